@@ -1,0 +1,109 @@
+//! [`FileFlash`]: the [`Flash`] trait over a plain file, so the index runs on
+//! a real disk.
+//!
+//! The file is a flat image of the device, block after block. Erase writes
+//! 0xFF over the block, sync is `fsync`. The NAND rules are enforced exactly
+//! as on the simulator (through [`PageStates`]); on open, a page that reads
+//! all 0xFF counts as erased.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, PageStates, ERASED};
+
+/// A flash device backed by a file.
+#[derive(Debug)]
+pub struct FileFlash {
+    file: File,
+    geometry: Geometry,
+    states: PageStates,
+}
+
+impl FileFlash {
+    /// Creates (or truncates) `path` as a fully erased device.
+    pub fn create(path: &Path, geometry: Geometry) -> Result<Self, FlashError> {
+        geometry.validate()?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        let erased_block = vec![ERASED; geometry.block_bytes() as usize];
+        for _ in 0..geometry.blocks {
+            file.write_all(&erased_block)?;
+        }
+        file.sync_all()?;
+        Ok(FileFlash {
+            file,
+            geometry,
+            states: PageStates::erased(geometry),
+        })
+    }
+
+    /// Opens an existing image; its size must match `geometry`.
+    pub fn open(path: &Path, geometry: Geometry) -> Result<Self, FlashError> {
+        geometry.validate()?;
+        let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+        let actual = file.metadata()?.len();
+        if actual != geometry.device_bytes() {
+            return Err(FlashError::ImageSize {
+                expected: geometry.device_bytes(),
+                actual,
+            });
+        }
+        let mut image = Vec::with_capacity(actual as usize);
+        file.read_to_end(&mut image)?;
+        let states = PageStates::from_pages(geometry, image.chunks(geometry.page_bytes as usize));
+        Ok(FileFlash {
+            file,
+            geometry,
+            states,
+        })
+    }
+
+    fn seek_page(&mut self, addr: PageAddr) -> Result<(), FlashError> {
+        self.file
+            .seek(SeekFrom::Start(self.geometry.page_offset(addr)))?;
+        Ok(())
+    }
+}
+
+impl Flash for FileFlash {
+    fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.geometry.check_io(page, buf.len())?;
+        self.seek_page(page)?;
+        self.file.read_exact(buf)?;
+        Ok(())
+    }
+
+    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        self.geometry.check_io(page, data.len())?;
+        self.states
+            .check_program(page)
+            .map_err(|rule| FlashError::Violation { rule, page })?;
+        self.seek_page(page)?;
+        self.file.write_all(data)?;
+        self.states.mark_programmed(page);
+        Ok(())
+    }
+
+    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+        self.geometry.check_block(block)?;
+        self.seek_page(PageAddr { block, page: 0 })?;
+        self.file
+            .write_all(&vec![ERASED; self.geometry.block_bytes() as usize])?;
+        self.states.mark_erased(block);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), FlashError> {
+        self.file.sync_data()?;
+        Ok(())
+    }
+}

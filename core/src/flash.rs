@@ -1,0 +1,466 @@
+//! The only I/O seam: a NAND-shaped device of erase blocks made of pages.
+//!
+//! Owns [`Geometry`], the address types, [`FlashError`] and the program-order
+//! rules ([`PageStates`]) that every backend enforces. Promises: a page reads
+//! 0xFF after its block is erased, is programmed at most once between erases,
+//! and the pages of a block are programmed in increasing order; a breach is a
+//! [`FlashError::Violation`] and changes nothing. Data is durable only after a
+//! successful [`Flash::sync`].
+
+use std::fmt;
+
+/// Byte value of an erased NAND cell.
+pub const ERASED: u8 = 0xFF;
+
+/// Largest page the index supports (64 KiB).
+pub const PAGE_BYTES_MAX: u32 = 64 * 1024;
+/// Smallest page the index supports.
+pub const PAGE_BYTES_MIN: u32 = 64;
+/// Most pages in one erase block.
+pub const PAGES_PER_BLOCK_MAX: u32 = 4096;
+/// Most erase blocks in one device.
+pub const BLOCKS_MAX: u32 = 1 << 24;
+
+/// The shape of a device: `blocks` erase blocks of `pages_per_block` pages of
+/// `page_bytes` bytes each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Geometry {
+    pub page_bytes: u32,
+    pub pages_per_block: u32,
+    pub blocks: u32,
+}
+
+impl Geometry {
+    /// A checked geometry: page size a power of two in 64 B..=64 KiB, 1..=4096
+    /// pages a block, 1..=2^24 blocks.
+    pub fn new(page_bytes: u32, pages_per_block: u32, blocks: u32) -> Result<Self, FlashError> {
+        let geometry = Geometry {
+            page_bytes,
+            pages_per_block,
+            blocks,
+        };
+        geometry.validate()?;
+        Ok(geometry)
+    }
+
+    /// Checks the limits stated in [`Geometry::new`].
+    pub fn validate(&self) -> Result<(), FlashError> {
+        let page_ok = self.page_bytes.is_power_of_two()
+            && (PAGE_BYTES_MIN..=PAGE_BYTES_MAX).contains(&self.page_bytes);
+        let ppb_ok = (1..=PAGES_PER_BLOCK_MAX).contains(&self.pages_per_block);
+        let blocks_ok = (1..=BLOCKS_MAX).contains(&self.blocks);
+        if page_ok && ppb_ok && blocks_ok {
+            Ok(())
+        } else {
+            Err(FlashError::BadGeometry { geometry: *self })
+        }
+    }
+
+    pub fn block_bytes(&self) -> u64 {
+        u64::from(self.page_bytes) * u64::from(self.pages_per_block)
+    }
+
+    pub fn device_bytes(&self) -> u64 {
+        self.block_bytes() * u64::from(self.blocks)
+    }
+
+    pub fn pages(&self) -> u64 {
+        u64::from(self.pages_per_block) * u64::from(self.blocks)
+    }
+
+    /// Linear index of a page: `block * pages_per_block + page`.
+    pub fn page_index(&self, addr: PageAddr) -> u64 {
+        u64::from(addr.block.0) * u64::from(self.pages_per_block) + u64::from(addr.page)
+    }
+
+    /// Inverse of [`Geometry::page_index`].
+    pub fn page_at(&self, index: u64) -> PageAddr {
+        let ppb = u64::from(self.pages_per_block);
+        PageAddr::new((index / ppb) as u32, (index % ppb) as u32)
+    }
+
+    /// Byte offset of a page in a flat image of the device.
+    pub fn page_offset(&self, addr: PageAddr) -> u64 {
+        self.page_index(addr) * u64::from(self.page_bytes)
+    }
+
+    pub fn check_block(&self, block: BlockAddr) -> Result<(), FlashError> {
+        if block.0 < self.blocks {
+            Ok(())
+        } else {
+            Err(FlashError::OutOfRange {
+                what: "block",
+                index: u64::from(block.0),
+                limit: u64::from(self.blocks),
+            })
+        }
+    }
+
+    pub fn check_page(&self, addr: PageAddr) -> Result<(), FlashError> {
+        self.check_block(addr.block)?;
+        if addr.page < self.pages_per_block {
+            Ok(())
+        } else {
+            Err(FlashError::OutOfRange {
+                what: "page in block",
+                index: u64::from(addr.page),
+                limit: u64::from(self.pages_per_block),
+            })
+        }
+    }
+
+    /// Checks an address and a buffer length for a read or a program.
+    pub fn check_io(&self, addr: PageAddr, len: usize) -> Result<(), FlashError> {
+        self.check_page(addr)?;
+        if len == self.page_bytes as usize {
+            Ok(())
+        } else {
+            Err(FlashError::Violation {
+                rule: Rule::BufferLength {
+                    expected: self.page_bytes,
+                    actual: len,
+                },
+                page: addr,
+            })
+        }
+    }
+}
+
+/// An erase block, by index from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockAddr(pub u32);
+
+impl fmt::Display for BlockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "block {}", self.0)
+    }
+}
+
+/// A page: its block and its index inside the block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PageAddr {
+    pub block: BlockAddr,
+    pub page: u32,
+}
+
+impl PageAddr {
+    pub fn new(block: u32, page: u32) -> Self {
+        PageAddr {
+            block: BlockAddr(block),
+            page,
+        }
+    }
+}
+
+impl fmt::Display for PageAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "block {} page {}", self.block.0, self.page)
+    }
+}
+
+/// The NAND rule a caller broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The page was already programmed since its block was last erased.
+    ProgramTwice,
+    /// A higher page of the block was already programmed.
+    ProgramOutOfOrder { next_page: u32 },
+    /// The buffer is not exactly one page.
+    BufferLength { expected: u32, actual: usize },
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::ProgramTwice => write!(f, "page programmed twice without an erase"),
+            Rule::ProgramOutOfOrder { next_page } => write!(
+                f,
+                "pages of a block must be programmed in increasing order (lowest programmable page is {next_page})"
+            ),
+            Rule::BufferLength { expected, actual } => {
+                write!(f, "buffer of {actual} bytes, a page is {expected}")
+            }
+        }
+    }
+}
+
+/// The operation that found a bad block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashOp {
+    Read,
+    Program,
+    Erase,
+}
+
+impl fmt::Display for FlashOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            FlashOp::Read => "read",
+            FlashOp::Program => "program",
+            FlashOp::Erase => "erase",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Everything a flash operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum FlashError {
+    /// The caller broke a NAND rule: a bug above the device. Nothing changed.
+    #[error("flash rule violated at {page}: {rule}")]
+    Violation { rule: Rule, page: PageAddr },
+    /// A program or erase failed: the block must be retired.
+    #[error("{block} is bad: {op} failed")]
+    BadBlock { block: BlockAddr, op: FlashOp },
+    /// An address past the device.
+    #[error("{what} {index} out of range (limit {limit})")]
+    OutOfRange {
+        what: &'static str,
+        index: u64,
+        limit: u64,
+    },
+    /// The geometry is outside the supported limits.
+    #[error("unsupported geometry {geometry:?}: page 64 B..=64 KiB (power of two), 1..=4096 pages a block, 1..=2^24 blocks")]
+    BadGeometry { geometry: Geometry },
+    /// A device image whose size does not match its geometry.
+    #[error("image is {actual} bytes, the geometry needs {expected}")]
+    ImageSize { expected: u64, actual: u64 },
+    /// Power was cut; every operation fails until the device restarts.
+    #[error("power lost")]
+    PowerLost,
+    /// The host I/O under a file-backed device failed.
+    #[error("I/O failure: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A NAND device. The index does all its I/O through this trait.
+pub trait Flash {
+    fn geometry(&self) -> Geometry;
+    /// Reads one page into `buf` (exactly `page_bytes` long).
+    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError>;
+    /// Programs one erased page with `data` (exactly `page_bytes` long).
+    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError>;
+    /// Erases a whole block: every page reads 0xFF and may be programmed again.
+    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError>;
+    /// The durability barrier: every earlier program and erase is durable
+    /// once this returns `Ok`.
+    fn sync(&mut self) -> Result<(), FlashError>;
+}
+
+impl<F: Flash + ?Sized> Flash for &mut F {
+    fn geometry(&self) -> Geometry {
+        (**self).geometry()
+    }
+    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+        (**self).read(page, buf)
+    }
+    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        (**self).program(page, data)
+    }
+    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+        (**self).erase(block)
+    }
+    fn sync(&mut self) -> Result<(), FlashError> {
+        (**self).sync()
+    }
+}
+
+/// Which pages are programmed, and each block's lowest programmable page.
+///
+/// The program-order bookkeeping every backend shares, so the rules are the
+/// same on a simulator and on a file. Invariant: a programmed page lies below
+/// its block's write pointer.
+#[derive(Clone, Debug)]
+pub struct PageStates {
+    geometry: Geometry,
+    programmed: Vec<u64>,
+    write_pointer: Vec<u32>,
+}
+
+/// The program state of one block, saved and restored as a unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockState {
+    pub programmed: Vec<bool>,
+    pub write_pointer: u32,
+}
+
+impl PageStates {
+    /// Every page erased.
+    pub fn erased(geometry: Geometry) -> Self {
+        let words = geometry.pages().div_ceil(64) as usize;
+        PageStates {
+            geometry,
+            programmed: vec![0; words],
+            write_pointer: vec![0; geometry.blocks as usize],
+        }
+    }
+
+    /// States read off an image: a page that is all 0xFF counts as erased.
+    /// A page with any 0 bit is programmed, and moves its block's write
+    /// pointer past it.
+    pub fn from_pages<'a>(geometry: Geometry, pages: impl Iterator<Item = &'a [u8]>) -> Self {
+        let mut states = PageStates::erased(geometry);
+        for (index, page) in pages.enumerate() {
+            if page.iter().any(|&b| b != ERASED) {
+                states.mark_programmed(geometry.page_at(index as u64));
+            }
+        }
+        states
+    }
+
+    fn bit(&self, addr: PageAddr) -> (usize, u64) {
+        let index = self.geometry.page_index(addr);
+        ((index / 64) as usize, 1u64 << (index % 64))
+    }
+
+    pub fn is_programmed(&self, addr: PageAddr) -> bool {
+        let (word, mask) = self.bit(addr);
+        self.programmed[word] & mask != 0
+    }
+
+    pub fn write_pointer(&self, block: BlockAddr) -> u32 {
+        self.write_pointer[block.0 as usize]
+    }
+
+    /// The rule a program of `addr` would break, if any.
+    pub fn check_program(&self, addr: PageAddr) -> Result<(), Rule> {
+        if self.is_programmed(addr) {
+            return Err(Rule::ProgramTwice);
+        }
+        let next_page = self.write_pointer(addr.block);
+        if addr.page < next_page {
+            return Err(Rule::ProgramOutOfOrder { next_page });
+        }
+        Ok(())
+    }
+
+    pub fn mark_programmed(&mut self, addr: PageAddr) {
+        let (word, mask) = self.bit(addr);
+        self.programmed[word] |= mask;
+        let pointer = &mut self.write_pointer[addr.block.0 as usize];
+        *pointer = (*pointer).max(addr.page + 1);
+        debug_assert!(self.is_programmed(addr));
+    }
+
+    pub fn mark_erased(&mut self, block: BlockAddr) {
+        for page in 0..self.geometry.pages_per_block {
+            let (word, mask) = self.bit(PageAddr { block, page });
+            self.programmed[word] &= !mask;
+        }
+        self.write_pointer[block.0 as usize] = 0;
+    }
+
+    /// Marks every page of `block` unprogrammable until the next erase, as
+    /// after an interrupted erase whose outcome is unknown.
+    pub fn mark_unknown(&mut self, block: BlockAddr) {
+        for page in 0..self.geometry.pages_per_block {
+            self.mark_programmed(PageAddr { block, page });
+        }
+    }
+
+    pub fn block_state(&self, block: BlockAddr) -> BlockState {
+        let programmed = (0..self.geometry.pages_per_block)
+            .map(|page| self.is_programmed(PageAddr { block, page }))
+            .collect();
+        BlockState {
+            programmed,
+            write_pointer: self.write_pointer(block),
+        }
+    }
+
+    pub fn restore_block(&mut self, block: BlockAddr, state: &BlockState) {
+        assert_eq!(
+            state.programmed.len(),
+            self.geometry.pages_per_block as usize
+        );
+        for (page, &programmed) in state.programmed.iter().enumerate() {
+            let (word, mask) = self.bit(PageAddr {
+                block,
+                page: page as u32,
+            });
+            if programmed {
+                self.programmed[word] |= mask;
+            } else {
+                self.programmed[word] &= !mask;
+            }
+        }
+        self.write_pointer[block.0 as usize] = state.write_pointer;
+    }
+
+    /// Undoes the program of `addr`, putting the write pointer back.
+    pub fn unprogram(&mut self, addr: PageAddr, write_pointer_before: u32) {
+        let (word, mask) = self.bit(addr);
+        self.programmed[word] &= !mask;
+        self.write_pointer[addr.block.0 as usize] = write_pointer_before;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry() -> Geometry {
+        Geometry::new(512, 8, 4).unwrap()
+    }
+
+    #[test]
+    fn geometry_limits_are_enforced() {
+        assert!(Geometry::new(512, 8, 4).is_ok());
+        for (page, ppb, blocks) in [
+            (500, 8, 4),
+            (32, 8, 4),
+            (1 << 17, 8, 4),
+            (512, 0, 4),
+            (512, 8, 0),
+        ] {
+            assert!(
+                matches!(
+                    Geometry::new(page, ppb, blocks),
+                    Err(FlashError::BadGeometry { .. })
+                ),
+                "{page} {ppb} {blocks} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn page_index_round_trips() {
+        let g = geometry();
+        for index in 0..g.pages() {
+            assert_eq!(g.page_index(g.page_at(index)), index);
+        }
+    }
+
+    #[test]
+    fn program_rules() {
+        let g = geometry();
+        let mut states = PageStates::erased(g);
+        let page = |p| PageAddr::new(1, p);
+        assert_eq!(states.check_program(page(2)), Ok(()));
+        states.mark_programmed(page(2));
+        assert_eq!(states.check_program(page(2)), Err(Rule::ProgramTwice));
+        assert_eq!(
+            states.check_program(page(1)),
+            Err(Rule::ProgramOutOfOrder { next_page: 3 })
+        );
+        assert_eq!(states.check_program(page(3)), Ok(()));
+        assert_eq!(states.check_program(PageAddr::new(0, 0)), Ok(()));
+        let saved = states.block_state(BlockAddr(1));
+        states.mark_erased(BlockAddr(1));
+        assert_eq!(states.check_program(page(0)), Ok(()));
+        states.restore_block(BlockAddr(1), &saved);
+        assert_eq!(states.check_program(page(2)), Err(Rule::ProgramTwice));
+    }
+
+    #[test]
+    fn states_from_pages() {
+        let g = geometry();
+        let mut image = vec![ERASED; g.device_bytes() as usize];
+        image[g.page_offset(PageAddr::new(2, 5)) as usize + 7] = 0;
+        let states = PageStates::from_pages(g, image.chunks(g.page_bytes as usize));
+        assert!(states.is_programmed(PageAddr::new(2, 5)));
+        assert_eq!(states.write_pointer(BlockAddr(2)), 6);
+        assert_eq!(states.write_pointer(BlockAddr(1)), 0);
+    }
+}

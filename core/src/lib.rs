@@ -1,0 +1,14 @@
+//! logstore: a flash-resident deduplication index.
+//!
+//! The log store (an in-RAM bucketed cuckoo hash table of content hashes) and
+//! its journal (an append-only log on flash), frozen into on-flash hash store
+//! incarnations when full. All I/O goes through the [`flash::Flash`] trait, so
+//! the index runs on a simulator or on a plain file ([`FileFlash`]) alike.
+
+pub mod file_flash;
+pub mod flash;
+pub mod types;
+
+pub use file_flash::FileFlash;
+pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
+pub use types::{Hash, Info};

@@ -1,0 +1,9 @@
+//! logstore-sim: everything that tests and measures the logstore index.
+//!
+//! A simulated NAND device ([`nand::SimFlash`]) with power loss, torn writes,
+//! faults and wear; later the model, workloads, crash campaigns, fuzz bodies
+//! and reports. Depends on `logstore`; `logstore` knows nothing of it.
+
+pub mod nand;
+
+pub use nand::{CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash, WearOut};
