@@ -4,6 +4,7 @@
 //! faults and wear; later the model, workloads, crash campaigns, fuzz bodies
 //! and reports. Depends on `logstore`; `logstore` knows nothing of it.
 
+pub mod devcheck;
 pub mod nand;
 
 pub use nand::{CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash, WearOut};
