@@ -68,7 +68,9 @@ pub fn devcheck(seed: u64, mode: CrashMode, ops: u64) -> Result<DevcheckRun, Fla
             if flash.sync().is_err() {
                 break;
             }
-            written.drain(..).for_each(|(i, s)| synced[i as usize] = Some(s));
+            written
+                .drain(..)
+                .for_each(|(i, s)| synced[i as usize] = Some(s));
             sync_in = rng.random_range(1..=8);
         }
     }

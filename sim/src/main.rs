@@ -100,7 +100,11 @@ struct DevcheckSummary {
     device_time_ns: u64,
 }
 
-fn run_devcheck(seeds: std::ops::Range<u64>, ops: u64, modes: &[CrashMode]) -> Result<DevcheckSummary, String> {
+fn run_devcheck(
+    seeds: std::ops::Range<u64>,
+    ops: u64,
+    modes: &[CrashMode],
+) -> Result<DevcheckSummary, String> {
     let mut summary = DevcheckSummary {
         runs: 0,
         crash_points: 0,
@@ -111,7 +115,8 @@ fn run_devcheck(seeds: std::ops::Range<u64>, ops: u64, modes: &[CrashMode]) -> R
     };
     for seed in seeds {
         for &mode in modes {
-            let run: DevcheckRun = devcheck(seed, mode, ops).map_err(|e| format!("seed {seed}: {e}"))?;
+            let run: DevcheckRun =
+                devcheck(seed, mode, ops).map_err(|e| format!("seed {seed}: {e}"))?;
             summary.runs += 1;
             summary.crash_points += run.counters.power_cuts;
             summary.pages_synced += run.pages_synced;
@@ -138,13 +143,20 @@ fn print_summary(summary: &DevcheckSummary, json: bool) {
     println!("crash points    {}", summary.crash_points);
     println!("pages synced    {}", summary.pages_synced);
     println!("pages lost      {}", summary.pages_lost);
-    println!("device time     {:.1} s", summary.device_time_ns as f64 / 1e9);
+    println!(
+        "device time     {:.1} s",
+        summary.device_time_ns as f64 / 1e9
+    );
     for failure in &summary.failures {
         println!("FAILED, replay: {failure}");
     }
 }
 
-fn write_report(out: &std::path::Path, summary: &DevcheckSummary, command: &str) -> std::io::Result<()> {
+fn write_report(
+    out: &std::path::Path,
+    summary: &DevcheckSummary,
+    command: &str,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     let g = devcheck_geometry();
     let text = format!(
@@ -172,7 +184,12 @@ fn write_report(out: &std::path::Path, summary: &DevcheckSummary, command: &str)
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Report { quick, full, out, json } => {
+        Command::Report {
+            quick,
+            full,
+            out,
+            json,
+        } => {
             let (seeds, flag) = match (quick, full) {
                 (true, _) => (200, " --quick"),
                 (_, true) => (20_000, " --full"),
@@ -181,11 +198,17 @@ fn main() -> ExitCode {
             run_devcheck(0..seeds, 2_000, &CrashMode::ALL).and_then(|summary| {
                 print_summary(&summary, json);
                 let command = format!("cargo run --release -- report{flag}");
-                write_report(&out, &summary, &command).map_err(|e| format!("writing {}: {e}", out.display()))?;
+                write_report(&out, &summary, &command)
+                    .map_err(|e| format!("writing {}: {e}", out.display()))?;
                 Ok(summary.failures.is_empty())
             })
         }
-        Command::Devcheck { seeds, ops, mode, json } => run_devcheck(seeds, ops, &mode.modes()).map(|summary| {
+        Command::Devcheck {
+            seeds,
+            ops,
+            mode,
+            json,
+        } => run_devcheck(seeds, ops, &mode.modes()).map(|summary| {
             print_summary(&summary, json);
             summary.failures.is_empty()
         }),

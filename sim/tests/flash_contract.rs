@@ -31,7 +31,9 @@ fn program_reads_back(flash: &mut impl Flash) {
     let data: Vec<u8> = (0..flash.geometry().page_bytes).map(|i| i as u8).collect();
     flash.program(page, &data).unwrap();
     assert_eq!(read(flash, page), data);
-    assert!(read(flash, PageAddr::new(1, 1)).iter().all(|&b| b == ERASED));
+    assert!(read(flash, PageAddr::new(1, 1))
+        .iter()
+        .all(|&b| b == ERASED));
 }
 
 fn rules_are_enforced(flash: &mut impl Flash) {
@@ -40,7 +42,10 @@ fn rules_are_enforced(flash: &mut impl Flash) {
     let twice = flash.program(PageAddr::new(2, 3), &page_of(flash, 0));
     assert!(matches!(
         twice,
-        Err(FlashError::Violation { rule: Rule::ProgramTwice, .. })
+        Err(FlashError::Violation {
+            rule: Rule::ProgramTwice,
+            ..
+        })
     ));
     let backwards = flash.program(PageAddr::new(2, 1), &data);
     assert!(matches!(
@@ -50,12 +55,17 @@ fn rules_are_enforced(flash: &mut impl Flash) {
             ..
         })
     ));
-    assert!(read(flash, PageAddr::new(2, 1)).iter().all(|&b| b == ERASED));
+    assert!(read(flash, PageAddr::new(2, 1))
+        .iter()
+        .all(|&b| b == ERASED));
     assert_eq!(read(flash, PageAddr::new(2, 3)), data);
     let short = flash.program(PageAddr::new(2, 4), &data[1..]);
     assert!(matches!(
         short,
-        Err(FlashError::Violation { rule: Rule::BufferLength { .. }, .. })
+        Err(FlashError::Violation {
+            rule: Rule::BufferLength { .. },
+            ..
+        })
     ));
 }
 
@@ -66,8 +76,14 @@ fn out_of_range_is_refused(flash: &mut impl Flash) {
     let past_block = PageAddr::new(g.blocks, 0);
     let past_page = PageAddr::new(0, g.pages_per_block);
     for page in [past_block, past_page] {
-        assert!(matches!(flash.program(page, &data), Err(FlashError::OutOfRange { .. })));
-        assert!(matches!(flash.read(page, &mut buf), Err(FlashError::OutOfRange { .. })));
+        assert!(matches!(
+            flash.program(page, &data),
+            Err(FlashError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            flash.read(page, &mut buf),
+            Err(FlashError::OutOfRange { .. })
+        ));
     }
     assert!(matches!(
         flash.erase(BlockAddr(g.blocks)),
@@ -78,9 +94,13 @@ fn out_of_range_is_refused(flash: &mut impl Flash) {
 fn erase_allows_reprogram(flash: &mut impl Flash) {
     let page = PageAddr::new(3, 0);
     flash.program(page, &page_of(flash, 1)).unwrap();
-    flash.program(PageAddr::new(3, 5), &page_of(flash, 2)).unwrap();
+    flash
+        .program(PageAddr::new(3, 5), &page_of(flash, 2))
+        .unwrap();
     flash.erase(BlockAddr(3)).unwrap();
-    assert!(read(flash, PageAddr::new(3, 5)).iter().all(|&b| b == ERASED));
+    assert!(read(flash, PageAddr::new(3, 5))
+        .iter()
+        .all(|&b| b == ERASED));
     flash.program(page, &page_of(flash, 3)).unwrap();
     flash.sync().unwrap();
     assert_eq!(read(flash, page), page_of(flash, 3));

@@ -35,7 +35,9 @@ fn mode_strategy() -> impl Strategy<Value = CrashMode> {
 
 fn pattern(page: PageAddr, salt: u8) -> Vec<u8> {
     (0..geometry().page_bytes)
-        .map(|i| (i as u8).wrapping_mul(31) ^ salt ^ (page.page as u8 * 17) ^ (page.block.0 as u8 * 59))
+        .map(|i| {
+            (i as u8).wrapping_mul(31) ^ salt ^ (page.page as u8 * 17) ^ (page.block.0 as u8 * 59)
+        })
         .collect()
 }
 
@@ -308,7 +310,13 @@ fn worn_device(wear_out: WearOut) -> SimFlash {
 fn worn_block_fails_erase_when_so_configured() {
     let mut flash = worn_device(WearOut::EraseFails);
     let result = flash.erase(BlockAddr(1));
-    assert!(matches!(result, Err(FlashError::BadBlock { block: BlockAddr(1), .. })));
+    assert!(matches!(
+        result,
+        Err(FlashError::BadBlock {
+            block: BlockAddr(1),
+            ..
+        })
+    ));
     flash.erase(BlockAddr(0)).unwrap();
     assert_eq!(flash.erase_counts()[1], 4);
 }
@@ -318,7 +326,13 @@ fn worn_block_fails_program_when_so_configured() {
     let mut flash = worn_device(WearOut::ProgramFails);
     flash.erase(BlockAddr(1)).unwrap();
     let result = flash.program(PageAddr::new(1, 0), &[0; 64]);
-    assert!(matches!(result, Err(FlashError::BadBlock { block: BlockAddr(1), .. })));
+    assert!(matches!(
+        result,
+        Err(FlashError::BadBlock {
+            block: BlockAddr(1),
+            ..
+        })
+    ));
     flash.program(PageAddr::new(0, 0), &[0; 64]).unwrap();
 }
 
@@ -328,7 +342,10 @@ fn worn_block_silently_ignores_when_so_configured() {
     flash.program(PageAddr::new(1, 0), &[0; 64]).unwrap();
     let mut buf = [0u8; 64];
     flash.read(PageAddr::new(1, 0), &mut buf).unwrap();
-    assert!(buf.iter().all(|&b| b == ERASED), "a silent no-op program changed the page");
+    assert!(
+        buf.iter().all(|&b| b == ERASED),
+        "a silent no-op program changed the page"
+    );
     let mut fresh = worn_device(WearOut::SilentNoop);
     fresh.erase(BlockAddr(0)).unwrap();
     fresh.program(PageAddr::new(0, 0), &[7; 64]).unwrap();
@@ -347,7 +364,10 @@ fn scheduled_faults_fire_on_their_operation() {
     let mut buf = [0u8; 64];
     flash.read(PageAddr::new(0, 1), &mut buf).unwrap();
     assert_ne!(buf, [0; 64], "a failed program left the intended data");
-    assert!(matches!(flash.erase(BlockAddr(2)), Err(FlashError::BadBlock { .. })));
+    assert!(matches!(
+        flash.erase(BlockAddr(2)),
+        Err(FlashError::BadBlock { .. })
+    ));
     let counters = flash.counters();
     assert_eq!((counters.program_failures, counters.erase_failures), (1, 1));
 }
@@ -379,7 +399,10 @@ fn random_read_flips_accumulate() {
     }
     assert_eq!(flash.counters().bit_flips, 10);
     let zeros: u32 = buf.iter().map(|b| b.count_zeros()).sum();
-    assert!((1..=10).contains(&zeros), "{zeros} bits differ after 10 flips");
+    assert!(
+        (1..=10).contains(&zeros),
+        "{zeros} bits differ after 10 flips"
+    );
 }
 
 #[test]
@@ -388,18 +411,27 @@ fn full_write_cache_writes_back_the_oldest() {
     config.cache_ops_max = 3;
     let mut flash = SimFlash::new(config, 5).unwrap();
     for page in 0..4 {
-        flash.program(PageAddr::new(0, page), &[page as u8; 64]).unwrap();
+        flash
+            .program(PageAddr::new(0, page), &[page as u8; 64])
+            .unwrap();
     }
     flash.program(PageAddr::new(1, 0), &[9; 64]).unwrap();
     assert_eq!(flash.pending_ops(), 3);
     flash.cut_power_now(CrashMode::DropUnsynced);
     flash.restart();
     let mut buf = [0u8; 64];
-    for (page, expected) in [(PageAddr::new(0, 0), [0; 64]), (PageAddr::new(0, 1), [1; 64])] {
+    for (page, expected) in [
+        (PageAddr::new(0, 0), [0; 64]),
+        (PageAddr::new(0, 1), [1; 64]),
+    ] {
         flash.read(page, &mut buf).unwrap();
         assert_eq!(buf, expected);
     }
-    for page in [PageAddr::new(0, 2), PageAddr::new(0, 3), PageAddr::new(1, 0)] {
+    for page in [
+        PageAddr::new(0, 2),
+        PageAddr::new(0, 3),
+        PageAddr::new(1, 0),
+    ] {
         flash.read(page, &mut buf).unwrap();
         assert!(buf.iter().all(|&b| b == ERASED));
     }
@@ -412,9 +444,18 @@ fn no_operation_succeeds_without_power() {
     flash.sync().unwrap();
     flash.cut_power_now(CrashMode::Torn);
     let mut buf = [0u8; 64];
-    assert!(matches!(flash.read(PageAddr::new(0, 0), &mut buf), Err(FlashError::PowerLost)));
-    assert!(matches!(flash.program(PageAddr::new(0, 1), &buf), Err(FlashError::PowerLost)));
-    assert!(matches!(flash.erase(BlockAddr(0)), Err(FlashError::PowerLost)));
+    assert!(matches!(
+        flash.read(PageAddr::new(0, 0), &mut buf),
+        Err(FlashError::PowerLost)
+    ));
+    assert!(matches!(
+        flash.program(PageAddr::new(0, 1), &buf),
+        Err(FlashError::PowerLost)
+    ));
+    assert!(matches!(
+        flash.erase(BlockAddr(0)),
+        Err(FlashError::PowerLost)
+    ));
     assert!(matches!(flash.sync(), Err(FlashError::PowerLost)));
     flash.restart();
     flash.read(PageAddr::new(0, 0), &mut buf).unwrap();
