@@ -5,10 +5,12 @@
 //! incarnations when full. All I/O goes through the [`flash::Flash`] trait, so
 //! the index runs on a simulator or on a plain file ([`FileFlash`]) alike.
 
+pub mod cuckoo;
 pub mod file_flash;
 pub mod flash;
 pub mod types;
 
+pub use cuckoo::{CuckooConfig, CuckooError, CuckooStats, CuckooTable, Policy};
 pub use file_flash::FileFlash;
 pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
 pub use types::{Hash, Info};
