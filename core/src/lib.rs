@@ -5,12 +5,20 @@
 //! incarnations when full. All I/O goes through the [`flash::Flash`] trait, so
 //! the index runs on a simulator or on a plain file ([`FileFlash`]) alike.
 
+pub mod alloc;
+pub mod anchor;
+mod codec;
 pub mod cuckoo;
 pub mod file_flash;
 pub mod flash;
+pub mod journal;
+pub mod log;
 pub mod types;
 
+pub use codec::DecodeError;
 pub use cuckoo::{CuckooConfig, CuckooError, CuckooStats, CuckooTable, Policy};
 pub use file_flash::FileFlash;
 pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
+pub use journal::{Entry, RecoveryReport};
+pub use log::{Log, LogError};
 pub use types::{Hash, Info};

@@ -500,22 +500,34 @@ impl SimFlash {
         }
     }
 
-    /// A random subset of the program's 0 bits take.
+    /// A random subset of the program's 0 bits take; one time in four none
+    /// does, and the page reads erased yet may not be programmed again.
     fn tear_program(&mut self, page: PageAddr, data: &[u8]) {
         let mut torn = data.to_vec();
+        let none_took = self.rng.random_ratio(1, 4);
         for byte in torn.iter_mut() {
-            *byte |= self.rng.random::<u8>();
+            *byte |= if none_took {
+                ERASED
+            } else {
+                self.rng.random::<u8>()
+            };
         }
         self.apply_program(page, &torn);
     }
 
-    /// Each page is erased, untouched, or has a random subset of bits set to
-    /// 1; the block must be erased again before any program.
+    /// One time in four the block reads fully erased; otherwise each page is
+    /// erased, untouched, or has a random subset of bits set to 1. Either
+    /// way the block must be erased again before any program.
     fn tear_erase(&mut self, block: BlockAddr) {
         let geometry = self.config.geometry;
+        let reads_erased = self.rng.random_ratio(1, 4);
         for page in 0..geometry.pages_per_block {
             let addr = PageAddr { block, page };
-            let choice = self.rng.random_range(0..3u8);
+            let choice = if reads_erased {
+                0
+            } else {
+                self.rng.random_range(0..3u8)
+            };
             let mut noise = vec![0u8; geometry.page_bytes as usize];
             self.rng.fill(&mut noise[..]);
             let bytes = self.page_bytes_mut(addr);

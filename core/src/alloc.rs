@@ -1,0 +1,176 @@
+//! Erase-block allocator: which blocks are free, in use, reserved or bad,
+//! and how worn each is.
+//!
+//! Free blocks are handed out least-worn first (ties to the lowest index, so
+//! equal wear rotates through the device). A bad block is retired for good.
+//! Pure bookkeeping, no I/O: the state is rebuilt on open from the anchor
+//! record (regions in use, bad blocks, erase counts). Invariant: every block
+//! is in exactly one state, and the free set holds exactly the free blocks.
+
+use std::collections::BTreeSet;
+
+use crate::flash::BlockAddr;
+
+/// What a block is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockUse {
+    Free,
+    /// Held by the anchor, never allocated.
+    Reserved,
+    InUse,
+    Bad,
+}
+
+/// No free block is left.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no free erase block: {in_use} in use, {reserved} reserved, {bad} bad")]
+pub struct OutOfBlocks {
+    pub in_use: u32,
+    pub reserved: u32,
+    pub bad: u32,
+}
+
+/// The allocator. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Allocator {
+    uses: Vec<BlockUse>,
+    erase_counts: Vec<u32>,
+    /// (erase count, block) of every free block.
+    free: BTreeSet<(u32, u32)>,
+}
+
+impl Allocator {
+    /// `blocks` blocks, all free but `reserved`, with the given erase counts.
+    pub fn new(blocks: u32, reserved: &[BlockAddr], erase_counts: Vec<u32>) -> Self {
+        assert_eq!(erase_counts.len(), blocks as usize);
+        let mut uses = vec![BlockUse::Free; blocks as usize];
+        for block in reserved {
+            uses[block.0 as usize] = BlockUse::Reserved;
+        }
+        let mut allocator = Allocator {
+            uses,
+            erase_counts,
+            free: BTreeSet::new(),
+        };
+        allocator.rebuild_free();
+        allocator
+    }
+
+    fn rebuild_free(&mut self) {
+        self.free = (0..self.uses.len() as u32)
+            .filter(|&b| self.uses[b as usize] == BlockUse::Free)
+            .map(|b| (self.erase_counts[b as usize], b))
+            .collect();
+    }
+
+    /// Marks blocks as in use (a region listed by the anchor).
+    pub fn mark_in_use(&mut self, blocks: &[BlockAddr]) {
+        for &block in blocks {
+            self.set_use(block, BlockUse::InUse);
+        }
+    }
+
+    /// Retires a block for good.
+    pub fn retire(&mut self, block: BlockAddr) {
+        self.set_use(block, BlockUse::Bad);
+    }
+
+    fn set_use(&mut self, block: BlockAddr, new: BlockUse) {
+        let index = block.0 as usize;
+        let old = self.uses[index];
+        if old == BlockUse::Bad || old == BlockUse::Reserved {
+            return;
+        }
+        if old == BlockUse::Free {
+            let removed = self.free.remove(&(self.erase_counts[index], block.0));
+            debug_assert!(removed);
+        }
+        if new == BlockUse::Free {
+            self.free.insert((self.erase_counts[index], block.0));
+        }
+        self.uses[index] = new;
+    }
+
+    /// The least-worn free block, now in use.
+    pub fn allocate(&mut self) -> Result<BlockAddr, OutOfBlocks> {
+        let Some(&(count, block)) = self.free.first() else {
+            return Err(self.out_of_blocks());
+        };
+        self.free.remove(&(count, block));
+        self.uses[block as usize] = BlockUse::InUse;
+        Ok(BlockAddr(block))
+    }
+
+    /// Gives a block back; a bad or reserved block stays as it is.
+    pub fn release(&mut self, block: BlockAddr) {
+        self.set_use(block, BlockUse::Free);
+    }
+
+    /// Counts one erase of `block`.
+    pub fn note_erase(&mut self, block: BlockAddr) {
+        let index = block.0 as usize;
+        let free = self.uses[index] == BlockUse::Free;
+        if free {
+            self.free.remove(&(self.erase_counts[index], block.0));
+        }
+        self.erase_counts[index] = self.erase_counts[index].saturating_add(1);
+        if free {
+            self.free.insert((self.erase_counts[index], block.0));
+        }
+    }
+
+    pub fn block_use(&self, block: BlockAddr) -> BlockUse {
+        self.uses[block.0 as usize]
+    }
+
+    pub fn erase_counts(&self) -> &[u32] {
+        &self.erase_counts
+    }
+
+    pub fn free_blocks(&self) -> u32 {
+        self.free.len() as u32
+    }
+
+    pub fn bad_blocks(&self) -> Vec<BlockAddr> {
+        self.blocks_in(BlockUse::Bad)
+    }
+
+    pub fn blocks_in(&self, wanted: BlockUse) -> Vec<BlockAddr> {
+        (0..self.uses.len() as u32)
+            .filter(|&b| self.uses[b as usize] == wanted)
+            .map(BlockAddr)
+            .collect()
+    }
+
+    fn out_of_blocks(&self) -> OutOfBlocks {
+        let count = |wanted| self.uses.iter().filter(|&&u| u == wanted).count() as u32;
+        OutOfBlocks {
+            in_use: count(BlockUse::InUse),
+            reserved: count(BlockUse::Reserved),
+            bad: count(BlockUse::Bad),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_worn_first_and_retired_for_good() {
+        let mut alloc = Allocator::new(5, &[BlockAddr(0)], vec![9, 3, 1, 3, 7]);
+        assert_eq!(alloc.allocate(), Ok(BlockAddr(2)));
+        assert_eq!(alloc.allocate(), Ok(BlockAddr(1)));
+        alloc.retire(BlockAddr(3));
+        assert_eq!(alloc.allocate(), Ok(BlockAddr(4)));
+        assert!(alloc.allocate().is_err());
+        alloc.release(BlockAddr(3));
+        assert_eq!(alloc.block_use(BlockAddr(3)), BlockUse::Bad);
+        alloc.release(BlockAddr(2));
+        alloc.note_erase(BlockAddr(2));
+        assert_eq!(alloc.erase_counts()[2], 2);
+        assert_eq!(alloc.allocate(), Ok(BlockAddr(2)));
+        let err = alloc.allocate().unwrap_err();
+        assert_eq!((err.in_use, err.reserved, err.bad), (3, 1, 1));
+    }
+}

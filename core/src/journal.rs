@@ -1,0 +1,720 @@
+//! The journal: entries appended into checksummed pages of a region of erase
+//! blocks.
+//!
+//! Owns the page format (header with magic, epoch, generation, sequence,
+//! length, entry count and a CRC32C over the whole page; unused bytes 0xFF),
+//! the RAM page buffer, and recovery. Promises: no entry spans two pages;
+//! recovery accepts exactly a chain of pages of the region's generation with
+//! consecutive sequence numbers, so what it returns is a prefix of what was
+//! appended; nothing written beyond the point where recovery stopped can be
+//! accepted later, because appending resumes in a block it erases itself,
+//! under a new epoch that only a page at a block start may open.
+
+use crate::alloc::Allocator;
+use crate::anchor::Region;
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ERASED};
+use crate::types::{Hash, Info};
+
+const MAGIC: u32 = 0x4C53_4A31; // "LSJ1"
+/// Bytes of the page header.
+pub const PAGE_HEADER_BYTES: usize = 32;
+/// Smallest page the journal accepts: room for a header and a few entries.
+pub const JOURNAL_PAGE_BYTES_MIN: u32 = 256;
+
+const TAG_HASH: u8 = 1;
+const TAG_TOMBSTONE: u8 = 2;
+
+/// One journal entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// `hash` is stored with `info`.
+    Hash { hash: Hash, info: Info },
+    /// `hash` is deleted; it shadows older incarnations.
+    Tombstone { hash: Hash },
+}
+
+impl Entry {
+    pub fn hash(&self) -> &Hash {
+        match self {
+            Entry::Hash { hash, .. } | Entry::Tombstone { hash } => hash,
+        }
+    }
+
+    /// Bytes the entry takes in a page.
+    pub fn encoded_bytes(&self) -> usize {
+        match self {
+            Entry::Hash { .. } => 1 + 32 + 16,
+            Entry::Tombstone { .. } => 1 + 32,
+        }
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            Entry::Hash { hash, info } => {
+                w.u8(TAG_HASH)
+                    .raw(hash)
+                    .u64(info.physical_sector)
+                    .u64(info.first_logical_sector);
+            }
+            Entry::Tombstone { hash } => {
+                w.u8(TAG_TOMBSTONE).raw(hash);
+            }
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tag = r.u8()?;
+        let hash = r.array::<32>()?;
+        match tag {
+            TAG_HASH => Ok(Entry::Hash {
+                hash,
+                info: Info {
+                    physical_sector: r.u64()?,
+                    first_logical_sector: r.u64()?,
+                },
+            }),
+            TAG_TOMBSTONE => Ok(Entry::Tombstone { hash }),
+            other => Err(DecodeError::Invalid {
+                what: "entry tag",
+                value: u64::from(other),
+            }),
+        }
+    }
+}
+
+/// A decoded journal page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub epoch: u32,
+    pub generation: u64,
+    pub sequence: u64,
+    pub entries: Vec<Entry>,
+}
+
+/// Why a page is not a valid journal page.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PageFault {
+    #[error("page is erased")]
+    Erased,
+    #[error("page has no journal magic")]
+    BadMagic,
+    #[error("page checksum mismatch (torn or corrupt)")]
+    BadCrc,
+    #[error("page checksum holds but its contents are malformed: {0}")]
+    Malformed(DecodeError),
+}
+
+impl Page {
+    /// Lays the page out in `page_bytes` bytes, CRC included.
+    pub fn encode(&self, page_bytes: usize) -> Vec<u8> {
+        let mut body = Writer::default();
+        for entry in &self.entries {
+            entry.encode(&mut body);
+        }
+        assert!(PAGE_HEADER_BYTES + body.bytes.len() <= page_bytes);
+        let mut page = Writer::default();
+        page.u32(MAGIC)
+            .u32(self.epoch)
+            .u64(self.generation)
+            .u64(self.sequence)
+            .u16(body.bytes.len() as u16)
+            .u16(self.entries.len() as u16)
+            .u32(0)
+            .raw(&body.bytes);
+        let mut bytes = page.bytes;
+        bytes.resize(page_bytes, ERASED);
+        let crc = crc32c::crc32c(&bytes);
+        bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    /// Decodes and checks a whole page.
+    pub fn decode(bytes: &[u8]) -> Result<Page, PageFault> {
+        if bytes.iter().all(|&b| b == ERASED) {
+            return Err(PageFault::Erased);
+        }
+        let malformed = PageFault::Malformed;
+        let mut r = Reader::new(bytes);
+        if r.u32().map_err(malformed)? != MAGIC {
+            return Err(PageFault::BadMagic);
+        }
+        let epoch = r.u32().map_err(malformed)?;
+        let generation = r.u64().map_err(malformed)?;
+        let sequence = r.u64().map_err(malformed)?;
+        let length = r.u16().map_err(malformed)? as usize;
+        let count = r.u16().map_err(malformed)?;
+        let crc = r.u32().map_err(malformed)?;
+        let mut check = bytes.to_vec();
+        check[28..32].fill(0);
+        if crc32c::crc32c(&check) != crc {
+            return Err(PageFault::BadCrc);
+        }
+        let body = Reader::new(bytes)
+            .raw(PAGE_HEADER_BYTES + length)
+            .map_err(malformed)?;
+        let mut r = Reader::new(&body[PAGE_HEADER_BYTES..]);
+        let mut entries = Vec::with_capacity(usize::from(count).min(length));
+        for _ in 0..count {
+            entries.push(Entry::decode(&mut r).map_err(malformed)?);
+        }
+        if r.remaining() != 0 {
+            return Err(malformed(DecodeError::Invalid {
+                what: "trailing entry bytes",
+                value: r.remaining() as u64,
+            }));
+        }
+        Ok(Page {
+            epoch,
+            generation,
+            sequence,
+            entries,
+        })
+    }
+}
+
+/// Why a journal operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// No page is left in the region for this entry; nothing was changed.
+    #[error("journal full: {pages} pages in the region")]
+    Full { pages: u64 },
+    #[error(
+        "journal pages of {page_bytes} bytes are too small (at least {JOURNAL_PAGE_BYTES_MIN})"
+    )]
+    PageTooSmall { page_bytes: u32 },
+    #[error(transparent)]
+    OutOfBlocks(#[from] crate::alloc::OutOfBlocks),
+    #[error(transparent)]
+    Flash(#[from] FlashError),
+}
+
+/// Where and why recovery stopped accepting pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every page of the region was read.
+    EndOfRegion,
+    /// The page after the last accepted one, at this region position, and
+    /// what was wrong with it.
+    Page { position: u64, fault: StopFault },
+}
+
+/// What the first page recovery could not accept held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopFault {
+    Invalid(PageFault),
+    /// A valid page of another journal generation (left from an older use).
+    ForeignGeneration {
+        generation: u64,
+    },
+    /// A valid page of this generation out of sequence or epoch.
+    OutOfSequence {
+        sequence: u64,
+        epoch: u32,
+    },
+}
+
+/// What recovery kept and dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub entries_kept: u64,
+    pub pages_kept: u64,
+    /// Pages past the stop point that were not erased: torn, out of order
+    /// or stale. They are never accepted later.
+    pub pages_dropped: u64,
+    pub bytes_dropped: u64,
+    pub stop: StopReason,
+    /// Epoch changes followed (one per earlier resume or failed program).
+    pub epochs_followed: u32,
+}
+
+/// Counters of one journal's life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    pub entries_appended: u64,
+    pub bytes_appended: u64,
+    pub pages_programmed: u64,
+    pub bytes_programmed: u64,
+    /// Bytes of pages closed before they were full (by a flush) or skipped.
+    pub bytes_wasted: u64,
+    pub flushes: u64,
+    pub blocks_retired: u64,
+}
+
+/// An open journal. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Journal {
+    region: Region,
+    geometry: Geometry,
+    /// Region position (page index from the region's start) of the next page.
+    position: u64,
+    sequence: u64,
+    epoch: u32,
+    /// The block at `position` must be erased before it is programmed.
+    erase_first: bool,
+    buffer: Writer,
+    buffer_entries: Vec<Entry>,
+    stats: JournalStats,
+}
+
+impl Journal {
+    /// Allocates `blocks` erase blocks and erases them all; the journal is
+    /// empty. Durable only once an anchor names the region.
+    pub fn create<F: Flash>(
+        flash: &mut F,
+        alloc: &mut Allocator,
+        generation: u64,
+        blocks: u32,
+    ) -> Result<Self, JournalError> {
+        let geometry = flash.geometry();
+        if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
+            return Err(JournalError::PageTooSmall {
+                page_bytes: geometry.page_bytes,
+            });
+        }
+        let mut region = Region {
+            generation,
+            blocks: Vec::with_capacity(blocks as usize),
+            meta: Vec::new(),
+        };
+        while region.blocks.len() < blocks as usize {
+            let block = alloc.allocate()?;
+            if erase_or_retire(flash, alloc, block)? {
+                region.blocks.push(block);
+            }
+        }
+        Ok(Journal::at(region, geometry, 0, 0, 0, false))
+    }
+
+    fn at(
+        region: Region,
+        geometry: Geometry,
+        position: u64,
+        sequence: u64,
+        epoch: u32,
+        erase_first: bool,
+    ) -> Self {
+        Journal {
+            region,
+            geometry,
+            position,
+            sequence,
+            epoch,
+            erase_first,
+            buffer: Writer::default(),
+            buffer_entries: Vec::new(),
+            stats: JournalStats::default(),
+        }
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub fn stats(&self) -> JournalStats {
+        self.stats
+    }
+
+    fn region_pages(&self) -> u64 {
+        self.region.blocks.len() as u64 * u64::from(self.geometry.pages_per_block)
+    }
+
+    /// Pages not yet programmed, the buffered one included.
+    pub fn pages_left(&self) -> u64 {
+        self.region_pages().saturating_sub(self.position)
+    }
+
+    /// Fraction of the region's pages used.
+    pub fn use_fraction(&self) -> f64 {
+        self.position as f64 / self.region_pages().max(1) as f64
+    }
+
+    /// Entries appended but not yet programmed.
+    pub fn buffered(&self) -> &[Entry] {
+        &self.buffer_entries
+    }
+
+    fn page_room(&self) -> usize {
+        self.geometry.page_bytes as usize - PAGE_HEADER_BYTES
+    }
+
+    fn fits_in_buffer(&self, entry: &Entry) -> bool {
+        self.buffer.bytes.len() + entry.encoded_bytes() <= self.page_room()
+    }
+
+    /// Whether [`Journal::append`] would take `entry` without `Full`.
+    pub fn has_room_for(&self, entry: &Entry) -> bool {
+        let page_needed = if self.fits_in_buffer(entry) { 0 } else { 1 };
+        self.position + page_needed < self.region_pages()
+    }
+
+    /// Appends to the RAM page, programming the previous page first when the
+    /// entry does not fit. `Full` changes nothing.
+    pub fn append<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+        entry: &Entry,
+    ) -> Result<(), JournalError> {
+        if !self.has_room_for(entry) {
+            return Err(JournalError::Full {
+                pages: self.region_pages(),
+            });
+        }
+        if !self.fits_in_buffer(entry) {
+            self.program_buffer(flash, alloc)?;
+        }
+        entry.encode(&mut self.buffer);
+        self.buffer_entries.push(*entry);
+        self.stats.entries_appended += 1;
+        self.stats.bytes_appended += entry.encoded_bytes() as u64;
+        debug_assert!(self.buffer.bytes.len() <= self.page_room());
+        Ok(())
+    }
+
+    /// Programs the partial page (its free room is wasted) and syncs.
+    pub fn flush<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+    ) -> Result<(), JournalError> {
+        if !self.buffer_entries.is_empty() {
+            self.stats.bytes_wasted += (self.page_room() - self.buffer.bytes.len()) as u64;
+            self.program_buffer(flash, alloc)?;
+        }
+        flash.sync()?;
+        self.stats.flushes += 1;
+        Ok(())
+    }
+
+    fn address(&self, position: u64) -> PageAddr {
+        let ppb = u64::from(self.geometry.pages_per_block);
+        PageAddr {
+            block: self.region.blocks[(position / ppb) as usize],
+            page: (position % ppb) as u32,
+        }
+    }
+
+    /// Moves to the next block start under a new epoch, wasting the rest of
+    /// the current block.
+    fn skip_to_next_block(&mut self) {
+        let ppb = u64::from(self.geometry.pages_per_block);
+        let next = (self.position / ppb + 1) * ppb;
+        self.stats.bytes_wasted += (next - self.position) * u64::from(self.geometry.page_bytes);
+        self.position = next;
+        self.epoch += 1;
+    }
+
+    /// Programs the buffered entries as the next page. A block that fails is
+    /// retired and the page goes to the next block; bounded by the region.
+    fn program_buffer<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+    ) -> Result<(), JournalError> {
+        let attempts_max = self.region.blocks.len() + 1;
+        for _ in 0..attempts_max {
+            if self.position >= self.region_pages() {
+                break;
+            }
+            let addr = self.address(self.position);
+            if self.erase_first {
+                if !erase_or_retire(flash, alloc, addr.block)? {
+                    self.stats.blocks_retired += 1;
+                    self.skip_to_next_block();
+                    continue;
+                }
+                self.erase_first = false;
+            }
+            let page = Page {
+                epoch: self.epoch,
+                generation: self.region.generation,
+                sequence: self.sequence,
+                entries: std::mem::take(&mut self.buffer_entries),
+            };
+            let bytes = page.encode(self.geometry.page_bytes as usize);
+            self.buffer_entries = page.entries;
+            match flash.program(addr, &bytes) {
+                Ok(()) => {
+                    self.page_programmed(bytes.len());
+                    return Ok(());
+                }
+                Err(FlashError::BadBlock { block, .. }) => {
+                    alloc.retire(block);
+                    self.stats.blocks_retired += 1;
+                    self.skip_to_next_block();
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(JournalError::Full {
+            pages: self.region_pages(),
+        })
+    }
+
+    fn page_programmed(&mut self, page_bytes: usize) {
+        self.position += 1;
+        self.sequence += 1;
+        self.stats.pages_programmed += 1;
+        self.stats.bytes_programmed += page_bytes as u64;
+        self.buffer.bytes.clear();
+        self.buffer_entries.clear();
+    }
+}
+
+/// Erases `block`; a block whose erase fails is retired and `false` returned.
+pub(crate) fn erase_or_retire<F: Flash>(
+    flash: &mut F,
+    alloc: &mut Allocator,
+    block: BlockAddr,
+) -> Result<bool, FlashError> {
+    alloc.note_erase(block);
+    match flash.erase(block) {
+        Ok(()) => Ok(true),
+        Err(FlashError::BadBlock { .. }) => {
+            alloc.retire(block);
+            Ok(false)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The chain recovery accepted, and where it stands.
+struct Scan {
+    entries: Vec<Entry>,
+    report: RecoveryReport,
+    /// Position after the last accepted page, sequence and epoch to go on.
+    next_position: u64,
+    sequence: u64,
+    epoch: u32,
+    /// Highest position holding anything but erased bytes.
+    last_programmed: Option<u64>,
+}
+
+impl Journal {
+    /// Reads the region, keeps the longest valid chain of pages, and returns
+    /// the journal ready to append (in a fresh block, under a new epoch),
+    /// the entries in order and a report of what was dropped.
+    pub fn recover<F: Flash>(
+        flash: &mut F,
+        region: Region,
+    ) -> Result<(Journal, Vec<Entry>, RecoveryReport), JournalError> {
+        let geometry = flash.geometry();
+        if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
+            return Err(JournalError::PageTooSmall {
+                page_bytes: geometry.page_bytes,
+            });
+        }
+        let pages = read_region(flash, &region)?;
+        let scan = scan_chain(&pages, region.generation, geometry.pages_per_block);
+        let ppb = u64::from(geometry.pages_per_block);
+        let touched = scan
+            .last_programmed
+            .map_or(0, |p| p + 1)
+            .max(scan.next_position);
+        let resume = touched.div_ceil(ppb) * ppb;
+        let mut journal = Journal::at(
+            region,
+            geometry,
+            resume,
+            scan.sequence,
+            scan.epoch + 1,
+            true,
+        );
+        journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
+        Ok((journal, scan.entries, scan.report))
+    }
+}
+
+fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<Vec<Vec<u8>>, FlashError> {
+    let geometry = flash.geometry();
+    let mut pages = Vec::with_capacity(region.blocks.len() * geometry.pages_per_block as usize);
+    for &block in &region.blocks {
+        for page in 0..geometry.pages_per_block {
+            let mut buf = vec![0u8; geometry.page_bytes as usize];
+            flash.read(PageAddr { block, page }, &mut buf)?;
+            pages.push(buf);
+        }
+    }
+    Ok(pages)
+}
+
+/// Classifies a page for the chain that expects `sequence` under `epoch`
+/// (or, at a block start after a break, any later epoch).
+fn chain_accepts(
+    page: &[u8],
+    generation: u64,
+    sequence: u64,
+    epoch: u32,
+    resuming: bool,
+) -> Result<Page, StopFault> {
+    let page = Page::decode(page).map_err(StopFault::Invalid)?;
+    if page.generation != generation {
+        return Err(StopFault::ForeignGeneration {
+            generation: page.generation,
+        });
+    }
+    let epoch_ok = if resuming {
+        page.epoch > epoch
+    } else {
+        page.epoch == epoch
+    };
+    if page.sequence != sequence || !epoch_ok {
+        return Err(StopFault::OutOfSequence {
+            sequence: page.sequence,
+            epoch: page.epoch,
+        });
+    }
+    Ok(page)
+}
+
+fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan {
+    let ppb = u64::from(pages_per_block);
+    let mut scan = Scan {
+        entries: Vec::new(),
+        report: RecoveryReport {
+            entries_kept: 0,
+            pages_kept: 0,
+            pages_dropped: 0,
+            bytes_dropped: 0,
+            stop: StopReason::EndOfRegion,
+            epochs_followed: 0,
+        },
+        next_position: 0,
+        sequence: 0,
+        epoch: 0,
+        last_programmed: pages
+            .iter()
+            .rposition(|p| p.iter().any(|&b| b != ERASED))
+            .map(|p| p as u64),
+    };
+    let mut position = 0u64;
+    while position < pages.len() as u64 {
+        let accepted = chain_accepts(
+            &pages[position as usize],
+            generation,
+            scan.sequence,
+            scan.epoch,
+            false,
+        );
+        let page = match accepted {
+            Ok(page) => page,
+            Err(_) => match find_resumption(pages, generation, &scan, position, ppb) {
+                Some((start, page)) => {
+                    scan.report.epochs_followed += 1;
+                    position = start;
+                    page
+                }
+                None => break,
+            },
+        };
+        scan.epoch = page.epoch;
+        scan.sequence = page.sequence + 1;
+        scan.report.pages_kept += 1;
+        scan.report.entries_kept += page.entries.len() as u64;
+        scan.entries.extend(page.entries);
+        position += 1;
+        scan.next_position = position;
+    }
+    finish_report(&mut scan, pages, generation);
+    scan
+}
+
+/// The first block start at or after `position` holding the expected
+/// sequence under a later epoch: where appending resumed after a crash or a
+/// failed program.
+fn find_resumption(
+    pages: &[Vec<u8>],
+    generation: u64,
+    scan: &Scan,
+    position: u64,
+    ppb: u64,
+) -> Option<(u64, Page)> {
+    let mut start = position.div_ceil(ppb) * ppb;
+    while start < pages.len() as u64 {
+        if let Ok(page) = chain_accepts(
+            &pages[start as usize],
+            generation,
+            scan.sequence,
+            scan.epoch,
+            true,
+        ) {
+            return Some((start, page));
+        }
+        start += ppb;
+    }
+    None
+}
+
+fn finish_report(scan: &mut Scan, pages: &[Vec<u8>], generation: u64) {
+    let after = scan.next_position as usize;
+    let dropped = pages[after.min(pages.len())..]
+        .iter()
+        .filter(|p| p.iter().any(|&b| b != ERASED))
+        .count() as u64;
+    let page_bytes = pages.first().map_or(0, |p| p.len() as u64);
+    scan.report.pages_dropped = dropped;
+    scan.report.bytes_dropped = dropped * page_bytes;
+    scan.report.stop = match pages.get(after) {
+        None => StopReason::EndOfRegion,
+        Some(page) => StopReason::Page {
+            position: after as u64,
+            fault: classify(page, generation),
+        },
+    };
+}
+
+fn classify(page: &[u8], generation: u64) -> StopFault {
+    match Page::decode(page) {
+        Err(fault) => StopFault::Invalid(fault),
+        Ok(page) if page.generation != generation => StopFault::ForeignGeneration {
+            generation: page.generation,
+        },
+        Ok(page) => StopFault::OutOfSequence {
+            sequence: page.sequence,
+            epoch: page.epoch,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: u8) -> Entry {
+        Entry::Hash {
+            hash: [i; 32],
+            info: Info {
+                physical_sector: u64::from(i),
+                first_logical_sector: 7,
+            },
+        }
+    }
+
+    #[test]
+    fn page_round_trip_and_every_bit_flip_rejected() {
+        let page = Page {
+            epoch: 3,
+            generation: 9,
+            sequence: 11,
+            entries: vec![entry(1), Entry::Tombstone { hash: [2; 32] }, entry(3)],
+        };
+        let bytes = page.encode(256);
+        assert_eq!(Page::decode(&bytes), Ok(page));
+        for bit in 0..bytes.len() * 8 {
+            let mut corrupt = bytes.clone();
+            corrupt[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                Page::decode(&corrupt).is_err(),
+                "flip of bit {bit} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn erased_and_garbage_pages_are_faults() {
+        assert_eq!(Page::decode(&[ERASED; 256]), Err(PageFault::Erased));
+        assert_eq!(Page::decode(&[0; 256]), Err(PageFault::BadMagic));
+        assert!(Page::decode(&[0x31, 0x4A, 0x53, 0x4C]).is_err());
+    }
+}

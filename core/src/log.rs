@@ -1,0 +1,265 @@
+//! The log: a journal made durable and crash-safe by the anchor, on blocks
+//! handed out by the allocator.
+//!
+//! Owns the flash device, the allocator, the anchor record in force and the
+//! open journal. Promises: `open` after any crash gives back a prefix of the
+//! appended entries that holds every entry appended before the last
+//! successful `flush`; `pack`, `recycle` and `replace_journal` switch regions
+//! atomically through one anchor commit (a crash leaves the old state or the
+//! new one, whole). After any error but `Full`, the log refuses further work
+//! (`Poisoned`): drop it and `open` the device again.
+
+use crate::alloc::{Allocator, OutOfBlocks};
+use crate::anchor::{Anchor, AnchorError, AnchorRecord, Region, ANCHOR_BLOCKS};
+use crate::flash::{Flash, FlashError};
+use crate::journal::{Entry, Journal, JournalError, JournalStats, RecoveryReport};
+
+/// Everything a log operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The journal region has no room; nothing was changed.
+    #[error("journal full: {pages} pages")]
+    Full { pages: u64 },
+    #[error("device of {blocks} blocks is too small: {needed} needed (2 anchor blocks + {journal_blocks} journal blocks)")]
+    DeviceTooSmall {
+        blocks: u32,
+        needed: u32,
+        journal_blocks: u32,
+    },
+    #[error("an earlier operation failed mid-way; reopen the device")]
+    Poisoned,
+    #[error(transparent)]
+    Journal(JournalError),
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
+    #[error(transparent)]
+    OutOfBlocks(#[from] OutOfBlocks),
+    #[error(transparent)]
+    Flash(#[from] FlashError),
+}
+
+impl From<JournalError> for LogError {
+    fn from(error: JournalError) -> Self {
+        match error {
+            JournalError::Full { pages } => LogError::Full { pages },
+            JournalError::OutOfBlocks(e) => LogError::OutOfBlocks(e),
+            JournalError::Flash(e) => LogError::Flash(e),
+            other => LogError::Journal(other),
+        }
+    }
+}
+
+/// The log. See the module documentation.
+#[derive(Debug)]
+pub struct Log<F: Flash> {
+    flash: F,
+    alloc: Allocator,
+    anchor: Anchor,
+    record: AnchorRecord,
+    journal: Journal,
+    poisoned: bool,
+}
+
+impl<F: Flash> Log<F> {
+    /// Formats `flash`: an empty journal of `journal_blocks` erase blocks and
+    /// an anchor naming it, with the caller's opaque `config`.
+    pub fn create(mut flash: F, journal_blocks: u32, config: Vec<u8>) -> Result<Self, LogError> {
+        let geometry = flash.geometry();
+        let needed = ANCHOR_BLOCKS.len() as u32 + journal_blocks;
+        if geometry.blocks < needed || journal_blocks == 0 {
+            return Err(LogError::DeviceTooSmall {
+                blocks: geometry.blocks,
+                needed,
+                journal_blocks,
+            });
+        }
+        let mut alloc = Allocator::new(
+            geometry.blocks,
+            &ANCHOR_BLOCKS,
+            vec![0; geometry.blocks as usize],
+        );
+        let generation = 1;
+        let journal = Journal::create(&mut flash, &mut alloc, generation, journal_blocks)?;
+        let record = AnchorRecord {
+            sequence: 0,
+            next_generation: generation + 1,
+            config,
+            journal: journal.region().clone(),
+            incarnations: Vec::new(),
+            bad_blocks: alloc.bad_blocks(),
+            erase_counts: alloc.erase_counts().to_vec(),
+        };
+        let (anchor, record) = Anchor::format(&mut flash, record)?;
+        Ok(Log {
+            flash,
+            alloc,
+            anchor,
+            record,
+            journal,
+            poisoned: false,
+        })
+    }
+
+    /// Opens a formatted device after a clean stop or a crash: the newest
+    /// anchor record, then the journal's entries in order.
+    pub fn open(mut flash: F) -> Result<(Self, Vec<Entry>, RecoveryReport), LogError> {
+        let (anchor, record) = Anchor::open(&mut flash)?;
+        let blocks = flash.geometry().blocks;
+        let mut alloc = Allocator::new(blocks, &ANCHOR_BLOCKS, record.erase_counts.clone());
+        for region in std::iter::once(&record.journal).chain(&record.incarnations) {
+            alloc.mark_in_use(&region.blocks);
+        }
+        for &block in &record.bad_blocks {
+            alloc.retire(block);
+        }
+        let (journal, entries, report) = Journal::recover(&mut flash, record.journal.clone())?;
+        let log = Log {
+            flash,
+            alloc,
+            anchor,
+            record,
+            journal,
+            poisoned: false,
+        };
+        Ok((log, entries, report))
+    }
+
+    fn check(&self) -> Result<(), LogError> {
+        if self.poisoned {
+            Err(LogError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `op`, poisoning the log on any error but `Full`.
+    fn guarded<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, LogError>,
+    ) -> Result<T, LogError> {
+        self.check()?;
+        let result = op(self);
+        if let Err(error) = &result {
+            self.poisoned = !matches!(error, LogError::Full { .. });
+        }
+        result
+    }
+
+    /// Appends an entry (durable at the next successful flush).
+    pub fn append(&mut self, entry: &Entry) -> Result<(), LogError> {
+        self.guarded(|log| Ok(log.journal.append(&mut log.flash, &mut log.alloc, entry)?))
+    }
+
+    /// Whether `append(entry)` would succeed without `Full`.
+    pub fn has_room_for(&self, entry: &Entry) -> bool {
+        self.journal.has_room_for(entry)
+    }
+
+    /// Makes every appended entry durable.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.guarded(|log| Ok(log.journal.flush(&mut log.flash, &mut log.alloc)?))
+    }
+
+    /// Copies `live` into a fresh journal region and switches to it.
+    pub fn pack(&mut self, live: &[Entry]) -> Result<(), LogError> {
+        let incarnations = self.record.incarnations.clone();
+        self.replace_journal(live, incarnations)
+    }
+
+    /// Starts an empty journal in a fresh region (a new generation).
+    pub fn recycle(&mut self) -> Result<(), LogError> {
+        let incarnations = self.record.incarnations.clone();
+        self.replace_journal(&[], incarnations)
+    }
+
+    /// A fresh region's generation, unique on the device once the next
+    /// commit is durable.
+    pub fn next_generation(&mut self) -> u64 {
+        let generation = self.record.next_generation;
+        self.record.next_generation += 1;
+        generation
+    }
+
+    /// Writes `live` to a new journal region and commits an anchor naming it
+    /// and `incarnations`; then frees every block no longer named. `Full` if
+    /// `live` does not fit (nothing changed then).
+    pub fn replace_journal(
+        &mut self,
+        live: &[Entry],
+        incarnations: Vec<Region>,
+    ) -> Result<(), LogError> {
+        self.guarded(|log| {
+            let blocks = log.record.journal.blocks.len() as u32;
+            let generation = log.next_generation();
+            let mut journal = Journal::create(&mut log.flash, &mut log.alloc, generation, blocks)?;
+            let written = live
+                .iter()
+                .try_for_each(|entry| journal.append(&mut log.flash, &mut log.alloc, entry))
+                .and_then(|()| journal.flush(&mut log.flash, &mut log.alloc));
+            if let Err(error) = written {
+                journal
+                    .region()
+                    .blocks
+                    .iter()
+                    .for_each(|&b| log.alloc.release(b));
+                return Err(error.into());
+            }
+            log.commit(journal.region().clone(), incarnations)?;
+            log.journal = journal;
+            Ok(())
+        })
+    }
+
+    /// Commits an anchor record naming `journal` and `incarnations`, then
+    /// releases every block the previous record named and this one does not.
+    fn commit(&mut self, journal: Region, incarnations: Vec<Region>) -> Result<(), LogError> {
+        let old = std::mem::replace(&mut self.record.incarnations, incarnations);
+        let old_journal = std::mem::replace(&mut self.record.journal, journal);
+        self.record.bad_blocks = self.alloc.bad_blocks();
+        self.record.erase_counts = self.alloc.erase_counts().to_vec();
+        self.record = self.anchor.commit(&mut self.flash, self.record.clone())?;
+        let named: std::collections::HashSet<_> = std::iter::once(&self.record.journal)
+            .chain(&self.record.incarnations)
+            .flat_map(|r| r.blocks.iter().copied())
+            .collect();
+        for region in std::iter::once(&old_journal).chain(&old) {
+            for block in region.blocks.iter().filter(|b| !named.contains(b)) {
+                self.alloc.release(*block);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn flash(&self) -> &F {
+        &self.flash
+    }
+
+    pub fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
+    pub fn into_flash(self) -> F {
+        self.flash
+    }
+
+    pub fn allocator(&self) -> &Allocator {
+        &self.alloc
+    }
+
+    pub fn allocator_mut(&mut self) -> &mut Allocator {
+        &mut self.alloc
+    }
+
+    /// The anchor record in force.
+    pub fn record(&self) -> &AnchorRecord {
+        &self.record
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn journal_stats(&self) -> JournalStats {
+        self.journal.stats()
+    }
+}

@@ -1,0 +1,463 @@
+//! The journal on simulated flash: crash at every operation, bit flips, random
+//! images, pack and anchor atomicity, wear levelling and bad blocks.
+
+use logstore::anchor::AnchorError;
+use logstore::journal::Page;
+use logstore::{Entry, Flash, FlashError, Geometry, Info, Log, LogError};
+use logstore_sim::{CrashMode, FaultRates, SimConfig, SimFlash};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const JOURNAL_BLOCKS: u32 = 16;
+
+fn geometry() -> Geometry {
+    Geometry::new(256, 8, 48).unwrap()
+}
+
+fn device(seed: u64) -> SimFlash {
+    SimFlash::new(SimConfig::new(geometry()), seed).unwrap()
+}
+
+fn entry(i: u64) -> Entry {
+    let mut hash = [0u8; 32];
+    let mut rng = ChaCha8Rng::seed_from_u64(i);
+    rng.fill(&mut hash);
+    if i % 7 == 3 {
+        Entry::Tombstone { hash }
+    } else {
+        Entry::Hash {
+            hash,
+            info: Info {
+                physical_sector: i,
+                first_logical_sector: i * 8,
+            },
+        }
+    }
+}
+
+/// Entries with a flush after every 1 to 20 of them, from a seed.
+struct Workload {
+    entries: Vec<Entry>,
+    flush_after: Vec<bool>,
+}
+
+impl Workload {
+    fn new(seed: u64, len: u64, first: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut until_flush = rng.random_range(1..=20);
+        let mut flush_after = Vec::new();
+        for _ in 0..len {
+            until_flush -= 1;
+            flush_after.push(until_flush == 0);
+            if until_flush == 0 {
+                until_flush = rng.random_range(1..=20);
+            }
+        }
+        Workload {
+            entries: (first..first + len).map(entry).collect(),
+            flush_after,
+        }
+    }
+}
+
+/// How far a run got: entries appended, and how many of them a successful
+/// flush covered.
+#[derive(Debug, Default)]
+struct Progress {
+    appended: usize,
+    flushed: usize,
+}
+
+type SimLog<'a> = Log<&'a mut SimFlash>;
+
+fn run(log: &mut SimLog<'_>, workload: &Workload) -> (Progress, Result<(), LogError>) {
+    let mut progress = Progress::default();
+    for (entry, &flush) in workload.entries.iter().zip(&workload.flush_after) {
+        if let Err(e) = log.append(entry) {
+            return (progress, Err(e));
+        }
+        progress.appended += 1;
+        if flush {
+            if let Err(e) = log.flush() {
+                return (progress, Err(e));
+            }
+            progress.flushed = progress.appended;
+        }
+    }
+    (progress, Ok(()))
+}
+
+fn open(flash: &mut SimFlash) -> (SimLog<'_>, Vec<Entry>) {
+    let (log, entries, _report) = Log::open(flash).expect("open after a crash");
+    (log, entries)
+}
+
+fn fresh_log(seed: u64) -> SimFlash {
+    let mut flash = device(seed);
+    Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    flash
+}
+
+/// Loses power (if it is still on) and powers back up.
+fn power_cycle(flash: &mut SimFlash, mode: CrashMode) {
+    flash.cut_power_now(mode);
+    flash.restart();
+}
+
+/// The recovered entries are a prefix of `expected` at least `flushed` long
+/// and at most `appended` long.
+fn assert_prefix(recovered: &[Entry], expected: &[Entry], progress: &Progress, context: &str) {
+    assert!(
+        recovered.len() >= progress.flushed && recovered.len() <= progress.appended,
+        "{context}: recovered {} entries, flushed {}, appended {}",
+        recovered.len(),
+        progress.flushed,
+        progress.appended
+    );
+    assert_eq!(
+        recovered,
+        &expected[..recovered.len()],
+        "{context}: not a prefix"
+    );
+}
+
+/// Power loss is the only failure a fault-free device may cause.
+fn assert_power_lost_or_ok(result: &Result<(), LogError>, context: &str) {
+    assert!(
+        matches!(result, Err(LogError::Flash(FlashError::PowerLost)) | Ok(())),
+        "{context}: {result:?}"
+    );
+}
+
+/// One crash point: run the workload with power cut at `cut`, recover and
+/// check; then append more, crash again `second_cut` operations later,
+/// recover, and check the whole history once more.
+fn crash_at(base: &SimFlash, workload: &Workload, cut: u64, mode: CrashMode, second_cut: u64) {
+    let context = format!("cut {cut} {mode:?}");
+    let mut flash = base.clone();
+    flash.cut_power_at(cut, mode);
+    let (progress, result) = run(&mut open(&mut flash).0, workload);
+    assert_power_lost_or_ok(&result, &context);
+    power_cycle(&mut flash, mode);
+    let (recovered, progress_more, more) = {
+        let (mut log, recovered) = open(&mut flash);
+        assert_prefix(&recovered, &workload.entries, &progress, &context);
+        let more = Workload::new(cut, 40, 10_000);
+        let cut_again = log.flash().ops_mutating() + second_cut;
+        log.flash_mut().cut_power_at(cut_again, mode);
+        let (progress_more, result) = run(&mut log, &more);
+        assert_power_lost_or_ok(&result, &format!("{context}, after recovery"));
+        (recovered, progress_more, more)
+    };
+    power_cycle(&mut flash, mode);
+    let (_, again) = open(&mut flash);
+    let mut history = recovered.clone();
+    history.extend_from_slice(&more.entries);
+    let both = Progress {
+        appended: recovered.len() + progress_more.appended,
+        flushed: recovered.len() + progress_more.flushed,
+    };
+    assert_prefix(&again, &history, &both, &format!("{context}, second crash"));
+}
+
+#[test]
+fn exhaustive_crash_keeps_a_prefix_with_every_flushed_entry() {
+    let workload = Workload::new(42, 300, 0);
+    let runs = [
+        (CrashMode::DropUnsynced, 0),
+        (CrashMode::Reorder, 1),
+        (CrashMode::Reorder, 2),
+        (CrashMode::Reorder, 3),
+        (CrashMode::Torn, 4),
+        (CrashMode::Torn, 5),
+        (CrashMode::Torn, 6),
+    ];
+    let mut crash_points = 0;
+    for (mode, seed) in runs {
+        let base = fresh_log(seed);
+        let start = base.ops_mutating();
+        let mut dry = base.clone();
+        run(&mut open(&mut dry).0, &workload).1.unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for cut in start..=dry.ops_mutating() {
+            crash_at(&base, &workload, cut, mode, rng.random_range(0..60));
+            crash_points += 1;
+        }
+    }
+    println!(
+        "journal exhaustive crash: {crash_points} crash points, each followed by a second crash"
+    );
+    // 300 entries of at most 49 bytes, 4 to a 256-byte page: at least 75
+    // page programs a run, plus the flushes' partial pages.
+    assert!(crash_points > 7 * 75, "only {crash_points} crash points");
+}
+
+#[test]
+fn crash_while_formatting_leaves_no_device_or_an_empty_one() {
+    let total = fresh_log(0).ops_mutating();
+    for cut in 0..total {
+        for mode in CrashMode::ALL {
+            let mut flash = device(cut);
+            flash.cut_power_at(cut, mode);
+            assert!(Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).is_err());
+            flash.restart();
+            match Log::open(&mut flash) {
+                Ok((_, entries, _)) => assert!(entries.is_empty()),
+                Err(LogError::Anchor(AnchorError::NotFound)) => {}
+                Err(other) => panic!("cut {cut} {mode:?}: {other}"),
+            }
+        }
+    }
+}
+
+/// Entries of each programmed page of the journal, in region order.
+fn journal_pages(flash: &mut SimFlash) -> Vec<(logstore::PageAddr, usize)> {
+    let region = Log::open(&mut *flash).unwrap().0.record().journal.clone();
+    let g = flash.geometry();
+    let mut pages = Vec::new();
+    for &block in &region.blocks {
+        for page in 0..g.pages_per_block {
+            let addr = logstore::PageAddr { block, page };
+            let mut buf = vec![0; g.page_bytes as usize];
+            flash.read(addr, &mut buf).unwrap();
+            if let Ok(decoded) = Page::decode(&buf) {
+                pages.push((addr, decoded.entries.len()));
+            }
+        }
+    }
+    pages
+}
+
+#[test]
+fn every_single_bit_flip_in_a_journal_page_is_detected() {
+    let mut flash = fresh_log(3);
+    let workload = Workload::new(3, 120, 0);
+    {
+        let (mut log, _) = open(&mut flash);
+        run(&mut log, &workload).1.unwrap();
+        log.flush().unwrap();
+    }
+    let pages = journal_pages(&mut flash);
+    assert!(pages.len() >= 10);
+    let bits = geometry().page_bytes * 8;
+    let mut flips = 0;
+    let mut before = 0;
+    for (index, &(addr, count)) in pages.iter().enumerate() {
+        let step = if index < 2 || index + 1 == pages.len() {
+            1
+        } else {
+            97
+        };
+        for bit in (0..bits).step_by(step) {
+            let mut copy = flash.clone();
+            copy.flip_bit(addr, bit).unwrap();
+            let (_, recovered) = open(&mut copy);
+            assert_eq!(
+                recovered,
+                workload.entries[..before],
+                "flip of bit {bit} of page {index} was not detected"
+            );
+            flips += 1;
+        }
+        before += count;
+    }
+    println!("bit flips checked: {flips} over {} pages", pages.len());
+}
+
+#[test]
+fn pack_crashed_at_every_operation_is_old_or_new() {
+    let workload = Workload::new(9, 150, 0);
+    for mode in CrashMode::ALL {
+        let mut base = fresh_log(9);
+        {
+            let (mut log, _) = open(&mut base);
+            run(&mut log, &workload).1.unwrap();
+            log.flush().unwrap();
+        }
+        let old = open(&mut base.clone()).1;
+        let live: Vec<Entry> = old.iter().copied().step_by(3).collect();
+        let start = base.ops_mutating();
+        let mut dry = base.clone();
+        open(&mut dry).0.pack(&live).unwrap();
+        for cut in start..dry.ops_mutating() + 1 {
+            let mut flash = base.clone();
+            flash.cut_power_at(cut, mode);
+            let result = open(&mut flash).0.pack(&live);
+            power_cycle(&mut flash, mode);
+            let recovered = open(&mut flash).1;
+            assert!(
+                recovered == old || recovered == live,
+                "cut {cut} {mode:?}: {} entries, neither old ({}) nor new ({}); pack said {result:?}",
+                recovered.len(),
+                old.len(),
+                live.len()
+            );
+            if result.is_ok() {
+                assert_eq!(recovered, live, "acknowledged pack lost");
+            }
+        }
+    }
+}
+
+#[test]
+fn anchor_updates_crashed_at_every_operation_are_old_or_new() {
+    // Many recycles fill the anchor blocks and switch between them.
+    let rounds = 40u64;
+    let mut dry = fresh_log(5);
+    let start = dry.ops_mutating();
+    {
+        let (mut log, _) = open(&mut dry);
+        for i in 0..rounds {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+            log.recycle().unwrap();
+        }
+    }
+    for mode in CrashMode::ALL {
+        for cut in start..dry.ops_mutating() {
+            let mut flash = fresh_log(5);
+            flash.cut_power_at(cut, mode);
+            let mut round = 0;
+            let sequence = {
+                let (mut log, _) = open(&mut flash);
+                let mut sequence = log.record().sequence;
+                while round < rounds {
+                    let step = log
+                        .append(&entry(round))
+                        .and_then(|()| log.flush())
+                        .and_then(|()| log.recycle());
+                    if step.is_err() {
+                        break;
+                    }
+                    sequence = log.record().sequence;
+                    round += 1;
+                }
+                sequence
+            };
+            power_cycle(&mut flash, mode);
+            let (log, recovered) = open(&mut flash);
+            let found = log.record().sequence;
+            assert!(
+                found == sequence || found == sequence + 1,
+                "cut {cut} {mode:?}: anchor sequence {found}, last committed {sequence}"
+            );
+            assert!(
+                recovered.is_empty() || recovered == [entry(round)],
+                "cut {cut} {mode:?}: journal holds {recovered:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wear_is_level_over_a_long_append_recycle_workload() {
+    let mut flash = fresh_log(11);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    {
+        let (mut log, _) = open(&mut flash);
+        for round in 0..3_000u64 {
+            for i in 0..rng.random_range(1..200u64) {
+                log.append(&entry(round * 1_000 + i)).unwrap();
+            }
+            log.flush().unwrap();
+            log.recycle().unwrap();
+        }
+    }
+    let counts = &flash.erase_counts()[2..];
+    let max = *counts.iter().max().unwrap() as f64;
+    let min = *counts.iter().min().unwrap() as f64;
+    let mean = counts.iter().map(|&c| c as f64).sum::<f64>() / counts.len() as f64;
+    println!(
+        "erase counts over {} blocks: max {max} mean {mean:.1} min {min}",
+        counts.len()
+    );
+    assert!(max / mean <= 1.1, "max/mean erase count {:.3}", max / mean);
+}
+
+#[test]
+fn flushed_entries_survive_two_percent_bad_blocks() {
+    let mut failed_total = 0;
+    for seed in 0..20u64 {
+        let mut config = SimConfig::new(geometry());
+        config.faults = FaultRates {
+            read_flip: 0.0,
+            program_fail: 0.01,
+            erase_fail: 0.02,
+        };
+        let mut flash = SimFlash::new(config, seed).unwrap();
+        if Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).is_err() {
+            continue;
+        }
+        let workload = Workload::new(seed, 250, 0);
+        let mut kept: Vec<Entry> = Vec::new();
+        let mut next = 0;
+        // Every failure that poisons the log is followed by a reopen.
+        for _attempt in 0..50 {
+            let rest = Workload {
+                entries: workload.entries[next..].to_vec(),
+                flush_after: workload.flush_after[next..].to_vec(),
+            };
+            let (mut log, recovered) = open(&mut flash);
+            assert_eq!(recovered, kept, "seed {seed}: flushed entries lost");
+            let (progress, result) = run(&mut log, &rest);
+            log.flush().ok();
+            drop(log);
+            let (_, now) = open(&mut flash);
+            assert!(
+                now.len() >= kept.len() + progress.flushed,
+                "seed {seed}: flushed entries lost"
+            );
+            assert_eq!(now[..kept.len()], kept[..]);
+            next += now.len() - kept.len();
+            kept = now;
+            if result.is_ok() && next == workload.entries.len() {
+                break;
+            }
+        }
+        let counters = flash.counters();
+        failed_total += counters.program_failures + counters.erase_failures;
+    }
+    // 20 devices of 48 blocks: about 2% of blocks failing is 20.
+    println!("blocks failed across seeds: {failed_total}");
+    assert!(
+        failed_total >= 10,
+        "only {failed_total} blocks failed: the test tested too little"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Random bytes as a whole device: a typed error or a valid journal.
+    #[test]
+    fn random_image_never_panics(image in prop::collection::vec(any::<u8>(), 256 * 8 * 6)) {
+        let config = SimConfig::new(Geometry::new(256, 8, 6).unwrap());
+        let mut flash = SimFlash::from_image(config, &image, 0).unwrap();
+        let _ = Log::open(&mut flash);
+    }
+
+    /// A valid device with random bytes overwritten opens as an error or as
+    /// a prefix of what was written: corruption is never misread.
+    #[test]
+    fn corrupted_image_gives_error_or_prefix(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..40),
+    ) {
+        let mut flash = fresh_log(21);
+        let workload = Workload::new(21, 200, 0);
+        {
+            let (mut log, _) = open(&mut flash);
+            run(&mut log, &workload).1.unwrap();
+            log.flush().unwrap();
+        }
+        let mut image = flash.image();
+        for (index, byte) in edits {
+            let at = index.index(image.len());
+            image[at] = byte;
+        }
+        let mut corrupt = SimFlash::from_image(SimConfig::new(geometry()), &image, 0).unwrap();
+        if let Ok((_, entries, _)) = Log::open(&mut corrupt) {
+            prop_assert_eq!(&entries[..], &workload.entries[..entries.len()]);
+        }
+    }
+}
