@@ -21,4 +21,4 @@ pub use file_flash::FileFlash;
 pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
 pub use journal::{Entry, RecoveryReport};
 pub use log::{Log, LogError};
-pub use types::{Hash, Info};
+pub use types::{Hash, Info, Value};

@@ -12,3 +12,13 @@ pub struct Info {
     /// First logical sector that maps to it.
     pub first_logical_sector: u64,
 }
+
+/// What the log store and an incarnation hold for a hash: its info, or a
+/// tombstone that shadows older incarnations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Value {
+    Live(Info),
+    /// Deleted. (The default only fills empty table slots.)
+    #[default]
+    Tombstone,
+}
