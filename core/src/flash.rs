@@ -266,6 +266,73 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     }
 }
 
+/// Operations a [`Counted`] device saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounts {
+    pub reads: u64,
+    pub programs: u64,
+    pub bytes_programmed: u64,
+    pub erases: u64,
+    pub syncs: u64,
+}
+
+/// A device that counts the operations passed through to it, so the index
+/// can report its own I/O on any backend.
+#[derive(Debug)]
+pub struct Counted<F> {
+    inner: F,
+    counts: IoCounts,
+}
+
+impl<F: Flash> Counted<F> {
+    pub fn new(inner: F) -> Self {
+        Counted {
+            inner,
+            counts: IoCounts::default(),
+        }
+    }
+
+    pub fn counts(&self) -> IoCounts {
+        self.counts
+    }
+
+    pub fn inner(&self) -> &F {
+        &self.inner
+    }
+
+    pub fn inner_mut(&mut self) -> &mut F {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+impl<F: Flash> Flash for Counted<F> {
+    fn geometry(&self) -> Geometry {
+        self.inner.geometry()
+    }
+    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.counts.reads += 1;
+        self.inner.read(page, buf)
+    }
+    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        self.inner.program(page, data)?;
+        self.counts.programs += 1;
+        self.counts.bytes_programmed += data.len() as u64;
+        Ok(())
+    }
+    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+        self.counts.erases += 1;
+        self.inner.erase(block)
+    }
+    fn sync(&mut self) -> Result<(), FlashError> {
+        self.counts.syncs += 1;
+        self.inner.sync()
+    }
+}
+
 /// Which pages are programmed, and each block's lowest programmable page.
 ///
 /// The program-order bookkeeping every backend shares, so the rules are the

@@ -11,14 +11,18 @@ mod codec;
 pub mod cuckoo;
 pub mod file_flash;
 pub mod flash;
+pub mod hashstore;
 pub mod journal;
 pub mod log;
+pub mod store;
 pub mod types;
 
 pub use codec::DecodeError;
 pub use cuckoo::{CuckooConfig, CuckooError, CuckooStats, CuckooTable, Policy};
 pub use file_flash::FileFlash;
 pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
+pub use hashstore::{HashStoreError, Incarnation};
 pub use journal::{Entry, RecoveryReport};
 pub use log::{Log, LogError};
+pub use store::{Store, StoreConfig, StoreError, StoreStats};
 pub use types::{Hash, Info, Value};

@@ -31,11 +31,20 @@ pub enum LogError {
     #[error(transparent)]
     Journal(JournalError),
     #[error(transparent)]
-    Anchor(#[from] AnchorError),
+    Anchor(AnchorError),
     #[error(transparent)]
     OutOfBlocks(#[from] OutOfBlocks),
     #[error(transparent)]
     Flash(#[from] FlashError),
+}
+
+impl From<AnchorError> for LogError {
+    fn from(error: AnchorError) -> Self {
+        match error {
+            AnchorError::Flash(e) => LogError::Flash(e),
+            other => LogError::Anchor(other),
+        }
+    }
 }
 
 impl From<JournalError> for LogError {
@@ -240,6 +249,19 @@ impl<F: Flash> Log<F> {
 
     pub fn into_flash(self) -> F {
         self.flash
+    }
+
+    /// The device and the allocator together, to write a new region.
+    pub fn flash_and_allocator(&mut self) -> (&mut F, &mut Allocator) {
+        (&mut self.flash, &mut self.alloc)
+    }
+
+    /// Gives back the blocks of a region that was written but never
+    /// committed.
+    pub fn release_region(&mut self, region: &Region) {
+        for &block in &region.blocks {
+            self.alloc.release(block);
+        }
     }
 
     pub fn allocator(&self) -> &Allocator {

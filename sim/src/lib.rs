@@ -5,6 +5,7 @@
 //! and reports. Depends on `logstore`; `logstore` knows nothing of it.
 
 pub mod devcheck;
+pub mod model;
 pub mod nand;
 
 pub use nand::{CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash, WearOut};

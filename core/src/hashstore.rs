@@ -1,0 +1,676 @@
+//! Hash store incarnations: a frozen cuckoo table written bucket by bucket into
+//! checksummed pages of a region of erase blocks, its shape kept in the
+//! region's meta. Promises: a lookup reads at most the two pages holding the
+//! hash's buckets h1/h2, and every page read is checked (magic, CRC32C over the
+//! whole page, generation, first bucket, bucket count) before any byte of it is
+//! trusted, so an erased, stale, misplaced or corrupt page is named, never misread.
+
+use std::ops::Range;
+
+use crate::alloc::{Allocator, OutOfBlocks};
+use crate::anchor::Region;
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::cuckoo::{self, CuckooTable};
+use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ERASED};
+use crate::journal::erase_or_retire;
+use crate::types::{Hash, Info, Value};
+
+const MAGIC: u32 = 0x4C53_4831; // "LSH1"
+const PAGE_VERSION: u16 = 1;
+const META_VERSION: u16 = 1;
+/// Bytes of the page header: magic u32, version u16, bucket slots u16,
+/// generation u64, first bucket u64, bucket count u32, CRC32C u32.
+pub const PAGE_HEADER_BYTES: usize = 32;
+const CRC_RANGE: Range<usize> = 28..32;
+/// Bytes of one slot: state u8, hash, physical and first logical sector (u64 LE).
+pub const SLOT_BYTES: usize = 1 + 32 + 16;
+/// Bytes of the shape in [`Region::meta`].
+pub const META_BYTES: usize = 24;
+/// Most pages a lookup reads.
+pub const PAGES_PER_LOOKUP_MAX: u64 = 2;
+
+const SLOT_EMPTY: u8 = 0;
+const SLOT_LIVE: u8 = 1;
+const SLOT_TOMBSTONE: u8 = 2;
+
+/// What was wrong with a page read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PageFault {
+    #[error("page is erased")]
+    Erased,
+    #[error("no hash store magic")]
+    BadMagic,
+    #[error("unknown page version {0}")]
+    BadVersion(u16),
+    #[error("checksum mismatch")]
+    BadCrc,
+    #[error("page of generation {found}")]
+    WrongGeneration { found: u64 },
+    #[error("page holds {found_slots}-slot buckets {found_first}..+{found_count}")]
+    WrongBuckets {
+        found_first: u64,
+        found_count: u32,
+        found_slots: u16,
+    },
+    #[error("slot state byte {0}")]
+    BadSlotState(u8),
+    #[error("hash stored in bucket {bucket}, neither of its candidate buckets")]
+    Misplaced { bucket: u64 },
+}
+
+/// Why a hash store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashStoreError {
+    /// A page read back failed its checks: named, never misread.
+    #[error("hash store page at {page} is corrupt: {why}")]
+    Corrupt { page: PageAddr, why: PageFault },
+    /// `region.meta` does not decode or does not fit the region and geometry.
+    #[error("hash store shape malformed: {0}")]
+    Meta(#[from] DecodeError),
+    /// A bucket does not fit in one page.
+    #[error("a bucket of {bucket_slots} slots needs {needed} bytes with the header, pages are {page_bytes}")]
+    PageTooSmall {
+        page_bytes: u32,
+        bucket_slots: usize,
+        needed: usize,
+    },
+    /// The table needs more blocks than the device has.
+    #[error("the table needs {blocks_needed} erase blocks, the device has {blocks}")]
+    TooLarge { blocks_needed: u64, blocks: u32 },
+    /// Every page checked but the number of entries differs from the shape's.
+    #[error("shape says {expected} entries, the pages hold {found}")]
+    EntryCount { expected: u64, found: u64 },
+    /// Every block tried for one region block failed (each one was retired).
+    #[error("{attempts} blocks failed in a row while freezing")]
+    RetriesExhausted { attempts: u32 },
+    #[error(transparent)]
+    OutOfBlocks(#[from] OutOfBlocks),
+    #[error(transparent)]
+    Flash(#[from] FlashError),
+}
+
+/// The decoded shape of an incarnation: what [`Region::meta`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    order: u32,
+    bucket_slots: usize,
+    buckets_per_page: u32,
+    pages: u64,
+    entries: u64,
+}
+
+impl Shape {
+    /// The layout of a table of 2^order buckets of `bucket_slots` slots.
+    fn new(
+        geometry: Geometry,
+        order: u32,
+        bucket_slots: usize,
+        entries: u64,
+    ) -> Result<Self, HashStoreError> {
+        let bucket_bytes = bucket_slots * SLOT_BYTES;
+        let room = (geometry.page_bytes as usize).saturating_sub(PAGE_HEADER_BYTES);
+        let buckets_per_page = (room / bucket_bytes.max(1)) as u32;
+        if buckets_per_page == 0 {
+            return Err(HashStoreError::PageTooSmall {
+                page_bytes: geometry.page_bytes,
+                bucket_slots,
+                needed: PAGE_HEADER_BYTES + bucket_bytes,
+            });
+        }
+        Ok(Shape {
+            order,
+            bucket_slots,
+            buckets_per_page,
+            pages: (1u64 << order).div_ceil(u64::from(buckets_per_page)),
+            entries,
+        })
+    }
+
+    fn buckets(&self) -> u64 {
+        1u64 << self.order
+    }
+
+    fn bucket_bytes(&self) -> usize {
+        self.bucket_slots * SLOT_BYTES
+    }
+
+    fn page_of(&self, bucket: u64) -> u64 {
+        bucket / u64::from(self.buckets_per_page)
+    }
+
+    /// First bucket and bucket count of page `page`.
+    fn page_buckets(&self, page: u64) -> (u64, u32) {
+        let first = page * u64::from(self.buckets_per_page);
+        let count = (self.buckets() - first).min(u64::from(self.buckets_per_page));
+        (first, count as u32)
+    }
+
+    fn blocks_needed(&self, geometry: Geometry) -> u64 {
+        self.pages.div_ceil(u64::from(geometry.pages_per_block))
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u16(META_VERSION)
+            .u8(self.order as u8)
+            .u8(self.bucket_slots as u8)
+            .u32(self.buckets_per_page)
+            .u64(self.pages)
+            .u64(self.entries);
+        debug_assert_eq!(w.bytes.len(), META_BYTES);
+        w.bytes
+    }
+
+    /// Decodes `meta` and checks it against the geometry and the region's
+    /// block count.
+    fn decode(meta: &[u8], geometry: Geometry, blocks: usize) -> Result<Self, HashStoreError> {
+        let invalid = |what, value: u64| DecodeError::Invalid { what, value };
+        let mut r = Reader::new(meta);
+        let version = r.u16()?;
+        if version != META_VERSION {
+            return Err(invalid("hash store meta version", u64::from(version)).into());
+        }
+        let order = u32::from(r.u8()?);
+        let bucket_slots = usize::from(r.u8()?);
+        let (buckets_per_page, pages, entries) = (r.u32()?, r.u64()?, r.u64()?);
+        if r.remaining() != 0 {
+            return Err(invalid("trailing meta bytes", r.remaining() as u64).into());
+        }
+        if order > cuckoo::ORDER_MAX {
+            return Err(invalid("order", u64::from(order)).into());
+        }
+        if !matches!(bucket_slots, 2 | 4 | 8) {
+            return Err(invalid("bucket slots", bucket_slots as u64).into());
+        }
+        let shape = Shape::new(geometry, order, bucket_slots, entries)?;
+        if buckets_per_page != shape.buckets_per_page {
+            return Err(invalid("buckets per page", u64::from(buckets_per_page)).into());
+        }
+        if pages != shape.pages {
+            return Err(invalid("page count", pages).into());
+        }
+        if entries > shape.buckets() * bucket_slots as u64 {
+            return Err(invalid("entry count", entries).into());
+        }
+        if blocks as u64 != shape.blocks_needed(geometry) {
+            return Err(invalid("region block count", blocks as u64).into());
+        }
+        Ok(shape)
+    }
+}
+
+/// The result of one lookup and what it cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    pub value: Option<Value>,
+    /// Pages read: 1 or 2, never more than [`PAGES_PER_LOOKUP_MAX`].
+    pub pages_read: u64,
+}
+
+/// One frozen log store on flash.
+#[derive(Clone, Debug)]
+pub struct Incarnation {
+    region: Region,
+    geometry: Geometry,
+    shape: Shape,
+}
+
+impl Incarnation {
+    /// Writes `table`'s buckets, in bucket order, into pages of freshly
+    /// allocated and erased blocks (least-worn first). Tombstones are kept.
+    /// A block whose erase or program fails is retired and replaced, its
+    /// pages rewritten; on any other error the blocks taken are released.
+    /// Does not sync: the caller's anchor commit does, then names the region.
+    pub fn freeze<F: Flash>(
+        flash: &mut F,
+        alloc: &mut Allocator,
+        generation: u64,
+        table: &CuckooTable<Value>,
+    ) -> Result<Incarnation, HashStoreError> {
+        let geometry = flash.geometry();
+        let config = table.config();
+        let shape = Shape::new(geometry, config.order, config.bucket_slots, table.len())?;
+        let blocks_needed = shape.blocks_needed(geometry);
+        if blocks_needed > u64::from(geometry.blocks) {
+            return Err(HashStoreError::TooLarge {
+                blocks_needed,
+                blocks: geometry.blocks,
+            });
+        }
+        let mut incarnation = Incarnation {
+            region: Region {
+                generation,
+                blocks: Vec::with_capacity(blocks_needed as usize),
+                meta: shape.encode(),
+            },
+            geometry,
+            shape,
+        };
+        for index in 0..blocks_needed {
+            match incarnation.write_block(flash, alloc, table, index) {
+                Ok(block) => incarnation.region.blocks.push(block),
+                Err(e) => {
+                    for &block in &incarnation.region.blocks {
+                        alloc.release(block);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(incarnation)
+    }
+
+    /// Writes the pages of region block `index` into a fresh block, retrying
+    /// on another block while erases or programs fail. Every failed attempt
+    /// retires a block, so the device size bounds the attempts.
+    fn write_block<F: Flash>(
+        &self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+        table: &CuckooTable<Value>,
+        index: u64,
+    ) -> Result<BlockAddr, HashStoreError> {
+        let ppb = u64::from(self.geometry.pages_per_block);
+        let pages = index * ppb..((index + 1) * ppb).min(self.shape.pages);
+        let mut buf = vec![ERASED; self.geometry.page_bytes as usize];
+        for _ in 0..=self.geometry.blocks {
+            let block = alloc.allocate()?;
+            match self.try_block(flash, alloc, table, block, pages.clone(), &mut buf) {
+                Ok(true) => return Ok(block),
+                Ok(false) => continue,
+                Err(e) => {
+                    alloc.release(block);
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(HashStoreError::RetriesExhausted {
+            attempts: self.geometry.blocks + 1,
+        })
+    }
+
+    /// Erases `block` and programs `pages` into it; `Ok(false)` if the block
+    /// failed and was retired.
+    fn try_block<F: Flash>(
+        &self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+        table: &CuckooTable<Value>,
+        block: BlockAddr,
+        pages: Range<u64>,
+        buf: &mut [u8],
+    ) -> Result<bool, FlashError> {
+        if !erase_or_retire(flash, alloc, block)? {
+            return Ok(false);
+        }
+        let ppb = u64::from(self.geometry.pages_per_block);
+        for page in pages {
+            self.encode_page(table, page, buf);
+            let addr = PageAddr {
+                block,
+                page: (page % ppb) as u32,
+            };
+            match flash.program(addr, buf) {
+                Ok(()) => {}
+                Err(FlashError::BadBlock { .. }) => {
+                    alloc.retire(block);
+                    return Ok(false);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Lays out page `page` of `table` in `buf`, CRC included.
+    fn encode_page(&self, table: &CuckooTable<Value>, page: u64, buf: &mut [u8]) {
+        let (first, count) = self.shape.page_buckets(page);
+        let mut w = Writer::default();
+        w.u32(MAGIC)
+            .u16(PAGE_VERSION)
+            .u16(self.shape.bucket_slots as u16)
+            .u64(self.region.generation)
+            .u64(first)
+            .u32(count)
+            .u32(0);
+        for bucket in first..first + u64::from(count) {
+            for slot in table.bucket(bucket) {
+                encode_slot(&mut w, slot);
+            }
+        }
+        debug_assert!(w.bytes.len() <= buf.len());
+        buf.fill(ERASED);
+        buf[..w.bytes.len()].copy_from_slice(&w.bytes);
+        let crc = page_crc(buf);
+        buf[CRC_RANGE].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Rebuilds the handle from an anchor's region: decodes `region.meta` and
+    /// checks it against the geometry and the region's blocks. No flash I/O.
+    pub fn open(region: Region, geometry: Geometry) -> Result<Incarnation, HashStoreError> {
+        geometry.validate()?;
+        let shape = Shape::decode(&region.meta, geometry, region.blocks.len())?;
+        for block in &region.blocks {
+            geometry.check_block(*block)?;
+        }
+        Ok(Incarnation {
+            region,
+            geometry,
+            shape,
+        })
+    }
+
+    /// Looks `hash` up, reading at most the two pages holding its buckets.
+    pub fn get<F: Flash>(
+        &self,
+        flash: &mut F,
+        hash: &Hash,
+    ) -> Result<Option<Value>, HashStoreError> {
+        Ok(self.lookup(flash, hash)?.value)
+    }
+
+    /// [`Incarnation::get`], also telling how many pages it read. Bucket h1
+    /// is searched first; the page of h2 is read only if h1 lacks the hash
+    /// and lies on another page.
+    pub fn lookup<F: Flash>(&self, flash: &mut F, hash: &Hash) -> Result<Lookup, HashStoreError> {
+        let order = self.shape.order;
+        let buckets = [cuckoo::h1(hash, order), cuckoo::h2(hash, order)];
+        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        let mut loaded = None;
+        let mut pages_read = 0;
+        for (i, &bucket) in buckets.iter().enumerate() {
+            if i == 1 && bucket == buckets[0] {
+                break;
+            }
+            let page = self.shape.page_of(bucket);
+            if loaded != Some(page) {
+                self.read_page(flash, page, &mut buf)?;
+                loaded = Some(page);
+                pages_read += 1;
+            }
+            let addr = self.page_addr(page);
+            for slot in self.bucket_slots_in(&buf, bucket) {
+                match decode_slot(slot).map_err(|why| corrupt(addr, why))? {
+                    Some((stored, value)) if stored == *hash => {
+                        return Ok(Lookup {
+                            value: Some(value),
+                            pages_read,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Lookup {
+            value: None,
+            pages_read,
+        })
+    }
+
+    /// Every (hash, value) in bucket order, reading and checking every page,
+    /// and checking that each hash sits in one of its candidate buckets.
+    pub fn read_all<F: Flash>(&self, flash: &mut F) -> Result<Vec<(Hash, Value)>, HashStoreError> {
+        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        let mut out = Vec::with_capacity(self.shape.entries.min(1 << 20) as usize);
+        for page in 0..self.shape.pages {
+            self.read_page(flash, page, &mut buf)?;
+            let addr = self.page_addr(page);
+            let (first, count) = self.shape.page_buckets(page);
+            for bucket in first..first + u64::from(count) {
+                for slot in self.bucket_slots_in(&buf, bucket) {
+                    let Some((hash, value)) =
+                        decode_slot(slot).map_err(|why| corrupt(addr, why))?
+                    else {
+                        continue;
+                    };
+                    let order = self.shape.order;
+                    if cuckoo::h1(&hash, order) != bucket && cuckoo::h2(&hash, order) != bucket {
+                        return Err(corrupt(addr, PageFault::Misplaced { bucket }));
+                    }
+                    out.push((hash, value));
+                }
+            }
+        }
+        if out.len() as u64 != self.shape.entries {
+            return Err(HashStoreError::EntryCount {
+                expected: self.shape.entries,
+                found: out.len() as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Where page `page` of the region lives: block `page / pages_per_block`
+    /// of the region, page `page % pages_per_block`. Panics unless
+    /// `page < self.pages()`.
+    pub fn page_addr(&self, page: u64) -> PageAddr {
+        let ppb = u64::from(self.geometry.pages_per_block);
+        PageAddr {
+            block: self.region.blocks[(page / ppb) as usize],
+            page: (page % ppb) as u32,
+        }
+    }
+
+    /// Reads region page `page` into `buf` and checks it.
+    fn read_page<F: Flash>(
+        &self,
+        flash: &mut F,
+        page: u64,
+        buf: &mut [u8],
+    ) -> Result<(), HashStoreError> {
+        let addr = self.page_addr(page);
+        flash.read(addr, buf)?;
+        self.check_page(page, buf).map_err(|why| corrupt(addr, why))
+    }
+
+    /// Checks a page's header and CRC against what page `page` must hold.
+    fn check_page(&self, page: u64, bytes: &[u8]) -> Result<(), PageFault> {
+        if bytes.iter().all(|&b| b == ERASED) {
+            return Err(PageFault::Erased);
+        }
+        let header = read_header(bytes).ok_or(PageFault::BadMagic)?;
+        if header.magic != MAGIC {
+            return Err(PageFault::BadMagic);
+        }
+        if page_crc(bytes) != header.crc {
+            return Err(PageFault::BadCrc);
+        }
+        if header.version != PAGE_VERSION {
+            return Err(PageFault::BadVersion(header.version));
+        }
+        if header.generation != self.region.generation {
+            return Err(PageFault::WrongGeneration {
+                found: header.generation,
+            });
+        }
+        let (first, count) = self.shape.page_buckets(page);
+        let found = (header.first, header.count, usize::from(header.slots));
+        if found != (first, count, self.shape.bucket_slots) {
+            return Err(PageFault::WrongBuckets {
+                found_first: header.first,
+                found_count: header.count,
+                found_slots: header.slots,
+            });
+        }
+        Ok(())
+    }
+
+    /// The slot images of `bucket` in a checked page holding it.
+    fn bucket_slots_in<'a>(
+        &self,
+        page: &'a [u8],
+        bucket: u64,
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let index = (bucket % u64::from(self.shape.buckets_per_page)) as usize;
+        let start = PAGE_HEADER_BYTES + index * self.shape.bucket_bytes();
+        page[start..start + self.shape.bucket_bytes()].chunks_exact(SLOT_BYTES)
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// Live entries and tombstones stored.
+    pub fn entries(&self) -> u64 {
+        self.shape.entries
+    }
+
+    pub fn order(&self) -> u32 {
+        self.shape.order
+    }
+
+    pub fn bucket_slots(&self) -> usize {
+        self.shape.bucket_slots
+    }
+
+    pub fn buckets_per_page(&self) -> u32 {
+        self.shape.buckets_per_page
+    }
+
+    /// Pages in the region that hold buckets.
+    pub fn pages(&self) -> u64 {
+        self.shape.pages
+    }
+
+    /// Most pages one lookup reads.
+    pub const fn pages_per_lookup_max() -> u64 {
+        PAGES_PER_LOOKUP_MAX
+    }
+}
+
+/// A page header as read, unchecked.
+struct Header {
+    magic: u32,
+    version: u16,
+    slots: u16,
+    generation: u64,
+    first: u64,
+    count: u32,
+    crc: u32,
+}
+
+/// `None` if `bytes` is shorter than a header.
+fn read_header(bytes: &[u8]) -> Option<Header> {
+    let mut r = Reader::new(bytes);
+    Some(Header {
+        magic: r.u32().ok()?,
+        version: r.u16().ok()?,
+        slots: r.u16().ok()?,
+        generation: r.u64().ok()?,
+        first: r.u64().ok()?,
+        count: r.u32().ok()?,
+        crc: r.u32().ok()?,
+    })
+}
+
+/// CRC32C over the whole page with the CRC field taken as zeros. `page`
+/// is at least a header long.
+fn page_crc(page: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(&page[..CRC_RANGE.start]);
+    let crc = crc32c::crc32c_append(crc, &[0; 4]);
+    crc32c::crc32c_append(crc, &page[CRC_RANGE.end..])
+}
+
+fn corrupt(page: PageAddr, why: PageFault) -> HashStoreError {
+    HashStoreError::Corrupt { page, why }
+}
+
+/// Appends one fixed-size slot: state, hash, info (0xFF where unused).
+fn encode_slot(w: &mut Writer, slot: Option<(&Hash, &Value)>) {
+    match slot {
+        None => {
+            w.u8(SLOT_EMPTY).raw(&[ERASED; SLOT_BYTES - 1]);
+        }
+        Some((hash, Value::Tombstone)) => {
+            w.u8(SLOT_TOMBSTONE).raw(hash).raw(&[ERASED; 16]);
+        }
+        Some((hash, Value::Live(info))) => {
+            w.u8(SLOT_LIVE)
+                .raw(hash)
+                .u64(info.physical_sector)
+                .u64(info.first_logical_sector);
+        }
+    }
+}
+
+/// Decodes one slot image of [`SLOT_BYTES`] bytes.
+fn decode_slot(slot: &[u8]) -> Result<Option<(Hash, Value)>, PageFault> {
+    let state = slot.first().copied().unwrap_or(SLOT_EMPTY);
+    let mut r = Reader::new(slot.get(1..).unwrap_or_default());
+    let short = |_| PageFault::BadSlotState(state);
+    match state {
+        SLOT_EMPTY => Ok(None),
+        SLOT_TOMBSTONE => Ok(Some((r.array::<32>().map_err(short)?, Value::Tombstone))),
+        SLOT_LIVE => {
+            let hash = r.array::<32>().map_err(short)?;
+            let info = Info {
+                physical_sector: r.u64().map_err(short)?,
+                first_logical_sector: r.u64().map_err(short)?,
+            };
+            Ok(Some((hash, Value::Live(info))))
+        }
+        other => Err(PageFault::BadSlotState(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry() -> Geometry {
+        Geometry::new(512, 8, 16).unwrap()
+    }
+
+    #[test]
+    fn shape_round_trips_and_every_prefix_is_rejected() {
+        let g = geometry();
+        let shape = Shape::new(g, 6, 4, 17).unwrap();
+        assert_eq!((shape.buckets_per_page, shape.pages), (2, 32));
+        let meta = shape.encode();
+        assert_eq!(Shape::decode(&meta, g, 4).unwrap(), shape);
+        assert!(Shape::decode(&meta, g, 5).is_err());
+        for len in 0..meta.len() {
+            assert!(matches!(
+                Shape::decode(&meta[..len], g, 4),
+                Err(HashStoreError::Meta(DecodeError::Truncated { .. }))
+            ));
+        }
+    }
+
+    #[test]
+    fn buckets_fill_pages_without_spanning() {
+        let g = geometry();
+        for slots in [2, 4, 8] {
+            for order in 0..8 {
+                let shape = Shape::new(g, order, slots, 0).unwrap();
+                let used = PAGE_HEADER_BYTES + shape.buckets_per_page as usize * slots * SLOT_BYTES;
+                assert!(used <= 512 && used + slots * SLOT_BYTES > 512);
+                let (first, count) = shape.page_buckets(shape.pages - 1);
+                assert_eq!(first + u64::from(count), shape.buckets());
+            }
+        }
+        assert!(matches!(
+            Shape::new(Geometry::new(256, 8, 16).unwrap(), 3, 8, 0),
+            Err(HashStoreError::PageTooSmall { needed: 424, .. })
+        ));
+    }
+
+    #[test]
+    fn slot_round_trip() {
+        let hash = [7u8; 32];
+        let info = Info {
+            physical_sector: 3,
+            first_logical_sector: 9,
+        };
+        for value in [None, Some(Value::Tombstone), Some(Value::Live(info))] {
+            let mut w = Writer::default();
+            encode_slot(&mut w, value.as_ref().map(|v| (&hash, v)));
+            assert_eq!(w.bytes.len(), SLOT_BYTES);
+            assert_eq!(decode_slot(&w.bytes), Ok(value.map(|v| (hash, v))));
+        }
+        assert_eq!(
+            decode_slot(&[9; SLOT_BYTES]),
+            Err(PageFault::BadSlotState(9))
+        );
+    }
+}

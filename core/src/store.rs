@@ -1,0 +1,537 @@
+//! The store: the log store (cuckoo table in RAM) and its journal, frozen
+//! into hash store incarnations when full — the public API of the index.
+//!
+//! Owns the log (journal, anchor, allocator), the table and the open
+//! incarnations. Promises: an acknowledged operation is in the table and
+//! the journal; after a crash, `open` gives back a store equal to a prefix
+//! of the acknowledged operations that holds everything flushed; pack and
+//! freeze switch state atomically through one anchor commit; out of space
+//! is [`StoreError::Full`] with nothing already stored lost (unless the
+//! configuration opts in to dropping the oldest incarnation).
+
+use crate::alloc::OutOfBlocks;
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::cuckoo::{CuckooConfig, CuckooError, CuckooTable, Policy};
+use crate::flash::{Counted, Flash, FlashError, IoCounts};
+use crate::hashstore::{HashStoreError, Incarnation};
+use crate::journal::{Entry, RecoveryReport};
+use crate::log::{Log, LogError};
+use crate::types::{Hash, Info, Value};
+
+const CONFIG_VERSION: u16 = 1;
+
+/// The shape and policies of a store, kept in the anchor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StoreConfig {
+    /// The log store has 2^order buckets.
+    pub order: u32,
+    /// Slots per bucket: 2, 4 or 8.
+    pub bucket_slots: usize,
+    pub policy: Policy,
+    /// Erase blocks of each journal region.
+    pub journal_blocks: u32,
+    /// Most incarnations kept.
+    pub incarnations_max: u32,
+    /// Past `incarnations_max`, drop the oldest incarnation (and what only it
+    /// held) instead of returning `Full`. Off by default.
+    pub evict_oldest: bool,
+    /// Seeds the cuckoo table's random choices.
+    pub seed: u64,
+}
+
+impl StoreConfig {
+    /// 2^order buckets of 4 slots, the default policy, `journal_blocks`
+    /// blocks of journal, at most 8 incarnations, no eviction.
+    pub fn new(order: u32, journal_blocks: u32) -> Self {
+        StoreConfig {
+            order,
+            bucket_slots: 4,
+            policy: Policy::default(),
+            journal_blocks,
+            incarnations_max: 8,
+            evict_oldest: false,
+            seed: 0,
+        }
+    }
+
+    fn cuckoo(&self) -> CuckooConfig {
+        CuckooConfig {
+            order: self.order,
+            bucket_slots: self.bucket_slots,
+            policy: self.policy,
+            seed: self.seed,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u16(CONFIG_VERSION)
+            .u32(self.order)
+            .u8(self.bucket_slots as u8);
+        match self.policy {
+            Policy::RandomWalk { max_kicks, retries } => w.u8(0).u32(max_kicks).u32(retries),
+            Policy::Bfs { max_depth } => w.u8(1).u32(max_depth).u32(0),
+            Policy::FixedVictim { max_kicks } => w.u8(2).u32(max_kicks).u32(0),
+        };
+        w.u32(self.journal_blocks)
+            .u32(self.incarnations_max)
+            .u8(u8::from(self.evict_oldest))
+            .u64(self.seed);
+        w.bytes
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u16()?;
+        if version != CONFIG_VERSION {
+            return Err(DecodeError::Invalid {
+                what: "store config version",
+                value: u64::from(version),
+            });
+        }
+        let order = r.u32()?;
+        let bucket_slots = usize::from(r.u8()?);
+        let (tag, a, b) = (r.u8()?, r.u32()?, r.u32()?);
+        let policy = match tag {
+            0 => Policy::RandomWalk {
+                max_kicks: a,
+                retries: b,
+            },
+            1 => Policy::Bfs { max_depth: a },
+            2 => Policy::FixedVictim { max_kicks: a },
+            other => {
+                return Err(DecodeError::Invalid {
+                    what: "policy tag",
+                    value: u64::from(other),
+                })
+            }
+        };
+        Ok(StoreConfig {
+            order,
+            bucket_slots,
+            policy,
+            journal_blocks: r.u32()?,
+            incarnations_max: r.u32()?,
+            evict_oldest: r.u8()? != 0,
+            seed: r.u64()?,
+        })
+    }
+}
+
+/// What is full when [`StoreError::Full`] comes back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FullReason {
+    /// The table and the journal are full and `incarnations_max`
+    /// incarnations exist; eviction is off.
+    Incarnations { max: u32 },
+    /// No free erase block for a new region.
+    Blocks(OutOfBlocks),
+}
+
+/// Everything a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Out of space; the operation was not done and nothing stored was lost.
+    #[error("store full: {0:?}")]
+    Full(FullReason),
+    #[error("store configuration invalid: {0}")]
+    Config(#[from] CuckooError),
+    #[error("store configuration in the anchor does not decode: {0}")]
+    ConfigDecode(DecodeError),
+    #[error(transparent)]
+    HashStore(HashStoreError),
+    #[error(transparent)]
+    Log(LogError),
+    /// The device failed (power lost, I/O error, a rule broken).
+    #[error(transparent)]
+    Flash(FlashError),
+}
+
+impl From<LogError> for StoreError {
+    fn from(error: LogError) -> Self {
+        match error {
+            LogError::Flash(e) => StoreError::Flash(e),
+            other => StoreError::Log(other),
+        }
+    }
+}
+
+impl From<HashStoreError> for StoreError {
+    fn from(error: HashStoreError) -> Self {
+        match error {
+            HashStoreError::Flash(e) => StoreError::Flash(e),
+            other => StoreError::HashStore(other),
+        }
+    }
+}
+
+/// Figures of a store, as of now.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StoreStats {
+    /// Entries in the log store (tombstones included).
+    pub log_entries: u64,
+    /// Entries in all incarnations (tombstones included).
+    pub incarnation_entries: u64,
+    /// Log store fill: used slots / all slots.
+    pub fill: f64,
+    pub incarnations: u32,
+    /// Fraction of the journal region's pages used.
+    pub journal_use: f64,
+    pub packs: u64,
+    pub freezes: u64,
+    /// Incarnations dropped by `evict_oldest`.
+    pub evictions: u64,
+    /// Bytes of journal entries appended since open.
+    pub bytes_appended: u64,
+    /// Every operation the store sent to flash since open.
+    pub io: IoCounts,
+    /// RAM held by the log store table.
+    pub ram_bytes: u64,
+}
+
+/// The index. See the module documentation.
+#[derive(Debug)]
+pub struct Store<F: Flash> {
+    log: Log<Counted<F>>,
+    config: StoreConfig,
+    table: CuckooTable<Value>,
+    /// Newest first.
+    incarnations: Vec<Incarnation>,
+    packs: u64,
+    freezes: u64,
+    evictions: u64,
+    bytes_appended: u64,
+}
+
+/// Most times one operation makes room (pack or freeze) before it gives up.
+const ROOM_ATTEMPTS_MAX: u32 = 4;
+
+impl<F: Flash> Store<F> {
+    /// Formats `flash` as an empty store.
+    pub fn create(flash: F, config: StoreConfig) -> Result<Self, StoreError> {
+        let table = CuckooTable::new(config.cuckoo())?;
+        let log = Log::create(Counted::new(flash), config.journal_blocks, config.encode())?;
+        Ok(Store::assemble(log, config, table, Vec::new()))
+    }
+
+    fn assemble(
+        log: Log<Counted<F>>,
+        config: StoreConfig,
+        table: CuckooTable<Value>,
+        incarnations: Vec<Incarnation>,
+    ) -> Self {
+        Store {
+            log,
+            config,
+            table,
+            incarnations,
+            packs: 0,
+            freezes: 0,
+            evictions: 0,
+            bytes_appended: 0,
+        }
+    }
+
+    /// Opens a store after a clean stop or a crash: the anchor's
+    /// configuration and incarnations, then the table rebuilt from the
+    /// journal. Returns the journal's recovery report too.
+    pub fn open(flash: F) -> Result<(Self, RecoveryReport), StoreError> {
+        let (log, entries, report) = Log::open(Counted::new(flash))?;
+        let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
+        let geometry = log.flash().geometry();
+        let incarnations = log
+            .record()
+            .incarnations
+            .iter()
+            .map(|region| Incarnation::open(region.clone(), geometry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let table = CuckooTable::new(config.cuckoo())?;
+        let mut store = Store::assemble(log, config, table, incarnations);
+        store.rebuild(&entries)?;
+        Ok((store, report))
+    }
+
+    /// Replays the journal into the table. Should an order of inserts the
+    /// table cannot hold come up, the part replayed is frozen and the rest
+    /// carried into a new journal.
+    fn rebuild(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
+        let mut start = 0;
+        for _ in 0..=entries.len() {
+            match self.replay(&entries[start..]) {
+                Ok(()) => return Ok(()),
+                Err(done) => {
+                    start += done;
+                    self.freeze(&entries[start..], true)?;
+                }
+            }
+        }
+        unreachable!("every freeze replays at least one entry")
+    }
+
+    /// Applies entries to the table; `Err(n)` if entry `n` did not fit.
+    fn replay(&mut self, entries: &[Entry]) -> Result<(), usize> {
+        for (index, entry) in entries.iter().enumerate() {
+            let applied = match entry {
+                Entry::Hash { hash, info } => {
+                    self.table.insert(*hash, Value::Live(*info)).map(|_| ())
+                }
+                Entry::Tombstone { hash } => self.apply_tombstone(hash),
+            };
+            if applied.is_err() {
+                return Err(index);
+            }
+        }
+        Ok(())
+    }
+
+    /// Without incarnations a delete just removes; with them it leaves a
+    /// tombstone that shadows them.
+    fn apply_tombstone(&mut self, hash: &Hash) -> Result<(), CuckooError> {
+        if self.incarnations.is_empty() {
+            self.table.remove(hash);
+            Ok(())
+        } else {
+            self.table.insert(*hash, Value::Tombstone).map(|_| ())
+        }
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Looks in the log store, then the incarnations newest first.
+    pub fn get(&mut self, hash: &Hash) -> Result<Option<Info>, StoreError> {
+        if let Some(value) = self.table.get(hash) {
+            return Ok(live(*value));
+        }
+        for incarnation in &self.incarnations {
+            if let Some(value) = incarnation.get(self.log.flash_mut(), hash)? {
+                return Ok(live(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores `info` for `hash`, replacing any earlier info.
+    pub fn insert(&mut self, hash: Hash, info: Info) -> Result<(), StoreError> {
+        self.put(Entry::Hash { hash, info })
+    }
+
+    /// Deletes `hash`; returns whether it was there.
+    pub fn delete(&mut self, hash: &Hash) -> Result<bool, StoreError> {
+        if self.get(hash)?.is_none() {
+            return Ok(false);
+        }
+        self.put(Entry::Tombstone { hash: *hash })?;
+        Ok(true)
+    }
+
+    /// Makes every acknowledged operation durable.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(self.log.flush()?)
+    }
+
+    /// Records `entry` in the table and the journal, making room first
+    /// (pack or freeze) when either is full.
+    fn put(&mut self, entry: Entry) -> Result<(), StoreError> {
+        for _ in 0..ROOM_ATTEMPTS_MAX {
+            if !self.log.has_room_for(&entry) {
+                self.make_journal_room()?;
+                continue;
+            }
+            let hash = *entry.hash();
+            let old = self.table.get(&hash).copied();
+            let applied = match entry {
+                Entry::Hash { info, .. } => self.table.insert(hash, Value::Live(info)).map(|_| ()),
+                Entry::Tombstone { .. } => self.apply_tombstone(&hash),
+            };
+            match applied {
+                Ok(()) => {}
+                Err(CuckooError::Full { .. }) => {
+                    self.freeze(&[], false)?;
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            }
+            match self.log.append(&entry) {
+                Ok(()) => {
+                    self.bytes_appended += entry.encoded_bytes() as u64;
+                    return Ok(());
+                }
+                Err(error) => {
+                    self.undo(hash, old);
+                    if !matches!(error, LogError::Full { .. }) {
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+        Err(StoreError::Log(LogError::Full {
+            pages: self.log.journal().pages_left(),
+        }))
+    }
+
+    fn undo(&mut self, hash: Hash, old: Option<Value>) {
+        match old {
+            Some(value) => {
+                self.table
+                    .insert(hash, value)
+                    .expect("overwriting a present hash needs no room");
+            }
+            None => {
+                self.table.remove(&hash);
+            }
+        }
+    }
+
+    /// The table as journal entries.
+    fn live_entries(&self) -> Vec<Entry> {
+        self.table
+            .iter()
+            .map(|(hash, value)| match value {
+                Value::Live(info) => Entry::Hash {
+                    hash: *hash,
+                    info: *info,
+                },
+                Value::Tombstone => Entry::Tombstone { hash: *hash },
+            })
+            .collect()
+    }
+
+    /// A full journal: pack when the live entries fill at most half of a
+    /// region, else freeze.
+    fn make_journal_room(&mut self) -> Result<(), StoreError> {
+        let live = self.live_entries();
+        let geometry = self.log.flash().geometry();
+        let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
+        let region_bytes = u64::from(self.config.journal_blocks) * geometry.block_bytes();
+        if live_bytes * 2 <= region_bytes {
+            self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
+            self.packs += 1;
+            Ok(())
+        } else {
+            self.freeze(&[], false)
+        }
+    }
+
+    fn blocks_full(&self, error: LogError) -> StoreError {
+        match error {
+            LogError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
+            other => other.into(),
+        }
+    }
+
+    /// Writes the table as a new incarnation and, in one anchor commit,
+    /// names it and a new journal holding `carry`. Past `incarnations_max`
+    /// the oldest is dropped if so configured (or, `recovering`, kept: the
+    /// limit must not make stored data unreadable), else `Full`.
+    fn freeze(&mut self, carry: &[Entry], recovering: bool) -> Result<(), StoreError> {
+        let mut keep = self.incarnations.len();
+        if keep as u32 >= self.config.incarnations_max && !recovering {
+            if !self.config.evict_oldest {
+                return Err(StoreError::Full(FullReason::Incarnations {
+                    max: self.config.incarnations_max,
+                }));
+            }
+            keep = (self.config.incarnations_max as usize).saturating_sub(1);
+        }
+        let generation = self.log.next_generation();
+        let (flash, alloc) = self.log.flash_and_allocator();
+        let incarnation =
+            Incarnation::freeze(flash, alloc, generation, &self.table).map_err(|e| match e {
+                HashStoreError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
+                other => other.into(),
+            })?;
+        let mut regions = vec![incarnation.region().clone()];
+        regions.extend(self.incarnations[..keep].iter().map(|i| i.region().clone()));
+        if let Err(error) = self.log.replace_journal(carry, regions) {
+            self.log.release_region(incarnation.region());
+            return Err(self.blocks_full(error));
+        }
+        self.evictions += (self.incarnations.len() - keep) as u64;
+        self.incarnations.truncate(keep);
+        self.incarnations.insert(0, incarnation);
+        self.table.clear();
+        self.freezes += 1;
+        Ok(())
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            log_entries: self.table.len(),
+            incarnation_entries: self.incarnations.iter().map(Incarnation::entries).sum(),
+            fill: self.table.fill(),
+            incarnations: self.incarnations.len() as u32,
+            journal_use: self.log.journal().use_fraction(),
+            packs: self.packs,
+            freezes: self.freezes,
+            evictions: self.evictions,
+            bytes_appended: self.bytes_appended,
+            io: self.log.flash().counts(),
+            ram_bytes: self.table.ram_bytes(),
+        }
+    }
+
+    pub fn flash(&self) -> &F {
+        self.log.flash().inner()
+    }
+
+    pub fn flash_mut(&mut self) -> &mut F {
+        self.log.flash_mut().inner_mut()
+    }
+
+    pub fn into_flash(self) -> F {
+        self.log.into_flash().into_inner()
+    }
+
+    /// Every live (hash, info) the store holds, newest value per hash, in
+    /// hash order: the table over the incarnations, tombstones applied.
+    pub fn contents(&mut self) -> Result<Vec<(Hash, Info)>, StoreError> {
+        let mut merged = std::collections::BTreeMap::new();
+        for incarnation in self.incarnations.iter().rev() {
+            for (hash, value) in incarnation.read_all(self.log.flash_mut())? {
+                merged.insert(hash, value);
+            }
+        }
+        for (hash, value) in self.table.iter() {
+            merged.insert(*hash, *value);
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(h, v)| live(v).map(|info| (h, info)))
+            .collect())
+    }
+}
+
+fn live(value: Value) -> Option<Info> {
+    match value {
+        Value::Live(info) => Some(info),
+        Value::Tombstone => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips() {
+        for policy in [
+            Policy::RandomWalk {
+                max_kicks: 500,
+                retries: 10,
+            },
+            Policy::Bfs { max_depth: 6 },
+            Policy::FixedVictim { max_kicks: 9 },
+        ] {
+            let mut config = StoreConfig::new(12, 16);
+            config.policy = policy;
+            config.evict_oldest = true;
+            config.seed = 77;
+            assert_eq!(StoreConfig::decode(&config.encode()), Ok(config));
+        }
+        assert!(StoreConfig::decode(&[1, 0, 3]).is_err());
+        assert!(StoreConfig::decode(&[9, 0]).is_err());
+    }
+}

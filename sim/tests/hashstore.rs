@@ -1,0 +1,608 @@
+//! Hash store incarnations on simulated flash: lookups against the frozen
+//! table, reopening from the region, bit flips, garbage meta and images,
+//! stale and misplaced pages, program and erase failures during freeze.
+
+use logstore::alloc::{Allocator, BlockUse};
+use logstore::anchor::{Region, ANCHOR_BLOCKS};
+use logstore::hashstore::{HashStoreError, Incarnation, PageFault};
+use logstore::journal::Page;
+use logstore::{
+    CuckooConfig, CuckooTable, DecodeError, Flash, FlashError, Geometry, Hash, Info, PageAddr,
+    Value,
+};
+use logstore_sim::{CrashMode, FaultRates, ScheduledFault, SimConfig, SimFlash};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const GENERATION: u64 = 5;
+
+fn geometry(page_bytes: u32, pages_per_block: u32, blocks: u32) -> Geometry {
+    Geometry::new(page_bytes, pages_per_block, blocks).unwrap()
+}
+
+fn device(geometry: Geometry, seed: u64) -> SimFlash {
+    SimFlash::new(SimConfig::new(geometry), seed).unwrap()
+}
+
+fn allocator(geometry: Geometry) -> Allocator {
+    Allocator::new(
+        geometry.blocks,
+        &ANCHOR_BLOCKS,
+        vec![0; geometry.blocks as usize],
+    )
+}
+
+fn random_hash(rng: &mut ChaCha8Rng) -> Hash {
+    let mut hash = [0u8; 32];
+    rng.fill(&mut hash);
+    hash
+}
+
+fn value(n: u64, tombstone: bool) -> Value {
+    if tombstone {
+        Value::Tombstone
+    } else {
+        Value::Live(Info {
+            physical_sector: n,
+            first_logical_sector: n.wrapping_mul(8) ^ 0x5a5a,
+        })
+    }
+}
+
+fn empty_table(order: u32, bucket_slots: usize, seed: u64) -> CuckooTable<Value> {
+    CuckooTable::new(CuckooConfig {
+        bucket_slots,
+        ..CuckooConfig::new(order, seed)
+    })
+    .unwrap()
+}
+
+/// A table holding up to `fill` of its capacity in random hashes, one in
+/// five a tombstone.
+fn random_table(order: u32, bucket_slots: usize, fill: f64, seed: u64) -> CuckooTable<Value> {
+    let mut table = empty_table(order, bucket_slots, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let target = (table.capacity() as f64 * fill) as u64;
+    for n in 0..target {
+        let _ = table.insert(random_hash(&mut rng), value(n, n % 5 == 2));
+    }
+    table
+}
+
+fn absent_hashes(count: usize, seed: u64) -> Vec<Hash> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xabcd_ef01);
+    (0..count).map(|_| random_hash(&mut rng)).collect()
+}
+
+fn contents(table: &CuckooTable<Value>) -> Vec<(Hash, Value)> {
+    table.iter().map(|(h, v)| (*h, *v)).collect()
+}
+
+/// Looks `hash` up, checking it reads at most two pages (by the device's
+/// counter and by the lookup's own count); returns the answer.
+fn get_counted(
+    incarnation: &Incarnation,
+    flash: &mut SimFlash,
+    hash: &Hash,
+) -> Result<Option<Value>, HashStoreError> {
+    let before = flash.counters().reads;
+    let lookup = incarnation.lookup(flash, hash);
+    let reads = flash.counters().reads - before;
+    assert!(
+        reads <= Incarnation::pages_per_lookup_max(),
+        "{reads} reads"
+    );
+    if let Ok(lookup) = &lookup {
+        assert_eq!(lookup.pages_read, reads);
+    }
+    lookup.map(|l| l.value)
+}
+
+/// Every stored hash gives its value, every absent one `None`; returns the
+/// most pages one absent lookup read.
+fn check_answers(
+    incarnation: &Incarnation,
+    flash: &mut SimFlash,
+    table: &CuckooTable<Value>,
+    absent: &[Hash],
+) -> u64 {
+    for (hash, value) in table.iter() {
+        let got = get_counted(incarnation, flash, hash).unwrap();
+        assert_eq!(got, Some(*value));
+    }
+    let mut most = 0;
+    for hash in absent {
+        let before = flash.counters().reads;
+        assert_eq!(get_counted(incarnation, flash, hash).unwrap(), None);
+        most = most.max(flash.counters().reads - before);
+    }
+    most
+}
+
+/// The page holding `bucket`, from the documented layout (independent of the
+/// module's own address arithmetic).
+fn page_of_bucket(incarnation: &Incarnation, geometry: Geometry, bucket: u64) -> PageAddr {
+    let page = bucket / u64::from(incarnation.buckets_per_page());
+    let ppb = u64::from(geometry.pages_per_block);
+    PageAddr {
+        block: incarnation.region().blocks[(page / ppb) as usize],
+        page: (page % ppb) as u32,
+    }
+}
+
+fn candidate_pages(incarnation: &Incarnation, geometry: Geometry, hash: &Hash) -> [PageAddr; 2] {
+    let order = incarnation.order();
+    [
+        page_of_bucket(incarnation, geometry, logstore::cuckoo::h1(hash, order)),
+        page_of_bucket(incarnation, geometry, logstore::cuckoo::h2(hash, order)),
+    ]
+}
+
+/// Region blocks are distinct, in use, outside the anchor and not bad.
+fn check_region_blocks(incarnation: &Incarnation, alloc: &Allocator) {
+    let blocks = &incarnation.region().blocks;
+    for (i, block) in blocks.iter().enumerate() {
+        assert!(!ANCHOR_BLOCKS.contains(block));
+        assert_eq!(alloc.block_use(*block), BlockUse::InUse);
+        assert!(!blocks[..i].contains(block), "{block} twice");
+    }
+}
+
+#[test]
+fn freeze_then_every_hash_reads_back() {
+    let g = geometry(512, 8, 64);
+    for bucket_slots in [2, 4, 8] {
+        let table = random_table(7, bucket_slots, 0.9, bucket_slots as u64);
+        assert!(table.iter().any(|(_, v)| *v == Value::Tombstone));
+        let mut flash = device(g, 1);
+        let mut alloc = allocator(g);
+        let inc = Incarnation::freeze(&mut flash, &mut alloc, GENERATION, &table).unwrap();
+        assert_eq!(flash.counters().syncs, 0, "freeze must not sync");
+        assert_eq!(flash.counters().programs, inc.pages());
+        assert_eq!(
+            (inc.order(), inc.bucket_slots(), inc.entries()),
+            (7, bucket_slots, table.len())
+        );
+        assert_eq!(inc.region().generation, GENERATION);
+        check_region_blocks(&inc, &alloc);
+        let most = check_answers(&inc, &mut flash, &table, &absent_hashes(2000, 1));
+        assert_eq!(most, 2, "absent lookups should sometimes read both pages");
+        assert_eq!(inc.read_all(&mut flash).unwrap(), contents(&table));
+    }
+}
+
+#[test]
+fn empty_table_freezes_and_finds_nothing() {
+    let g = geometry(256, 4, 16);
+    let table = empty_table(4, 2, 0);
+    let mut flash = device(g, 0);
+    let mut alloc = allocator(g);
+    let inc = Incarnation::freeze(&mut flash, &mut alloc, GENERATION, &table).unwrap();
+    assert_eq!((inc.entries(), inc.pages()), (0, 8));
+    check_answers(&inc, &mut flash, &table, &absent_hashes(200, 0));
+    assert_eq!(inc.read_all(&mut flash).unwrap(), vec![]);
+}
+
+#[test]
+fn buckets_too_large_for_a_page_are_refused() {
+    for (page_bytes, bucket_slots) in [(64, 2), (128, 2), (128, 4), (256, 8)] {
+        let g = geometry(page_bytes, 4, 16);
+        let mut flash = device(g, 0);
+        let mut alloc = allocator(g);
+        let table = empty_table(3, bucket_slots, 0);
+        let err = Incarnation::freeze(&mut flash, &mut alloc, 1, &table).unwrap_err();
+        assert!(
+            matches!(err, HashStoreError::PageTooSmall { .. }),
+            "{page_bytes} {bucket_slots}: {err}"
+        );
+        assert_eq!(alloc.free_blocks(), 14);
+        assert_eq!(flash.ops_mutating(), 0);
+    }
+}
+
+#[test]
+fn failed_freeze_gives_its_blocks_back() {
+    // 32 pages of 7 a block: 5 blocks needed, 6 on the device, 4 allocatable.
+    let g = geometry(256, 7, 6);
+    let table = random_table(5, 4, 0.5, 3);
+    let mut alloc = allocator(g);
+    let err = Incarnation::freeze(&mut device(g, 0), &mut alloc, 1, &table).unwrap_err();
+    assert!(matches!(err, HashStoreError::OutOfBlocks(_)), "{err}");
+    assert_eq!(alloc.free_blocks(), 4);
+    // More blocks than the device has.
+    let small = geometry(256, 7, 4);
+    let err = Incarnation::freeze(&mut device(small, 0), &mut allocator(small), 1, &table);
+    assert!(matches!(err, Err(HashStoreError::TooLarge { .. })));
+    // Power lost half way.
+    let g = geometry(256, 8, 16);
+    let mut flash = device(g, 0);
+    flash.cut_power_at(20, CrashMode::Torn);
+    let mut alloc = allocator(g);
+    let err = Incarnation::freeze(&mut flash, &mut alloc, 1, &table).unwrap_err();
+    assert!(matches!(err, HashStoreError::Flash(FlashError::PowerLost)));
+    assert_eq!(alloc.free_blocks(), 14);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn lookups_match_the_table_and_survive_reopen(
+        order in 0u32..7,
+        slots_index in 0usize..3,
+        page_index in 0usize..3,
+        pages_per_block in prop::sample::select(vec![1u32, 2, 3, 8]),
+        keys in prop::collection::vec((any::<[u8; 32]>(), any::<bool>(), any::<u64>()), 0..300),
+        absent in prop::collection::vec(any::<[u8; 32]>(), 0..40),
+        seed in any::<u64>(),
+    ) {
+        let bucket_slots = [2, 4, 8][slots_index];
+        let g = geometry([512, 1024, 2048][page_index], pages_per_block, 140);
+        let mut table = empty_table(order, bucket_slots, seed);
+        for (hash, tombstone, n) in &keys {
+            let _ = table.insert(*hash, value(*n, *tombstone));
+        }
+        let mut flash = device(g, seed);
+        let mut alloc = allocator(g);
+        let inc = Incarnation::freeze(&mut flash, &mut alloc, seed, &table).unwrap();
+        let reopened = Incarnation::open(inc.region().clone(), g).unwrap();
+        prop_assert_eq!(
+            (reopened.order(), reopened.bucket_slots(), reopened.entries(), reopened.pages()),
+            (inc.order(), inc.bucket_slots(), inc.entries(), inc.pages())
+        );
+        let probes = keys.iter().map(|k| &k.0).chain(&absent);
+        for hash in probes {
+            let expected = table.get(hash).copied();
+            prop_assert_eq!(get_counted(&inc, &mut flash, hash).unwrap(), expected);
+            prop_assert_eq!(get_counted(&reopened, &mut flash, hash).unwrap(), expected);
+        }
+        prop_assert_eq!(reopened.read_all(&mut flash).unwrap(), contents(&table));
+    }
+}
+
+/// A frozen table on a fresh device, for the corruption tests.
+struct Frozen {
+    geometry: Geometry,
+    table: CuckooTable<Value>,
+    flash: SimFlash,
+    incarnation: Incarnation,
+    absent: Vec<Hash>,
+}
+
+fn frozen(page_bytes: u32, order: u32, bucket_slots: usize, seed: u64) -> Frozen {
+    let geometry = geometry(page_bytes, 8, 64);
+    let table = random_table(order, bucket_slots, 0.9, seed);
+    let mut flash = device(geometry, seed);
+    let mut alloc = allocator(geometry);
+    let incarnation = Incarnation::freeze(&mut flash, &mut alloc, GENERATION, &table).unwrap();
+    Frozen {
+        geometry,
+        table,
+        flash,
+        incarnation,
+        absent: absent_hashes(300, seed),
+    }
+}
+
+impl Frozen {
+    /// Every stored hash and the absent ones, with the expected answer.
+    fn probes(&self) -> Vec<(Hash, Option<Value>)> {
+        let stored = self.table.iter().map(|(h, v)| (*h, Some(*v)));
+        stored
+            .chain(self.absent.iter().map(|h| (*h, None)))
+            .collect()
+    }
+}
+
+#[test]
+fn every_single_bit_flip_in_sampled_pages_is_caught() {
+    // Order 5, B=4, 256-byte pages: one bucket a page, 32 pages.
+    let f = frozen(256, 5, 4, 11);
+    let probes = f.probes();
+    let pages = f.incarnation.pages();
+    let mut caught = 0u64;
+    for page in [0, pages / 2 - 1, pages - 1] {
+        let target = f.incarnation.page_addr(page);
+        let readers: Vec<_> = probes
+            .iter()
+            .filter(|(h, _)| candidate_pages(&f.incarnation, f.geometry, h).contains(&target))
+            .collect();
+        assert!(!readers.is_empty());
+        for bit in 0..f.geometry.page_bytes * 8 {
+            let mut flash = f.flash.clone();
+            flash.flip_bit(target, bit).unwrap();
+            for (hash, expected) in &readers {
+                let [first, _] = candidate_pages(&f.incarnation, f.geometry, hash);
+                match get_counted(&f.incarnation, &mut flash, hash) {
+                    Err(HashStoreError::Corrupt { page, .. }) if page == target => caught += 1,
+                    Ok(got) if first != target => assert_eq!(got, *expected, "bit {bit}"),
+                    other => panic!("flip of bit {bit} of {target}: {other:?}"),
+                }
+            }
+            assert!(matches!(
+                f.incarnation.read_all(&mut flash),
+                Err(HashStoreError::Corrupt { page, .. }) if page == target
+            ));
+        }
+    }
+    assert!(caught > 0);
+}
+
+#[test]
+fn stale_foreign_erased_and_misplaced_pages_are_named() {
+    let f = frozen(512, 6, 4, 12);
+    let (g, inc) = (f.geometry, &f.incarnation);
+    let probe = *f.table.iter().next().unwrap().0;
+    let [page, _] = candidate_pages(inc, g, &probe);
+    let why = |flash: &mut SimFlash, inc: &Incarnation| match inc.get(flash, &probe) {
+        Err(HashStoreError::Corrupt { page: at, why }) if at == page => why,
+        other => panic!("{other:?}"),
+    };
+
+    // Another generation's region over the same blocks: stale pages.
+    let mut region = inc.region().clone();
+    region.generation += 1;
+    let stale = Incarnation::open(region, g).unwrap();
+    let found = GENERATION;
+    assert_eq!(
+        why(&mut f.flash.clone(), &stale),
+        PageFault::WrongGeneration { found }
+    );
+
+    // The page's block erased.
+    let mut flash = f.flash.clone();
+    flash.erase(page.block).unwrap();
+    assert_eq!(why(&mut flash, inc), PageFault::Erased);
+
+    // A journal page where the bucket page was.
+    let journal = Page {
+        epoch: 0,
+        generation: GENERATION,
+        sequence: 0,
+        entries: vec![],
+    };
+    let mut flash = f.flash.clone();
+    flash.erase(page.block).unwrap();
+    flash
+        .program(page, &journal.encode(g.page_bytes as usize))
+        .unwrap();
+    assert_eq!(why(&mut flash, inc), PageFault::BadMagic);
+
+    // The page's bytes replaced by another valid page of the same region.
+    let mut image = f.flash.image();
+    let index = logstore::cuckoo::h1(&probe, inc.order()) / u64::from(inc.buckets_per_page());
+    let other = inc.page_addr((index + 1) % inc.pages());
+    let (to, from) = (g.page_offset(page) as usize, g.page_offset(other) as usize);
+    let copy = image[from..from + g.page_bytes as usize].to_vec();
+    image[to..to + g.page_bytes as usize].copy_from_slice(&copy);
+    let mut flash = SimFlash::from_image(SimConfig::new(g), &image, 0).unwrap();
+    assert!(matches!(
+        why(&mut flash, inc),
+        PageFault::WrongBuckets { .. }
+    ));
+}
+
+#[test]
+fn open_checks_the_shape_against_region_and_geometry() {
+    let f = frozen(512, 6, 4, 13);
+    let (g, region) = (f.geometry, f.incarnation.region().clone());
+    let meta_error = |region: Region, g: Geometry| match Incarnation::open(region, g) {
+        Err(HashStoreError::Meta(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    let mut short = region.clone();
+    short.blocks.pop();
+    assert!(matches!(
+        meta_error(short, g),
+        DecodeError::Invalid {
+            what: "region block count",
+            ..
+        }
+    ));
+    let mut long = region.clone();
+    long.blocks.push(long.blocks[0]);
+    meta_error(long, g);
+    meta_error(region.clone(), geometry(1024, 8, 64));
+    meta_error(region.clone(), geometry(512, 4, 64));
+    let mut trailing = region.clone();
+    trailing.meta.push(0);
+    meta_error(trailing, g);
+    for (byte, value) in [(0, 2), (2, 41), (3, 3), (3, 0), (4, 9), (8, 1)] {
+        let mut bad = region.clone();
+        bad.meta[byte] = value;
+        meta_error(bad, g);
+    }
+    let mut outside = region.clone();
+    outside.blocks[0] = logstore::BlockAddr(64);
+    assert!(matches!(
+        Incarnation::open(outside, g),
+        Err(HashStoreError::Flash(FlashError::OutOfRange { .. }))
+    ));
+    let bad_geometry = Geometry {
+        pages_per_block: 0,
+        ..g
+    };
+    assert!(matches!(
+        Incarnation::open(region.clone(), bad_geometry),
+        Err(HashStoreError::Flash(FlashError::BadGeometry { .. }))
+    ));
+    assert!(matches!(
+        Incarnation::open(region, geometry(64, 8, 64)),
+        Err(HashStoreError::PageTooSmall { .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn garbage_meta_is_a_typed_error(
+        meta in prop::collection::vec(any::<u8>(), 0..64),
+        blocks in 0usize..20,
+    ) {
+        let g = geometry(512, 8, 64);
+        let region = Region {
+            generation: 1,
+            blocks: (2..2 + blocks as u32).map(logstore::BlockAddr).collect(),
+            meta,
+        };
+        if let Ok(inc) = Incarnation::open(region, g) {
+            // Only a well-formed shape is accepted: lookups then fail on the
+            // blank device, never panic.
+            let mut flash = device(g, 0);
+            prop_assert!(inc.get(&mut flash, &[0; 32]).is_err());
+        }
+    }
+
+    #[test]
+    fn one_changed_meta_byte_is_refused_or_harmless(
+        byte in 0usize..24,
+        xor in 1u8..=255,
+    ) {
+        let f = frozen(512, 5, 4, 14);
+        let mut region = f.incarnation.region().clone();
+        region.meta[byte] ^= xor;
+        let mut flash = f.flash.clone();
+        match Incarnation::open(region, f.geometry) {
+            Err(HashStoreError::Meta(_) | HashStoreError::PageTooSmall { .. }) => {}
+            Err(other) => prop_assert!(false, "{other}"),
+            Ok(inc) => {
+                // Only the entry count can change unnoticed by open; the
+                // lookups still hold and read_all names the mismatch.
+                prop_assert!(byte >= 16);
+                for (hash, expected) in f.probes() {
+                    prop_assert_eq!(inc.get(&mut flash, &hash).unwrap(), expected);
+                }
+                let all = inc.read_all(&mut flash);
+                let count_named = matches!(all, Err(HashStoreError::EntryCount { .. }));
+                prop_assert!(count_named, "read_all gave {:?}", all);
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_images_give_errors_or_right_answers(seed in any::<u64>(), mode in 0u8..4) {
+        let f = frozen(256, 5, 4, seed % 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut image = f.flash.image();
+        let g = f.geometry;
+        match mode {
+            // The whole device random.
+            0 => rng.fill(&mut image[..]),
+            // A few random bytes anywhere in the region.
+            1 => {
+                for _ in 0..rng.random_range(1..8) {
+                    let page = rng.random_range(0..f.incarnation.pages());
+                    let at = g.page_offset(f.incarnation.page_addr(page)) as usize;
+                    image[at + rng.random_range(0..g.page_bytes as usize)] = rng.random();
+                }
+            }
+            // One region page random.
+            2 => {
+                let page = rng.random_range(0..f.incarnation.pages());
+                let at = g.page_offset(f.incarnation.page_addr(page)) as usize;
+                rng.fill(&mut image[at..at + g.page_bytes as usize]);
+            }
+            // One region block erased.
+            _ => {
+                let blocks = &f.incarnation.region().blocks;
+                let block = blocks[rng.random_range(0..blocks.len())];
+                let at = u64::from(block.0) * g.block_bytes();
+                image[at as usize..(at + g.block_bytes()) as usize].fill(0xFF);
+            }
+        }
+        let mut flash = SimFlash::from_image(SimConfig::new(g), &image, seed).unwrap();
+        let inc = Incarnation::open(f.incarnation.region().clone(), g).unwrap();
+        for (hash, expected) in f.probes() {
+            match get_counted(&inc, &mut flash, &hash) {
+                Ok(got) => prop_assert_eq!(got, expected),
+                Err(HashStoreError::Corrupt { .. }) => {}
+                Err(other) => prop_assert!(false, "{other}"),
+            }
+        }
+        match inc.read_all(&mut flash) {
+            Ok(all) => prop_assert_eq!(all, contents(&f.table)),
+            Err(HashStoreError::Corrupt { .. }) => {}
+            Err(other) => prop_assert!(false, "{other}"),
+        }
+    }
+}
+
+/// Freezes `table` on `flash` and checks the outcome: every failed block is
+/// retired and outside the region, and every answer is right.
+fn freeze_and_check(
+    flash: &mut SimFlash,
+    table: &CuckooTable<Value>,
+    absent: &[Hash],
+) -> Vec<logstore::BlockAddr> {
+    let g = flash.geometry();
+    let mut alloc = allocator(g);
+    let inc = Incarnation::freeze(flash, &mut alloc, GENERATION, table).unwrap();
+    let failures = flash.counters().program_failures + flash.counters().erase_failures;
+    let bad = alloc.bad_blocks();
+    assert_eq!(bad.len() as u64, failures);
+    check_region_blocks(&inc, &alloc);
+    for block in &bad {
+        assert!(!inc.region().blocks.contains(block));
+    }
+    check_answers(&inc, flash, table, absent);
+    assert_eq!(inc.read_all(flash).unwrap(), contents(table));
+    let reopened = Incarnation::open(inc.region().clone(), g).unwrap();
+    check_answers(&reopened, flash, table, absent);
+    bad
+}
+
+#[test]
+fn a_failed_program_or_erase_at_any_point_retires_that_block() {
+    let g = geometry(256, 8, 32);
+    let table = random_table(5, 4, 0.9, 21);
+    let absent = absent_hashes(100, 21);
+    let clean_ops = {
+        let mut flash = device(g, 0);
+        freeze_and_check(&mut flash, &table, &absent);
+        flash.ops_mutating()
+    };
+    let (mut program_failures, mut erase_failures) = (0, 0);
+    for op in 0..clean_ops {
+        for fault in [ScheduledFault::ProgramFail, ScheduledFault::EraseFail] {
+            let mut flash = device(g, op);
+            flash.schedule_fault(op, fault);
+            let bad = freeze_and_check(&mut flash, &table, &absent);
+            program_failures += flash.counters().program_failures;
+            erase_failures += flash.counters().erase_failures;
+            assert!(bad.len() <= 1);
+        }
+    }
+    // 4 blocks of 8 pages: one erase and 8 programs each.
+    assert_eq!((clean_ops, program_failures, erase_failures), (36, 32, 4));
+}
+
+#[test]
+fn random_program_and_erase_failures() {
+    let g = geometry(256, 8, 64);
+    let table = random_table(6, 4, 0.9, 22);
+    let absent = absent_hashes(100, 22);
+    let mut retired = 0;
+    for seed in 0..24 {
+        let mut config = SimConfig::new(g);
+        config.faults = FaultRates {
+            read_flip: 0.0,
+            program_fail: 0.02,
+            erase_fail: 0.1,
+        };
+        let mut flash = SimFlash::new(config, seed).unwrap();
+        retired += freeze_and_check(&mut flash, &table, &absent).len();
+    }
+    assert!(retired > 0);
+}
+
+#[test]
+fn page_addresses_follow_the_documented_layout() {
+    let f = frozen(512, 6, 2, 15);
+    let inc = &f.incarnation;
+    for page in 0..inc.pages() {
+        let bucket = page * u64::from(inc.buckets_per_page());
+        assert_eq!(inc.page_addr(page), page_of_bucket(inc, f.geometry, bucket));
+    }
+}

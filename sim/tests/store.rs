@@ -1,0 +1,187 @@
+//! Store workloads: churn that forces packs, bulk loads that force freezes,
+//! lookups across incarnations with shadowing tombstones, `Full` without
+//! loss, eviction, and the same store on a plain file.
+
+use std::collections::BTreeMap;
+
+use logstore::store::{FullReason, Store, StoreConfig, StoreError};
+use logstore::{FileFlash, Geometry, Hash, Info};
+use logstore_sim::{SimConfig, SimFlash};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn hash_of(key: u64) -> Hash {
+    let mut hash = [0u8; 32];
+    ChaCha8Rng::seed_from_u64(key).fill(&mut hash);
+    hash
+}
+
+fn info_of(n: u64) -> Info {
+    Info {
+        physical_sector: n,
+        first_logical_sector: n + 1,
+    }
+}
+
+fn device(blocks: u32) -> SimFlash {
+    SimFlash::new(SimConfig::new(Geometry::new(512, 16, blocks).unwrap()), 3).unwrap()
+}
+
+fn assert_matches(
+    store: &mut Store<SimFlash>,
+    model: &BTreeMap<Hash, Info>,
+    keys: impl Iterator<Item = u64>,
+) {
+    for key in keys {
+        let hash = hash_of(key);
+        assert_eq!(
+            store.get(&hash).unwrap(),
+            model.get(&hash).copied(),
+            "key {key}"
+        );
+    }
+    let contents: BTreeMap<_, _> = store.contents().unwrap().into_iter().collect();
+    assert_eq!(&contents, model);
+}
+
+#[test]
+fn churn_packs_instead_of_freezing() {
+    let mut store = Store::create(device(64), StoreConfig::new(6, 2)).unwrap();
+    let mut model = BTreeMap::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    // A working set of 100 keys in a 256-slot table, inserted and deleted
+    // over and over: the journal fills with dead entries, packing frees it.
+    for round in 0..4_000u64 {
+        let key = rng.random_range(0..100u64);
+        if rng.random_bool(0.5) {
+            store.insert(hash_of(key), info_of(round)).unwrap();
+            model.insert(hash_of(key), info_of(round));
+        } else {
+            let existed = store.delete(&hash_of(key)).unwrap();
+            assert_eq!(existed, model.remove(&hash_of(key)).is_some());
+        }
+    }
+    let stats = store.stats();
+    println!("churn: {} packs, {} freezes", stats.packs, stats.freezes);
+    assert!(stats.packs >= 5, "{} packs", stats.packs);
+    assert_eq!(
+        stats.freezes, 0,
+        "churn of a small working set must not freeze"
+    );
+    assert_matches(&mut store, &model, 0..100);
+    store.flush().unwrap();
+    let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+    assert_matches(&mut reopened, &model, 0..100);
+}
+
+#[test]
+fn bulk_load_freezes_and_shadows_across_incarnations() {
+    let mut config = StoreConfig::new(5, 4);
+    config.incarnations_max = 16;
+    let mut store = Store::create(device(256), config).unwrap();
+    let mut model = BTreeMap::new();
+    let keys = 1_200u64;
+    for key in 0..keys {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        model.insert(hash_of(key), info_of(key));
+    }
+    let freezes = store.stats().freezes;
+    assert!(freezes >= 5, "{freezes} freezes");
+    // Overwrite and delete keys that now live in old incarnations.
+    for key in (0..keys).step_by(7) {
+        store.insert(hash_of(key), info_of(key + 10_000)).unwrap();
+        model.insert(hash_of(key), info_of(key + 10_000));
+    }
+    for key in (3..keys).step_by(11) {
+        assert!(store.delete(&hash_of(key)).unwrap());
+        model.remove(&hash_of(key));
+    }
+    assert!(!store.delete(&hash_of(keys + 5)).unwrap());
+    // Push the shadowing entries themselves into incarnations.
+    for key in keys..keys + 400 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        model.insert(hash_of(key), info_of(key));
+    }
+    println!(
+        "freezes: {}, incarnations: {}",
+        store.stats().freezes,
+        store.stats().incarnations
+    );
+    assert_matches(&mut store, &model, 0..keys + 400);
+    store.flush().unwrap();
+    let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+    assert_matches(&mut reopened, &model, 0..keys + 400);
+}
+
+#[test]
+fn full_is_an_error_and_nothing_is_lost() {
+    let mut config = StoreConfig::new(3, 1);
+    config.incarnations_max = 2;
+    let mut store = Store::create(device(64), config).unwrap();
+    let mut model = BTreeMap::new();
+    let mut full = None;
+    for key in 0..10_000u64 {
+        match store.insert(hash_of(key), info_of(key)) {
+            Ok(()) => {
+                model.insert(hash_of(key), info_of(key));
+            }
+            Err(StoreError::Full(reason)) => {
+                full = Some((key, reason));
+                break;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    let (key, reason) = full.expect("a store of 2 incarnations of 32 slots fills up");
+    assert_eq!(reason, FullReason::Incarnations { max: 2 });
+    assert_eq!(store.stats().incarnations, 2);
+    assert_eq!(store.get(&hash_of(key)).unwrap(), None);
+    assert_matches(&mut store, &model, 0..key + 1);
+    // Still full, still intact, and still able to overwrite in the table.
+    assert!(matches!(
+        store.insert(hash_of(key), info_of(key)),
+        Err(StoreError::Full(_))
+    ));
+    assert_matches(&mut store, &model, 0..key + 1);
+}
+
+#[test]
+fn eviction_drops_the_oldest_and_counts_it() {
+    let mut config = StoreConfig::new(3, 1);
+    config.incarnations_max = 2;
+    config.evict_oldest = true;
+    let mut store = Store::create(device(64), config).unwrap();
+    for key in 0..400u64 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+    }
+    let stats = store.stats();
+    assert!(stats.evictions > 0);
+    assert_eq!(stats.incarnations, 2);
+    assert_eq!(
+        store.get(&hash_of(0)).unwrap(),
+        None,
+        "the oldest keys went with their incarnation"
+    );
+    assert_eq!(store.get(&hash_of(399)).unwrap(), Some(info_of(399)));
+}
+
+#[test]
+fn the_store_runs_on_a_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.img");
+    let geometry = Geometry::new(512, 16, 64).unwrap();
+    let mut model = BTreeMap::new();
+    {
+        let flash = FileFlash::create(&path, geometry).unwrap();
+        let mut store = Store::create(flash, StoreConfig::new(4, 2)).unwrap();
+        for key in 0..300u64 {
+            store.insert(hash_of(key), info_of(key)).unwrap();
+            model.insert(hash_of(key), info_of(key));
+        }
+        store.flush().unwrap();
+    }
+    let flash = FileFlash::open(&path, geometry).unwrap();
+    let (mut store, _) = Store::open(flash).unwrap();
+    let contents: BTreeMap<_, _> = store.contents().unwrap().into_iter().collect();
+    assert_eq!(contents, model);
+}
