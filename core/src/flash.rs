@@ -278,7 +278,7 @@ pub struct IoCounts {
 
 /// A device that counts the operations passed through to it, so the index
 /// can report its own I/O on any backend.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Counted<F> {
     inner: F,
     counts: IoCounts,

@@ -59,7 +59,7 @@ impl From<JournalError> for LogError {
 }
 
 /// The log. See the module documentation.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Log<F: Flash> {
     flash: F,
     alloc: Allocator,

@@ -190,8 +190,9 @@ pub struct StoreStats {
     pub ram_bytes: u64,
 }
 
-/// The index. See the module documentation.
-#[derive(Debug)]
+/// The index. See the module documentation. `Clone` (on a cloneable
+/// device) snapshots the whole store, RAM and flash alike.
+#[derive(Clone, Debug)]
 pub struct Store<F: Flash> {
     log: Log<Counted<F>>,
     config: StoreConfig,

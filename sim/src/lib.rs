@@ -4,8 +4,10 @@
 //! faults and wear; later the model, workloads, crash campaigns, fuzz bodies
 //! and reports. Depends on `logstore`; `logstore` knows nothing of it.
 
+pub mod check;
 pub mod devcheck;
 pub mod model;
 pub mod nand;
+pub mod workload;
 
 pub use nand::{CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash, WearOut};

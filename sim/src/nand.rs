@@ -280,6 +280,14 @@ impl SimFlash {
         }
     }
 
+    /// Withdraws a power cut armed by [`SimFlash::cut_power_at`] that has
+    /// not happened yet.
+    pub fn cancel_power_cut(&mut self) {
+        if let Power::CutAt { .. } = self.power {
+            self.power = Power::On;
+        }
+    }
+
     /// Loses power now, with no operation in flight.
     pub fn cut_power_now(&mut self, mode: CrashMode) {
         if self.power != Power::Off {
