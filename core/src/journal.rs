@@ -250,8 +250,13 @@ pub struct Journal {
     position: u64,
     sequence: u64,
     epoch: u32,
-    /// The block at `position` must be erased before it is programmed.
-    erase_first: bool,
+    /// Region position from which every block is erased right before its
+    /// first page is programmed. After a recovery that is the resume block:
+    /// the page in flight at the crash may be torn yet read erased, and may
+    /// lie in any block past the last visible page (a failed program skips
+    /// blocks, and its garbage may itself be lost). A fresh region's blocks
+    /// were all erased at creation: `u64::MAX`.
+    erase_from: u64,
     buffer: Writer,
     buffer_entries: Vec<Entry>,
     stats: JournalStats,
@@ -283,7 +288,7 @@ impl Journal {
                 region.blocks.push(block);
             }
         }
-        Ok(Journal::at(region, geometry, 0, 0, 0, false))
+        Ok(Journal::at(region, geometry, 0, 0, 0, u64::MAX))
     }
 
     fn at(
@@ -292,7 +297,7 @@ impl Journal {
         position: u64,
         sequence: u64,
         epoch: u32,
-        erase_first: bool,
+        erase_from: u64,
     ) -> Self {
         Journal {
             region,
@@ -300,7 +305,7 @@ impl Journal {
             position,
             sequence,
             epoch,
-            erase_first,
+            erase_from,
             buffer: Writer::default(),
             buffer_entries: Vec::new(),
             stats: JournalStats::default(),
@@ -418,13 +423,13 @@ impl Journal {
                 break;
             }
             let addr = self.address(self.position);
-            if self.erase_first {
-                if !erase_or_retire(flash, alloc, addr.block)? {
-                    self.stats.blocks_retired += 1;
-                    self.skip_to_next_block();
-                    continue;
-                }
-                self.erase_first = false;
+            if addr.page == 0
+                && self.position >= self.erase_from
+                && !erase_or_retire(flash, alloc, addr.block)?
+            {
+                self.stats.blocks_retired += 1;
+                self.skip_to_next_block();
+                continue;
             }
             let page = Page {
                 epoch: self.epoch,
@@ -519,7 +524,7 @@ impl Journal {
             resume,
             scan.sequence,
             scan.epoch + 1,
-            true,
+            resume,
         );
         journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
         Ok((journal, scan.entries, scan.report))

@@ -328,9 +328,14 @@ impl<F: Flash> Store<F> {
         Ok(true)
     }
 
-    /// Makes every acknowledged operation durable.
+    /// Makes every acknowledged operation durable. Should failed programs
+    /// have used up the journal's region, the table is packed or frozen
+    /// instead, which makes it durable too.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        Ok(self.log.flush()?)
+        match self.log.flush() {
+            Err(LogError::Full { .. }) => self.make_journal_room(),
+            other => Ok(other?),
+        }
     }
 
     /// Records `entry` in the table and the journal, making room first

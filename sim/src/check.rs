@@ -88,12 +88,13 @@ pub struct Runner {
 type Checked<T> = Result<T, String>;
 
 impl Runner {
-    /// A freshly formatted store.
+    /// A freshly formatted store; the faults start once it is formatted
+    /// (a device whose anchor blocks fail at format is of no use to test).
     pub fn new(config: &CheckConfig) -> Result<Self, String> {
-        let mut sim = SimConfig::new(config.geometry);
-        sim.faults = config.faults;
+        let sim = SimConfig::new(config.geometry);
         let flash = SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
-        let store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+        let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+        store.flash_mut().set_fault_rates(config.faults);
         Ok(Runner {
             store: Some(store),
             model: Model::new(),

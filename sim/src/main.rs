@@ -1,16 +1,27 @@
-//! The `logstore-sim` command line: simulations, campaigns and reports.
+//! The `logstore-sim` command line: simulations, crash campaigns, fill and
+//! wear measurements, ingest of real files, and the report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use logstore_sim::devcheck::{devcheck, devcheck_geometry, DevcheckRun};
+use logstore::Policy;
+use logstore_sim::campaign::{self, progress_bar, replay_command, shard_seeds, Case};
+use logstore_sim::fill::fill_stats;
+use logstore_sim::ingest::{ingest, IngestConfig};
+use logstore_sim::report::{self, ReportSize};
+use logstore_sim::wear::{wear, WearConfig};
+use logstore_sim::workload::WorkloadKind;
 use logstore_sim::CrashMode;
+use serde_json::json;
 
-/// Deterministic simulation harness for a flash-resident deduplication index.
+/// Deterministic simulation and fuzzing harness for a flash-resident
+/// deduplication index (a cuckoo-hash log store, its journal, and hash
+/// store incarnations) on a simulated NAND device.
 ///
-/// Every run is fixed by its seeds: the same command prints the same figures
-/// and, on failure, the one command that replays it.
+/// Every run is fixed by its seeds: the same command prints the same
+/// figures (timings aside) and, on failure, the one command that replays
+/// it. Every command takes --json for one JSON object of its figures.
 #[derive(Parser)]
 #[command(name = "logstore-sim", version, about, long_about)]
 struct Cli {
@@ -20,39 +31,129 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the campaigns and write the report (markdown) under --out.
+    /// Run the campaigns and write reports/README.md with SVG plots.
     ///
-    /// Today the report holds the device self-check: a log written to the
-    /// simulated NAND, power cut at a random operation in each crash mode,
-    /// every synced page read back.
+    /// Default size takes about two minutes on 2 cores; --quick takes
+    /// seconds, --full much longer. Figures other than timings are
+    /// deterministic.
     Report {
-        /// Smaller campaigns (seconds), for a quick look or CI.
+        /// Smaller campaigns, for a quick look or CI.
         #[arg(long, conflicts_with = "full")]
         quick: bool,
-        /// Larger campaigns (minutes).
+        /// Larger campaigns.
         #[arg(long)]
         full: bool,
         /// Folder the report is written to.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
-        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Device self-check over a range of seeds: write, cut power, verify.
+    /// One run: a seeded workload with power cuts (1 to 4, at seeded
+    /// points), every recovery checked against the model.
     ///
-    /// Example: `logstore-sim devcheck --seeds 0..1000 --ops 2000 --mode torn`
-    Devcheck {
-        /// Seeds to run, as A..B (B excluded).
-        #[arg(long, default_value = "0..100", value_parser = parse_seeds)]
-        seeds: std::ops::Range<u64>,
-        /// Page programs a run attempts before the power cut.
+    /// Example: `logstore-sim run --seed 7 --ops 5000 --workload churn --crash-mode torn`
+    Run {
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[arg(long, default_value_t = 2_000)]
-        ops: u64,
-        /// Crash mode, or all of them.
+        ops: usize,
+        #[arg(long, value_enum)]
+        workload: Option<WorkloadKind>,
+        /// Crash mode of the power cuts (default: chosen per cut by the seed).
+        #[arg(long, value_enum)]
+        crash_mode: Option<ModeArg>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Many seeds, each a run with random workload, crash points, modes and
+    /// faults, in parallel. Failures are saved as case files.
+    ///
+    /// Example: `logstore-sim sweep --seeds 0..10000 --ops 1000 --shard 1/4`
+    Sweep {
+        /// Seeds to run, as A..B (B excluded).
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        #[arg(long, default_value_t = 1_000)]
+        ops: usize,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Folder failing cases are saved to.
+        #[arg(long, default_value = "corpus/regressions")]
+        cases: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Crash at every mutating flash operation of one workload, in each
+    /// mode, branching from snapshots; every branch recovers and is checked.
+    Exhaustive {
+        #[arg(long, default_value_t = 1_000)]
+        ops: usize,
+        /// Crash mode, or all three.
         #[arg(long, value_enum, default_value_t = ModeArg::All)]
         mode: ModeArg,
-        /// Print the figures as one JSON object instead of a table.
+        #[arg(long, value_enum, default_value_t = WorkloadKind::Uniform)]
+        workload: WorkloadKind,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = "corpus/regressions")]
+        cases: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay one saved case file and say whether it still fails.
+    Replay {
+        case: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill of a cuckoo table at the first failed insert of random hashes.
+    ///
+    /// Example: `logstore-sim fill --bucket 4 --order 16 --policy bfs --max-kicks 6 --seeds 10`
+    Fill {
+        /// Slots per bucket: 2, 4 or 8.
+        #[arg(long, default_value_t = 4)]
+        bucket: usize,
+        /// 2^order buckets.
+        #[arg(long, default_value_t = 14)]
+        order: u32,
+        #[arg(long, value_enum, default_value_t = PolicyArg::RandomWalk)]
+        policy: PolicyArg,
+        /// Kick bound of the random walk and fixed victim; depth of BFS.
+        #[arg(long, default_value_t = 128)]
+        max_kicks: u32,
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wear: a long ingest on a device of limited endurance; erase counts,
+    /// write amplification, worn blocks, simulated device time.
+    Wear {
+        #[arg(long, default_value_t = 200_000)]
+        ops: u64,
+        /// P/E cycles a block endures.
+        #[arg(long, default_value_t = 3_000)]
+        endurance: u32,
+        /// Flush after this many inserts.
+        #[arg(long, default_value_t = 16)]
+        flush_every: u32,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ingest real files: clusters hashed with SHA-256, looked up, inserted
+    /// on a miss. Directories are walked; unreadable paths are reported.
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value_t = 4096)]
+        cluster_bytes: usize,
         #[arg(long)]
         json: bool,
     },
@@ -77,6 +178,13 @@ impl ModeArg {
     }
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    RandomWalk,
+    Bfs,
+    Fixed,
+}
+
 fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
     let (a, b) = text
         .split_once("..")
@@ -89,96 +197,256 @@ fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(a..b)
 }
 
-/// Figures of a device self-check campaign.
-#[derive(serde::Serialize)]
-struct DevcheckSummary {
-    runs: u64,
-    crash_points: u64,
-    pages_synced: u64,
-    pages_lost: u64,
-    failures: Vec<String>,
-    device_time_ns: u64,
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/N, got {text:?}"))?;
+    let i: u64 = i
+        .trim()
+        .parse()
+        .map_err(|e| format!("shard index {i:?}: {e}"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|e| format!("shard count {n:?}: {e}"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
 }
 
-fn run_devcheck(
-    seeds: std::ops::Range<u64>,
-    ops: u64,
-    modes: &[CrashMode],
-) -> Result<DevcheckSummary, String> {
-    let mut summary = DevcheckSummary {
-        runs: 0,
-        crash_points: 0,
-        pages_synced: 0,
-        pages_lost: 0,
-        failures: Vec::new(),
-        device_time_ns: 0,
-    };
-    for seed in seeds {
-        for &mode in modes {
-            let run: DevcheckRun =
-                devcheck(seed, mode, ops).map_err(|e| format!("seed {seed}: {e}"))?;
-            summary.runs += 1;
-            summary.crash_points += run.counters.power_cuts;
-            summary.pages_synced += run.pages_synced;
-            summary.pages_lost += run.pages_lost;
-            summary.device_time_ns += run.counters.device_time_ns;
-            if run.pages_lost > 0 {
-                summary.failures.push(format!(
-                    "cargo run --release -- devcheck --seeds {seed}..{} --ops {ops} --mode {}",
-                    seed + 1,
-                    mode.name()
-                ));
+/// Prints `figures` as one JSON object, or as an aligned table. A closed
+/// stdout (`| head`) ends the printing quietly.
+fn emit(json: bool, figures: &serde_json::Value) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(stdout, "{figures}");
+        return;
+    }
+    if let Some(map) = figures.as_object() {
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    format!("{:.4}", n.as_f64().unwrap_or(0.0))
+                }
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if writeln!(stdout, "{key:<22} {text}").is_err() {
+                return;
             }
         }
     }
-    Ok(summary)
 }
 
-fn print_summary(summary: &DevcheckSummary, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string(summary).expect("serializable"));
-        return;
-    }
-    println!("runs            {}", summary.runs);
-    println!("crash points    {}", summary.crash_points);
-    println!("pages synced    {}", summary.pages_synced);
-    println!("pages lost      {}", summary.pages_lost);
-    println!(
-        "device time     {:.1} s",
-        summary.device_time_ns as f64 / 1e9
-    );
-    for failure in &summary.failures {
-        println!("FAILED, replay: {failure}");
-    }
+/// Saves failing cases and prints one replay command for each.
+fn save_failures(cases: &[Case], folder: &Path, prefix: &str) -> Vec<String> {
+    cases
+        .iter()
+        .map(|case| {
+            let crash = case.crashes.first().map_or(0, |c| c.step);
+            let stem = format!(
+                "{prefix}-{}-seed{}-step{crash}",
+                case.workload.name(),
+                case.seed
+            );
+            match case.save(folder, &stem) {
+                Ok(path) => {
+                    let failure = case
+                        .failure
+                        .as_ref()
+                        .map_or(String::new(), |f| f.to_string());
+                    eprintln!("FAILED ({failure})\n  replay: {}", replay_command(&path));
+                    replay_command(&path)
+                }
+                Err(e) => format!("could not save the case to {}: {e}", folder.display()),
+            }
+        })
+        .collect()
 }
 
-fn write_report(
-    out: &std::path::Path,
-    summary: &DevcheckSummary,
-    command: &str,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(out)?;
-    let g = devcheck_geometry();
-    let text = format!(
-        "# logstore report\n\n\
-         Made by `{command}`. Deterministic: the same command writes the same figures.\n\n\
-         ## Device self-check\n\n\
-         A circular log on a simulated NAND device ({} blocks of {} pages of {} bytes), \
-         synced every 1 to 8 pages, power cut at a random operation, restarted, every synced page read back; \
-         once per seed in each crash mode (drop, reorder, torn).\n\n\
-         | runs | crash points | pages synced | pages lost | simulated device time |\n\
-         |---:|---:|---:|---:|---:|\n\
-         | {} | {} | {} | {} | {:.1} s |\n",
-        g.blocks,
-        g.pages_per_block,
-        g.page_bytes,
-        summary.runs,
-        summary.crash_points,
-        summary.pages_synced,
-        summary.pages_lost,
-        summary.device_time_ns as f64 / 1e9,
-    );
-    std::fs::write(out.join("README.md"), text)
+fn cmd_run(
+    seed: u64,
+    ops: usize,
+    workload: Option<WorkloadKind>,
+    mode: Option<ModeArg>,
+    json: bool,
+) -> Result<bool, String> {
+    let modes = mode.map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
+    let case = Case::from_seed(seed, ops, workload, &modes);
+    let outcome = case.run();
+    let mut figures = json!({
+        "seed": seed, "workload": case.workload.name(), "ops": ops,
+        "crash_points": case.crashes.len(),
+    });
+    let ok = match outcome {
+        Ok(report) => {
+            figures["result"] = json!(serde_json::to_value(report).map_err(|e| e.to_string())?);
+            true
+        }
+        Err(failure) => {
+            let mut failed = case.clone();
+            failed.failure = Some(failure.clone());
+            figures["failure"] = json!(failure.to_string());
+            figures["replay"] = json!(save_failures(
+                &[failed],
+                Path::new("corpus/regressions"),
+                "run"
+            ));
+            false
+        }
+    };
+    emit(json, &figures);
+    Ok(ok)
+}
+
+fn cmd_sweep(
+    seeds: std::ops::Range<u64>,
+    ops: usize,
+    jobs: Option<usize>,
+    shard: Option<(u64, u64)>,
+    folder: &Path,
+    json: bool,
+) -> Result<bool, String> {
+    let (index, count) = shard.unwrap_or((0, 1));
+    let chosen = shard_seeds(seeds, index, count);
+    let bar = progress_bar(chosen.len() as u64, "sweep");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, &bar));
+    let replays = save_failures(&summary.failed_cases, folder, "sweep");
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["replay"] = json!(replays);
+    emit(json, &figures);
+    Ok(summary.failures == 0)
+}
+
+fn cmd_exhaustive(
+    ops: usize,
+    mode: ModeArg,
+    workload: WorkloadKind,
+    seed: u64,
+    folder: &Path,
+    json: bool,
+) -> Result<bool, String> {
+    let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
+    case.crashes.clear();
+    case.config.faults = Default::default();
+    let bar = progress_bar(ops as u64, "exhaustive");
+    let summary = campaign::exhaustive(&case, &mode.modes(), &bar);
+    let replays = save_failures(&summary.failed_cases, folder, "exhaustive");
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["replay"] = json!(replays);
+    emit(json, &figures);
+    Ok(summary.failures == 0)
+}
+
+fn cmd_replay(path: &Path, json: bool) -> Result<bool, String> {
+    let case = Case::load(path).map_err(|e| e.to_string())?;
+    let outcome = case.run();
+    let mut figures = json!({
+        "case": path.display().to_string(), "seed": case.seed,
+        "workload": case.workload.name(), "ops": case.ops,
+        "saved_by_version": case.version,
+        "failed_when_saved": case.failure.as_ref().map(|f| f.to_string()),
+    });
+    let ok = match outcome {
+        Ok(report) => {
+            figures["result"] = serde_json::to_value(report).map_err(|e| e.to_string())?;
+            true
+        }
+        Err(failure) => {
+            figures["failure"] = json!(failure.to_string());
+            false
+        }
+    };
+    emit(json, &figures);
+    Ok(ok)
+}
+
+fn cmd_fill(
+    bucket: usize,
+    order: u32,
+    policy: PolicyArg,
+    max_kicks: u32,
+    seeds: u64,
+    json: bool,
+) -> Result<bool, String> {
+    let policy = match policy {
+        PolicyArg::RandomWalk => Policy::RandomWalk {
+            max_kicks,
+            retries: 10,
+        },
+        PolicyArg::Bfs => Policy::Bfs {
+            max_depth: max_kicks,
+        },
+        PolicyArg::Fixed => Policy::FixedVictim { max_kicks },
+    };
+    let stats = fill_stats(order, bucket, policy, seeds)?;
+    let figures = json!({
+        "bucket": bucket, "order": order, "policy": format!("{policy:?}"), "seeds": seeds,
+        "mean": stats.mean, "min": stats.min, "max": stats.max,
+        "theoretical_limit": logstore_sim::fill::fill_limit(bucket),
+    });
+    emit(json, &figures);
+    Ok(true)
+}
+
+fn cmd_wear(
+    ops: u64,
+    endurance: u32,
+    flush_every: u32,
+    seed: u64,
+    json: bool,
+) -> Result<bool, String> {
+    let mut config = WearConfig::new(ops, endurance, flush_every);
+    config.seed = seed;
+    let bar = progress_bar(ops, "wear");
+    let report = wear(&config, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let figures = json!({
+        "ops": report.ops_done, "erase_max": report.erase_max, "erase_mean": report.erase_mean,
+        "erase_min": report.erase_min, "write_amplification": report.write_amplification,
+        "bad_blocks": report.bad_blocks, "device_seconds": report.device_seconds,
+        "erases": report.erases, "bytes_programmed": report.bytes_programmed,
+        "reopens": report.reopens, "stopped": report.stopped,
+    });
+    emit(json, &figures);
+    Ok(true)
+}
+
+fn cmd_ingest(paths: &[PathBuf], cluster_bytes: usize, json: bool) -> Result<bool, String> {
+    let config = IngestConfig::new(cluster_bytes);
+    let bar = progress_bar(0, "ingest");
+    let report = ingest(paths, &config, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    for (path, why) in &report.skipped {
+        eprintln!("skipped {path}: {why}");
+    }
+    let figures = json!({
+        "files": report.files, "clusters": report.clusters, "unique": report.unique,
+        "dedup_ratio": report.dedup_ratio, "fill": report.fill, "incarnations": report.incarnations,
+        "bytes": report.bytes, "skipped": report.skipped.len(), "stopped": report.stopped,
+    });
+    emit(json, &figures);
+    Ok(true)
+}
+
+fn cmd_report(quick: bool, full: bool, out: &Path, json: bool) -> Result<bool, String> {
+    let size = match (quick, full) {
+        (true, _) => ReportSize::Quick,
+        (_, true) => ReportSize::Full,
+        _ => ReportSize::Default,
+    };
+    let summary = report::write(size, out)?;
+    emit(json, &summary);
+    Ok(summary["failures"].as_u64() == Some(0))
 }
 
 fn main() -> ExitCode {
@@ -189,29 +457,51 @@ fn main() -> ExitCode {
             full,
             out,
             json,
-        } => {
-            let (seeds, flag) = match (quick, full) {
-                (true, _) => (200, " --quick"),
-                (_, true) => (20_000, " --full"),
-                _ => (2_000, ""),
-            };
-            run_devcheck(0..seeds, 2_000, &CrashMode::ALL).and_then(|summary| {
-                print_summary(&summary, json);
-                let command = format!("cargo run --release -- report{flag}");
-                write_report(&out, &summary, &command)
-                    .map_err(|e| format!("writing {}: {e}", out.display()))?;
-                Ok(summary.failures.is_empty())
-            })
-        }
-        Command::Devcheck {
+        } => cmd_report(quick, full, &out, json),
+        Command::Run {
+            seed,
+            ops,
+            workload,
+            crash_mode,
+            json,
+        } => cmd_run(seed, ops, workload, crash_mode, json),
+        Command::Sweep {
             seeds,
             ops,
-            mode,
+            jobs,
+            shard,
+            cases,
             json,
-        } => run_devcheck(seeds, ops, &mode.modes()).map(|summary| {
-            print_summary(&summary, json);
-            summary.failures.is_empty()
-        }),
+        } => cmd_sweep(seeds, ops, jobs, shard, &cases, json),
+        Command::Exhaustive {
+            ops,
+            mode,
+            workload,
+            seed,
+            cases,
+            json,
+        } => cmd_exhaustive(ops, mode, workload, seed, &cases, json),
+        Command::Replay { case, json } => cmd_replay(&case, json),
+        Command::Fill {
+            bucket,
+            order,
+            policy,
+            max_kicks,
+            seeds,
+            json,
+        } => cmd_fill(bucket, order, policy, max_kicks, seeds, json),
+        Command::Wear {
+            ops,
+            endurance,
+            flush_every,
+            seed,
+            json,
+        } => cmd_wear(ops, endurance, flush_every, seed, json),
+        Command::Ingest {
+            paths,
+            cluster_bytes,
+            json,
+        } => cmd_ingest(&paths, cluster_bytes, json),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

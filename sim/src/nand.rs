@@ -280,6 +280,12 @@ impl SimFlash {
         }
     }
 
+    /// Changes the random fault rates from now on (formatting a device on
+    /// good blocks, then letting them fail, say).
+    pub fn set_fault_rates(&mut self, faults: FaultRates) {
+        self.config.faults = faults;
+    }
+
     /// Withdraws a power cut armed by [`SimFlash::cut_power_at`] that has
     /// not happened yet.
     pub fn cancel_power_cut(&mut self) {

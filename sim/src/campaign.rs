@@ -1,0 +1,349 @@
+//! Crash campaigns: `sweep` (many seeds, random crash points, modes and
+//! faults, in parallel), `exhaustive` (every mutating flash operation of a
+//! workload as a crash point, in each mode, branching from snapshots as
+//! littlefs's power-loss runner does) and [`Case`] files that replay one
+//! run bit for bit.
+//!
+//! Promises: a campaign's figures depend only on its arguments (timings
+//! aside); every failure comes back as a [`Case`] that `replay` runs again.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::check::{run, CheckConfig, CheckFailure, CheckReport, Runner};
+use crate::nand::{CrashMode, FaultRates};
+use crate::workload::{generate, Step, WorkloadKind};
+
+/// A power cut inserted before step `step` of the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CrashPoint {
+    pub step: usize,
+    pub after_ops: u32,
+    pub mode: CrashMode,
+}
+
+/// Everything that fixes one run: replaying it gives the same outcome.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Case {
+    /// The logstore-sim version that wrote the case.
+    pub version: String,
+    pub seed: u64,
+    pub workload: WorkloadKind,
+    pub ops: usize,
+    pub crashes: Vec<CrashPoint>,
+    pub config: CheckConfig,
+    /// What the run found when the case was saved.
+    #[serde(default)]
+    pub failure: Option<CheckFailure>,
+}
+
+/// Why a case file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a case file: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+impl Case {
+    /// A run chosen by `seed`: its workload (unless given), 1 to 4 crash
+    /// points with modes from `modes`, and, one seed in four, program and
+    /// erase failures.
+    pub fn from_seed(
+        seed: u64,
+        ops: usize,
+        workload: Option<WorkloadKind>,
+        modes: &[CrashMode],
+    ) -> Case {
+        assert!(!modes.is_empty() && ops > 0);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let workload = workload.unwrap_or(WorkloadKind::ALL[rng.random_range(0..3)]);
+        let mut crashes: Vec<CrashPoint> = (0..rng.random_range(1..=4))
+            .map(|_| CrashPoint {
+                step: rng.random_range(0..ops),
+                after_ops: rng.random_range(0..64),
+                mode: modes[rng.random_range(0..modes.len())],
+            })
+            .collect();
+        crashes.sort_by_key(|c| c.step);
+        let mut config = CheckConfig {
+            device_seed: seed,
+            ..CheckConfig::default()
+        };
+        if rng.random_ratio(1, 4) {
+            config.faults = FaultRates {
+                read_flip: 0.0,
+                program_fail: 0.002,
+                erase_fail: 0.01,
+            };
+        }
+        Case {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            seed,
+            workload,
+            ops,
+            crashes,
+            config,
+            failure: None,
+        }
+    }
+
+    /// The workload's steps with the power cuts in place.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = generate(self.workload, self.seed, self.ops);
+        for crash in self.crashes.iter().rev() {
+            let at = crash.step.min(steps.len());
+            steps.insert(
+                at,
+                Step::CutPower {
+                    after_ops: crash.after_ops,
+                    mode: crash.mode,
+                },
+            );
+        }
+        steps
+    }
+
+    pub fn run(&self) -> Result<CheckReport, CheckFailure> {
+        run(&self.config, &self.steps())
+    }
+
+    pub fn load(path: &Path) -> Result<Case, CaseError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CaseError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| CaseError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes the case as pretty JSON into `folder`, named after its seed
+    /// and schedule; returns the path.
+    pub fn save(&self, folder: &Path, stem: &str) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(folder)?;
+        let path = folder.join(format!("{stem}.json"));
+        let text = serde_json::to_string_pretty(self).expect("a case serializes");
+        std::fs::write(&path, text + "\n")?;
+        Ok(path)
+    }
+}
+
+/// The one command that replays a saved case.
+pub fn replay_command(path: &Path) -> String {
+    format!("cargo run --release -- replay {}", path.display())
+}
+
+/// Figures of a sweep.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SweepSummary {
+    pub runs: u64,
+    /// Power cuts that happened (each followed by a recovery and a check).
+    pub crashes: u64,
+    /// Power cuts scheduled.
+    pub crash_points: u64,
+    pub failures: u64,
+    pub seconds: f64,
+    /// Operations the stores acknowledged, over all runs.
+    pub acknowledged: u64,
+    #[serde(skip)]
+    pub failed_cases: Vec<Case>,
+}
+
+/// Which seeds of `seeds` belong to shard `index` of `count`.
+pub fn shard_seeds(seeds: std::ops::Range<u64>, index: u64, count: u64) -> Vec<u64> {
+    assert!(count > 0 && index < count);
+    seeds.filter(|seed| seed % count == index).collect()
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta} left)")
+        .expect("valid template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Runs one case per seed, in parallel.
+pub fn sweep(seeds: &[u64], ops: usize, modes: &[CrashMode], bar: &ProgressBar) -> SweepSummary {
+    let start = Instant::now();
+    let outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let case = Case::from_seed(seed, ops, None, modes);
+            let outcome = case.run();
+            bar.inc(1);
+            (case, outcome)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut summary = SweepSummary::default();
+    for (mut case, outcome) in outcomes {
+        summary.runs += 1;
+        summary.crash_points += case.crashes.len() as u64;
+        match outcome {
+            Ok(report) => {
+                summary.crashes += report.crashes;
+                summary.acknowledged += report.acknowledged;
+            }
+            Err(failure) => {
+                summary.failures += 1;
+                case.failure = Some(failure);
+                summary.failed_cases.push(case);
+            }
+        }
+    }
+    summary.seconds = start.elapsed().as_secs_f64();
+    summary
+}
+
+/// Figures of an exhaustive campaign.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ExhaustiveSummary {
+    /// (mutating operation, mode) pairs crashed at.
+    pub crash_points: u64,
+    pub failures: u64,
+    pub seconds: f64,
+    /// Mutating flash operations of the workload without crashes.
+    pub ops_mutating: u64,
+    pub steps: u64,
+    #[serde(skip)]
+    pub failed_cases: Vec<Case>,
+}
+
+/// Crashes the workload at every mutating flash operation, in each mode:
+/// runs it once, snapshots the runner before each step, and for each
+/// operation the step performs, branches from the snapshot with power cut
+/// there, recovers, checks, then flushes, reopens and checks everything.
+pub fn exhaustive(case: &Case, modes: &[CrashMode], bar: &ProgressBar) -> ExhaustiveSummary {
+    let start = Instant::now();
+    let steps = case.steps();
+    let mut summary = ExhaustiveSummary::default();
+    let mut runner = match Runner::new(&case.config) {
+        Ok(runner) => runner,
+        Err(message) => return failed_at_start(case, message, start),
+    };
+    bar.set_length(steps.len() as u64);
+    let ops_at_start = runner.flash().ops_mutating();
+    for (index, step) in steps.iter().enumerate() {
+        bar.inc(1);
+        if matches!(step, Step::CutPower { .. }) {
+            continue;
+        }
+        let snapshot = runner.clone();
+        let before = runner.flash().ops_mutating();
+        if let Err(message) = runner.step(step) {
+            summary.failures += 1;
+            summary
+                .failed_cases
+                .push(failed_case(case, index, 0, modes[0], message));
+            break;
+        }
+        let after = runner.flash().ops_mutating();
+        let branches: Vec<(u64, CrashMode)> = (before..after)
+            .flat_map(|op| modes.iter().map(move |&mode| (op - before, mode)))
+            .collect();
+        let failed: Vec<Case> = branches
+            .par_iter()
+            .filter_map(|&(offset, mode)| {
+                let mut branch = snapshot.clone();
+                branch.arm(offset, mode);
+                let outcome = branch.step(step).and_then(|()| branch.finish().map(|_| ()));
+                outcome
+                    .err()
+                    .map(|message| failed_case(case, index, offset, mode, message))
+            })
+            .collect();
+        summary.crash_points += branches.len() as u64;
+        summary.failures += failed.len() as u64;
+        summary.failed_cases.extend(failed);
+    }
+    bar.finish_and_clear();
+    summary.ops_mutating = runner.flash().ops_mutating() - ops_at_start;
+    summary.steps = steps.len() as u64;
+    summary.seconds = start.elapsed().as_secs_f64();
+    summary
+}
+
+fn failed_case(case: &Case, step: usize, after_ops: u64, mode: CrashMode, message: String) -> Case {
+    let mut failed = case.clone();
+    failed.crashes = vec![CrashPoint {
+        step,
+        after_ops: after_ops as u32,
+        mode,
+    }];
+    failed.failure = Some(CheckFailure { step, message });
+    failed
+}
+
+fn failed_at_start(case: &Case, message: String, start: Instant) -> ExhaustiveSummary {
+    let mut failed = case.clone();
+    failed.failure = Some(CheckFailure { step: 0, message });
+    ExhaustiveSummary {
+        failures: 1,
+        failed_cases: vec![failed],
+        seconds: start.elapsed().as_secs_f64(),
+        ..ExhaustiveSummary::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_replays_to_the_same_report() {
+        let case = Case::from_seed(12, 800, None, &CrashMode::ALL);
+        assert_eq!(case.run(), case.run());
+        let dir = tempfile::tempdir().unwrap();
+        let path = case.save(dir.path(), "case").unwrap();
+        assert_eq!(Case::load(&path).unwrap(), case);
+        assert!(Case::load(&dir.path().join("missing.json")).is_err());
+        std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+        assert!(matches!(
+            Case::load(&dir.path().join("bad.json")),
+            Err(CaseError::Json { .. })
+        ));
+    }
+
+    #[test]
+    fn shards_partition_the_seeds() {
+        let all: Vec<u64> = (0..3).flat_map(|i| shard_seeds(10..40, i, 3)).collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (10..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn exhaustive_covers_every_operation_in_every_mode() {
+        let case = Case {
+            crashes: vec![],
+            ..Case::from_seed(3, 150, Some(WorkloadKind::Uniform), &CrashMode::ALL)
+        };
+        let summary = exhaustive(&case, &CrashMode::ALL, &ProgressBar::hidden());
+        assert_eq!(
+            summary.failures,
+            0,
+            "{:?}",
+            summary.failed_cases.first().map(|c| &c.failure)
+        );
+        assert_eq!(summary.crash_points, summary.ops_mutating * 3);
+        assert!(summary.ops_mutating > 10);
+    }
+}

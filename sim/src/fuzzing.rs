@@ -1,0 +1,726 @@
+//! The bodies of the fuzz targets: each takes the raw input bytes, so the same
+//! body runs under libFuzzer (`fuzz/`, thin `fuzz_target!`s) and under
+//! `cargo test` (`sim/tests/corpus.rs` replays every corpus file).
+//!
+//! Structured inputs are decoded with `arbitrary` exactly as `libfuzzer-sys`
+//! does ([`decode`]). Promises: every body is bounded (ops, device size,
+//! policy bounds are capped here) and panics only on a finding: a broken
+//! guarantee of DESIGN.md, or a panic inside the code under test.
+
+use std::collections::HashMap;
+
+use arbitrary::{Arbitrary, Unstructured};
+use logstore::anchor::AnchorRecord;
+use logstore::cuckoo::{h1, h2};
+use logstore::journal::Page;
+use logstore::store::{Store, StoreConfig};
+use logstore::{
+    CuckooConfig, CuckooError, CuckooTable, Geometry, Hash, Incarnation, Info, Log, Policy,
+};
+
+use crate::check::{CheckConfig, Runner};
+use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
+use crate::workload::Step;
+
+/// A target's body: the input bytes in, a panic on a finding.
+pub type Body = fn(&[u8]);
+
+/// The targets, by name: the `fuzz/fuzz_targets/<name>.rs` files and the
+/// `corpus/<name>/` folders.
+pub const TARGETS: [(&str, Body); 4] = [
+    ("ops", ops),
+    ("image", image),
+    ("cuckoo", cuckoo),
+    ("journal", journal),
+];
+
+/// The body of target `name`, if there is one.
+pub fn target(name: &str) -> Option<Body> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// Decodes `bytes` as `libfuzzer-sys`'s `fuzz_target!(|input: T| ..)` does:
+/// too short for `T`'s size hint, or not decodable, is `None` (rejected).
+pub fn decode<'a, T: Arbitrary<'a>>(bytes: &'a [u8]) -> Option<T> {
+    if bytes.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+}
+
+// ---------------------------------------------------------------- ops
+
+/// Most steps one `ops` input runs.
+pub const OPS_STEPS_MAX: usize = 256;
+/// Keys of the `ops` target: a small space, so overwrites and deletes hit.
+pub const OPS_KEYS: u64 = 40;
+
+/// An `ops` input: a small store configuration, device faults and a
+/// sequence of steps, run against the model by [`crate::check::run`].
+#[derive(Arbitrary, Clone, Debug)]
+pub struct OpsInput {
+    pub config: OpsConfig,
+    pub faults: Option<OpsFaults>,
+    pub steps: Vec<OpStep>,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub struct OpsConfig {
+    /// 2, 4 or 8 slots a bucket.
+    pub bucket_slots: u8,
+    /// Order 2..=5.
+    pub order: u8,
+    /// 1..=3 journal blocks.
+    pub journal_blocks: u8,
+    pub policy: PolicyChoice,
+    /// 1..=4 incarnations.
+    pub incarnations_max: u8,
+    pub evict_oldest: bool,
+    pub seed: u8,
+    pub device_seed: u8,
+}
+
+/// Program and erase failure rates, in 1/1024 per operation, at most 31/1024.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub struct OpsFaults {
+    pub program_fail: u8,
+    pub erase_fail: u8,
+}
+
+/// A cuckoo insert policy with small bounds.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum PolicyChoice {
+    /// At most 63 kicks, 7 retries.
+    RandomWalk { max_kicks: u8, retries: u8 },
+    /// Depth at most 7.
+    Bfs { max_depth: u8 },
+    /// At most 63 kicks.
+    FixedVictim { max_kicks: u8 },
+}
+
+impl PolicyChoice {
+    pub fn policy(self) -> Policy {
+        match self {
+            PolicyChoice::RandomWalk { max_kicks, retries } => Policy::RandomWalk {
+                max_kicks: u32::from(max_kicks % 64),
+                retries: u32::from(retries % 8),
+            },
+            PolicyChoice::Bfs { max_depth } => Policy::Bfs {
+                max_depth: u32::from(max_depth % 8),
+            },
+            PolicyChoice::FixedVictim { max_kicks } => Policy::FixedVictim {
+                max_kicks: u32::from(max_kicks % 64),
+            },
+        }
+    }
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum OpStep {
+    Insert {
+        key: u8,
+        info: u16,
+    },
+    Delete {
+        key: u8,
+    },
+    Get {
+        key: u8,
+    },
+    Flush,
+    /// Power lost at the `after_ops % 64`-th next mutating flash operation.
+    CutPower {
+        after_ops: u8,
+        mode: ModeChoice,
+    },
+    Reopen,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum ModeChoice {
+    DropUnsynced,
+    Reorder,
+    Torn,
+}
+
+impl From<ModeChoice> for CrashMode {
+    fn from(mode: ModeChoice) -> Self {
+        match mode {
+            ModeChoice::DropUnsynced => CrashMode::DropUnsynced,
+            ModeChoice::Reorder => CrashMode::Reorder,
+            ModeChoice::Torn => CrashMode::Torn,
+        }
+    }
+}
+
+fn bucket_slots(choice: u8) -> usize {
+    [2, 4, 8][usize::from(choice % 3)]
+}
+
+impl OpsInput {
+    /// The check configuration: 512-byte pages, 8 a block, 40 blocks.
+    pub fn check_config(&self) -> CheckConfig {
+        let c = self.config;
+        let mut store = StoreConfig::new(
+            2 + u32::from(c.order % 4),
+            1 + u32::from(c.journal_blocks % 3),
+        );
+        store.bucket_slots = bucket_slots(c.bucket_slots);
+        store.policy = c.policy.policy();
+        store.incarnations_max = 1 + u32::from(c.incarnations_max % 4);
+        store.evict_oldest = c.evict_oldest;
+        store.seed = u64::from(c.seed);
+        let faults = self.faults.map_or(FaultRates::default(), |f| FaultRates {
+            read_flip: 0.0,
+            program_fail: f64::from(f.program_fail % 32) / 1024.0,
+            erase_fail: f64::from(f.erase_fail % 32) / 1024.0,
+        });
+        CheckConfig {
+            geometry: Geometry::new(512, 8, 40).expect("valid geometry"),
+            store,
+            faults,
+            device_seed: u64::from(c.device_seed),
+        }
+    }
+
+    /// The workload steps, at most [`OPS_STEPS_MAX`].
+    pub fn steps(&self) -> Vec<Step> {
+        let key = |k: u8| u64::from(k) % OPS_KEYS;
+        self.steps
+            .iter()
+            .take(OPS_STEPS_MAX)
+            .map(|step| match *step {
+                OpStep::Insert { key: k, info } => Step::Insert {
+                    key: key(k),
+                    info: u64::from(info),
+                },
+                OpStep::Delete { key: k } => Step::Delete { key: key(k) },
+                OpStep::Get { key: k } => Step::Get { key: key(k) },
+                OpStep::Flush => Step::Flush,
+                OpStep::CutPower { after_ops, mode } => Step::CutPower {
+                    after_ops: u32::from(after_ops % 64),
+                    mode: mode.into(),
+                },
+                OpStep::Reopen => Step::Reopen,
+            })
+            .collect()
+    }
+}
+
+/// Target `ops`: store operations, flushes, power cuts and reopens against
+/// the model. A [`crate::check::CheckFailure`] is a finding.
+pub fn ops(data: &[u8]) {
+    let Some(input) = decode::<OpsInput>(data) else {
+        return;
+    };
+    let config = input.check_config();
+    let steps = input.steps();
+    let faulty = config.faults != FaultRates::default();
+    // As `check::run`, but formatting a faulty device may fail (a bad
+    // anchor block cannot be routed around): that is no finding.
+    let mut runner = match Runner::new(&config) {
+        Ok(runner) => runner,
+        Err(_) if faulty => return,
+        Err(error) => panic!("ops: {error}\nconfig: {config:?}"),
+    };
+    let result = steps
+        .iter()
+        .enumerate()
+        .try_for_each(|(index, step)| runner.step(step).map_err(|e| format!("step {index}: {e}")))
+        .and_then(|()| runner.finish().map(|_| ()));
+    if let Err(failure) = result {
+        // Known, reported, not yet fixed: see corpus/regressions/ops/NOTES.md.
+        if faulty && failure.contains("journal full: ") {
+            return;
+        }
+        panic!("ops: {failure}\nconfig: {config:?}\nsteps: {steps:?}");
+    }
+}
+
+// ---------------------------------------------------------------- image
+
+/// The device of the `image` target: 256-byte pages, 8 a block, 16 blocks.
+pub fn image_geometry() -> Geometry {
+    Geometry::new(256, 8, 16).expect("valid geometry")
+}
+
+/// Bytes of an `image` input's device: shorter inputs are padded with 0xFF
+/// (erased), longer ones truncated.
+pub const IMAGE_BYTES: usize = 256 * 8 * 16;
+
+// The record formats' magics and checksum fields, as core lays them out
+// (core keeps them private; `fix_checksums` must follow any change).
+const JOURNAL_MAGIC: [u8; 4] = 0x4C53_4A31u32.to_le_bytes();
+const HASHSTORE_MAGIC: [u8; 4] = 0x4C53_4831u32.to_le_bytes();
+const ANCHOR_MAGIC: [u8; 4] = 0x4C53_4131u32.to_le_bytes();
+const ANCHOR_VERSION: [u8; 2] = 1u16.to_le_bytes();
+const ANCHOR_HEADER_BYTES: usize = 24;
+
+/// The input as a whole device image.
+pub fn image_bytes(data: &[u8]) -> Vec<u8> {
+    let mut image = data[..data.len().min(IMAGE_BYTES)].to_vec();
+    image.resize(IMAGE_BYTES, 0xFF);
+    image
+}
+
+/// Sets the CRC32C of `bytes` at `field` to the one over `bytes` with the
+/// field zeroed, as every record format of core computes it.
+fn set_crc(bytes: &mut [u8], field: std::ops::Range<usize>) {
+    bytes[field.clone()].fill(0);
+    let crc = crc32c(bytes);
+    bytes[field].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// CRC32C (Castagnoli), bitwise: the fuzz bodies need no extra dependency.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Recomputes every checksum a mutation broke: of each journal and hash
+/// store page (by magic) outside the anchor blocks, and of each anchor
+/// record whose header fits, last first (a record's CRC covers the pages
+/// after it). Without this a fuzzer never gets past the CRCs.
+pub fn fix_checksums(image: &mut [u8], geometry: Geometry) {
+    let page_bytes = geometry.page_bytes as usize;
+    let block_bytes = geometry.block_bytes() as usize;
+    for (index, page) in image.chunks_mut(page_bytes).enumerate() {
+        let magic = &page[..4];
+        if index * page_bytes >= 2 * block_bytes
+            && (magic == JOURNAL_MAGIC || magic == HASHSTORE_MAGIC)
+            && page.len() >= 32
+        {
+            set_crc(page, 28..32);
+        }
+    }
+    for block in image.chunks_mut(block_bytes).take(2) {
+        for start in (0..block.len()).step_by(page_bytes).rev() {
+            let record = &mut block[start..];
+            if record.len() < ANCHOR_HEADER_BYTES
+                || record[..4] != ANCHOR_MAGIC
+                || record[4..6] != ANCHOR_VERSION
+            {
+                continue;
+            }
+            let payload = u32::from_le_bytes(record[16..20].try_into().expect("4 bytes")) as usize;
+            if let Some(total) = payload.checked_add(ANCHOR_HEADER_BYTES) {
+                if total <= record.len() {
+                    set_crc(&mut record[..total], 20..24);
+                }
+            }
+        }
+    }
+}
+
+/// Target `image`: the input as a whole device image, as it is and with its
+/// checksums fixed. Opening must give a typed error or a consistent store.
+pub fn image(data: &[u8]) {
+    let geometry = image_geometry();
+    let mut image = image_bytes(data);
+    check_image(&image, geometry);
+    let raw = image.clone();
+    fix_checksums(&mut image, geometry);
+    if image != raw {
+        check_image(&image, geometry);
+    }
+}
+
+/// The most slots the `image` target lets a decoded configuration allocate.
+/// See corpus/regressions/image/NOTES.md: `Store::open` trusts the order in
+/// the anchor, and a large one allocates gigabytes before any check.
+pub const IMAGE_TABLE_SLOTS_MAX: u64 = 1 << 16;
+
+/// The table a store configuration (as encoded by `StoreConfig`: version
+/// u16, order u32, bucket slots u8) would allocate, in slots.
+fn config_slots(config: &[u8]) -> Option<u64> {
+    let order = u32::from_le_bytes(config.get(2..6)?.try_into().ok()?);
+    let slots = u64::from(*config.get(6)?);
+    1u64.checked_shl(order)?.checked_mul(slots)
+}
+
+fn device(image: &[u8], geometry: Geometry) -> SimFlash {
+    SimFlash::from_image(SimConfig::new(geometry), image, 0).expect("an image of the device's size")
+}
+
+/// Whether an incarnation the record names reads back with a hash twice.
+fn holds_a_hash_twice(flash: &mut SimFlash, record: &AnchorRecord) -> bool {
+    record.incarnations.iter().any(|region| {
+        let Ok(incarnation) = Incarnation::open(region.clone(), image_geometry()) else {
+            return false;
+        };
+        let Ok(all) = incarnation.read_all(flash) else {
+            return false;
+        };
+        let mut seen = std::collections::HashSet::new();
+        !all.iter().all(|(hash, _)| seen.insert(*hash))
+    })
+}
+
+fn check_image(image: &[u8], geometry: Geometry) {
+    let flash = device(image, geometry);
+    let Ok((log, _entries, _report)) = Log::open(flash.clone()) else {
+        return;
+    };
+    // Known, reported, not yet fixed (corpus/regressions/image/NOTES.md):
+    // the next anchor commit after a record of sequence u64::MAX overflows.
+    if log.record().sequence > u64::MAX - (1 << 20) {
+        return;
+    }
+    let slots = config_slots(&log.record().config);
+    if slots.is_none_or(|s| s > IMAGE_TABLE_SLOTS_MAX) {
+        return;
+    }
+    // See corpus/regressions/image/NOTES.md: an incarnation holding a hash
+    // twice (CRC-valid) is not rejected, and `get` and `contents` may then
+    // pick different copies.
+    let duplicates = holds_a_hash_twice(&mut flash.clone(), log.record());
+    let Ok((mut store, _report)) = Store::open(flash) else {
+        return;
+    };
+    let before = store.contents().ok();
+    let probes: Vec<Hash> = before
+        .iter()
+        .flatten()
+        .take(4)
+        .map(|(hash, _)| *hash)
+        .chain([[0u8; 32], [0xFF; 32]])
+        .collect();
+    for hash in &probes {
+        let found = store.get(hash);
+        if let (Ok(found), Some(before), false) = (&found, &before, duplicates) {
+            let expected = before.iter().find(|(h, _)| h == hash).map(|(_, i)| *i);
+            assert_eq!(*found, expected, "get disagrees with contents");
+        }
+    }
+    // A plain reopen finds the same store.
+    let flash = store.into_flash();
+    let (mut store, _report) = match Store::open(flash) {
+        Ok(opened) => opened,
+        Err(error) => panic!("a store that opened does not reopen: {error}"),
+    };
+    if let (Some(before), Ok(after)) = (&before, store.contents()) {
+        assert_eq!(before, &after, "contents changed across a plain reopen");
+    }
+    // What is flushed survives a reopen.
+    let hash = [0x5A; 32];
+    let info = Info {
+        physical_sector: 7,
+        first_logical_sector: 9,
+    };
+    if store.insert(hash, info).is_err() || store.flush().is_err() {
+        return;
+    }
+    let (mut store, _report) = match Store::open(store.into_flash()) {
+        Ok(opened) => opened,
+        Err(error) => panic!("reopen after a flushed insert: {error}"),
+    };
+    match store.get(&hash) {
+        Ok(found) => assert_eq!(found, Some(info), "a flushed insert is lost"),
+        Err(error) => panic!("get of a flushed insert: {error}"),
+    }
+}
+
+/// Images of real stores on the `image` device, trailing erased bytes
+/// trimmed: seeds for `corpus/image/`. Each is a store after `ops` steps
+/// (some with a freeze, some with deletes and a pack) and a flush.
+pub fn image_seeds() -> Vec<Vec<u8>> {
+    let mut seeds = Vec::new();
+    for (order, slots, journal_blocks, keys) in
+        [(2, 4, 1, 3u64), (2, 4, 1, 40), (3, 2, 2, 30), (2, 2, 1, 60)]
+    {
+        let flash = SimFlash::new(SimConfig::new(image_geometry()), 1).expect("device");
+        let mut config = StoreConfig::new(order, journal_blocks);
+        config.bucket_slots = slots;
+        config.incarnations_max = 2;
+        config.evict_oldest = true;
+        let mut store = Store::create(flash, config).expect("create");
+        for key in 0..keys {
+            let hash = crate::workload::hash_of(key % 24);
+            if key % 5 == 4 {
+                store.delete(&hash).expect("delete");
+            } else {
+                store
+                    .insert(hash, crate::workload::info_of(key))
+                    .expect("insert");
+            }
+        }
+        store.flush().expect("flush");
+        let mut image = store.into_flash().image();
+        let used = image.iter().rposition(|&b| b != 0xFF).map_or(0, |p| p + 1);
+        image.truncate(used);
+        seeds.push(image);
+    }
+    seeds
+}
+
+// ---------------------------------------------------------------- cuckoo
+
+/// Most operations one `cuckoo` input runs.
+pub const CUCKOO_OPS_MAX: usize = 512;
+
+/// A `cuckoo` input: a small table and operations on adversarial keys.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct CuckooInput {
+    /// 2, 4 or 8 slots a bucket.
+    pub bucket_slots: u8,
+    /// Order 0..=4.
+    pub order: u8,
+    pub policy: PolicyChoice,
+    pub seed: u8,
+    pub ops: Vec<CuckooOp>,
+}
+
+/// A key whose first two words (h1, h2 before masking) come from a tiny
+/// set, so many keys share buckets; `same` forces h2 == h1.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub struct KeyChoice {
+    pub w1: u8,
+    pub w2: u8,
+    pub same: bool,
+    pub tail: u8,
+}
+
+impl KeyChoice {
+    pub fn hash(self) -> Hash {
+        let w1 = u64::from(self.w1 % 16) | (u64::from(self.tail) << 40);
+        let w2 = if self.same {
+            w1
+        } else {
+            u64::from(self.w2 % 16) | (u64::from(self.tail) << 48)
+        };
+        let mut hash = [0u8; 32];
+        hash[..8].copy_from_slice(&w1.to_le_bytes());
+        hash[8..16].copy_from_slice(&w2.to_le_bytes());
+        hash[16] = self.tail % 8;
+        hash
+    }
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum CuckooOp {
+    Insert { key: KeyChoice, value: u16 },
+    Remove { key: KeyChoice },
+    Get { key: KeyChoice },
+    Clear,
+}
+
+/// Every stored (bucket, slot, hash, value), in bucket order.
+fn layout(table: &CuckooTable<u16>) -> Vec<(u64, usize, Hash, u16)> {
+    (0..table.buckets())
+        .flat_map(|bucket| {
+            table
+                .bucket(bucket)
+                .enumerate()
+                .filter_map(move |(slot, e)| e.map(|(h, v)| (bucket, slot, *h, *v)))
+        })
+        .collect()
+}
+
+/// Target `cuckoo`: adversarial keys against a `HashMap`; a `Full` insert
+/// must leave the table exactly as it was.
+pub fn cuckoo(data: &[u8]) {
+    let Some(input) = decode::<CuckooInput>(data) else {
+        return;
+    };
+    let order = u32::from(input.order % 5);
+    let config = CuckooConfig {
+        order,
+        bucket_slots: bucket_slots(input.bucket_slots),
+        policy: input.policy.policy(),
+        seed: u64::from(input.seed),
+    };
+    let mut table = CuckooTable::<u16>::new(config).expect("a valid configuration");
+    let mut model: HashMap<Hash, u16> = HashMap::new();
+    for (index, op) in input.ops.iter().take(CUCKOO_OPS_MAX).enumerate() {
+        match *op {
+            CuckooOp::Insert { key, value } => {
+                let hash = key.hash();
+                let before = layout(&table);
+                match table.insert(hash, value) {
+                    Ok(previous) => {
+                        assert_eq!(previous, model.insert(hash, value), "op {index}: insert");
+                    }
+                    Err(CuckooError::Full { len, capacity }) => {
+                        assert!(
+                            !model.contains_key(&hash),
+                            "op {index}: overwriting a present hash returned Full"
+                        );
+                        assert_eq!(len, model.len() as u64, "op {index}: Full len");
+                        assert_eq!(capacity, table.capacity());
+                        assert_eq!(before, layout(&table), "op {index}: Full changed the table");
+                    }
+                    Err(other) => panic!("op {index}: insert failed: {other}"),
+                }
+            }
+            CuckooOp::Remove { key } => {
+                let hash = key.hash();
+                assert_eq!(
+                    table.remove(&hash),
+                    model.remove(&hash),
+                    "op {index}: remove"
+                );
+            }
+            CuckooOp::Get { key } => {
+                let hash = key.hash();
+                assert_eq!(table.get(&hash), model.get(&hash), "op {index}: get");
+                assert_eq!(table.contains(&hash), model.contains_key(&hash));
+            }
+            CuckooOp::Clear => {
+                table.clear();
+                model.clear();
+            }
+        }
+        check_table(&table, &model, order, index);
+    }
+}
+
+fn check_table(table: &CuckooTable<u16>, model: &HashMap<Hash, u16>, order: u32, index: usize) {
+    assert_eq!(table.len(), model.len() as u64, "op {index}: len");
+    let entries = layout(table);
+    assert_eq!(entries.len(), model.len(), "op {index}: entries");
+    for (bucket, _slot, hash, value) in &entries {
+        assert!(
+            *bucket == h1(hash, order) || *bucket == h2(hash, order),
+            "op {index}: hash in bucket {bucket}, neither h1 nor h2"
+        );
+        assert_eq!(
+            model.get(hash),
+            Some(value),
+            "op {index}: entry not in the model"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- journal
+
+/// Bytes of the page the `journal` target decodes.
+pub const JOURNAL_PAGE_BYTES: usize = 256;
+
+/// Target `journal`: the input as a journal page (padded with 0xFF or
+/// truncated), as it is and with its CRC fixed, through `Page::decode`; a
+/// decoded page must round-trip. Also the whole input, as it is and with
+/// its CRC fixed, through `AnchorRecord::decode`.
+pub fn journal(data: &[u8]) {
+    let mut page = data[..data.len().min(JOURNAL_PAGE_BYTES)].to_vec();
+    page.resize(JOURNAL_PAGE_BYTES, 0xFF);
+    check_page(&page);
+    set_crc(&mut page, 28..32);
+    check_page(&page);
+
+    check_anchor(data);
+    if data.len() >= ANCHOR_HEADER_BYTES {
+        let payload = u32::from_le_bytes(data[16..20].try_into().expect("4 bytes")) as usize;
+        let total = payload.saturating_add(ANCHOR_HEADER_BYTES);
+        if total <= data.len() {
+            let mut fixed = data.to_vec();
+            fixed[..4].copy_from_slice(&ANCHOR_MAGIC);
+            fixed[4..6].copy_from_slice(&ANCHOR_VERSION);
+            set_crc(&mut fixed[..total], 20..24);
+            check_anchor(&fixed);
+        }
+    }
+}
+
+fn check_page(bytes: &[u8]) {
+    if let Ok(page) = Page::decode(bytes) {
+        let encoded = page.encode(bytes.len());
+        assert_eq!(encoded.len(), bytes.len());
+        assert_eq!(Page::decode(&encoded), Ok(page), "page round trip");
+    }
+}
+
+fn check_anchor(bytes: &[u8]) {
+    if let Ok(Some((record, len))) = AnchorRecord::decode(bytes) {
+        assert!(len <= bytes.len(), "anchor record longer than its bytes");
+        let _ = record.validate(16);
+        let encoded = record.encode();
+        match AnchorRecord::decode(&encoded) {
+            Ok(Some((again, again_len))) => {
+                assert_eq!(again, record, "anchor record round trip");
+                assert_eq!(again_len, encoded.len());
+            }
+            other => panic!("a decoded anchor record does not decode re-encoded: {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_matches_the_standard_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn seed_images_open_and_fixing_them_changes_nothing() {
+        for seed in image_seeds() {
+            let mut image = image_bytes(&seed);
+            let raw = image.clone();
+            fix_checksums(&mut image, image_geometry());
+            assert_eq!(image, raw);
+            let (mut store, _) = Store::open(device(&image, image_geometry())).unwrap();
+            assert!(!store.contents().unwrap().is_empty());
+            check_image(&image, image_geometry());
+        }
+    }
+
+    /// Writes the hand-made seeds into `corpus/` (run once, then fuzz and
+    /// `cargo fuzz cmin`): `cargo test -p logstore-sim --lib write_seeds -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_seeds() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+        let write = |target: &str, name: String, bytes: &[u8]| {
+            let dir = corpus.join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        for (i, image) in image_seeds().iter().enumerate() {
+            write("image", format!("seed-store-{i}"), image);
+        }
+        let page = Page {
+            epoch: 1,
+            generation: 1,
+            sequence: 3,
+            entries: vec![
+                logstore::Entry::Hash {
+                    hash: [7; 32],
+                    info: Info::default(),
+                },
+                logstore::Entry::Tombstone { hash: [9; 32] },
+            ],
+        };
+        write(
+            "journal",
+            "seed-page".into(),
+            &page.encode(JOURNAL_PAGE_BYTES),
+        );
+        let image = image_bytes(&image_seeds()[1]);
+        write(
+            "journal",
+            "seed-anchor".into(),
+            &image[..JOURNAL_PAGE_BYTES],
+        );
+    }
+
+    #[test]
+    fn bodies_accept_empty_and_short_inputs() {
+        for (_, body) in TARGETS {
+            body(&[]);
+            body(&[0]);
+            body(&[0xFF; 64]);
+        }
+    }
+}

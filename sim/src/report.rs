@@ -1,0 +1,595 @@
+//! The report: fill, wear, write amplification, crash campaigns, RAM and
+//! speed, as `reports/README.md` with SVG plots.
+//!
+//! Owns the campaign sizes and the layout of the report. Promises: every
+//! figure names the command that reproduces it; all figures but the
+//! timings (kept between the `timings` markers) are deterministic, so the
+//! same size writes the same bytes.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use indicatif::ProgressBar;
+use logstore::Policy;
+use serde_json::{json, Value};
+
+use crate::campaign::{self, progress_bar, replay_command, Case};
+use crate::fill::{fill_limit, fill_stats};
+use crate::nand::CrashMode;
+use crate::plot::{bar_chart, line_chart, LineChart, Series};
+use crate::speed;
+use crate::wear::{wear, WearConfig};
+use crate::workload::WorkloadKind;
+
+/// How big the campaigns are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportSize {
+    /// Seconds: for CI and the determinism test.
+    Quick,
+    /// About two minutes on 2 cores.
+    Default,
+    /// Much longer.
+    Full,
+}
+
+/// The campaign sizes of one report size.
+#[derive(Clone, Debug)]
+struct Sizes {
+    flag: &'static str,
+    fill_order: u32,
+    fill_seeds: u64,
+    kicks: Vec<u32>,
+    depths: Vec<u32>,
+    orders: Vec<u32>,
+    sweep_seeds: u64,
+    sweep_ops: usize,
+    exhaustive_ops: usize,
+    wear_ops: u64,
+    wa_ops: u64,
+    speed_keys: u64,
+}
+
+impl Sizes {
+    fn of(size: ReportSize) -> Sizes {
+        let kicks = vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 500, 1000, 2000];
+        match size {
+            ReportSize::Quick => Sizes {
+                flag: " --quick",
+                fill_order: 9,
+                fill_seeds: 3,
+                kicks: vec![1, 4, 16, 128, 500],
+                depths: vec![1, 2, 4, 6],
+                orders: (6..=10).collect(),
+                sweep_seeds: 40,
+                sweep_ops: 400,
+                exhaustive_ops: 120,
+                wear_ops: 8_000,
+                wa_ops: 2_000,
+                speed_keys: 1 << 12,
+            },
+            ReportSize::Default => Sizes {
+                flag: "",
+                fill_order: 14,
+                fill_seeds: 10,
+                kicks,
+                depths: (1..=7).collect(),
+                orders: (6..=16).collect(),
+                sweep_seeds: 100_000,
+                sweep_ops: 1_000,
+                exhaustive_ops: 10_000,
+                wear_ops: 2_000_000,
+                wa_ops: 50_000,
+                speed_keys: 1 << 17,
+            },
+            ReportSize::Full => Sizes {
+                flag: " --full",
+                fill_order: 16,
+                fill_seeds: 20,
+                kicks,
+                depths: (1..=7).collect(),
+                orders: (6..=18).collect(),
+                sweep_seeds: 1_000_000,
+                sweep_ops: 2_000,
+                exhaustive_ops: 40_000,
+                wear_ops: 20_000_000,
+                wa_ops: 200_000,
+                speed_keys: 1 << 19,
+            },
+        }
+    }
+}
+
+/// A section: its markdown, and its figures for `--json`.
+struct Section {
+    markdown: String,
+    figures: Value,
+}
+
+/// Runs every campaign, writes `out/README.md` and the SVGs, and returns a
+/// summary (with `failures`, which must be 0).
+pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
+    let sizes = Sizes::of(size);
+    std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let command = format!("cargo run --release -- report{}", sizes.flag);
+    let bar = progress_bar(6, "report");
+    let mut sections = Vec::new();
+    for (name, run) in SECTIONS {
+        bar.set_message(name);
+        sections.push(run(&sizes, out, &bar)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut text = format!(
+        "# logstore report\n\n\
+         Written by `{command}` (about two minutes on 2 cores; `--quick` takes seconds, `--full` much longer). \
+         Every figure below but the timings is deterministic: the same command writes the same bytes. \
+         Each figure names the command that reproduces it alone.\n\n"
+    );
+    let mut figures = serde_json::Map::new();
+    for ((name, _), section) in SECTIONS.iter().zip(sections) {
+        text.push_str(&section.markdown);
+        text.push('\n');
+        figures.insert(name.to_string(), section.figures);
+    }
+    let path = out.join("README.md");
+    std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let failures = figures["crash"]["failures"].as_u64().unwrap_or(u64::MAX);
+    Ok(json!({ "report": path.display().to_string(), "failures": failures, "sections": figures }))
+}
+
+type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
+
+const SECTIONS: [(&str, SectionFn); 6] = [
+    ("fill", fill_section),
+    ("crash", crash_section),
+    ("wear", wear_section),
+    ("write_amplification", wa_section),
+    ("ram", ram_section),
+    ("speed", speed_section),
+];
+
+fn walk(max_kicks: u32) -> Policy {
+    Policy::RandomWalk {
+        max_kicks,
+        retries: 10,
+    }
+}
+
+fn fill_series(
+    sizes: &Sizes,
+    bucket: usize,
+    label: &str,
+    bounds: &[u32],
+    policy: fn(u32) -> Policy,
+) -> Result<Series, String> {
+    let points = bounds
+        .iter()
+        .map(|&bound| {
+            let stats = fill_stats(sizes.fill_order, bucket, policy(bound), sizes.fill_seeds)?;
+            Ok((f64::from(bound), stats.mean))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Series {
+        label: label.to_string(),
+        points,
+        reference: false,
+    })
+}
+
+fn flat(label: &str, y: f64, x0: f64, x1: f64) -> Series {
+    Series {
+        label: label.to_string(),
+        points: vec![(x0, y), (x1, y)],
+        reference: true,
+    }
+}
+
+fn fill_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, String> {
+    let mut md = String::from("## Fill at the first failed insert\n\n");
+    let _ = writeln!(
+        md,
+        "Uniform random hashes inserted into an empty table of 2^{} buckets until the first insert fails; mean over {} seeds. \
+         The bound is the most kicks of a random walk or a fixed victim, and the most displacements (path depth) of BFS. \
+         Dashed: the theoretical 2-choice load threshold for the bucket size (no figure may exceed it), and the seed's claimed 93%.\n",
+        sizes.fill_order, sizes.fill_seeds
+    );
+    md.push_str("| B | policy | bound | mean fill |\n|---:|---|---:|---:|\n");
+    let mut figures = serde_json::Map::new();
+    let x_max = f64::from(*sizes.kicks.last().unwrap_or(&1));
+    for bucket in [2usize, 4, 8] {
+        let limit = fill_limit(bucket).expect("2, 4 or 8");
+        let series = vec![
+            fill_series(sizes, bucket, "random walk", &sizes.kicks, walk)?,
+            fill_series(sizes, bucket, "BFS (depth)", &sizes.depths, |d| {
+                Policy::Bfs { max_depth: d }
+            })?,
+            fill_series(sizes, bucket, "fixed victim", &sizes.kicks, |k| {
+                Policy::FixedVictim { max_kicks: k }
+            })?,
+            flat(&format!("limit {limit}"), limit, 1.0, x_max),
+            flat("seed's 93%", 0.93, 1.0, x_max),
+        ];
+        for line in series.iter().filter(|s| !s.reference) {
+            for &(bound, fill) in &line.points {
+                let _ = writeln!(md, "| {bucket} | {} | {bound} | {fill:.4} |", line.label);
+                figures.insert(
+                    format!("b{bucket}_{}_{bound}", line.label.replace(' ', "_")),
+                    json!(fill),
+                );
+            }
+        }
+        let file = format!("fill_b{bucket}.svg");
+        line_chart(
+            &out.join(&file),
+            &LineChart {
+                title: &format!(
+                    "Fill at first failure, B = {bucket}, order {}",
+                    sizes.fill_order
+                ),
+                x_label: "bound (kicks; BFS: depth)",
+                y_label: "fill",
+                x_log: true,
+                y_range: (0.3, 1.0),
+                series,
+            },
+        )?;
+        let _ = writeln!(md, "\n![fill B={bucket}]({file})\n");
+    }
+    md.push_str(&fill_by_order(sizes, out, &mut figures)?);
+    let _ = writeln!(
+        md,
+        "\nOne point alone: `cargo run --release -- fill --bucket 4 --order {} --policy random-walk --max-kicks 128 --seeds {}`.\n",
+        sizes.fill_order, sizes.fill_seeds
+    );
+    Ok(Section {
+        markdown: md,
+        figures: Value::Object(figures),
+    })
+}
+
+fn fill_by_order(
+    sizes: &Sizes,
+    out: &Path,
+    figures: &mut serde_json::Map<String, Value>,
+) -> Result<String, String> {
+    let mut series = Vec::new();
+    for (label, policy) in [
+        ("BFS depth 6 (default)", Policy::default()),
+        ("random walk 128", walk(128)),
+    ] {
+        let points = sizes
+            .orders
+            .iter()
+            .map(|&order| {
+                Ok((
+                    f64::from(order),
+                    fill_stats(order, 4, policy, sizes.fill_seeds)?.mean,
+                ))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        for &(order, fill) in &points {
+            figures.insert(
+                format!("b4_order{order}_{}", label.split(' ').next().unwrap_or("")),
+                json!(fill),
+            );
+        }
+        series.push(Series {
+            label: label.to_string(),
+            points,
+            reference: false,
+        });
+    }
+    let (lo, hi) = (
+        f64::from(sizes.orders[0]),
+        f64::from(*sizes.orders.last().unwrap_or(&1)),
+    );
+    series.push(flat("limit 0.980", 0.98, lo, hi));
+    line_chart(
+        &out.join("fill_order.svg"),
+        &LineChart {
+            title: "Fill at first failure against table order, B = 4",
+            x_label: "order (2^order buckets)",
+            y_label: "fill",
+            x_log: false,
+            y_range: (0.85, 1.0),
+            series,
+        },
+    )?;
+    Ok("Fill against table size, B = 4: small tables fill further by chance; large ones settle below the limit.\n\n![fill by order](fill_order.svg)\n".to_string())
+}
+
+fn crash_section(sizes: &Sizes, _out: &Path, bar: &ProgressBar) -> Result<Section, String> {
+    let seeds: Vec<u64> = (0..sizes.sweep_seeds).collect();
+    let sweep_bar = ProgressBar::hidden();
+    bar.set_message("crash sweep");
+    let sweep = campaign::sweep(&seeds, sizes.sweep_ops, &CrashMode::ALL, &sweep_bar);
+    let mut md = String::from("## Crash campaigns\n\n");
+    let _ = writeln!(
+        md,
+        "**Sweep**: {} seeds × {} steps, each with 1 to 4 power cuts at seeded points and modes, one seed in four with program and erase failures; \
+         after every cut the device restarts, the store reopens and must equal the model after a prefix of the acknowledged operations holding every flushed one. \
+         Command: `cargo run --release -- sweep --seeds 0..{} --ops {}`.\n",
+        sizes.sweep_seeds, sizes.sweep_ops, sizes.sweep_seeds, sizes.sweep_ops
+    );
+    md.push_str("| runs | power cuts scheduled | power cuts hit and recovered | operations acknowledged | failures |\n|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        md,
+        "| {} | {} | {} | {} | {} |\n",
+        sweep.runs, sweep.crash_points, sweep.crashes, sweep.acknowledged, sweep.failures
+    );
+    let mut failures = sweep.failures;
+    let mut replays = save_cases(&sweep.failed_cases, "sweep");
+    let exhaustive = exhaustive_table(sizes, bar, &mut md, &mut failures, &mut replays);
+    if replays.is_empty() {
+        md.push_str("No failures.\n");
+    } else {
+        md.push_str("Failures, each with the command that replays it:\n\n");
+        replays
+            .iter()
+            .for_each(|r| md.push_str(&format!("- `{r}`\n")));
+    }
+    Ok(Section {
+        markdown: md,
+        figures: json!({
+            "sweep_runs": sweep.runs, "sweep_crash_points": sweep.crash_points,
+            "sweep_crashes": sweep.crashes, "failures": failures,
+            "exhaustive_crash_points": exhaustive, "replay": replays,
+        }),
+    })
+}
+
+fn exhaustive_table(
+    sizes: &Sizes,
+    bar: &ProgressBar,
+    md: &mut String,
+    failures: &mut u64,
+    replays: &mut Vec<String>,
+) -> u64 {
+    let _ = writeln!(
+        md,
+        "**Exhaustive**: one {}-step workload per kind, power cut at every mutating flash operation in turn, in each mode, \
+         branching from snapshots; each branch recovers, is checked, then flushes, reopens and is checked whole. \
+         Command: `cargo run --release -- exhaustive --ops {} --workload KIND --mode MODE`.\n",
+        sizes.exhaustive_ops, sizes.exhaustive_ops
+    );
+    md.push_str("| workload | mode | flash operations | crash points | failures |\n|---|---|---:|---:|---:|\n");
+    let mut total = 0;
+    for kind in WorkloadKind::ALL {
+        let mut case = Case::from_seed(0, sizes.exhaustive_ops, Some(kind), &CrashMode::ALL);
+        case.crashes.clear();
+        case.config.faults = Default::default();
+        for mode in CrashMode::ALL {
+            bar.set_message(format!("exhaustive {} {}", kind.name(), mode.name()));
+            let summary = campaign::exhaustive(&case, &[mode], &ProgressBar::hidden());
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                kind.name(),
+                mode.name(),
+                summary.ops_mutating,
+                summary.crash_points,
+                summary.failures
+            );
+            total += summary.crash_points;
+            *failures += summary.failures;
+            replays.extend(save_cases(&summary.failed_cases, "exhaustive"));
+        }
+    }
+    md.push('\n');
+    total
+}
+
+fn save_cases(cases: &[Case], prefix: &str) -> Vec<String> {
+    let folder = Path::new("corpus/regressions");
+    cases
+        .iter()
+        .map(|case| {
+            let step = case.crashes.first().map_or(0, |c| c.step);
+            let stem = format!(
+                "{prefix}-{}-seed{}-step{step}",
+                case.workload.name(),
+                case.seed
+            );
+            case.save(folder, &stem)
+                .map(|path| replay_command(&path))
+                .unwrap_or_else(|e| format!("(could not save case: {e})"))
+        })
+        .collect()
+}
+
+fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, String> {
+    let config = WearConfig::new(sizes.wear_ops, 3_000, 16);
+    let report = wear(&config, &|_| {})?;
+    let blocks = config.geometry.blocks;
+    let erases_per_insert = report.erases as f64 / report.ops_done.max(1) as f64;
+    let lifetime_inserts = f64::from(config.endurance_cycles) * f64::from(blocks)
+        / erases_per_insert.max(f64::MIN_POSITIVE);
+    let rate = 1_000.0;
+    let lifetime_days = lifetime_inserts / rate / 86_400.0;
+    let mut md = String::from("## Wear\n\n");
+    let _ = writeln!(
+        md,
+        "{} inserts of new hashes (a flush every 16) into a store on a {}-block device of {}-byte pages, {} a block, \
+         with the oldest of 8 incarnations dropped when full so the ingest never stops. Command: `cargo run --release -- wear --ops {} --endurance 3000 --flush-every 16`.\n",
+        report.ops_done, blocks, config.geometry.page_bytes, config.geometry.pages_per_block, sizes.wear_ops
+    );
+    md.push_str("| erase max | erase mean | erase min | max/mean | erases per insert | write amplification | worn blocks |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        md,
+        "| {} | {:.2} | {} | {:.3} | {:.5} | {:.2} | {} |\n",
+        report.erase_max,
+        report.erase_mean,
+        report.erase_min,
+        f64::from(report.erase_max) / report.erase_mean.max(f64::MIN_POSITIVE),
+        erases_per_insert,
+        report.write_amplification,
+        report.bad_blocks
+    );
+    let _ = writeln!(
+        md,
+        "**Lifetime estimate**: endurance × blocks / erases per insert = {} × {} / {:.5} = {:.3e} inserts; \
+         at {rate} new clusters a second (4 MB/s of unique 4 KiB clusters) that is {:.1} days. \
+         Assumptions: MLC endurance of 3,000 P/E cycles, wear spread as measured (max/mean above), \
+         every block usable to the end, and a device of this size given to the index alone; the figure scales with the device's block count.\n",
+        config.endurance_cycles, blocks, erases_per_insert, lifetime_inserts, lifetime_days
+    );
+    let histogram = erase_histogram(&report.erase_counts);
+    bar_chart(
+        &out.join("wear_histogram.svg"),
+        "Erase count per block at the end",
+        "erase count",
+        "blocks",
+        &histogram,
+    )?;
+    let timeline: Vec<Series> = [("max", 0usize), ("mean", 1), ("min", 2)]
+        .iter()
+        .map(|&(label, which)| Series {
+            label: label.to_string(),
+            points: report
+                .timeline
+                .iter()
+                .map(|s| {
+                    (
+                        s.ops as f64,
+                        [f64::from(s.erase_max), s.erase_mean, f64::from(s.erase_min)][which],
+                    )
+                })
+                .collect(),
+            reference: false,
+        })
+        .collect();
+    let y_max = f64::from(report.erase_max) * 1.1 + 1.0;
+    line_chart(
+        &out.join("wear_timeline.svg"),
+        &LineChart {
+            title: "Erase count over the run",
+            x_label: "inserts",
+            y_label: "erases per block",
+            x_log: false,
+            y_range: (0.0, y_max),
+            series: timeline,
+        },
+    )?;
+    md.push_str(
+        "![erase histogram](wear_histogram.svg)\n\n![erase counts over time](wear_timeline.svg)\n",
+    );
+    Ok(Section {
+        markdown: md,
+        figures: json!({
+            "erase_max": report.erase_max, "erase_mean": report.erase_mean, "erase_min": report.erase_min,
+            "write_amplification": report.write_amplification, "bad_blocks": report.bad_blocks,
+            "erases_per_insert": erases_per_insert, "lifetime_inserts": lifetime_inserts,
+            "device_seconds": report.device_seconds,
+        }),
+    })
+}
+
+fn erase_histogram(counts: &[u32]) -> Vec<(u32, u32)> {
+    let mut histogram = std::collections::BTreeMap::new();
+    for &count in counts {
+        *histogram.entry(count).or_insert(0u32) += 1;
+    }
+    histogram.into_iter().collect()
+}
+
+fn wa_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, String> {
+    let intervals = [1u32, 2, 4, 8, 16, 32, 64, 128, 256];
+    let mut md = String::from("## Write amplification against flush interval\n\n");
+    let _ = writeln!(
+        md,
+        "Bytes programmed on the device (journal pages, incarnations, anchor) / bytes of journal entries appended (49 per insert), \
+         over {} inserts. A flush programs the partial page, so flushing often wastes most of each page. \
+         Command: `cargo run --release -- wear --ops {} --endurance 100000 --flush-every F`.\n",
+        sizes.wa_ops, sizes.wa_ops
+    );
+    md.push_str("| flush every | write amplification |\n|---:|---:|\n");
+    let mut points = Vec::new();
+    for every in intervals {
+        let report = wear(&WearConfig::new(sizes.wa_ops, 100_000, every), &|_| {})?;
+        let _ = writeln!(md, "| {every} | {:.2} |", report.write_amplification);
+        points.push((f64::from(every), report.write_amplification));
+    }
+    let y_max = points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    line_chart(
+        &out.join("write_amplification.svg"),
+        &LineChart {
+            title: "Write amplification against flush interval",
+            x_label: "inserts per flush",
+            y_label: "bytes programmed / bytes appended",
+            x_log: true,
+            y_range: (0.0, y_max),
+            series: vec![Series {
+                label: "write amplification".into(),
+                points: points.clone(),
+                reference: false,
+            }],
+        },
+    )?;
+    md.push_str("\n![write amplification](write_amplification.svg)\n");
+    let figures: serde_json::Map<String, Value> = points
+        .iter()
+        .map(|(x, y)| (format!("flush_every_{x}"), json!(y)))
+        .collect();
+    Ok(Section {
+        markdown: md,
+        figures: Value::Object(figures),
+    })
+}
+
+fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
+    let mut md = String::from("## RAM per entry\n\n");
+    md.push_str(
+        "Bytes of RAM the log store's slots take, divided by the entries held at the fill the default policy reaches (mean fill at the first failure above). \
+         The full layout keeps the 32-byte hash and the value (info or tombstone) in every slot, plus one occupancy byte a bucket.\n\n",
+    );
+    md.push_str("| layout | B | bytes per slot | fill reached | bytes per entry |\n|---|---:|---:|---:|---:|\n");
+    let mut figures = serde_json::Map::new();
+    for bucket in [2usize, 4, 8] {
+        let slot = speed::full_slot_bytes(bucket);
+        let fill = fill_stats(
+            sizes.fill_order,
+            bucket,
+            Policy::default(),
+            sizes.fill_seeds,
+        )?
+        .mean;
+        let per_entry = slot / fill;
+        let _ = writeln!(
+            md,
+            "| full | {bucket} | {slot:.2} | {fill:.4} | {per_entry:.2} |"
+        );
+        figures.insert(format!("full_b{bucket}"), json!(per_entry));
+    }
+    Ok(Section {
+        markdown: md,
+        figures: Value::Object(figures),
+    })
+}
+
+fn speed_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
+    let figures = speed::measure(sizes.speed_keys)?;
+    let mut md = String::from("## Speed\n\n<!-- timings:begin -->\n");
+    let _ = writeln!(
+        md,
+        "Machine-dependent: measured on {} ({} cores) in this run; the rest of the report does not depend on the machine. \
+         Criterion benchmarks give steadier figures: `cargo bench`.\n",
+        speed::cpu_name(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    md.push_str("| what | figure |\n|---|---:|\n");
+    if let Value::Object(map) = &figures {
+        for (key, value) in map {
+            let _ = writeln!(
+                md,
+                "| {} | {} |",
+                key.replace('_', " "),
+                speed::format_rate(value)
+            );
+        }
+    }
+    md.push_str("<!-- timings:end -->\n");
+    Ok(Section {
+        markdown: md,
+        figures,
+    })
+}

@@ -1,0 +1,186 @@
+//! Timings for the report: store operations per second on [`SimFlash`],
+//! rebuild speed, and cuckoo lookups and inserts against `hashbrown` on the
+//! same keys in the same run. Machine-dependent by nature; criterion
+//! benchmarks (`cargo bench`) are the steadier source.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use logstore::cuckoo::{CuckooConfig, CuckooTable};
+use logstore::store::{Store, StoreConfig};
+use logstore::{Geometry, Hash, Info, Value};
+use serde_json::{json, Value as Json};
+
+use crate::nand::{SimConfig, SimFlash};
+use crate::workload::hash_of;
+
+/// The CPU's model name, from /proc/cpuinfo where there is one.
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// RAM bytes per slot of the full layout with `bucket` slots a bucket.
+pub fn full_slot_bytes(bucket: usize) -> f64 {
+    let config = CuckooConfig {
+        bucket_slots: bucket,
+        ..CuckooConfig::new(10, 0)
+    };
+    let table: CuckooTable<Value> = CuckooTable::new(config).expect("valid config");
+    let fixed = std::mem::size_of::<CuckooTable<Value>>() as f64;
+    (table.ram_bytes() as f64 - fixed) / table.capacity() as f64
+}
+
+/// Human form of a figure: rates with thousands separators, ratios plain.
+pub fn format_rate(value: &Json) -> String {
+    match value.as_f64() {
+        Some(v) if v >= 1_000.0 => format!("{:.0}", v)
+            .as_bytes()
+            .rchunks(3)
+            .rev()
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(v) => format!("{v:.2}"),
+        None => value.to_string(),
+    }
+}
+
+fn per_second(count: u64, start: Instant) -> f64 {
+    count as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}
+
+fn store_device() -> SimFlash {
+    let mut config = SimConfig::new(Geometry::new(2048, 64, 512).expect("valid geometry"));
+    config.endurance_cycles = u32::MAX;
+    SimFlash::new(config, 0).expect("valid device")
+}
+
+/// Store inserts and lookups per second, and rebuild entries per second.
+fn store_figures(keys: u64) -> Result<Json, String> {
+    let mut config = StoreConfig::new(14, 32);
+    config.incarnations_max = 64;
+    let mut store = Store::create(store_device(), config).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    for key in 0..keys {
+        store
+            .insert(
+                hash_of(key),
+                Info {
+                    physical_sector: key,
+                    first_logical_sector: key,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        if key % 16 == 15 {
+            store.flush().map_err(|e| e.to_string())?;
+        }
+    }
+    let inserts = per_second(keys, start);
+    let start = Instant::now();
+    for key in 0..keys {
+        black_box(store.get(&hash_of(key)).map_err(|e| e.to_string())?);
+    }
+    let lookups = per_second(keys, start);
+    store.flush().map_err(|e| e.to_string())?;
+    let entries = store.stats().log_entries;
+    let start = Instant::now();
+    let (reopened, _) = Store::open(store.into_flash()).map_err(|e| e.to_string())?;
+    let rebuild = per_second(entries, start);
+    black_box(reopened);
+    Ok(json!({
+        "store_inserts_per_s": inserts,
+        "store_lookups_per_s": lookups,
+        "rebuild_entries_per_s": rebuild,
+    }))
+}
+
+/// Nanoseconds per operation of `op` over `keys`.
+fn ns_per(keys: &[Hash], mut op: impl FnMut(&Hash)) -> f64 {
+    let rounds = (200_000 / keys.len().max(1)).max(1);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        keys.iter().for_each(&mut op);
+    }
+    start.elapsed().as_nanos() as f64 / (rounds * keys.len()).max(1) as f64
+}
+
+/// Cuckoo (default policy, B = 4) against hashbrown at a fill, same keys.
+fn table_figures(order: u32, fill: f64) -> Result<Json, String> {
+    let mut table: CuckooTable<Info> =
+        CuckooTable::new(CuckooConfig::new(order, 0)).map_err(|e| e.to_string())?;
+    let count = (table.capacity() as f64 * fill) as u64;
+    let keys: Vec<Hash> = (0..count).map(hash_of).collect();
+    let misses: Vec<Hash> = (0..count.min(10_000))
+        .map(|k| hash_of(k + (1 << 40)))
+        .collect();
+    let mut map: hashbrown::HashMap<Hash, Info> = hashbrown::HashMap::new();
+    let start = Instant::now();
+    for (n, key) in keys.iter().enumerate() {
+        table
+            .insert(
+                *key,
+                Info {
+                    physical_sector: n as u64,
+                    first_logical_sector: 0,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    let cuckoo_insert = start.elapsed().as_nanos() as f64 / count.max(1) as f64;
+    let start = Instant::now();
+    for (n, key) in keys.iter().enumerate() {
+        map.insert(
+            *key,
+            Info {
+                physical_sector: n as u64,
+                first_logical_sector: 0,
+            },
+        );
+    }
+    let map_insert = start.elapsed().as_nanos() as f64 / count.max(1) as f64;
+    let hit = ns_per(&keys, |k| {
+        black_box(table.get(k));
+    });
+    let map_hit = ns_per(&keys, |k| {
+        black_box(map.get(k));
+    });
+    let miss = ns_per(&misses, |k| {
+        black_box(table.get(k));
+    });
+    let map_miss = ns_per(&misses, |k| {
+        black_box(map.get(k));
+    });
+    let pct = (fill * 100.0).round();
+    Ok(json!({
+        format!("cuckoo_hit_ns_at_{pct}pct"): hit,
+        format!("hashbrown_hit_ns_at_{pct}pct"): map_hit,
+        format!("cuckoo_miss_ns_at_{pct}pct"): miss,
+        format!("hashbrown_miss_ns_at_{pct}pct"): map_miss,
+        format!("cuckoo_insert_ns_to_{pct}pct"): cuckoo_insert,
+        format!("hashbrown_insert_ns_to_{pct}pct"): map_insert,
+    }))
+}
+
+/// Every timing, as one JSON object.
+pub fn measure(keys: u64) -> Result<Json, String> {
+    let mut all = serde_json::Map::new();
+    let order = (keys.max(64) / 4).ilog2();
+    for part in [
+        store_figures(keys)?,
+        table_figures(order, 0.5)?,
+        table_figures(order, 0.9)?,
+    ] {
+        if let Json::Object(map) = part {
+            all.extend(map);
+        }
+    }
+    Ok(Json::Object(all))
+}
