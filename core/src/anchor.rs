@@ -11,6 +11,7 @@
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::flash::{BlockAddr, Flash, FlashError, PageAddr, ERASED};
+use crate::planted::{self, Bug};
 
 /// The two blocks the anchor lives in.
 pub const ANCHOR_BLOCKS: [BlockAddr; 2] = [BlockAddr(0), BlockAddr(1)];
@@ -320,7 +321,10 @@ impl Anchor {
         let (block_index, first_page) = match self.append_page {
             Some(page) if page + pages <= geometry.pages_per_block => (self.current, page),
             _ => {
-                let other = 1 - self.current;
+                let mut other = 1 - self.current;
+                if planted::active(Bug::AnchorInPlace) {
+                    other = self.current;
+                }
                 flash.erase(ANCHOR_BLOCKS[other])?;
                 (other, 0)
             }

@@ -323,6 +323,9 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
         } else {
             roots.buckets[0]
         };
+        if crate::planted::active(crate::planted::Bug::KickWrongBucket) && alternate != bucket {
+            return Some((alternate + 1) & ((1u64 << self.order) - 1));
+        }
         (alternate != bucket).then_some(alternate)
     }
 

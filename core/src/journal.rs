@@ -14,6 +14,7 @@ use crate::alloc::Allocator;
 use crate::anchor::Region;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ERASED};
+use crate::planted::{self, Bug};
 use crate::types::{Hash, Info};
 
 const MAGIC: u32 = 0x4C53_4A31; // "LSJ1"
@@ -147,7 +148,7 @@ impl Page {
         let crc = r.u32().map_err(malformed)?;
         let mut check = bytes.to_vec();
         check[28..32].fill(0);
-        if crc32c::crc32c(&check) != crc {
+        if crc32c::crc32c(&check) != crc && !planted::active(Bug::SkipCrc) {
             return Err(PageFault::BadCrc);
         }
         let body = Reader::new(bytes)
@@ -387,7 +388,9 @@ impl Journal {
             self.stats.bytes_wasted += (self.page_room() - self.buffer.bytes.len()) as u64;
             self.program_buffer(flash, alloc)?;
         }
-        flash.sync()?;
+        if !planted::active(Bug::FlushWithoutSync) {
+            flash.sync()?;
+        }
         self.stats.flushes += 1;
         Ok(())
     }
@@ -517,14 +520,18 @@ impl Journal {
             .last_programmed
             .map_or(0, |p| p + 1)
             .max(scan.next_position);
-        let resume = touched.div_ceil(ppb) * ppb;
+        let mut resume = touched.div_ceil(ppb) * ppb;
+        let mut erase_from = resume;
+        if planted::active(Bug::ResumeReprogram) {
+            (resume, erase_from) = (scan.next_position, u64::MAX);
+        }
         let mut journal = Journal::at(
             region,
             geometry,
             resume,
             scan.sequence,
             scan.epoch + 1,
-            resume,
+            erase_from,
         );
         journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
         Ok((journal, scan.entries, scan.report))

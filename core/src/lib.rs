@@ -14,6 +14,7 @@ pub mod flash;
 pub mod hashstore;
 pub mod journal;
 pub mod log;
+pub mod planted;
 pub mod store;
 pub mod types;
 

@@ -514,17 +514,29 @@ impl SimFlash {
         }
     }
 
-    /// A random subset of the program's 0 bits take; one time in four none
-    /// does, and the page reads erased yet may not be programmed again.
+    /// How a program in flight is torn, by the seeded RNG: one time in four
+    /// no bit took (the page reads erased yet may not be programmed again);
+    /// one in four the bytes took in order up to a random point, with a
+    /// few bytes of mixed bits there and the rest untouched (the header
+    /// intact, the tail garbled); otherwise a random subset of the 0 bits
+    /// took all over the page.
     fn tear_program(&mut self, page: PageAddr, data: &[u8]) {
         let mut torn = data.to_vec();
-        let none_took = self.rng.random_ratio(1, 4);
-        for byte in torn.iter_mut() {
-            *byte |= if none_took {
-                ERASED
-            } else {
-                self.rng.random::<u8>()
-            };
+        match self.rng.random_range(0..4u8) {
+            0 => torn.fill(ERASED),
+            1 => {
+                let cut = self.rng.random_range(0..torn.len());
+                let mixed_end = (cut + 8).min(torn.len());
+                for byte in &mut torn[cut..mixed_end] {
+                    *byte |= self.rng.random::<u8>();
+                }
+                torn[mixed_end..].fill(ERASED);
+            }
+            _ => {
+                for byte in torn.iter_mut() {
+                    *byte |= self.rng.random::<u8>();
+                }
+            }
         }
         self.apply_program(page, &torn);
     }

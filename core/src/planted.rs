@@ -1,0 +1,59 @@
+//! Planted bugs: deliberate defects the test suite must catch, to show the
+//! harness has teeth. They exist only with the `planted` feature, which
+//! only test builds enable; without it [`active`] is a constant `false` and
+//! the hooks compile away.
+//!
+//! A bug is planted per thread, so tests running in parallel do not see
+//! each other's bugs.
+
+/// The defects that can be planted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// Journal recovery accepts a page whatever its CRC.
+    SkipCrc,
+    /// A journal flush programs its page but does not sync.
+    FlushWithoutSync,
+    /// The anchor is rewritten in its current block (erased in place)
+    /// instead of alternately in the other.
+    AnchorInPlace,
+    /// A recovered journal resumes on the page after the last accepted one,
+    /// without erasing, programming pages again.
+    ResumeReprogram,
+    /// A kicked entry goes to the bucket after the right one.
+    KickWrongBucket,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 5] = [
+        Bug::SkipCrc,
+        Bug::FlushWithoutSync,
+        Bug::AnchorInPlace,
+        Bug::ResumeReprogram,
+        Bug::KickWrongBucket,
+    ];
+}
+
+#[cfg(feature = "planted")]
+thread_local! {
+    static PLANTED: std::cell::Cell<Option<Bug>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether `bug` is planted on this thread.
+#[inline(always)]
+pub fn active(bug: Bug) -> bool {
+    #[cfg(feature = "planted")]
+    {
+        PLANTED.with(|planted| planted.get() == Some(bug))
+    }
+    #[cfg(not(feature = "planted"))]
+    {
+        let _ = bug;
+        false
+    }
+}
+
+/// Plants `bug` on this thread (`None` removes it).
+#[cfg(feature = "planted")]
+pub fn plant(bug: Option<Bug>) {
+    PLANTED.with(|planted| planted.set(bug));
+}

@@ -1,0 +1,7 @@
+//! Fuzz target `image`: the body is `logstore_sim::fuzzing::image`, which
+//! `sim/tests/corpus.rs` also runs on every file of `corpus/image/`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| logstore_sim::fuzzing::image(data));
