@@ -67,6 +67,9 @@ pub enum AnchorError {
         value: u64,
         blocks: u32,
     },
+    /// The newest record's sequence is `u64::MAX`: no later record could win.
+    #[error("anchor sequence exhausted (the newest record has sequence u64::MAX): the image was crafted or corrupt")]
+    SequenceExhausted,
     #[error("anchor record malformed: {0}")]
     Decode(#[from] DecodeError),
     #[error(transparent)]
@@ -307,7 +310,10 @@ impl Anchor {
     ) -> Result<AnchorRecord, AnchorError> {
         let geometry = flash.geometry();
         record.validate(geometry.blocks)?;
-        record.sequence = self.sequence + 1;
+        record.sequence = self
+            .sequence
+            .checked_add(1)
+            .ok_or(AnchorError::SequenceExhausted)?;
         let bytes = record.encode();
         let page_bytes = geometry.page_bytes as usize;
         let pages = bytes.len().div_ceil(page_bytes) as u32;

@@ -80,6 +80,10 @@ pub enum HashStoreError {
     /// Every page checked but the number of entries differs from the shape's.
     #[error("shape says {expected} entries, the pages hold {found}")]
     EntryCount { expected: u64, found: u64 },
+    /// A hash stored twice: checksums hold, so the image was crafted or the
+    /// writer is broken; lookups and a full read could disagree.
+    #[error("hash store page at {page} holds a hash already stored in the incarnation")]
+    DuplicateHash { page: PageAddr },
     /// Every block tried for one region block failed (each one was retired).
     #[error("{attempts} blocks failed in a row while freezing")]
     RetriesExhausted { attempts: u32 },
@@ -412,6 +416,7 @@ impl Incarnation {
     pub fn read_all<F: Flash>(&self, flash: &mut F) -> Result<Vec<(Hash, Value)>, HashStoreError> {
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
         let mut out = Vec::with_capacity(self.shape.entries.min(1 << 20) as usize);
+        let mut seen = std::collections::HashSet::with_capacity(out.capacity());
         for page in 0..self.shape.pages {
             self.read_page(flash, page, &mut buf)?;
             let addr = self.page_addr(page);
@@ -426,6 +431,9 @@ impl Incarnation {
                     let order = self.shape.order;
                     if cuckoo::h1(&hash, order) != bucket && cuckoo::h2(&hash, order) != bucket {
                         return Err(corrupt(addr, PageFault::Misplaced { bucket }));
+                    }
+                    if !seen.insert(hash) {
+                        return Err(HashStoreError::DuplicateHash { page: addr });
                     }
                     out.push((hash, value));
                 }

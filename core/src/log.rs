@@ -58,6 +58,9 @@ impl From<JournalError> for LogError {
     }
 }
 
+/// Most fresh regions one journal replacement tries when blocks fail.
+pub const REGION_ATTEMPTS_MAX: u32 = 4;
+
 /// The log. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Log<F: Flash> {
@@ -198,25 +201,40 @@ impl<F: Flash> Log<F> {
         incarnations: Vec<Region>,
     ) -> Result<(), LogError> {
         self.guarded(|log| {
-            let blocks = log.record.journal.blocks.len() as u32;
-            let generation = log.next_generation();
-            let mut journal = Journal::create(&mut log.flash, &mut log.alloc, generation, blocks)?;
-            let written = live
-                .iter()
-                .try_for_each(|entry| journal.append(&mut log.flash, &mut log.alloc, entry))
-                .and_then(|()| journal.flush(&mut log.flash, &mut log.alloc));
-            if let Err(error) = written {
-                journal
-                    .region()
-                    .blocks
-                    .iter()
-                    .for_each(|&b| log.alloc.release(b));
-                return Err(error.into());
-            }
+            let journal = log.write_journal(live)?;
             log.commit(journal.region().clone(), incarnations)?;
             log.journal = journal;
             Ok(())
         })
+    }
+
+    /// A fresh journal region holding `live`, flushed. A region whose
+    /// blocks failed under the writes (retired) is given up for another,
+    /// at most [`REGION_ATTEMPTS_MAX`] times; `Full` if `live` does not fit.
+    fn write_journal(&mut self, live: &[Entry]) -> Result<Journal, LogError> {
+        let blocks = self.record.journal.blocks.len() as u32;
+        let mut last_error = None;
+        for _ in 0..REGION_ATTEMPTS_MAX {
+            let generation = self.next_generation();
+            let mut journal =
+                Journal::create(&mut self.flash, &mut self.alloc, generation, blocks)?;
+            let written = live
+                .iter()
+                .try_for_each(|entry| journal.append(&mut self.flash, &mut self.alloc, entry))
+                .and_then(|()| journal.flush(&mut self.flash, &mut self.alloc));
+            match written {
+                Ok(()) => return Ok(journal),
+                Err(error) => {
+                    self.release_region(journal.region());
+                    let blocks_failed = journal.stats().blocks_retired > 0;
+                    if !(blocks_failed && matches!(error, JournalError::Full { .. })) {
+                        return Err(error.into());
+                    }
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.expect("at least one attempt").into())
     }
 
     /// Commits an anchor record naming `journal` and `incarnations`, then

@@ -127,6 +127,9 @@ pub enum FullReason {
     Incarnations { max: u32 },
     /// No free erase block for a new region.
     Blocks(OutOfBlocks),
+    /// Fresh journal regions kept failing under the writes (bad blocks) and
+    /// could not take the live entries.
+    JournalRegion { pages: u64 },
 }
 
 /// Everything a store operation can fail with.
@@ -137,6 +140,10 @@ pub enum StoreError {
     Full(FullReason),
     #[error("store configuration invalid: {0}")]
     Config(#[from] CuckooError),
+    /// The table could never be frozen on this device, or the journal does
+    /// not fit: refused before anything is allocated.
+    #[error("store configuration does not fit the device: {0}")]
+    TooLarge(String),
     #[error("store configuration in the anchor does not decode: {0}")]
     ConfigDecode(DecodeError),
     #[error(transparent)]
@@ -211,6 +218,7 @@ const ROOM_ATTEMPTS_MAX: u32 = 4;
 impl<F: Flash> Store<F> {
     /// Formats `flash` as an empty store.
     pub fn create(flash: F, config: StoreConfig) -> Result<Self, StoreError> {
+        check_fits(&config, flash.geometry())?;
         let table = CuckooTable::new(config.cuckoo())?;
         let log = Log::create(Counted::new(flash), config.journal_blocks, config.encode())?;
         Ok(Store::assemble(log, config, table, Vec::new()))
@@ -241,6 +249,7 @@ impl<F: Flash> Store<F> {
         let (log, entries, report) = Log::open(Counted::new(flash))?;
         let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
         let geometry = log.flash().geometry();
+        check_fits(&config, geometry)?;
         let incarnations = log
             .record()
             .incarnations
@@ -373,7 +382,7 @@ impl<F: Flash> Store<F> {
                 }
             }
         }
-        Err(StoreError::Log(LogError::Full {
+        Err(StoreError::Full(FullReason::JournalRegion {
             pages: self.log.journal().pages_left(),
         }))
     }
@@ -424,6 +433,7 @@ impl<F: Flash> Store<F> {
     fn blocks_full(&self, error: LogError) -> StoreError {
         match error {
             LogError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
+            LogError::Full { pages } => StoreError::Full(FullReason::JournalRegion { pages }),
             other => other.into(),
         }
     }
@@ -508,6 +518,27 @@ impl<F: Flash> Store<F> {
             .filter_map(|(h, v)| live(v).map(|info| (h, info)))
             .collect())
     }
+}
+
+/// Refuses a configuration whose table, frozen, would not fit on the
+/// device next to its journal: checked before the table's RAM is allocated,
+/// so a crafted anchor cannot make `open` allocate gigabytes.
+fn check_fits(config: &StoreConfig, geometry: crate::flash::Geometry) -> Result<(), StoreError> {
+    let capacity = config.cuckoo().capacity()?;
+    let table_bytes = capacity.saturating_mul(crate::hashstore::SLOT_BYTES as u64);
+    let journal_bytes = u64::from(config.journal_blocks).saturating_mul(geometry.block_bytes());
+    let anchor_bytes = 2 * geometry.block_bytes();
+    let needed = table_bytes
+        .saturating_add(journal_bytes)
+        .saturating_add(anchor_bytes);
+    if needed > geometry.device_bytes() || config.journal_blocks == 0 {
+        return Err(StoreError::TooLarge(format!(
+            "{capacity} slots ({table_bytes} bytes frozen) and {} journal blocks ({journal_bytes} bytes) need {needed} bytes; the device has {}",
+            config.journal_blocks,
+            geometry.device_bytes()
+        )));
+    }
+    Ok(())
 }
 
 fn live(value: Value) -> Option<Info> {
