@@ -116,9 +116,27 @@ fn inserts(c: &mut Criterion, percent: usize, stored: &[Hash], fresh: &[Hash]) {
     group.finish();
 }
 
+/// Rebuild: every entry of a journal replayed into a fresh table, to 90%
+/// fill (the RAM side of `Store::open`).
+fn rebuild(c: &mut Criterion, entries: &[Hash]) {
+    let mut group = c.benchmark_group("rebuild");
+    group.throughput(criterion::Throughput::Elements(entries.len() as u64));
+    group.bench_function("cuckoo_90%", |b| {
+        b.iter(|| {
+            let mut table = CuckooTable::new(CuckooConfig::new(ORDER, 1)).unwrap();
+            for (n, hash) in entries.iter().enumerate() {
+                table.insert(*hash, info(n)).unwrap();
+            }
+            table
+        })
+    });
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let capacity = (1usize << ORDER) * 4;
     let all = hashes(capacity, 7);
+    rebuild(c, &all[..capacity * 90 / 100]);
     let absent = hashes(capacity / 4, 8);
     for percent in [50, 90] {
         let stored = &all[..capacity * percent / 100];

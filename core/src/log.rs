@@ -114,8 +114,19 @@ impl<F: Flash> Log<F> {
 
     /// Opens a formatted device after a clean stop or a crash: the newest
     /// anchor record, then the journal's entries in order.
-    pub fn open(mut flash: F) -> Result<(Self, Vec<Entry>, RecoveryReport), LogError> {
-        let (anchor, record) = Anchor::open(&mut flash)?;
+    pub fn open(flash: F) -> Result<(Self, Vec<Entry>, RecoveryReport), LogError> {
+        Log::open_returning(flash).map_err(|(error, _)| error)
+    }
+
+    /// As [`Log::open`], but a failure gives the device back with the error
+    /// (to power-cycle and retry, say).
+    pub fn open_returning(
+        mut flash: F,
+    ) -> Result<(Self, Vec<Entry>, RecoveryReport), (LogError, F)> {
+        let (anchor, record) = match Anchor::open(&mut flash) {
+            Ok(found) => found,
+            Err(error) => return Err((error.into(), flash)),
+        };
         let blocks = flash.geometry().blocks;
         let mut alloc = Allocator::new(blocks, &ANCHOR_BLOCKS, record.erase_counts.clone());
         for region in std::iter::once(&record.journal).chain(&record.incarnations) {
@@ -124,7 +135,11 @@ impl<F: Flash> Log<F> {
         for &block in &record.bad_blocks {
             alloc.retire(block);
         }
-        let (journal, entries, report) = Journal::recover(&mut flash, record.journal.clone())?;
+        let (journal, entries, report) = match Journal::recover(&mut flash, record.journal.clone())
+        {
+            Ok(recovered) => recovered,
+            Err(error) => return Err((error.into(), flash)),
+        };
         let log = Log {
             flash,
             alloc,

@@ -246,7 +246,34 @@ impl<F: Flash> Store<F> {
     /// configuration and incarnations, then the table rebuilt from the
     /// journal. Returns the journal's recovery report too.
     pub fn open(flash: F) -> Result<(Self, RecoveryReport), StoreError> {
-        let (log, entries, report) = Log::open(Counted::new(flash))?;
+        Store::open_returning(flash).map_err(|(error, _)| error)
+    }
+
+    /// As [`Store::open`], but a failure gives the device back with the
+    /// error: power lost while a recovery writes (a rebuild that freezes),
+    /// say, can be power-cycled and opened again.
+    pub fn open_returning(flash: F) -> Result<(Self, RecoveryReport), (StoreError, F)> {
+        let (log, entries, report) = match Log::open_returning(Counted::new(flash)) {
+            Ok(opened) => opened,
+            Err((error, flash)) => return Err((error.into(), flash.into_inner())),
+        };
+        let (config, table, incarnations) = match Store::assemble_opened(&log) {
+            Ok(parts) => parts,
+            Err(error) => return Err((error, log.into_flash().into_inner())),
+        };
+        let mut store = Store::assemble(log, config, table, incarnations);
+        match store.rebuild(&entries) {
+            Ok(()) => Ok((store, report)),
+            Err(error) => Err((error, store.into_flash())),
+        }
+    }
+
+    /// The configuration, an empty table and the incarnations the anchor
+    /// names; no flash I/O.
+    #[allow(clippy::type_complexity)]
+    fn assemble_opened(
+        log: &Log<Counted<F>>,
+    ) -> Result<(StoreConfig, CuckooTable<Value>, Vec<Incarnation>), StoreError> {
         let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
         let geometry = log.flash().geometry();
         check_fits(&config, geometry)?;
@@ -257,9 +284,7 @@ impl<F: Flash> Store<F> {
             .map(|region| Incarnation::open(region.clone(), geometry))
             .collect::<Result<Vec<_>, _>>()?;
         let table = CuckooTable::new(config.cuckoo())?;
-        let mut store = Store::assemble(log, config, table, incarnations);
-        store.rebuild(&entries)?;
-        Ok((store, report))
+        Ok((config, table, incarnations))
     }
 
     /// Replays the journal into the table. Should an order of inserts the

@@ -87,10 +87,18 @@ pub struct Runner {
 
 type Checked<T> = Result<T, String>;
 
+/// Most opens one reopen tries (a single armed power cut fires once).
+const OPEN_ATTEMPTS_MAX: u32 = 3;
+
 impl Runner {
     /// A freshly formatted store; the faults start once it is formatted
     /// (a device whose anchor blocks fail at format is of no use to test).
     pub fn new(config: &CheckConfig) -> Result<Self, String> {
+        if config.store.evict_oldest {
+            return Err(
+                "evict_oldest drops data by design: the model cannot check it (turn it off)".into(),
+            );
+        }
         let sim = SimConfig::new(config.geometry);
         let flash = SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
         let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
@@ -153,7 +161,9 @@ impl Runner {
             }
             Step::Reopen => self.reopen(false).map_err(Failure::Check),
         };
-        self.report.mutating_ops = self.flash().ops_mutating();
+        if let Some(store) = &self.store {
+            self.report.mutating_ops = store.flash().ops_mutating();
+        }
         match result {
             Ok(()) => Ok(()),
             Err(Failure::Check(message)) => Err(message),
@@ -225,16 +235,32 @@ impl Runner {
     }
 
     /// Drops the store (losing its RAM) and opens the device again.
+    /// Power lost during an open (its recovery may write) is followed by
+    /// a power cycle and another open, at most this many times in all.
     pub fn reopen(&mut self, power_cycle: bool) -> Checked<()> {
         let mut flash = self.store.take().expect("store open").into_flash();
+        let mut durable = power_cycle;
         if power_cycle {
             flash.restart();
         } else {
             self.report.reopens += 1;
         }
-        let (store, _report) = Store::open(flash).map_err(|e| format!("open failed: {e}"))?;
-        self.store = Some(store);
-        self.check_prefix(power_cycle)
+        for _ in 0..OPEN_ATTEMPTS_MAX {
+            match Store::open_returning(flash) {
+                Ok((store, _report)) => {
+                    self.store = Some(store);
+                    return self.check_prefix(durable);
+                }
+                Err((StoreError::Flash(FlashError::PowerLost), returned)) => {
+                    flash = returned;
+                    flash.restart();
+                    durable = true;
+                    self.report.crashes += 1;
+                }
+                Err((error, _)) => return Err(format!("open failed: {error}")),
+            }
+        }
+        Err(format!("power lost on each of {OPEN_ATTEMPTS_MAX} opens"))
     }
 
     fn check_prefix(&mut self, durable: bool) -> Checked<()> {

@@ -73,6 +73,7 @@ pub struct OpsConfig {
     pub policy: PolicyChoice,
     /// 1..=4 incarnations.
     pub incarnations_max: u8,
+    /// Decoded for a stable input layout, but ignored: see `check_config`.
     pub evict_oldest: bool,
     pub seed: u8,
     pub device_seed: u8,
@@ -166,7 +167,10 @@ impl OpsInput {
         store.bucket_slots = bucket_slots(c.bucket_slots);
         store.policy = c.policy.policy();
         store.incarnations_max = 1 + u32::from(c.incarnations_max % 4);
-        store.evict_oldest = c.evict_oldest;
+        // The model cannot follow eviction (it drops data by design), so
+        // `evict_oldest` is decoded but stays off; sim/tests/store.rs checks
+        // eviction on its own.
+        store.evict_oldest = false;
         store.seed = u64::from(c.seed);
         let faults = self.faults.map_or(FaultRates::default(), |f| FaultRates {
             read_flip: 0.0,
