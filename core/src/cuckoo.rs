@@ -1,7 +1,9 @@
-//! The log store's in-RAM bucketed cuckoo table from [`Hash`](type@Hash) to `V`; no I/O.
-//! Every stored hash sits in one of its two buckets h1/h2 (one if they are equal), never
-//! twice; a failed insert returns [`CuckooError::Full`] and leaves the table exactly as
-//! it was. All randomness comes from a ChaCha8 generator seeded by the caller.
+//! The log store's in-RAM bucketed cuckoo tables; no I/O. [`CuckooTable`] keeps each
+//! whole hash and its value; [`CompactTable`] (SILT-style) keeps per slot only a tag (the
+//! entry's other bucket) and a position on flash, 5 bytes, and confirms a hash through a
+//! caller-given resolver. Every stored hash sits in one of its two buckets h1/h2 (one if
+//! they are equal), never twice; a failed insert returns `Full` and leaves the table
+//! exactly as it was. All randomness comes from a ChaCha8 generator seeded by the caller.
 
 use crate::types::Hash;
 use rand::{Rng, SeedableRng};
@@ -18,6 +20,9 @@ pub const RETRIES_LIMIT: u32 = 1 << 10;
 pub const DEPTH_LIMIT: u32 = 32;
 /// The breadth-first search gives up once its queue holds this many buckets.
 pub const BFS_NODES_MAX: usize = 1 << 16;
+/// Bits of a [`CompactTable`] slot: tag (order bits) + position (the rest). 5 bytes a slot.
+pub const COMPACT_SLOT_BITS: u32 = 40;
+const COMPACT_SLOT_BYTES: usize = (COMPACT_SLOT_BITS / 8) as usize;
 
 /// How an insert makes room when both candidate buckets are full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +139,38 @@ pub enum CuckooError {
     /// The table's size overflows the address space or the allocation failed.
     #[error("a table of 2^{order} buckets of {bucket_slots} slots does not fit in memory")]
     TooLarge { order: u32, bucket_slots: usize },
+    /// A [`CompactTable`] slot cannot hold an `order`-bit tag and a `pos_bits`-bit position.
+    #[error(
+        "a {COMPACT_SLOT_BITS}-bit compact slot cannot hold a {order}-bit tag and a \
+         {pos_bits}-bit position (1 to {COMPACT_SLOT_BITS} - order position bits)"
+    )]
+    CompactTooWide { order: u32, pos_bits: u32 },
+    /// [`CompactTable::remap_positions`]: a new position is not below `limit`; the
+    /// table is unchanged.
+    #[error("position {pos} does not fit a compact slot: positions must be below {limit}")]
+    CompactPosition { pos: u64, limit: u64 },
+    /// [`CuckooTable::from_placements`]: this placement cannot be made.
+    #[error("placement in bucket {bucket}, slot {slot}: {problem}")]
+    Placement {
+        bucket: u64,
+        slot: usize,
+        problem: PlacementProblem,
+    },
+}
+
+/// Why [`CuckooTable::from_placements`] rejected a placement.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum PlacementProblem {
+    #[error("bucket out of range")]
+    BucketOutOfRange,
+    #[error("slot out of range")]
+    SlotOutOfRange,
+    #[error("not one of the hash's two buckets")]
+    NotItsBucket,
+    #[error("slot already used")]
+    SlotTaken,
+    #[error("hash already placed")]
+    HashTwice,
 }
 
 /// Counters for reports. They survive [`CuckooTable::clear`] only if read before it.
@@ -612,6 +649,52 @@ impl<V: Copy + Default> CuckooTable<V> {
         })
     }
 
+    /// A table with exactly the given placement (bucket, slot, hash, value), used to
+    /// freeze a [`CompactTable`] with the same layout. `Err(Placement)` if a bucket or
+    /// slot is out of range, a hash is not in one of its buckets, or a slot or a hash
+    /// comes twice. Its generator and counters start as in [`CuckooTable::new`].
+    pub fn from_placements(
+        config: CuckooConfig,
+        placements: impl IntoIterator<Item = (u64, usize, Hash, V)>,
+    ) -> Result<Self, CuckooError> {
+        let mut table = Self::new(config)?;
+        for (bucket, slot, hash, value) in placements {
+            // Bounded: every placement fills a free slot or returns, so at most
+            // capacity + 1 iterations.
+            table.place(SlotPos { bucket, slot }, hash, value)?;
+        }
+        Ok(table)
+    }
+
+    fn place(&mut self, pos: SlotPos, hash: Hash, value: V) -> Result<(), CuckooError> {
+        let problem = if pos.bucket >= self.buckets() {
+            Some(PlacementProblem::BucketOutOfRange)
+        } else if pos.slot >= self.slots.bucket_slots {
+            Some(PlacementProblem::SlotOutOfRange)
+        } else if !Roots::of(&hash, self.config.order)
+            .as_slice()
+            .contains(&pos.bucket)
+        {
+            Some(PlacementProblem::NotItsBucket)
+        } else if self.slots.is_occupied(pos) {
+            Some(PlacementProblem::SlotTaken)
+        } else if self.find(&hash).is_some() {
+            Some(PlacementProblem::HashTwice)
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(CuckooError::Placement {
+                bucket: pos.bucket,
+                slot: pos.slot,
+                problem,
+            });
+        }
+        self.slots.put(pos, hash, value);
+        self.len += 1;
+        Ok(())
+    }
+
     pub fn config(&self) -> &CuckooConfig {
         &self.config
     }
@@ -750,6 +833,428 @@ impl<V: Copy + Default> CuckooTable<V> {
             .as_slice()
             .iter()
             .find_map(|&bucket| self.slots.find_in(bucket, hash))
+    }
+}
+
+/// The compact layout: a slot is [`COMPACT_SLOT_BITS`] bits, little-endian in 5 bytes,
+/// the tag (the entry's other bucket, `order` bits) low and the position above it. An
+/// all-ones position marks a free slot, so a slot needs no other occupancy bit.
+#[derive(Clone, Debug)]
+struct CompactSlots {
+    order: u32,
+    bucket_slots: usize,
+    /// The all-ones position: the free-slot marker and the bound of stored positions.
+    pos_empty: u64,
+    bytes: Vec<u8>,
+}
+
+impl CompactSlots {
+    fn new(config: &CuckooConfig, pos_bits: u32) -> Result<Self, CuckooError> {
+        let capacity = config.capacity()?;
+        // `capacity()` checked order <= ORDER_MAX == COMPACT_SLOT_BITS.
+        if pos_bits == 0 || pos_bits > COMPACT_SLOT_BITS.saturating_sub(config.order) {
+            return Err(CuckooError::CompactTooWide {
+                order: config.order,
+                pos_bits,
+            });
+        }
+        let too_large = || CuckooError::TooLarge {
+            order: config.order,
+            bucket_slots: config.bucket_slots,
+        };
+        let size = usize::try_from(capacity)
+            .ok()
+            .and_then(|slots| slots.checked_mul(COMPACT_SLOT_BYTES))
+            .ok_or_else(too_large)?;
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(size).map_err(|_| too_large())?;
+        bytes.resize(size, 0xff);
+        Ok(CompactSlots {
+            order: config.order,
+            bucket_slots: config.bucket_slots,
+            pos_empty: (1u64 << pos_bits) - 1,
+            bytes,
+        })
+    }
+
+    fn offset(&self, pos: SlotPos) -> usize {
+        debug_assert!(pos.slot < self.bucket_slots);
+        (pos.bucket as usize * self.bucket_slots + pos.slot) * COMPACT_SLOT_BYTES
+    }
+
+    fn word(&self, pos: SlotPos) -> u64 {
+        let offset = self.offset(pos);
+        let mut word = [0u8; 8];
+        word[..COMPACT_SLOT_BYTES]
+            .copy_from_slice(&self.bytes[offset..offset + COMPACT_SLOT_BYTES]);
+        u64::from_le_bytes(word)
+    }
+
+    fn set_word(&mut self, pos: SlotPos, word: u64) {
+        let offset = self.offset(pos);
+        self.bytes[offset..offset + COMPACT_SLOT_BYTES]
+            .copy_from_slice(&word.to_le_bytes()[..COMPACT_SLOT_BYTES]);
+    }
+
+    /// (tag, position) of the slot, `None` if it is free.
+    fn entry(&self, pos: SlotPos) -> Option<(u64, u64)> {
+        self.decode(self.word(pos))
+    }
+
+    fn decode(&self, word: u64) -> Option<(u64, u64)> {
+        let position = (word >> self.order) & self.pos_empty;
+        (position != self.pos_empty).then_some((word & order_mask(self.order), position))
+    }
+
+    /// The slot words of `bucket`, in slot order; one bounds check a bucket.
+    fn bucket_words(&self, bucket: u64) -> impl Iterator<Item = u64> + '_ {
+        let size = self.bucket_slots * COMPACT_SLOT_BYTES;
+        let base = bucket as usize * size;
+        self.bytes[base..base + size]
+            .chunks_exact(COMPACT_SLOT_BYTES)
+            .map(|bytes| {
+                let mut word = [0u8; 8];
+                word[..COMPACT_SLOT_BYTES].copy_from_slice(bytes);
+                u64::from_le_bytes(word)
+            })
+    }
+
+    /// Fill the free slot `pos`; `position < pos_empty`, `tag` within `order` bits.
+    fn put(&mut self, pos: SlotPos, tag: u64, position: u64) {
+        debug_assert!(self.entry(pos).is_none());
+        debug_assert!(position < self.pos_empty && tag <= order_mask(self.order));
+        self.set_word(pos, tag | position << self.order);
+    }
+
+    /// Give the occupied slot `pos` a new position, keeping its tag.
+    fn set_position(&mut self, pos: SlotPos, position: u64) {
+        debug_assert!(position < self.pos_empty);
+        let tag = self.word(pos) & order_mask(self.order);
+        self.set_word(pos, tag | position << self.order);
+    }
+
+    fn free(&mut self, pos: SlotPos) {
+        self.set_word(pos, u64::MAX);
+    }
+}
+
+impl SlotLayout for CompactSlots {
+    fn bucket_slots(&self) -> usize {
+        self.bucket_slots
+    }
+
+    fn free_slot(&self, bucket: u64) -> Option<usize> {
+        self.bucket_words(bucket)
+            .position(|word| self.decode(word).is_none())
+    }
+
+    fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64> {
+        let (tag, _position) = self.entry(SlotPos { bucket, slot })?;
+        if crate::planted::active(crate::planted::Bug::KickWrongBucket) && tag != bucket {
+            return Some((tag + 1) & order_mask(self.order));
+        }
+        (tag != bucket).then_some(tag)
+    }
+
+    fn move_entry(&mut self, from: SlotPos, to: SlotPos) {
+        debug_assert_eq!(
+            self.alternate_bucket(from.bucket, from.slot),
+            Some(to.bucket)
+        );
+        let entry = self.entry(from);
+        debug_assert!(entry.is_some(), "kicking a free slot");
+        if let Some((_tag, position)) = entry {
+            self.free(from);
+            // The entry's other bucket is the one it leaves: no hash needed.
+            self.put(to, from.bucket, position);
+        }
+    }
+}
+
+/// What can go wrong with a [`CompactTable`] insert.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum CompactError<E> {
+    /// No free slot within the policy's bounds; the table is unchanged.
+    #[error(
+        "compact cuckoo table full: {len} of {capacity} slots used, no room within the \
+         policy's bounds"
+    )]
+    Full { len: u64, capacity: u64 },
+    /// The resolver failed; the table is unchanged.
+    #[error("resolving a position to its hash: {0}")]
+    Resolve(E),
+    /// The position is not below `limit` (2^pos_bits - 1); the table is unchanged.
+    #[error("position {pos} does not fit a compact slot: positions must be below {limit}")]
+    Position { pos: u64, limit: u64 },
+}
+
+/// A bucketed cuckoo table of (tag, position) slots, RAM ~5 bytes a slot (SILT's
+/// LogStore). The tag is the entry's other bucket, so kicks never need the hash; a
+/// lookup confirms tag matches by resolving positions to hashes through the caller.
+/// With the same configuration and the same operations it places entries exactly
+/// where a [`CuckooTable`] would.
+#[derive(Clone, Debug)]
+pub struct CompactTable {
+    config: CuckooConfig,
+    slots: CompactSlots,
+    len: u64,
+    capacity: u64,
+    rng: ChaCha8Rng,
+    stats: CuckooStats,
+    scratch: Scratch,
+    resolves: u64,
+    false_positives: u64,
+}
+
+impl CompactTable {
+    /// An empty table; allocates all its slots now. `pos_bits`: bits a position needs,
+    /// 1 to `COMPACT_SLOT_BITS - order`; positions must be below 2^pos_bits - 1.
+    pub fn new(config: CuckooConfig, pos_bits: u32) -> Result<Self, CuckooError> {
+        let capacity = config.capacity()?;
+        let slots = CompactSlots::new(&config, pos_bits)?;
+        Ok(CompactTable {
+            config,
+            slots,
+            len: 0,
+            capacity,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            stats: CuckooStats::default(),
+            scratch: Scratch::default(),
+            resolves: 0,
+            false_positives: 0,
+        })
+    }
+
+    pub fn config(&self) -> &CuckooConfig {
+        &self.config
+    }
+
+    /// Number of stored hashes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of slots: buckets * bucket_slots.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Number of buckets: 2^order.
+    pub fn buckets(&self) -> u64 {
+        self.capacity / self.slots.bucket_slots as u64
+    }
+
+    /// Positions must be below this: 2^pos_bits - 1 (all ones marks a free slot).
+    pub fn position_limit(&self) -> u64 {
+        self.slots.pos_empty
+    }
+
+    /// len / capacity, in [0, 1].
+    pub fn fill(&self) -> f64 {
+        self.len as f64 / self.capacity as f64
+    }
+
+    /// Bytes of RAM held by the table, scratch buffers included.
+    pub fn ram_bytes(&self) -> u64 {
+        let scratch = self.scratch.path.capacity() * size_of::<SlotPos>()
+            + self.scratch.nodes.capacity() * size_of::<BfsNode>();
+        (size_of::<Self>() + self.slots.bytes.capacity() + scratch) as u64
+    }
+
+    /// RAM bytes of the slots alone divided by capacity (5.0 for 40-bit slots).
+    pub fn slot_bytes(&self) -> f64 {
+        self.slots.bytes.len() as f64 / self.capacity as f64
+    }
+
+    pub fn stats(&self) -> CuckooStats {
+        self.stats
+    }
+
+    /// Resolves performed by get, insert and remove.
+    pub fn resolves(&self) -> u64 {
+        self.resolves
+    }
+
+    /// Resolves whose hash was not the one looked for (tag false positives).
+    pub fn false_positives(&self) -> u64 {
+        self.false_positives
+    }
+
+    /// Empty the table and reset its generator and counters: it then behaves exactly
+    /// like `CompactTable::new(config, pos_bits)`, without reallocating.
+    pub fn clear(&mut self) {
+        self.slots.bytes.fill(0xff);
+        self.len = 0;
+        self.rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        self.stats = CuckooStats::default();
+        self.resolves = 0;
+        self.false_positives = 0;
+    }
+
+    /// The position holding `hash`, if any. Resolves the position of every slot of h1
+    /// tagged h2 and of h2 tagged h1 (at most 2 * bucket_slots); resolver errors
+    /// propagate.
+    pub fn get<E>(
+        &mut self,
+        hash: &Hash,
+        resolve: &mut dyn FnMut(u64) -> Result<Hash, E>,
+    ) -> Result<Option<u64>, E> {
+        Ok(self.find(hash, resolve)?.map(|(_slot, position)| position))
+    }
+
+    /// Store `hash` at position `pos`: if present (confirmed through `resolve`) its
+    /// position becomes `pos` and the old one is returned; else it is inserted, kicking
+    /// entries by their tags only. On `Err` the table's contents are unchanged.
+    pub fn insert<E>(
+        &mut self,
+        hash: &Hash,
+        pos: u64,
+        resolve: &mut dyn FnMut(u64) -> Result<Hash, E>,
+    ) -> Result<Option<u64>, CompactError<E>> {
+        debug_assert!(self.len <= self.capacity);
+        if pos >= self.slots.pos_empty {
+            let limit = self.slots.pos_empty;
+            return Err(CompactError::Position { pos, limit });
+        }
+        let found = self.find(hash, resolve).map_err(CompactError::Resolve)?;
+        if let Some((slot, previous)) = found {
+            self.slots.set_position(slot, pos);
+            return Ok(Some(previous));
+        }
+        let roots = Roots::of(hash, self.config.order);
+        let free = roots.as_slice().iter().find_map(|&bucket| {
+            let slot = self.slots.free_slot(bucket)?;
+            Some(SlotPos { bucket, slot })
+        });
+        let slot = match free {
+            Some(slot) => slot,
+            None => self.make_room(roots).ok_or_else(|| {
+                self.stats.inserts_failed += 1;
+                CompactError::Full {
+                    len: self.len,
+                    capacity: self.capacity,
+                }
+            })?,
+        };
+        let tag = if roots.buckets[0] == slot.bucket {
+            roots.buckets[1]
+        } else {
+            roots.buckets[0]
+        };
+        self.slots.put(slot, tag, pos);
+        self.len += 1;
+        debug_assert!(self.len <= self.capacity);
+        Ok(None)
+    }
+
+    /// Free a slot in one of `roots` by kicking entries along a planned path.
+    fn make_room(&mut self, roots: Roots) -> Option<SlotPos> {
+        let policy = self.config.policy;
+        if !plan_path(&self.slots, roots, policy, &mut self.rng, &mut self.scratch) {
+            return None;
+        }
+        let path = &self.scratch.path;
+        apply_path(&mut self.slots, path);
+        self.stats.kicks += path.len() as u64 - 1;
+        debug_assert!(roots.as_slice().contains(&path[0].bucket));
+        debug_assert!(self.slots.entry(path[0]).is_none());
+        Some(path[0])
+    }
+
+    /// Remove `hash` (confirmed through `resolve`); returns its position if present.
+    pub fn remove<E>(
+        &mut self,
+        hash: &Hash,
+        resolve: &mut dyn FnMut(u64) -> Result<Hash, E>,
+    ) -> Result<Option<u64>, E> {
+        let Some((slot, position)) = self.find(hash, resolve)? else {
+            return Ok(None);
+        };
+        debug_assert!(self.len > 0);
+        self.slots.free(slot);
+        self.len -= 1;
+        Ok(Some(position))
+    }
+
+    /// Every occupied slot: (bucket, slot index, position), in bucket order.
+    pub fn placements(&self) -> impl Iterator<Item = (u64, usize, u64)> + '_ {
+        let bucket_slots = self.slots.bucket_slots as u64;
+        (0..self.capacity).filter_map(move |index| {
+            let bucket = index / bucket_slots;
+            let slot = (index % bucket_slots) as usize;
+            let (_tag, position) = self.slots.entry(SlotPos { bucket, slot })?;
+            Some((bucket, slot, position))
+        })
+    }
+
+    /// Rewrite every occupied slot's position through `map`, called once a slot in
+    /// bucket order (after the journal is packed elsewhere). `Err(CompactPosition)` if
+    /// a new position does not fit; the table is unchanged then.
+    pub fn remap_positions(&mut self, map: &mut dyn FnMut(u64) -> u64) -> Result<(), CuckooError> {
+        let limit = self.slots.pos_empty;
+        let mut remapped = Vec::new();
+        remapped
+            .try_reserve_exact(self.len as usize)
+            .map_err(|_| CuckooError::TooLarge {
+                order: self.config.order,
+                bucket_slots: self.config.bucket_slots,
+            })?;
+        for (_bucket, _slot, position) in self.placements() {
+            let pos = map(position);
+            if pos >= limit {
+                return Err(CuckooError::CompactPosition { pos, limit });
+            }
+            remapped.push(pos);
+        }
+        let mut remapped = remapped.into_iter();
+        let bucket_slots = self.slots.bucket_slots as u64;
+        for index in 0..self.capacity {
+            let slot = SlotPos {
+                bucket: index / bucket_slots,
+                slot: (index % bucket_slots) as usize,
+            };
+            if self.slots.entry(slot).is_some() {
+                let pos = remapped.next();
+                debug_assert!(pos.is_some(), "fewer remapped positions than entries");
+                self.slots.set_position(slot, pos.unwrap_or(limit - 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// The slot and position of `hash`: resolves the slots of h1 tagged h2, then of
+    /// h2 tagged h1 (h1 tagged h1 if they are equal).
+    fn find<E>(
+        &mut self,
+        hash: &Hash,
+        resolve: &mut dyn FnMut(u64) -> Result<Hash, E>,
+    ) -> Result<Option<(SlotPos, u64)>, E> {
+        let roots = Roots::of(hash, self.config.order);
+        let tag_mask = order_mask(self.config.order);
+        for (index, &bucket) in roots.as_slice().iter().enumerate() {
+            // With one root, buckets[1] == buckets[0]: the tag is the bucket itself.
+            let tag = roots.buckets[1 - index];
+            // Bounded: bucket_slots words a bucket. The tag test comes first: it almost
+            // always fails, a branch easier to predict than the slot being free.
+            for (slot, word) in self.slots.bucket_words(bucket).enumerate() {
+                if word & tag_mask != tag {
+                    continue;
+                }
+                let Some((_tag, position)) = self.slots.decode(word) else {
+                    continue;
+                };
+                self.resolves += 1;
+                if resolve(position)? == *hash {
+                    return Ok(Some((SlotPos { bucket, slot }, position)));
+                }
+                self.false_positives += 1;
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -985,6 +1490,49 @@ mod tests {
         fill(&mut first);
         assert_eq!(snapshot(&first), layout);
         assert_eq!(first.stats(), second.stats());
+    }
+
+    /// A compact table places every hash where a full table with the same config puts
+    /// it, up to and including the first failed insert, and finds them all back.
+    #[test]
+    fn compact_layout_follows_the_full_layout() {
+        for bucket_slots in [2, 4, 8] {
+            for policy in POLICIES {
+                let config = CuckooConfig {
+                    order: 5,
+                    bucket_slots,
+                    policy,
+                    seed: 3,
+                };
+                let mut full: CuckooTable<u64> = CuckooTable::new(config).unwrap();
+                let mut compact = CompactTable::new(config, 20).unwrap();
+                let mut rng = ChaCha8Rng::seed_from_u64(u64::from(policy_tag(policy)));
+                let mut journal: Vec<Hash> = Vec::new();
+                let resolve = |journal: &[Hash], pos: u64| -> Result<Hash, ()> {
+                    journal.get(pos as usize).copied().ok_or(())
+                };
+                for pos in 0..=compact.capacity() {
+                    let hash = random_hash(&mut rng);
+                    journal.push(hash);
+                    let got = compact.insert(&hash, pos, &mut |p| resolve(&journal, p));
+                    match (full.insert(hash, pos), got) {
+                        (Ok(None), Ok(None)) => {}
+                        (Err(CuckooError::Full { .. }), Err(CompactError::Full { .. })) => break,
+                        other => panic!("{policy:?} B={bucket_slots}: {other:?}"),
+                    }
+                }
+                let layout: Vec<(u64, usize, u64)> = (0..full.buckets())
+                    .flat_map(|b| full.bucket(b).enumerate().map(move |(s, e)| (b, s, e)))
+                    .filter_map(|(b, s, e)| e.map(|(_, pos)| (b, s, *pos)))
+                    .collect();
+                assert_eq!(compact.placements().collect::<Vec<_>>(), layout);
+                assert_eq!(compact.stats(), full.stats());
+                for (pos, hash) in journal.iter().enumerate().take(full.len() as usize) {
+                    let got = compact.get(hash, &mut |p| resolve(&journal, p));
+                    assert_eq!(got, Ok(Some(pos as u64)));
+                }
+            }
+        }
     }
 
     #[derive(Clone, Debug)]

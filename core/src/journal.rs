@@ -180,6 +180,12 @@ pub enum JournalError {
     /// No page is left in the region for this entry; nothing was changed.
     #[error("journal full: {pages} pages in the region")]
     Full { pages: u64 },
+    /// No entry at this position (never written, or lost).
+    #[error("no journal entry at position {position}")]
+    NoEntry { position: u64 },
+    /// The page holding the position no longer reads back valid.
+    #[error("journal page of position {position} is corrupt: {fault}")]
+    Corrupt { position: u64, fault: PageFault },
     #[error(
         "journal pages of {page_bytes} bytes are too small (at least {JOURNAL_PAGE_BYTES_MIN})"
     )]
@@ -261,6 +267,30 @@ pub struct Journal {
     buffer: Writer,
     buffer_entries: Vec<Entry>,
     stats: JournalStats,
+    /// Where each run of consecutive page sequences starts: (sequence,
+    /// region position), one run per epoch. Bounded by the region's blocks.
+    page_map: Vec<(u64, u64)>,
+    /// Positions of the entries recovery returned, in order.
+    recovered_positions: Vec<u64>,
+    /// The last page read by [`Journal::read_entry`]: (sequence, entries).
+    read_cache: Option<(u64, Vec<Entry>)>,
+}
+
+/// Most entries a page of `page_bytes` can hold (all tombstones): a
+/// position is `page sequence * this + index in the page`.
+pub fn entries_per_page(page_bytes: u32) -> u64 {
+    (page_bytes as usize).saturating_sub(PAGE_HEADER_BYTES) as u64 / 33
+}
+
+/// Records that page `sequence` sits at region `position`, opening a new
+/// run when it does not follow the last one.
+fn note_page(map: &mut Vec<(u64, u64)>, sequence: u64, position: u64) {
+    let follows = map
+        .last()
+        .is_some_and(|&(s, p)| sequence >= s && position >= p && sequence - s == position - p);
+    if !follows {
+        map.push((sequence, position));
+    }
 }
 
 impl Journal {
@@ -310,6 +340,9 @@ impl Journal {
             buffer: Writer::default(),
             buffer_entries: Vec::new(),
             stats: JournalStats::default(),
+            page_map: Vec::new(),
+            recovered_positions: Vec::new(),
+            read_cache: None,
         }
     }
 
@@ -355,13 +388,14 @@ impl Journal {
     }
 
     /// Appends to the RAM page, programming the previous page first when the
-    /// entry does not fit. `Full` changes nothing.
+    /// entry does not fit; returns the entry's position (see
+    /// [`Journal::read_entry`]). `Full` changes nothing.
     pub fn append<F: Flash>(
         &mut self,
         flash: &mut F,
         alloc: &mut Allocator,
         entry: &Entry,
-    ) -> Result<(), JournalError> {
+    ) -> Result<u64, JournalError> {
         if !self.has_room_for(entry) {
             return Err(JournalError::Full {
                 pages: self.region_pages(),
@@ -370,12 +404,80 @@ impl Journal {
         if !self.fits_in_buffer(entry) {
             self.program_buffer(flash, alloc)?;
         }
+        let per_page = entries_per_page(self.geometry.page_bytes);
+        let position = self.sequence * per_page + self.buffer_entries.len() as u64;
         entry.encode(&mut self.buffer);
         self.buffer_entries.push(*entry);
         self.stats.entries_appended += 1;
         self.stats.bytes_appended += entry.encoded_bytes() as u64;
         debug_assert!(self.buffer.bytes.len() <= self.page_room());
-        Ok(())
+        debug_assert!((self.buffer_entries.len() as u64) <= per_page);
+        Ok(position)
+    }
+
+    /// The position [`Journal::append`] would give `entry` now.
+    pub fn next_position(&self, entry: &Entry) -> u64 {
+        let per_page = entries_per_page(self.geometry.page_bytes);
+        if self.fits_in_buffer(entry) {
+            self.sequence * per_page + self.buffer_entries.len() as u64
+        } else {
+            (self.sequence + 1) * per_page
+        }
+    }
+
+    /// Bits a position of this journal needs: every page sequence the
+    /// region can reach, times the entries a page can hold.
+    pub fn position_bits(&self) -> u32 {
+        let limit = (self.region_pages() + 1) * entries_per_page(self.geometry.page_bytes);
+        u64::BITS - limit.leading_zeros()
+    }
+
+    /// Positions of the entries [`Journal::recover`] returned, in order.
+    pub fn recovered_positions(&self) -> &[u64] {
+        &self.recovered_positions
+    }
+
+    /// The entry at `position`: from the RAM page if it is not programmed
+    /// yet, else read from flash (CRC checked; the last page is cached).
+    pub fn read_entry<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        position: u64,
+    ) -> Result<Entry, JournalError> {
+        let per_page = entries_per_page(self.geometry.page_bytes);
+        let (sequence, index) = (position / per_page, (position % per_page) as usize);
+        let missing = JournalError::NoEntry { position };
+        if sequence == self.sequence {
+            return self.buffer_entries.get(index).copied().ok_or(missing);
+        }
+        if let Some((cached, entries)) = &self.read_cache {
+            if *cached == sequence {
+                return entries.get(index).copied().ok_or(missing);
+            }
+        }
+        let run = self
+            .page_map
+            .iter()
+            .rev()
+            .find(|&&(s, _)| s <= sequence)
+            .ok_or(missing)?;
+        let page_position = run.1 + (sequence - run.0);
+        if page_position >= self.region_pages() {
+            return Err(JournalError::NoEntry { position });
+        }
+        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        flash.read(self.address(page_position), &mut buf)?;
+        let page = Page::decode(&buf).map_err(|fault| JournalError::Corrupt { position, fault })?;
+        if page.sequence != sequence || page.generation != self.region.generation {
+            return Err(JournalError::NoEntry { position });
+        }
+        let entry = page
+            .entries
+            .get(index)
+            .copied()
+            .ok_or(JournalError::NoEntry { position });
+        self.read_cache = Some((sequence, page.entries));
+        entry
     }
 
     /// Programs the partial page (its free room is wasted) and syncs.
@@ -461,6 +563,7 @@ impl Journal {
     }
 
     fn page_programmed(&mut self, page_bytes: usize) {
+        note_page(&mut self.page_map, self.sequence, self.position);
         self.position += 1;
         self.sequence += 1;
         self.stats.pages_programmed += 1;
@@ -490,6 +593,8 @@ pub(crate) fn erase_or_retire<F: Flash>(
 /// The chain recovery accepted, and where it stands.
 struct Scan {
     entries: Vec<Entry>,
+    positions: Vec<u64>,
+    page_map: Vec<(u64, u64)>,
     report: RecoveryReport,
     /// Position after the last accepted page, sequence and epoch to go on.
     next_position: u64,
@@ -534,6 +639,8 @@ impl Journal {
             erase_from,
         );
         journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
+        journal.page_map = scan.page_map;
+        journal.recovered_positions = scan.positions;
         Ok((journal, scan.entries, scan.report))
     }
 }
@@ -582,8 +689,11 @@ fn chain_accepts(
 
 fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan {
     let ppb = u64::from(pages_per_block);
+    let per_page = entries_per_page(pages.first().map_or(0, |p| p.len() as u32));
     let mut scan = Scan {
         entries: Vec::new(),
+        positions: Vec::new(),
+        page_map: Vec::new(),
         report: RecoveryReport {
             entries_kept: 0,
             pages_kept: 0,
@@ -620,6 +730,10 @@ fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan 
                 None => break,
             },
         };
+        note_page(&mut scan.page_map, page.sequence, position);
+        let first = page.sequence * per_page;
+        scan.positions
+            .extend((0..page.entries.len() as u64).map(|i| first + i));
         scan.epoch = page.epoch;
         scan.sequence = page.sequence + 1;
         scan.report.pages_kept += 1;

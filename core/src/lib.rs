@@ -14,16 +14,20 @@ pub mod flash;
 pub mod hashstore;
 pub mod journal;
 pub mod log;
+pub mod logtable;
 pub mod planted;
 pub mod store;
 pub mod types;
 
 pub use codec::DecodeError;
-pub use cuckoo::{CuckooConfig, CuckooError, CuckooStats, CuckooTable, Policy};
+pub use cuckoo::{
+    CompactError, CompactTable, CuckooConfig, CuckooError, CuckooStats, CuckooTable, Policy,
+};
 pub use file_flash::FileFlash;
 pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
 pub use hashstore::{HashStoreError, Incarnation};
 pub use journal::{Entry, RecoveryReport};
 pub use log::{Log, LogError};
+pub use logtable::SlotLayoutKind;
 pub use store::{Store, StoreConfig, StoreError, StoreStats};
 pub use types::{Hash, Info, Value};

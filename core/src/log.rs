@@ -173,7 +173,8 @@ impl<F: Flash> Log<F> {
     }
 
     /// Appends an entry (durable at the next successful flush).
-    pub fn append(&mut self, entry: &Entry) -> Result<(), LogError> {
+    /// Returns the entry's position in the journal (see [`Log::read_entry`]).
+    pub fn append(&mut self, entry: &Entry) -> Result<u64, LogError> {
         self.guarded(|log| Ok(log.journal.append(&mut log.flash, &mut log.alloc, entry)?))
     }
 
@@ -187,8 +188,9 @@ impl<F: Flash> Log<F> {
         self.guarded(|log| Ok(log.journal.flush(&mut log.flash, &mut log.alloc)?))
     }
 
-    /// Copies `live` into a fresh journal region and switches to it.
-    pub fn pack(&mut self, live: &[Entry]) -> Result<(), LogError> {
+    /// Copies `live` into a fresh journal region and switches to it;
+    /// returns each entry's new position.
+    pub fn pack(&mut self, live: &[Entry]) -> Result<Vec<u64>, LogError> {
         let incarnations = self.record.incarnations.clone();
         self.replace_journal(live, incarnations)
     }
@@ -196,7 +198,7 @@ impl<F: Flash> Log<F> {
     /// Starts an empty journal in a fresh region (a new generation).
     pub fn recycle(&mut self) -> Result<(), LogError> {
         let incarnations = self.record.incarnations.clone();
-        self.replace_journal(&[], incarnations)
+        self.replace_journal(&[], incarnations).map(|_| ())
     }
 
     /// A fresh region's generation, unique on the device once the next
@@ -214,19 +216,19 @@ impl<F: Flash> Log<F> {
         &mut self,
         live: &[Entry],
         incarnations: Vec<Region>,
-    ) -> Result<(), LogError> {
+    ) -> Result<Vec<u64>, LogError> {
         self.guarded(|log| {
-            let journal = log.write_journal(live)?;
+            let (journal, positions) = log.write_journal(live)?;
             log.commit(journal.region().clone(), incarnations)?;
             log.journal = journal;
-            Ok(())
+            Ok(positions)
         })
     }
 
     /// A fresh journal region holding `live`, flushed. A region whose
     /// blocks failed under the writes (retired) is given up for another,
     /// at most [`REGION_ATTEMPTS_MAX`] times; `Full` if `live` does not fit.
-    fn write_journal(&mut self, live: &[Entry]) -> Result<Journal, LogError> {
+    fn write_journal(&mut self, live: &[Entry]) -> Result<(Journal, Vec<u64>), LogError> {
         let blocks = self.record.journal.blocks.len() as u32;
         let mut last_error = None;
         for _ in 0..REGION_ATTEMPTS_MAX {
@@ -235,10 +237,15 @@ impl<F: Flash> Log<F> {
                 Journal::create(&mut self.flash, &mut self.alloc, generation, blocks)?;
             let written = live
                 .iter()
-                .try_for_each(|entry| journal.append(&mut self.flash, &mut self.alloc, entry))
-                .and_then(|()| journal.flush(&mut self.flash, &mut self.alloc));
+                .map(|entry| journal.append(&mut self.flash, &mut self.alloc, entry))
+                .collect::<Result<Vec<u64>, _>>()
+                .and_then(|positions| {
+                    journal
+                        .flush(&mut self.flash, &mut self.alloc)
+                        .map(|()| positions)
+                });
             match written {
-                Ok(()) => return Ok(journal),
+                Ok(positions) => return Ok((journal, positions)),
                 Err(error) => {
                     self.release_region(journal.region());
                     let blocks_failed = journal.stats().blocks_retired > 0;
@@ -312,6 +319,16 @@ impl<F: Flash> Log<F> {
 
     pub fn journal(&self) -> &Journal {
         &self.journal
+    }
+
+    /// The position `append(entry)` would return now.
+    pub fn next_position(&self, entry: &Entry) -> u64 {
+        self.journal.next_position(entry)
+    }
+
+    /// The entry at `position` of the current journal (RAM page or flash).
+    pub fn read_entry(&mut self, position: u64) -> Result<Entry, LogError> {
+        Ok(self.journal.read_entry(&mut self.flash, position)?)
     }
 
     pub fn journal_stats(&self) -> JournalStats {

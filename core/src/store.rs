@@ -11,14 +11,15 @@
 
 use crate::alloc::OutOfBlocks;
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::cuckoo::{CuckooConfig, CuckooError, CuckooTable, Policy};
+use crate::cuckoo::{CuckooConfig, CuckooError, Policy};
 use crate::flash::{Counted, Flash, FlashError, IoCounts};
 use crate::hashstore::{HashStoreError, Incarnation};
 use crate::journal::{Entry, RecoveryReport};
 use crate::log::{Log, LogError};
+use crate::logtable::{ApplyError, FrozenError, LogTable, SlotLayoutKind};
 use crate::types::{Hash, Info, Value};
 
-const CONFIG_VERSION: u16 = 1;
+const CONFIG_VERSION: u16 = 2;
 
 /// The shape and policies of a store, kept in the anchor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,10 @@ pub struct StoreConfig {
     pub evict_oldest: bool,
     /// Seeds the cuckoo table's random choices.
     pub seed: u64,
+    /// The log store's slot layout: full hashes, or tags and journal
+    /// positions (SILT-style).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub layout: SlotLayoutKind,
 }
 
 impl StoreConfig {
@@ -52,6 +57,7 @@ impl StoreConfig {
             incarnations_max: 8,
             evict_oldest: false,
             seed: 0,
+            layout: SlotLayoutKind::Full,
         }
     }
 
@@ -77,7 +83,11 @@ impl StoreConfig {
         w.u32(self.journal_blocks)
             .u32(self.incarnations_max)
             .u8(u8::from(self.evict_oldest))
-            .u64(self.seed);
+            .u64(self.seed)
+            .u8(match self.layout {
+                SlotLayoutKind::Full => 0,
+                SlotLayoutKind::Compact => 1,
+            });
         w.bytes
     }
 
@@ -115,6 +125,16 @@ impl StoreConfig {
             incarnations_max: r.u32()?,
             evict_oldest: r.u8()? != 0,
             seed: r.u64()?,
+            layout: match r.u8()? {
+                0 => SlotLayoutKind::Full,
+                1 => SlotLayoutKind::Compact,
+                other => {
+                    return Err(DecodeError::Invalid {
+                        what: "slot layout",
+                        value: u64::from(other),
+                    })
+                }
+            },
         })
     }
 }
@@ -195,6 +215,10 @@ pub struct StoreStats {
     pub io: IoCounts,
     /// RAM held by the log store table.
     pub ram_bytes: u64,
+    /// Compact layout: journal entries read to confirm a tag match, and
+    /// those that turned out to be another hash.
+    pub resolves: u64,
+    pub false_positives: u64,
 }
 
 /// The index. See the module documentation. `Clone` (on a cloneable
@@ -203,7 +227,7 @@ pub struct StoreStats {
 pub struct Store<F: Flash> {
     log: Log<Counted<F>>,
     config: StoreConfig,
-    table: CuckooTable<Value>,
+    table: LogTable,
     /// Newest first.
     incarnations: Vec<Incarnation>,
     packs: u64,
@@ -219,15 +243,20 @@ impl<F: Flash> Store<F> {
     /// Formats `flash` as an empty store.
     pub fn create(flash: F, config: StoreConfig) -> Result<Self, StoreError> {
         check_fits(&config, flash.geometry())?;
-        let table = CuckooTable::new(config.cuckoo())?;
+        config.cuckoo().capacity()?;
         let log = Log::create(Counted::new(flash), config.journal_blocks, config.encode())?;
+        let table = LogTable::new(
+            config.layout,
+            config.cuckoo(),
+            log.journal().position_bits(),
+        )?;
         Ok(Store::assemble(log, config, table, Vec::new()))
     }
 
     fn assemble(
         log: Log<Counted<F>>,
         config: StoreConfig,
-        table: CuckooTable<Value>,
+        table: LogTable,
         incarnations: Vec<Incarnation>,
     ) -> Self {
         Store {
@@ -261,8 +290,9 @@ impl<F: Flash> Store<F> {
             Ok(parts) => parts,
             Err(error) => return Err((error, log.into_flash().into_inner())),
         };
+        let positions = log.journal().recovered_positions().to_vec();
         let mut store = Store::assemble(log, config, table, incarnations);
-        match store.rebuild(&entries) {
+        match store.rebuild(entries, positions) {
             Ok(()) => Ok((store, report)),
             Err(error) => Err((error, store.into_flash())),
         }
@@ -270,10 +300,9 @@ impl<F: Flash> Store<F> {
 
     /// The configuration, an empty table and the incarnations the anchor
     /// names; no flash I/O.
-    #[allow(clippy::type_complexity)]
     fn assemble_opened(
         log: &Log<Counted<F>>,
-    ) -> Result<(StoreConfig, CuckooTable<Value>, Vec<Incarnation>), StoreError> {
+    ) -> Result<(StoreConfig, LogTable, Vec<Incarnation>), StoreError> {
         let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
         let geometry = log.flash().geometry();
         check_fits(&config, geometry)?;
@@ -283,52 +312,51 @@ impl<F: Flash> Store<F> {
             .iter()
             .map(|region| Incarnation::open(region.clone(), geometry))
             .collect::<Result<Vec<_>, _>>()?;
-        let table = CuckooTable::new(config.cuckoo())?;
+        let table = LogTable::new(
+            config.layout,
+            config.cuckoo(),
+            log.journal().position_bits(),
+        )?;
         Ok((config, table, incarnations))
     }
 
     /// Replays the journal into the table. Should an order of inserts the
     /// table cannot hold come up, the part replayed is frozen and the rest
-    /// carried into a new journal.
-    fn rebuild(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
-        let mut start = 0;
+    /// carried into a new journal (at new positions), then replayed.
+    fn rebuild(
+        &mut self,
+        mut entries: Vec<Entry>,
+        mut positions: Vec<u64>,
+    ) -> Result<(), StoreError> {
         for _ in 0..=entries.len() {
-            match self.replay(&entries[start..]) {
-                Ok(()) => return Ok(()),
-                Err(done) => {
-                    start += done;
-                    self.freeze(&entries[start..], true)?;
+            match self.replay(&entries, &positions)? {
+                None => return Ok(()),
+                Some(done) => {
+                    entries.drain(..done);
+                    positions = self.freeze(&entries, true)?;
                 }
             }
         }
         unreachable!("every freeze replays at least one entry")
     }
 
-    /// Applies entries to the table; `Err(n)` if entry `n` did not fit.
-    fn replay(&mut self, entries: &[Entry]) -> Result<(), usize> {
-        for (index, entry) in entries.iter().enumerate() {
-            let applied = match entry {
-                Entry::Hash { hash, info } => {
-                    self.table.insert(*hash, Value::Live(*info)).map(|_| ())
-                }
-                Entry::Tombstone { hash } => self.apply_tombstone(hash),
-            };
-            if applied.is_err() {
-                return Err(index);
+    /// Applies entries to the table; `Some(n)` if entry `n` did not fit.
+    fn replay(
+        &mut self,
+        entries: &[Entry],
+        positions: &[u64],
+    ) -> Result<Option<usize>, StoreError> {
+        debug_assert_eq!(entries.len(), positions.len());
+        let remove = self.incarnations.is_empty();
+        for (index, (entry, &position)) in entries.iter().zip(positions).enumerate() {
+            match self.table.apply(&mut self.log, entry, position, remove) {
+                Ok(_) => {}
+                Err(ApplyError::Full) => return Ok(Some(index)),
+                Err(ApplyError::Cuckoo(e)) => return Err(e.into()),
+                Err(ApplyError::Log(e)) => return Err(e.into()),
             }
         }
-        Ok(())
-    }
-
-    /// Without incarnations a delete just removes; with them it leaves a
-    /// tombstone that shadows them.
-    fn apply_tombstone(&mut self, hash: &Hash) -> Result<(), CuckooError> {
-        if self.incarnations.is_empty() {
-            self.table.remove(hash);
-            Ok(())
-        } else {
-            self.table.insert(*hash, Value::Tombstone).map(|_| ())
-        }
+        Ok(None)
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -337,8 +365,8 @@ impl<F: Flash> Store<F> {
 
     /// Looks in the log store, then the incarnations newest first.
     pub fn get(&mut self, hash: &Hash) -> Result<Option<Info>, StoreError> {
-        if let Some(value) = self.table.get(hash) {
-            return Ok(live(*value));
+        if let Some(value) = self.table.get(&mut self.log, hash)? {
+            return Ok(live(value));
         }
         for incarnation in &self.incarnations {
             if let Some(value) = incarnation.get(self.log.flash_mut(), hash)? {
@@ -373,34 +401,34 @@ impl<F: Flash> Store<F> {
     }
 
     /// Records `entry` in the table and the journal, making room first
-    /// (pack or freeze) when either is full.
+    /// (pack or freeze) when either is full. Without incarnations a
+    /// tombstone just removes; with them it stays and shadows them.
     fn put(&mut self, entry: Entry) -> Result<(), StoreError> {
+        let remove = self.incarnations.is_empty();
         for _ in 0..ROOM_ATTEMPTS_MAX {
             if !self.log.has_room_for(&entry) {
                 self.make_journal_room()?;
                 continue;
             }
-            let hash = *entry.hash();
-            let old = self.table.get(&hash).copied();
-            let applied = match entry {
-                Entry::Hash { info, .. } => self.table.insert(hash, Value::Live(info)).map(|_| ()),
-                Entry::Tombstone { .. } => self.apply_tombstone(&hash),
-            };
-            match applied {
-                Ok(()) => {}
-                Err(CuckooError::Full { .. }) => {
+            let position = self.log.next_position(&entry);
+            let undo = match self.table.apply(&mut self.log, &entry, position, remove) {
+                Ok(undo) => undo,
+                Err(ApplyError::Full) => {
                     self.freeze(&[], false)?;
                     continue;
                 }
-                Err(other) => return Err(other.into()),
-            }
+                Err(ApplyError::Cuckoo(e)) => return Err(e.into()),
+                Err(ApplyError::Log(e)) => return Err(e.into()),
+            };
             match self.log.append(&entry) {
-                Ok(()) => {
+                Ok(appended) => {
+                    debug_assert_eq!(appended, position);
                     self.bytes_appended += entry.encoded_bytes() as u64;
                     return Ok(());
                 }
                 Err(error) => {
-                    self.undo(hash, old);
+                    self.table
+                        .undo(&mut self.log, *entry.hash(), position, undo)?;
                     if !matches!(error, LogError::Full { .. }) {
                         return Err(error.into());
                     }
@@ -412,47 +440,21 @@ impl<F: Flash> Store<F> {
         }))
     }
 
-    fn undo(&mut self, hash: Hash, old: Option<Value>) {
-        match old {
-            Some(value) => {
-                self.table
-                    .insert(hash, value)
-                    .expect("overwriting a present hash needs no room");
-            }
-            None => {
-                self.table.remove(&hash);
-            }
-        }
-    }
-
-    /// The table as journal entries.
-    fn live_entries(&self) -> Vec<Entry> {
-        self.table
-            .iter()
-            .map(|(hash, value)| match value {
-                Value::Live(info) => Entry::Hash {
-                    hash: *hash,
-                    info: *info,
-                },
-                Value::Tombstone => Entry::Tombstone { hash: *hash },
-            })
-            .collect()
-    }
-
     /// A full journal: pack when the live entries fill at most half of a
     /// region, else freeze.
     fn make_journal_room(&mut self) -> Result<(), StoreError> {
-        let live = self.live_entries();
+        let contents = self.table.contents(&mut self.log)?;
+        let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         let geometry = self.log.flash().geometry();
         let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
         let region_bytes = u64::from(self.config.journal_blocks) * geometry.block_bytes();
-        if live_bytes * 2 <= region_bytes {
-            self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
-            self.packs += 1;
-            Ok(())
-        } else {
-            self.freeze(&[], false)
+        if live_bytes * 2 > region_bytes {
+            return self.freeze(&[], false).map(|_| ());
         }
+        let positions = self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
+        self.table.remap(&contents, &positions)?;
+        self.packs += 1;
+        Ok(())
     }
 
     fn blocks_full(&self, error: LogError) -> StoreError {
@@ -464,10 +466,11 @@ impl<F: Flash> Store<F> {
     }
 
     /// Writes the table as a new incarnation and, in one anchor commit,
-    /// names it and a new journal holding `carry`. Past `incarnations_max`
-    /// the oldest is dropped if so configured (or, `recovering`, kept: the
-    /// limit must not make stored data unreadable), else `Full`.
-    fn freeze(&mut self, carry: &[Entry], recovering: bool) -> Result<(), StoreError> {
+    /// names it and a new journal holding `carry` (whose new positions come
+    /// back). Past `incarnations_max` the oldest is dropped if so
+    /// configured (or, `recovering`, kept: the limit must not make stored
+    /// data unreadable), else `Full`.
+    fn freeze(&mut self, carry: &[Entry], recovering: bool) -> Result<Vec<u64>, StoreError> {
         let mut keep = self.incarnations.len();
         if keep as u32 >= self.config.incarnations_max && !recovering {
             if !self.config.evict_oldest {
@@ -477,28 +480,40 @@ impl<F: Flash> Store<F> {
             }
             keep = (self.config.incarnations_max as usize).saturating_sub(1);
         }
-        let generation = self.log.next_generation();
-        let (flash, alloc) = self.log.flash_and_allocator();
-        let incarnation =
-            Incarnation::freeze(flash, alloc, generation, &self.table).map_err(|e| match e {
-                HashStoreError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
-                other => other.into(),
-            })?;
+        let incarnation = self.write_incarnation()?;
         let mut regions = vec![incarnation.region().clone()];
         regions.extend(self.incarnations[..keep].iter().map(|i| i.region().clone()));
-        if let Err(error) = self.log.replace_journal(carry, regions) {
-            self.log.release_region(incarnation.region());
-            return Err(self.blocks_full(error));
-        }
+        let positions = match self.log.replace_journal(carry, regions) {
+            Ok(positions) => positions,
+            Err(error) => {
+                self.log.release_region(incarnation.region());
+                return Err(self.blocks_full(error));
+            }
+        };
         self.evictions += (self.incarnations.len() - keep) as u64;
         self.incarnations.truncate(keep);
         self.incarnations.insert(0, incarnation);
         self.table.clear();
         self.freezes += 1;
-        Ok(())
+        Ok(positions)
+    }
+
+    /// The table, as an incarnation on freshly allocated blocks.
+    fn write_incarnation(&mut self) -> Result<Incarnation, StoreError> {
+        let generation = self.log.next_generation();
+        let frozen = self.table.frozen(&mut self.log).map_err(|e| match e {
+            FrozenError::Log(e) => StoreError::from(e),
+            FrozenError::Cuckoo(e) => StoreError::from(e),
+        })?;
+        let (flash, alloc) = self.log.flash_and_allocator();
+        Incarnation::freeze(flash, alloc, generation, &frozen).map_err(|e| match e {
+            HashStoreError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
+            other => other.into(),
+        })
     }
 
     pub fn stats(&self) -> StoreStats {
+        let (resolves, false_positives) = self.table.resolves();
         StoreStats {
             log_entries: self.table.len(),
             incarnation_entries: self.incarnations.iter().map(Incarnation::entries).sum(),
@@ -511,6 +526,8 @@ impl<F: Flash> Store<F> {
             bytes_appended: self.bytes_appended,
             io: self.log.flash().counts(),
             ram_bytes: self.table.ram_bytes(),
+            resolves,
+            false_positives,
         }
     }
 
@@ -535,8 +552,12 @@ impl<F: Flash> Store<F> {
                 merged.insert(hash, value);
             }
         }
-        for (hash, value) in self.table.iter() {
-            merged.insert(*hash, *value);
+        for (entry, _) in self.table.contents(&mut self.log)? {
+            let value = match entry {
+                Entry::Hash { info, .. } => Value::Live(info),
+                Entry::Tombstone { .. } => Value::Tombstone,
+            };
+            merged.insert(*entry.hash(), value);
         }
         Ok(merged
             .into_iter()

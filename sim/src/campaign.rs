@@ -59,8 +59,8 @@ pub enum CaseError {
 
 impl Case {
     /// A run chosen by `seed`: its workload (unless given), 1 to 4 crash
-    /// points with modes from `modes`, and, one seed in four, program and
-    /// erase failures.
+    /// points with modes from `modes`, one seed in four with program and
+    /// erase failures, and half of them with the compact slot layout.
     pub fn from_seed(
         seed: u64,
         ops: usize,
@@ -88,6 +88,10 @@ impl Case {
                 program_fail: 0.002,
                 erase_fail: 0.01,
             };
+        }
+        // Half the seeds run the compact slot layout.
+        if rng.random_bool(0.5) {
+            config.store.layout = logstore::SlotLayoutKind::Compact;
         }
         Case {
             version: env!("CARGO_PKG_VERSION").to_string(),

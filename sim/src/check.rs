@@ -87,8 +87,9 @@ pub struct Runner {
 
 type Checked<T> = Result<T, String>;
 
-/// Most opens one reopen tries (a single armed power cut fires once).
-const OPEN_ATTEMPTS_MAX: u32 = 3;
+/// Most opens one reopen tries: a recovery that writes may lose power
+/// (an armed cut fires once) or meet a failing block (faults are random).
+const OPEN_ATTEMPTS_MAX: u32 = 8;
 
 impl Runner {
     /// A freshly formatted store; the faults start once it is formatted
@@ -236,7 +237,7 @@ impl Runner {
 
     /// Drops the store (losing its RAM) and opens the device again.
     /// Power lost during an open (its recovery may write) is followed by
-    /// a power cycle and another open, at most this many times in all.
+    /// a power cycle and another open; a failing block by another open.
     pub fn reopen(&mut self, power_cycle: bool) -> Checked<()> {
         let mut flash = self.store.take().expect("store open").into_flash();
         let mut durable = power_cycle;
@@ -251,11 +252,15 @@ impl Runner {
                     self.store = Some(store);
                     return self.check_prefix(durable);
                 }
-                Err((StoreError::Flash(FlashError::PowerLost), returned)) => {
+                Err((error, returned)) if is_device_failure(&error) => {
                     flash = returned;
-                    flash.restart();
-                    durable = true;
-                    self.report.crashes += 1;
+                    if flash.is_powered() {
+                        self.report.device_failures += 1;
+                    } else {
+                        flash.restart();
+                        durable = true;
+                        self.report.crashes += 1;
+                    }
                 }
                 Err((error, _)) => return Err(format!("open failed: {error}")),
             }

@@ -14,7 +14,9 @@ use logstore::anchor::AnchorRecord;
 use logstore::cuckoo::{h1, h2};
 use logstore::journal::Page;
 use logstore::store::{Store, StoreConfig};
-use logstore::{CuckooConfig, CuckooError, CuckooTable, Geometry, Hash, Info, Log, Policy};
+use logstore::{
+    CuckooConfig, CuckooError, CuckooTable, Geometry, Hash, Info, Log, Policy, SlotLayoutKind,
+};
 
 use crate::check::{CheckConfig, Runner};
 use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
@@ -73,8 +75,10 @@ pub struct OpsConfig {
     pub policy: PolicyChoice,
     /// 1..=4 incarnations.
     pub incarnations_max: u8,
-    /// Decoded for a stable input layout, but ignored: see `check_config`.
-    pub evict_oldest: bool,
+    /// The compact (tag + journal position) slot layout instead of the
+    /// full one. (This byte once chose eviction, which the model cannot
+    /// follow; keeping its place keeps the corpus decoding the same.)
+    pub compact: bool,
     pub seed: u8,
     pub device_seed: u8,
 }
@@ -167,10 +171,11 @@ impl OpsInput {
         store.bucket_slots = bucket_slots(c.bucket_slots);
         store.policy = c.policy.policy();
         store.incarnations_max = 1 + u32::from(c.incarnations_max % 4);
-        // The model cannot follow eviction (it drops data by design), so
-        // `evict_oldest` is decoded but stays off; sim/tests/store.rs checks
-        // eviction on its own.
-        store.evict_oldest = false;
+        store.layout = if c.compact {
+            SlotLayoutKind::Compact
+        } else {
+            SlotLayoutKind::Full
+        };
         store.seed = u64::from(c.seed);
         let faults = self.faults.map_or(FaultRates::default(), |f| FaultRates {
             read_flip: 0.0,

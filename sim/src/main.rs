@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use logstore::Policy;
+use logstore::{Policy, SlotLayoutKind};
 use logstore_sim::campaign::{self, progress_bar, replay_command, shard_seeds, Case};
 use logstore_sim::fill::fill_stats;
 use logstore_sim::ingest::{ingest, IngestConfig};
@@ -63,6 +63,9 @@ enum Command {
         /// Crash mode of the power cuts (default: chosen per cut by the seed).
         #[arg(long, value_enum)]
         crash_mode: Option<ModeArg>,
+        /// Slot layout of the log store (default: chosen by the seed).
+        #[arg(long, value_enum)]
+        layout: Option<LayoutArg>,
         #[arg(long)]
         json: bool,
     },
@@ -98,6 +101,9 @@ enum Command {
         mode: ModeArg,
         #[arg(long, value_enum, default_value_t = WorkloadKind::Uniform)]
         workload: WorkloadKind,
+        /// Slot layout of the log store.
+        #[arg(long, value_enum, default_value_t = LayoutArg::Full)]
+        layout: LayoutArg,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[arg(long, default_value = "corpus/regressions")]
@@ -174,6 +180,23 @@ impl ModeArg {
             ModeArg::Reorder => vec![CrashMode::Reorder],
             ModeArg::Torn => vec![CrashMode::Torn],
             ModeArg::All => CrashMode::ALL.to_vec(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    /// Whole hashes and values in RAM.
+    Full,
+    /// Tags and journal positions in RAM (SILT-style), 5 bytes a slot.
+    Compact,
+}
+
+impl LayoutArg {
+    fn kind(self) -> SlotLayoutKind {
+        match self {
+            LayoutArg::Full => SlotLayoutKind::Full,
+            LayoutArg::Compact => SlotLayoutKind::Compact,
         }
     }
 }
@@ -271,10 +294,14 @@ fn cmd_run(
     ops: usize,
     workload: Option<WorkloadKind>,
     mode: Option<ModeArg>,
+    layout: Option<LayoutArg>,
     json: bool,
 ) -> Result<bool, String> {
     let modes = mode.map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
-    let case = Case::from_seed(seed, ops, workload, &modes);
+    let mut case = Case::from_seed(seed, ops, workload, &modes);
+    if let Some(layout) = layout {
+        case.config.store.layout = layout.kind();
+    }
     let outcome = case.run();
     let mut figures = json!({
         "seed": seed, "workload": case.workload.name(), "ops": ops,
@@ -328,6 +355,7 @@ fn cmd_exhaustive(
     ops: usize,
     mode: ModeArg,
     workload: WorkloadKind,
+    layout: LayoutArg,
     seed: u64,
     folder: &Path,
     json: bool,
@@ -335,6 +363,7 @@ fn cmd_exhaustive(
     let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
     case.crashes.clear();
     case.config.faults = Default::default();
+    case.config.store.layout = layout.kind();
     let bar = progress_bar(ops as u64, "exhaustive");
     let summary = campaign::exhaustive(&case, &mode.modes(), &bar);
     let replays = save_failures(&summary.failed_cases, folder, "exhaustive");
@@ -463,8 +492,9 @@ fn main() -> ExitCode {
             ops,
             workload,
             crash_mode,
+            layout,
             json,
-        } => cmd_run(seed, ops, workload, crash_mode, json),
+        } => cmd_run(seed, ops, workload, crash_mode, layout, json),
         Command::Sweep {
             seeds,
             ops,
@@ -477,10 +507,11 @@ fn main() -> ExitCode {
             ops,
             mode,
             workload,
+            layout,
             seed,
             cases,
             json,
-        } => cmd_exhaustive(ops, mode, workload, seed, &cases, json),
+        } => cmd_exhaustive(ops, mode, workload, layout, seed, &cases, json),
         Command::Replay { case, json } => cmd_replay(&case, json),
         Command::Fill {
             bucket,

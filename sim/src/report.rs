@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use indicatif::ProgressBar;
-use logstore::Policy;
+use logstore::{Policy, SlotLayoutKind};
 use serde_json::{json, Value};
 
 use crate::campaign::{self, progress_bar, replay_command, Case};
@@ -47,6 +47,7 @@ struct Sizes {
     wear_ops: u64,
     wa_ops: u64,
     speed_keys: u64,
+    lookup_order: u32,
 }
 
 impl Sizes {
@@ -66,6 +67,7 @@ impl Sizes {
                 wear_ops: 8_000,
                 wa_ops: 2_000,
                 speed_keys: 1 << 12,
+                lookup_order: 8,
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -80,6 +82,7 @@ impl Sizes {
                 wear_ops: 2_000_000,
                 wa_ops: 50_000,
                 speed_keys: 1 << 17,
+                lookup_order: 14,
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -94,6 +97,7 @@ impl Sizes {
                 wear_ops: 20_000_000,
                 wa_ops: 200_000,
                 speed_keys: 1 << 19,
+                lookup_order: 15,
             },
         }
     }
@@ -347,23 +351,36 @@ fn exhaustive_table(
 ) -> u64 {
     let _ = writeln!(
         md,
-        "**Exhaustive**: one {}-step workload per kind, power cut at every mutating flash operation in turn, in each mode, \
+        "**Exhaustive**: one {}-step workload per kind and slot layout, power cut at every mutating flash operation in turn, in each mode, \
          branching from snapshots; each branch recovers, is checked, then flushes, reopens and is checked whole. \
-         Command: `cargo run --release -- exhaustive --ops {} --workload KIND --mode MODE`.\n",
+         Command: `cargo run --release -- exhaustive --ops {} --workload KIND --mode MODE --layout LAYOUT`.\n",
         sizes.exhaustive_ops, sizes.exhaustive_ops
     );
-    md.push_str("| workload | mode | flash operations | crash points | failures |\n|---|---|---:|---:|---:|\n");
+    md.push_str("| workload | layout | mode | flash operations | crash points | failures |\n|---|---|---|---:|---:|---:|\n");
     let mut total = 0;
-    for kind in WorkloadKind::ALL {
+    for (kind, layout) in WorkloadKind::ALL
+        .into_iter()
+        .flat_map(|k| [(k, SlotLayoutKind::Full), (k, SlotLayoutKind::Compact)])
+    {
         let mut case = Case::from_seed(0, sizes.exhaustive_ops, Some(kind), &CrashMode::ALL);
         case.crashes.clear();
         case.config.faults = Default::default();
+        case.config.store.layout = layout;
+        let layout_name = if layout == SlotLayoutKind::Full {
+            "full"
+        } else {
+            "compact"
+        };
         for mode in CrashMode::ALL {
-            bar.set_message(format!("exhaustive {} {}", kind.name(), mode.name()));
+            bar.set_message(format!(
+                "exhaustive {} {layout_name} {}",
+                kind.name(),
+                mode.name()
+            ));
             let summary = campaign::exhaustive(&case, &[mode], &ProgressBar::hidden());
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {layout_name} | {} | {} | {} | {} |",
                 kind.name(),
                 mode.name(),
                 summary.ops_mutating,
@@ -536,16 +553,88 @@ fn wa_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, Str
     })
 }
 
+/// Flash reads and resolves per lookup on a store whose log store holds
+/// `fill` of its slots, nothing frozen; lookups in a shuffled order, so
+/// the journal's one-page cache helps no more than chance.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+struct LookupReads {
+    fill: f64,
+    reads_per_hit: f64,
+    reads_per_miss: f64,
+    resolves_per_hit: f64,
+    resolves_per_miss: f64,
+    ram_bytes_per_entry: f64,
+}
+
+fn lookup_reads(layout: SlotLayoutKind, order: u32, fill: f64) -> Result<LookupReads, String> {
+    use logstore::store::{Store, StoreConfig};
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let geometry = logstore::Geometry::new(2048, 64, 512).map_err(|e| e.to_string())?;
+    let flash = crate::nand::SimFlash::new(crate::nand::SimConfig::new(geometry), 0)
+        .map_err(|e| e.to_string())?;
+    let config = StoreConfig {
+        layout,
+        ..StoreConfig::new(order, 64)
+    };
+    let mut store = Store::create(flash, config).map_err(|e| e.to_string())?;
+    let keys = ((4u64 << order) as f64 * fill) as u64;
+    for key in 0..keys {
+        let info = logstore::Info {
+            physical_sector: key,
+            first_logical_sector: key,
+        };
+        store
+            .insert(crate::workload::hash_of(key), info)
+            .map_err(|e| e.to_string())?;
+    }
+    store.flush().map_err(|e| e.to_string())?;
+    let stats = store.stats();
+    if stats.freezes > 0 || stats.packs > 0 {
+        return Err(format!("lookup measurement froze or packed: {stats:?}"));
+    }
+    let mut order_of: Vec<u64> = (0..keys).collect();
+    order_of.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    let mut measure =
+        |keys: &mut dyn Iterator<Item = u64>, count: u64| -> Result<(f64, f64), String> {
+            let (reads, resolves) = (store.flash().counters().reads, store.stats().resolves);
+            for key in keys {
+                store
+                    .get(&crate::workload::hash_of(key))
+                    .map_err(|e| e.to_string())?;
+            }
+            let reads = (store.flash().counters().reads - reads) as f64 / count as f64;
+            Ok((
+                reads,
+                (store.stats().resolves - resolves) as f64 / count as f64,
+            ))
+        };
+    let (reads_per_hit, resolves_per_hit) = measure(&mut order_of.iter().copied(), keys)?;
+    let (reads_per_miss, resolves_per_miss) = measure(&mut (0..keys).map(|k| k + (1 << 40)), keys)?;
+    Ok(LookupReads {
+        fill: stats.fill,
+        reads_per_hit,
+        reads_per_miss,
+        resolves_per_hit,
+        resolves_per_miss,
+        ram_bytes_per_entry: stats.ram_bytes as f64 / stats.log_entries.max(1) as f64,
+    })
+}
+
 fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
-    let mut md = String::from("## RAM per entry\n\n");
+    let mut md = String::from(
+        "## RAM per entry and flash reads per lookup
+
+",
+    );
     md.push_str(
         "Bytes of RAM the log store's slots take, divided by the entries held at the fill the default policy reaches (mean fill at the first failure above). \
-         The full layout keeps the 32-byte hash and the value (info or tombstone) in every slot, plus one occupancy byte a bucket.\n\n",
+         The full layout keeps the 32-byte hash and the value in every slot, plus an occupancy byte a bucket; \
+         the compact layout (SILT-style) keeps a 40-bit slot: the entry's other bucket as a tag (so a kick never reads flash) and its journal position.\n\n",
     );
     md.push_str("| layout | B | bytes per slot | fill reached | bytes per entry |\n|---|---:|---:|---:|---:|\n");
     let mut figures = serde_json::Map::new();
     for bucket in [2usize, 4, 8] {
-        let slot = speed::full_slot_bytes(bucket);
         let fill = fill_stats(
             sizes.fill_order,
             bucket,
@@ -553,12 +642,45 @@ fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, Stri
             sizes.fill_seeds,
         )?
         .mean;
-        let per_entry = slot / fill;
+        for (name, slot) in [
+            ("full", speed::full_slot_bytes(bucket)),
+            ("compact", speed::compact_slot_bytes(bucket)),
+        ] {
+            let per_entry = slot / fill;
+            let _ = writeln!(
+                md,
+                "| {name} | {bucket} | {slot:.2} | {fill:.4} | {per_entry:.2} |"
+            );
+            figures.insert(format!("{name}_b{bucket}"), json!(per_entry));
+        }
+    }
+    let order = sizes.lookup_order;
+    let _ = writeln!(
+        md,
+        "\nLookups on a store of 2^{order} buckets of 4 slots at 95% fill (B = 4, default policy, nothing frozen), in shuffled order. \
+         A resolve is a journal entry read to confirm a tag match; a page read is a flash page actually read (the journal keeps its last page cached, and the RAM page needs none).\n"
+    );
+    md.push_str("| layout | RAM bytes per entry (whole table) | resolves per hit | resolves per miss | page reads per hit | page reads per miss |\n|---|---:|---:|---:|---:|---:|\n");
+    for layout in [SlotLayoutKind::Full, SlotLayoutKind::Compact] {
+        let r = lookup_reads(layout, order, 0.95)?;
+        let name = if layout == SlotLayoutKind::Full {
+            "full"
+        } else {
+            "compact"
+        };
         let _ = writeln!(
             md,
-            "| full | {bucket} | {slot:.2} | {fill:.4} | {per_entry:.2} |"
+            "| {name} | {:.2} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            r.ram_bytes_per_entry,
+            r.resolves_per_hit,
+            r.resolves_per_miss,
+            r.reads_per_hit,
+            r.reads_per_miss
         );
-        figures.insert(format!("full_b{bucket}"), json!(per_entry));
+        figures.insert(
+            format!("{name}_lookups"),
+            serde_json::to_value(r).map_err(|e| e.to_string())?,
+        );
     }
     Ok(Section {
         markdown: md,

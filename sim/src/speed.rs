@@ -6,9 +6,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use logstore::cuckoo::{CuckooConfig, CuckooTable};
+use logstore::cuckoo::{CompactTable, CuckooConfig, CuckooTable};
 use logstore::store::{Store, StoreConfig};
-use logstore::{Geometry, Hash, Info, Value};
+use logstore::{Geometry, Hash, Info, SlotLayoutKind, Value};
 use serde_json::{json, Value as Json};
 
 use crate::nand::{SimConfig, SimFlash};
@@ -38,6 +38,17 @@ pub fn full_slot_bytes(bucket: usize) -> f64 {
     (table.ram_bytes() as f64 - fixed) / table.capacity() as f64
 }
 
+/// RAM bytes per slot of the compact layout (tag + journal position).
+pub fn compact_slot_bytes(bucket: usize) -> f64 {
+    let config = CuckooConfig {
+        bucket_slots: bucket,
+        ..CuckooConfig::new(10, 0)
+    };
+    CompactTable::new(config, 24)
+        .expect("valid config")
+        .slot_bytes()
+}
+
 /// Human form of a figure: rates with thousands separators, ratios plain.
 pub fn format_rate(value: &Json) -> String {
     match value.as_f64() {
@@ -64,9 +75,10 @@ fn store_device() -> SimFlash {
 }
 
 /// Store inserts and lookups per second, and rebuild entries per second.
-fn store_figures(keys: u64) -> Result<Json, String> {
+fn store_figures(keys: u64, layout: SlotLayoutKind) -> Result<Json, String> {
     let mut config = StoreConfig::new(14, 32);
     config.incarnations_max = 64;
+    config.layout = layout;
     let mut store = Store::create(store_device(), config).map_err(|e| e.to_string())?;
     let start = Instant::now();
     for key in 0..keys {
@@ -95,10 +107,15 @@ fn store_figures(keys: u64) -> Result<Json, String> {
     let (reopened, _) = Store::open(store.into_flash()).map_err(|e| e.to_string())?;
     let rebuild = per_second(entries, start);
     black_box(reopened);
+    let name = if layout == SlotLayoutKind::Full {
+        "full"
+    } else {
+        "compact"
+    };
     Ok(json!({
-        "store_inserts_per_s": inserts,
-        "store_lookups_per_s": lookups,
-        "rebuild_entries_per_s": rebuild,
+        format!("store_{name}_inserts_per_s"): inserts,
+        format!("store_{name}_lookups_per_s"): lookups,
+        format!("store_{name}_rebuild_entries_per_s"): rebuild,
     }))
 }
 
@@ -173,11 +190,13 @@ fn table_figures(order: u32, fill: f64) -> Result<Json, String> {
 pub fn measure(keys: u64) -> Result<Json, String> {
     let mut all = serde_json::Map::new();
     let order = (keys.max(64) / 4).ilog2();
-    for part in [
-        store_figures(keys)?,
+    let parts = [
+        store_figures(keys, SlotLayoutKind::Full)?,
+        store_figures(keys, SlotLayoutKind::Compact)?,
         table_figures(order, 0.5)?,
         table_figures(order, 0.9)?,
-    ] {
+    ];
+    for part in parts {
         if let Json::Object(map) = part {
             all.extend(map);
         }

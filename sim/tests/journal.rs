@@ -325,7 +325,7 @@ fn anchor_updates_crashed_at_every_operation_are_old_or_new() {
                 while round < rounds {
                     let step = log
                         .append(&entry(round))
-                        .and_then(|()| log.flush())
+                        .and_then(|_| log.flush())
                         .and_then(|()| log.recycle());
                     if step.is_err() {
                         break;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use logstore::store::{FullReason, Store, StoreConfig, StoreError};
-use logstore::{FileFlash, Geometry, Hash, Info};
+use logstore::{FileFlash, Geometry, Hash, Info, SlotLayoutKind};
 use logstore_sim::{SimConfig, SimFlash};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +20,16 @@ fn info_of(n: u64) -> Info {
     Info {
         physical_sector: n,
         first_logical_sector: n + 1,
+    }
+}
+
+/// Every test runs on both slot layouts.
+const LAYOUTS: [SlotLayoutKind; 2] = [SlotLayoutKind::Full, SlotLayoutKind::Compact];
+
+fn config(order: u32, journal_blocks: u32, layout: SlotLayoutKind) -> StoreConfig {
+    StoreConfig {
+        layout,
+        ..StoreConfig::new(order, journal_blocks)
     }
 }
 
@@ -46,7 +56,13 @@ fn assert_matches(
 
 #[test]
 fn churn_packs_instead_of_freezing() {
-    let mut store = Store::create(device(64), StoreConfig::new(6, 2)).unwrap();
+    for layout in LAYOUTS {
+        churn_packs_instead_of_freezing_on(layout);
+    }
+}
+
+fn churn_packs_instead_of_freezing_on(layout: SlotLayoutKind) {
+    let mut store = Store::create(device(64), config(6, 2, layout)).unwrap();
     let mut model = BTreeMap::new();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     // A working set of 100 keys in a 256-slot table, inserted and deleted
@@ -76,7 +92,13 @@ fn churn_packs_instead_of_freezing() {
 
 #[test]
 fn bulk_load_freezes_and_shadows_across_incarnations() {
-    let mut config = StoreConfig::new(5, 4);
+    for layout in LAYOUTS {
+        bulk_load_freezes_and_shadows_across_incarnations_on(layout);
+    }
+}
+
+fn bulk_load_freezes_and_shadows_across_incarnations_on(layout: SlotLayoutKind) {
+    let mut config = config(5, 4, layout);
     config.incarnations_max = 16;
     let mut store = Store::create(device(256), config).unwrap();
     let mut model = BTreeMap::new();
@@ -115,7 +137,13 @@ fn bulk_load_freezes_and_shadows_across_incarnations() {
 
 #[test]
 fn full_is_an_error_and_nothing_is_lost() {
-    let mut config = StoreConfig::new(3, 1);
+    for layout in LAYOUTS {
+        full_is_an_error_and_nothing_is_lost_on(layout);
+    }
+}
+
+fn full_is_an_error_and_nothing_is_lost_on(layout: SlotLayoutKind) {
+    let mut config = config(3, 1, layout);
     config.incarnations_max = 2;
     let mut store = Store::create(device(64), config).unwrap();
     let mut model = BTreeMap::new();
@@ -147,7 +175,13 @@ fn full_is_an_error_and_nothing_is_lost() {
 
 #[test]
 fn eviction_drops_the_oldest_and_counts_it() {
-    let mut config = StoreConfig::new(3, 1);
+    for layout in LAYOUTS {
+        eviction_drops_the_oldest_and_counts_it_on(layout);
+    }
+}
+
+fn eviction_drops_the_oldest_and_counts_it_on(layout: SlotLayoutKind) {
+    let mut config = config(3, 1, layout);
     config.incarnations_max = 2;
     config.evict_oldest = true;
     let mut store = Store::create(device(64), config).unwrap();
@@ -167,13 +201,19 @@ fn eviction_drops_the_oldest_and_counts_it() {
 
 #[test]
 fn the_store_runs_on_a_plain_file() {
+    for layout in LAYOUTS {
+        the_store_runs_on_a_plain_file_on(layout);
+    }
+}
+
+fn the_store_runs_on_a_plain_file_on(layout: SlotLayoutKind) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index.img");
     let geometry = Geometry::new(512, 16, 64).unwrap();
     let mut model = BTreeMap::new();
     {
         let flash = FileFlash::create(&path, geometry).unwrap();
-        let mut store = Store::create(flash, StoreConfig::new(4, 2)).unwrap();
+        let mut store = Store::create(flash, config(4, 2, layout)).unwrap();
         for key in 0..300u64 {
             store.insert(hash_of(key), info_of(key)).unwrap();
             model.insert(hash_of(key), info_of(key));

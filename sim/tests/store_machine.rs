@@ -5,7 +5,7 @@
 //! flushed one.
 
 use logstore::store::{Store, StoreConfig, StoreError};
-use logstore::{FlashError, Geometry, Hash, Info};
+use logstore::{FlashError, Geometry, Hash, Info, SlotLayoutKind};
 use logstore_sim::model::{Model, Op};
 use logstore_sim::{CrashMode, SimConfig, SimFlash};
 use proptest::prelude::*;
@@ -115,9 +115,12 @@ struct Sut {
     reopens: u32,
 }
 
-fn config() -> StoreConfig {
+fn config(compact: bool) -> StoreConfig {
     let mut config = StoreConfig::new(3, 2);
     config.incarnations_max = 12;
+    if compact {
+        config.layout = SlotLayoutKind::Compact;
+    }
     config
 }
 
@@ -173,15 +176,16 @@ impl Sut {
     }
 }
 
-struct StoreMachine;
+/// The machine, on the full (`false`) or compact (`true`) slot layout.
+struct StoreMachine<const COMPACT: bool>;
 
-impl StateMachineTest for StoreMachine {
+impl<const COMPACT: bool> StateMachineTest for StoreMachine<COMPACT> {
     type SystemUnderTest = Sut;
     type Reference = Reference;
 
     fn init_test(_: &Reference) -> Sut {
         Sut {
-            store: Some(Store::create(device(), config()).unwrap()),
+            store: Some(Store::create(device(), config(COMPACT)).unwrap()),
             model: Model::new(),
             keys: 0,
             bulk_next: BULK_BASE,
@@ -265,7 +269,7 @@ impl StateMachineTest for StoreMachine {
     fn check_invariants(sut: &Sut, _: &Reference) {
         let stats = sut.store.as_ref().unwrap().stats();
         assert!(stats.fill <= 1.0);
-        assert!(stats.incarnations <= config().incarnations_max);
+        assert!(stats.incarnations <= config(COMPACT).incarnations_max);
     }
 
     fn teardown(mut sut: Sut, _: Reference) {
@@ -294,5 +298,8 @@ prop_state_machine! {
     })]
 
     #[test]
-    fn store_matches_the_model_through_crashes(sequential 1..120 => StoreMachine);
+    fn full_layout_matches_the_model_through_crashes(sequential 1..120 => StoreMachine<false>);
+
+    #[test]
+    fn compact_layout_matches_the_model_through_crashes(sequential 1..120 => StoreMachine<true>);
 }
