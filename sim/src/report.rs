@@ -458,7 +458,24 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
         "blocks",
         &histogram,
     )?;
-    let timeline: Vec<Series> = [("max", 0usize), ("mean", 1), ("min", 2)]
+    wear_timeline_chart(out, &report)?;
+    md.push_str(
+        "![erase histogram](wear_histogram.svg)\n\n![erase counts over time](wear_timeline.svg)\n",
+    );
+    Ok(Section {
+        markdown: md,
+        figures: json!({
+            "erase_max": report.erase_max, "erase_mean": report.erase_mean, "erase_min": report.erase_min,
+            "write_amplification": report.write_amplification, "bad_blocks": report.bad_blocks,
+            "erases_per_insert": erases_per_insert, "lifetime_inserts": lifetime_inserts,
+            "device_seconds": report.device_seconds,
+        }),
+    })
+}
+
+/// Max, mean and min erase count over the run, as `wear_timeline.svg`.
+fn wear_timeline_chart(out: &Path, report: &crate::wear::WearReport) -> Result<(), String> {
+    let series: Vec<Series> = [("max", 0usize), ("mean", 1), ("min", 2)]
         .iter()
         .map(|&(label, which)| Series {
             label: label.to_string(),
@@ -475,7 +492,6 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
             reference: false,
         })
         .collect();
-    let y_max = f64::from(report.erase_max) * 1.1 + 1.0;
     line_chart(
         &out.join("wear_timeline.svg"),
         &LineChart {
@@ -483,22 +499,10 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
             x_label: "inserts",
             y_label: "erases per block",
             x_log: false,
-            y_range: (0.0, y_max),
-            series: timeline,
+            y_range: (0.0, f64::from(report.erase_max) * 1.1 + 1.0),
+            series,
         },
-    )?;
-    md.push_str(
-        "![erase histogram](wear_histogram.svg)\n\n![erase counts over time](wear_timeline.svg)\n",
-    );
-    Ok(Section {
-        markdown: md,
-        figures: json!({
-            "erase_max": report.erase_max, "erase_mean": report.erase_mean, "erase_min": report.erase_min,
-            "write_amplification": report.write_amplification, "bad_blocks": report.bad_blocks,
-            "erases_per_insert": erases_per_insert, "lifetime_inserts": lifetime_inserts,
-            "device_seconds": report.device_seconds,
-        }),
-    })
+    )
 }
 
 fn erase_histogram(counts: &[u32]) -> Vec<(u32, u32)> {

@@ -461,3 +461,51 @@ proptest! {
         }
     }
 }
+
+/// Write amplification of the journal alone (bytes programmed / bytes of
+/// entries appended) follows from the page format: a flush programs its
+/// partial page, so it costs a whole page whatever it holds.
+#[test]
+fn write_amplification_follows_the_flush_interval() {
+    let page_bytes = 2048u64;
+    let geometry = Geometry::new(page_bytes as u32, 64, 40).unwrap();
+    let entries = 1_500u64;
+    let measure = |flush_every: u64| {
+        let mut flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+        let mut log = Log::create(&mut flash, 30, vec![]).unwrap();
+        let info = Info {
+            physical_sector: 1,
+            first_logical_sector: 2,
+        };
+        for i in 0..entries {
+            log.append(&Entry::Hash {
+                hash: [i as u8; 32],
+                info,
+            })
+            .unwrap();
+            if (i + 1) % flush_every == 0 {
+                log.flush().unwrap();
+            }
+        }
+        log.flush().unwrap();
+        let stats = log.journal_stats();
+        stats.bytes_programmed as f64 / stats.bytes_appended as f64
+    };
+    let per_page = (page_bytes - 32) / 49;
+    let expected = |flush_every: u64| {
+        let pages_per_flush = flush_every.div_ceil(per_page);
+        let pages =
+            (entries / flush_every) * pages_per_flush + (entries % flush_every).div_ceil(per_page);
+        (pages * page_bytes) as f64 / (entries * 49) as f64
+    };
+    for flush_every in [1, 16, per_page, entries] {
+        let measured = measure(flush_every);
+        println!("journal write amplification, flush every {flush_every} entries: {measured:.3}");
+        assert!(
+            (measured - expected(flush_every)).abs() < 1e-9,
+            "flush every {flush_every}: {measured} vs {}",
+            expected(flush_every)
+        );
+    }
+    assert!(measure(1) > 40.0 && measure(entries) < 1.04);
+}
