@@ -91,12 +91,28 @@ impl Allocator {
         self.uses[index] = new;
     }
 
-    /// The least-worn free block, now in use.
+    /// The least-worn free block, now in use: for short-lived data (the
+    /// journal, rewritten at every pack and freeze).
     pub fn allocate(&mut self) -> Result<BlockAddr, OutOfBlocks> {
         let Some(&(count, block)) = self.free.first() else {
             return Err(self.out_of_blocks());
         };
-        self.free.remove(&(count, block));
+        self.take(count, block)
+    }
+
+    /// The most-worn free block, now in use: for long-lived data (an
+    /// incarnation), so worn blocks rest under it while the least-worn ones
+    /// take the journal's churn — hot and cold separated, wear evened.
+    pub fn allocate_cold(&mut self) -> Result<BlockAddr, OutOfBlocks> {
+        let Some(&(count, block)) = self.free.last() else {
+            return Err(self.out_of_blocks());
+        };
+        self.take(count, block)
+    }
+
+    fn take(&mut self, count: u32, block: u32) -> Result<BlockAddr, OutOfBlocks> {
+        let removed = self.free.remove(&(count, block));
+        debug_assert!(removed);
         self.uses[block as usize] = BlockUse::InUse;
         Ok(BlockAddr(block))
     }
@@ -157,6 +173,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cold_data_goes_to_the_most_worn_block() {
+        let mut alloc = Allocator::new(4, &[BlockAddr(0)], vec![0, 3, 9, 5]);
+        assert_eq!(alloc.allocate_cold(), Ok(BlockAddr(2)));
+        assert_eq!(alloc.allocate(), Ok(BlockAddr(1)));
+        assert_eq!(alloc.allocate_cold(), Ok(BlockAddr(3)));
+    }
+
+    #[test]
     fn least_worn_first_and_retired_for_good() {
         let mut alloc = Allocator::new(5, &[BlockAddr(0)], vec![9, 3, 1, 3, 7]);
         assert_eq!(alloc.allocate(), Ok(BlockAddr(2)));
@@ -171,6 +195,7 @@ mod tests {
         assert_eq!(alloc.erase_counts()[2], 2);
         assert_eq!(alloc.allocate(), Ok(BlockAddr(2)));
         let err = alloc.allocate().unwrap_err();
+        assert_eq!(err, alloc.allocate_cold().unwrap_err());
         assert_eq!((err.in_use, err.reserved, err.bad), (3, 1, 1));
     }
 }

@@ -278,7 +278,7 @@ impl Incarnation {
         let pages = index * ppb..((index + 1) * ppb).min(self.shape.pages);
         let mut buf = vec![ERASED; self.geometry.page_bytes as usize];
         for _ in 0..=self.geometry.blocks {
-            let block = alloc.allocate()?;
+            let block = alloc.allocate_cold()?;
             match self.try_block(flash, alloc, table, block, pages.clone(), &mut buf) {
                 Ok(true) => return Ok(block),
                 Ok(false) => continue,

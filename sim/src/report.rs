@@ -442,13 +442,25 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
         report.write_amplification,
         report.bad_blocks
     );
+    let spread = f64::from(report.erase_max) / report.erase_mean.max(f64::MIN_POSITIVE);
+    let gib_inserts = f64::from(config.endurance_cycles) * (1u64 << 30) as f64
+        / (report.write_amplification * 49.0)
+        / spread;
     let _ = writeln!(
         md,
-        "**Lifetime estimate**: endurance × blocks / erases per insert = {} × {} / {:.5} = {:.3e} inserts; \
-         at {rate} new clusters a second (4 MB/s of unique 4 KiB clusters) that is {:.1} days. \
-         Assumptions: MLC endurance of 3,000 P/E cycles, wear spread as measured (max/mean above), \
-         every block usable to the end, and a device of this size given to the index alone; the figure scales with the device's block count.\n",
-        config.endurance_cycles, blocks, erases_per_insert, lifetime_inserts, lifetime_days
+        "**Lifetime estimate**: endurance × blocks / erases per insert = {} × {} / {:.5} = {:.3e} inserts for this {} KiB device; \
+         at {rate} new clusters a second (4 MB/s of unique 4 KiB clusters) that is {:.2} days. \
+         The same index given a 1 GiB partition lasts endurance × bytes / (write amplification × 49 bytes an insert × max/mean wear) = {:.3e} inserts, {:.0} days at that rate. \
+         Assumptions: MLC endurance of 3,000 P/E cycles, wear spread as measured (max/mean above), every block usable to the end, \
+         the partition given to the index alone, and write amplification independent of the partition's size.\n",
+        config.endurance_cycles,
+        blocks,
+        erases_per_insert,
+        lifetime_inserts,
+        config.geometry.device_bytes() / 1024,
+        lifetime_days,
+        gib_inserts,
+        gib_inserts / rate / 86_400.0
     );
     let histogram = erase_histogram(&report.erase_counts);
     bar_chart(
