@@ -674,7 +674,8 @@ fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, Stri
     let _ = writeln!(
         md,
         "\nLookups on a store of 2^{order} buckets of 4 slots at 95% fill (B = 4, default policy, nothing frozen), in shuffled order. \
-         A resolve is a journal entry read to confirm a tag match; a page read is a flash page actually read (the journal keeps its last page cached, and the RAM page needs none).\n"
+         A resolve is a journal entry read to confirm a tag match; a page read is a flash page actually read (the journal keeps its last page cached, and the RAM page needs none). \
+         This section alone: `cargo run --release -- report --quick` (order 8) or the default report (order 14).\n"
     );
     md.push_str("| layout | RAM bytes per entry (whole table) | resolves per hit | resolves per miss | page reads per hit | page reads per miss |\n|---|---:|---:|---:|---:|---:|\n");
     for layout in [SlotLayoutKind::Full, SlotLayoutKind::Compact] {
@@ -710,7 +711,8 @@ fn speed_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, St
     let _ = writeln!(
         md,
         "Machine-dependent: measured on {} ({} cores) in this run; the rest of the report does not depend on the machine. \
-         Criterion benchmarks give steadier figures: `cargo bench`.\n",
+         Criterion benchmarks give steadier figures: `cargo bench -p logstore --bench cuckoo` (tables against hashbrown), \
+         `cargo bench -p logstore-sim --bench store` (store inserts and open), `cargo bench -p logstore-sim --bench nand` (the simulator).\n",
         speed::cpu_name(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );

@@ -244,12 +244,7 @@ fn every_single_bit_flip_in_a_journal_page_is_detected() {
     let mut flips = 0;
     let mut before = 0;
     for (index, &(addr, count)) in pages.iter().enumerate() {
-        let step = if index < 2 || index + 1 == pages.len() {
-            1
-        } else {
-            97
-        };
-        for bit in (0..bits).step_by(step) {
+        for bit in 0..bits {
             let mut copy = flash.clone();
             copy.flip_bit(addr, bit).unwrap();
             let (_, recovered) = open(&mut copy);
