@@ -239,6 +239,8 @@ trait SlotLayout {
     fn bucket_slots(&self) -> usize;
     /// A free slot of `bucket`, if any.
     fn free_slot(&self, bucket: u64) -> Option<usize>;
+    /// Whether the slot holds no entry.
+    fn is_free(&self, pos: SlotPos) -> bool;
     /// The other bucket of the entry in (`bucket`, `slot`); `None` if the slot is
     /// empty or its entry has a single bucket (h1 == h2), so it cannot be kicked.
     fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64>;
@@ -336,6 +338,10 @@ impl<V: Copy + Default> FullSlots<V> {
 }
 
 impl<V: Copy + Default> SlotLayout for FullSlots<V> {
+    fn is_free(&self, pos: SlotPos) -> bool {
+        !self.is_occupied(pos)
+    }
+
     fn bucket_slots(&self) -> usize {
         self.bucket_slots
     }
@@ -617,12 +623,12 @@ fn apply_path<L: SlotLayout>(layout: &mut L, path: &[SlotPos]) {
     }
 }
 
-/// A bucketed cuckoo hash table from [`Hash`](type@Hash) to `V`. Empty slots hold `V::default()`
-/// internally; it is never returned.
+/// What both tables share: the configuration, the slots, the counts, the
+/// policy's generator and scratch space, and the kicks that make room.
 #[derive(Clone, Debug)]
-pub struct CuckooTable<V> {
+struct Engine<L> {
     config: CuckooConfig,
-    slots: FullSlots<V>,
+    slots: L,
     len: u64,
     capacity: u64,
     rng: ChaCha8Rng,
@@ -630,22 +636,68 @@ pub struct CuckooTable<V> {
     scratch: Scratch,
 }
 
+impl<L: SlotLayout> Engine<L> {
+    fn new(config: CuckooConfig, slots: L) -> Result<Self, CuckooError> {
+        Ok(Engine {
+            capacity: config.capacity()?,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            stats: CuckooStats::default(),
+            scratch: Scratch::default(),
+            len: 0,
+            config,
+            slots,
+        })
+    }
+
+    /// len / capacity, in [0, 1].
+    fn fill(&self) -> f64 {
+        self.len as f64 / self.capacity as f64
+    }
+
+    /// Bytes of the policy's scratch buffers.
+    fn scratch_bytes(&self) -> usize {
+        self.scratch.path.capacity() * size_of::<SlotPos>()
+            + self.scratch.nodes.capacity() * size_of::<BfsNode>()
+    }
+
+    /// Empty again, the generator and counters as new; the caller frees the slots.
+    fn reset(&mut self) {
+        self.len = 0;
+        self.rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        self.stats = CuckooStats::default();
+    }
+
+    /// Frees a slot in one of `roots` by kicking entries along a planned path;
+    /// `None` (nothing moved) if the policy finds no path within its bounds.
+    fn make_room(&mut self, roots: Roots) -> Option<SlotPos> {
+        let policy = self.config.policy;
+        if !plan_path(&self.slots, roots, policy, &mut self.rng, &mut self.scratch) {
+            self.stats.inserts_failed += 1;
+            return None;
+        }
+        let path = &self.scratch.path;
+        apply_path(&mut self.slots, path);
+        self.stats.kicks += path.len() as u64 - 1;
+        debug_assert!(roots.as_slice().contains(&path[0].bucket));
+        debug_assert!(self.slots.is_free(path[0]));
+        Some(path[0])
+    }
+}
+
+/// A bucketed cuckoo hash table from [`Hash`](type@Hash) to `V`. Empty slots hold `V::default()`
+/// internally; it is never returned.
+#[derive(Clone, Debug)]
+pub struct CuckooTable<V> {
+    e: Engine<FullSlots<V>>,
+}
+
 impl<V: Copy + Default> CuckooTable<V> {
     /// An empty table; allocates all its slots now.
     pub fn new(config: CuckooConfig) -> Result<Self, CuckooError> {
-        let capacity = config.capacity()?;
+        config.capacity()?;
         let slots = FullSlots::new(&config)?;
-        let rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let stats = CuckooStats::default();
-        let scratch = Scratch::default();
         Ok(CuckooTable {
-            config,
-            slots,
-            len: 0,
-            capacity,
-            rng,
-            stats,
-            scratch,
+            e: Engine::new(config, slots)?,
         })
     }
 
@@ -669,14 +721,14 @@ impl<V: Copy + Default> CuckooTable<V> {
     fn place(&mut self, pos: SlotPos, hash: Hash, value: V) -> Result<(), CuckooError> {
         let problem = if pos.bucket >= self.buckets() {
             Some(PlacementProblem::BucketOutOfRange)
-        } else if pos.slot >= self.slots.bucket_slots {
+        } else if pos.slot >= self.e.slots.bucket_slots {
             Some(PlacementProblem::SlotOutOfRange)
-        } else if !Roots::of(&hash, self.config.order)
+        } else if !Roots::of(&hash, self.e.config.order)
             .as_slice()
             .contains(&pos.bucket)
         {
             Some(PlacementProblem::NotItsBucket)
-        } else if self.slots.is_occupied(pos) {
+        } else if self.e.slots.is_occupied(pos) {
             Some(PlacementProblem::SlotTaken)
         } else if self.find(&hash).is_some() {
             Some(PlacementProblem::HashTwice)
@@ -690,56 +742,54 @@ impl<V: Copy + Default> CuckooTable<V> {
                 problem,
             });
         }
-        self.slots.put(pos, hash, value);
-        self.len += 1;
+        self.e.slots.put(pos, hash, value);
+        self.e.len += 1;
         Ok(())
     }
 
     pub fn config(&self) -> &CuckooConfig {
-        &self.config
+        &self.e.config
     }
 
     /// Number of stored hashes.
     pub fn len(&self) -> u64 {
-        self.len
+        self.e.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.e.len == 0
     }
 
     /// Number of slots: buckets * bucket_slots.
     pub fn capacity(&self) -> u64 {
-        self.capacity
+        self.e.capacity
     }
 
     /// Number of buckets: 2^order.
     pub fn buckets(&self) -> u64 {
-        self.slots.occupied.len() as u64
+        self.e.slots.occupied.len() as u64
     }
 
     /// len / capacity, in [0, 1].
     pub fn fill(&self) -> f64 {
-        self.len as f64 / self.capacity as f64
+        self.e.fill()
     }
 
     /// Bytes of RAM held by the table, scratch buffers included.
     pub fn ram_bytes(&self) -> u64 {
-        let slots = self.slots.hashes.capacity() * size_of::<Hash>()
-            + self.slots.values.capacity() * size_of::<V>()
-            + self.slots.occupied.capacity();
-        let scratch = self.scratch.path.capacity() * size_of::<SlotPos>()
-            + self.scratch.nodes.capacity() * size_of::<BfsNode>();
-        (size_of::<Self>() + slots + scratch) as u64
+        let slots = self.e.slots.hashes.capacity() * size_of::<Hash>()
+            + self.e.slots.values.capacity() * size_of::<V>()
+            + self.e.slots.occupied.capacity();
+        (size_of::<Self>() + slots + self.e.scratch_bytes()) as u64
     }
 
     pub fn stats(&self) -> CuckooStats {
-        self.stats
+        self.e.stats
     }
 
     pub fn get(&self, hash: &Hash) -> Option<&V> {
         let pos = self.find(hash)?;
-        Some(&self.slots.values[self.slots.index(pos)])
+        Some(&self.e.slots.values[self.e.slots.index(pos)])
     }
 
     pub fn contains(&self, hash: &Hash) -> bool {
@@ -749,61 +799,49 @@ impl<V: Copy + Default> CuckooTable<V> {
     /// Store `value` for `hash`: overwrites and returns the previous value if present.
     /// On `Err(Full)` the table's contents are unchanged.
     pub fn insert(&mut self, hash: Hash, value: V) -> Result<Option<V>, CuckooError> {
-        debug_assert!(self.len <= self.capacity);
+        debug_assert!(self.e.len <= self.e.capacity);
         if let Some(pos) = self.find(&hash) {
-            let index = self.slots.index(pos);
-            let previous = std::mem::replace(&mut self.slots.values[index], value);
+            let index = self.e.slots.index(pos);
+            let previous = std::mem::replace(&mut self.e.slots.values[index], value);
             return Ok(Some(previous));
         }
-        let roots = Roots::of(&hash, self.config.order);
+        let roots = Roots::of(&hash, self.e.config.order);
         let free = roots.as_slice().iter().find_map(|&bucket| {
-            let slot = self.slots.free_slot(bucket)?;
+            let slot = self.e.slots.free_slot(bucket)?;
             Some(SlotPos { bucket, slot })
         });
         let pos = match free {
             Some(pos) => pos,
             None => self.make_room(roots)?,
         };
-        self.slots.put(pos, hash, value);
-        self.len += 1;
-        debug_assert!(self.len <= self.capacity);
+        self.e.slots.put(pos, hash, value);
+        self.e.len += 1;
+        debug_assert!(self.e.len <= self.e.capacity);
         debug_assert_eq!(self.find(&hash), Some(pos));
         Ok(None)
     }
 
     /// Free a slot in one of `roots` by kicking entries along a planned path.
     fn make_room(&mut self, roots: Roots) -> Result<SlotPos, CuckooError> {
-        let policy = self.config.policy;
-        if !plan_path(&self.slots, roots, policy, &mut self.rng, &mut self.scratch) {
-            self.stats.inserts_failed += 1;
-            return Err(CuckooError::Full {
-                len: self.len,
-                capacity: self.capacity,
-            });
-        }
-        let path = &self.scratch.path;
-        apply_path(&mut self.slots, path);
-        self.stats.kicks += path.len() as u64 - 1;
-        debug_assert!(roots.as_slice().contains(&path[0].bucket));
-        debug_assert!(!self.slots.is_occupied(path[0]));
-        Ok(path[0])
+        self.e.make_room(roots).ok_or(CuckooError::Full {
+            len: self.e.len,
+            capacity: self.e.capacity,
+        })
     }
 
     /// Remove `hash`; returns its value if it was present.
     pub fn remove(&mut self, hash: &Hash) -> Option<V> {
         let pos = self.find(hash)?;
-        debug_assert!(self.len > 0);
-        self.len -= 1;
-        Some(self.slots.take(pos))
+        debug_assert!(self.e.len > 0);
+        self.e.len -= 1;
+        Some(self.e.slots.take(pos))
     }
 
     /// Empty the table and reset its generator and counters: it then behaves exactly
     /// like `CuckooTable::new(config)`, without reallocating.
     pub fn clear(&mut self) {
-        self.slots.occupied.fill(0);
-        self.len = 0;
-        self.rng = ChaCha8Rng::seed_from_u64(self.config.seed);
-        self.stats = CuckooStats::default();
+        self.e.slots.occupied.fill(0);
+        self.e.reset();
     }
 
     /// The slots of bucket `index` in order, `None` for a free slot: the bucket image
@@ -814,8 +852,8 @@ impl<V: Copy + Default> CuckooTable<V> {
             "bucket {index} out of {}",
             self.buckets()
         );
-        (0..self.slots.bucket_slots).map(move |slot| {
-            self.slots.entry(SlotPos {
+        (0..self.e.slots.bucket_slots).map(move |slot| {
+            self.e.slots.entry(SlotPos {
                 bucket: index,
                 slot,
             })
@@ -828,11 +866,11 @@ impl<V: Copy + Default> CuckooTable<V> {
     }
 
     fn find(&self, hash: &Hash) -> Option<SlotPos> {
-        let roots = Roots::of(hash, self.config.order);
+        let roots = Roots::of(hash, self.e.config.order);
         roots
             .as_slice()
             .iter()
-            .find_map(|&bucket| self.slots.find_in(bucket, hash))
+            .find_map(|&bucket| self.e.slots.find_in(bucket, hash))
     }
 }
 
@@ -939,6 +977,10 @@ impl CompactSlots {
 }
 
 impl SlotLayout for CompactSlots {
+    fn is_free(&self, pos: SlotPos) -> bool {
+        self.entry(pos).is_none()
+    }
+
     fn bucket_slots(&self) -> usize {
         self.bucket_slots
     }
@@ -995,13 +1037,7 @@ pub enum CompactError<E> {
 /// where a [`CuckooTable`] would.
 #[derive(Clone, Debug)]
 pub struct CompactTable {
-    config: CuckooConfig,
-    slots: CompactSlots,
-    len: u64,
-    capacity: u64,
-    rng: ChaCha8Rng,
-    stats: CuckooStats,
-    scratch: Scratch,
+    e: Engine<CompactSlots>,
     resolves: u64,
     false_positives: u64,
 }
@@ -1010,68 +1046,60 @@ impl CompactTable {
     /// An empty table; allocates all its slots now. `pos_bits`: bits a position needs,
     /// 1 to `COMPACT_SLOT_BITS - order`; positions must be below 2^pos_bits - 1.
     pub fn new(config: CuckooConfig, pos_bits: u32) -> Result<Self, CuckooError> {
-        let capacity = config.capacity()?;
+        config.capacity()?;
         let slots = CompactSlots::new(&config, pos_bits)?;
         Ok(CompactTable {
-            config,
-            slots,
-            len: 0,
-            capacity,
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
-            stats: CuckooStats::default(),
-            scratch: Scratch::default(),
+            e: Engine::new(config, slots)?,
             resolves: 0,
             false_positives: 0,
         })
     }
 
     pub fn config(&self) -> &CuckooConfig {
-        &self.config
+        &self.e.config
     }
 
     /// Number of stored hashes.
     pub fn len(&self) -> u64 {
-        self.len
+        self.e.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.e.len == 0
     }
 
     /// Number of slots: buckets * bucket_slots.
     pub fn capacity(&self) -> u64 {
-        self.capacity
+        self.e.capacity
     }
 
     /// Number of buckets: 2^order.
     pub fn buckets(&self) -> u64 {
-        self.capacity / self.slots.bucket_slots as u64
+        self.e.capacity / self.e.slots.bucket_slots as u64
     }
 
     /// Positions must be below this: 2^pos_bits - 1 (all ones marks a free slot).
     pub fn position_limit(&self) -> u64 {
-        self.slots.pos_empty
+        self.e.slots.pos_empty
     }
 
     /// len / capacity, in [0, 1].
     pub fn fill(&self) -> f64 {
-        self.len as f64 / self.capacity as f64
+        self.e.fill()
     }
 
     /// Bytes of RAM held by the table, scratch buffers included.
     pub fn ram_bytes(&self) -> u64 {
-        let scratch = self.scratch.path.capacity() * size_of::<SlotPos>()
-            + self.scratch.nodes.capacity() * size_of::<BfsNode>();
-        (size_of::<Self>() + self.slots.bytes.capacity() + scratch) as u64
+        (size_of::<Self>() + self.e.slots.bytes.capacity() + self.e.scratch_bytes()) as u64
     }
 
     /// RAM bytes of the slots alone divided by capacity (5.0 for 40-bit slots).
     pub fn slot_bytes(&self) -> f64 {
-        self.slots.bytes.len() as f64 / self.capacity as f64
+        self.e.slots.bytes.len() as f64 / self.e.capacity as f64
     }
 
     pub fn stats(&self) -> CuckooStats {
-        self.stats
+        self.e.stats
     }
 
     /// Resolves performed by get, insert and remove.
@@ -1087,10 +1115,8 @@ impl CompactTable {
     /// Empty the table and reset its generator and counters: it then behaves exactly
     /// like `CompactTable::new(config, pos_bits)`, without reallocating.
     pub fn clear(&mut self) {
-        self.slots.bytes.fill(0xff);
-        self.len = 0;
-        self.rng = ChaCha8Rng::seed_from_u64(self.config.seed);
-        self.stats = CuckooStats::default();
+        self.e.slots.bytes.fill(0xff);
+        self.e.reset();
         self.resolves = 0;
         self.false_positives = 0;
     }
@@ -1115,29 +1141,26 @@ impl CompactTable {
         pos: u64,
         resolve: &mut dyn FnMut(u64) -> Result<Hash, E>,
     ) -> Result<Option<u64>, CompactError<E>> {
-        debug_assert!(self.len <= self.capacity);
-        if pos >= self.slots.pos_empty {
-            let limit = self.slots.pos_empty;
+        debug_assert!(self.e.len <= self.e.capacity);
+        if pos >= self.e.slots.pos_empty {
+            let limit = self.e.slots.pos_empty;
             return Err(CompactError::Position { pos, limit });
         }
         let found = self.find(hash, resolve).map_err(CompactError::Resolve)?;
         if let Some((slot, previous)) = found {
-            self.slots.set_position(slot, pos);
+            self.e.slots.set_position(slot, pos);
             return Ok(Some(previous));
         }
-        let roots = Roots::of(hash, self.config.order);
+        let roots = Roots::of(hash, self.e.config.order);
         let free = roots.as_slice().iter().find_map(|&bucket| {
-            let slot = self.slots.free_slot(bucket)?;
+            let slot = self.e.slots.free_slot(bucket)?;
             Some(SlotPos { bucket, slot })
         });
         let slot = match free {
             Some(slot) => slot,
-            None => self.make_room(roots).ok_or_else(|| {
-                self.stats.inserts_failed += 1;
-                CompactError::Full {
-                    len: self.len,
-                    capacity: self.capacity,
-                }
+            None => self.e.make_room(roots).ok_or(CompactError::Full {
+                len: self.e.len,
+                capacity: self.e.capacity,
             })?,
         };
         let tag = if roots.buckets[0] == slot.bucket {
@@ -1145,24 +1168,10 @@ impl CompactTable {
         } else {
             roots.buckets[0]
         };
-        self.slots.put(slot, tag, pos);
-        self.len += 1;
-        debug_assert!(self.len <= self.capacity);
+        self.e.slots.put(slot, tag, pos);
+        self.e.len += 1;
+        debug_assert!(self.e.len <= self.e.capacity);
         Ok(None)
-    }
-
-    /// Free a slot in one of `roots` by kicking entries along a planned path.
-    fn make_room(&mut self, roots: Roots) -> Option<SlotPos> {
-        let policy = self.config.policy;
-        if !plan_path(&self.slots, roots, policy, &mut self.rng, &mut self.scratch) {
-            return None;
-        }
-        let path = &self.scratch.path;
-        apply_path(&mut self.slots, path);
-        self.stats.kicks += path.len() as u64 - 1;
-        debug_assert!(roots.as_slice().contains(&path[0].bucket));
-        debug_assert!(self.slots.entry(path[0]).is_none());
-        Some(path[0])
     }
 
     /// Remove `hash` (confirmed through `resolve`); returns its position if present.
@@ -1174,19 +1183,19 @@ impl CompactTable {
         let Some((slot, position)) = self.find(hash, resolve)? else {
             return Ok(None);
         };
-        debug_assert!(self.len > 0);
-        self.slots.free(slot);
-        self.len -= 1;
+        debug_assert!(self.e.len > 0);
+        self.e.slots.free(slot);
+        self.e.len -= 1;
         Ok(Some(position))
     }
 
     /// Every occupied slot: (bucket, slot index, position), in bucket order.
     pub fn placements(&self) -> impl Iterator<Item = (u64, usize, u64)> + '_ {
-        let bucket_slots = self.slots.bucket_slots as u64;
-        (0..self.capacity).filter_map(move |index| {
+        let bucket_slots = self.e.slots.bucket_slots as u64;
+        (0..self.e.capacity).filter_map(move |index| {
             let bucket = index / bucket_slots;
             let slot = (index % bucket_slots) as usize;
-            let (_tag, position) = self.slots.entry(SlotPos { bucket, slot })?;
+            let (_tag, position) = self.e.slots.entry(SlotPos { bucket, slot })?;
             Some((bucket, slot, position))
         })
     }
@@ -1195,13 +1204,13 @@ impl CompactTable {
     /// bucket order (after the journal is packed elsewhere). `Err(CompactPosition)` if
     /// a new position does not fit; the table is unchanged then.
     pub fn remap_positions(&mut self, map: &mut dyn FnMut(u64) -> u64) -> Result<(), CuckooError> {
-        let limit = self.slots.pos_empty;
+        let limit = self.e.slots.pos_empty;
         let mut remapped = Vec::new();
         remapped
-            .try_reserve_exact(self.len as usize)
+            .try_reserve_exact(self.e.len as usize)
             .map_err(|_| CuckooError::TooLarge {
-                order: self.config.order,
-                bucket_slots: self.config.bucket_slots,
+                order: self.e.config.order,
+                bucket_slots: self.e.config.bucket_slots,
             })?;
         for (_bucket, _slot, position) in self.placements() {
             let pos = map(position);
@@ -1211,16 +1220,16 @@ impl CompactTable {
             remapped.push(pos);
         }
         let mut remapped = remapped.into_iter();
-        let bucket_slots = self.slots.bucket_slots as u64;
-        for index in 0..self.capacity {
+        let bucket_slots = self.e.slots.bucket_slots as u64;
+        for index in 0..self.e.capacity {
             let slot = SlotPos {
                 bucket: index / bucket_slots,
                 slot: (index % bucket_slots) as usize,
             };
-            if self.slots.entry(slot).is_some() {
+            if self.e.slots.entry(slot).is_some() {
                 let pos = remapped.next();
                 debug_assert!(pos.is_some(), "fewer remapped positions than entries");
-                self.slots.set_position(slot, pos.unwrap_or(limit - 1));
+                self.e.slots.set_position(slot, pos.unwrap_or(limit - 1));
             }
         }
         Ok(())
@@ -1233,18 +1242,18 @@ impl CompactTable {
         hash: &Hash,
         resolve: &mut dyn FnMut(u64) -> Result<Hash, E>,
     ) -> Result<Option<(SlotPos, u64)>, E> {
-        let roots = Roots::of(hash, self.config.order);
-        let tag_mask = order_mask(self.config.order);
+        let roots = Roots::of(hash, self.e.config.order);
+        let tag_mask = order_mask(self.e.config.order);
         for (index, &bucket) in roots.as_slice().iter().enumerate() {
             // With one root, buckets[1] == buckets[0]: the tag is the bucket itself.
             let tag = roots.buckets[1 - index];
             // Bounded: bucket_slots words a bucket. The tag test comes first: it almost
             // always fails, a branch easier to predict than the slot being free.
-            for (slot, word) in self.slots.bucket_words(bucket).enumerate() {
+            for (slot, word) in self.e.slots.bucket_words(bucket).enumerate() {
                 if word & tag_mask != tag {
                     continue;
                 }
-                let Some((_tag, position)) = self.slots.decode(word) else {
+                let Some((_tag, position)) = self.e.slots.decode(word) else {
                     continue;
                 };
                 self.resolves += 1;
