@@ -46,6 +46,7 @@ enum Command {
         /// Folder the report is written to.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -54,10 +55,13 @@ enum Command {
     ///
     /// Example: `logstore-sim run --seed 7 --ops 5000 --workload churn --crash-mode torn`
     Run {
+        /// Seed of the workload, the crash points, the device and the table.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Steps of the workload.
         #[arg(long, default_value_t = 2_000)]
         ops: usize,
+        /// Workload kind (default: chosen by the seed).
         #[arg(long, value_enum)]
         workload: Option<WorkloadKind>,
         /// Crash mode of the power cuts (default: chosen per cut by the seed).
@@ -66,6 +70,7 @@ enum Command {
         /// Slot layout of the log store (default: chosen by the seed).
         #[arg(long, value_enum)]
         layout: Option<LayoutArg>,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -77,6 +82,7 @@ enum Command {
         /// Seeds to run, as A..B (B excluded).
         #[arg(long, value_parser = parse_seeds)]
         seeds: std::ops::Range<u64>,
+        /// Steps of each run's workload.
         #[arg(long, default_value_t = 1_000)]
         ops: usize,
         /// Worker threads (default: one per core).
@@ -88,12 +94,14 @@ enum Command {
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Crash at every mutating flash operation of one workload, in each
     /// mode, branching from snapshots; every branch recovers and is checked.
     Exhaustive {
+        /// Steps of the workload; every flash operation they cause is a crash point.
         #[arg(long, default_value_t = 1_000)]
         ops: usize,
         /// Crash mode, or all three.
@@ -104,16 +112,21 @@ enum Command {
         /// Slot layout of the log store.
         #[arg(long, value_enum, default_value_t = LayoutArg::Full)]
         layout: LayoutArg,
+        /// Seed of the workload and the device.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Replay one saved case file and say whether it still fails.
     Replay {
+        /// A case file written by a failing run, sweep or exhaustive campaign.
         case: PathBuf,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -132,14 +145,17 @@ enum Command {
         /// Kick bound of the random walk and fixed victim; depth of BFS.
         #[arg(long, default_value_t = 128)]
         max_kicks: u32,
+        /// Tables filled, one per seed 0..N.
         #[arg(long, default_value_t = 10)]
         seeds: u64,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Wear: a long ingest on a device of limited endurance; erase counts,
     /// write amplification, worn blocks, simulated device time.
     Wear {
+        /// Inserts of new hashes.
         #[arg(long, default_value_t = 200_000)]
         ops: u64,
         /// P/E cycles a block endures.
@@ -148,18 +164,23 @@ enum Command {
         /// Flush after this many inserts.
         #[arg(long, default_value_t = 16)]
         flush_every: u32,
+        /// Seed of the device and the infos stored.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Ingest real files: clusters hashed with SHA-256, looked up, inserted
     /// on a miss. Directories are walked; unreadable paths are reported.
     Ingest {
+        /// Files and directories to ingest (directories are walked, links not followed).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Bytes a cluster; the last cluster of a file may be shorter.
         #[arg(long, default_value_t = 4096)]
         cluster_bytes: usize,
+        /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
