@@ -146,6 +146,30 @@ impl Case {
     }
 }
 
+/// Saves each failing case into `folder`, named after the campaign
+/// (`prefix`), workload, layout, seed and first crash step; returns, for
+/// each, the command that replays it, or why it could not be saved.
+pub fn save_failures(cases: &[Case], folder: &Path, prefix: &str) -> Vec<Result<String, String>> {
+    cases
+        .iter()
+        .map(|case| {
+            let step = case.crashes.first().map_or(0, |c| c.step);
+            let layout = match case.config.store.layout {
+                logstore::SlotLayoutKind::Full => "full",
+                logstore::SlotLayoutKind::Compact => "compact",
+            };
+            let stem = format!(
+                "{prefix}-{}-{layout}-seed{}-step{step}",
+                case.workload.name(),
+                case.seed
+            );
+            case.save(folder, &stem)
+                .map(|path| replay_command(&path))
+                .map_err(|e| format!("could not save the case to {}: {e}", folder.display()))
+        })
+        .collect()
+}
+
 /// The one command that replays a saved case.
 pub fn replay_command(path: &Path) -> String {
     format!("cargo run --release -- replay {}", path.display())

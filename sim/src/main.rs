@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use logstore::{Policy, SlotLayoutKind};
-use logstore_sim::campaign::{self, progress_bar, replay_command, shard_seeds, Case};
+use logstore_sim::campaign::{self, progress_bar, shard_seeds, Case};
 use logstore_sim::fill::fill_stats;
 use logstore_sim::ingest::{ingest, IngestConfig};
 use logstore_sim::report::{self, ReportSize};
@@ -284,28 +284,21 @@ fn emit(json: bool, figures: &serde_json::Value) {
     }
 }
 
-/// Saves failing cases and prints one replay command for each.
+/// Saves failing cases and prints, for each, what failed and the command
+/// that replays it.
 fn save_failures(cases: &[Case], folder: &Path, prefix: &str) -> Vec<String> {
+    let saved = campaign::save_failures(cases, folder, prefix);
     cases
         .iter()
-        .map(|case| {
-            let crash = case.crashes.first().map_or(0, |c| c.step);
-            let stem = format!(
-                "{prefix}-{}-seed{}-step{crash}",
-                case.workload.name(),
-                case.seed
-            );
-            match case.save(folder, &stem) {
-                Ok(path) => {
-                    let failure = case
-                        .failure
-                        .as_ref()
-                        .map_or(String::new(), |f| f.to_string());
-                    eprintln!("FAILED ({failure})\n  replay: {}", replay_command(&path));
-                    replay_command(&path)
-                }
-                Err(e) => format!("could not save the case to {}: {e}", folder.display()),
-            }
+        .zip(saved)
+        .map(|(case, saved)| {
+            let replay = saved.unwrap_or_else(|why| why);
+            let failure = case
+                .failure
+                .as_ref()
+                .map_or(String::new(), |f| f.to_string());
+            eprintln!("FAILED ({failure})\n  replay: {replay}");
+            replay
         })
         .collect()
 }

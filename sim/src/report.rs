@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 use logstore::{Policy, SlotLayoutKind};
 use serde_json::{json, Value};
 
-use crate::campaign::{self, progress_bar, replay_command, Case};
+use crate::campaign::{self, progress_bar, Case};
 use crate::fill::{fill_limit, fill_stats};
 use crate::nand::CrashMode;
 use crate::plot::{bar_chart, line_chart, LineChart, Series};
@@ -397,20 +397,9 @@ fn exhaustive_table(
 }
 
 fn save_cases(cases: &[Case], prefix: &str) -> Vec<String> {
-    let folder = Path::new("corpus/regressions");
-    cases
-        .iter()
-        .map(|case| {
-            let step = case.crashes.first().map_or(0, |c| c.step);
-            let stem = format!(
-                "{prefix}-{}-seed{}-step{step}",
-                case.workload.name(),
-                case.seed
-            );
-            case.save(folder, &stem)
-                .map(|path| replay_command(&path))
-                .unwrap_or_else(|e| format!("(could not save case: {e})"))
-        })
+    campaign::save_failures(cases, Path::new("corpus/regressions"), prefix)
+        .into_iter()
+        .map(|saved| saved.unwrap_or_else(|why| format!("({why})")))
         .collect()
 }
 
