@@ -4,7 +4,7 @@
 //! journal: the hashes' index in the bench's key list).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use logstore::cuckoo::{CompactTable, CuckooConfig, CuckooTable};
+use logstore::testing::{CompactTable, CuckooConfig, CuckooTable};
 use logstore::{Hash, Info};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

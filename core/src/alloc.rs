@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::flash::BlockAddr;
+use crate::flash::{BlockAddr, Flash, FlashError};
 
 /// What a block is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +135,7 @@ impl Allocator {
         }
     }
 
+    #[cfg(feature = "testing")]
     pub fn block_use(&self, block: BlockAddr) -> BlockUse {
         self.uses[block.0 as usize]
     }
@@ -143,6 +144,7 @@ impl Allocator {
         &self.erase_counts
     }
 
+    #[cfg(feature = "testing")]
     pub fn free_blocks(&self) -> u32 {
         self.free.len() as u32
     }
@@ -165,6 +167,24 @@ impl Allocator {
             reserved: count(BlockUse::Reserved),
             bad: count(BlockUse::Bad),
         }
+    }
+}
+
+/// Erases `block`, counting the erase; a block whose erase fails is
+/// retired and `false` returned.
+pub fn erase_or_retire<F: Flash>(
+    flash: &mut F,
+    alloc: &mut Allocator,
+    block: BlockAddr,
+) -> Result<bool, FlashError> {
+    alloc.note_erase(block);
+    match flash.erase(block) {
+        Ok(()) => Ok(true),
+        Err(FlashError::BadBlock { .. }) => {
+            alloc.retire(block);
+            Ok(false)
+        }
+        Err(other) => Err(other),
     }
 }
 

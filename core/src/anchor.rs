@@ -9,48 +9,12 @@
 //! at any flash operation of an update leaves the old record or the new one
 //! in force, never neither.
 
-use crate::codec::{DecodeError, Reader, Writer};
 use crate::flash::{BlockAddr, Flash, FlashError, PageAddr, ERASED};
+pub(crate) use crate::format::anchor::AnchorRecord;
 use crate::planted::{self, Bug};
 
 /// The two blocks the anchor lives in.
 pub const ANCHOR_BLOCKS: [BlockAddr; 2] = [BlockAddr(0), BlockAddr(1)];
-
-const MAGIC: u32 = 0x4C53_4131; // "LSA1"
-const VERSION: u16 = 1;
-const HEADER_BYTES: usize = 24;
-/// Largest opaque configuration or region metadata, in bytes.
-pub const META_BYTES_MAX: usize = 4096;
-/// Most regions one record may list.
-pub const REGIONS_MAX: usize = 4096;
-
-/// A run of erase blocks holding one journal or one incarnation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Region {
-    /// Unique among all regions ever created on the device.
-    pub generation: u64,
-    pub blocks: Vec<BlockAddr>,
-    /// Owned by whoever wrote the region (a hash store incarnation's shape).
-    pub meta: Vec<u8>,
-}
-
-/// One anchor record: the whole durable state of the index but the regions'
-/// contents.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AnchorRecord {
-    /// Strictly increasing; assigned by [`Anchor::commit`].
-    pub sequence: u64,
-    /// The generation the next new region gets.
-    pub next_generation: u64,
-    /// The store's configuration, encoded by the store.
-    pub config: Vec<u8>,
-    pub journal: Region,
-    /// Hash store incarnations, newest first.
-    pub incarnations: Vec<Region>,
-    pub bad_blocks: Vec<BlockAddr>,
-    /// Erase count of every block, as last known.
-    pub erase_counts: Vec<u32>,
-}
 
 /// Why the anchor could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -71,147 +35,12 @@ pub enum AnchorError {
     #[error("anchor sequence exhausted (the newest record has sequence u64::MAX): the image was crafted or corrupt")]
     SequenceExhausted,
     #[error("anchor record malformed: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(#[from] crate::codec::DecodeError),
     #[error(transparent)]
     Flash(#[from] FlashError),
 }
 
-impl Region {
-    fn encode(&self, w: &mut Writer) {
-        w.u64(self.generation).u32(self.blocks.len() as u32);
-        for block in &self.blocks {
-            w.u32(block.0);
-        }
-        w.u32(self.meta.len() as u32).raw(&self.meta);
-    }
-
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let generation = r.u64()?;
-        let blocks = decode_u32s(r, "region block count")?
-            .into_iter()
-            .map(BlockAddr)
-            .collect();
-        let meta = decode_bytes(r, "region meta length")?;
-        Ok(Region {
-            generation,
-            blocks,
-            meta,
-        })
-    }
-}
-
-fn decode_u32s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u32>, DecodeError> {
-    let count = r.u32()? as usize;
-    if count > r.remaining() / 4 {
-        return Err(DecodeError::Invalid {
-            what,
-            value: count as u64,
-        });
-    }
-    (0..count).map(|_| r.u32()).collect()
-}
-
-fn decode_bytes(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u8>, DecodeError> {
-    let len = r.u32()? as usize;
-    if len > META_BYTES_MAX {
-        return Err(DecodeError::Invalid {
-            what,
-            value: len as u64,
-        });
-    }
-    Ok(r.raw(len)?.to_vec())
-}
-
 impl AnchorRecord {
-    /// Header and payload, ready to lay over pages.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut payload = Writer::default();
-        payload
-            .u64(self.next_generation)
-            .u32(self.config.len() as u32)
-            .raw(&self.config);
-        self.journal.encode(&mut payload);
-        payload.u32(self.incarnations.len() as u32);
-        for region in &self.incarnations {
-            region.encode(&mut payload);
-        }
-        payload.u32(self.bad_blocks.len() as u32);
-        for block in &self.bad_blocks {
-            payload.u32(block.0);
-        }
-        payload.u32(self.erase_counts.len() as u32);
-        for &count in &self.erase_counts {
-            payload.u32(count);
-        }
-        let mut record = Writer::default();
-        record
-            .u32(MAGIC)
-            .u16(VERSION)
-            .u16(0)
-            .u64(self.sequence)
-            .u32(payload.bytes.len() as u32)
-            .u32(0)
-            .raw(&payload.bytes);
-        let crc = crc32c::crc32c(&record.bytes);
-        record.bytes[20..24].copy_from_slice(&crc.to_le_bytes());
-        record.bytes
-    }
-
-    /// Decodes a record at the start of `bytes`; returns it and its length.
-    /// `None` if no record starts here (bad magic, version or CRC).
-    pub fn decode(bytes: &[u8]) -> Result<Option<(Self, usize)>, DecodeError> {
-        let mut r = Reader::new(bytes);
-        if bytes.len() < HEADER_BYTES || r.u32()? != MAGIC || r.u16()? != VERSION {
-            return Ok(None);
-        }
-        let _flags = r.u16()?;
-        let sequence = r.u64()?;
-        let payload_len = r.u32()? as usize;
-        let crc = r.u32()?;
-        if payload_len > bytes.len() - HEADER_BYTES {
-            return Ok(None);
-        }
-        let total = HEADER_BYTES + payload_len;
-        let mut check = bytes[..total].to_vec();
-        check[20..24].fill(0);
-        if crc32c::crc32c(&check) != crc {
-            return Ok(None);
-        }
-        let record = Self::decode_payload(sequence, &bytes[HEADER_BYTES..total])?;
-        Ok(Some((record, total)))
-    }
-
-    fn decode_payload(sequence: u64, payload: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(payload);
-        let next_generation = r.u64()?;
-        let config = decode_bytes(&mut r, "config length")?;
-        let journal = Region::decode(&mut r)?;
-        let regions = r.u32()? as usize;
-        if regions > REGIONS_MAX {
-            return Err(DecodeError::Invalid {
-                what: "incarnation count",
-                value: regions as u64,
-            });
-        }
-        let incarnations = (0..regions)
-            .map(|_| Region::decode(&mut r))
-            .collect::<Result<_, _>>()?;
-        let bad_blocks = decode_u32s(&mut r, "bad block count")?
-            .into_iter()
-            .map(BlockAddr)
-            .collect();
-        let erase_counts = decode_u32s(&mut r, "erase count length")?;
-        Ok(AnchorRecord {
-            sequence,
-            next_generation,
-            config,
-            journal,
-            incarnations,
-            bad_blocks,
-            erase_counts,
-        })
-    }
-
     /// Checks that every block named lies on a device of `blocks` blocks,
     /// outside the anchor; that no block belongs to two regions; and that no
     /// bad block is listed twice. A bad block may still sit in the region
@@ -355,6 +184,7 @@ impl Anchor {
         Ok(record)
     }
 
+    #[cfg(feature = "testing")]
     pub fn sequence(&self) -> u64 {
         self.sequence
     }
@@ -393,6 +223,7 @@ fn scan_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<Vec<AnchorRec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::region::Region;
 
     fn record(blocks: u32) -> AnchorRecord {
         AnchorRecord {
@@ -411,30 +242,6 @@ mod tests {
             }],
             bad_blocks: vec![BlockAddr(4)],
             erase_counts: vec![1; blocks as usize],
-        }
-    }
-
-    #[test]
-    fn encode_decode_round_trip() {
-        let mut r = record(8);
-        r.sequence = 42;
-        let bytes = r.encode();
-        let (decoded, len) = AnchorRecord::decode(&bytes).unwrap().unwrap();
-        assert_eq!(len, bytes.len());
-        assert_eq!(decoded, r);
-    }
-
-    #[test]
-    fn every_bit_flip_is_rejected() {
-        let bytes = record(8).encode();
-        for bit in 0..bytes.len() * 8 {
-            let mut corrupt = bytes.clone();
-            corrupt[bit / 8] ^= 1 << (bit % 8);
-            let decoded = AnchorRecord::decode(&corrupt);
-            assert!(
-                !matches!(decoded, Ok(Some(_))),
-                "flip of bit {bit} accepted"
-            );
         }
     }
 

@@ -345,7 +345,9 @@ pub struct PageStates {
     write_pointer: Vec<u32>,
 }
 
-/// The program state of one block, saved and restored as a unit.
+/// The program state of one block, saved and restored as a unit (the
+/// simulator's undo of a cached erase).
+#[cfg(feature = "testing")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockState {
     pub programmed: Vec<bool>,
@@ -418,6 +420,7 @@ impl PageStates {
         self.write_pointer[block.0 as usize] = 0;
     }
 
+    #[cfg(feature = "testing")]
     /// Marks every page of `block` unprogrammable until the next erase, as
     /// after an interrupted erase whose outcome is unknown.
     pub fn mark_unknown(&mut self, block: BlockAddr) {
@@ -426,6 +429,7 @@ impl PageStates {
         }
     }
 
+    #[cfg(feature = "testing")]
     pub fn block_state(&self, block: BlockAddr) -> BlockState {
         let programmed = (0..self.geometry.pages_per_block)
             .map(|page| self.is_programmed(PageAddr { block, page }))
@@ -436,6 +440,7 @@ impl PageStates {
         }
     }
 
+    #[cfg(feature = "testing")]
     pub fn restore_block(&mut self, block: BlockAddr, state: &BlockState) {
         assert_eq!(
             state.programmed.len(),
@@ -455,6 +460,7 @@ impl PageStates {
         self.write_pointer[block.0 as usize] = state.write_pointer;
     }
 
+    #[cfg(feature = "testing")]
     /// Undoes the program of `addr`, putting the write pointer back.
     pub fn unprogram(&mut self, addr: PageAddr, write_pointer_before: u32) {
         let (word, mask) = self.bit(addr);
@@ -513,11 +519,23 @@ mod tests {
         );
         assert_eq!(states.check_program(page(3)), Ok(()));
         assert_eq!(states.check_program(PageAddr::new(0, 0)), Ok(()));
-        let saved = states.block_state(BlockAddr(1));
         states.mark_erased(BlockAddr(1));
         assert_eq!(states.check_program(page(0)), Ok(()));
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn block_state_restores() {
+        let mut states = PageStates::erased(geometry());
+        states.mark_programmed(PageAddr::new(1, 2));
+        let saved = states.block_state(BlockAddr(1));
+        states.mark_erased(BlockAddr(1));
+        assert_eq!(states.check_program(PageAddr::new(1, 0)), Ok(()));
         states.restore_block(BlockAddr(1), &saved);
-        assert_eq!(states.check_program(page(2)), Err(Rule::ProgramTwice));
+        assert_eq!(
+            states.check_program(PageAddr::new(1, 2)),
+            Err(Rule::ProgramTwice)
+        );
     }
 
     #[test]

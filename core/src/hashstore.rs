@@ -7,63 +7,33 @@
 
 use std::ops::Range;
 
-use crate::alloc::{Allocator, OutOfBlocks};
-use crate::anchor::Region;
+use crate::alloc::{erase_or_retire, Allocator, OutOfBlocks};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::cuckoo::{self, CuckooTable};
 use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ERASED};
-use crate::journal::erase_or_retire;
-use crate::types::{Hash, Info, Value};
+use crate::format::incarnation::{
+    decode_slot, encode_slot, finish_page, Header, IncarnationPageFault, PAGE_HEADER_BYTES,
+    SLOT_BYTES,
+};
+use crate::region::Region;
+use crate::types::{Hash, Value};
 
-const MAGIC: u32 = 0x4C53_4831; // "LSH1"
-const PAGE_VERSION: u16 = 1;
 const META_VERSION: u16 = 1;
-/// Bytes of the page header: magic u32, version u16, bucket slots u16,
-/// generation u64, first bucket u64, bucket count u32, CRC32C u32.
-pub const PAGE_HEADER_BYTES: usize = 32;
-const CRC_RANGE: Range<usize> = 28..32;
-/// Bytes of one slot: state u8, hash, physical and first logical sector (u64 LE).
-pub const SLOT_BYTES: usize = 1 + 32 + 16;
 /// Bytes of the shape in [`Region::meta`].
 pub const META_BYTES: usize = 24;
 /// Most pages a lookup reads.
+#[cfg(feature = "testing")]
 pub const PAGES_PER_LOOKUP_MAX: u64 = 2;
-
-const SLOT_EMPTY: u8 = 0;
-const SLOT_LIVE: u8 = 1;
-const SLOT_TOMBSTONE: u8 = 2;
-
-/// What was wrong with a page read back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PageFault {
-    #[error("page is erased")]
-    Erased,
-    #[error("no hash store magic")]
-    BadMagic,
-    #[error("unknown page version {0}")]
-    BadVersion(u16),
-    #[error("checksum mismatch")]
-    BadCrc,
-    #[error("page of generation {found}")]
-    WrongGeneration { found: u64 },
-    #[error("page holds {found_slots}-slot buckets {found_first}..+{found_count}")]
-    WrongBuckets {
-        found_first: u64,
-        found_count: u32,
-        found_slots: u16,
-    },
-    #[error("slot state byte {0}")]
-    BadSlotState(u8),
-    #[error("hash stored in bucket {bucket}, neither of its candidate buckets")]
-    Misplaced { bucket: u64 },
-}
 
 /// Why a hash store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HashStoreError {
     /// A page read back failed its checks: named, never misread.
     #[error("hash store page at {page} is corrupt: {why}")]
-    Corrupt { page: PageAddr, why: PageFault },
+    Corrupt {
+        page: PageAddr,
+        why: IncarnationPageFault,
+    },
     /// `region.meta` does not decode or does not fit the region and geometry.
     #[error("hash store shape malformed: {0}")]
     Meta(#[from] DecodeError),
@@ -330,23 +300,19 @@ impl Incarnation {
     fn encode_page(&self, table: &CuckooTable<Value>, page: u64, buf: &mut [u8]) {
         let (first, count) = self.shape.page_buckets(page);
         let mut w = Writer::default();
-        w.u32(MAGIC)
-            .u16(PAGE_VERSION)
-            .u16(self.shape.bucket_slots as u16)
-            .u64(self.region.generation)
-            .u64(first)
-            .u32(count)
-            .u32(0);
+        Header {
+            slots: self.shape.bucket_slots as u16,
+            generation: self.region.generation,
+            first,
+            count,
+        }
+        .encode(&mut w);
         for bucket in first..first + u64::from(count) {
             for slot in table.bucket(bucket) {
                 encode_slot(&mut w, slot);
             }
         }
-        debug_assert!(w.bytes.len() <= buf.len());
-        buf.fill(ERASED);
-        buf[..w.bytes.len()].copy_from_slice(&w.bytes);
-        let crc = page_crc(buf);
-        buf[CRC_RANGE].copy_from_slice(&crc.to_le_bytes());
+        finish_page(buf, &w.bytes);
     }
 
     /// Rebuilds the handle from an anchor's region: decodes `region.meta` and
@@ -430,7 +396,7 @@ impl Incarnation {
                     };
                     let order = self.shape.order;
                     if cuckoo::h1(&hash, order) != bucket && cuckoo::h2(&hash, order) != bucket {
-                        return Err(corrupt(addr, PageFault::Misplaced { bucket }));
+                        return Err(corrupt(addr, IncarnationPageFault::Misplaced { bucket }));
                     }
                     if !seen.insert(hash) {
                         return Err(HashStoreError::DuplicateHash { page: addr });
@@ -472,29 +438,17 @@ impl Incarnation {
     }
 
     /// Checks a page's header and CRC against what page `page` must hold.
-    fn check_page(&self, page: u64, bytes: &[u8]) -> Result<(), PageFault> {
-        if bytes.iter().all(|&b| b == ERASED) {
-            return Err(PageFault::Erased);
-        }
-        let header = read_header(bytes).ok_or(PageFault::BadMagic)?;
-        if header.magic != MAGIC {
-            return Err(PageFault::BadMagic);
-        }
-        if page_crc(bytes) != header.crc {
-            return Err(PageFault::BadCrc);
-        }
-        if header.version != PAGE_VERSION {
-            return Err(PageFault::BadVersion(header.version));
-        }
+    fn check_page(&self, page: u64, bytes: &[u8]) -> Result<(), IncarnationPageFault> {
+        let header = Header::check(bytes)?;
         if header.generation != self.region.generation {
-            return Err(PageFault::WrongGeneration {
+            return Err(IncarnationPageFault::WrongGeneration {
                 found: header.generation,
             });
         }
         let (first, count) = self.shape.page_buckets(page);
         let found = (header.first, header.count, usize::from(header.slots));
         if found != (first, count, self.shape.bucket_slots) {
-            return Err(PageFault::WrongBuckets {
+            return Err(IncarnationPageFault::WrongBuckets {
                 found_first: header.first,
                 found_count: header.count,
                 found_slots: header.slots,
@@ -523,102 +477,36 @@ impl Incarnation {
         self.shape.entries
     }
 
+    #[cfg(feature = "testing")]
     pub fn order(&self) -> u32 {
         self.shape.order
     }
 
+    #[cfg(feature = "testing")]
     pub fn bucket_slots(&self) -> usize {
         self.shape.bucket_slots
     }
 
+    #[cfg(feature = "testing")]
     pub fn buckets_per_page(&self) -> u32 {
         self.shape.buckets_per_page
     }
 
     /// Pages in the region that hold buckets.
+    #[cfg(feature = "testing")]
     pub fn pages(&self) -> u64 {
         self.shape.pages
     }
 
     /// Most pages one lookup reads.
+    #[cfg(feature = "testing")]
     pub const fn pages_per_lookup_max() -> u64 {
         PAGES_PER_LOOKUP_MAX
     }
 }
 
-/// A page header as read, unchecked.
-struct Header {
-    magic: u32,
-    version: u16,
-    slots: u16,
-    generation: u64,
-    first: u64,
-    count: u32,
-    crc: u32,
-}
-
-/// `None` if `bytes` is shorter than a header.
-fn read_header(bytes: &[u8]) -> Option<Header> {
-    let mut r = Reader::new(bytes);
-    Some(Header {
-        magic: r.u32().ok()?,
-        version: r.u16().ok()?,
-        slots: r.u16().ok()?,
-        generation: r.u64().ok()?,
-        first: r.u64().ok()?,
-        count: r.u32().ok()?,
-        crc: r.u32().ok()?,
-    })
-}
-
-/// CRC32C over the whole page with the CRC field taken as zeros. `page`
-/// is at least a header long.
-fn page_crc(page: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(&page[..CRC_RANGE.start]);
-    let crc = crc32c::crc32c_append(crc, &[0; 4]);
-    crc32c::crc32c_append(crc, &page[CRC_RANGE.end..])
-}
-
-fn corrupt(page: PageAddr, why: PageFault) -> HashStoreError {
+fn corrupt(page: PageAddr, why: IncarnationPageFault) -> HashStoreError {
     HashStoreError::Corrupt { page, why }
-}
-
-/// Appends one fixed-size slot: state, hash, info (0xFF where unused).
-fn encode_slot(w: &mut Writer, slot: Option<(&Hash, &Value)>) {
-    match slot {
-        None => {
-            w.u8(SLOT_EMPTY).raw(&[ERASED; SLOT_BYTES - 1]);
-        }
-        Some((hash, Value::Tombstone)) => {
-            w.u8(SLOT_TOMBSTONE).raw(hash).raw(&[ERASED; 16]);
-        }
-        Some((hash, Value::Live(info))) => {
-            w.u8(SLOT_LIVE)
-                .raw(hash)
-                .u64(info.physical_sector)
-                .u64(info.first_logical_sector);
-        }
-    }
-}
-
-/// Decodes one slot image of [`SLOT_BYTES`] bytes.
-fn decode_slot(slot: &[u8]) -> Result<Option<(Hash, Value)>, PageFault> {
-    let state = slot.first().copied().unwrap_or(SLOT_EMPTY);
-    let mut r = Reader::new(slot.get(1..).unwrap_or_default());
-    let short = |_| PageFault::BadSlotState(state);
-    match state {
-        SLOT_EMPTY => Ok(None),
-        SLOT_TOMBSTONE => Ok(Some((r.array::<32>().map_err(short)?, Value::Tombstone))),
-        SLOT_LIVE => {
-            let hash = r.array::<32>().map_err(short)?;
-            let info = Info {
-                physical_sector: r.u64().map_err(short)?,
-                first_logical_sector: r.u64().map_err(short)?,
-            };
-            Ok(Some((hash, Value::Live(info))))
-        }
-        other => Err(PageFault::BadSlotState(other)),
-    }
 }
 
 #[cfg(test)]
@@ -661,24 +549,5 @@ mod tests {
             Shape::new(Geometry::new(256, 8, 16).unwrap(), 3, 8, 0),
             Err(HashStoreError::PageTooSmall { needed: 424, .. })
         ));
-    }
-
-    #[test]
-    fn slot_round_trip() {
-        let hash = [7u8; 32];
-        let info = Info {
-            physical_sector: 3,
-            first_logical_sector: 9,
-        };
-        for value in [None, Some(Value::Tombstone), Some(Value::Live(info))] {
-            let mut w = Writer::default();
-            encode_slot(&mut w, value.as_ref().map(|v| (&hash, v)));
-            assert_eq!(w.bytes.len(), SLOT_BYTES);
-            assert_eq!(decode_slot(&w.bytes), Ok(value.map(|v| (hash, v))));
-        }
-        assert_eq!(
-            decode_slot(&[9; SLOT_BYTES]),
-            Err(PageFault::BadSlotState(9))
-        );
     }
 }

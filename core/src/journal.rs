@@ -1,178 +1,22 @@
 //! The journal: entries appended into checksummed pages of a region of erase
 //! blocks.
 //!
-//! Owns the page format (header with magic, epoch, generation, sequence,
-//! length, entry count and a CRC32C over the whole page; unused bytes 0xFF),
-//! the RAM page buffer, and recovery. Promises: no entry spans two pages;
+//! Owns the RAM page buffer, appending (pages laid out by
+//! [`crate::format::journal`]) and recovery. Promises: no entry spans two pages;
 //! recovery accepts exactly a chain of pages of the region's generation with
 //! consecutive sequence numbers, so what it returns is a prefix of what was
 //! appended; nothing written beyond the point where recovery stopped can be
 //! accepted later, because appending resumes in a block it erases itself,
 //! under a new epoch that only a page at a block start may open.
 
-use crate::alloc::Allocator;
-use crate::anchor::Region;
-use crate::codec::{DecodeError, Reader, Writer};
-use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ERASED};
+use crate::alloc::{erase_or_retire, Allocator};
+use crate::codec::Writer;
+use crate::flash::{Flash, FlashError, Geometry, PageAddr, ERASED};
+pub(crate) use crate::format::journal::{
+    entries_per_page, Entry, JournalPageFault, Page, JOURNAL_PAGE_BYTES_MIN, PAGE_HEADER_BYTES,
+};
 use crate::planted::{self, Bug};
-use crate::types::{Hash, Info};
-
-const MAGIC: u32 = 0x4C53_4A31; // "LSJ1"
-/// Bytes of the page header.
-pub const PAGE_HEADER_BYTES: usize = 32;
-/// Smallest page the journal accepts: room for a header and a few entries.
-pub const JOURNAL_PAGE_BYTES_MIN: u32 = 256;
-
-const TAG_HASH: u8 = 1;
-const TAG_TOMBSTONE: u8 = 2;
-
-/// One journal entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Entry {
-    /// `hash` is stored with `info`.
-    Hash { hash: Hash, info: Info },
-    /// `hash` is deleted; it shadows older incarnations.
-    Tombstone { hash: Hash },
-}
-
-impl Entry {
-    pub fn hash(&self) -> &Hash {
-        match self {
-            Entry::Hash { hash, .. } | Entry::Tombstone { hash } => hash,
-        }
-    }
-
-    /// Bytes the entry takes in a page.
-    pub fn encoded_bytes(&self) -> usize {
-        match self {
-            Entry::Hash { .. } => 1 + 32 + 16,
-            Entry::Tombstone { .. } => 1 + 32,
-        }
-    }
-
-    fn encode(&self, w: &mut Writer) {
-        match self {
-            Entry::Hash { hash, info } => {
-                w.u8(TAG_HASH)
-                    .raw(hash)
-                    .u64(info.physical_sector)
-                    .u64(info.first_logical_sector);
-            }
-            Entry::Tombstone { hash } => {
-                w.u8(TAG_TOMBSTONE).raw(hash);
-            }
-        }
-    }
-
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let tag = r.u8()?;
-        let hash = r.array::<32>()?;
-        match tag {
-            TAG_HASH => Ok(Entry::Hash {
-                hash,
-                info: Info {
-                    physical_sector: r.u64()?,
-                    first_logical_sector: r.u64()?,
-                },
-            }),
-            TAG_TOMBSTONE => Ok(Entry::Tombstone { hash }),
-            other => Err(DecodeError::Invalid {
-                what: "entry tag",
-                value: u64::from(other),
-            }),
-        }
-    }
-}
-
-/// A decoded journal page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page {
-    pub epoch: u32,
-    pub generation: u64,
-    pub sequence: u64,
-    pub entries: Vec<Entry>,
-}
-
-/// Why a page is not a valid journal page.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PageFault {
-    #[error("page is erased")]
-    Erased,
-    #[error("page has no journal magic")]
-    BadMagic,
-    #[error("page checksum mismatch (torn or corrupt)")]
-    BadCrc,
-    #[error("page checksum holds but its contents are malformed: {0}")]
-    Malformed(DecodeError),
-}
-
-impl Page {
-    /// Lays the page out in `page_bytes` bytes, CRC included.
-    pub fn encode(&self, page_bytes: usize) -> Vec<u8> {
-        let mut body = Writer::default();
-        for entry in &self.entries {
-            entry.encode(&mut body);
-        }
-        assert!(PAGE_HEADER_BYTES + body.bytes.len() <= page_bytes);
-        let mut page = Writer::default();
-        page.u32(MAGIC)
-            .u32(self.epoch)
-            .u64(self.generation)
-            .u64(self.sequence)
-            .u16(body.bytes.len() as u16)
-            .u16(self.entries.len() as u16)
-            .u32(0)
-            .raw(&body.bytes);
-        let mut bytes = page.bytes;
-        bytes.resize(page_bytes, ERASED);
-        let crc = crc32c::crc32c(&bytes);
-        bytes[28..32].copy_from_slice(&crc.to_le_bytes());
-        bytes
-    }
-
-    /// Decodes and checks a whole page.
-    pub fn decode(bytes: &[u8]) -> Result<Page, PageFault> {
-        if bytes.iter().all(|&b| b == ERASED) {
-            return Err(PageFault::Erased);
-        }
-        let malformed = PageFault::Malformed;
-        let mut r = Reader::new(bytes);
-        if r.u32().map_err(malformed)? != MAGIC {
-            return Err(PageFault::BadMagic);
-        }
-        let epoch = r.u32().map_err(malformed)?;
-        let generation = r.u64().map_err(malformed)?;
-        let sequence = r.u64().map_err(malformed)?;
-        let length = r.u16().map_err(malformed)? as usize;
-        let count = r.u16().map_err(malformed)?;
-        let crc = r.u32().map_err(malformed)?;
-        let mut check = bytes.to_vec();
-        check[28..32].fill(0);
-        if crc32c::crc32c(&check) != crc && !planted::active(Bug::SkipCrc) {
-            return Err(PageFault::BadCrc);
-        }
-        let body = Reader::new(bytes)
-            .raw(PAGE_HEADER_BYTES + length)
-            .map_err(malformed)?;
-        let mut r = Reader::new(&body[PAGE_HEADER_BYTES..]);
-        let mut entries = Vec::with_capacity(usize::from(count).min(length));
-        for _ in 0..count {
-            entries.push(Entry::decode(&mut r).map_err(malformed)?);
-        }
-        if r.remaining() != 0 {
-            return Err(malformed(DecodeError::Invalid {
-                what: "trailing entry bytes",
-                value: r.remaining() as u64,
-            }));
-        }
-        Ok(Page {
-            epoch,
-            generation,
-            sequence,
-            entries,
-        })
-    }
-}
+use crate::region::Region;
 
 /// Why a journal operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -185,7 +29,10 @@ pub enum JournalError {
     NoEntry { position: u64 },
     /// The page holding the position no longer reads back valid.
     #[error("journal page of position {position} is corrupt: {fault}")]
-    Corrupt { position: u64, fault: PageFault },
+    Corrupt {
+        position: u64,
+        fault: JournalPageFault,
+    },
     #[error(
         "journal pages of {page_bytes} bytes are too small (at least {JOURNAL_PAGE_BYTES_MIN})"
     )]
@@ -209,7 +56,7 @@ pub enum StopReason {
 /// What the first page recovery could not accept held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopFault {
-    Invalid(PageFault),
+    Invalid(JournalPageFault),
     /// A valid page of another journal generation (left from an older use).
     ForeignGeneration {
         generation: u64,
@@ -274,12 +121,6 @@ pub struct Journal {
     recovered_positions: Vec<u64>,
     /// The last page read by [`Journal::read_entry`]: (sequence, entries).
     read_cache: Option<(u64, Vec<Entry>)>,
-}
-
-/// Most entries a page of `page_bytes` can hold (all tombstones): a
-/// position is `page sequence * this + index in the page`.
-pub fn entries_per_page(page_bytes: u32) -> u64 {
-    (page_bytes as usize).saturating_sub(PAGE_HEADER_BYTES) as u64 / 33
 }
 
 /// Records that page `sequence` sits at region `position`, opening a new
@@ -369,6 +210,7 @@ impl Journal {
     }
 
     /// Entries appended but not yet programmed.
+    #[cfg(feature = "testing")]
     pub fn buffered(&self) -> &[Entry] {
         &self.buffer_entries
     }
@@ -413,16 +255,6 @@ impl Journal {
         debug_assert!(self.buffer.bytes.len() <= self.page_room());
         debug_assert!((self.buffer_entries.len() as u64) <= per_page);
         Ok(position)
-    }
-
-    /// The position [`Journal::append`] would give `entry` now.
-    pub fn next_position(&self, entry: &Entry) -> u64 {
-        let per_page = entries_per_page(self.geometry.page_bytes);
-        if self.fits_in_buffer(entry) {
-            self.sequence * per_page + self.buffer_entries.len() as u64
-        } else {
-            (self.sequence + 1) * per_page
-        }
     }
 
     /// Bits a position of this journal needs: every page sequence the
@@ -570,23 +402,6 @@ impl Journal {
         self.stats.bytes_programmed += page_bytes as u64;
         self.buffer.bytes.clear();
         self.buffer_entries.clear();
-    }
-}
-
-/// Erases `block`; a block whose erase fails is retired and `false` returned.
-pub(crate) fn erase_or_retire<F: Flash>(
-    flash: &mut F,
-    alloc: &mut Allocator,
-    block: BlockAddr,
-) -> Result<bool, FlashError> {
-    alloc.note_erase(block);
-    match flash.erase(block) {
-        Ok(()) => Ok(true),
-        Err(FlashError::BadBlock { .. }) => {
-            alloc.retire(block);
-            Ok(false)
-        }
-        Err(other) => Err(other),
     }
 }
 
@@ -800,47 +615,5 @@ fn classify(page: &[u8], generation: u64) -> StopFault {
             sequence: page.sequence,
             epoch: page.epoch,
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(i: u8) -> Entry {
-        Entry::Hash {
-            hash: [i; 32],
-            info: Info {
-                physical_sector: u64::from(i),
-                first_logical_sector: 7,
-            },
-        }
-    }
-
-    #[test]
-    fn page_round_trip_and_every_bit_flip_rejected() {
-        let page = Page {
-            epoch: 3,
-            generation: 9,
-            sequence: 11,
-            entries: vec![entry(1), Entry::Tombstone { hash: [2; 32] }, entry(3)],
-        };
-        let bytes = page.encode(256);
-        assert_eq!(Page::decode(&bytes), Ok(page));
-        for bit in 0..bytes.len() * 8 {
-            let mut corrupt = bytes.clone();
-            corrupt[bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                Page::decode(&corrupt).is_err(),
-                "flip of bit {bit} accepted"
-            );
-        }
-    }
-
-    #[test]
-    fn erased_and_garbage_pages_are_faults() {
-        assert_eq!(Page::decode(&[ERASED; 256]), Err(PageFault::Erased));
-        assert_eq!(Page::decode(&[0; 256]), Err(PageFault::BadMagic));
-        assert!(Page::decode(&[0x31, 0x4A, 0x53, 0x4C]).is_err());
     }
 }

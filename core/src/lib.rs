@@ -2,8 +2,14 @@
 //!
 //! The log store (an in-RAM bucketed cuckoo hash table of content hashes) and
 //! its journal (an append-only log on flash), frozen into on-flash hash store
-//! incarnations when full. All I/O goes through the [`flash::Flash`] trait, so
-//! the index runs on a simulator or on a plain file ([`FileFlash`]) alike.
+//! incarnations when full. All I/O goes through the [`Flash`] trait, so the
+//! index runs on a simulator or on a plain file ([`FileFlash`]) alike.
+//!
+//! The API is the [`Store`] and its configuration, figures and errors, and
+//! the [`Flash`] seam with its geometry, addresses and errors. The detailed
+//! causes inside [`StoreError`] live in [`errors`]. The `testing` feature
+//! adds a `testing` module with the internals the simulator and the fuzz
+//! targets drive directly; it is not part of the API.
 //!
 //! ```
 //! use logstore::{FileFlash, Geometry, Info, Store, StoreConfig};
@@ -23,29 +29,79 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod alloc;
-pub mod anchor;
+mod alloc;
+mod anchor;
 mod codec;
-pub mod cuckoo;
-pub mod file_flash;
-pub mod flash;
-pub mod hashstore;
-pub mod journal;
-pub mod log;
-pub mod logtable;
-pub mod planted;
-pub mod store;
-pub mod types;
+mod cuckoo;
+mod file_flash;
+mod flash;
+mod format;
+mod hashstore;
+mod journal;
+mod log;
+mod logtable;
+mod planted;
+mod region;
+mod store;
+mod types;
 
-pub use codec::DecodeError;
-pub use cuckoo::{
-    CompactError, CompactTable, CuckooConfig, CuckooError, CuckooStats, CuckooTable, Policy,
-};
+pub use cuckoo::config::Policy;
 pub use file_flash::FileFlash;
-pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates, Rule};
-pub use hashstore::{HashStoreError, Incarnation};
-pub use journal::{Entry, RecoveryReport};
-pub use log::{Log, LogError};
+pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, IoCounts, PageAddr, Rule};
+pub use journal::{RecoveryReport, StopFault, StopReason};
 pub use logtable::SlotLayoutKind;
-pub use store::{Store, StoreConfig, StoreError, StoreStats};
+pub use store::{FullReason, Store, StoreConfig, StoreError, StoreStats};
 pub use types::{Hash, Info, Value};
+
+/// The detailed causes a [`StoreError`] or a [`RecoveryReport`] can carry.
+pub mod errors {
+    pub use crate::alloc::OutOfBlocks;
+    pub use crate::anchor::AnchorError;
+    pub use crate::codec::DecodeError;
+    pub use crate::cuckoo::config::{CuckooError, PlacementProblem};
+    pub use crate::format::incarnation::IncarnationPageFault;
+    pub use crate::format::journal::JournalPageFault;
+    pub use crate::hashstore::HashStoreError;
+    pub use crate::journal::JournalError;
+    pub use crate::log::LogError;
+}
+
+/// Internals for the simulator, the fuzz targets and their tests, behind the
+/// `testing` feature: not part of the API, and free to change.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::alloc::{erase_or_retire, Allocator, BlockUse};
+    pub use crate::anchor::{Anchor, ANCHOR_BLOCKS};
+    pub use crate::cuckoo::compact::{CompactError, CompactSlots, CompactTable, Resolve};
+    pub use crate::cuckoo::config::{
+        h1, h2, CuckooConfig, CuckooStats, SlotPos, BFS_NODES_MAX, COMPACT_SLOT_BITS, DEPTH_LIMIT,
+        KICKS_LIMIT, ORDER_MAX, RETRIES_LIMIT,
+    };
+    pub use crate::cuckoo::full::{CuckooTable, FullSlots};
+    pub use crate::cuckoo::table::{InsertPlan, Placement, Table};
+    pub use crate::flash::{
+        BlockState, Counted, PageStates, BLOCKS_MAX, ERASED, PAGES_PER_BLOCK_MAX, PAGE_BYTES_MAX,
+        PAGE_BYTES_MIN,
+    };
+    pub use crate::format::anchor::AnchorRecord;
+    pub use crate::hashstore::{Incarnation, Lookup, META_BYTES, PAGES_PER_LOOKUP_MAX};
+    pub use crate::journal::{Journal, JournalStats};
+    pub use crate::log::{Log, REGION_ATTEMPTS_MAX};
+    #[cfg(feature = "planted")]
+    pub use crate::planted::plant;
+    pub use crate::planted::{active, Bug};
+    pub use crate::region::Region;
+
+    /// The on-flash formats: sizes, records, and the fuzzers' checksum fixer.
+    pub mod format {
+        pub use crate::format::anchor::{seal_record, META_BYTES_MAX, REGIONS_MAX};
+        pub use crate::format::incarnation::{
+            PAGE_HEADER_BYTES as INCARNATION_HEADER_BYTES, SLOT_BYTES,
+        };
+        pub use crate::format::journal::{
+            entries_per_page, seal_page, Entry, Page, JOURNAL_PAGE_BYTES_MIN,
+            PAGE_HEADER_BYTES as JOURNAL_HEADER_BYTES,
+        };
+        pub use crate::format::{reseal, ENTRY_BYTES, HASH_BYTES, INFO_BYTES, TOMBSTONE_BYTES};
+    }
+}

@@ -10,9 +10,11 @@
 //! (`Poisoned`): drop it and `open` the device again.
 
 use crate::alloc::{Allocator, OutOfBlocks};
-use crate::anchor::{Anchor, AnchorError, AnchorRecord, Region, ANCHOR_BLOCKS};
+use crate::anchor::{Anchor, AnchorError, AnchorRecord, ANCHOR_BLOCKS};
 use crate::flash::{Flash, FlashError};
-use crate::journal::{Entry, Journal, JournalError, JournalStats, RecoveryReport};
+use crate::format::journal::Entry;
+use crate::journal::{Journal, JournalError, RecoveryReport};
+use crate::region::Region;
 
 /// Everything a log operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,7 @@ impl<F: Flash> Log<F> {
 
     /// Opens a formatted device after a clean stop or a crash: the newest
     /// anchor record, then the journal's entries in order.
+    #[cfg(feature = "testing")]
     pub fn open(flash: F) -> Result<(Self, Vec<Entry>, RecoveryReport), LogError> {
         Log::open_returning(flash).map_err(|(error, _)| error)
     }
@@ -196,6 +199,7 @@ impl<F: Flash> Log<F> {
     }
 
     /// Starts an empty journal in a fresh region (a new generation).
+    #[cfg(feature = "testing")]
     pub fn recycle(&mut self) -> Result<(), LogError> {
         let incarnations = self.record.incarnations.clone();
         self.replace_journal(&[], incarnations).map(|_| ())
@@ -304,10 +308,12 @@ impl<F: Flash> Log<F> {
         }
     }
 
+    #[cfg(feature = "testing")]
     pub fn allocator(&self) -> &Allocator {
         &self.alloc
     }
 
+    #[cfg(feature = "testing")]
     pub fn allocator_mut(&mut self) -> &mut Allocator {
         &mut self.alloc
     }
@@ -321,17 +327,13 @@ impl<F: Flash> Log<F> {
         &self.journal
     }
 
-    /// The position `append(entry)` would return now.
-    pub fn next_position(&self, entry: &Entry) -> u64 {
-        self.journal.next_position(entry)
-    }
-
     /// The entry at `position` of the current journal (RAM page or flash).
     pub fn read_entry(&mut self, position: u64) -> Result<Entry, LogError> {
         Ok(self.journal.read_entry(&mut self.flash, position)?)
     }
 
-    pub fn journal_stats(&self) -> JournalStats {
+    #[cfg(feature = "testing")]
+    pub fn journal_stats(&self) -> crate::journal::JournalStats {
         self.journal.stats()
     }
 }

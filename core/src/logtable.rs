@@ -3,15 +3,18 @@
 //! (SILT-style) and confirms every tag match by reading the entry.
 //!
 //! Owns the layout choice and hides it from the store. Promises: both
-//! layouts answer the same; a failed insert changes nothing; the compact
-//! layout reads flash only through the journal (RAM page first).
+//! layouts answer the same; an entry is planned, then committed once the
+//! journal holds it, so nothing needs undoing; the compact layout reads
+//! flash only through the journal (RAM page first).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::cuckoo::{CompactError, CompactTable, CuckooConfig, CuckooError, CuckooTable};
+use crate::cuckoo::{
+    CompactError, CompactTable, CuckooConfig, CuckooError, CuckooTable, InsertPlan, SlotPos,
+};
 use crate::flash::Flash;
-use crate::journal::Entry;
+use crate::format::journal::Entry;
 use crate::log::{Log, LogError};
 use crate::types::{Hash, Value};
 
@@ -35,12 +38,15 @@ pub(crate) enum ApplyError {
     Log(LogError),
 }
 
-/// What undoes an applied entry.
+/// What applying an entry will do to the table, planned without changing it.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Undo {
-    Full(Option<Value>),
-    /// The hash's previous position (`None`: it was not there).
-    Compact(Option<u64>),
+pub(crate) enum Plan {
+    /// Store the entry's value (full layout) or position (compact).
+    Insert(InsertPlan),
+    /// Drop the hash from this slot (a tombstone with nothing to shadow).
+    Remove(SlotPos),
+    /// Nothing to do (removing a hash that is not there).
+    Nothing,
 }
 
 #[derive(Clone, Debug)]
@@ -63,17 +69,9 @@ fn entry_of(hash: Hash, value: Value) -> Entry {
     }
 }
 
-/// The full hash at `position`, or `pending`'s hash for the entry not yet
-/// appended.
-fn resolve<F: Flash>(
-    log: &mut Log<F>,
-    position: u64,
-    pending: Option<(u64, Hash)>,
-) -> Result<Hash, LogError> {
-    match pending {
-        Some((at, hash)) if at == position => Ok(hash),
-        _ => Ok(*log.read_entry(position)?.hash()),
-    }
+/// The full hash at journal `position`.
+fn resolve<F: Flash>(log: &mut Log<F>, position: u64) -> Result<Hash, LogError> {
+    Ok(*log.read_entry(position)?.hash())
 }
 
 impl LogTable {
@@ -133,7 +131,7 @@ impl LogTable {
         match self {
             LogTable::Full(t) => Ok(t.get(hash).copied()),
             LogTable::Compact(t) => {
-                let found = t.get(hash, &mut |p| resolve(log, p, None))?;
+                let found = t.get(hash, &mut |p| resolve(log, p))?;
                 match found {
                     Some(position) => Ok(Some(value_of(&log.read_entry(position)?))),
                     None => Ok(None),
@@ -142,79 +140,83 @@ impl LogTable {
         }
     }
 
-    /// Records `entry`, about to be appended at journal `position`: stores
-    /// its value, or (a tombstone, `remove`) drops the hash.
+    /// Plans recording `entry` (a tombstone with `remove`: dropping the
+    /// hash) without changing the table. `Full` if it has no room.
+    pub(crate) fn plan<F: Flash>(
+        &mut self,
+        log: &mut Log<F>,
+        entry: &Entry,
+        remove: bool,
+    ) -> Result<Plan, ApplyError> {
+        let hash = entry.hash();
+        let removing = remove && matches!(entry, Entry::Tombstone { .. });
+        match self {
+            LogTable::Full(t) if removing => {
+                Ok(t.find_slot(hash).map_or(Plan::Nothing, Plan::Remove))
+            }
+            LogTable::Full(t) => t.plan_insert(hash).map(Plan::Insert).map_err(|e| match e {
+                CuckooError::Full { .. } => ApplyError::Full,
+                other => ApplyError::Cuckoo(other),
+            }),
+            LogTable::Compact(t) => {
+                let mut resolver = |p| resolve(log, p);
+                if removing {
+                    let found = t.find_slot(hash, &mut resolver).map_err(ApplyError::Log)?;
+                    return Ok(found.map_or(Plan::Nothing, |(slot, _)| Plan::Remove(slot)));
+                }
+                t.plan_insert(hash, &mut resolver)
+                    .map(Plan::Insert)
+                    .map_err(|e| match e {
+                        CompactError::Full { .. } => ApplyError::Full,
+                        CompactError::Resolve(e) => ApplyError::Log(e),
+                        CompactError::Position { pos, limit } => {
+                            ApplyError::Cuckoo(CuckooError::CompactPosition { pos, limit })
+                        }
+                    })
+            }
+        }
+    }
+
+    /// Carries out `plan`, made for `entry` with no change to the table
+    /// since; `position` is where the journal put the entry.
+    pub(crate) fn commit(
+        &mut self,
+        plan: Plan,
+        entry: &Entry,
+        position: u64,
+    ) -> Result<(), CuckooError> {
+        match (self, plan) {
+            (_, Plan::Nothing) => {}
+            (LogTable::Full(t), Plan::Remove(slot)) => drop(t.remove_at(slot)),
+            (LogTable::Compact(t), Plan::Remove(slot)) => drop(t.remove_at(slot)),
+            (LogTable::Full(t), Plan::Insert(plan)) => {
+                t.commit_insert(plan, *entry.hash(), value_of(entry));
+            }
+            (LogTable::Compact(t), Plan::Insert(plan)) => {
+                t.commit_insert::<()>(plan, entry.hash(), position)
+                    .map_err(|e| match e {
+                        CompactError::Position { pos, limit } => {
+                            CuckooError::CompactPosition { pos, limit }
+                        }
+                        _ => unreachable!("commit fails only on a position"),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans and commits at once: replaying an entry already in the
+    /// journal at `position`.
     pub(crate) fn apply<F: Flash>(
         &mut self,
         log: &mut Log<F>,
         entry: &Entry,
         position: u64,
         remove: bool,
-    ) -> Result<Undo, ApplyError> {
-        let hash = *entry.hash();
-        let tombstone = matches!(entry, Entry::Tombstone { .. });
-        match self {
-            LogTable::Full(t) => {
-                let old = t.get(&hash).copied();
-                if tombstone && remove {
-                    t.remove(&hash);
-                } else {
-                    t.insert(hash, value_of(entry)).map_err(|e| match e {
-                        CuckooError::Full { .. } => ApplyError::Full,
-                        other => ApplyError::Cuckoo(other),
-                    })?;
-                }
-                Ok(Undo::Full(old))
-            }
-            LogTable::Compact(t) => {
-                let pending = Some((position, hash));
-                let mut resolver = |p| resolve(log, p, pending);
-                let old = if tombstone && remove {
-                    t.remove(&hash, &mut resolver).map_err(ApplyError::Log)?
-                } else {
-                    t.insert(&hash, position, &mut resolver)
-                        .map_err(|e| match e {
-                            CompactError::Full { .. } => ApplyError::Full,
-                            CompactError::Resolve(e) => ApplyError::Log(e),
-                            CompactError::Position { pos, limit } => {
-                                ApplyError::Cuckoo(CuckooError::CompactPosition { pos, limit })
-                            }
-                        })?
-                };
-                Ok(Undo::Compact(old))
-            }
-        }
-    }
-
-    /// Puts the table back as it was before `apply(entry, position, ..)`,
-    /// whose entry never reached the journal.
-    pub(crate) fn undo<F: Flash>(
-        &mut self,
-        log: &mut Log<F>,
-        hash: Hash,
-        position: u64,
-        undo: Undo,
-    ) -> Result<(), LogError> {
-        match (self, undo) {
-            (LogTable::Full(t), Undo::Full(old)) => {
-                match old {
-                    // A freed or overwritten slot takes it back: no kick.
-                    Some(value) => drop(t.insert(hash, value)),
-                    None => drop(t.remove(&hash)),
-                }
-                Ok(())
-            }
-            (LogTable::Compact(t), Undo::Compact(old)) => {
-                let pending = Some((position, hash));
-                let mut resolver = |p| resolve(log, p, pending);
-                match old {
-                    Some(previous) => drop(t.insert(&hash, previous, &mut resolver)),
-                    None => drop(t.remove(&hash, &mut resolver)?),
-                }
-                Ok(())
-            }
-            _ => unreachable!("an undo token comes from the same layout"),
-        }
+    ) -> Result<(), ApplyError> {
+        let plan = self.plan(log, entry, remove)?;
+        self.commit(plan, entry, position)
+            .map_err(ApplyError::Cuckoo)
     }
 
     /// Every (hash, value) the table holds, with each slot's position for

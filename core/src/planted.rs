@@ -24,6 +24,7 @@ pub enum Bug {
 }
 
 impl Bug {
+    #[cfg(feature = "testing")]
     pub const ALL: [Bug; 5] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,

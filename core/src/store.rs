@@ -13,8 +13,9 @@ use crate::alloc::OutOfBlocks;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::cuckoo::{CuckooConfig, CuckooError, Policy};
 use crate::flash::{Counted, Flash, FlashError, IoCounts};
+use crate::format::journal::Entry;
 use crate::hashstore::{HashStoreError, Incarnation};
-use crate::journal::{Entry, RecoveryReport};
+use crate::journal::RecoveryReport;
 use crate::log::{Log, LogError};
 use crate::logtable::{ApplyError, FrozenError, LogTable, SlotLayoutKind};
 use crate::types::{Hash, Info, Value};
@@ -350,7 +351,7 @@ impl<F: Flash> Store<F> {
         let remove = self.incarnations.is_empty();
         for (index, (entry, &position)) in entries.iter().zip(positions).enumerate() {
             match self.table.apply(&mut self.log, entry, position, remove) {
-                Ok(_) => {}
+                Ok(()) => {}
                 Err(ApplyError::Full) => return Ok(Some(index)),
                 Err(ApplyError::Cuckoo(e)) => return Err(e.into()),
                 Err(ApplyError::Log(e)) => return Err(e.into()),
@@ -401,18 +402,19 @@ impl<F: Flash> Store<F> {
     }
 
     /// Records `entry` in the table and the journal, making room first
-    /// (pack or freeze) when either is full. Without incarnations a
-    /// tombstone just removes; with them it stays and shadows them.
+    /// (pack or freeze) when either is full: plans its place in the table,
+    /// appends it, then commits the plan, so a failed append leaves the
+    /// table untouched. Without incarnations a tombstone just removes; with
+    /// them it stays and shadows them.
     fn put(&mut self, entry: Entry) -> Result<(), StoreError> {
-        let remove = self.incarnations.is_empty();
         for _ in 0..ROOM_ATTEMPTS_MAX {
             if !self.log.has_room_for(&entry) {
                 self.make_journal_room()?;
                 continue;
             }
-            let position = self.log.next_position(&entry);
-            let undo = match self.table.apply(&mut self.log, &entry, position, remove) {
-                Ok(undo) => undo,
+            let remove = self.incarnations.is_empty();
+            let plan = match self.table.plan(&mut self.log, &entry, remove) {
+                Ok(plan) => plan,
                 Err(ApplyError::Full) => {
                     self.freeze(&[], false)?;
                     continue;
@@ -421,18 +423,13 @@ impl<F: Flash> Store<F> {
                 Err(ApplyError::Log(e)) => return Err(e.into()),
             };
             match self.log.append(&entry) {
-                Ok(appended) => {
-                    debug_assert_eq!(appended, position);
+                Ok(position) => {
+                    self.table.commit(plan, &entry, position)?;
                     self.bytes_appended += entry.encoded_bytes() as u64;
                     return Ok(());
                 }
-                Err(error) => {
-                    self.table
-                        .undo(&mut self.log, *entry.hash(), position, undo)?;
-                    if !matches!(error, LogError::Full { .. }) {
-                        return Err(error.into());
-                    }
-                }
+                Err(LogError::Full { .. }) => continue,
+                Err(error) => return Err(error.into()),
             }
         }
         Err(StoreError::Full(FullReason::JournalRegion {
@@ -571,7 +568,7 @@ impl<F: Flash> Store<F> {
 /// so a crafted anchor cannot make `open` allocate gigabytes.
 fn check_fits(config: &StoreConfig, geometry: crate::flash::Geometry) -> Result<(), StoreError> {
     let capacity = config.cuckoo().capacity()?;
-    let table_bytes = capacity.saturating_mul(crate::hashstore::SLOT_BYTES as u64);
+    let table_bytes = capacity.saturating_mul(crate::format::incarnation::SLOT_BYTES as u64);
     let journal_bytes = u64::from(config.journal_blocks).saturating_mul(geometry.block_bytes());
     let anchor_bytes = 2 * geometry.block_bytes();
     let needed = table_bytes

@@ -4,8 +4,8 @@
 //! Run: `cargo bench -p logstore-sim --bench store`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use logstore::store::{Store, StoreConfig};
 use logstore::{Geometry, Info};
+use logstore::{Store, StoreConfig};
 use logstore_sim::workload::hash_of;
 use logstore_sim::{SimConfig, SimFlash};
 

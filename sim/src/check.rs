@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use logstore::store::{Store, StoreConfig, StoreError};
 use logstore::{FlashError, Geometry, Policy};
+use logstore::{Store, StoreConfig, StoreError};
 
 use crate::model::{Model, Op};
 use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
@@ -331,7 +331,7 @@ enum Failure {
 /// Power lost, a bad block where the store cannot route around it, or an
 /// earlier such failure: reopen and carry on.
 fn is_device_failure(error: &StoreError) -> bool {
-    use logstore::LogError;
+    use logstore::errors::LogError;
     matches!(
         error,
         StoreError::Flash(FlashError::PowerLost | FlashError::BadBlock { .. })

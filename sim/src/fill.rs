@@ -5,7 +5,9 @@
 //! Promises: the same configuration and seed give the same fill; a run
 //! also checks that every hash inserted before the failure is still there.
 
-use logstore::cuckoo::{CuckooConfig, CuckooError, CuckooTable, Policy};
+use logstore::errors::CuckooError;
+use logstore::testing::{CuckooConfig, CuckooTable};
+use logstore::Policy;
 use logstore::{Hash, Info};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

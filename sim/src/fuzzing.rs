@@ -10,13 +10,10 @@
 use std::collections::HashMap;
 
 use arbitrary::{Arbitrary, Unstructured};
-use logstore::anchor::AnchorRecord;
-use logstore::cuckoo::{h1, h2};
-use logstore::journal::Page;
-use logstore::store::{Store, StoreConfig};
-use logstore::{
-    CuckooConfig, CuckooError, CuckooTable, Geometry, Hash, Info, Log, Policy, SlotLayoutKind,
-};
+use logstore::errors::CuckooError;
+use logstore::testing::format::{reseal, seal_page, seal_record, Page};
+use logstore::testing::{h1, h2, AnchorRecord, CuckooConfig, CuckooTable, Log};
+use logstore::{Geometry, Hash, Info, Policy, SlotLayoutKind, Store, StoreConfig};
 
 use crate::check::{CheckConfig, Runner};
 use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
@@ -251,78 +248,11 @@ pub fn image_geometry() -> Geometry {
 /// (erased), longer ones truncated.
 pub const IMAGE_BYTES: usize = 256 * 8 * 16;
 
-// The record formats' magics and checksum fields, as core lays them out
-// (core keeps them private; `fix_checksums` must follow any change).
-const JOURNAL_MAGIC: [u8; 4] = 0x4C53_4A31u32.to_le_bytes();
-const HASHSTORE_MAGIC: [u8; 4] = 0x4C53_4831u32.to_le_bytes();
-const ANCHOR_MAGIC: [u8; 4] = 0x4C53_4131u32.to_le_bytes();
-const ANCHOR_VERSION: [u8; 2] = 1u16.to_le_bytes();
-const ANCHOR_HEADER_BYTES: usize = 24;
-
 /// The input as a whole device image.
 pub fn image_bytes(data: &[u8]) -> Vec<u8> {
     let mut image = data[..data.len().min(IMAGE_BYTES)].to_vec();
     image.resize(IMAGE_BYTES, 0xFF);
     image
-}
-
-/// Sets the CRC32C of `bytes` at `field` to the one over `bytes` with the
-/// field zeroed, as every record format of core computes it.
-fn set_crc(bytes: &mut [u8], field: std::ops::Range<usize>) {
-    bytes[field.clone()].fill(0);
-    let crc = crc32c(bytes);
-    bytes[field].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// CRC32C (Castagnoli), bitwise: the fuzz bodies need no extra dependency.
-fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// Recomputes every checksum a mutation broke: of each journal and hash
-/// store page (by magic) outside the anchor blocks, and of each anchor
-/// record whose header fits, last first (a record's CRC covers the pages
-/// after it). Without this a fuzzer never gets past the CRCs.
-pub fn fix_checksums(image: &mut [u8], geometry: Geometry) {
-    let page_bytes = geometry.page_bytes as usize;
-    let block_bytes = geometry.block_bytes() as usize;
-    for (index, page) in image.chunks_mut(page_bytes).enumerate() {
-        let magic = &page[..4];
-        if index * page_bytes >= 2 * block_bytes
-            && (magic == JOURNAL_MAGIC || magic == HASHSTORE_MAGIC)
-            && page.len() >= 32
-        {
-            set_crc(page, 28..32);
-        }
-    }
-    for block in image.chunks_mut(block_bytes).take(2) {
-        for start in (0..block.len()).step_by(page_bytes).rev() {
-            let record = &mut block[start..];
-            if record.len() < ANCHOR_HEADER_BYTES
-                || record[..4] != ANCHOR_MAGIC
-                || record[4..6] != ANCHOR_VERSION
-            {
-                continue;
-            }
-            let payload = u32::from_le_bytes(record[16..20].try_into().expect("4 bytes")) as usize;
-            if let Some(total) = payload.checked_add(ANCHOR_HEADER_BYTES) {
-                if total <= record.len() {
-                    set_crc(&mut record[..total], 20..24);
-                }
-            }
-        }
-    }
 }
 
 /// Target `image`: the input as a whole device image, as it is and with its
@@ -332,7 +262,7 @@ pub fn image(data: &[u8]) {
     let mut image = image_bytes(data);
     check_image(&image, geometry);
     let raw = image.clone();
-    fix_checksums(&mut image, geometry);
+    reseal(&mut image, geometry);
     if image != raw {
         check_image(&image, geometry);
     }
@@ -578,20 +508,13 @@ pub fn journal(data: &[u8]) {
     let mut page = data[..data.len().min(JOURNAL_PAGE_BYTES)].to_vec();
     page.resize(JOURNAL_PAGE_BYTES, 0xFF);
     check_page(&page);
-    set_crc(&mut page, 28..32);
+    seal_page(&mut page);
     check_page(&page);
 
     check_anchor(data);
-    if data.len() >= ANCHOR_HEADER_BYTES {
-        let payload = u32::from_le_bytes(data[16..20].try_into().expect("4 bytes")) as usize;
-        let total = payload.saturating_add(ANCHOR_HEADER_BYTES);
-        if total <= data.len() {
-            let mut fixed = data.to_vec();
-            fixed[..4].copy_from_slice(&ANCHOR_MAGIC);
-            fixed[4..6].copy_from_slice(&ANCHOR_VERSION);
-            set_crc(&mut fixed[..total], 20..24);
-            check_anchor(&fixed);
-        }
+    let mut fixed = data.to_vec();
+    if seal_record(&mut fixed) {
+        check_anchor(&fixed);
     }
 }
 
@@ -623,16 +546,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crc32c_matches_the_standard_check_value() {
-        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
-    }
-
-    #[test]
     fn seed_images_open_and_fixing_them_changes_nothing() {
         for seed in image_seeds() {
             let mut image = image_bytes(&seed);
             let raw = image.clone();
-            fix_checksums(&mut image, image_geometry());
+            reseal(&mut image, image_geometry());
             assert_eq!(image, raw);
             let (mut store, _) = Store::open(device(&image, image_geometry())).unwrap();
             assert!(!store.contents().unwrap().is_empty());
@@ -659,11 +577,11 @@ mod tests {
             generation: 1,
             sequence: 3,
             entries: vec![
-                logstore::Entry::Hash {
+                logstore::testing::format::Entry::Hash {
                     hash: [7; 32],
                     info: Info::default(),
                 },
-                logstore::Entry::Tombstone { hash: [9; 32] },
+                logstore::testing::format::Entry::Tombstone { hash: [9; 32] },
             ],
         };
         write(

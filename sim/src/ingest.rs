@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use logstore::store::{Store, StoreConfig, StoreError};
 use logstore::{Geometry, Hash, Info};
+use logstore::{Store, StoreConfig, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::nand::{SimConfig, SimFlash};

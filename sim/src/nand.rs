@@ -14,8 +14,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use logstore::flash::{BlockState, ERASED};
-use logstore::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, PageStates};
+use logstore::testing::PageStates;
+use logstore::testing::{BlockState, ERASED};
+use logstore::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

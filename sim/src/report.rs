@@ -572,7 +572,7 @@ struct LookupReads {
 }
 
 fn lookup_reads(layout: SlotLayoutKind, order: u32, fill: f64) -> Result<LookupReads, String> {
-    use logstore::store::{Store, StoreConfig};
+    use logstore::{Store, StoreConfig};
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
     let geometry = logstore::Geometry::new(2048, 64, 512).map_err(|e| e.to_string())?;

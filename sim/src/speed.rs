@@ -6,9 +6,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use logstore::cuckoo::{CompactTable, CuckooConfig, CuckooTable};
-use logstore::store::{Store, StoreConfig};
+use logstore::testing::{CompactTable, CuckooConfig, CuckooTable};
 use logstore::{Geometry, Hash, Info, SlotLayoutKind, Value};
+use logstore::{Store, StoreConfig};
 use serde_json::{json, Value as Json};
 
 use crate::nand::{SimConfig, SimFlash};

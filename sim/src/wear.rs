@@ -6,8 +6,8 @@
 //! seed; device failures (worn blocks) are survived by reopening, and the
 //! run stops, saying why, only when the device can no longer hold the index.
 
-use logstore::store::{Store, StoreConfig, StoreError};
 use logstore::{FlashError, Geometry, Info};
+use logstore::{Store, StoreConfig, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

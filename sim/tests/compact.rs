@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use logstore::cuckoo::{
-    h1, h2, CompactError, CompactTable, CuckooConfig, CuckooError, CuckooTable, PlacementProblem,
-    Policy, COMPACT_SLOT_BITS,
+use logstore::errors::{CuckooError, PlacementProblem};
+use logstore::testing::{
+    h1, h2, CompactError, CompactTable, CuckooConfig, CuckooTable, COMPACT_SLOT_BITS,
 };
-use logstore::Hash;
+use logstore::{Hash, Policy};
 use logstore_sim::fill::{fill_at_first_failure, fill_limit};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -610,7 +610,7 @@ fn resolves_per_lookup_at_95_percent() {
 
 #[test]
 fn planted_kick_wrong_bucket_is_caught() {
-    use logstore::planted::{plant, Bug};
+    use logstore::testing::{plant, Bug};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

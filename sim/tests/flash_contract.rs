@@ -1,7 +1,7 @@
 //! One trait-level suite, run on every `Flash` backend: `SimFlash` and
 //! `FileFlash` must obey the same NAND rules.
 
-use logstore::flash::ERASED;
+use logstore::testing::ERASED;
 use logstore::{BlockAddr, FileFlash, Flash, FlashError, Geometry, PageAddr, Rule};
 use logstore_sim::{SimConfig, SimFlash};
 

@@ -2,14 +2,12 @@
 //! table, reopening from the region, bit flips, garbage meta and images,
 //! stale and misplaced pages, program and erase failures during freeze.
 
-use logstore::alloc::{Allocator, BlockUse};
-use logstore::anchor::{Region, ANCHOR_BLOCKS};
-use logstore::hashstore::{HashStoreError, Incarnation, PageFault};
-use logstore::journal::Page;
-use logstore::{
-    CuckooConfig, CuckooTable, DecodeError, Flash, FlashError, Geometry, Hash, Info, PageAddr,
-    Value,
+use logstore::errors::{DecodeError, HashStoreError, IncarnationPageFault as PageFault};
+use logstore::testing::format::Page;
+use logstore::testing::{
+    Allocator, BlockUse, CuckooConfig, CuckooTable, Incarnation, Region, ANCHOR_BLOCKS,
 };
+use logstore::{Flash, FlashError, Geometry, Hash, Info, PageAddr, Value};
 use logstore_sim::{CrashMode, FaultRates, ScheduledFault, SimConfig, SimFlash};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -134,8 +132,8 @@ fn page_of_bucket(incarnation: &Incarnation, geometry: Geometry, bucket: u64) ->
 fn candidate_pages(incarnation: &Incarnation, geometry: Geometry, hash: &Hash) -> [PageAddr; 2] {
     let order = incarnation.order();
     [
-        page_of_bucket(incarnation, geometry, logstore::cuckoo::h1(hash, order)),
-        page_of_bucket(incarnation, geometry, logstore::cuckoo::h2(hash, order)),
+        page_of_bucket(incarnation, geometry, logstore::testing::h1(hash, order)),
+        page_of_bucket(incarnation, geometry, logstore::testing::h2(hash, order)),
     ]
 }
 
@@ -371,7 +369,7 @@ fn stale_foreign_erased_and_misplaced_pages_are_named() {
 
     // The page's bytes replaced by another valid page of the same region.
     let mut image = f.flash.image();
-    let index = logstore::cuckoo::h1(&probe, inc.order()) / u64::from(inc.buckets_per_page());
+    let index = logstore::testing::h1(&probe, inc.order()) / u64::from(inc.buckets_per_page());
     let other = inc.page_addr((index + 1) % inc.pages());
     let (to, from) = (g.page_offset(page) as usize, g.page_offset(other) as usize);
     let copy = image[from..from + g.page_bytes as usize].to_vec();

@@ -1,9 +1,12 @@
 //! The journal on simulated flash: crash at every operation, bit flips, random
 //! images, pack and anchor atomicity, wear levelling and bad blocks.
 
-use logstore::anchor::AnchorError;
-use logstore::journal::Page;
-use logstore::{Entry, Flash, FlashError, Geometry, Info, Log, LogError};
+use logstore::errors::AnchorError;
+use logstore::errors::LogError;
+use logstore::testing::format::Entry;
+use logstore::testing::format::Page;
+use logstore::testing::Log;
+use logstore::{Flash, FlashError, Geometry, Info};
 use logstore_sim::{CrashMode, FaultRates, SimConfig, SimFlash};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};

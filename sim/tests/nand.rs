@@ -1,7 +1,7 @@
 //! Properties of the NAND simulator: crash semantics per mode, determinism,
 //! rule enforcement, wear-out and faults.
 
-use logstore::flash::ERASED;
+use logstore::testing::ERASED;
 use logstore::{BlockAddr, Flash, FlashError, Geometry, PageAddr, Rule};
 use logstore_sim::{CrashMode, FaultRates, ScheduledFault, SimConfig, SimFlash, WearOut};
 use proptest::prelude::*;

@@ -3,7 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use logstore::planted::{plant, Bug};
+use logstore::testing::{plant, Bug};
 use logstore_sim::campaign::Case;
 use logstore_sim::CrashMode;
 

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use logstore::store::{FullReason, Store, StoreConfig, StoreError};
 use logstore::{FileFlash, Geometry, Hash, Info, SlotLayoutKind};
+use logstore::{FullReason, Store, StoreConfig, StoreError};
 use logstore_sim::{SimConfig, SimFlash};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -4,8 +4,8 @@
 //! the model after a prefix of the acknowledged operations that holds every
 //! flushed one.
 
-use logstore::store::{Store, StoreConfig, StoreError};
 use logstore::{FlashError, Geometry, Hash, Info, SlotLayoutKind};
+use logstore::{Store, StoreConfig, StoreError};
 use logstore_sim::model::{Model, Op};
 use logstore_sim::{CrashMode, SimConfig, SimFlash};
 use proptest::prelude::*;

@@ -1,0 +1,256 @@
+//! The anchor record: a 24-byte header (magic `LSA1`, version, flags,
+//! sequence, payload length, CRC32C over header and payload), then the
+//! payload laid over as many pages as it needs: next generation, the
+//! store's configuration, the journal region, the incarnations newest
+//! first, the bad blocks and every block's erase count.
+
+use super::{crc_holds, seal};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::flash::BlockAddr;
+use crate::region::Region;
+
+/// "LSA1", little-endian.
+pub(crate) const MAGIC: u32 = 0x4C53_4131;
+pub(crate) const VERSION: u16 = 1;
+/// Bytes of the record header.
+pub(crate) const HEADER_BYTES: usize = 24;
+/// Where the CRC sits in the header.
+const CRC_RANGE: std::ops::Range<usize> = 20..24;
+/// Where the payload length sits in the header.
+const LENGTH_RANGE: std::ops::Range<usize> = 16..20;
+/// Largest opaque configuration or region metadata, in bytes.
+pub const META_BYTES_MAX: usize = 4096;
+/// Most regions one record may list.
+pub const REGIONS_MAX: usize = 4096;
+
+/// One anchor record: the whole durable state of the index but the regions'
+/// contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorRecord {
+    /// Strictly increasing; assigned by the anchor's commit.
+    pub sequence: u64,
+    /// The generation the next new region gets.
+    pub next_generation: u64,
+    /// The store's configuration, encoded by the store.
+    pub config: Vec<u8>,
+    pub journal: Region,
+    /// Hash store incarnations, newest first.
+    pub incarnations: Vec<Region>,
+    pub bad_blocks: Vec<BlockAddr>,
+    /// Erase count of every block, as last known.
+    pub erase_counts: Vec<u32>,
+}
+
+fn encode_region(region: &Region, w: &mut Writer) {
+    w.u64(region.generation).u32(region.blocks.len() as u32);
+    for block in &region.blocks {
+        w.u32(block.0);
+    }
+    w.u32(region.meta.len() as u32).raw(&region.meta);
+}
+
+fn decode_region(r: &mut Reader<'_>) -> Result<Region, DecodeError> {
+    let generation = r.u64()?;
+    let blocks = decode_u32s(r, "region block count")?
+        .into_iter()
+        .map(BlockAddr)
+        .collect();
+    let meta = decode_bytes(r, "region meta length")?;
+    Ok(Region {
+        generation,
+        blocks,
+        meta,
+    })
+}
+
+fn decode_u32s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u32>, DecodeError> {
+    let count = r.u32()? as usize;
+    if count > r.remaining() / 4 {
+        return Err(DecodeError::Invalid {
+            what,
+            value: count as u64,
+        });
+    }
+    (0..count).map(|_| r.u32()).collect()
+}
+
+fn decode_bytes(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u8>, DecodeError> {
+    let len = r.u32()? as usize;
+    if len > META_BYTES_MAX {
+        return Err(DecodeError::Invalid {
+            what,
+            value: len as u64,
+        });
+    }
+    Ok(r.raw(len)?.to_vec())
+}
+
+impl AnchorRecord {
+    /// Header and payload, ready to lay over pages.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut payload = Writer::default();
+        payload
+            .u64(self.next_generation)
+            .u32(self.config.len() as u32)
+            .raw(&self.config);
+        encode_region(&self.journal, &mut payload);
+        payload.u32(self.incarnations.len() as u32);
+        for region in &self.incarnations {
+            encode_region(region, &mut payload);
+        }
+        payload.u32(self.bad_blocks.len() as u32);
+        for block in &self.bad_blocks {
+            payload.u32(block.0);
+        }
+        payload.u32(self.erase_counts.len() as u32);
+        for &count in &self.erase_counts {
+            payload.u32(count);
+        }
+        let mut record = Writer::default();
+        record
+            .u32(MAGIC)
+            .u16(VERSION)
+            .u16(0)
+            .u64(self.sequence)
+            .u32(payload.bytes.len() as u32)
+            .u32(0)
+            .raw(&payload.bytes);
+        seal(&mut record.bytes, CRC_RANGE);
+        record.bytes
+    }
+
+    /// Decodes a record at the start of `bytes`; returns it and its length.
+    /// `None` if no record starts here (bad magic, version or CRC).
+    pub fn decode(bytes: &[u8]) -> Result<Option<(Self, usize)>, DecodeError> {
+        let Some(total) = record_bytes(bytes) else {
+            return Ok(None);
+        };
+        if !crc_holds(&bytes[..total], CRC_RANGE) {
+            return Ok(None);
+        }
+        let sequence = Reader::new(&bytes[8..16]).u64()?;
+        let record = Self::decode_payload(sequence, &bytes[HEADER_BYTES..total])?;
+        Ok(Some((record, total)))
+    }
+
+    fn decode_payload(sequence: u64, payload: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(payload);
+        let next_generation = r.u64()?;
+        let config = decode_bytes(&mut r, "config length")?;
+        let journal = decode_region(&mut r)?;
+        let regions = r.u32()? as usize;
+        if regions > REGIONS_MAX {
+            return Err(DecodeError::Invalid {
+                what: "incarnation count",
+                value: regions as u64,
+            });
+        }
+        let incarnations = (0..regions)
+            .map(|_| decode_region(&mut r))
+            .collect::<Result<_, _>>()?;
+        let bad_blocks = decode_u32s(&mut r, "bad block count")?
+            .into_iter()
+            .map(BlockAddr)
+            .collect();
+        let erase_counts = decode_u32s(&mut r, "erase count length")?;
+        Ok(AnchorRecord {
+            sequence,
+            next_generation,
+            config,
+            journal,
+            incarnations,
+            bad_blocks,
+            erase_counts,
+        })
+    }
+}
+
+/// The length of the record whose header starts `bytes` (magic and version
+/// right, payload within `bytes`), unchecked otherwise.
+fn record_bytes(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < HEADER_BYTES {
+        return None;
+    }
+    let mut r = Reader::new(bytes);
+    if r.u32().ok()? != MAGIC || r.u16().ok()? != VERSION {
+        return None;
+    }
+    let payload = u32::from_le_bytes(bytes[LENGTH_RANGE].try_into().ok()?) as usize;
+    let total = HEADER_BYTES.checked_add(payload)?;
+    (total <= bytes.len()).then_some(total)
+}
+
+/// Recomputes the CRC of the record whose header starts `bytes`, if any.
+#[cfg(feature = "testing")]
+pub(crate) fn reseal_record(bytes: &mut [u8]) {
+    if let Some(total) = record_bytes(bytes) {
+        seal(&mut bytes[..total], CRC_RANGE);
+    }
+}
+
+/// Makes `bytes` start with a record header (magic and version written)
+/// and seals the record its length field names; `false`, with `bytes`
+/// unchanged, if they are shorter than a header or than that record.
+#[cfg(feature = "testing")]
+pub fn seal_record(bytes: &mut [u8]) -> bool {
+    if bytes.len() < HEADER_BYTES {
+        return false;
+    }
+    let payload = u32::from_le_bytes(bytes[LENGTH_RANGE].try_into().expect("4 bytes")) as usize;
+    if HEADER_BYTES.saturating_add(payload) > bytes.len() {
+        return false;
+    }
+    bytes[..4].copy_from_slice(&MAGIC.to_le_bytes());
+    bytes[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    reseal_record(bytes);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn record(blocks: u32) -> AnchorRecord {
+        AnchorRecord {
+            sequence: 0,
+            next_generation: 7,
+            config: vec![1, 2, 3],
+            journal: Region {
+                generation: 6,
+                blocks: vec![BlockAddr(2), BlockAddr(5)],
+                meta: vec![],
+            },
+            incarnations: vec![Region {
+                generation: 4,
+                blocks: vec![BlockAddr(3)],
+                meta: vec![9; 10],
+            }],
+            bad_blocks: vec![BlockAddr(4)],
+            erase_counts: vec![1; blocks as usize],
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let mut r = record(8);
+        r.sequence = 42;
+        let bytes = r.encode();
+        let (decoded, len) = AnchorRecord::decode(&bytes).unwrap().unwrap();
+        assert_eq!(len, bytes.len());
+        assert_eq!(decoded, r);
+    }
+
+    #[test]
+    fn every_bit_flip_is_rejected() {
+        let bytes = record(8).encode();
+        for bit in 0..bytes.len() * 8 {
+            let mut corrupt = bytes.clone();
+            corrupt[bit / 8] ^= 1 << (bit % 8);
+            let decoded = AnchorRecord::decode(&corrupt);
+            assert!(
+                !matches!(decoded, Ok(Some(_))),
+                "flip of bit {bit} accepted"
+            );
+        }
+    }
+}

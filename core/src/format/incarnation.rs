@@ -1,0 +1,204 @@
+//! The incarnation page: a 32-byte header (magic `LSH1`, version, bucket
+//! slots, generation, first bucket, bucket count, CRC32C over the whole
+//! page), then whole buckets of fixed-size slots, then 0xFF.
+//!
+//! A slot is a state byte (empty, live, tombstone), the hash and the info
+//! (0xFF where unused): [`SLOT_BYTES`].
+
+use super::{crc_holds, seal, HASH_BYTES, INFO_BYTES};
+use crate::codec::{Reader, Writer};
+use crate::flash::ERASED;
+use crate::types::{Hash, Info, Value};
+
+/// "LSH1", little-endian.
+pub(crate) const MAGIC: u32 = 0x4C53_4831;
+pub(crate) const PAGE_VERSION: u16 = 1;
+/// Bytes of the page header: magic u32, version u16, bucket slots u16,
+/// generation u64, first bucket u64, bucket count u32, CRC32C u32.
+pub const PAGE_HEADER_BYTES: usize = 32;
+const CRC_RANGE: std::ops::Range<usize> = 28..32;
+/// Bytes of one slot: state u8, hash, physical and first logical sector.
+pub const SLOT_BYTES: usize = 1 + HASH_BYTES + INFO_BYTES;
+
+const SLOT_EMPTY: u8 = 0;
+const SLOT_LIVE: u8 = 1;
+const SLOT_TOMBSTONE: u8 = 2;
+
+/// What was wrong with an incarnation page read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IncarnationPageFault {
+    #[error("page is erased")]
+    Erased,
+    #[error("no hash store magic")]
+    BadMagic,
+    #[error("unknown page version {0}")]
+    BadVersion(u16),
+    #[error("checksum mismatch")]
+    BadCrc,
+    #[error("page of generation {found}")]
+    WrongGeneration { found: u64 },
+    #[error("page holds {found_slots}-slot buckets {found_first}..+{found_count}")]
+    WrongBuckets {
+        found_first: u64,
+        found_count: u32,
+        found_slots: u16,
+    },
+    #[error("slot state byte {0}")]
+    BadSlotState(u8),
+    #[error("hash stored in bucket {bucket}, neither of its candidate buckets")]
+    Misplaced { bucket: u64 },
+}
+
+/// A page header as laid out on flash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) slots: u16,
+    pub(crate) generation: u64,
+    pub(crate) first: u64,
+    pub(crate) count: u32,
+}
+
+impl Header {
+    /// Starts a page: the header with a zero CRC field.
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.u32(MAGIC)
+            .u16(PAGE_VERSION)
+            .u16(self.slots)
+            .u64(self.generation)
+            .u64(self.first)
+            .u32(self.count)
+            .u32(0);
+    }
+
+    /// Checks the page's magic, CRC and version, and returns its header.
+    pub(crate) fn check(page: &[u8]) -> Result<Header, IncarnationPageFault> {
+        if page.iter().all(|&b| b == ERASED) {
+            return Err(IncarnationPageFault::Erased);
+        }
+        if page.len() < PAGE_HEADER_BYTES {
+            return Err(IncarnationPageFault::BadMagic);
+        }
+        let mut r = Reader::new(page);
+        let read = |r: &mut Reader<'_>| -> Option<(u32, u16, Header)> {
+            let (magic, version, slots) = (r.u32().ok()?, r.u16().ok()?, r.u16().ok()?);
+            let header = Header {
+                slots,
+                generation: r.u64().ok()?,
+                first: r.u64().ok()?,
+                count: r.u32().ok()?,
+            };
+            Some((magic, version, header))
+        };
+        let (magic, version, header) = read(&mut r).ok_or(IncarnationPageFault::BadMagic)?;
+        if magic != MAGIC {
+            return Err(IncarnationPageFault::BadMagic);
+        }
+        if !crc_holds(page, CRC_RANGE) {
+            return Err(IncarnationPageFault::BadCrc);
+        }
+        if version != PAGE_VERSION {
+            return Err(IncarnationPageFault::BadVersion(version));
+        }
+        Ok(header)
+    }
+}
+
+/// Fills the rest of a page laid out in `buf` with 0xFF and seals its CRC.
+pub(crate) fn finish_page(buf: &mut [u8], laid_out: &[u8]) {
+    debug_assert!(laid_out.len() <= buf.len());
+    buf.fill(ERASED);
+    buf[..laid_out.len()].copy_from_slice(laid_out);
+    seal(buf, CRC_RANGE);
+}
+
+/// Appends one fixed-size slot: state, hash, info (0xFF where unused).
+pub(crate) fn encode_slot(w: &mut Writer, slot: Option<(&Hash, &Value)>) {
+    match slot {
+        None => {
+            w.u8(SLOT_EMPTY).raw(&[ERASED; SLOT_BYTES - 1]);
+        }
+        Some((hash, Value::Tombstone)) => {
+            w.u8(SLOT_TOMBSTONE).raw(hash).raw(&[ERASED; INFO_BYTES]);
+        }
+        Some((hash, Value::Live(info))) => {
+            w.u8(SLOT_LIVE)
+                .raw(hash)
+                .u64(info.physical_sector)
+                .u64(info.first_logical_sector);
+        }
+    }
+}
+
+/// Decodes one slot image of [`SLOT_BYTES`] bytes.
+pub(crate) fn decode_slot(slot: &[u8]) -> Result<Option<(Hash, Value)>, IncarnationPageFault> {
+    let state = slot.first().copied().unwrap_or(SLOT_EMPTY);
+    let mut r = Reader::new(slot.get(1..).unwrap_or_default());
+    let short = |_| IncarnationPageFault::BadSlotState(state);
+    match state {
+        SLOT_EMPTY => Ok(None),
+        SLOT_TOMBSTONE => Ok(Some((r.array::<32>().map_err(short)?, Value::Tombstone))),
+        SLOT_LIVE => {
+            let hash = r.array::<32>().map_err(short)?;
+            let info = Info {
+                physical_sector: r.u64().map_err(short)?,
+                first_logical_sector: r.u64().map_err(short)?,
+            };
+            Ok(Some((hash, Value::Live(info))))
+        }
+        other => Err(IncarnationPageFault::BadSlotState(other)),
+    }
+}
+
+/// Recomputes the CRC of `page` if it starts with the incarnation magic.
+#[cfg(feature = "testing")]
+pub(crate) fn reseal_page(page: &mut [u8]) {
+    if page.len() >= PAGE_HEADER_BYTES && page[..4] == MAGIC.to_le_bytes() {
+        seal(page, CRC_RANGE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_round_trip() {
+        let hash = [7u8; 32];
+        let info = Info {
+            physical_sector: 3,
+            first_logical_sector: 9,
+        };
+        for value in [None, Some(Value::Tombstone), Some(Value::Live(info))] {
+            let mut w = Writer::default();
+            encode_slot(&mut w, value.as_ref().map(|v| (&hash, v)));
+            assert_eq!(w.bytes.len(), SLOT_BYTES);
+            assert_eq!(decode_slot(&w.bytes), Ok(value.map(|v| (hash, v))));
+        }
+        assert_eq!(
+            decode_slot(&[9; SLOT_BYTES]),
+            Err(IncarnationPageFault::BadSlotState(9))
+        );
+    }
+
+    #[test]
+    fn header_round_trip_and_checks() {
+        let header = Header {
+            slots: 4,
+            generation: 9,
+            first: 12,
+            count: 2,
+        };
+        let mut w = Writer::default();
+        header.encode(&mut w);
+        let mut page = vec![0u8; 256];
+        finish_page(&mut page, &w.bytes);
+        assert_eq!(Header::check(&page), Ok(header));
+        page[40] ^= 1;
+        assert_eq!(Header::check(&page), Err(IncarnationPageFault::BadCrc));
+        assert_eq!(
+            Header::check(&[ERASED; 64]),
+            Err(IncarnationPageFault::Erased)
+        );
+        assert_eq!(Header::check(&[0; 64]), Err(IncarnationPageFault::BadMagic));
+    }
+}

@@ -1,0 +1,90 @@
+//! The on-flash formats, defined once: journal pages ([`journal`]), anchor
+//! records ([`anchor`]) and incarnation pages ([`incarnation`]) — their
+//! magics, header layouts, CRC ranges and entry sizes — and the one CRC
+//! rule they share.
+//!
+//! Promises: every record carries a CRC32C computed over the whole record
+//! with its own CRC field taken as zeros ([`seal`], [`crc_holds`]); a
+//! decoder checks the CRC before it trusts any byte past the header, and
+//! gives a typed fault, never a panic, on any input.
+
+use std::ops::Range;
+
+pub(crate) mod anchor;
+pub(crate) mod incarnation;
+pub(crate) mod journal;
+
+/// Bytes of a content hash.
+pub const HASH_BYTES: usize = 32;
+/// Bytes of an [`crate::Info`] on flash: two little-endian u64.
+pub const INFO_BYTES: usize = 16;
+/// Bytes a journal entry of an insert takes: tag, hash, info.
+pub const ENTRY_BYTES: usize = 1 + HASH_BYTES + INFO_BYTES;
+/// Bytes a journal entry of a delete (tombstone) takes: tag, hash.
+pub const TOMBSTONE_BYTES: usize = 1 + HASH_BYTES;
+
+/// The CRC32C of `bytes` with the field at `crc` taken as zeros.
+pub(crate) fn crc_of(bytes: &[u8], crc: Range<usize>) -> u32 {
+    let sum = crc32c::crc32c(&bytes[..crc.start]);
+    let sum = crc32c::crc32c_append(sum, &[0; 4][..crc.len()]);
+    crc32c::crc32c_append(sum, &bytes[crc.end..])
+}
+
+/// Writes the CRC of `bytes` (see [`crc_of`]) into its field at `crc`.
+pub(crate) fn seal(bytes: &mut [u8], crc: Range<usize>) {
+    debug_assert_eq!(crc.len(), 4);
+    let sum = crc_of(bytes, crc.clone());
+    bytes[crc].copy_from_slice(&sum.to_le_bytes());
+}
+
+/// Whether the CRC stored at `crc` is the CRC of `bytes`.
+pub(crate) fn crc_holds(bytes: &[u8], crc: Range<usize>) -> bool {
+    let stored = u32::from_le_bytes(bytes[crc.clone()].try_into().expect("a 4-byte field"));
+    crc_of(bytes, crc) == stored
+}
+
+/// Recomputes every checksum of a device image (the fuzzers' helper: a
+/// mutated image is useless if every CRC fails): each journal and
+/// incarnation page, found by its magic, and each anchor record whose
+/// header fits, last first (a record's CRC covers the pages after its
+/// first). Anchor records are looked for in the anchor blocks only.
+#[cfg(feature = "testing")]
+pub fn reseal(image: &mut [u8], geometry: crate::flash::Geometry) {
+    let page_bytes = geometry.page_bytes as usize;
+    let block_bytes = geometry.block_bytes() as usize;
+    let anchor_bytes = crate::anchor::ANCHOR_BLOCKS.len() * block_bytes;
+    for (index, page) in image.chunks_mut(page_bytes).enumerate() {
+        if index * page_bytes >= anchor_bytes {
+            journal::reseal_page(page);
+            incarnation::reseal_page(page);
+        }
+    }
+    for block in image
+        .chunks_mut(block_bytes)
+        .take(crate::anchor::ANCHOR_BLOCKS.len())
+    {
+        for start in (0..block.len()).step_by(page_bytes).rev() {
+            anchor::reseal_record(&mut block[start..]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_every_flip_breaks_the_crc() {
+        let mut bytes: Vec<u8> = (0..64u8).collect();
+        seal(&mut bytes, 8..12);
+        assert!(crc_holds(&bytes, 8..12));
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                !crc_holds(&flipped, 8..12),
+                "flip of bit {bit} kept the CRC"
+            );
+        }
+    }
+}
