@@ -83,7 +83,7 @@ impl Allocator {
         }
         if old == BlockUse::Free {
             let removed = self.free.remove(&(self.erase_counts[index], block.0));
-            debug_assert!(removed);
+            assert!(removed);
         }
         if new == BlockUse::Free {
             self.free.insert((self.erase_counts[index], block.0));
@@ -112,7 +112,7 @@ impl Allocator {
 
     fn take(&mut self, count: u32, block: u32) -> Result<BlockAddr, OutOfBlocks> {
         let removed = self.free.remove(&(count, block));
-        debug_assert!(removed);
+        assert!(removed);
         self.uses[block as usize] = BlockUse::InUse;
         Ok(BlockAddr(block))
     }

@@ -223,27 +223,7 @@ fn scan_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<Vec<AnchorRec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::region::Region;
-
-    fn record(blocks: u32) -> AnchorRecord {
-        AnchorRecord {
-            sequence: 0,
-            next_generation: 7,
-            config: vec![1, 2, 3],
-            journal: Region {
-                generation: 6,
-                blocks: vec![BlockAddr(2), BlockAddr(5)],
-                meta: vec![],
-            },
-            incarnations: vec![Region {
-                generation: 4,
-                blocks: vec![BlockAddr(3)],
-                meta: vec![9; 10],
-            }],
-            bad_blocks: vec![BlockAddr(4)],
-            erase_counts: vec![1; blocks as usize],
-        }
-    }
+    use crate::format::anchor::tests::record;
 
     #[test]
     fn validate_rejects_blocks_outside_or_twice() {

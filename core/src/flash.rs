@@ -409,7 +409,7 @@ impl PageStates {
         self.programmed[word] |= mask;
         let pointer = &mut self.write_pointer[addr.block.0 as usize];
         *pointer = (*pointer).max(addr.page + 1);
-        debug_assert!(self.is_programmed(addr));
+        assert!(self.is_programmed(addr));
     }
 
     pub fn mark_erased(&mut self, block: BlockAddr) {

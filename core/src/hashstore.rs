@@ -131,7 +131,7 @@ impl Shape {
             .u32(self.buckets_per_page)
             .u64(self.pages)
             .u64(self.entries);
-        debug_assert_eq!(w.bytes.len(), META_BYTES);
+        assert_eq!(w.bytes.len(), META_BYTES);
         w.bytes
     }
 
@@ -313,6 +313,16 @@ impl Incarnation {
             }
         }
         finish_page(buf, &w.bytes);
+    }
+
+    /// Whether a table of 2^`order` buckets of `bucket_slots` slots can be
+    /// frozen on pages of `geometry` (a bucket must fit a page).
+    pub(crate) fn check_shape(
+        geometry: Geometry,
+        order: u32,
+        bucket_slots: usize,
+    ) -> Result<(), HashStoreError> {
+        Shape::new(geometry, order, bucket_slots, 0).map(|_| ())
     }
 
     /// Rebuilds the handle from an anchor's region: decodes `region.meta` and

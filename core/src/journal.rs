@@ -123,6 +123,14 @@ pub struct Journal {
     read_cache: Option<(u64, Vec<Entry>)>,
 }
 
+/// Bits a position needs in a journal of `blocks` blocks: every page
+/// sequence the region can reach, times the entries a page can hold.
+pub(crate) fn position_bits(geometry: Geometry, blocks: u32) -> u32 {
+    let region_pages = u64::from(blocks) * u64::from(geometry.pages_per_block);
+    let limit = (region_pages + 1).saturating_mul(entries_per_page(geometry.page_bytes));
+    u64::BITS - limit.leading_zeros()
+}
+
 /// Records that page `sequence` sits at region `position`, opening a new
 /// run when it does not follow the last one.
 fn note_page(map: &mut Vec<(u64, u64)>, sequence: u64, position: u64) {
@@ -252,16 +260,15 @@ impl Journal {
         self.buffer_entries.push(*entry);
         self.stats.entries_appended += 1;
         self.stats.bytes_appended += entry.encoded_bytes() as u64;
-        debug_assert!(self.buffer.bytes.len() <= self.page_room());
-        debug_assert!((self.buffer_entries.len() as u64) <= per_page);
+        assert!(self.buffer.bytes.len() <= self.page_room());
+        assert!((self.buffer_entries.len() as u64) <= per_page);
         Ok(position)
     }
 
     /// Bits a position of this journal needs: every page sequence the
     /// region can reach, times the entries a page can hold.
     pub fn position_bits(&self) -> u32 {
-        let limit = (self.region_pages() + 1) * entries_per_page(self.geometry.page_bytes);
-        u64::BITS - limit.leading_zeros()
+        position_bits(self.geometry, self.region.blocks.len() as u32)
     }
 
     /// Positions of the entries [`Journal::recover`] returned, in order.

@@ -11,11 +11,14 @@
 
 use crate::alloc::OutOfBlocks;
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::cuckoo::config::COMPACT_SLOT_BITS;
 use crate::cuckoo::{CuckooConfig, CuckooError, Policy};
+use crate::flash::Geometry;
 use crate::flash::{Counted, Flash, FlashError, IoCounts};
 use crate::format::journal::Entry;
+use crate::format::journal::JOURNAL_PAGE_BYTES_MIN;
 use crate::hashstore::{HashStoreError, Incarnation};
-use crate::journal::RecoveryReport;
+use crate::journal::{position_bits, JournalError, RecoveryReport};
 use crate::log::{Log, LogError};
 use crate::logtable::{ApplyError, FrozenError, LogTable, SlotLayoutKind};
 use crate::types::{Hash, Info, Value};
@@ -60,6 +63,28 @@ impl StoreConfig {
             seed: 0,
             layout: SlotLayoutKind::Full,
         }
+    }
+
+    /// Checks the configuration against a device of `geometry` without
+    /// touching the device: what [`Store::create`] would refuse for its
+    /// shape, this refuses, before anything is allocated or written.
+    pub fn check(&self, geometry: Geometry) -> Result<(), StoreError> {
+        geometry.validate().map_err(StoreError::Flash)?;
+        self.cuckoo().capacity()?;
+        check_fits(self, geometry)?;
+        if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
+            let page_bytes = geometry.page_bytes;
+            return Err(LogError::Journal(JournalError::PageTooSmall { page_bytes }).into());
+        }
+        Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
+        if self.layout == SlotLayoutKind::Compact {
+            let pos_bits = position_bits(geometry, self.journal_blocks);
+            if pos_bits > COMPACT_SLOT_BITS.saturating_sub(self.order) {
+                let order = self.order;
+                return Err(CuckooError::CompactTooWide { order, pos_bits }.into());
+            }
+        }
+        Ok(())
     }
 
     fn cuckoo(&self) -> CuckooConfig {
@@ -165,6 +190,9 @@ pub enum StoreError {
     /// not fit: refused before anything is allocated.
     #[error("store configuration does not fit the device: {0}")]
     TooLarge(String),
+    /// `journal_blocks` is 0: the log store needs a journal.
+    #[error("a store needs at least one journal block (journal_blocks is 0)")]
+    NoJournal,
     #[error("store configuration in the anchor does not decode: {0}")]
     ConfigDecode(DecodeError),
     #[error(transparent)]
@@ -243,8 +271,7 @@ const ROOM_ATTEMPTS_MAX: u32 = 4;
 impl<F: Flash> Store<F> {
     /// Formats `flash` as an empty store.
     pub fn create(flash: F, config: StoreConfig) -> Result<Self, StoreError> {
-        check_fits(&config, flash.geometry())?;
-        config.cuckoo().capacity()?;
+        config.check(flash.geometry())?;
         let log = Log::create(Counted::new(flash), config.journal_blocks, config.encode())?;
         let table = LogTable::new(
             config.layout,
@@ -347,7 +374,7 @@ impl<F: Flash> Store<F> {
         entries: &[Entry],
         positions: &[u64],
     ) -> Result<Option<usize>, StoreError> {
-        debug_assert_eq!(entries.len(), positions.len());
+        assert_eq!(entries.len(), positions.len());
         let remove = self.incarnations.is_empty();
         for (index, (entry, &position)) in entries.iter().zip(positions).enumerate() {
             match self.table.apply(&mut self.log, entry, position, remove) {
@@ -566,7 +593,7 @@ impl<F: Flash> Store<F> {
 /// Refuses a configuration whose table, frozen, would not fit on the
 /// device next to its journal: checked before the table's RAM is allocated,
 /// so a crafted anchor cannot make `open` allocate gigabytes.
-fn check_fits(config: &StoreConfig, geometry: crate::flash::Geometry) -> Result<(), StoreError> {
+fn check_fits(config: &StoreConfig, geometry: Geometry) -> Result<(), StoreError> {
     let capacity = config.cuckoo().capacity()?;
     let table_bytes = capacity.saturating_mul(crate::format::incarnation::SLOT_BYTES as u64);
     let journal_bytes = u64::from(config.journal_blocks).saturating_mul(geometry.block_bytes());
@@ -574,7 +601,10 @@ fn check_fits(config: &StoreConfig, geometry: crate::flash::Geometry) -> Result<
     let needed = table_bytes
         .saturating_add(journal_bytes)
         .saturating_add(anchor_bytes);
-    if needed > geometry.device_bytes() || config.journal_blocks == 0 {
+    if config.journal_blocks == 0 {
+        return Err(StoreError::NoJournal);
+    }
+    if needed > geometry.device_bytes() {
         return Err(StoreError::TooLarge(format!(
             "{capacity} slots ({table_bytes} bytes frozen) and {} journal blocks ({journal_bytes} bytes) need {needed} bytes; the device has {}",
             config.journal_blocks,

@@ -42,6 +42,11 @@ pub struct Case {
     pub failure: Option<CheckFailure>,
 }
 
+/// Most steps one run holds: a run keeps its workload in memory (about
+/// 24 bytes a step), so larger runs are refused before anything is
+/// allocated.
+pub const OPS_MAX: usize = 20_000_000;
+
 /// Why a case file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
@@ -55,6 +60,28 @@ pub enum CaseError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{path} was written by logstore-sim {found}, this is {current}, and it no longer reads: {source}")]
+    Version {
+        path: PathBuf,
+        found: String,
+        current: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+/// Checks a run's size: at least one step, at most [`OPS_MAX`].
+pub fn check_ops(ops: usize) -> Result<(), String> {
+    if ops == 0 {
+        return Err("--ops must be at least 1".into());
+    }
+    if ops > OPS_MAX {
+        return Err(format!(
+            "--ops {ops} is more than the {OPS_MAX} steps a run can hold in memory"
+        ));
+    }
+    Ok(())
 }
 
 impl Case {
@@ -124,15 +151,49 @@ impl Case {
         run(&self.config, &self.steps())
     }
 
+    /// Reads a case file and checks it ([`Case::check`]): a case from
+    /// another version that no longer reads says so.
     pub fn load(path: &Path) -> Result<Case, CaseError> {
         let text = std::fs::read_to_string(path).map_err(|source| CaseError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| CaseError::Json {
+        let case: Case = serde_json::from_str(&text).map_err(|source| {
+            let found = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("version").and_then(|v| v.as_str().map(String::from)));
+            match found {
+                Some(found) if found != env!("CARGO_PKG_VERSION") => CaseError::Version {
+                    path: path.to_path_buf(),
+                    found,
+                    current: env!("CARGO_PKG_VERSION"),
+                    source,
+                },
+                _ => CaseError::Json {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            }
+        })?;
+        case.check().map_err(|reason| CaseError::Invalid {
             path: path.to_path_buf(),
-            source,
-        })
+            reason,
+        })?;
+        Ok(case)
+    }
+
+    /// Checks everything a run takes from the case before anything is
+    /// allocated: the size, the crash points, the device and store
+    /// configuration, the fault rates.
+    pub fn check(&self) -> Result<(), String> {
+        check_ops(self.ops).map_err(|e| e.replace("--ops", "ops"))?;
+        if let Some(crash) = self.crashes.iter().find(|c| c.step > self.ops) {
+            return Err(format!(
+                "crash point at step {} is past the workload's {} steps",
+                crash.step, self.ops
+            ));
+        }
+        self.config.check()
     }
 
     /// Writes the case as pretty JSON into `folder`, named after its seed

@@ -43,6 +43,23 @@ impl Default for CheckConfig {
     }
 }
 
+impl CheckConfig {
+    /// Checks the device and store configuration and the fault rates, as
+    /// [`Runner::new`] would take them, without allocating anything.
+    pub fn check(&self) -> Result<(), String> {
+        self.geometry
+            .validate()
+            .map_err(|e| format!("geometry: {e}"))?;
+        SimConfig::new(self.geometry)
+            .check()
+            .map_err(|e| format!("device: {e}"))?;
+        self.store
+            .check(self.geometry)
+            .map_err(|e| format!("store configuration: {e}"))?;
+        self.faults.check()
+    }
+}
+
 /// A broken guarantee.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckFailure {
@@ -100,6 +117,7 @@ impl Runner {
                 "evict_oldest drops data by design: the model cannot check it (turn it off)".into(),
             );
         }
+        config.check()?;
         let sim = SimConfig::new(config.geometry);
         let flash = SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
         let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
@@ -166,11 +184,27 @@ impl Runner {
             self.report.mutating_ops = store.flash().ops_mutating();
         }
         match result {
-            Ok(()) => Ok(()),
-            Err(Failure::Check(message)) => Err(message),
-            Err(Failure::Store(error)) if is_device_failure(&error) => self.recover(),
-            Err(Failure::Store(error)) => Err(format!("{step:?} failed: {error}")),
+            Ok(()) => {}
+            Err(Failure::Check(message)) => return Err(message),
+            Err(Failure::Store(error)) if is_device_failure(&error) => self.recover()?,
+            Err(Failure::Store(error)) => return Err(format!("{step:?} failed: {error}")),
         }
+        self.check_rules()
+    }
+
+    /// Fails the run if the device refused any operation as a breach of the
+    /// NAND rules: the index must never attempt one.
+    fn check_rules(&self) -> Checked<()> {
+        let violations = self
+            .store
+            .as_ref()
+            .map_or(0, |s| s.flash().counters().violations);
+        if violations > 0 {
+            return Err(format!(
+                "the store broke the NAND rules: {violations} operation(s) refused by the device"
+            ));
+        }
+        Ok(())
     }
 
     fn insert(&mut self, key: u64, info: u64) -> Result<(), Failure> {
@@ -319,6 +353,7 @@ impl Runner {
                 self.model.current().len()
             ));
         }
+        self.check_rules()?;
         Ok(self.report)
     }
 }
@@ -339,14 +374,20 @@ fn is_device_failure(error: &StoreError) -> bool {
     )
 }
 
-/// Runs `steps` from a fresh store and finishes with a full check.
+/// Runs `steps` from a fresh store and finishes with a full check. A
+/// failure names its step by its index in the workload, power cuts not
+/// counted: the numbering of a case's crash points.
 pub fn run(config: &CheckConfig, steps: &[Step]) -> Result<CheckReport, CheckFailure> {
     let fail = |step: usize| move |message: String| CheckFailure { step, message };
     let mut runner = Runner::new(config).map_err(fail(0))?;
-    for (index, step) in steps.iter().enumerate() {
-        runner.step(step).map_err(fail(index))?;
+    let mut workload_index = 0;
+    for step in steps {
+        runner.step(step).map_err(fail(workload_index))?;
+        if !matches!(step, Step::CutPower { .. }) {
+            workload_index += 1;
+        }
     }
-    runner.finish().map_err(fail(steps.len()))
+    runner.finish().map_err(fail(workload_index))
 }
 
 #[cfg(test)]
@@ -361,6 +402,21 @@ mod tests {
             let report = run(&CheckConfig::default(), &steps).unwrap();
             assert!(report.acknowledged > 300, "{kind:?}: {report:?}");
         }
+    }
+
+    #[test]
+    fn a_refused_flash_operation_fails_the_run_even_if_swallowed() {
+        let mut runner = Runner::new(&CheckConfig::default()).unwrap();
+        runner.step(&Step::Flush).unwrap();
+        // A program of a page already programmed (the anchor's first page),
+        // its error dropped as a buggy caller might drop it.
+        let page = logstore::PageAddr::new(0, 0);
+        let bytes = vec![0u8; 512];
+        let first = logstore::Flash::program(runner.flash_mut(), page, &bytes);
+        let again = logstore::Flash::program(runner.flash_mut(), page, &bytes);
+        assert!(first.is_err() || again.is_err());
+        let failure = runner.step(&Step::Get { key: 1 }).unwrap_err();
+        assert!(failure.contains("NAND rules"), "{failure}");
     }
 
     #[test]

@@ -70,9 +70,10 @@ pub fn walk(paths: &[PathBuf], skipped: &mut Vec<(String, String)>) -> Vec<PathB
                 continue;
             }
         };
-        if meta.is_file() {
+        let kind = meta.file_type();
+        if kind.is_file() {
             files.push(path);
-        } else if meta.is_dir() && depth < DEPTH_MAX {
+        } else if kind.is_dir() && depth < DEPTH_MAX {
             match std::fs::read_dir(&path) {
                 Ok(entries) => stack.extend(
                     entries
@@ -81,10 +82,42 @@ pub fn walk(paths: &[PathBuf], skipped: &mut Vec<(String, String)>) -> Vec<PathB
                 ),
                 Err(e) => skipped.push((path.display().to_string(), e.to_string())),
             }
+        } else {
+            let why = if kind.is_dir() {
+                format!("directory nested deeper than {DEPTH_MAX} levels")
+            } else {
+                format!("{}, not a regular file", special_kind(&kind))
+            };
+            skipped.push((path.display().to_string(), why));
         }
     }
     files.sort();
     files
+}
+
+/// What a path that is neither a regular file nor a directory is.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_block_device() {
+            return "block device";
+        }
+        if kind.is_char_device() {
+            return "character device";
+        }
+        if kind.is_fifo() {
+            return "named pipe";
+        }
+        if kind.is_socket() {
+            return "socket";
+        }
+    }
+    if kind.is_symlink() {
+        "symbolic link (links are not followed)"
+    } else {
+        "special file"
+    }
 }
 
 /// The SHA-256 of every cluster of `path` (the last may be short).

@@ -26,6 +26,7 @@ pub mod check;
 pub mod fill;
 pub mod fuzzing;
 pub mod ingest;
+pub mod lookups;
 pub mod model;
 pub mod nand;
 pub mod plot;

@@ -186,6 +186,12 @@ enum Command {
     },
 }
 
+/// Largest table `fill` builds: 2^24 buckets of 8 full slots take 7.5 GiB.
+const FILL_ORDER_MAX: u32 = 24;
+
+/// Largest cluster `ingest` reads at once.
+const CLUSTER_BYTES_MAX: usize = 16 << 20;
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ModeArg {
     Drop,
@@ -311,6 +317,7 @@ fn cmd_run(
     layout: Option<LayoutArg>,
     json: bool,
 ) -> Result<bool, String> {
+    campaign::check_ops(ops)?;
     let modes = mode.map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
     let mut case = Case::from_seed(seed, ops, workload, &modes);
     if let Some(layout) = layout {
@@ -350,6 +357,7 @@ fn cmd_sweep(
     folder: &Path,
     json: bool,
 ) -> Result<bool, String> {
+    campaign::check_ops(ops)?;
     let (index, count) = shard.unwrap_or((0, 1));
     let chosen = shard_seeds(seeds, index, count);
     let bar = progress_bar(chosen.len() as u64, "sweep");
@@ -374,6 +382,7 @@ fn cmd_exhaustive(
     folder: &Path,
     json: bool,
 ) -> Result<bool, String> {
+    campaign::check_ops(ops)?;
     let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
     case.crashes.clear();
     case.config.faults = Default::default();
@@ -418,6 +427,11 @@ fn cmd_fill(
     seeds: u64,
     json: bool,
 ) -> Result<bool, String> {
+    if order > FILL_ORDER_MAX {
+        return Err(format!(
+            "--order {order} is above {FILL_ORDER_MAX}: a table of 2^{order} buckets does not fit in memory here"
+        ));
+    }
     let policy = match policy {
         PolicyArg::RandomWalk => Policy::RandomWalk {
             max_kicks,
@@ -462,6 +476,11 @@ fn cmd_wear(
 }
 
 fn cmd_ingest(paths: &[PathBuf], cluster_bytes: usize, json: bool) -> Result<bool, String> {
+    if !(1..=CLUSTER_BYTES_MAX).contains(&cluster_bytes) {
+        return Err(format!(
+            "--cluster-bytes {cluster_bytes}: a cluster is 1 to {CLUSTER_BYTES_MAX} bytes"
+        ));
+    }
     let config = IngestConfig::new(cluster_bytes);
     let bar = progress_bar(0, "ingest");
     let report = ingest(paths, &config, &|done, total| {
@@ -469,8 +488,20 @@ fn cmd_ingest(paths: &[PathBuf], cluster_bytes: usize, json: bool) -> Result<boo
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
-    for (path, why) in &report.skipped {
-        eprintln!("skipped {path}: {why}");
+    if report.files > 0 {
+        for (path, why) in &report.skipped {
+            eprintln!("warning: skipped {path}: {why}");
+        }
+    } else {
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "nothing was read from {}: no readable regular file{}",
+            named.join(", "),
+            report
+                .skipped
+                .first()
+                .map_or(String::new(), |(path, why)| format!(" ({path}: {why})"))
+        ));
     }
     let figures = json!({
         "files": report.files, "clusters": report.clusters, "unique": report.unique,
@@ -488,7 +519,13 @@ fn cmd_report(quick: bool, full: bool, out: &Path, json: bool) -> Result<bool, S
         _ => ReportSize::Default,
     };
     let summary = report::write(size, out)?;
-    emit(json, &summary);
+    if json {
+        emit(true, &summary);
+    } else {
+        for line in report::summary_lines(&summary) {
+            println!("{line}");
+        }
+    }
     Ok(summary["failures"].as_u64() == Some(0))
 }
 

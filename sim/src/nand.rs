@@ -111,6 +111,13 @@ pub struct SimConfig {
     pub cache_ops_max: usize,
 }
 
+/// Most pages a simulated device may have: its page bookkeeping is a bit a
+/// page (8 MiB at this limit), allocated up front.
+pub const SIM_PAGES_MAX: u64 = 1 << 26;
+/// Largest simulated erase block: an erased block is one shared buffer,
+/// and every block written gets its own copy.
+pub const SIM_BLOCK_BYTES_MAX: u64 = 64 << 20;
+
 impl SimConfig {
     pub fn new(geometry: Geometry) -> Self {
         SimConfig {
@@ -121,6 +128,50 @@ impl SimConfig {
             faults: FaultRates::default(),
             cache_ops_max: 4_096,
         }
+    }
+
+    /// Checks what [`SimFlash::new`] checks, without allocating: a valid
+    /// geometry within the simulator's limits.
+    pub fn check(&self) -> Result<(), FlashError> {
+        let geometry = self.geometry;
+        geometry.validate()?;
+        let over = |what, index, limit| FlashError::OutOfRange { what, index, limit };
+        if geometry.pages() > SIM_PAGES_MAX {
+            return Err(over("simulated pages", geometry.pages(), SIM_PAGES_MAX));
+        }
+        if geometry.block_bytes() > SIM_BLOCK_BYTES_MAX {
+            let bytes = geometry.block_bytes();
+            return Err(over("simulated block bytes", bytes, SIM_BLOCK_BYTES_MAX));
+        }
+        Ok(())
+    }
+}
+
+impl FaultRates {
+    /// Each rate a probability: finite, in 0..=1. (The device itself treats
+    /// a rate outside as the nearest bound, never panics.)
+    pub fn check(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("read_flip", self.read_flip),
+            ("program_fail", self.program_fail),
+            ("erase_fail", self.erase_fail),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "fault rate {name} = {rate}: a rate is a probability, 0 to 1"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rate as a probability the generator takes: NaN as 0, clamped to 0..=1.
+fn probability(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
     }
 }
 
@@ -189,7 +240,7 @@ pub struct SimFlash {
 impl SimFlash {
     /// A fully erased device.
     pub fn new(config: SimConfig, seed: u64) -> Result<Self, FlashError> {
-        config.geometry.validate()?;
+        config.check()?;
         let geometry = config.geometry;
         let block = Arc::new(vec![ERASED; geometry.block_bytes() as usize]);
         Ok(SimFlash {
@@ -380,7 +431,7 @@ impl SimFlash {
 
     fn fault_fires(&mut self, op_index: u64, kind: ScheduledFault, rate: f64) -> bool {
         let scheduled = self.scheduled.get(&op_index) == Some(&kind);
-        let random = rate > 0.0 && self.rng.random_bool(rate.min(1.0));
+        let random = probability(rate) > 0.0 && self.rng.random_bool(probability(rate));
         scheduled || random
     }
 }
@@ -582,7 +633,7 @@ impl Flash for SimFlash {
         self.counters.reads += 1;
         self.counters.device_time_ns += self.config.latency.read_ns;
         let rate = self.config.faults.read_flip;
-        if rate > 0.0 && self.rng.random_bool(rate.min(1.0)) {
+        if probability(rate) > 0.0 && self.rng.random_bool(probability(rate)) {
             let bit = self
                 .rng
                 .random_range(0..self.config.geometry.page_bytes * 8);

@@ -36,6 +36,16 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// An axis label: integers as integers (`2000000`, not `2000000.0`), other
+/// values with at most three decimals, trailing zeros dropped.
+pub fn tick(value: f64) -> String {
+    if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15 {
+        return format!("{}", value as i64);
+    }
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn x_bounds(chart: &LineChart<'_>) -> (f64, f64) {
     let xs = chart
         .series
@@ -72,6 +82,8 @@ fn draw_lines(path: &Path, chart: &LineChart<'_>) -> Result<(), Box<dyn std::err
         ctx.configure_mesh()
             .x_desc(chart.x_label)
             .y_desc(chart.y_label)
+            .x_label_formatter(&|x| tick(*x))
+            .y_label_formatter(&|y| tick(*y))
             .draw()?;
         draw_series(&mut ctx, &chart.series)?;
     } else {
@@ -79,6 +91,8 @@ fn draw_lines(path: &Path, chart: &LineChart<'_>) -> Result<(), Box<dyn std::err
         ctx.configure_mesh()
             .x_desc(chart.x_label)
             .y_desc(chart.y_label)
+            .x_label_formatter(&|x| tick(*x))
+            .y_label_formatter(&|y| tick(*y))
             .draw()?;
         draw_series(&mut ctx, &chart.series)?;
     }
@@ -151,6 +165,8 @@ fn draw_bars(
     ctx.configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_label_formatter(&|x| tick(*x))
+        .y_label_formatter(&|y| tick(*y))
         .draw()?;
     // Drawn in the given (sorted) order, so the SVG is the same every run.
     let style = PALETTE[0].filled();
@@ -160,4 +176,19 @@ fn draw_bars(
     }))?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn ticks_print_integers_as_integers() {
+        assert_eq!(tick(2_000_000.0), "2000000");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(-3.0), "-3");
+        assert_eq!(tick(0.975), "0.975");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(1.25e-4), "0");
+    }
 }

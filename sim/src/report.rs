@@ -15,11 +15,13 @@ use serde_json::{json, Value};
 
 use crate::campaign::{self, progress_bar, Case};
 use crate::fill::{fill_limit, fill_stats};
+use crate::lookups;
 use crate::nand::CrashMode;
 use crate::plot::{bar_chart, line_chart, LineChart, Series};
 use crate::speed;
-use crate::wear::{wear, WearConfig};
+use crate::wear::{lifetime, wear, WearConfig};
 use crate::workload::WorkloadKind;
+use logstore::testing::format::ENTRY_BYTES;
 
 /// How big the campaigns are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,10 +105,12 @@ impl Sizes {
     }
 }
 
-/// A section: its markdown, and its figures for `--json`.
+/// A section: its markdown, its figures for `--json`, and its headline
+/// figure in one line for the terminal.
 struct Section {
     markdown: String,
     figures: Value,
+    headline: String,
 }
 
 /// Runs every campaign, writes `out/README.md` and the SVGs, and returns a
@@ -130,15 +134,40 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
          Each figure names the command that reproduces it alone.\n\n"
     );
     let mut figures = serde_json::Map::new();
+    let mut headlines = serde_json::Map::new();
     for ((name, _), section) in SECTIONS.iter().zip(sections) {
         text.push_str(&section.markdown);
         text.push('\n');
         figures.insert(name.to_string(), section.figures);
+        headlines.insert(name.to_string(), json!(section.headline));
     }
     let path = out.join("README.md");
     std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
     let failures = figures["crash"]["failures"].as_u64().unwrap_or(u64::MAX);
-    Ok(json!({ "report": path.display().to_string(), "failures": failures, "sections": figures }))
+    Ok(json!({
+        "report": path.display().to_string(), "failures": failures,
+        "headlines": headlines, "sections": figures,
+    }))
+}
+
+/// The summary a terminal gets: where the report is, each section's
+/// headline, the failures. Every line is short.
+pub fn summary_lines(summary: &Value) -> Vec<String> {
+    let mut lines = vec![format!(
+        "report written to {}",
+        summary["report"].as_str().unwrap_or("?")
+    )];
+    for (name, _) in SECTIONS {
+        let line = summary["headlines"][name].as_str().unwrap_or("");
+        lines.push(format!("  {:<20} {line}", name.replace('_', " ")));
+    }
+    lines.push(format!(
+        "failures: {}",
+        summary["failures"]
+            .as_u64()
+            .map_or("?".into(), |f| f.to_string())
+    ));
+    lines
 }
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
@@ -245,9 +274,18 @@ fn fill_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
         "\nOne point alone: `cargo run --release -- fill --bucket 4 --order {} --policy random-walk --max-kicks 128 --seeds {}`.\n",
         sizes.fill_order, sizes.fill_seeds
     );
+    let default_fill = figures
+        .get(&format!("b4_order{}_BFS", sizes.fill_order))
+        .or_else(|| figures.get("b4_BFS_(depth)_6"))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let headline = format!(
+        "B = 4, default policy (BFS depth 6): {default_fill:.4} full at the first failed insert (limit 0.980)"
+    );
     Ok(Section {
         markdown: md,
         figures: Value::Object(figures),
+        headline,
     })
 }
 
@@ -332,8 +370,13 @@ fn crash_section(sizes: &Sizes, _out: &Path, bar: &ProgressBar) -> Result<Sectio
             .iter()
             .for_each(|r| md.push_str(&format!("- `{r}`\n")));
     }
+    let headline = format!(
+        "{} sweep runs ({} power cuts recovered), {exhaustive} exhaustive crash points: {failures} failures",
+        sweep.runs, sweep.crashes
+    );
     Ok(Section {
         markdown: md,
+        headline,
         figures: json!({
             "sweep_runs": sweep.runs, "sweep_crash_points": sweep.crash_points,
             "sweep_crashes": sweep.crashes, "failures": failures,
@@ -407,11 +450,8 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
     let config = WearConfig::new(sizes.wear_ops, 3_000, 16);
     let report = wear(&config, &|_| {})?;
     let blocks = config.geometry.blocks;
-    let erases_per_insert = report.erases as f64 / report.ops_done.max(1) as f64;
-    let lifetime_inserts = f64::from(config.endurance_cycles) * f64::from(blocks)
-        / erases_per_insert.max(f64::MIN_POSITIVE);
     let rate = 1_000.0;
-    let lifetime_days = lifetime_inserts / rate / 86_400.0;
+    let life = lifetime(&config, &report, rate);
     let mut md = String::from("## Wear\n\n");
     let _ = writeln!(
         md,
@@ -426,30 +466,26 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
         report.erase_max,
         report.erase_mean,
         report.erase_min,
-        f64::from(report.erase_max) / report.erase_mean.max(f64::MIN_POSITIVE),
-        erases_per_insert,
+        life.spread,
+        life.erases_per_insert,
         report.write_amplification,
         report.bad_blocks
     );
-    let spread = f64::from(report.erase_max) / report.erase_mean.max(f64::MIN_POSITIVE);
-    let gib_inserts = f64::from(config.endurance_cycles) * (1u64 << 30) as f64
-        / (report.write_amplification * 49.0)
-        / spread;
     let _ = writeln!(
         md,
         "**Lifetime estimate**: endurance × blocks / erases per insert = {} × {} / {:.5} = {:.3e} inserts for this {} KiB device; \
          at {rate} new clusters a second (4 MB/s of unique 4 KiB clusters) that is {:.2} days. \
-         The same index given a 1 GiB partition lasts endurance × bytes / (write amplification × 49 bytes an insert × max/mean wear) = {:.3e} inserts, {:.0} days at that rate. \
+         The same index given a 1 GiB partition lasts endurance × bytes / (write amplification × {ENTRY_BYTES} bytes an insert × max/mean wear) = {:.3e} inserts, {:.0} days at that rate. \
          Assumptions: MLC endurance of 3,000 P/E cycles, wear spread as measured (max/mean above), every block usable to the end, \
          the partition given to the index alone, and write amplification independent of the partition's size.\n",
         config.endurance_cycles,
         blocks,
-        erases_per_insert,
-        lifetime_inserts,
+        life.erases_per_insert,
+        life.device_inserts,
         config.geometry.device_bytes() / 1024,
-        lifetime_days,
-        gib_inserts,
-        gib_inserts / rate / 86_400.0
+        life.device_days,
+        life.gib_inserts,
+        life.gib_days
     );
     let histogram = erase_histogram(&report.erase_counts);
     bar_chart(
@@ -463,12 +499,17 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
     md.push_str(
         "![erase histogram](wear_histogram.svg)\n\n![erase counts over time](wear_timeline.svg)\n",
     );
+    let headline = format!(
+        "erase counts max {} / mean {:.1}, write amplification {:.2}, {:.0} days on a 1 GiB partition at 1,000 inserts/s",
+        report.erase_max, report.erase_mean, report.write_amplification, life.gib_days
+    );
     Ok(Section {
         markdown: md,
+        headline,
         figures: json!({
             "erase_max": report.erase_max, "erase_mean": report.erase_mean, "erase_min": report.erase_min,
             "write_amplification": report.write_amplification, "bad_blocks": report.bad_blocks,
-            "erases_per_insert": erases_per_insert, "lifetime_inserts": lifetime_inserts,
+            "erases_per_insert": life.erases_per_insert, "lifetime_inserts": life.device_inserts,
             "device_seconds": report.device_seconds,
         }),
     })
@@ -519,7 +560,7 @@ fn wa_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, Str
     let mut md = String::from("## Write amplification against flush interval\n\n");
     let _ = writeln!(
         md,
-        "Bytes programmed on the device (journal pages, incarnations, anchor) / bytes of journal entries appended (49 per insert), \
+        "Bytes programmed on the device (journal pages, incarnations, anchor) / bytes of journal entries appended ({ENTRY_BYTES} per insert), \
          over {} inserts. A flush programs the partial page, so flushing often wastes most of each page. \
          Command: `cargo run --release -- wear --ops {} --endurance 100000 --flush-every F`.\n",
         sizes.wa_ops, sizes.wa_ops
@@ -552,77 +593,17 @@ fn wa_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, Str
         .iter()
         .map(|(x, y)| (format!("flush_every_{x}"), json!(y)))
         .collect();
+    let at = |every: f64| points.iter().find(|p| p.0 == every).map_or(0.0, |p| p.1);
+    let headline = format!(
+        "{:.2} flushing after every insert, {:.2} every 16, {:.2} every 256",
+        at(1.0),
+        at(16.0),
+        at(256.0)
+    );
     Ok(Section {
         markdown: md,
         figures: Value::Object(figures),
-    })
-}
-
-/// Flash reads and resolves per lookup on a store whose log store holds
-/// `fill` of its slots, nothing frozen; lookups in a shuffled order, so
-/// the journal's one-page cache helps no more than chance.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
-struct LookupReads {
-    fill: f64,
-    reads_per_hit: f64,
-    reads_per_miss: f64,
-    resolves_per_hit: f64,
-    resolves_per_miss: f64,
-    ram_bytes_per_entry: f64,
-}
-
-fn lookup_reads(layout: SlotLayoutKind, order: u32, fill: f64) -> Result<LookupReads, String> {
-    use logstore::{Store, StoreConfig};
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    let geometry = logstore::Geometry::new(2048, 64, 512).map_err(|e| e.to_string())?;
-    let flash = crate::nand::SimFlash::new(crate::nand::SimConfig::new(geometry), 0)
-        .map_err(|e| e.to_string())?;
-    let config = StoreConfig {
-        layout,
-        ..StoreConfig::new(order, 64)
-    };
-    let mut store = Store::create(flash, config).map_err(|e| e.to_string())?;
-    let keys = ((4u64 << order) as f64 * fill) as u64;
-    for key in 0..keys {
-        let info = logstore::Info {
-            physical_sector: key,
-            first_logical_sector: key,
-        };
-        store
-            .insert(crate::workload::hash_of(key), info)
-            .map_err(|e| e.to_string())?;
-    }
-    store.flush().map_err(|e| e.to_string())?;
-    let stats = store.stats();
-    if stats.freezes > 0 || stats.packs > 0 {
-        return Err(format!("lookup measurement froze or packed: {stats:?}"));
-    }
-    let mut order_of: Vec<u64> = (0..keys).collect();
-    order_of.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
-    let mut measure =
-        |keys: &mut dyn Iterator<Item = u64>, count: u64| -> Result<(f64, f64), String> {
-            let (reads, resolves) = (store.flash().counters().reads, store.stats().resolves);
-            for key in keys {
-                store
-                    .get(&crate::workload::hash_of(key))
-                    .map_err(|e| e.to_string())?;
-            }
-            let reads = (store.flash().counters().reads - reads) as f64 / count as f64;
-            Ok((
-                reads,
-                (store.stats().resolves - resolves) as f64 / count as f64,
-            ))
-        };
-    let (reads_per_hit, resolves_per_hit) = measure(&mut order_of.iter().copied(), keys)?;
-    let (reads_per_miss, resolves_per_miss) = measure(&mut (0..keys).map(|k| k + (1 << 40)), keys)?;
-    Ok(LookupReads {
-        fill: stats.fill,
-        reads_per_hit,
-        reads_per_miss,
-        resolves_per_hit,
-        resolves_per_miss,
-        ram_bytes_per_entry: stats.ram_bytes as f64 / stats.log_entries.max(1) as f64,
+        headline,
     })
 }
 
@@ -668,7 +649,7 @@ fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, Stri
     );
     md.push_str("| layout | RAM bytes per entry (whole table) | resolves per hit | resolves per miss | page reads per hit | page reads per miss |\n|---|---:|---:|---:|---:|---:|\n");
     for layout in [SlotLayoutKind::Full, SlotLayoutKind::Compact] {
-        let r = lookup_reads(layout, order, 0.95)?;
+        let r = lookups::log_store_reads(layout, order, 0.95)?;
         let name = if layout == SlotLayoutKind::Full {
             "full"
         } else {
@@ -688,14 +669,21 @@ fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, Stri
             serde_json::to_value(r).map_err(|e| e.to_string())?,
         );
     }
+    let per_entry = |name: &str| figures.get(name).and_then(Value::as_f64).unwrap_or(0.0);
+    let headline = format!(
+        "B = 4: {:.2} bytes an entry (compact layout), {:.2} (full)",
+        per_entry("compact_b4"),
+        per_entry("full_b4")
+    );
     Ok(Section {
         markdown: md,
         figures: Value::Object(figures),
+        headline,
     })
 }
 
 fn speed_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
-    let figures = speed::measure(sizes.speed_keys)?;
+    let timings = speed::measure(sizes.speed_keys)?;
     let mut md = String::from("## Speed\n\n<!-- timings:begin -->\n");
     let _ = writeln!(
         md,
@@ -705,20 +693,38 @@ fn speed_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, St
         speed::cpu_name(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    md.push_str("| what | figure |\n|---|---:|\n");
-    if let Value::Object(map) = &figures {
-        for (key, value) in map {
-            let _ = writeln!(
-                md,
-                "| {} | {} |",
-                key.replace('_', " "),
-                speed::format_rate(value)
-            );
-        }
+    md.push_str("| what | figure | unit |\n|---|---:|---|\n");
+    let mut figures = serde_json::Map::new();
+    for figure in &timings {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            figure.label,
+            speed::format_rate(&json!(figure.value)),
+            figure.unit
+        );
+        figures.insert(figure.key.clone(), json!(figure.value));
     }
     md.push_str("<!-- timings:end -->\n");
+    let headline = headline_of(&timings);
     Ok(Section {
         markdown: md,
-        figures,
+        figures: Value::Object(figures),
+        headline,
     })
+}
+
+/// The speed section's one line: store inserts and lookups a second.
+fn headline_of(timings: &[speed::Figure]) -> String {
+    let find = |key: &str| {
+        timings
+            .iter()
+            .find(|f| f.key == key)
+            .map_or(0.0, |f| f.value)
+    };
+    format!(
+        "store (full layout): {} inserts/s, {} lookups/s (machine-dependent)",
+        speed::format_rate(&json!(find("store_full_inserts_per_s"))),
+        speed::format_rate(&json!(find("store_full_lookups_per_s")))
+    )
 }

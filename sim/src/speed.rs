@@ -9,7 +9,7 @@ use std::time::Instant;
 use logstore::testing::{CompactTable, CuckooConfig, CuckooTable};
 use logstore::{Geometry, Hash, Info, SlotLayoutKind, Value};
 use logstore::{Store, StoreConfig};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use crate::nand::{SimConfig, SimFlash};
 use crate::workload::hash_of;
@@ -75,7 +75,7 @@ fn store_device() -> SimFlash {
 }
 
 /// Store inserts and lookups per second, and rebuild entries per second.
-fn store_figures(keys: u64, layout: SlotLayoutKind) -> Result<Json, String> {
+fn store_figures(keys: u64, layout: SlotLayoutKind) -> Result<Vec<Figure>, String> {
     let mut config = StoreConfig::new(14, 32);
     config.incarnations_max = 64;
     config.layout = layout;
@@ -112,11 +112,26 @@ fn store_figures(keys: u64, layout: SlotLayoutKind) -> Result<Json, String> {
     } else {
         "compact"
     };
-    Ok(json!({
-        format!("store_{name}_inserts_per_s"): inserts,
-        format!("store_{name}_lookups_per_s"): lookups,
-        format!("store_{name}_rebuild_entries_per_s"): rebuild,
-    }))
+    Ok(vec![
+        Figure::new(
+            format!("store_{name}_inserts_per_s"),
+            format!("store inserts, {name} layout, a flush every 16"),
+            inserts,
+            "per s",
+        ),
+        Figure::new(
+            format!("store_{name}_lookups_per_s"),
+            format!("store lookups, {name} layout"),
+            lookups,
+            "per s",
+        ),
+        Figure::new(
+            format!("store_{name}_rebuild_entries_per_s"),
+            format!("open: journal read and table rebuilt, {name} layout"),
+            rebuild,
+            "entries per s",
+        ),
+    ])
 }
 
 /// Nanoseconds per operation of `op` over `keys`.
@@ -130,7 +145,7 @@ fn ns_per(keys: &[Hash], mut op: impl FnMut(&Hash)) -> f64 {
 }
 
 /// Cuckoo (default policy, B = 4) against hashbrown at a fill, same keys.
-fn table_figures(order: u32, fill: f64) -> Result<Json, String> {
+fn table_figures(order: u32, fill: f64) -> Result<Vec<Figure>, String> {
     let mut table: CuckooTable<Info> =
         CuckooTable::new(CuckooConfig::new(order, 0)).map_err(|e| e.to_string())?;
     let count = (table.capacity() as f64 * fill) as u64;
@@ -176,30 +191,50 @@ fn table_figures(order: u32, fill: f64) -> Result<Json, String> {
         black_box(map.get(k));
     });
     let pct = (fill * 100.0).round();
-    Ok(json!({
-        format!("cuckoo_hit_ns_at_{pct}pct"): hit,
-        format!("hashbrown_hit_ns_at_{pct}pct"): map_hit,
-        format!("cuckoo_miss_ns_at_{pct}pct"): miss,
-        format!("hashbrown_miss_ns_at_{pct}pct"): map_miss,
-        format!("cuckoo_insert_ns_to_{pct}pct"): cuckoo_insert,
-        format!("hashbrown_insert_ns_to_{pct}pct"): map_insert,
-    }))
+    let row = |what: &str, who: &str, value: f64| {
+        Figure::new(
+            format!("{who}_{}_ns_at_{pct}pct", what.replace(' ', "_")),
+            format!("{who} {what}, table {pct}% full"),
+            value,
+            "ns",
+        )
+    };
+    Ok(vec![
+        row("hit", "cuckoo", hit),
+        row("hit", "hashbrown", map_hit),
+        row("miss", "cuckoo", miss),
+        row("miss", "hashbrown", map_miss),
+        row("insert", "cuckoo", cuckoo_insert),
+        row("insert", "hashbrown", map_insert),
+    ])
 }
 
-/// Every timing, as one JSON object.
-pub fn measure(keys: u64) -> Result<Json, String> {
-    let mut all = serde_json::Map::new();
-    let order = (keys.max(64) / 4).ilog2();
-    let parts = [
-        store_figures(keys, SlotLayoutKind::Full)?,
-        store_figures(keys, SlotLayoutKind::Compact)?,
-        table_figures(order, 0.5)?,
-        table_figures(order, 0.9)?,
-    ];
-    for part in parts {
-        if let Json::Object(map) = part {
-            all.extend(map);
+/// One timing: a key for `--json`, a label in words, the value and its unit.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Figure {
+    pub key: String,
+    pub label: String,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+impl Figure {
+    fn new(key: String, label: String, value: f64, unit: &'static str) -> Self {
+        Figure {
+            key,
+            label,
+            value,
+            unit,
         }
     }
-    Ok(Json::Object(all))
+}
+
+/// Every timing, in the order the report shows them.
+pub fn measure(keys: u64) -> Result<Vec<Figure>, String> {
+    let order = (keys.max(64) / 4).ilog2();
+    let mut all = store_figures(keys, SlotLayoutKind::Full)?;
+    all.extend(store_figures(keys, SlotLayoutKind::Compact)?);
+    all.extend(table_figures(order, 0.5)?);
+    all.extend(table_figures(order, 0.9)?);
+    Ok(all)
 }

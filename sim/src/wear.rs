@@ -6,6 +6,7 @@
 //! seed; device failures (worn blocks) are survived by reopening, and the
 //! run stops, saying why, only when the device can no longer hold the index.
 
+use logstore::testing::format::ENTRY_BYTES;
 use logstore::{FlashError, Geometry, Info};
 use logstore::{Store, StoreConfig, StoreError};
 use rand::{Rng, SeedableRng};
@@ -15,7 +16,7 @@ use crate::nand::{SimConfig, SimFlash, WearOut};
 use crate::workload::hash_of;
 
 /// Bytes a journal entry for an insert takes (tag, hash, info).
-const INSERT_ENTRY_BYTES: u64 = 49;
+const INSERT_ENTRY_BYTES: u64 = ENTRY_BYTES as u64;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WearConfig {
@@ -151,6 +152,42 @@ pub fn wear(config: &WearConfig, tick: &dyn Fn(u64)) -> Result<WearReport, Strin
         .ok_or("the store was lost")?;
     finish(&mut report, flash);
     Ok(report)
+}
+
+/// How long the flash lasts at a given rate of new clusters, from a wear
+/// run's figures.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Lifetime {
+    pub erases_per_insert: f64,
+    /// endurance × blocks / erases per insert: inserts the run's device takes.
+    pub device_inserts: f64,
+    pub device_days: f64,
+    /// Max / mean erase count: how unevenly the blocks wore.
+    pub spread: f64,
+    /// endurance × 1 GiB / (write amplification × entry bytes × spread).
+    pub gib_inserts: f64,
+    pub gib_days: f64,
+}
+
+/// The lifetime a run's wear implies at `inserts_per_s` new clusters a
+/// second, on the run's device and on a 1 GiB partition of the same parts.
+pub fn lifetime(config: &WearConfig, report: &WearReport, inserts_per_s: f64) -> Lifetime {
+    let erases_per_insert = report.erases as f64 / report.ops_done.max(1) as f64;
+    let device_inserts = f64::from(config.endurance_cycles) * f64::from(config.geometry.blocks)
+        / erases_per_insert.max(f64::MIN_POSITIVE);
+    let spread = f64::from(report.erase_max) / report.erase_mean.max(f64::MIN_POSITIVE);
+    let gib_inserts = f64::from(config.endurance_cycles) * (1u64 << 30) as f64
+        / (report.write_amplification * INSERT_ENTRY_BYTES as f64).max(f64::MIN_POSITIVE)
+        / spread.max(1.0);
+    let days = |inserts: f64| inserts / inserts_per_s.max(f64::MIN_POSITIVE) / 86_400.0;
+    Lifetime {
+        erases_per_insert,
+        device_inserts,
+        device_days: days(device_inserts),
+        spread,
+        gib_inserts,
+        gib_days: days(gib_inserts),
+    }
 }
 
 fn finish(report: &mut WearReport, flash: &SimFlash) {

@@ -50,3 +50,33 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         assert!(case.run().is_ok(), "seed {seed} fails with no bug planted");
     }
 }
+
+/// A failure found by the exhaustive campaign is saved with its crash point
+/// and step, and replays failing at that same step (the inserted cut does
+/// not shift the numbering). The bug is planted on the one worker thread
+/// the campaign runs on.
+#[test]
+fn an_exhaustive_failure_replays_at_its_saved_step() {
+    use logstore_sim::campaign::exhaustive;
+    use logstore_sim::workload::WorkloadKind;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut case = Case::from_seed(5, 400, Some(WorkloadKind::Uniform), &CrashMode::ALL);
+    case.crashes.clear();
+    let (failed, replayed) = pool.install(|| {
+        plant(Some(Bug::FlushWithoutSync));
+        let bar = indicatif::ProgressBar::hidden();
+        let summary = exhaustive(&case, &[CrashMode::DropUnsynced], &bar);
+        let failed = summary.failed_cases.first().cloned();
+        let replayed = failed.as_ref().map(|f| f.run());
+        plant(None);
+        (failed, replayed)
+    });
+    let failed = failed.expect("the planted bug is caught");
+    let saved = failed.failure.clone().expect("a failed case says how");
+    let replayed = replayed.expect("replayed").expect_err("fails again");
+    assert_eq!(replayed.step, saved.step, "{saved} / {replayed}");
+    assert_eq!(failed.crashes[0].step, saved.step);
+}

@@ -76,7 +76,7 @@ impl CompactSlots {
     }
 
     fn offset(&self, pos: SlotPos) -> usize {
-        debug_assert!(pos.slot < self.bucket_slots);
+        assert!(pos.slot < self.bucket_slots);
         (pos.bucket as usize * self.bucket_slots + pos.slot) * COMPACT_SLOT_BYTES
     }
 
@@ -119,14 +119,14 @@ impl CompactSlots {
 
     /// Fill the free slot `pos`; `position < pos_empty`, `tag` within `order` bits.
     fn put(&mut self, pos: SlotPos, tag: u64, position: u64) {
-        debug_assert!(self.entry(pos).is_none());
-        debug_assert!(position < self.pos_empty && tag <= order_mask(self.order));
+        assert!(self.entry(pos).is_none());
+        assert!(position < self.pos_empty && tag <= order_mask(self.order));
         self.set_word(pos, tag | position << self.order);
     }
 
     /// Give the occupied slot `pos` a new position, keeping its tag.
     fn set_position(&mut self, pos: SlotPos, position: u64) {
-        debug_assert!(position < self.pos_empty);
+        assert!(position < self.pos_empty);
         let tag = self.word(pos) & order_mask(self.order);
         self.set_word(pos, tag | position << self.order);
     }
@@ -173,12 +173,12 @@ impl SlotLayout for CompactSlots {
     }
 
     fn move_entry(&mut self, from: SlotPos, to: SlotPos) {
-        debug_assert_eq!(
+        assert_eq!(
             self.alternate_bucket(from.bucket, from.slot),
             Some(to.bucket)
         );
         let entry = self.entry(from);
-        debug_assert!(entry.is_some(), "kicking a free slot");
+        assert!(entry.is_some(), "kicking a free slot");
         if let Some((_tag, position)) = entry {
             self.free(from);
             // The entry's other bucket is the one it leaves: no hash needed.
@@ -374,7 +374,7 @@ impl Table<CompactSlots> {
             };
             if self.slots.entry(slot).is_some() {
                 let pos = remapped.next();
-                debug_assert!(pos.is_some(), "fewer remapped positions than entries");
+                assert!(pos.is_some(), "fewer remapped positions than entries");
                 self.slots.set_position(slot, pos.unwrap_or(limit - 1));
             }
         }

@@ -51,8 +51,8 @@ impl<V: Copy + Default> FullSlots<V> {
     }
 
     fn index(&self, pos: SlotPos) -> usize {
-        debug_assert!(pos.slot < self.bucket_slots);
-        debug_assert!((pos.bucket as usize) < self.occupied.len());
+        assert!(pos.slot < self.bucket_slots);
+        assert!((pos.bucket as usize) < self.occupied.len());
         pos.bucket as usize * self.bucket_slots + pos.slot
     }
 
@@ -76,7 +76,7 @@ impl<V: Copy + Default> FullSlots<V> {
     }
 
     fn put(&mut self, pos: SlotPos, hash: Hash, value: V) {
-        debug_assert!(!self.is_occupied(pos));
+        assert!(!self.is_occupied(pos));
         let index = self.index(pos);
         self.hashes[index] = hash;
         self.values[index] = value;
@@ -84,7 +84,7 @@ impl<V: Copy + Default> FullSlots<V> {
     }
 
     fn take(&mut self, pos: SlotPos) -> V {
-        debug_assert!(self.is_occupied(pos));
+        assert!(self.is_occupied(pos));
         self.occupied[pos.bucket as usize] &= !(1u8 << pos.slot);
         self.values[self.index(pos)]
     }
@@ -130,7 +130,7 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
             return None;
         }
         let roots = Roots::of(&self.hashes[self.index(pos)], self.order);
-        debug_assert!(
+        assert!(
             roots.as_slice().contains(&bucket),
             "entry outside its buckets"
         );
@@ -146,7 +146,7 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
     }
 
     fn move_entry(&mut self, from: SlotPos, to: SlotPos) {
-        debug_assert_eq!(
+        assert_eq!(
             self.alternate_bucket(from.bucket, from.slot),
             Some(to.bucket)
         );
@@ -254,7 +254,7 @@ impl<V: Copy + Default> Table<FullSlots<V>> {
                 let pos = self.take_room(placement);
                 self.slots.put(pos, hash, value);
                 self.len += 1;
-                debug_assert_eq!(self.find(&hash), Some(pos));
+                assert_eq!(self.find(&hash), Some(pos));
                 None
             }
         }

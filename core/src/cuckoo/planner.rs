@@ -80,7 +80,7 @@ pub(crate) fn plan_path<L: SlotLayout>(
     rng: &mut ChaCha8Rng,
     scratch: &mut Scratch,
 ) -> bool {
-    debug_assert!(roots
+    assert!(roots
         .as_slice()
         .iter()
         .all(|&root| layout.free_slot(root).is_none()));
@@ -103,7 +103,7 @@ pub(crate) fn plan_path<L: SlotLayout>(
         }
         Policy::Bfs { max_depth } => plan_bfs(layout, roots, max_depth, scratch),
     };
-    debug_assert!(!found || scratch.path.len() >= 2);
+    assert!(!found || scratch.path.len() >= 2);
     found
 }
 
@@ -139,7 +139,7 @@ fn walk_once<L: SlotLayout>(
     rng: &mut ChaCha8Rng,
     path: &mut Vec<SlotPos>,
 ) -> WalkEnd {
-    debug_assert!(path.is_empty());
+    assert!(path.is_empty());
     let mut bucket = start;
     for _kick in 0..walk.kicks_max {
         let Some((slot, alternate)) = pick_victim(layout, bucket, walk.victim, rng, path) else {
@@ -255,12 +255,14 @@ fn trace_bfs_path(nodes: &[BfsNode], free: usize, path: &mut Vec<SlotPos>) {
         node = parent;
     }
     path.reverse();
-    debug_assert_eq!(path.len(), usize::from(leaf.depth) + 1);
+    assert_eq!(path.len(), usize::from(leaf.depth) + 1);
 }
 
 /// Move every entry of `path` one step forwards, last first; frees `path[0]`.
 pub(crate) fn apply_path<L: SlotLayout>(layout: &mut L, path: &[SlotPos]) {
-    debug_assert!(path.len() >= 2);
+    assert!(path.len() >= 2);
+    // Quadratic in the path (a random walk's may be thousands of kicks long),
+    // so checked in debug builds only; every move below is checked in all.
     debug_assert!(path
         .iter()
         .enumerate()

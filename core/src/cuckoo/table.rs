@@ -131,7 +131,7 @@ impl<L: SlotLayout> Table<L> {
             self.stats.inserts_failed += 1;
             return None;
         }
-        debug_assert!(roots.as_slice().contains(&self.scratch.path[0].bucket));
+        assert!(roots.as_slice().contains(&self.scratch.path[0].bucket));
         Some(Placement::Kick {
             slot: self.scratch.path[0],
             ticket: self.plans,

@@ -207,9 +207,11 @@ pub fn seal_record(bytes: &mut [u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A record naming a journal, an incarnation and a bad block on a
+    /// device of `blocks` blocks.
     pub(crate) fn record(blocks: u32) -> AnchorRecord {
         AnchorRecord {
             sequence: 0,

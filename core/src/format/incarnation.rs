@@ -105,7 +105,7 @@ impl Header {
 
 /// Fills the rest of a page laid out in `buf` with 0xFF and seals its CRC.
 pub(crate) fn finish_page(buf: &mut [u8], laid_out: &[u8]) {
-    debug_assert!(laid_out.len() <= buf.len());
+    assert!(laid_out.len() <= buf.len());
     buf.fill(ERASED);
     buf[..laid_out.len()].copy_from_slice(laid_out);
     seal(buf, CRC_RANGE);

@@ -32,7 +32,7 @@ pub(crate) fn crc_of(bytes: &[u8], crc: Range<usize>) -> u32 {
 
 /// Writes the CRC of `bytes` (see [`crc_of`]) into its field at `crc`.
 pub(crate) fn seal(bytes: &mut [u8], crc: Range<usize>) {
-    debug_assert_eq!(crc.len(), 4);
+    assert_eq!(crc.len(), 4);
     let sum = crc_of(bytes, crc.clone());
     bytes[crc].copy_from_slice(&sum.to_le_bytes());
 }

@@ -1,0 +1,108 @@
+//! The command line refuses bad input with exit status 2 and a one-line
+//! reason, before allocating anything; `report` prints a short summary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logstore-sim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Exit 2, nothing on stdout, one line on stderr starting with `error:`.
+fn refused(args: &[&str]) -> String {
+    let out = sim(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn sizes_out_of_range_are_refused() {
+    assert!(refused(&["run", "--ops", "0"]).contains("--ops"));
+    assert!(refused(&["run", "--ops", "1000000000000"]).contains("in memory"));
+    refused(&["sweep", "--seeds", "0..3", "--ops", "0"]);
+    refused(&["exhaustive", "--ops", "0"]);
+    assert!(refused(&["fill", "--order", "40"]).contains("--order"));
+    refused(&["fill", "--bucket", "3"]);
+    refused(&["ingest", "--cluster-bytes", "0", "."]);
+}
+
+#[test]
+fn ingest_of_nothing_readable_names_the_path() {
+    assert!(refused(&["ingest", "/no/such/path"]).contains("/no/such/path"));
+    assert!(refused(&["ingest", "/dev/null"]).contains("character device"));
+}
+
+/// A saved case with one field changed, written to `dir`.
+fn case_with(dir: &Path, name: &str, change: impl Fn(&mut serde_json::Value)) -> String {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions");
+    let text = std::fs::read_to_string(corpus.join("sweep-dedup-seed630-step94.json")).unwrap();
+    let mut case: serde_json::Value = serde_json::from_str(&text).unwrap();
+    change(&mut case);
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, case.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn invalid_case_files_are_bad_input_not_failed_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases = [
+        case_with(d, "page", |c| {
+            c["config"]["geometry"]["page_bytes"] = 100.into()
+        }),
+        case_with(d, "order", |c| c["config"]["store"]["order"] = 40.into()),
+        case_with(d, "slots", |c| {
+            c["config"]["store"]["bucket_slots"] = 3.into()
+        }),
+        case_with(d, "journal", |c| {
+            c["config"]["store"]["journal_blocks"] = 0.into()
+        }),
+        case_with(d, "rate", |c| {
+            c["config"]["faults"]["program_fail"] = (-0.5).into()
+        }),
+        case_with(d, "rate2", |c| {
+            c["config"]["faults"]["erase_fail"] = 2.0.into()
+        }),
+        case_with(d, "ops", |c| c["ops"] = 1_000_000_000_000_000u64.into()),
+        case_with(d, "device", |c| {
+            c["config"]["geometry"] = serde_json::json!({
+                "page_bytes": 65536, "pages_per_block": 4096, "blocks": 16777216
+            })
+        }),
+    ];
+    for path in &cases {
+        refused(&["replay", path]);
+    }
+    let old = case_with(d, "old", |c| {
+        c["version"] = "0.0.1".into();
+        c["workload"] = "retired-kind".into();
+    });
+    assert!(refused(&["replay", &old]).contains("written by logstore-sim 0.0.1"));
+}
+
+#[test]
+fn report_prints_short_lines_and_json_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let plain = sim(&["report", "--quick", "--out", &out]);
+    assert_eq!(plain.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.lines().count() >= 8, "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 300, "long line: {line}");
+    }
+    assert!(text.contains("failures: 0"), "{text}");
+    assert!(dir.path().join("README.md").exists());
+    let json = sim(&["report", "--quick", "--json", "--out", &out]);
+    let figures: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(figures["failures"], 0);
+    assert!(figures["sections"]["speed"].is_object());
+}
