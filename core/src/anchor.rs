@@ -109,17 +109,26 @@ impl Anchor {
 
     /// Finds the newest valid record in the two anchor blocks.
     pub fn open<F: Flash>(flash: &mut F) -> Result<(Self, AnchorRecord), AnchorError> {
-        let mut best: Option<(usize, AnchorRecord)> = None;
-        for (index, block) in ANCHOR_BLOCKS.iter().enumerate() {
-            for record in scan_block(flash, *block)? {
-                if best
-                    .as_ref()
-                    .is_none_or(|(_, b)| record.sequence > b.sequence)
-                {
-                    best = Some((index, record));
-                }
-            }
+        let images = [
+            read_block(flash, ANCHOR_BLOCKS[0])?,
+            read_block(flash, ANCHOR_BLOCKS[1])?,
+        ];
+        let page_bytes = flash.geometry().page_bytes as usize;
+        let mut found: Vec<(u64, usize, usize)> = Vec::new();
+        for (index, image) in images.iter().enumerate() {
+            found.extend(
+                scan_block(image, page_bytes)
+                    .into_iter()
+                    .map(|(sequence, offset)| (sequence, index, offset)),
+            );
         }
+        // Newest first; a record whose CRC holds but whose payload does not
+        // decode is passed over like a torn one: the older copies decide.
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        let best = found.iter().find_map(|&(_, index, offset)| {
+            let decoded = AnchorRecord::decode(&images[index][offset..]);
+            decoded.ok().flatten().map(|(record, _)| (index, record))
+        });
         let (current, record) = best.ok_or(AnchorError::NotFound)?;
         record.validate(flash.geometry().blocks)?;
         let anchor = Anchor {
@@ -190,8 +199,8 @@ impl Anchor {
     }
 }
 
-/// Every valid record in one anchor block, in page order.
-fn scan_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<Vec<AnchorRecord>, AnchorError> {
+/// Every page of `block`, in one buffer.
+fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<Vec<u8>, AnchorError> {
     let geometry = flash.geometry();
     let page_bytes = geometry.page_bytes as usize;
     let mut bytes = vec![0u8; geometry.block_bytes() as usize];
@@ -204,20 +213,26 @@ fn scan_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<Vec<AnchorRec
             buf,
         )?;
     }
+    Ok(bytes)
+}
+
+/// The sequence and byte offset of every record in a block's image whose
+/// CRC holds, in page order.
+fn scan_block(bytes: &[u8], page_bytes: usize) -> Vec<(u64, usize)> {
+    let pages = bytes.len() / page_bytes;
     let mut records = Vec::new();
     let mut page = 0;
-    while page < geometry.pages_per_block as usize {
-        // A record whose CRC holds but whose payload does not decode is
-        // skipped like a torn one: the other copies decide.
-        match AnchorRecord::decode(&bytes[page * page_bytes..]) {
-            Ok(Some((record, len))) => {
-                records.push(record);
-                page += len.div_ceil(page_bytes);
+    while page < pages {
+        // Bounded: every iteration moves on by at least one page.
+        match AnchorRecord::peek(&bytes[page * page_bytes..]) {
+            Some((sequence, len)) => {
+                records.push((sequence, page * page_bytes));
+                page += len.div_ceil(page_bytes).max(1);
             }
-            Ok(None) | Err(_) => page += 1,
+            None => page += 1,
         }
     }
-    Ok(records)
+    records
 }
 
 #[cfg(test)]

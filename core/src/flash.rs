@@ -12,6 +12,15 @@ use std::fmt;
 /// Byte value of an erased NAND cell.
 pub const ERASED: u8 = 0xFF;
 
+/// Whether every byte of `bytes` reads erased (0xFF): eight bytes at a time.
+pub fn is_erased(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let whole = words
+        .by_ref()
+        .all(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")) == u64::MAX);
+    whole && words.remainder().iter().all(|&b| b == ERASED)
+}
+
 /// Largest page the index supports (64 KiB).
 pub const PAGE_BYTES_MAX: u32 = 64 * 1024;
 /// Smallest page the index supports.
@@ -371,7 +380,7 @@ impl PageStates {
     pub fn from_pages<'a>(geometry: Geometry, pages: impl Iterator<Item = &'a [u8]>) -> Self {
         let mut states = PageStates::erased(geometry);
         for (index, page) in pages.enumerate() {
-            if page.iter().any(|&b| b != ERASED) {
+            if !is_erased(page) {
                 states.mark_programmed(geometry.page_at(index as u64));
             }
         }

@@ -11,7 +11,7 @@
 
 use crate::alloc::{erase_or_retire, Allocator};
 use crate::codec::Writer;
-use crate::flash::{Flash, FlashError, Geometry, PageAddr, ERASED};
+use crate::flash::{is_erased, Flash, FlashError, Geometry, PageAddr};
 pub(crate) use crate::format::journal::{
     entries_per_page, Entry, JournalPageFault, Page, JOURNAL_PAGE_BYTES_MIN, PAGE_HEADER_BYTES,
 };
@@ -71,6 +71,8 @@ pub enum StopFault {
 /// What recovery kept and dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecoveryReport {
+    /// The generation of the journal region recovered.
+    pub journal_generation: u64,
     pub entries_kept: u64,
     pub pages_kept: u64,
     /// Pages past the stop point that were not erased: torn, out of order
@@ -93,6 +95,8 @@ pub struct JournalStats {
     pub bytes_wasted: u64,
     pub flushes: u64,
     pub blocks_retired: u64,
+    /// Entries in the region's pages on flash: recovered, then programmed.
+    pub entries_on_flash: u64,
 }
 
 /// An open journal. See the module documentation.
@@ -402,6 +406,7 @@ impl Journal {
     }
 
     fn page_programmed(&mut self, page_bytes: usize) {
+        self.stats.entries_on_flash += self.buffer_entries.len() as u64;
         note_page(&mut self.page_map, self.sequence, self.position);
         self.position += 1;
         self.sequence += 1;
@@ -440,7 +445,8 @@ impl Journal {
                 page_bytes: geometry.page_bytes,
             });
         }
-        let pages = read_region(flash, &region)?;
+        let image = read_region(flash, &region)?;
+        let pages: Vec<&[u8]> = image.chunks_exact(geometry.page_bytes as usize).collect();
         let scan = scan_chain(&pages, region.generation, geometry.pages_per_block);
         let ppb = u64::from(geometry.pages_per_block);
         let touched = scan
@@ -463,21 +469,25 @@ impl Journal {
         journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
         journal.page_map = scan.page_map;
         journal.recovered_positions = scan.positions;
+        journal.stats.entries_on_flash = scan.entries.len() as u64;
         Ok((journal, scan.entries, scan.report))
     }
 }
 
-fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<Vec<Vec<u8>>, FlashError> {
+/// Every page of the region, in region order, in one buffer.
+fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<Vec<u8>, FlashError> {
     let geometry = flash.geometry();
-    let mut pages = Vec::with_capacity(region.blocks.len() * geometry.pages_per_block as usize);
+    let page_bytes = geometry.page_bytes as usize;
+    let pages = region.blocks.len() * geometry.pages_per_block as usize;
+    let mut image = vec![0u8; pages * page_bytes];
+    let mut chunks = image.chunks_exact_mut(page_bytes);
     for &block in &region.blocks {
         for page in 0..geometry.pages_per_block {
-            let mut buf = vec![0u8; geometry.page_bytes as usize];
-            flash.read(PageAddr { block, page }, &mut buf)?;
-            pages.push(buf);
+            let buf = chunks.next().expect("a chunk a page");
+            flash.read(PageAddr { block, page }, buf)?;
         }
     }
-    Ok(pages)
+    Ok(image)
 }
 
 /// Classifies a page for the chain that expects `sequence` under `epoch`
@@ -509,7 +519,7 @@ fn chain_accepts(
     Ok(page)
 }
 
-fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan {
+fn scan_chain(pages: &[&[u8]], generation: u64, pages_per_block: u32) -> Scan {
     let ppb = u64::from(pages_per_block);
     let per_page = entries_per_page(pages.first().map_or(0, |p| p.len() as u32));
     let mut scan = Scan {
@@ -517,6 +527,7 @@ fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan 
         positions: Vec::new(),
         page_map: Vec::new(),
         report: RecoveryReport {
+            journal_generation: generation,
             entries_kept: 0,
             pages_kept: 0,
             pages_dropped: 0,
@@ -527,15 +538,12 @@ fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan 
         next_position: 0,
         sequence: 0,
         epoch: 0,
-        last_programmed: pages
-            .iter()
-            .rposition(|p| p.iter().any(|&b| b != ERASED))
-            .map(|p| p as u64),
+        last_programmed: pages.iter().rposition(|p| !is_erased(p)).map(|p| p as u64),
     };
     let mut position = 0u64;
     while position < pages.len() as u64 {
         let accepted = chain_accepts(
-            &pages[position as usize],
+            pages[position as usize],
             generation,
             scan.sequence,
             scan.epoch,
@@ -572,7 +580,7 @@ fn scan_chain(pages: &[Vec<u8>], generation: u64, pages_per_block: u32) -> Scan 
 /// sequence under a later epoch: where appending resumed after a crash or a
 /// failed program.
 fn find_resumption(
-    pages: &[Vec<u8>],
+    pages: &[&[u8]],
     generation: u64,
     scan: &Scan,
     position: u64,
@@ -581,7 +589,7 @@ fn find_resumption(
     let mut start = position.div_ceil(ppb) * ppb;
     while start < pages.len() as u64 {
         if let Ok(page) = chain_accepts(
-            &pages[start as usize],
+            pages[start as usize],
             generation,
             scan.sequence,
             scan.epoch,
@@ -594,11 +602,11 @@ fn find_resumption(
     None
 }
 
-fn finish_report(scan: &mut Scan, pages: &[Vec<u8>], generation: u64) {
+fn finish_report(scan: &mut Scan, pages: &[&[u8]], generation: u64) {
     let after = scan.next_position as usize;
     let dropped = pages[after.min(pages.len())..]
         .iter()
-        .filter(|p| p.iter().any(|&b| b != ERASED))
+        .filter(|p| !is_erased(p))
         .count() as u64;
     let page_bytes = pages.first().map_or(0, |p| p.len() as u64);
     scan.report.pages_dropped = dropped;

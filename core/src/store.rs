@@ -577,16 +577,63 @@ impl<F: Flash> Store<F> {
             }
         }
         for (entry, _) in self.table.contents(&mut self.log)? {
-            let value = match entry {
-                Entry::Hash { info, .. } => Value::Live(info),
-                Entry::Tombstone { .. } => Value::Tombstone,
-            };
-            merged.insert(*entry.hash(), value);
+            merged.insert(*entry.hash(), value_of(&entry));
         }
         Ok(merged
             .into_iter()
             .filter_map(|(h, v)| live(v).map(|info| (h, info)))
             .collect())
+    }
+}
+
+/// What the simulator's checker reads of a store's layers, to check it
+/// against its model a layer at a time.
+#[cfg(feature = "testing")]
+impl<F: Flash> Store<F> {
+    /// The incarnations' regions (generation and blocks), newest first.
+    pub fn incarnation_regions(&self) -> Vec<crate::region::Region> {
+        self.incarnations
+            .iter()
+            .map(|i| i.region().clone())
+            .collect()
+    }
+
+    /// Every (hash, value) of the `index`-th incarnation, newest first,
+    /// tombstones included, read and checked from flash.
+    pub fn incarnation_contents(&mut self, index: usize) -> Result<Vec<(Hash, Value)>, StoreError> {
+        let incarnation = self.incarnations.get(index).ok_or_else(|| {
+            StoreError::TooLarge(format!(
+                "no incarnation {index} of {}",
+                self.incarnations.len()
+            ))
+        })?;
+        Ok(incarnation.read_all(self.log.flash_mut())?)
+    }
+
+    /// The journal's generation and the entries in its pages on flash.
+    pub fn journal_entries(&self) -> (u64, u64) {
+        let journal = self.log.journal();
+        (
+            journal.region().generation,
+            journal.stats().entries_on_flash,
+        )
+    }
+
+    /// Every (hash, value) the log store holds, tombstones included.
+    pub fn log_contents(&mut self) -> Result<Vec<(Hash, Value)>, StoreError> {
+        Ok(self
+            .table
+            .contents(&mut self.log)?
+            .into_iter()
+            .map(|(entry, _)| (*entry.hash(), value_of(&entry)))
+            .collect())
+    }
+}
+
+fn value_of(entry: &Entry) -> Value {
+    match entry {
+        Entry::Hash { info, .. } => Value::Live(*info),
+        Entry::Tombstone { .. } => Value::Tombstone,
     }
 }
 

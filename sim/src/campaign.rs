@@ -100,7 +100,7 @@ impl Case {
         let mut crashes: Vec<CrashPoint> = (0..rng.random_range(1..=4))
             .map(|_| CrashPoint {
                 step: rng.random_range(0..ops),
-                after_ops: rng.random_range(0..64),
+                after_ops: rng.random_range(0..16),
                 mode: modes[rng.random_range(0..modes.len())],
             })
             .collect();
@@ -119,6 +119,11 @@ impl Case {
         // Half the seeds run the compact slot layout.
         if rng.random_bool(0.5) {
             config.store.layout = logstore::SlotLayoutKind::Compact;
+        }
+        // Half keep at most 2 incarnations and evict the oldest when full.
+        if rng.random_bool(0.5) {
+            config.store.incarnations_max = 2;
+            config.store.evict_oldest = true;
         }
         Case {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -240,14 +245,19 @@ pub fn replay_command(path: &Path) -> String {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SweepSummary {
     pub runs: u64,
+    /// Power cuts scheduled by the runs' crash points.
+    pub crashes_scheduled: u64,
     /// Power cuts that happened (each followed by a recovery and a check).
     pub crashes: u64,
-    /// Power cuts scheduled.
-    pub crash_points: u64,
+    /// Power cuts scheduled that no operation reached before the run ended.
+    pub crashes_not_reached: u64,
     pub failures: u64,
     pub seconds: f64,
     /// Operations the stores acknowledged, over all runs.
     pub acknowledged: u64,
+    /// Runs that evicted, and the entries evicted over all runs.
+    pub runs_evicting: u64,
+    pub entries_evicted: u64,
     #[serde(skip)]
     pub failed_cases: Vec<Case>,
 }
@@ -285,11 +295,20 @@ pub fn sweep(seeds: &[u64], ops: usize, modes: &[CrashMode], bar: &ProgressBar) 
     let mut summary = SweepSummary::default();
     for (mut case, outcome) in outcomes {
         summary.runs += 1;
-        summary.crash_points += case.crashes.len() as u64;
+        summary.crashes_scheduled += case.crashes.len() as u64;
         match outcome {
             Ok(report) => {
+                assert_eq!(
+                    report.crashes_scheduled,
+                    case.crashes.len() as u64,
+                    "every crash point of seed {} arms a cut",
+                    case.seed
+                );
                 summary.crashes += report.crashes;
+                summary.crashes_not_reached += report.crashes_not_reached;
                 summary.acknowledged += report.acknowledged;
+                summary.runs_evicting += u64::from(report.evictions > 0);
+                summary.entries_evicted += report.entries_evicted;
             }
             Err(failure) => {
                 summary.failures += 1;
@@ -305,22 +324,75 @@ pub fn sweep(seeds: &[u64], ops: usize, modes: &[CrashMode], bar: &ProgressBar) 
 /// Figures of an exhaustive campaign.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct ExhaustiveSummary {
-    /// (mutating operation, mode) pairs crashed at.
+    /// Depth 1: (mutating operation, mode) pairs crashed at.
     pub crash_points: u64,
+    /// Depth 2: after each first cut, a second cut at each mutating
+    /// operation of the recovery and the first flush that follow, in each
+    /// mode.
+    pub crash_points_depth2: u64,
     pub failures: u64,
     pub seconds: f64,
+    /// All crash points (both depths) a second, over the whole campaign.
+    pub crash_points_per_s: f64,
     /// Mutating flash operations of the workload without crashes.
     pub ops_mutating: u64,
     pub steps: u64,
+    /// Incarnations the workload evicted (without crashes).
+    pub evictions: u64,
     #[serde(skip)]
     pub failed_cases: Vec<Case>,
+}
+
+/// One branch of the exhaustive tree: the cuts it arms, relative to the
+/// start of its step.
+#[derive(Clone, Copy, Debug)]
+struct Branch {
+    first: (u64, CrashMode),
+    second: Option<(u64, CrashMode)>,
+}
+
+impl Branch {
+    /// Runs the branch from `snapshot`: the step with its cuts armed, then
+    /// the final flush, reopen and digest check. Returns the device's
+    /// mutating operations when the final flush had returned.
+    fn run(&self, snapshot: &Runner, step: &Step) -> Result<u64, String> {
+        let mut branch = snapshot.clone();
+        branch.arm(self.first.0, self.first.1);
+        if let Some((after, mode)) = self.second {
+            branch.arm(after, mode);
+        }
+        branch.step(step)?;
+        Ok(branch.finish(false)?.ops_at_final_flush)
+    }
+
+    fn failed_case(&self, case: &Case, step: usize, message: String) -> Case {
+        let point = |(after_ops, mode): (u64, CrashMode)| CrashPoint {
+            step,
+            after_ops: after_ops as u32,
+            mode,
+        };
+        let mut failed = case.clone();
+        failed.crashes = std::iter::once(point(self.first))
+            .chain(self.second.map(point))
+            .collect();
+        failed.failure = Some(CheckFailure { step, message });
+        failed
+    }
 }
 
 /// Crashes the workload at every mutating flash operation, in each mode:
 /// runs it once, snapshots the runner before each step, and for each
 /// operation the step performs, branches from the snapshot with power cut
-/// there, recovers, checks, then flushes, reopens and checks everything.
-pub fn exhaustive(case: &Case, modes: &[CrashMode], bar: &ProgressBar) -> ExhaustiveSummary {
+/// there, recovers, checks, then flushes, reopens and checks again. With
+/// `depth` 2, each such branch branches again: a second cut at every
+/// mutating operation of the recovery and final flush that follow the
+/// first, in each mode.
+pub fn exhaustive(
+    case: &Case,
+    modes: &[CrashMode],
+    depth: u32,
+    bar: &ProgressBar,
+) -> ExhaustiveSummary {
     let start = Instant::now();
     let steps = case.steps();
     let mut summary = ExhaustiveSummary::default();
@@ -338,47 +410,96 @@ pub fn exhaustive(case: &Case, modes: &[CrashMode], bar: &ProgressBar) -> Exhaus
         let snapshot = runner.clone();
         let before = runner.flash().ops_mutating();
         if let Err(message) = runner.step(step) {
+            let branch = Branch {
+                first: (0, modes[0]),
+                second: None,
+            };
             summary.failures += 1;
-            summary
-                .failed_cases
-                .push(failed_case(case, index, 0, modes[0], message));
+            let mut failed = branch.failed_case(case, index, message);
+            failed.crashes.clear();
+            summary.failed_cases.push(failed);
             break;
         }
         let after = runner.flash().ops_mutating();
-        let branches: Vec<(u64, CrashMode)> = (before..after)
-            .flat_map(|op| modes.iter().map(move |&mode| (op - before, mode)))
-            .collect();
-        let failed: Vec<Case> = branches
-            .par_iter()
-            .filter_map(|&(offset, mode)| {
-                let mut branch = snapshot.clone();
-                branch.arm(offset, mode);
-                let outcome = branch.step(step).and_then(|()| branch.finish().map(|_| ()));
-                outcome
-                    .err()
-                    .map(|message| failed_case(case, index, offset, mode, message))
-            })
-            .collect();
-        summary.crash_points += branches.len() as u64;
-        summary.failures += failed.len() as u64;
-        summary.failed_cases.extend(failed);
+        explore_step(
+            case,
+            &snapshot,
+            (index, step),
+            after - before,
+            modes,
+            depth,
+            &mut summary,
+        );
     }
     bar.finish_and_clear();
     summary.ops_mutating = runner.flash().ops_mutating() - ops_at_start;
+    summary.evictions = runner.report().evictions;
     summary.steps = steps.len() as u64;
     summary.seconds = start.elapsed().as_secs_f64();
+    let points = summary.crash_points + summary.crash_points_depth2;
+    summary.crash_points_per_s = points as f64 / summary.seconds.max(f64::MIN_POSITIVE);
     summary
 }
 
-fn failed_case(case: &Case, step: usize, after_ops: u64, mode: CrashMode, message: String) -> Case {
-    let mut failed = case.clone();
-    failed.crashes = vec![CrashPoint {
-        step,
-        after_ops: after_ops as u32,
-        mode,
-    }];
-    failed.failure = Some(CheckFailure { step, message });
-    failed
+/// The branches of one step: every first cut among its `ops` operations,
+/// and with `depth` 2 every second cut after each.
+fn explore_step(
+    case: &Case,
+    snapshot: &Runner,
+    (index, step): (usize, &Step),
+    ops: u64,
+    modes: &[CrashMode],
+    depth: u32,
+    summary: &mut ExhaustiveSummary,
+) {
+    let firsts: Vec<Branch> = (0..ops)
+        .flat_map(|op| modes.iter().map(move |&mode| (op, mode)))
+        .map(|first| Branch {
+            first,
+            second: None,
+        })
+        .collect();
+    let outcomes: Vec<(Branch, Result<u64, String>)> = firsts
+        .par_iter()
+        .map(|branch| (*branch, branch.run(snapshot, step)))
+        .collect();
+    summary.crash_points += outcomes.len() as u64;
+    let start_ops = snapshot.flash().ops_mutating();
+    let mut seconds = Vec::new();
+    for (branch, outcome) in outcomes {
+        match outcome {
+            Err(message) => {
+                summary.failures += 1;
+                summary
+                    .failed_cases
+                    .push(branch.failed_case(case, index, message));
+            }
+            Ok(final_flush) if depth >= 2 => {
+                // Operations after the first cut's (which took an index).
+                let first_at = start_ops + branch.first.0;
+                let recovery_ops = final_flush.saturating_sub(first_at + 1);
+                seconds.extend((0..recovery_ops).flat_map(|j| {
+                    modes.iter().map(move |&mode| Branch {
+                        first: branch.first,
+                        second: Some((branch.first.0 + 1 + j, mode)),
+                    })
+                }));
+            }
+            Ok(_) => {}
+        }
+    }
+    let failed: Vec<Case> = seconds
+        .par_iter()
+        .filter_map(|branch| {
+            let outcome = branch.run(snapshot, step);
+            outcome
+                .err()
+                .map(|message| branch.failed_case(case, index, message))
+        })
+        .collect();
+    summary.crash_points_depth2 += seconds.len() as u64;
+    summary.failures += failed.len() as u64;
+    summary.failed_cases.extend(failed);
 }
 
 fn failed_at_start(case: &Case, message: String, start: Instant) -> ExhaustiveSummary {
@@ -425,7 +546,7 @@ mod tests {
             crashes: vec![],
             ..Case::from_seed(3, 150, Some(WorkloadKind::Uniform), &CrashMode::ALL)
         };
-        let summary = exhaustive(&case, &CrashMode::ALL, &ProgressBar::hidden());
+        let summary = exhaustive(&case, &CrashMode::ALL, 1, &ProgressBar::hidden());
         assert_eq!(
             summary.failures,
             0,

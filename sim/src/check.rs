@@ -1,17 +1,22 @@
 //! Runs steps on a store over [`SimFlash`] beside the [`Model`], cutting
 //! power where the steps say, and checks the guarantees of DESIGN.md after
 //! every recovery: the store equals the model after a prefix of the
-//! acknowledged operations that holds every flushed one.
+//! acknowledged operations that holds every durable one; an eviction drops
+//! only what the oldest incarnation alone held; a clean reopen drops no
+//! page; the device never refused an operation as a breach of its rules.
 //!
-//! Owns [`CheckConfig`] and the [`Runner`] (store, device, model). Promises:
-//! a run is a pure function of its configuration and steps; a broken
-//! guarantee is a [`CheckFailure`] naming the step, never a panic.
+//! Owns [`CheckConfig`] and the [`Runner`] (store, device, model, and the
+//! store's incarnations as last seen). Promises: a run is a pure function
+//! of its configuration and steps; a broken guarantee is a [`CheckFailure`]
+//! naming the step, never a panic; checking a recovery compares digests
+//! ([`crate::digest`]), so its cost does not grow with the store's size.
 
-use std::collections::BTreeMap;
-
-use logstore::{FlashError, Geometry, Policy};
+use logstore::{FlashError, Geometry, Hash, Policy, RecoveryReport, Value};
 use logstore::{Store, StoreConfig, StoreError};
 
+use std::sync::Arc;
+
+use crate::layers::{Layer, LayerKey, Layers};
 use crate::model::{Model, Op};
 use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
 use crate::workload::{hash_of, info_of, Step};
@@ -29,7 +34,7 @@ pub struct CheckConfig {
 
 impl Default for CheckConfig {
     /// 1 MiB of 512-byte pages, 16 pages a block; a 256-slot log store with
-    /// a 4-block journal and up to 32 incarnations.
+    /// a 4-block journal and up to 32 incarnations, no eviction.
     fn default() -> Self {
         let mut store = StoreConfig::new(6, 4);
         store.incarnations_max = 32;
@@ -44,6 +49,16 @@ impl Default for CheckConfig {
 }
 
 impl CheckConfig {
+    /// As the default, but keeping at most 8 incarnations and dropping the
+    /// oldest when full: a workload of any length keeps freezing and
+    /// evicting instead of answering `Full`.
+    pub fn evicting() -> Self {
+        let mut config = CheckConfig::default();
+        config.store.incarnations_max = 8;
+        config.store.evict_oldest = true;
+        config
+    }
+
     /// Checks the device and store configuration and the fault rates, as
     /// [`Runner::new`] would take them, without allocating anything.
     pub fn check(&self) -> Result<(), String> {
@@ -80,8 +95,12 @@ pub struct CheckReport {
     pub steps: u64,
     /// Operations the store acknowledged.
     pub acknowledged: u64,
+    /// Power cuts armed by the steps.
+    pub crashes_scheduled: u64,
     /// Power cuts that happened, each followed by a recovery.
     pub crashes: u64,
+    /// Power cuts armed that no operation reached by the end of the run.
+    pub crashes_not_reached: u64,
     pub reopens: u64,
     /// Device failures (a bad anchor block, say) that were recovered from
     /// by reopening.
@@ -89,7 +108,12 @@ pub struct CheckReport {
     pub full: u64,
     pub freezes: u64,
     pub packs: u64,
+    /// Incarnations dropped by eviction, and the entries that went with them.
+    pub evictions: u64,
+    pub entries_evicted: u64,
     pub mutating_ops: u64,
+    /// The device's mutating operations when the final flush had returned.
+    pub ops_at_final_flush: u64,
 }
 
 /// A store on a simulated device, with its model.
@@ -98,25 +122,30 @@ pub struct Runner {
     store: Option<Store<SimFlash>>,
     model: Model,
     report: CheckReport,
-    /// The mode of the power cut armed, if any.
-    armed: Option<CrashMode>,
+    layers: Layers,
+    /// The store's incarnations when last checked, newest first, with
+    /// their contents (read when each first appeared).
+    known: Vec<(LayerKey, Arc<Layer>)>,
+    /// The journal's generation and the entries of it on flash that are
+    /// durable: as of the last flush, freeze or power cycle.
+    journal_durable: (u64, u64),
 }
 
 type Checked<T> = Result<T, String>;
 
 /// Most opens one reopen tries: a recovery that writes may lose power
-/// (an armed cut fires once) or meet a failing block (faults are random).
+/// (every armed cut fires once) or meet a failing block.
 const OPEN_ATTEMPTS_MAX: u32 = 8;
 
 impl Runner {
     /// A freshly formatted store; the faults start once it is formatted
     /// (a device whose anchor blocks fail at format is of no use to test).
     pub fn new(config: &CheckConfig) -> Result<Self, String> {
-        if config.store.evict_oldest {
-            return Err(
-                "evict_oldest drops data by design: the model cannot check it (turn it off)".into(),
-            );
-        }
+        Runner::with_layers(config, Layers::default())
+    }
+
+    /// As [`Runner::new`], sharing a layer cache with other runs.
+    pub fn with_layers(config: &CheckConfig, layers: Layers) -> Result<Self, String> {
         config.check()?;
         let sim = SimConfig::new(config.geometry);
         let flash = SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
@@ -126,7 +155,9 @@ impl Runner {
             store: Some(store),
             model: Model::new(),
             report: CheckReport::default(),
-            armed: None,
+            layers,
+            known: Vec::new(),
+            journal_durable: (0, 0),
         })
     }
 
@@ -154,26 +185,47 @@ impl Runner {
             .expect("the store is open between steps")
     }
 
-    /// Arms a power cut `after_ops` mutating operations from now.
+    /// Arms a power cut `after_ops` mutating operations from now (or at the
+    /// first later operation no cut is armed at yet).
     pub fn arm(&mut self, after_ops: u64, mode: CrashMode) {
-        let flash = self.flash_mut();
-        let at = flash.ops_mutating() + after_ops;
-        flash.cut_power_at(at, mode);
-        self.armed = Some(mode);
+        let now = self.flash().ops_mutating();
+        self.arm_at(now + after_ops, mode);
     }
 
-    /// Runs one step; a device failure is recovered from and checked.
+    /// Arms a power cut at the mutating operation with index `op_index`, or
+    /// at the first later one no cut is armed at.
+    pub fn arm_at(&mut self, op_index: u64, mode: CrashMode) {
+        let flash = self.flash_mut();
+        let before = flash.armed_cuts();
+        let first = op_index.max(flash.ops_mutating());
+        // Bounded: each armed cut takes one index, so at most `before` tries.
+        for at in first..=first + before as u64 {
+            if flash.cut_power_at(at, mode) {
+                break;
+            }
+        }
+        assert_eq!(flash.armed_cuts(), before + 1);
+        self.report.crashes_scheduled += 1;
+    }
+
+    /// Runs one step; a device failure is recovered from and checked, then
+    /// the step is tried once more, as a client retries what failed.
     pub fn step(&mut self, step: &Step) -> Checked<()> {
         self.report.steps += 1;
+        if self.attempt(step)? {
+            self.attempt(step)?;
+        }
+        self.check_rules()
+    }
+
+    /// One try of a step; `Ok(true)` if a device failure interrupted it
+    /// (recovered from and checked).
+    fn attempt(&mut self, step: &Step) -> Checked<bool> {
         let result = match *step {
             Step::Insert { key, info } => self.insert(key, info),
             Step::Delete { key } => self.delete(key),
             Step::Get { key } => self.get(key),
-            Step::Flush => self
-                .store_mut()
-                .flush()
-                .map(|()| self.model.flush())
-                .map_err(Failure::Store),
+            Step::Flush => self.flush(),
             Step::CutPower { after_ops, mode } => {
                 self.arm(u64::from(after_ops), mode);
                 Ok(())
@@ -184,12 +236,14 @@ impl Runner {
             self.report.mutating_ops = store.flash().ops_mutating();
         }
         match result {
-            Ok(()) => {}
-            Err(Failure::Check(message)) => return Err(message),
-            Err(Failure::Store(error)) if is_device_failure(&error) => self.recover()?,
-            Err(Failure::Store(error)) => return Err(format!("{step:?} failed: {error}")),
+            Ok(()) => Ok(false),
+            Err(Failure::Check(message)) => Err(message),
+            Err(Failure::Store(error)) if is_device_failure(&error) => {
+                self.recover()?;
+                Ok(true)
+            }
+            Err(Failure::Store(error)) => Err(format!("{step:?} failed: {error}")),
         }
-        self.check_rules()
     }
 
     /// Fails the run if the device refused any operation as a breach of the
@@ -209,15 +263,17 @@ impl Runner {
 
     fn insert(&mut self, key: u64, info: u64) -> Result<(), Failure> {
         let (hash, info) = (hash_of(key), info_of(info));
-        match self.store_mut().insert(hash, info) {
+        let result = self.store_mut().insert(hash, info);
+        match result {
             Ok(()) => {
+                self.observe_layers().map_err(Failure::Check)?;
                 self.model.apply(Op::Insert(hash, info));
                 self.report.acknowledged += 1;
                 Ok(())
             }
             Err(StoreError::Full(_)) => {
                 self.report.full += 1;
-                Ok(())
+                self.observe_layers().map_err(Failure::Check)
             }
             Err(error) => Err(Failure::Store(error)),
         }
@@ -231,6 +287,7 @@ impl Runner {
                 "delete of key {key}: store says it existed: {existed}, model: {expected}"
             ))),
             Ok(existed) => {
+                self.observe_layers().map_err(Failure::Check)?;
                 if existed {
                     self.model.apply(Op::Delete(hash));
                     self.report.acknowledged += 1;
@@ -239,10 +296,24 @@ impl Runner {
             }
             Err(StoreError::Full(_)) => {
                 self.report.full += 1;
-                Ok(())
+                self.observe_layers().map_err(Failure::Check)
             }
             Err(error) => Err(Failure::Store(error)),
         }
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        self.store_mut().flush().map_err(Failure::Store)?;
+        self.observe_layers().map_err(Failure::Check)?;
+        self.durable_point();
+        Ok(())
+    }
+
+    /// Everything acknowledged so far is durable: the model's changes and
+    /// the journal's entries on flash.
+    fn durable_point(&mut self) {
+        self.model.flush();
+        self.journal_durable = self.store().journal_entries();
     }
 
     fn get(&mut self, key: u64) -> Result<(), Failure> {
@@ -273,6 +344,7 @@ impl Runner {
     /// Power lost during an open (its recovery may write) is followed by
     /// a power cycle and another open; a failing block by another open.
     pub fn reopen(&mut self, power_cycle: bool) -> Checked<()> {
+        let journal = (self.store().journal_entries(), self.journal_durable);
         let mut flash = self.store.take().expect("store open").into_flash();
         let mut durable = power_cycle;
         if power_cycle {
@@ -282,9 +354,10 @@ impl Runner {
         }
         for _ in 0..OPEN_ATTEMPTS_MAX {
             match Store::open_returning(flash) {
-                Ok((store, _report)) => {
+                Ok((store, recovery)) => {
                     self.store = Some(store);
-                    return self.check_prefix(durable);
+                    check_journal_kept(journal, durable, &recovery)?;
+                    return self.check_recovered(durable);
                 }
                 Err((error, returned)) if is_device_failure(&error) => {
                     flash = returned;
@@ -302,60 +375,261 @@ impl Runner {
         Err(format!("power lost on each of {OPEN_ATTEMPTS_MAX} opens"))
     }
 
-    fn check_prefix(&mut self, durable: bool) -> Checked<()> {
-        let contents: BTreeMap<_, _> = self
-            .store_mut()
-            .contents()
-            .map_err(|e| format!("reading the store back: {e}"))?
-            .into_iter()
-            .collect();
-        let Some(k) = self.model.match_prefix(&contents) else {
-            return Err(format!(
-                "after {}: the store's {} entries are no prefix of the {} operations since the last crash ({} flushed)",
-                if durable { "a power cut" } else { "a reopen" },
-                contents.len(),
-                self.model.history_len(),
-                self.model.flushed_len()
-            ));
+    /// Checks a store just opened: its incarnations
+    /// against the ones last seen, and its contents (by digest) against the
+    /// model's prefixes; then moves the model to the prefix found.
+    fn check_recovered(&mut self, durable: bool) -> Checked<()> {
+        let keys = Layers::keys(self.store());
+        let (added, dropped) = diff_layers(&self.known, &keys)?;
+        if dropped > 0 {
+            // An eviction persisted, so the freeze it was part of did: it
+            // wrote the whole table, everything acknowledged is durable.
+            self.durable_point();
+            self.evict(&keys, dropped)?;
+            self.learn(keys, added)?;
+            let digest = self
+                .layers
+                .store_digest(self.store.as_mut().expect("open"))?;
+            if digest != self.model.digest() {
+                return Err(self.mismatch("an eviction that persisted"));
+            }
+            return Ok(());
+        }
+        let digest = self
+            .layers
+            .store_digest(self.store.as_mut().expect("open"))?;
+        let Some(k) = self.model.match_digest(digest) else {
+            let when = if durable { "a power cut" } else { "a reopen" };
+            return Err(self.mismatch(when));
         };
         if durable {
             self.model.crash_to(k);
         } else {
             self.model.reopen_to(k);
         }
+        if durable || added > 0 {
+            // What survived a power cut is on the media for good; a freeze
+            // during recovery wrote what was recovered.
+            self.durable_point();
+        }
+        self.learn(keys, added)
+    }
+
+    /// Takes `keys` as the incarnations known, reading the contents of the
+    /// `added` newest (the rest are known already).
+    fn learn(&mut self, keys: Vec<LayerKey>, added: usize) -> Checked<()> {
+        let kept = self.known.len().min(keys.len() - added);
+        let mut known = Vec::with_capacity(keys.len());
+        for (index, key) in keys.into_iter().enumerate() {
+            let layer = if index < added {
+                self.layers
+                    .layer(self.store.as_mut().expect("open"), index, &key)?
+            } else {
+                Arc::clone(&self.known[index - added].1)
+            };
+            known.push((key, layer));
+        }
+        assert!(known.len() == added + kept);
+        // The merged view of the new list, derived from the old one's, so
+        // every check of this list (and every branch of it) finds it ready.
+        let keys: Vec<LayerKey> = known.iter().map(|(k, _)| k.clone()).collect();
+        let store = self.store.as_mut().expect("open");
+        self.layers.merged_after(store, &keys, &self.known)?;
+        self.known = known;
         Ok(())
     }
 
-    /// Withdraws a pending power cut, flushes, reopens, and checks that the
-    /// store holds exactly what the model does.
-    pub fn finish(&mut self) -> Checked<CheckReport> {
-        self.flash_mut().cancel_power_cut();
+    /// After a step the store acknowledged: a freeze (new incarnations)
+    /// made everything before the step durable; an eviction (the oldest
+    /// gone) dropped what only they held.
+    fn observe_layers(&mut self) -> Checked<()> {
+        let keys = Layers::keys(self.store());
+        if keys.len() == self.known.len() && keys.iter().zip(&self.known).all(|(a, b)| *a == b.0) {
+            return Ok(());
+        }
+        let (added, dropped) = diff_layers(&self.known, &keys)?;
+        if added > 0 {
+            self.durable_point();
+        }
+        if dropped > 0 {
+            self.evict(&keys, dropped)?;
+        }
+        self.learn(keys, added)
+    }
+
+    /// Applies the eviction of the `dropped` oldest known incarnations to
+    /// the model: an entry they held goes unless a newer incarnation (the
+    /// store's `keys` now) holds its hash. The model must have held
+    /// exactly what the store showed for it.
+    fn evict(&mut self, keys: &[LayerKey], dropped: usize) -> Checked<()> {
+        let evicted = &self.known[self.known.len() - dropped..];
+        let mut gone: crate::digest::HashMap<Hash, Value> = Default::default();
+        // Oldest first, so a newer evicted incarnation's value wins.
+        for (_, layer) in evicted.iter().rev() {
+            gone.extend(layer.iter().map(|(h, v)| (*h, *v)));
+        }
+        let store = self.store.as_mut().expect("open");
+        let merged = self.layers.merged_after(store, keys, &self.known)?;
+        let mut hashes: Vec<Hash> = gone
+            .into_iter()
+            .filter(|(hash, _)| !merged.map.contains_key(hash))
+            .map(|(hash, value)| {
+                let shown = match value {
+                    Value::Live(info) => Some(info),
+                    Value::Tombstone => None,
+                };
+                (hash, shown)
+            })
+            .filter(|(hash, shown)| shown.is_some() || self.model.get(hash).is_some())
+            .map(|(hash, shown)| {
+                let held = self.model.get(&hash);
+                if held == shown {
+                    Ok(hash)
+                } else {
+                    Err(format!(
+                        "before the eviction the store showed {shown:?} for a hash the model holds as {held:?}"
+                    ))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        hashes.sort_unstable();
+        self.report.evictions += dropped as u64;
+        self.report.entries_evicted += hashes.len() as u64;
+        self.model.flush();
+        self.model.evict(&hashes);
+        Ok(())
+    }
+
+    /// A failure message for a store that matches no state of the model:
+    /// sizes, and the first hash it differs on from the latest state.
+    fn mismatch(&mut self, when: &str) -> String {
+        let contents = match self.store_mut().contents() {
+            Ok(contents) => contents,
+            Err(e) => return format!("after {when}: reading the store back: {e}"),
+        };
+        let states = self.model.prefix_states();
+        let latest = states.last().cloned().unwrap_or_default();
+        let stored: std::collections::BTreeMap<Hash, logstore::Info> =
+            contents.into_iter().collect();
+        let first = stored
+            .iter()
+            .find(|(h, i)| latest.get(*h) != Some(i))
+            .map(|(h, i)| format!("holds {i:?} for {} (model {:?})", hex(h), latest.get(h)))
+            .or_else(|| {
+                latest
+                    .iter()
+                    .find(|(h, _)| !stored.contains_key(*h))
+                    .map(|(h, i)| format!("lacks {} (model {i:?})", hex(h)))
+            })
+            .unwrap_or_else(|| "holds the latest state, yet the digests differ".into());
+        format!(
+            "after {when}: the store's {} entries are no state of the model's last {} changes \
+             ({} at the latest, {} at the durable point); the store {first}",
+            stored.len(),
+            states.len() - 1,
+            latest.len(),
+            states.first().map_or(0, |s| s.len())
+        )
+    }
+
+    /// Flushes with any armed cut still armed, reopens, and checks the
+    /// store against the model: by digest, and with `full` also entry by
+    /// entry (reading every incarnation). Cuts no operation reached by then
+    /// are counted and withdrawn.
+    pub fn finish(&mut self, full: bool) -> Checked<CheckReport> {
         if let Err(error) = self.store_mut().flush() {
             if !is_device_failure(&error) {
                 return Err(format!("final flush: {error}"));
             }
             self.recover()?;
+            self.store_mut()
+                .flush()
+                .map_err(|e| format!("final flush after recovering: {e}"))?;
         }
+        self.observe_layers()?;
+        self.durable_point();
+        self.report.ops_at_final_flush = self.flash().ops_mutating();
         let stats = self.store().stats();
         self.report.freezes += stats.freezes;
         self.report.packs += stats.packs;
         self.reopen(false)?;
-        let contents: BTreeMap<_, _> = self
+        if full {
+            self.compare_whole()?;
+        }
+        self.report.crashes_not_reached = self.flash_mut().cancel_power_cuts() as u64;
+        self.report.mutating_ops = self.flash().ops_mutating();
+        self.check_rules()?;
+        Ok(self.report)
+    }
+
+    /// Every entry of the store against the model's current state.
+    fn compare_whole(&mut self) -> Checked<()> {
+        let contents: std::collections::BTreeMap<_, _> = self
             .store_mut()
             .contents()
             .map_err(|e| format!("reading the store back: {e}"))?
             .into_iter()
             .collect();
-        if &contents != self.model.current() {
+        let model = self.model.current();
+        if contents != model {
             return Err(format!(
                 "after a final flush and reopen the store holds {} entries, the model {}",
                 contents.len(),
-                self.model.current().len()
+                model.len()
             ));
         }
-        self.check_rules()?;
-        Ok(self.report)
+        Ok(())
     }
+}
+
+/// Checks a recovery report against the journal before the reopen (its
+/// generation and entries on flash; and the generation and entries durable
+/// as of the last flush, freeze or power cycle): without a power cut every
+/// entry that reached flash is found again; after one, at least every
+/// durable one.
+fn check_journal_kept(
+    ((generation, on_flash), (durable_generation, durable_entries)): ((u64, u64), (u64, u64)),
+    power_lost: bool,
+    recovery: &RecoveryReport,
+) -> Checked<()> {
+    let kept = recovery.entries_kept;
+    if !power_lost && recovery.journal_generation == generation && kept != on_flash {
+        return Err(format!(
+            "a reopen without a power cut found {kept} journal entries, {on_flash} were on flash: {recovery:?}"
+        ));
+    }
+    if power_lost && recovery.journal_generation == durable_generation && kept < durable_entries {
+        return Err(format!(
+            "after a power cut recovery kept {kept} journal entries, {durable_entries} were durable: {recovery:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// How the store's incarnations `now` follow from those `known`: some new
+/// ones in front (a freeze), some of the oldest gone (an eviction), the rest
+/// unchanged and in order. Anything else is a failure.
+fn diff_layers(known: &[(LayerKey, Arc<Layer>)], now: &[LayerKey]) -> Checked<(usize, usize)> {
+    let added = now
+        .iter()
+        .take_while(|k| !known.iter().any(|(key, _)| key == *k))
+        .count();
+    let kept = &now[added..];
+    let dropped = known.len().checked_sub(kept.len());
+    let in_order = || known.iter().zip(kept).all(|((key, _), k)| key == k);
+    match dropped {
+        Some(dropped) if in_order() => Ok((added, dropped)),
+        _ => Err(format!(
+            "the store's incarnations changed other than by freezing and evicting the oldest: \
+             generations {:?}, then {:?}",
+            known.iter().map(|k| k.0 .0).collect::<Vec<_>>(),
+            now.iter().map(|k| k.0).collect::<Vec<_>>()
+        )),
+    }
+}
+
+fn hex(hash: &Hash) -> String {
+    hash[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 enum Failure {
@@ -387,7 +661,7 @@ pub fn run(config: &CheckConfig, steps: &[Step]) -> Result<CheckReport, CheckFai
             workload_index += 1;
         }
     }
-    runner.finish().map_err(fail(workload_index))
+    runner.finish(true).map_err(fail(workload_index))
 }
 
 #[cfg(test)]
@@ -401,6 +675,18 @@ mod tests {
             let steps = generate(kind, 1, 1_500);
             let report = run(&CheckConfig::default(), &steps).unwrap();
             assert!(report.acknowledged > 300, "{kind:?}: {report:?}");
+        }
+    }
+
+    #[test]
+    fn evicting_workloads_pass_and_evict() {
+        for kind in WorkloadKind::ALL {
+            let steps = generate(kind, 2, 6_000);
+            let report = run(&CheckConfig::evicting(), &steps).unwrap();
+            assert_eq!(report.full, 0, "{kind:?}: {report:?}");
+            if kind == WorkloadKind::Uniform {
+                assert!(report.entries_evicted > 0, "{kind:?}: {report:?}");
+            }
         }
     }
 
@@ -426,6 +712,18 @@ mod tests {
             steps.insert(200 + i * 400, Step::CutPower { after_ops: 3, mode });
         }
         let report = run(&CheckConfig::default(), &steps).unwrap();
+        assert_eq!(report.crashes, 3, "{report:?}");
+        assert_eq!(report.crashes_scheduled, 3);
+    }
+
+    #[test]
+    fn cuts_armed_together_all_fire() {
+        let mut steps = generate(WorkloadKind::Uniform, 3, 800);
+        for mode in CrashMode::ALL {
+            steps.insert(100, Step::CutPower { after_ops: 0, mode });
+        }
+        let report = run(&CheckConfig::default(), &steps).unwrap();
+        assert_eq!(report.crashes_scheduled, 3);
         assert_eq!(report.crashes, 3, "{report:?}");
     }
 }

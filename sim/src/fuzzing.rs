@@ -231,7 +231,7 @@ pub fn ops(data: &[u8]) {
         .iter()
         .enumerate()
         .try_for_each(|(index, step)| runner.step(step).map_err(|e| format!("step {index}: {e}")))
-        .and_then(|()| runner.finish().map(|_| ()));
+        .and_then(|()| runner.finish(true).map(|_| ()));
     if let Err(failure) = result {
         panic!("ops: {failure}\nconfig: {config:?}\nsteps: {steps:?}");
     }

@@ -23,9 +23,11 @@
 
 pub mod campaign;
 pub mod check;
+pub mod digest;
 pub mod fill;
 pub mod fuzzing;
 pub mod ingest;
+pub mod layers;
 pub mod lookups;
 pub mod model;
 pub mod nand;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use logstore::{Policy, SlotLayoutKind};
 use logstore_sim::campaign::{self, progress_bar, shard_seeds, Case};
+use logstore_sim::check::CheckConfig;
 use logstore_sim::fill::fill_stats;
 use logstore_sim::ingest::{ingest, IngestConfig};
 use logstore_sim::report::{self, ReportSize};
@@ -100,6 +101,8 @@ enum Command {
     },
     /// Crash at every mutating flash operation of one workload, in each
     /// mode, branching from snapshots; every branch recovers and is checked.
+    ///
+    /// Example: `logstore-sim exhaustive --ops 10000 --mode drop --depth 2 --jobs 1`
     Exhaustive {
         /// Steps of the workload; every flash operation they cause is a crash point.
         #[arg(long, default_value_t = 1_000)]
@@ -115,6 +118,18 @@ enum Command {
         /// Seed of the workload and the device.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// 1: a cut at every operation. 2: also, after each, a second cut at
+        /// every operation of the recovery and the first flush that follow.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+        depth: u32,
+        /// Keep up to 32 incarnations and answer Full past them, instead of
+        /// keeping 8 and evicting the oldest (which lets a workload of any
+        /// length keep freezing).
+        #[arg(long)]
+        no_evict: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -373,22 +388,35 @@ fn cmd_sweep(
     Ok(summary.failures == 0)
 }
 
-fn cmd_exhaustive(
+struct ExhaustiveArgs {
     ops: usize,
     mode: ModeArg,
     workload: WorkloadKind,
     layout: LayoutArg,
     seed: u64,
-    folder: &Path,
-    json: bool,
-) -> Result<bool, String> {
-    campaign::check_ops(ops)?;
-    let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
+    depth: u32,
+    no_evict: bool,
+    jobs: Option<usize>,
+}
+
+fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<bool, String> {
+    campaign::check_ops(args.ops)?;
+    let mut case = Case::from_seed(args.seed, args.ops, Some(args.workload), &CrashMode::ALL);
     case.crashes.clear();
-    case.config.faults = Default::default();
-    case.config.store.layout = layout.kind();
-    let bar = progress_bar(ops as u64, "exhaustive");
-    let summary = campaign::exhaustive(&case, &mode.modes(), &bar);
+    case.config = if args.no_evict {
+        CheckConfig::default()
+    } else {
+        CheckConfig::evicting()
+    };
+    case.config.device_seed = args.seed;
+    case.config.store.layout = args.layout.kind();
+    let bar = progress_bar(args.ops as u64, "exhaustive");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let modes = args.mode.modes();
+    let summary = pool.install(|| campaign::exhaustive(&case, &modes, args.depth, &bar));
     let replays = save_failures(&summary.failed_cases, folder, "exhaustive");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
@@ -560,9 +588,24 @@ fn main() -> ExitCode {
             workload,
             layout,
             seed,
+            depth,
+            no_evict,
+            jobs,
             cases,
             json,
-        } => cmd_exhaustive(ops, mode, workload, layout, seed, &cases, json),
+        } => {
+            let args = ExhaustiveArgs {
+                ops,
+                mode,
+                workload,
+                layout,
+                seed,
+                depth,
+                no_evict,
+                jobs,
+            };
+            cmd_exhaustive(args, &cases, json)
+        }
         Command::Replay { case, json } => cmd_replay(&case, json),
         Command::Fill {
             bucket,

@@ -12,6 +12,7 @@
 //! flight in [`CrashMode::Torn`].
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use logstore::testing::PageStates;
@@ -207,16 +208,13 @@ enum Pending {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Power {
-    On,
-    /// The mutating operation with this index will be in flight when power
-    /// is lost.
-    CutAt {
-        op_index: u64,
-        mode: CrashMode,
-    },
-    Off,
+/// Hands out block stamps: a stamp is unique in the process, so two
+/// snapshots of a device can tell whether a block's bytes (or sticky flips)
+/// are the very ones a reader saw, whatever either did since.
+static STAMPS: AtomicU64 = AtomicU64::new(1);
+
+fn fresh_stamp() -> u64 {
+    STAMPS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A simulated NAND device. `Clone` is a cheap snapshot: blocks are shared
@@ -231,7 +229,12 @@ pub struct SimFlash {
     /// Sticky read-disturb flips: page index → bit positions, cleared by erase.
     flips: BTreeMap<u64, Vec<u32>>,
     pending: VecDeque<Pending>,
-    power: Power,
+    powered: bool,
+    /// Armed power cuts: the mutating operation in flight when power is
+    /// lost (by index), and how the cache resolves.
+    cuts: BTreeMap<u64, CrashMode>,
+    /// A stamp a block, renewed whenever the block's bytes or flips change.
+    stamps: Vec<u64>,
     ops_mutating: u64,
     scheduled: BTreeMap<u64, ScheduledFault>,
     counters: Counters,
@@ -250,7 +253,9 @@ impl SimFlash {
             erase_counts: vec![0; geometry.blocks as usize],
             flips: BTreeMap::new(),
             pending: VecDeque::new(),
-            power: Power::On,
+            powered: true,
+            cuts: BTreeMap::new(),
+            stamps: (0..geometry.blocks).map(|_| fresh_stamp()).collect(),
             ops_mutating: 0,
             scheduled: BTreeMap::new(),
             counters: Counters::default(),
@@ -273,6 +278,7 @@ impl SimFlash {
         for (block, bytes) in flash.blocks.iter_mut().zip(image.chunks(block_bytes)) {
             *block = Arc::new(bytes.to_vec());
         }
+        flash.stamps.iter_mut().for_each(|s| *s = fresh_stamp());
         flash.states = PageStates::from_pages(geometry, image.chunks(geometry.page_bytes as usize));
         Ok(flash)
     }
@@ -302,7 +308,19 @@ impl SimFlash {
     }
 
     pub fn is_powered(&self) -> bool {
-        self.power != Power::Off
+        self.powered
+    }
+
+    /// A stamp unique in the process for the block's current bytes and
+    /// sticky flips: equal stamps (even across snapshots) mean the same
+    /// contents.
+    pub fn block_stamp(&self, block: BlockAddr) -> u64 {
+        self.stamps[block.0 as usize]
+    }
+
+    /// Power cuts armed and not yet happened.
+    pub fn armed_cuts(&self) -> usize {
+        self.cuts.len()
     }
 
     /// The whole device as it reads now, without the sticky bit flips.
@@ -322,13 +340,20 @@ impl SimFlash {
     /// Loses power while the mutating operation with index `op_index` (see
     /// [`SimFlash::ops_mutating`]) is in flight. That operation and all
     /// later calls return [`FlashError::PowerLost`] until [`SimFlash::restart`].
-    pub fn cut_power_at(&mut self, op_index: u64, mode: CrashMode) {
+    /// Several cuts may be armed: each fires at its operation (a later one
+    /// during the recovery from an earlier one, say). Returns `false`, and
+    /// changes nothing, if a cut is armed at that index already.
+    pub fn cut_power_at(&mut self, op_index: u64, mode: CrashMode) -> bool {
         assert!(
             op_index >= self.ops_mutating,
             "crash point {op_index} already passed"
         );
-        if self.power != Power::Off {
-            self.power = Power::CutAt { op_index, mode };
+        match self.cuts.entry(op_index) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(mode);
+                true
+            }
         }
     }
 
@@ -338,17 +363,17 @@ impl SimFlash {
         self.config.faults = faults;
     }
 
-    /// Withdraws a power cut armed by [`SimFlash::cut_power_at`] that has
-    /// not happened yet.
-    pub fn cancel_power_cut(&mut self) {
-        if let Power::CutAt { .. } = self.power {
-            self.power = Power::On;
-        }
+    /// Withdraws every power cut armed by [`SimFlash::cut_power_at`] that
+    /// has not happened yet; returns how many there were.
+    pub fn cancel_power_cuts(&mut self) -> usize {
+        let cancelled = self.cuts.len();
+        self.cuts.clear();
+        cancelled
     }
 
     /// Loses power now, with no operation in flight.
     pub fn cut_power_now(&mut self, mode: CrashMode) {
-        if self.power != Power::Off {
+        if self.powered {
             self.crash(mode, None);
         }
     }
@@ -356,9 +381,9 @@ impl SimFlash {
     /// Powers the device back on after a cut, exposing the durable image.
     /// While the power is on this does nothing.
     pub fn restart(&mut self) {
-        if self.power == Power::Off {
-            debug_assert!(self.pending.is_empty());
-            self.power = Power::On;
+        if !self.powered {
+            assert!(self.pending.is_empty());
+            self.powered = true;
         }
     }
 
@@ -374,6 +399,7 @@ impl SimFlash {
         assert!(bit < self.config.geometry.page_bytes * 8);
         let index = self.config.geometry.page_index(page);
         self.flips.entry(index).or_default().push(bit);
+        self.stamps[page.block.0 as usize] = fresh_stamp();
         self.counters.bit_flips += 1;
         Ok(())
     }
@@ -386,33 +412,32 @@ impl SimFlash {
 
     fn page_bytes_mut(&mut self, page: PageAddr) -> &mut [u8] {
         let range = self.page_range(page);
+        self.stamps[page.block.0 as usize] = fresh_stamp();
         &mut Arc::make_mut(&mut self.blocks[page.block.0 as usize])[range]
     }
 
     /// Counts a mutating operation; returns `Err(PowerLost)` if power dies
     /// while it is in flight (the crash is already resolved then).
     fn begin_mutation(&mut self, in_flight: InFlight<'_>) -> Result<u64, FlashError> {
-        let op_index = self.ops_mutating;
-        match self.power {
-            Power::Off => return Err(FlashError::PowerLost),
-            Power::CutAt {
-                op_index: cut,
-                mode,
-            } if cut == op_index => {
-                self.crash(mode, Some(in_flight));
-                return Err(FlashError::PowerLost);
-            }
-            _ => {}
+        if !self.powered {
+            return Err(FlashError::PowerLost);
         }
+        // Every operation attempted takes an index, the one power dies
+        // during too: cuts armed at distinct indices stay distinct.
+        let op_index = self.ops_mutating;
         self.ops_mutating += 1;
+        if let Some(mode) = self.cuts.remove(&op_index) {
+            self.crash(mode, Some(in_flight));
+            return Err(FlashError::PowerLost);
+        }
         Ok(op_index)
     }
 
     fn check_powered(&self) -> Result<(), FlashError> {
-        if self.power == Power::Off {
-            Err(FlashError::PowerLost)
-        } else {
+        if self.powered {
             Ok(())
+        } else {
+            Err(FlashError::PowerLost)
         }
     }
 
@@ -464,7 +489,7 @@ impl SimFlash {
         if let Some(op) = in_flight {
             self.resolve_in_flight(mode, op, &lost_blocks);
         }
-        self.power = Power::Off;
+        self.powered = false;
         self.counters.power_cuts += 1;
         debug_assert!(self.pending.is_empty());
     }
@@ -517,6 +542,7 @@ impl SimFlash {
                 state_before,
             } => {
                 self.blocks[block.0 as usize] = Arc::clone(before);
+                self.stamps[block.0 as usize] = fresh_stamp();
                 self.states.restore_block(*block, state_before);
             }
         }
@@ -533,6 +559,7 @@ impl SimFlash {
     fn apply_erase(&mut self, block: BlockAddr) {
         self.blocks[block.0 as usize] =
             Arc::new(vec![ERASED; self.config.geometry.block_bytes() as usize]);
+        self.stamps[block.0 as usize] = fresh_stamp();
         self.states.mark_erased(block);
         let pages = u64::from(self.config.geometry.pages_per_block);
         let first = u64::from(block.0) * pages;

@@ -357,7 +357,7 @@ fn crash_section(sizes: &Sizes, _out: &Path, bar: &ProgressBar) -> Result<Sectio
     let _ = writeln!(
         md,
         "| {} | {} | {} | {} | {} |\n",
-        sweep.runs, sweep.crash_points, sweep.crashes, sweep.acknowledged, sweep.failures
+        sweep.runs, sweep.crashes_scheduled, sweep.crashes, sweep.acknowledged, sweep.failures
     );
     let mut failures = sweep.failures;
     let mut replays = save_cases(&sweep.failed_cases, "sweep");
@@ -378,7 +378,7 @@ fn crash_section(sizes: &Sizes, _out: &Path, bar: &ProgressBar) -> Result<Sectio
         markdown: md,
         headline,
         figures: json!({
-            "sweep_runs": sweep.runs, "sweep_crash_points": sweep.crash_points,
+            "sweep_runs": sweep.runs, "sweep_crashes_scheduled": sweep.crashes_scheduled,
             "sweep_crashes": sweep.crashes, "failures": failures,
             "exhaustive_crash_points": exhaustive, "replay": replays,
         }),
@@ -420,7 +420,7 @@ fn exhaustive_table(
                 kind.name(),
                 mode.name()
             ));
-            let summary = campaign::exhaustive(&case, &[mode], &ProgressBar::hidden());
+            let summary = campaign::exhaustive(&case, &[mode], 1, &ProgressBar::hidden());
             let _ = writeln!(
                 md,
                 "| {} | {layout_name} | {} | {} | {} | {} |",

@@ -68,7 +68,7 @@ fn an_exhaustive_failure_replays_at_its_saved_step() {
     let (failed, replayed) = pool.install(|| {
         plant(Some(Bug::FlushWithoutSync));
         let bar = indicatif::ProgressBar::hidden();
-        let summary = exhaustive(&case, &[CrashMode::DropUnsynced], &bar);
+        let summary = exhaustive(&case, &[CrashMode::DropUnsynced], 1, &bar);
         let failed = summary.failed_cases.first().cloned();
         let replayed = failed.as_ref().map(|f| f.run());
         plant(None);

@@ -36,6 +36,31 @@ pub(crate) struct Scratch {
     /// The kick path: entry in `path[i]` moves to `path[i + 1]`; the last slot is free.
     pub(crate) path: Vec<SlotPos>,
     pub(crate) nodes: Vec<BfsNode>,
+    /// The breadth-first search's visited buckets, a bit each; all clear
+    /// between searches (each search clears the bits it set).
+    pub(crate) visited: Vec<u64>,
+}
+
+impl Scratch {
+    /// Marks `bucket` visited; `false` if it already was.
+    fn visit(&mut self, bucket: u64) -> bool {
+        let (word, bit) = ((bucket / 64) as usize, 1u64 << (bucket % 64));
+        if word >= self.visited.len() {
+            self.visited.resize(word + 1, 0);
+        }
+        let fresh = self.visited[word] & bit == 0;
+        self.visited[word] |= bit;
+        fresh
+    }
+
+    /// Clears the bits of every node's bucket: the bitmap is all clear again.
+    fn unvisit_nodes(&mut self) {
+        for node in &self.nodes {
+            let word = (node.bucket / 64) as usize;
+            self.visited[word] &= !(1u64 << (node.bucket % 64));
+        }
+        debug_assert!(self.visited.iter().all(|&w| w == 0));
+    }
 }
 
 /// One bucket reached by the breadth-first search.
@@ -186,51 +211,66 @@ fn pick_victim<L: SlotLayout>(
 }
 
 /// Breadth-first search for the shortest kick path of at most `depth_max` kicks.
-/// Being shortest, the path never visits a bucket twice.
+/// Each bucket is expanded once (a bucket seen again leads nowhere the first
+/// visit did not, and it had no free slot then), so on a small table the
+/// search is bounded by the buckets, not by B^depth. Being shortest, the
+/// path never visits a bucket twice.
 fn plan_bfs<L: SlotLayout>(
     layout: &L,
     roots: Roots,
     depth_max: u32,
     scratch: &mut Scratch,
 ) -> bool {
-    let nodes = &mut scratch.nodes;
-    nodes.clear();
+    scratch.nodes.clear();
     for &bucket in roots.as_slice() {
-        nodes.push(BfsNode {
+        scratch.visit(bucket);
+        scratch.nodes.push(BfsNode {
             bucket,
             parent: BFS_ROOT,
             slot_in_parent: 0,
             depth: 0,
         });
     }
+    let found = bfs_expand(layout, depth_max, scratch);
+    scratch.unvisit_nodes();
+    if let Some(free) = found {
+        trace_bfs_path(&scratch.nodes, free, &mut scratch.path);
+    }
+    found.is_some()
+}
+
+/// Expands the queue in `scratch.nodes` breadth-first; the free slot of the
+/// last node pushed, if the search found one.
+fn bfs_expand<L: SlotLayout>(layout: &L, depth_max: u32, scratch: &mut Scratch) -> Option<usize> {
     let mut head = 0;
-    while head < nodes.len() {
+    while head < scratch.nodes.len() {
         // Bounded: nodes.len() <= BFS_NODES_MAX, and head grows every iteration.
-        let node = nodes[head];
+        let node = scratch.nodes[head];
         if u32::from(node.depth) < depth_max {
             for slot in 0..layout.bucket_slots() {
                 let Some(alternate) = layout.alternate_bucket(node.bucket, slot) else {
                     continue;
                 };
-                if nodes.len() == BFS_NODES_MAX {
-                    return false;
+                if scratch.nodes.len() == BFS_NODES_MAX {
+                    return None;
                 }
-                let child = BfsNode {
+                if !scratch.visit(alternate) {
+                    continue;
+                }
+                scratch.nodes.push(BfsNode {
                     bucket: alternate,
                     parent: head as u32,
                     slot_in_parent: slot as u8,
                     depth: node.depth + 1,
-                };
-                nodes.push(child);
+                });
                 if let Some(free) = layout.free_slot(alternate) {
-                    trace_bfs_path(nodes, free, &mut scratch.path);
-                    return true;
+                    return Some(free);
                 }
             }
         }
         head += 1;
     }
-    false
+    None
 }
 
 /// The path from a root to the last node of `nodes`, ending in its free slot.

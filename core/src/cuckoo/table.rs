@@ -94,7 +94,8 @@ impl<L: SlotLayout> Table<L> {
     /// Bytes of RAM held by the table, scratch buffers included.
     pub fn ram_bytes(&self) -> u64 {
         let scratch = self.scratch.path.capacity() * size_of::<SlotPos>()
-            + self.scratch.nodes.capacity() * size_of::<BfsNode>();
+            + self.scratch.nodes.capacity() * size_of::<BfsNode>()
+            + self.scratch.visited.capacity() * size_of::<u64>();
         (size_of::<Self>() + self.slots.ram_bytes() + scratch) as u64
     }
 

@@ -122,15 +122,22 @@ impl AnchorRecord {
     /// Decodes a record at the start of `bytes`; returns it and its length.
     /// `None` if no record starts here (bad magic, version or CRC).
     pub fn decode(bytes: &[u8]) -> Result<Option<(Self, usize)>, DecodeError> {
-        let Some(total) = record_bytes(bytes) else {
+        let Some((sequence, total)) = Self::peek(bytes) else {
             return Ok(None);
         };
-        if !crc_holds(&bytes[..total], CRC_RANGE) {
-            return Ok(None);
-        }
-        let sequence = Reader::new(&bytes[8..16]).u64()?;
         let record = Self::decode_payload(sequence, &bytes[HEADER_BYTES..total])?;
         Ok(Some((record, total)))
+    }
+
+    /// The sequence and length of the record at the start of `bytes`, its
+    /// CRC checked, its payload not decoded; `None` if no record starts here.
+    pub fn peek(bytes: &[u8]) -> Option<(u64, usize)> {
+        let total = record_bytes(bytes)?;
+        if !crc_holds(&bytes[..total], CRC_RANGE) {
+            return None;
+        }
+        let sequence = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
+        Some((sequence, total))
     }
 
     fn decode_payload(sequence: u64, payload: &[u8]) -> Result<Self, DecodeError> {

@@ -7,7 +7,7 @@
 
 use super::{crc_holds, seal, HASH_BYTES, INFO_BYTES};
 use crate::codec::{Reader, Writer};
-use crate::flash::ERASED;
+use crate::flash::{is_erased, ERASED};
 use crate::types::{Hash, Info, Value};
 
 /// "LSH1", little-endian.
@@ -72,7 +72,7 @@ impl Header {
 
     /// Checks the page's magic, CRC and version, and returns its header.
     pub(crate) fn check(page: &[u8]) -> Result<Header, IncarnationPageFault> {
-        if page.iter().all(|&b| b == ERASED) {
+        if is_erased(page) {
             return Err(IncarnationPageFault::Erased);
         }
         if page.len() < PAGE_HEADER_BYTES {

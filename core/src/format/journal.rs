@@ -7,7 +7,7 @@
 
 use super::{crc_holds, seal, ENTRY_BYTES, TOMBSTONE_BYTES};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::flash::ERASED;
+use crate::flash::{is_erased, ERASED};
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Info};
 
@@ -134,7 +134,7 @@ impl Page {
 
     /// Decodes and checks a whole page.
     pub fn decode(bytes: &[u8]) -> Result<Page, JournalPageFault> {
-        if bytes.iter().all(|&b| b == ERASED) {
+        if is_erased(bytes) {
             return Err(JournalPageFault::Erased);
         }
         let malformed = JournalPageFault::Malformed;
