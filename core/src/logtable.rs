@@ -16,6 +16,7 @@ use crate::cuckoo::{
 use crate::flash::Flash;
 use crate::format::journal::Entry;
 use crate::log::{Log, LogError};
+use crate::planted::{self, Bug};
 use crate::types::{Hash, Value};
 
 /// Which slot layout the log store uses.
@@ -265,6 +266,26 @@ impl LogTable {
 
     /// The table as a full table with the same placement, to freeze.
     pub(crate) fn frozen<F: Flash>(
+        &mut self,
+        log: &mut Log<F>,
+    ) -> Result<Cow<'_, CuckooTable<Value>>, FrozenError> {
+        let frozen = self.frozen_as_is(log)?;
+        if !planted::active(Bug::FreezeDropsTombstones) {
+            return Ok(frozen);
+        }
+        let mut table = frozen.into_owned();
+        let tombstones: Vec<Hash> = table
+            .iter()
+            .filter(|(_, v)| **v == Value::Tombstone)
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in &tombstones {
+            table.remove(hash);
+        }
+        Ok(Cow::Owned(table))
+    }
+
+    fn frozen_as_is<F: Flash>(
         &mut self,
         log: &mut Log<F>,
     ) -> Result<Cow<'_, CuckooTable<Value>>, FrozenError> {

@@ -21,16 +21,23 @@ pub enum Bug {
     ResumeReprogram,
     /// A kicked entry goes to the bucket after the right one.
     KickWrongBucket,
+    /// Eviction drops the newest incarnations instead of the oldest.
+    EvictNewest,
+    /// A freeze leaves the table's tombstones out of the incarnation, so
+    /// the older entries they shadowed come back.
+    FreezeDropsTombstones,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 7] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorInPlace,
         Bug::ResumeReprogram,
         Bug::KickWrongBucket,
+        Bug::EvictNewest,
+        Bug::FreezeDropsTombstones,
     ];
 }
 

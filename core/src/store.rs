@@ -21,6 +21,7 @@ use crate::hashstore::{HashStoreError, Incarnation};
 use crate::journal::{position_bits, JournalError, RecoveryReport};
 use crate::log::{Log, LogError};
 use crate::logtable::{ApplyError, FrozenError, LogTable, SlotLayoutKind};
+use crate::planted::{self, Bug};
 use crate::types::{Hash, Info, Value};
 
 const CONFIG_VERSION: u16 = 2;
@@ -505,8 +506,16 @@ impl<F: Flash> Store<F> {
             keep = (self.config.incarnations_max as usize).saturating_sub(1);
         }
         let incarnation = self.write_incarnation()?;
+        let mut kept = 0..keep;
+        if planted::active(Bug::EvictNewest) {
+            kept = self.incarnations.len() - keep..self.incarnations.len();
+        }
         let mut regions = vec![incarnation.region().clone()];
-        regions.extend(self.incarnations[..keep].iter().map(|i| i.region().clone()));
+        regions.extend(
+            self.incarnations[kept.clone()]
+                .iter()
+                .map(|i| i.region().clone()),
+        );
         let positions = match self.log.replace_journal(carry, regions) {
             Ok(positions) => positions,
             Err(error) => {
@@ -515,7 +524,8 @@ impl<F: Flash> Store<F> {
             }
         };
         self.evictions += (self.incarnations.len() - keep) as u64;
-        self.incarnations.truncate(keep);
+        self.incarnations.drain(kept.end..);
+        self.incarnations.drain(..kept.start);
         self.incarnations.insert(0, incarnation);
         self.table.clear();
         self.freezes += 1;

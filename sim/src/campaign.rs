@@ -96,7 +96,8 @@ impl Case {
     ) -> Case {
         assert!(!modes.is_empty() && ops > 0);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let workload = workload.unwrap_or(WorkloadKind::ALL[rng.random_range(0..3)]);
+        let kinds = WorkloadKind::ALL.len();
+        let workload = workload.unwrap_or(WorkloadKind::ALL[rng.random_range(0..kinds)]);
         let mut crashes: Vec<CrashPoint> = (0..rng.random_range(1..=4))
             .map(|_| CrashPoint {
                 step: rng.random_range(0..ops),
@@ -343,6 +344,29 @@ pub struct ExhaustiveSummary {
     pub failed_cases: Vec<Case>,
 }
 
+/// The case an exhaustive campaign runs: `ops` steps of `workload` from
+/// `seed`, no scheduled cuts or faults, the evicting configuration (or,
+/// with `evict` off, the default one that answers `Full` past its
+/// incarnations), on `layout`.
+pub fn exhaustive_case(
+    seed: u64,
+    ops: usize,
+    workload: WorkloadKind,
+    layout: logstore::SlotLayoutKind,
+    evict: bool,
+) -> Case {
+    let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
+    case.crashes.clear();
+    case.config = if evict {
+        CheckConfig::evicting()
+    } else {
+        CheckConfig::default()
+    };
+    case.config.device_seed = seed;
+    case.config.store.layout = layout;
+    case
+}
+
 /// One branch of the exhaustive tree: the cuts it arms, relative to the
 /// start of its step.
 #[derive(Clone, Copy, Debug)]
@@ -555,5 +579,22 @@ mod tests {
         );
         assert_eq!(summary.crash_points, summary.ops_mutating * 3);
         assert!(summary.ops_mutating > 10);
+    }
+
+    #[test]
+    fn exhaustive_crashes_inside_evictions_and_their_recoveries() {
+        let mut case = Case::from_seed(9, 2_500, Some(WorkloadKind::Lifecycle), &CrashMode::ALL);
+        case.crashes.clear();
+        case.config = CheckConfig::evicting();
+        case.config.store.incarnations_max = 2;
+        let summary = exhaustive(&case, &[CrashMode::Torn], 2, &ProgressBar::hidden());
+        let first = summary.failed_cases.first().map(|c| &c.failure);
+        assert_eq!(summary.failures, 0, "{first:?}");
+        assert!(summary.evictions >= 3, "{summary:?}");
+        assert_eq!(summary.crash_points, summary.ops_mutating);
+        assert!(
+            summary.crash_points_depth2 > summary.crash_points,
+            "{summary:?}"
+        );
     }
 }

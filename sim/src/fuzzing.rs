@@ -70,7 +70,8 @@ pub struct OpsConfig {
     /// 1..=3 journal blocks.
     pub journal_blocks: u8,
     pub policy: PolicyChoice,
-    /// 1..=4 incarnations.
+    /// 1..=4 incarnations (low bits); the high bit evicts the oldest when
+    /// full instead of answering `Full`.
     pub incarnations_max: u8,
     /// The compact (tag + journal position) slot layout instead of the
     /// full one. (This byte once chose eviction, which the model cannot
@@ -168,6 +169,7 @@ impl OpsInput {
         store.bucket_slots = bucket_slots(c.bucket_slots);
         store.policy = c.policy.policy();
         store.incarnations_max = 1 + u32::from(c.incarnations_max % 4);
+        store.evict_oldest = c.incarnations_max & 0x80 != 0;
         store.layout = if c.compact {
             SlotLayoutKind::Compact
         } else {

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use logstore::{Policy, SlotLayoutKind};
 use logstore_sim::campaign::{self, progress_bar, shard_seeds, Case};
-use logstore_sim::check::CheckConfig;
 use logstore_sim::fill::fill_stats;
 use logstore_sim::ingest::{ingest, IngestConfig};
 use logstore_sim::report::{self, ReportSize};
@@ -401,15 +400,13 @@ struct ExhaustiveArgs {
 
 fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
-    let mut case = Case::from_seed(args.seed, args.ops, Some(args.workload), &CrashMode::ALL);
-    case.crashes.clear();
-    case.config = if args.no_evict {
-        CheckConfig::default()
-    } else {
-        CheckConfig::evicting()
-    };
-    case.config.device_seed = args.seed;
-    case.config.store.layout = args.layout.kind();
+    let case = campaign::exhaustive_case(
+        args.seed,
+        args.ops,
+        args.workload,
+        args.layout.kind(),
+        !args.no_evict,
+    );
     let bar = progress_bar(args.ops as u64, "exhaustive");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))

@@ -51,13 +51,18 @@ pub enum WorkloadKind {
     /// A small working set inserted and deleted over and over (the seed's
     /// pathological case): the journal fills with dead entries.
     Churn,
+    /// A disk's life: new clusters written, some rewritten, older ones
+    /// freed (deleted) long after they were frozen, so tombstones shadow
+    /// incarnations and evictions meet deleted hashes.
+    Lifecycle,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 3] = [
+    pub const ALL: [WorkloadKind; 4] = [
         WorkloadKind::Uniform,
         WorkloadKind::Dedup,
         WorkloadKind::Churn,
+        WorkloadKind::Lifecycle,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +70,7 @@ impl WorkloadKind {
             WorkloadKind::Uniform => "uniform",
             WorkloadKind::Dedup => "dedup",
             WorkloadKind::Churn => "churn",
+            WorkloadKind::Lifecycle => "lifecycle",
         }
     }
 }
@@ -96,6 +102,7 @@ pub fn generate(kind: WorkloadKind, seed: u64, ops: usize) -> Vec<Step> {
             WorkloadKind::Uniform => uniform_step(&mut rng, &mut fresh, &mut steps),
             WorkloadKind::Dedup => dedup_step(&mut rng, &mut fresh, &mut steps),
             WorkloadKind::Churn => churn_step(&mut rng, &mut steps),
+            WorkloadKind::Lifecycle => lifecycle_step(&mut rng, &mut fresh, &mut steps),
         }
         until_flush -= 1;
         if until_flush == 0 {
@@ -135,6 +142,30 @@ fn dedup_step(rng: &mut ChaCha8Rng, fresh: &mut u64, steps: &mut Vec<Step>) {
         });
         *fresh += 1;
     }
+}
+
+/// Six in ten steps write a new cluster, one in ten rewrites an earlier one
+/// (new info), two in ten free one (delete), one in ten looks one up; the
+/// cluster touched is any earlier one, old ones as likely as new.
+fn lifecycle_step(rng: &mut ChaCha8Rng, fresh: &mut u64, steps: &mut Vec<Step>) {
+    let roll = rng.random_range(0..10u8);
+    if *fresh == 0 || roll < 6 {
+        steps.push(Step::Insert {
+            key: *fresh,
+            info: rng.random(),
+        });
+        *fresh += 1;
+        return;
+    }
+    let key = rng.random_range(0..*fresh);
+    steps.push(match roll {
+        6 => Step::Insert {
+            key,
+            info: rng.random(),
+        },
+        7 | 8 => Step::Delete { key },
+        _ => Step::Get { key },
+    });
 }
 
 fn churn_step(rng: &mut ChaCha8Rng, steps: &mut Vec<Step>) {

@@ -372,9 +372,10 @@ fn filled(config: CuckooConfig, pos_bits: u32, count: u64) -> (CompactTable, Vec
 
 #[test]
 fn constructor_bounds_are_typed_errors() {
-    let good = config(30, 4, Policy::default(), 0);
-    assert!(CompactTable::new(good, 10).is_ok());
-    for (order, pos_bits) in [(30, 11), (0, 41), (4, 0), (12, u32::MAX)] {
+    // The tag and the position share 40 bits: order 16 leaves 24.
+    let good = config(16, 4, Policy::default(), 0);
+    assert!(CompactTable::new(good, 24).is_ok());
+    for (order, pos_bits) in [(16, 25), (30, 11), (0, 41), (4, 0), (12, u32::MAX)] {
         assert_eq!(
             CompactTable::new(config(order, 4, Policy::default(), 0), pos_bits).err(),
             Some(CuckooError::CompactTooWide { order, pos_bits })

@@ -8,13 +8,13 @@ use logstore_sim::campaign::Case;
 use logstore_sim::CrashMode;
 
 /// Seeds tried before a planted bug counts as missed.
-const SEEDS_MAX: u64 = 300;
+const SEEDS_MAX: u64 = 1_000;
 
 /// The first seed whose run fails (or panics) with `bug` planted.
 fn first_failing_seed(bug: Bug) -> Option<(u64, String)> {
     plant(Some(bug));
     let found = (0..SEEDS_MAX).find_map(|seed| {
-        let case = Case::from_seed(seed, 600, None, &CrashMode::ALL);
+        let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
         match catch_unwind(AssertUnwindSafe(|| case.run())) {
             Ok(Ok(_)) => None,
             Ok(Err(failure)) => Some((seed, failure.to_string())),

@@ -5,15 +5,23 @@ use std::path::Path;
 
 use logstore_sim::report::{write, ReportSize};
 
-/// The report without the machine-dependent part between the markers.
+/// The report without the machine-dependent parts between the markers.
 fn without_timings(text: &str) -> String {
-    let start = text
-        .find("<!-- timings:begin -->")
-        .expect("timings begin marker");
-    let end = text
-        .find("<!-- timings:end -->")
-        .expect("timings end marker");
-    format!("{}{}", &text[..start], &text[end..])
+    let mut rest = text;
+    let mut kept = String::new();
+    let mut blocks = 0;
+    while let Some(start) = rest.find("<!-- timings:begin -->") {
+        let end = rest[start..]
+            .find("<!-- timings:end -->")
+            .expect("every timings block ends")
+            + start;
+        kept.push_str(&rest[..start]);
+        rest = &rest[end..];
+        blocks += 1;
+    }
+    assert!(blocks >= 1, "no timings block");
+    kept.push_str(rest);
+    kept
 }
 
 fn read(dir: &Path, name: &str) -> String {
