@@ -4,10 +4,13 @@
 //! laid over one or more consecutive pages with a CRC32C over the whole
 //! record. The newest valid record (highest sequence) wins. An update first
 //! syncs (so everything the record names is durable), appends the record to
-//! the current block — or erases the other block and starts it there when
-//! the current one is full or was found after a crash — then syncs. A crash
-//! at any flash operation of an update leaves the old record or the new one
-//! in force, never neither.
+//! the current block
+//! — or erases the other block and starts it there when the current one is
+//! full or was found after a crash — then syncs. A crash at any flash
+//! operation of an update leaves the old record or the new one in force,
+//! never neither. A page read back unreadable is passed over like a torn
+//! one; one read with corrected bits at the scrub threshold is noted, so
+//! the record is committed again.
 
 use crate::flash::{BlockAddr, Flash, FlashError, PageAddr, ERASED};
 pub(crate) use crate::format::anchor::AnchorRecord;
@@ -80,6 +83,9 @@ impl AnchorRecord {
 /// Where the anchor writes next. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Anchor {
+    /// A page of the record in force was read with corrected bits at the
+    /// scrub threshold.
+    needs_scrub: bool,
     /// Index into [`ANCHOR_BLOCKS`] of the block holding the newest record.
     current: usize,
     /// First page of `current` this session may append to, if it wrote
@@ -99,6 +105,7 @@ impl Anchor {
         // then the commit erases block 0 and writes there.
         flash.erase(ANCHOR_BLOCKS[1])?;
         let mut anchor = Anchor {
+            needs_scrub: false,
             current: 1,
             append_page: None,
             sequence: 0,
@@ -117,7 +124,7 @@ impl Anchor {
         let mut found: Vec<(u64, usize, usize)> = Vec::new();
         for (index, image) in images.iter().enumerate() {
             found.extend(
-                scan_block(image, page_bytes)
+                scan_block(&image.bytes, page_bytes)
                     .into_iter()
                     .map(|(sequence, offset)| (sequence, index, offset)),
             );
@@ -126,17 +133,27 @@ impl Anchor {
         // decode is passed over like a torn one: the older copies decide.
         found.sort_unstable_by(|a, b| b.cmp(a));
         let best = found.iter().find_map(|&(_, index, offset)| {
-            let decoded = AnchorRecord::decode(&images[index][offset..]);
-            decoded.ok().flatten().map(|(record, _)| (index, record))
+            let decoded = AnchorRecord::decode(&images[index].bytes[offset..]);
+            decoded
+                .ok()
+                .flatten()
+                .map(|(record, len)| (index, offset, len, record))
         });
-        let (current, record) = best.ok_or(AnchorError::NotFound)?;
+        let (current, offset, len, record) = best.ok_or(AnchorError::NotFound)?;
         record.validate(flash.geometry().blocks)?;
+        let pages = offset / page_bytes..(offset + len).div_ceil(page_bytes);
         let anchor = Anchor {
+            needs_scrub: images[current].scrub[pages].iter().any(|&s| s),
             current,
             append_page: None,
             sequence: record.sequence,
         };
         Ok((anchor, record))
+    }
+
+    /// Whether a page of the record in force needs scrubbing: commit it again.
+    pub fn needs_scrub(&self) -> bool {
+        self.needs_scrub
     }
 
     /// Makes `record` the one in force (its sequence is assigned here) and
@@ -190,6 +207,7 @@ impl Anchor {
         self.current = block_index;
         self.append_page = Some(first_page + pages);
         self.sequence = record.sequence;
+        self.needs_scrub = false;
         Ok(record)
     }
 
@@ -199,21 +217,33 @@ impl Anchor {
     }
 }
 
-/// Every page of `block`, in one buffer.
-fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<Vec<u8>, AnchorError> {
+/// A block read back: its pages in one buffer (an unreadable page as
+/// erased bytes, which no record decodes from), and which pages need
+/// scrubbing.
+struct BlockImage {
+    bytes: Vec<u8>,
+    scrub: Vec<bool>,
+}
+
+fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<BlockImage, AnchorError> {
     let geometry = flash.geometry();
     let page_bytes = geometry.page_bytes as usize;
-    let mut bytes = vec![0u8; geometry.block_bytes() as usize];
-    for (page, buf) in bytes.chunks_mut(page_bytes).enumerate() {
-        flash.read(
-            PageAddr {
-                block,
-                page: page as u32,
-            },
-            buf,
-        )?;
+    let mut image = BlockImage {
+        bytes: vec![0u8; geometry.block_bytes() as usize],
+        scrub: vec![false; geometry.pages_per_block as usize],
+    };
+    for (page, buf) in image.bytes.chunks_mut(page_bytes).enumerate() {
+        let addr = PageAddr {
+            block,
+            page: page as u32,
+        };
+        match flash.read_checked(addr, buf) {
+            Ok(status) => image.scrub[page] = status.scrub,
+            Err(FlashError::Uncorrectable { .. }) => buf.fill(ERASED),
+            Err(other) => return Err(other.into()),
+        }
     }
-    Ok(bytes)
+    Ok(image)
 }
 
 /// The sequence and byte offset of every record in a block's image whose

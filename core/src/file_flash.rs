@@ -1,7 +1,8 @@
 //! [`FileFlash`]: the [`Flash`] trait over a plain file, so the index runs on
 //! a real disk.
 //!
-//! The file is a flat image of the device, block after block. Erase writes
+//! The file is a flat image of the device, block after block, each page
+//! its data then its spare area (see [`Geometry::page_offset`]). Erase writes
 //! 0xFF over the block, sync is `fsync`. The NAND rules are enforced exactly
 //! as on the simulator (through [`PageStates`]); on open, a page that reads
 //! all 0xFF counts as erased.
@@ -30,7 +31,7 @@ impl FileFlash {
             .create(true)
             .truncate(true)
             .open(path)?;
-        let erased_block = vec![ERASED; geometry.block_bytes() as usize];
+        let erased_block = vec![ERASED; geometry.raw_block_bytes() as usize];
         for _ in 0..geometry.blocks {
             file.write_all(&erased_block)?;
         }
@@ -47,15 +48,16 @@ impl FileFlash {
         geometry.validate()?;
         let mut file = OpenOptions::new().read(true).write(true).open(path)?;
         let actual = file.metadata()?.len();
-        if actual != geometry.device_bytes() {
+        if actual != geometry.image_bytes() {
             return Err(FlashError::ImageSize {
-                expected: geometry.device_bytes(),
+                expected: geometry.image_bytes(),
                 actual,
             });
         }
         let mut image = Vec::with_capacity(actual as usize);
         file.read_to_end(&mut image)?;
-        let states = PageStates::from_pages(geometry, image.chunks(geometry.page_bytes as usize));
+        let raw_page_bytes = geometry.raw_page_bytes() as usize;
+        let states = PageStates::from_pages(geometry, image.chunks(raw_page_bytes));
         Ok(FileFlash {
             file,
             geometry,
@@ -97,7 +99,7 @@ impl Flash for FileFlash {
         self.geometry.check_block(block)?;
         self.seek_page(PageAddr { block, page: 0 })?;
         self.file
-            .write_all(&vec![ERASED; self.geometry.block_bytes() as usize])?;
+            .write_all(&vec![ERASED; self.geometry.raw_block_bytes() as usize])?;
         self.states.mark_erased(block);
         Ok(())
     }

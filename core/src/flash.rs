@@ -30,48 +30,131 @@ pub const PAGES_PER_BLOCK_MAX: u32 = 4096;
 /// Most erase blocks in one device.
 pub const BLOCKS_MAX: u32 = 1 << 24;
 
-/// The shape of a device: `blocks` erase blocks of `pages_per_block` pages of
-/// `page_bytes` bytes each.
+/// Most correctable bits an ECC step may ask for.
+pub const ECC_BITS_MAX: u32 = 128;
+
+/// The shape of a device: `blocks` erase blocks of `pages_per_block` pages,
+/// each `page_bytes` of data and `spare_bytes` of spare (out-of-band)
+/// area, and the error correction the part needs: `ecc_bits` correctable
+/// bit errors in every `ecc_step_bytes` of data (0 bits: none), its parity
+/// kept in the spare area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Geometry {
     pub page_bytes: u32,
     pub pages_per_block: u32,
     pub blocks: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub spare_bytes: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ecc_step_bytes: u32,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ecc_bits: u32,
 }
 
 impl Geometry {
-    /// A checked geometry: page size a power of two in 64 B..=64 KiB, 1..=4096
-    /// pages a block, 1..=2^24 blocks.
+    /// A checked geometry without spare area or ECC: page size a power of two
+    /// in 64 B..=64 KiB, 1..=4096 pages a block, 1..=2^24 blocks.
     pub fn new(page_bytes: u32, pages_per_block: u32, blocks: u32) -> Result<Self, FlashError> {
         let geometry = Geometry {
             page_bytes,
             pages_per_block,
             blocks,
+            spare_bytes: 0,
+            ecc_step_bytes: 0,
+            ecc_bits: 0,
         };
         geometry.validate()?;
         Ok(geometry)
     }
 
-    /// Checks the limits stated in [`Geometry::new`].
+    /// This geometry with `spare_bytes` of spare area a page and an ECC of
+    /// `ecc_bits` bits every `ecc_step_bytes` of data, checked: the step
+    /// divides the page, and BCH parity for every step fits the spare area.
+    pub fn with_ecc(
+        self,
+        spare_bytes: u32,
+        ecc_step_bytes: u32,
+        ecc_bits: u32,
+    ) -> Result<Self, FlashError> {
+        let geometry = Geometry {
+            spare_bytes,
+            ecc_step_bytes,
+            ecc_bits,
+            ..self
+        };
+        geometry.validate()?;
+        Ok(geometry)
+    }
+
+    /// Checks the limits stated in [`Geometry::new`] and [`Geometry::with_ecc`].
     pub fn validate(&self) -> Result<(), FlashError> {
         let page_ok = self.page_bytes.is_power_of_two()
             && (PAGE_BYTES_MIN..=PAGE_BYTES_MAX).contains(&self.page_bytes);
         let ppb_ok = (1..=PAGES_PER_BLOCK_MAX).contains(&self.pages_per_block);
         let blocks_ok = (1..=BLOCKS_MAX).contains(&self.blocks);
-        if page_ok && ppb_ok && blocks_ok {
+        let spare_ok = self.spare_bytes <= self.page_bytes;
+        if page_ok && ppb_ok && blocks_ok && spare_ok && self.ecc_fits() {
             Ok(())
         } else {
             Err(FlashError::BadGeometry { geometry: *self })
         }
     }
 
+    /// Whether the ECC asked for is well formed and its parity, at most
+    /// `m * bits` bits a step for the smallest GF(2^m) that holds a
+    /// codeword, fits the spare area.
+    fn ecc_fits(&self) -> bool {
+        if self.ecc_bits == 0 {
+            return self.ecc_step_bytes == 0;
+        }
+        let step = self.ecc_step_bytes;
+        let step_ok = step.is_power_of_two() && (16..=self.page_bytes.min(4096)).contains(&step);
+        if !step_ok || self.ecc_bits > ECC_BITS_MAX {
+            return false;
+        }
+        let Some(m) = (5..=16u32).find(|m| (1u64 << m) > u64::from(step * 8 + m * self.ecc_bits))
+        else {
+            return false;
+        };
+        let parity_bytes = (m * self.ecc_bits).div_ceil(8);
+        u64::from(self.page_bytes / step) * u64::from(parity_bytes) <= u64::from(self.spare_bytes)
+    }
+
+    /// Bytes of a page as the device stores it: data and spare.
+    pub fn raw_page_bytes(&self) -> u32 {
+        self.page_bytes + self.spare_bytes
+    }
+
+    /// Data bytes of a block.
     pub fn block_bytes(&self) -> u64 {
         u64::from(self.page_bytes) * u64::from(self.pages_per_block)
     }
 
+    /// Data bytes of the device.
     pub fn device_bytes(&self) -> u64 {
         self.block_bytes() * u64::from(self.blocks)
+    }
+
+    /// Bytes of a block as the device stores it, spare areas included.
+    pub fn raw_block_bytes(&self) -> u64 {
+        u64::from(self.raw_page_bytes()) * u64::from(self.pages_per_block)
+    }
+
+    /// Bytes of a flat image of the device, spare areas included.
+    pub fn image_bytes(&self) -> u64 {
+        self.raw_block_bytes() * u64::from(self.blocks)
+    }
+
+    /// The geometry the index sees through an ECC layer: the same pages,
+    /// data only.
+    pub fn data_only(&self) -> Geometry {
+        Geometry {
+            spare_bytes: 0,
+            ecc_step_bytes: 0,
+            ecc_bits: 0,
+            ..*self
+        }
     }
 
     pub fn pages(&self) -> u64 {
@@ -89,9 +172,9 @@ impl Geometry {
         PageAddr::new((index / ppb) as u32, (index % ppb) as u32)
     }
 
-    /// Byte offset of a page in a flat image of the device.
+    /// Byte offset of a page in a flat image of the device (raw pages).
     pub fn page_offset(&self, addr: PageAddr) -> u64 {
-        self.page_index(addr) * u64::from(self.page_bytes)
+        self.page_index(addr) * u64::from(self.raw_page_bytes())
     }
 
     pub fn check_block(&self, block: BlockAddr) -> Result<(), FlashError> {
@@ -119,15 +202,16 @@ impl Geometry {
         }
     }
 
-    /// Checks an address and a buffer length for a read or a program.
+    /// Checks an address and a buffer length (a raw page: data and spare)
+    /// for a read or a program.
     pub fn check_io(&self, addr: PageAddr, len: usize) -> Result<(), FlashError> {
         self.check_page(addr)?;
-        if len == self.page_bytes as usize {
+        if len == self.raw_page_bytes() as usize {
             Ok(())
         } else {
             Err(FlashError::Violation {
                 rule: Rule::BufferLength {
-                    expected: self.page_bytes,
+                    expected: self.raw_page_bytes(),
                     actual: len,
                 },
                 page: addr,
@@ -230,8 +314,12 @@ pub enum FlashError {
         limit: u64,
     },
     /// The geometry is outside the supported limits.
-    #[error("unsupported geometry {geometry:?}: page 64 B..=64 KiB (power of two), 1..=4096 pages a block, 1..=2^24 blocks")]
+    #[error("unsupported geometry {geometry:?}: page 64 B..=64 KiB (power of two), 1..=4096 pages a block, 1..=2^24 blocks, spare at most a page, an ECC step a power of two from 16 B to the page (4 KiB at most) whose parity fits the spare, at most 128 bits")]
     BadGeometry { geometry: Geometry },
+    /// A page read back with more bit errors than the ECC corrects: its
+    /// data is lost (MTD's -EBADMSG). Nothing was changed.
+    #[error("{page} holds more bit errors than the ECC corrects")]
+    Uncorrectable { page: PageAddr },
     /// A device image whose size does not match its geometry.
     #[error("image is {actual} bytes, the geometry needs {expected}")]
     ImageSize { expected: u64, actual: u64 },
@@ -243,12 +331,29 @@ pub enum FlashError {
     Io(#[from] std::io::Error),
 }
 
+/// What a read found beside the data: the bit errors corrected, as MTD
+/// reports them to UBI (-EUCLEAN past its threshold).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStatus {
+    /// The most bits corrected in one ECC step of the page.
+    pub bits_corrected: u32,
+    /// Whether that is at or past the threshold where the data should be
+    /// moved before it grows beyond what the ECC corrects.
+    pub scrub: bool,
+}
+
 /// A NAND device. The index does all its I/O through this trait.
 pub trait Flash {
     fn geometry(&self) -> Geometry;
-    /// Reads one page into `buf` (exactly `page_bytes` long).
+    /// Reads one page into `buf` (exactly `raw_page_bytes` long: data, then
+    /// spare).
     fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError>;
-    /// Programs one erased page with `data` (exactly `page_bytes` long).
+    /// As [`Flash::read`], telling what error correction found. A device
+    /// without ECC corrects nothing.
+    fn read_checked(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        self.read(page, buf).map(|()| ReadStatus::default())
+    }
+    /// Programs one erased page with `data` (exactly `raw_page_bytes` long).
     fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError>;
     /// Erases a whole block: every page reads 0xFF and may be programmed again.
     fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError>;
@@ -264,6 +369,9 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
         (**self).read(page, buf)
     }
+    fn read_checked(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        (**self).read_checked(page, buf)
+    }
     fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
         (**self).program(page, data)
     }
@@ -275,7 +383,8 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     }
 }
 
-/// Operations a [`Counted`] device saw.
+/// Operations a device saw through the index's ECC layer (raw bytes: data
+/// and spare).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IoCounts {
     pub reads: u64,
@@ -283,63 +392,6 @@ pub struct IoCounts {
     pub bytes_programmed: u64,
     pub erases: u64,
     pub syncs: u64,
-}
-
-/// A device that counts the operations passed through to it, so the index
-/// can report its own I/O on any backend.
-#[derive(Clone, Debug)]
-pub struct Counted<F> {
-    inner: F,
-    counts: IoCounts,
-}
-
-impl<F: Flash> Counted<F> {
-    pub fn new(inner: F) -> Self {
-        Counted {
-            inner,
-            counts: IoCounts::default(),
-        }
-    }
-
-    pub fn counts(&self) -> IoCounts {
-        self.counts
-    }
-
-    pub fn inner(&self) -> &F {
-        &self.inner
-    }
-
-    pub fn inner_mut(&mut self) -> &mut F {
-        &mut self.inner
-    }
-
-    pub fn into_inner(self) -> F {
-        self.inner
-    }
-}
-
-impl<F: Flash> Flash for Counted<F> {
-    fn geometry(&self) -> Geometry {
-        self.inner.geometry()
-    }
-    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
-        self.counts.reads += 1;
-        self.inner.read(page, buf)
-    }
-    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
-        self.inner.program(page, data)?;
-        self.counts.programs += 1;
-        self.counts.bytes_programmed += data.len() as u64;
-        Ok(())
-    }
-    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
-        self.counts.erases += 1;
-        self.inner.erase(block)
-    }
-    fn sync(&mut self) -> Result<(), FlashError> {
-        self.counts.syncs += 1;
-        self.inner.sync()
-    }
 }
 
 /// Which pages are programmed, and each block's lowest programmable page.

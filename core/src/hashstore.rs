@@ -9,8 +9,8 @@ use std::ops::Range;
 
 use crate::alloc::{erase_or_retire, Allocator, OutOfBlocks};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::cuckoo::{self, CuckooTable};
-use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ERASED};
+use crate::cuckoo::{self, CuckooConfig, CuckooTable};
+use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ReadStatus, ERASED};
 use crate::format::incarnation::{
     decode_slot, encode_slot, finish_page, Header, IncarnationPageFault, PAGE_HEADER_BYTES,
     SLOT_BYTES,
@@ -54,6 +54,9 @@ pub enum HashStoreError {
     /// writer is broken; lookups and a full read could disagree.
     #[error("hash store page at {page} holds a hash already stored in the incarnation")]
     DuplicateHash { page: PageAddr },
+    /// The pages read back could not be laid out as a table again.
+    #[error("hash store entries do not form a table: {0}")]
+    Table(crate::cuckoo::CuckooError),
     /// Every block tried for one region block failed (each one was retired).
     #[error("{attempts} blocks failed in a row while freezing")]
     RetriesExhausted { attempts: u32 },
@@ -174,11 +177,22 @@ impl Shape {
 }
 
 /// The result of one lookup and what it cost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lookup {
     pub value: Option<Value>,
     /// Pages read: 1 or 2, never more than [`PAGES_PER_LOOKUP_MAX`].
     pub pages_read: u64,
+    /// A page read needs scrubbing (corrected bits at the threshold).
+    pub scrub: bool,
+}
+
+/// An incarnation's entries with their places, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// (bucket, slot, hash, value), in bucket order.
+    pub entries: Vec<(u64, usize, Hash, Value)>,
+    /// A page read needs scrubbing.
+    pub scrub: bool,
 }
 
 /// One frozen log store on flash.
@@ -341,6 +355,7 @@ impl Incarnation {
     }
 
     /// Looks `hash` up, reading at most the two pages holding its buckets.
+    #[cfg(feature = "testing")]
     pub fn get<F: Flash>(
         &self,
         flash: &mut F,
@@ -349,58 +364,68 @@ impl Incarnation {
         Ok(self.lookup(flash, hash)?.value)
     }
 
-    /// [`Incarnation::get`], also telling how many pages it read. Bucket h1
-    /// is searched first; the page of h2 is read only if h1 lacks the hash
-    /// and lies on another page.
+    /// [`Incarnation::get`], also telling how many pages it read and whether
+    /// one needs scrubbing. Bucket h1 is searched first; the page of h2 is
+    /// read only if h1 lacks the hash and lies on another page.
     pub fn lookup<F: Flash>(&self, flash: &mut F, hash: &Hash) -> Result<Lookup, HashStoreError> {
         let order = self.shape.order;
         let buckets = [cuckoo::h1(hash, order), cuckoo::h2(hash, order)];
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
         let mut loaded = None;
-        let mut pages_read = 0;
+        let mut found = Lookup::default();
         for (i, &bucket) in buckets.iter().enumerate() {
             if i == 1 && bucket == buckets[0] {
                 break;
             }
             let page = self.shape.page_of(bucket);
             if loaded != Some(page) {
-                self.read_page(flash, page, &mut buf)?;
+                found.scrub |= self.read_page(flash, page, &mut buf)?.scrub;
                 loaded = Some(page);
-                pages_read += 1;
+                found.pages_read += 1;
             }
             let addr = self.page_addr(page);
             for slot in self.bucket_slots_in(&buf, bucket) {
                 match decode_slot(slot).map_err(|why| corrupt(addr, why))? {
                     Some((stored, value)) if stored == *hash => {
-                        return Ok(Lookup {
-                            value: Some(value),
-                            pages_read,
-                        })
+                        found.value = Some(value);
+                        return Ok(found);
                     }
                     _ => {}
                 }
             }
         }
-        Ok(Lookup {
-            value: None,
-            pages_read,
-        })
+        Ok(found)
     }
 
     /// Every (hash, value) in bucket order, reading and checking every page,
     /// and checking that each hash sits in one of its candidate buckets.
     pub fn read_all<F: Flash>(&self, flash: &mut F) -> Result<Vec<(Hash, Value)>, HashStoreError> {
+        let placed = self.read_placed(flash)?;
+        Ok(placed
+            .entries
+            .into_iter()
+            .map(|(_, _, h, v)| (h, v))
+            .collect())
+    }
+
+    /// Every entry with its bucket and slot, read and checked as
+    /// [`Incarnation::read_all`] does, and whether a page needs scrubbing.
+    pub fn read_placed<F: Flash>(&self, flash: &mut F) -> Result<Placed, HashStoreError> {
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
-        let mut out = Vec::with_capacity(self.shape.entries.min(1 << 20) as usize);
-        let mut seen = std::collections::HashSet::with_capacity(out.capacity());
+        let capacity = self.shape.entries.min(1 << 20) as usize;
+        let mut placed = Placed {
+            entries: Vec::with_capacity(capacity),
+            scrub: false,
+        };
+        let mut seen = std::collections::HashSet::with_capacity(capacity);
         for page in 0..self.shape.pages {
-            self.read_page(flash, page, &mut buf)?;
+            placed.scrub |= self.read_page(flash, page, &mut buf)?.scrub;
             let addr = self.page_addr(page);
             let (first, count) = self.shape.page_buckets(page);
             for bucket in first..first + u64::from(count) {
-                for slot in self.bucket_slots_in(&buf, bucket) {
+                for (slot, bytes) in self.bucket_slots_in(&buf, bucket).enumerate() {
                     let Some((hash, value)) =
-                        decode_slot(slot).map_err(|why| corrupt(addr, why))?
+                        decode_slot(bytes).map_err(|why| corrupt(addr, why))?
                     else {
                         continue;
                     };
@@ -411,17 +436,48 @@ impl Incarnation {
                     if !seen.insert(hash) {
                         return Err(HashStoreError::DuplicateHash { page: addr });
                     }
-                    out.push((hash, value));
+                    placed.entries.push((bucket, slot, hash, value));
                 }
             }
         }
-        if out.len() as u64 != self.shape.entries {
+        if placed.entries.len() as u64 != self.shape.entries {
             return Err(HashStoreError::EntryCount {
                 expected: self.shape.entries,
-                found: out.len() as u64,
+                found: placed.entries.len() as u64,
             });
         }
-        Ok(out)
+        Ok(placed)
+    }
+
+    /// Reads and checks region pages `pages` (a background scrub): the most
+    /// bits corrected in a step, and whether any needs scrubbing.
+    pub fn check_pages<F: Flash>(
+        &self,
+        flash: &mut F,
+        pages: Range<u64>,
+    ) -> Result<ReadStatus, HashStoreError> {
+        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        let mut most = ReadStatus::default();
+        for page in pages.start..pages.end.min(self.shape.pages) {
+            let status = self.read_page(flash, page, &mut buf)?;
+            most.bits_corrected = most.bits_corrected.max(status.bits_corrected);
+            most.scrub |= status.scrub;
+        }
+        Ok(most)
+    }
+
+    /// The incarnation as a table with the same placement: what a rewrite
+    /// freezes again elsewhere.
+    pub fn read_table<F: Flash>(
+        &self,
+        flash: &mut F,
+    ) -> Result<CuckooTable<Value>, HashStoreError> {
+        let placed = self.read_placed(flash)?;
+        let config = CuckooConfig {
+            bucket_slots: self.shape.bucket_slots,
+            ..CuckooConfig::new(self.shape.order, 0)
+        };
+        CuckooTable::from_placements(config, placed.entries).map_err(HashStoreError::Table)
     }
 
     /// Where page `page` of the region lives: block `page / pages_per_block`
@@ -435,16 +491,24 @@ impl Incarnation {
         }
     }
 
-    /// Reads region page `page` into `buf` and checks it.
+    /// Reads region page `page` into `buf` and checks it; what the ECC saw.
     fn read_page<F: Flash>(
         &self,
         flash: &mut F,
         page: u64,
         buf: &mut [u8],
-    ) -> Result<(), HashStoreError> {
+    ) -> Result<ReadStatus, HashStoreError> {
         let addr = self.page_addr(page);
-        flash.read(addr, buf)?;
-        self.check_page(page, buf).map_err(|why| corrupt(addr, why))
+        let status = match flash.read_checked(addr, buf) {
+            Ok(status) => status,
+            Err(FlashError::Uncorrectable { .. }) => {
+                return Err(corrupt(addr, IncarnationPageFault::Uncorrectable))
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.check_page(page, buf)
+            .map_err(|why| corrupt(addr, why))?;
+        Ok(status)
     }
 
     /// Checks a page's header and CRC against what page `page` must hold.
@@ -503,7 +567,6 @@ impl Incarnation {
     }
 
     /// Pages in the region that hold buckets.
-    #[cfg(feature = "testing")]
     pub fn pages(&self) -> u64 {
         self.shape.pages
     }

@@ -33,6 +33,7 @@ mod alloc;
 mod anchor;
 mod codec;
 mod cuckoo;
+mod ecc;
 mod file_flash;
 mod flash;
 mod format;
@@ -46,11 +47,14 @@ mod store;
 mod types;
 
 pub use cuckoo::config::Policy;
+pub use ecc::EccCounts;
 pub use file_flash::FileFlash;
-pub use flash::{BlockAddr, Flash, FlashError, FlashOp, Geometry, IoCounts, PageAddr, Rule};
-pub use journal::{RecoveryReport, StopFault, StopReason};
+pub use flash::{
+    BlockAddr, Flash, FlashError, FlashOp, Geometry, IoCounts, PageAddr, ReadStatus, Rule,
+};
+pub use journal::{Loss, RecoveryReport, StopFault, StopReason};
 pub use logtable::SlotLayoutKind;
-pub use store::{FullReason, Store, StoreConfig, StoreError, StoreStats};
+pub use store::{FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats};
 pub use types::{Hash, Info, Value};
 
 /// The detailed causes a [`StoreError`] or a [`RecoveryReport`] can carry.
@@ -79,8 +83,9 @@ pub mod testing {
     };
     pub use crate::cuckoo::full::{CuckooTable, FullSlots};
     pub use crate::cuckoo::table::{InsertPlan, Placement, Table};
+    pub use crate::ecc::Media;
     pub use crate::flash::{
-        BlockState, Counted, PageStates, BLOCKS_MAX, ERASED, PAGES_PER_BLOCK_MAX, PAGE_BYTES_MAX,
+        BlockState, PageStates, BLOCKS_MAX, ERASED, PAGES_PER_BLOCK_MAX, PAGE_BYTES_MAX,
         PAGE_BYTES_MIN,
     };
     pub use crate::format::anchor::AnchorRecord;

@@ -126,6 +126,11 @@ impl<F: Flash> Log<F> {
     pub fn open_returning(
         mut flash: F,
     ) -> Result<(Self, Vec<Entry>, RecoveryReport), (LogError, F)> {
+        // What the device shows now is what recovery builds on: make it
+        // durable first, so no later crash can take back what was found.
+        if let Err(error) = flash.sync() {
+            return Err((error.into(), flash));
+        }
         let (anchor, record) = match Anchor::open(&mut flash) {
             Ok(found) => found,
             Err(error) => return Err((error.into(), flash)),
@@ -281,6 +286,28 @@ impl<F: Flash> Log<F> {
             }
         }
         Ok(())
+    }
+
+    /// Commits an anchor naming the current journal and `incarnations`
+    /// (one incarnation swapped for its copy, say); frees the blocks no
+    /// longer named.
+    pub fn commit_incarnations(&mut self, incarnations: Vec<Region>) -> Result<(), LogError> {
+        self.guarded(|log| {
+            let journal = log.record.journal.clone();
+            log.commit(journal, incarnations)
+        })
+    }
+
+    /// Commits the record in force again (a scrub of the anchor).
+    pub fn recommit(&mut self) -> Result<(), LogError> {
+        let incarnations = self.record.incarnations.clone();
+        self.commit_incarnations(incarnations)
+    }
+
+    /// Whether the anchor record in force was read with corrected bits at
+    /// the scrub threshold.
+    pub fn anchor_needs_scrub(&self) -> bool {
+        self.anchor.needs_scrub()
     }
 
     pub fn flash(&self) -> &F {

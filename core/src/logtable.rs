@@ -280,7 +280,9 @@ impl LogTable {
             .map(|(h, _)| *h)
             .collect();
         for hash in &tombstones {
-            table.remove(hash);
+            if let Some(slot) = table.find_slot(hash) {
+                table.remove_at(slot);
+            }
         }
         Ok(Cow::Owned(table))
     }

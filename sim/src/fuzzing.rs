@@ -578,6 +578,7 @@ mod tests {
             epoch: 1,
             generation: 1,
             sequence: 3,
+            synced_through: Some(2),
             entries: vec![
                 logstore::testing::format::Entry::Hash {
                     hash: [7; 32],

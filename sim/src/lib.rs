@@ -37,4 +37,7 @@ pub mod speed;
 pub mod wear;
 pub mod workload;
 
-pub use nand::{CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash, WearOut};
+pub use nand::{
+    CrashMode, Device, ErrorModel, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash,
+    WearOut,
+};

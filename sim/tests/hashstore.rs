@@ -358,6 +358,7 @@ fn stale_foreign_erased_and_misplaced_pages_are_named() {
         epoch: 0,
         generation: GENERATION,
         sequence: 0,
+        synced_through: None,
         entries: vec![],
     };
     let mut flash = f.flash.clone();

@@ -47,6 +47,9 @@ pub enum IncarnationPageFault {
     BadSlotState(u8),
     #[error("hash stored in bucket {bucket}, neither of its candidate buckets")]
     Misplaced { bucket: u64 },
+    /// The page held more bit errors than the ECC corrects.
+    #[error("more bit errors than the ECC corrects")]
+    Uncorrectable,
 }
 
 /// A page header as laid out on flash.

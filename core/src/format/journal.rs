@@ -1,6 +1,7 @@
-//! The journal page: a 32-byte header (magic `LSJ1`, epoch, generation,
-//! sequence, body length, entry count, CRC32C over the whole page), then
-//! whole entries, then 0xFF to the end of the page.
+//! The journal page: a 36-byte header (magic `LSJ2`, epoch, generation,
+//! sequence, how far back the last page a completed flush made durable is,
+//! body length, entry count, CRC32C over the whole page), then whole
+//! entries, then 0xFF to the end of the page.
 //!
 //! An entry is a tag byte, the hash, and for an insert its info: 49 bytes
 //! ([`ENTRY_BYTES`]) or 33 for a tombstone ([`TOMBSTONE_BYTES`]).
@@ -11,12 +12,15 @@ use crate::flash::{is_erased, ERASED};
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Info};
 
-/// "LSJ1", little-endian.
-pub(crate) const MAGIC: u32 = 0x4C53_4A31;
+/// "LSJ2", little-endian.
+pub(crate) const MAGIC: u32 = 0x4C53_4A32;
 /// Bytes of the page header.
-pub const PAGE_HEADER_BYTES: usize = 32;
+pub const PAGE_HEADER_BYTES: usize = 36;
 /// Where the CRC sits in the header.
-const CRC_RANGE: std::ops::Range<usize> = 28..32;
+const CRC_RANGE: std::ops::Range<usize> = 32..36;
+/// On flash `synced_through` is the distance back from the page's own
+/// sequence (at least 1); this means none.
+const SYNCED_NONE: u32 = 0;
 /// Smallest page the journal accepts: room for a header and a few entries.
 pub const JOURNAL_PAGE_BYTES_MIN: u32 = 256;
 
@@ -93,6 +97,11 @@ pub struct Page {
     pub epoch: u32,
     pub generation: u64,
     pub sequence: u64,
+    /// The highest page sequence a completed flush had made durable when
+    /// this page was written (`None`: none yet). A valid page whose
+    /// `synced_through` reaches a missing page's sequence proves that page
+    /// was durable: its loss is corruption, not a torn tail.
+    pub synced_through: Option<u64>,
     pub entries: Vec<Entry>,
 }
 
@@ -107,9 +116,24 @@ pub enum JournalPageFault {
     BadCrc,
     #[error("page checksum holds but its contents are malformed: {0}")]
     Malformed(DecodeError),
+    /// The page held more bit errors than the ECC corrects.
+    #[error("page holds more bit errors than the ECC corrects")]
+    Uncorrectable,
 }
 
 impl Page {
+    /// `synced_through` as written: how far back from this page's sequence
+    /// (a durable page older than 2^32 pages back reads as none, which only
+    /// weakens what recovery can prove).
+    fn synced_back(&self) -> u32 {
+        match self.synced_through {
+            Some(synced) if synced < self.sequence => {
+                u32::try_from(self.sequence - synced).unwrap_or(SYNCED_NONE)
+            }
+            _ => SYNCED_NONE,
+        }
+    }
+
     /// Lays the page out in `page_bytes` bytes, CRC included.
     pub fn encode(&self, page_bytes: usize) -> Vec<u8> {
         let mut body = Writer::default();
@@ -122,6 +146,7 @@ impl Page {
             .u32(self.epoch)
             .u64(self.generation)
             .u64(self.sequence)
+            .u32(self.synced_back())
             .u16(body.bytes.len() as u16)
             .u16(self.entries.len() as u16)
             .u32(0)
@@ -145,6 +170,7 @@ impl Page {
         let epoch = r.u32().map_err(malformed)?;
         let generation = r.u64().map_err(malformed)?;
         let sequence = r.u64().map_err(malformed)?;
+        let synced_back = r.u32().map_err(malformed)?;
         let length = r.u16().map_err(malformed)? as usize;
         let count = r.u16().map_err(malformed)?;
         let _crc = r.u32().map_err(malformed)?;
@@ -169,6 +195,9 @@ impl Page {
             epoch,
             generation,
             sequence,
+            synced_through: (synced_back != SYNCED_NONE)
+                .then(|| sequence.checked_sub(u64::from(synced_back)))
+                .flatten(),
             entries,
         })
     }
@@ -212,6 +241,7 @@ mod tests {
             epoch: 3,
             generation: 9,
             sequence: 11,
+            synced_through: Some(7),
             entries: vec![entry(1), Entry::Tombstone { hash: [2; 32] }, entry(3)],
         };
         let bytes = page.encode(256);
@@ -241,6 +271,6 @@ mod tests {
         let mut w = Writer::default();
         Entry::Tombstone { hash: [0; 32] }.encode(&mut w);
         assert_eq!(w.bytes.len(), TOMBSTONE_BYTES);
-        assert_eq!(entries_per_page(256), (256 - 32) / 33);
+        assert_eq!(entries_per_page(256), (256 - 36) / 33);
     }
 }

@@ -9,162 +9,25 @@
 //! is [`StoreError::Full`] with nothing already stored lost (unless the
 //! configuration opts in to dropping the oldest incarnation).
 
+mod config;
+mod scrub;
+
+pub use config::StoreConfig;
+pub use scrub::ScrubReport;
+
 use crate::alloc::OutOfBlocks;
-use crate::codec::{DecodeError, Reader, Writer};
-use crate::cuckoo::config::COMPACT_SLOT_BITS;
-use crate::cuckoo::{CuckooConfig, CuckooError, Policy};
-use crate::flash::Geometry;
-use crate::flash::{Counted, Flash, FlashError, IoCounts};
+use crate::codec::DecodeError;
+use crate::cuckoo::CuckooError;
+use crate::ecc::{EccCounts, Media};
+use crate::flash::{Flash, FlashError, IoCounts};
 use crate::format::journal::Entry;
-use crate::format::journal::JOURNAL_PAGE_BYTES_MIN;
 use crate::hashstore::{HashStoreError, Incarnation};
-use crate::journal::{position_bits, JournalError, RecoveryReport};
+use crate::journal::RecoveryReport;
 use crate::log::{Log, LogError};
-use crate::logtable::{ApplyError, FrozenError, LogTable, SlotLayoutKind};
+use crate::logtable::{ApplyError, FrozenError, LogTable};
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Info, Value};
-
-const CONFIG_VERSION: u16 = 2;
-
-/// The shape and policies of a store, kept in the anchor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct StoreConfig {
-    /// The log store has 2^order buckets.
-    pub order: u32,
-    /// Slots per bucket: 2, 4 or 8.
-    pub bucket_slots: usize,
-    pub policy: Policy,
-    /// Erase blocks of each journal region.
-    pub journal_blocks: u32,
-    /// Most incarnations kept.
-    pub incarnations_max: u32,
-    /// Past `incarnations_max`, drop the oldest incarnation (and what only it
-    /// held) instead of returning `Full`. Off by default.
-    pub evict_oldest: bool,
-    /// Seeds the cuckoo table's random choices.
-    pub seed: u64,
-    /// The log store's slot layout: full hashes, or tags and journal
-    /// positions (SILT-style).
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub layout: SlotLayoutKind,
-}
-
-impl StoreConfig {
-    /// 2^order buckets of 4 slots, the default policy, `journal_blocks`
-    /// blocks of journal, at most 8 incarnations, no eviction.
-    pub fn new(order: u32, journal_blocks: u32) -> Self {
-        StoreConfig {
-            order,
-            bucket_slots: 4,
-            policy: Policy::default(),
-            journal_blocks,
-            incarnations_max: 8,
-            evict_oldest: false,
-            seed: 0,
-            layout: SlotLayoutKind::Full,
-        }
-    }
-
-    /// Checks the configuration against a device of `geometry` without
-    /// touching the device: what [`Store::create`] would refuse for its
-    /// shape, this refuses, before anything is allocated or written.
-    pub fn check(&self, geometry: Geometry) -> Result<(), StoreError> {
-        geometry.validate().map_err(StoreError::Flash)?;
-        self.cuckoo().capacity()?;
-        check_fits(self, geometry)?;
-        if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
-            let page_bytes = geometry.page_bytes;
-            return Err(LogError::Journal(JournalError::PageTooSmall { page_bytes }).into());
-        }
-        Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
-        if self.layout == SlotLayoutKind::Compact {
-            let pos_bits = position_bits(geometry, self.journal_blocks);
-            if pos_bits > COMPACT_SLOT_BITS.saturating_sub(self.order) {
-                let order = self.order;
-                return Err(CuckooError::CompactTooWide { order, pos_bits }.into());
-            }
-        }
-        Ok(())
-    }
-
-    fn cuckoo(&self) -> CuckooConfig {
-        CuckooConfig {
-            order: self.order,
-            bucket_slots: self.bucket_slots,
-            policy: self.policy,
-            seed: self.seed,
-        }
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::default();
-        w.u16(CONFIG_VERSION)
-            .u32(self.order)
-            .u8(self.bucket_slots as u8);
-        match self.policy {
-            Policy::RandomWalk { max_kicks, retries } => w.u8(0).u32(max_kicks).u32(retries),
-            Policy::Bfs { max_depth } => w.u8(1).u32(max_depth).u32(0),
-            Policy::FixedVictim { max_kicks } => w.u8(2).u32(max_kicks).u32(0),
-        };
-        w.u32(self.journal_blocks)
-            .u32(self.incarnations_max)
-            .u8(u8::from(self.evict_oldest))
-            .u64(self.seed)
-            .u8(match self.layout {
-                SlotLayoutKind::Full => 0,
-                SlotLayoutKind::Compact => 1,
-            });
-        w.bytes
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let version = r.u16()?;
-        if version != CONFIG_VERSION {
-            return Err(DecodeError::Invalid {
-                what: "store config version",
-                value: u64::from(version),
-            });
-        }
-        let order = r.u32()?;
-        let bucket_slots = usize::from(r.u8()?);
-        let (tag, a, b) = (r.u8()?, r.u32()?, r.u32()?);
-        let policy = match tag {
-            0 => Policy::RandomWalk {
-                max_kicks: a,
-                retries: b,
-            },
-            1 => Policy::Bfs { max_depth: a },
-            2 => Policy::FixedVictim { max_kicks: a },
-            other => {
-                return Err(DecodeError::Invalid {
-                    what: "policy tag",
-                    value: u64::from(other),
-                })
-            }
-        };
-        Ok(StoreConfig {
-            order,
-            bucket_slots,
-            policy,
-            journal_blocks: r.u32()?,
-            incarnations_max: r.u32()?,
-            evict_oldest: r.u8()? != 0,
-            seed: r.u64()?,
-            layout: match r.u8()? {
-                0 => SlotLayoutKind::Full,
-                1 => SlotLayoutKind::Compact,
-                other => {
-                    return Err(DecodeError::Invalid {
-                        what: "slot layout",
-                        value: u64::from(other),
-                    })
-                }
-            },
-        })
-    }
-}
+use config::check_fits;
 
 /// What is full when [`StoreError::Full`] comes back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,6 +66,24 @@ pub enum StoreError {
     /// The device failed (power lost, I/O error, a rule broken).
     #[error(transparent)]
     Flash(FlashError),
+    /// Opening found durable journal pages unreadable (more bit errors than
+    /// the ECC corrects): the report says which. Nothing was changed;
+    /// [`Store::open_salvaging`] opens with what is left.
+    #[error("durable journal pages are lost: {}", describe_loss(.0))]
+    DataLoss(Box<RecoveryReport>),
+}
+
+fn describe_loss(report: &RecoveryReport) -> String {
+    let pages: u64 = report
+        .lost
+        .iter()
+        .map(|l| l.sequences.end - l.sequences.start)
+        .sum();
+    let first = report.lost.first().map_or(0, |l| l.position);
+    format!(
+        "{pages} page(s) of journal generation {} from region position {first}; {} entries still readable",
+        report.journal_generation, report.entries_kept
+    )
 }
 
 impl From<LogError> for StoreError {
@@ -243,6 +124,13 @@ pub struct StoreStats {
     pub bytes_appended: u64,
     /// Every operation the store sent to flash since open.
     pub io: IoCounts,
+    /// What the error correction saw since open.
+    pub ecc: EccCounts,
+    /// Rewrites done since open to move data before its bit errors outgrow
+    /// the ECC (journal packs, incarnations rewritten, anchor recommitted).
+    pub scrubs: u64,
+    /// Bytes of ECC parity each page carries in its spare area.
+    pub parity_bytes_per_page: u64,
     /// RAM held by the log store table.
     pub ram_bytes: u64,
     /// Compact layout: journal entries read to confirm a tag match, and
@@ -255,7 +143,7 @@ pub struct StoreStats {
 /// device) snapshots the whole store, RAM and flash alike.
 #[derive(Clone, Debug)]
 pub struct Store<F: Flash> {
-    log: Log<Counted<F>>,
+    log: Log<Media<F>>,
     config: StoreConfig,
     table: LogTable,
     /// Newest first.
@@ -264,6 +152,12 @@ pub struct Store<F: Flash> {
     freezes: u64,
     evictions: u64,
     bytes_appended: u64,
+    /// Incarnations read back needing a scrub, by generation, to rewrite.
+    scrub_due: Vec<u64>,
+    /// Rewrites done to move data before its errors outgrow the ECC.
+    scrubs: u64,
+    /// Where the background scrub goes on: (incarnation generation, page).
+    scrub_cursor: (u64, u64),
 }
 
 /// Most times one operation makes room (pack or freeze) before it gives up.
@@ -273,7 +167,8 @@ impl<F: Flash> Store<F> {
     /// Formats `flash` as an empty store.
     pub fn create(flash: F, config: StoreConfig) -> Result<Self, StoreError> {
         config.check(flash.geometry())?;
-        let log = Log::create(Counted::new(flash), config.journal_blocks, config.encode())?;
+        let media = Media::new(flash).map_err(|(error, _)| StoreError::Flash(error))?;
+        let log = Log::create(media, config.journal_blocks, config.encode())?;
         let table = LogTable::new(
             config.layout,
             config.cuckoo(),
@@ -283,7 +178,7 @@ impl<F: Flash> Store<F> {
     }
 
     fn assemble(
-        log: Log<Counted<F>>,
+        log: Log<Media<F>>,
         config: StoreConfig,
         table: LogTable,
         incarnations: Vec<Incarnation>,
@@ -297,12 +192,17 @@ impl<F: Flash> Store<F> {
             freezes: 0,
             evictions: 0,
             bytes_appended: 0,
+            scrub_due: Vec::new(),
+            scrubs: 0,
+            scrub_cursor: (0, 0),
         }
     }
 
     /// Opens a store after a clean stop or a crash: the anchor's
     /// configuration and incarnations, then the table rebuilt from the
-    /// journal. Returns the journal's recovery report too.
+    /// journal. Returns the journal's recovery report too. Durable journal
+    /// pages found unreadable are never dropped silently: that is
+    /// [`StoreError::DataLoss`] (see [`Store::open_salvaging`]).
     pub fn open(flash: F) -> Result<(Self, RecoveryReport), StoreError> {
         Store::open_returning(flash).map_err(|(error, _)| error)
     }
@@ -311,10 +211,34 @@ impl<F: Flash> Store<F> {
     /// error: power lost while a recovery writes (a rebuild that freezes),
     /// say, can be power-cycled and opened again.
     pub fn open_returning(flash: F) -> Result<(Self, RecoveryReport), (StoreError, F)> {
-        let (log, entries, report) = match Log::open_returning(Counted::new(flash)) {
+        Store::open_with(flash, false)
+    }
+
+    /// Opens a store whose journal lost durable pages: keeps every entry
+    /// still readable, rewrites the journal without the hole, and returns
+    /// the report naming what was lost. On a store that lost nothing it is
+    /// [`Store::open`].
+    pub fn open_salvaging(flash: F) -> Result<(Self, RecoveryReport), StoreError> {
+        let (mut store, report) = Store::open_with(flash, true).map_err(|(error, _)| error)?;
+        if report.lost_data() {
+            store.rewrite_journal()?;
+        }
+        Ok((store, report))
+    }
+
+    fn open_with(flash: F, salvage: bool) -> Result<(Self, RecoveryReport), (StoreError, F)> {
+        let media = match Media::new(flash) {
+            Ok(media) => media,
+            Err((error, flash)) => return Err((StoreError::Flash(error), flash)),
+        };
+        let (log, entries, report) = match Log::open_returning(media) {
             Ok(opened) => opened,
             Err((error, flash)) => return Err((error.into(), flash.into_inner())),
         };
+        if report.lost_data() && !salvage {
+            let error = StoreError::DataLoss(Box::new(report));
+            return Err((error, log.into_flash().into_inner()));
+        }
         let (config, table, incarnations) = match Store::assemble_opened(&log) {
             Ok(parts) => parts,
             Err(error) => return Err((error, log.into_flash().into_inner())),
@@ -330,7 +254,7 @@ impl<F: Flash> Store<F> {
     /// The configuration, an empty table and the incarnations the anchor
     /// names; no flash I/O.
     fn assemble_opened(
-        log: &Log<Counted<F>>,
+        log: &Log<Media<F>>,
     ) -> Result<(StoreConfig, LogTable, Vec<Incarnation>), StoreError> {
         let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
         let geometry = log.flash().geometry();
@@ -392,13 +316,22 @@ impl<F: Flash> Store<F> {
         &self.config
     }
 
-    /// Looks in the log store, then the incarnations newest first.
+    /// Looks in the log store, then the incarnations newest first. A page
+    /// read with corrected bits at the scrub threshold is noted, and moved
+    /// by the next write or [`Store::scrub`].
     pub fn get(&mut self, hash: &Hash) -> Result<Option<Info>, StoreError> {
         if let Some(value) = self.table.get(&mut self.log, hash)? {
             return Ok(live(value));
         }
         for incarnation in &self.incarnations {
-            if let Some(value) = incarnation.get(self.log.flash_mut(), hash)? {
+            let found = incarnation.lookup(self.log.flash_mut(), hash)?;
+            if found.scrub {
+                let generation = incarnation.region().generation;
+                if !self.scrub_due.contains(&generation) {
+                    self.scrub_due.push(generation);
+                }
+            }
+            if let Some(value) = found.value {
                 return Ok(live(value));
             }
         }
@@ -423,6 +356,7 @@ impl<F: Flash> Store<F> {
     /// have used up the journal's region, the table is packed or frozen
     /// instead, which makes it durable too.
     pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.maintain()?;
         match self.log.flush() {
             Err(LogError::Full { .. }) => self.make_journal_room(),
             other => Ok(other?),
@@ -435,6 +369,7 @@ impl<F: Flash> Store<F> {
     /// table untouched. Without incarnations a tombstone just removes; with
     /// them it stays and shadows them.
     fn put(&mut self, entry: Entry) -> Result<(), StoreError> {
+        self.maintain()?;
         for _ in 0..ROOM_ATTEMPTS_MAX {
             if !self.log.has_room_for(&entry) {
                 self.make_journal_room()?;
@@ -476,6 +411,18 @@ impl<F: Flash> Store<F> {
         if live_bytes * 2 > region_bytes {
             return self.freeze(&[], false).map(|_| ());
         }
+        let positions = self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
+        self.table.remap(&contents, &positions)?;
+        self.packs += 1;
+        Ok(())
+    }
+
+    /// Copies the live entries into a fresh journal region (a pack, whether
+    /// or not the journal is full): what a scrub or a salvage does to the
+    /// journal.
+    fn rewrite_journal(&mut self) -> Result<(), StoreError> {
+        let contents = self.table.contents(&mut self.log)?;
+        let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         let positions = self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
         self.table.remap(&contents, &positions)?;
         self.packs += 1;
@@ -559,6 +506,9 @@ impl<F: Flash> Store<F> {
             evictions: self.evictions,
             bytes_appended: self.bytes_appended,
             io: self.log.flash().counts(),
+            ecc: self.log.flash().ecc_counts(),
+            scrubs: self.scrubs,
+            parity_bytes_per_page: self.log.flash().parity_bytes_per_page() as u64,
             ram_bytes: self.table.ram_bytes(),
             resolves,
             false_positives,
@@ -647,58 +597,9 @@ fn value_of(entry: &Entry) -> Value {
     }
 }
 
-/// Refuses a configuration whose table, frozen, would not fit on the
-/// device next to its journal: checked before the table's RAM is allocated,
-/// so a crafted anchor cannot make `open` allocate gigabytes.
-fn check_fits(config: &StoreConfig, geometry: Geometry) -> Result<(), StoreError> {
-    let capacity = config.cuckoo().capacity()?;
-    let table_bytes = capacity.saturating_mul(crate::format::incarnation::SLOT_BYTES as u64);
-    let journal_bytes = u64::from(config.journal_blocks).saturating_mul(geometry.block_bytes());
-    let anchor_bytes = 2 * geometry.block_bytes();
-    let needed = table_bytes
-        .saturating_add(journal_bytes)
-        .saturating_add(anchor_bytes);
-    if config.journal_blocks == 0 {
-        return Err(StoreError::NoJournal);
-    }
-    if needed > geometry.device_bytes() {
-        return Err(StoreError::TooLarge(format!(
-            "{capacity} slots ({table_bytes} bytes frozen) and {} journal blocks ({journal_bytes} bytes) need {needed} bytes; the device has {}",
-            config.journal_blocks,
-            geometry.device_bytes()
-        )));
-    }
-    Ok(())
-}
-
 fn live(value: Value) -> Option<Info> {
     match value {
         Value::Live(info) => Some(info),
         Value::Tombstone => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_round_trips() {
-        for policy in [
-            Policy::RandomWalk {
-                max_kicks: 500,
-                retries: 10,
-            },
-            Policy::Bfs { max_depth: 6 },
-            Policy::FixedVictim { max_kicks: 9 },
-        ] {
-            let mut config = StoreConfig::new(12, 16);
-            config.policy = policy;
-            config.evict_oldest = true;
-            config.seed = 77;
-            assert_eq!(StoreConfig::decode(&config.encode()), Ok(config));
-        }
-        assert!(StoreConfig::decode(&[1, 0, 3]).is_err());
-        assert!(StoreConfig::decode(&[9, 0]).is_err());
     }
 }

@@ -1,15 +1,33 @@
-//! [`SimFlash`]: a simulated NAND device that enforces the hardware's rules
-//! and can lose power at any instant.
+//! [`SimFlash`]: a simulated NAND device that enforces the hardware's rules,
+//! can lose power at any instant, and makes bit errors as real parts do.
 //!
-//! Owns the device image, a volatile write cache (programs and erases since
-//! the last sync), power cuts resolved by a [`CrashMode`], seeded faults (read
-//! bit flips, program and erase failures), wear (erase count per block, worn
-//! blocks going bad as configured), counters and simulated device time.
-//! Promises: every random choice comes from the caller's seed, so the same
-//! seed and calls give the same bytes and counters; a rule breach is refused,
-//! counted and returned, never silently applied; a crash leaves every page at
-//! a state it really held since the last sync, except the one operation in
-//! flight in [`CrashMode::Torn`].
+//! Owns the device image (raw pages: data and spare), a volatile write
+//! cache (programs and erases since the last sync), power cuts resolved by
+//! a [`CrashMode`] ([`crash`]), seeded faults (read bit flips, program and
+//! erase failures), wear (erase count per block, endurance spread between
+//! blocks, worn blocks going bad as configured), raw bit errors growing
+//! with wear, retention and read disturb ([`errors`]), device presets
+//! ([`preset`]), a simulated clock, and counters. Promises: every random
+//! choice comes from the caller's seed, so the same seed and calls give the
+//! same bytes and counters; a rule breach is refused, counted and returned,
+//! never silently applied; a crash leaves every page at a state it really
+//! held since the last sync, except the one operation in flight in
+//! [`CrashMode::Torn`].
+
+mod config;
+mod crash;
+pub mod errors;
+pub mod preset;
+
+pub use config::{
+    CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, WearOut, SIM_BLOCK_BYTES_MAX,
+    SIM_PAGES_MAX,
+};
+pub use errors::ErrorModel;
+pub use preset::Device;
+
+use config::probability;
+use crash::InFlight;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,161 +39,6 @@ use logstore::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// How the un-synced operations are resolved when power is cut.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum CrashMode {
-    /// None of them persist.
-    DropUnsynced,
-    /// Each persists or not, chosen by the seeded RNG. Blocks persist in any
-    /// order; inside a block the device keeps erase-before-program order (an
-    /// operation whose block's earlier erase was lost is lost too), but a
-    /// program may be lost while a later one in the same block persists.
-    Reorder,
-    /// As `Reorder`, and the operation in flight is torn: a program leaves a
-    /// random mix of old and new bits, an erase leaves the block partly
-    /// erased and unprogrammable until erased again.
-    Torn,
-}
-
-impl CrashMode {
-    pub const ALL: [CrashMode; 3] = [CrashMode::DropUnsynced, CrashMode::Reorder, CrashMode::Torn];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CrashMode::DropUnsynced => "drop",
-            CrashMode::Reorder => "reorder",
-            CrashMode::Torn => "torn",
-        }
-    }
-}
-
-/// What a block past its endurance does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum WearOut {
-    /// Erase returns `BadBlock` (and leaves the block partly erased).
-    EraseFails,
-    /// Program returns `BadBlock` (and leaves the page partly programmed).
-    ProgramFails,
-    /// Program and erase return `Ok` but change nothing.
-    SilentNoop,
-}
-
-/// Simulated latency of each operation, in nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Latency {
-    pub read_ns: u64,
-    pub program_ns: u64,
-    pub erase_ns: u64,
-}
-
-impl Default for Latency {
-    fn default() -> Self {
-        Latency {
-            read_ns: 50_000,
-            program_ns: 600_000,
-            erase_ns: 3_000_000,
-        }
-    }
-}
-
-/// Probabilities of random faults, per operation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FaultRates {
-    /// A page read flips one bit, sticky until the block is erased.
-    pub read_flip: f64,
-    /// A program fails (`BadBlock`), leaving the page partly programmed.
-    pub program_fail: f64,
-    /// An erase fails (`BadBlock`), leaving the block partly erased.
-    pub erase_fail: f64,
-}
-
-/// A fault forced on one mutating operation, by its index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ScheduledFault {
-    /// The program with this index fails.
-    ProgramFail,
-    /// The erase with this index fails.
-    EraseFail,
-}
-
-/// Everything that shapes a simulated device besides its seed.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SimConfig {
-    pub geometry: Geometry,
-    /// P/E cycles a block endures before it goes bad.
-    pub endurance_cycles: u32,
-    pub wear_out: WearOut,
-    pub latency: Latency,
-    pub faults: FaultRates,
-    /// Most un-synced operations the write cache holds; past it the oldest
-    /// becomes durable, as a real device writes back when its cache fills.
-    pub cache_ops_max: usize,
-}
-
-/// Most pages a simulated device may have: its page bookkeeping is a bit a
-/// page (8 MiB at this limit), allocated up front.
-pub const SIM_PAGES_MAX: u64 = 1 << 26;
-/// Largest simulated erase block: an erased block is one shared buffer,
-/// and every block written gets its own copy.
-pub const SIM_BLOCK_BYTES_MAX: u64 = 64 << 20;
-
-impl SimConfig {
-    pub fn new(geometry: Geometry) -> Self {
-        SimConfig {
-            geometry,
-            endurance_cycles: 3_000,
-            wear_out: WearOut::EraseFails,
-            latency: Latency::default(),
-            faults: FaultRates::default(),
-            cache_ops_max: 4_096,
-        }
-    }
-
-    /// Checks what [`SimFlash::new`] checks, without allocating: a valid
-    /// geometry within the simulator's limits.
-    pub fn check(&self) -> Result<(), FlashError> {
-        let geometry = self.geometry;
-        geometry.validate()?;
-        let over = |what, index, limit| FlashError::OutOfRange { what, index, limit };
-        if geometry.pages() > SIM_PAGES_MAX {
-            return Err(over("simulated pages", geometry.pages(), SIM_PAGES_MAX));
-        }
-        if geometry.block_bytes() > SIM_BLOCK_BYTES_MAX {
-            let bytes = geometry.block_bytes();
-            return Err(over("simulated block bytes", bytes, SIM_BLOCK_BYTES_MAX));
-        }
-        Ok(())
-    }
-}
-
-impl FaultRates {
-    /// Each rate a probability: finite, in 0..=1. (The device itself treats
-    /// a rate outside as the nearest bound, never panics.)
-    pub fn check(&self) -> Result<(), String> {
-        for (name, rate) in [
-            ("read_flip", self.read_flip),
-            ("program_fail", self.program_fail),
-            ("erase_fail", self.erase_fail),
-        ] {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(format!(
-                    "fault rate {name} = {rate}: a rate is a probability, 0 to 1"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A rate as a probability the generator takes: NaN as 0, clamped to 0..=1.
-fn probability(rate: f64) -> f64 {
-    if rate.is_nan() {
-        0.0
-    } else {
-        rate.clamp(0.0, 1.0)
-    }
-}
-
 /// Counters of everything the device did, for reports and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
@@ -186,7 +49,10 @@ pub struct Counters {
     pub syncs: u64,
     /// Rule breaches refused.
     pub violations: u64,
+    /// Sticky flips forced or drawn by `FaultRates::read_flip`.
     pub bit_flips: u64,
+    /// Raw bit errors the error model injected into reads.
+    pub bit_errors: u64,
     pub program_failures: u64,
     pub erase_failures: u64,
     pub power_cuts: u64,
@@ -204,8 +70,18 @@ enum Pending {
     Erase {
         block: BlockAddr,
         before: Arc<Vec<u8>>,
+        times_before: Arc<BlockTimes>,
+        reads_before: u32,
         state_before: BlockState,
     },
+}
+
+/// When a block was erased and each of its pages programmed, on the
+/// device's clock (0: not programmed since the erase).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BlockTimes {
+    erased_at_ns: u64,
+    programmed_at_ns: Vec<u64>,
 }
 
 /// Hands out block stamps: a stamp is unique in the process, so two
@@ -222,8 +98,16 @@ fn fresh_stamp() -> u64 {
 #[derive(Clone, Debug)]
 pub struct SimFlash {
     config: SimConfig,
+    seed: u64,
     rng: ChaCha8Rng,
     blocks: Vec<Arc<Vec<u8>>>,
+    times: Vec<Arc<BlockTimes>>,
+    /// Reads of each block since its erase (read disturb).
+    reads_since_erase: Vec<u32>,
+    /// The P/E cycles each block endures.
+    endurance: Vec<u32>,
+    /// The simulated clock: every operation's latency, and idle time baked.
+    clock_ns: u64,
     states: PageStates,
     erase_counts: Vec<u32>,
     /// Sticky read-disturb flips: page index → bit positions, cleared by erase.
@@ -245,10 +129,24 @@ impl SimFlash {
     pub fn new(config: SimConfig, seed: u64) -> Result<Self, FlashError> {
         config.check()?;
         let geometry = config.geometry;
-        let block = Arc::new(vec![ERASED; geometry.block_bytes() as usize]);
+        let block = Arc::new(vec![ERASED; geometry.raw_block_bytes() as usize]);
+        let times = Arc::new(BlockTimes {
+            erased_at_ns: 0,
+            programmed_at_ns: vec![0; geometry.pages_per_block as usize],
+        });
+        let endurance = if config.endurance_spread {
+            errors::spread_endurance(config.endurance_cycles, geometry.blocks, seed)
+        } else {
+            vec![config.endurance_cycles; geometry.blocks as usize]
+        };
         Ok(SimFlash {
+            seed,
             rng: ChaCha8Rng::seed_from_u64(seed),
             blocks: vec![block; geometry.blocks as usize],
+            times: vec![times; geometry.blocks as usize],
+            reads_since_erase: vec![0; geometry.blocks as usize],
+            endurance,
+            clock_ns: 0,
             states: PageStates::erased(geometry),
             erase_counts: vec![0; geometry.blocks as usize],
             flips: BTreeMap::new(),
@@ -263,23 +161,24 @@ impl SimFlash {
         })
     }
 
-    /// A device holding `image` (all of it durable). A page that is all 0xFF
-    /// counts as erased.
+    /// A device holding `image` (raw pages, all of it durable). A page that
+    /// is all 0xFF counts as erased.
     pub fn from_image(config: SimConfig, image: &[u8], seed: u64) -> Result<Self, FlashError> {
         let mut flash = SimFlash::new(config, seed)?;
         let geometry = flash.config.geometry;
-        if image.len() as u64 != geometry.device_bytes() {
+        if image.len() as u64 != geometry.image_bytes() {
             return Err(FlashError::ImageSize {
-                expected: geometry.device_bytes(),
+                expected: geometry.image_bytes(),
                 actual: image.len() as u64,
             });
         }
-        let block_bytes = geometry.block_bytes() as usize;
+        let block_bytes = geometry.raw_block_bytes() as usize;
         for (block, bytes) in flash.blocks.iter_mut().zip(image.chunks(block_bytes)) {
             *block = Arc::new(bytes.to_vec());
         }
         flash.stamps.iter_mut().for_each(|s| *s = fresh_stamp());
-        flash.states = PageStates::from_pages(geometry, image.chunks(geometry.page_bytes as usize));
+        let raw_page_bytes = geometry.raw_page_bytes() as usize;
+        flash.states = PageStates::from_pages(geometry, image.chunks(raw_page_bytes));
         Ok(flash)
     }
 
@@ -323,9 +222,42 @@ impl SimFlash {
         self.cuts.len()
     }
 
-    /// The whole device as it reads now, without the sticky bit flips.
+    /// The simulated clock: every operation's latency, and idle time baked.
+    pub fn clock_ns(&self) -> u64 {
+        self.clock_ns
+    }
+
+    /// Lets the device sit idle (powered or not) for `ns`: retention errors
+    /// grow with the time since each page was programmed.
+    pub fn bake(&mut self, ns: u64) {
+        self.clock_ns = self.clock_ns.saturating_add(ns);
+    }
+
+    /// The P/E cycles each block endures.
+    pub fn endurance(&self) -> &[u32] {
+        &self.endurance
+    }
+
+    /// The persistent raw bit error rate a read of `page` would see now.
+    pub fn rber(&self, page: PageAddr) -> f64 {
+        let b = page.block.0 as usize;
+        let wear = f64::from(self.erase_counts[b]) / f64::from(self.endurance[b].max(1));
+        let times = &self.times[b];
+        let programmed = times.programmed_at_ns[page.page as usize];
+        let since = if programmed > 0 {
+            programmed
+        } else {
+            times.erased_at_ns
+        };
+        let age = self.clock_ns.saturating_sub(since);
+        self.config
+            .errors
+            .rber(wear, age, self.reads_since_erase[b])
+    }
+
+    /// The whole device as it reads now (raw pages), without bit errors.
     pub fn image(&self) -> Vec<u8> {
-        let mut image = Vec::with_capacity(self.config.geometry.device_bytes() as usize);
+        let mut image = Vec::with_capacity(self.config.geometry.image_bytes() as usize);
         for block in &self.blocks {
             image.extend_from_slice(block);
         }
@@ -334,7 +266,7 @@ impl SimFlash {
 
     /// Whether a block has outlived its endurance.
     pub fn is_worn_out(&self, block: BlockAddr) -> bool {
-        self.erase_counts[block.0 as usize] >= self.config.endurance_cycles
+        self.erase_counts[block.0 as usize] >= self.endurance[block.0 as usize]
     }
 
     /// Loses power while the mutating operation with index `op_index` (see
@@ -393,10 +325,11 @@ impl SimFlash {
         self.scheduled.insert(op_index, fault);
     }
 
-    /// Flips one bit of a page, sticky until its block is erased.
+    /// Flips one bit of a raw page (data, then spare), sticky until its
+    /// block is erased.
     pub fn flip_bit(&mut self, page: PageAddr, bit: u32) -> Result<(), FlashError> {
         self.config.geometry.check_page(page)?;
-        assert!(bit < self.config.geometry.page_bytes * 8);
+        assert!(bit < self.config.geometry.raw_page_bytes() * 8);
         let index = self.config.geometry.page_index(page);
         self.flips.entry(index).or_default().push(bit);
         self.stamps[page.block.0 as usize] = fresh_stamp();
@@ -405,7 +338,7 @@ impl SimFlash {
     }
 
     fn page_range(&self, page: PageAddr) -> std::ops::Range<usize> {
-        let page_bytes = self.config.geometry.page_bytes as usize;
+        let page_bytes = self.config.geometry.raw_page_bytes() as usize;
         let start = page.page as usize * page_bytes;
         start..start + page_bytes
     }
@@ -461,91 +394,22 @@ impl SimFlash {
     }
 }
 
-/// The operation in flight when power is cut.
-#[derive(Clone, Copy)]
-enum InFlight<'a> {
-    Program { page: PageAddr, data: &'a [u8] },
-    Erase { block: BlockAddr },
-}
-
 impl SimFlash {
-    /// Resolves the write cache as power dies, then leaves the device off.
-    fn crash(&mut self, mode: CrashMode, in_flight: Option<InFlight<'_>>) {
-        let pending: Vec<Pending> = std::mem::take(&mut self.pending).into();
-        let persisted = self.choose_persisted(mode, &pending);
-        // Back to the durable image: undo every cached operation, newest first.
-        for op in pending.iter().rev() {
-            self.undo(op);
+    /// The raw bit errors a read of `page` sees now (see [`errors`]): the
+    /// page's weak bits at its persistent RBER, then read noise; counts the
+    /// read against its block's read disturb.
+    fn raw_bit_errors(&mut self, page: PageAddr, buf: &mut [u8]) {
+        if self.config.errors.is_off() {
+            return;
         }
-        // Then replay, oldest first, the ones that reached the media.
-        for (op, &keep) in pending.iter().zip(&persisted) {
-            match (op, keep) {
-                (Pending::Program { page, data, .. }, true) => self.apply_program(*page, data),
-                (Pending::Erase { block, .. }, true) => self.apply_erase(*block),
-                (_, false) => {}
-            }
-        }
-        let lost_blocks = self.blocks_with_lost_erase(&pending, &persisted);
-        if let Some(op) = in_flight {
-            self.resolve_in_flight(mode, op, &lost_blocks);
-        }
-        self.powered = false;
-        self.counters.power_cuts += 1;
-        debug_assert!(self.pending.is_empty());
-    }
-
-    /// Which cached operations persist: none when dropping; otherwise each by
-    /// a coin, except that an operation on a block whose earlier cached erase
-    /// was lost is lost too.
-    fn choose_persisted(&mut self, mode: CrashMode, pending: &[Pending]) -> Vec<bool> {
-        let mut erase_lost: Vec<u32> = Vec::new();
-        let mut persisted = Vec::with_capacity(pending.len());
-        for op in pending {
-            let block = match op {
-                Pending::Program { page, .. } => page.block,
-                Pending::Erase { block, .. } => *block,
-            };
-            let coin = mode != CrashMode::DropUnsynced && self.rng.random_bool(0.5);
-            let keep = coin && !erase_lost.contains(&block.0);
-            if !keep && matches!(op, Pending::Erase { .. }) {
-                erase_lost.push(block.0);
-            }
-            persisted.push(keep);
-        }
-        persisted
-    }
-
-    fn blocks_with_lost_erase(&self, pending: &[Pending], persisted: &[bool]) -> Vec<u32> {
-        pending
-            .iter()
-            .zip(persisted)
-            .filter_map(|(op, &keep)| match op {
-                Pending::Erase { block, .. } if !keep => Some(block.0),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn undo(&mut self, op: &Pending) {
-        match op {
-            Pending::Program {
-                page,
-                write_pointer_before,
-                ..
-            } => {
-                self.page_bytes_mut(*page).fill(ERASED);
-                self.states.unprogram(*page, *write_pointer_before);
-            }
-            Pending::Erase {
-                block,
-                before,
-                state_before,
-            } => {
-                self.blocks[block.0 as usize] = Arc::clone(before);
-                self.stamps[block.0 as usize] = fresh_stamp();
-                self.states.restore_block(*block, state_before);
-            }
-        }
+        let rber = self.rber(page);
+        let b = page.block.0 as usize;
+        let index = self.config.geometry.page_index(page);
+        let seed = errors::page_seed(self.seed, index, self.erase_counts[b]);
+        let mut flips = errors::flip_weak_bits(buf, seed, rber);
+        flips += errors::flip_noise(buf, &mut self.rng, self.config.errors.read_noise);
+        self.counters.bit_errors += u64::from(flips);
+        self.reads_since_erase[b] = self.reads_since_erase[b].saturating_add(1);
     }
 
     /// Programs bits as NAND does: a 1 may become 0, never the reverse.
@@ -554,12 +418,23 @@ impl SimFlash {
             *cell &= bit;
         }
         self.states.mark_programmed(page);
+        let now = self.clock_ns.max(1);
+        Arc::make_mut(&mut self.times[page.block.0 as usize]).programmed_at_ns
+            [page.page as usize] = now;
     }
 
     fn apply_erase(&mut self, block: BlockAddr) {
-        self.blocks[block.0 as usize] =
-            Arc::new(vec![ERASED; self.config.geometry.block_bytes() as usize]);
-        self.stamps[block.0 as usize] = fresh_stamp();
+        let b = block.0 as usize;
+        self.blocks[b] = Arc::new(vec![
+            ERASED;
+            self.config.geometry.raw_block_bytes() as usize
+        ]);
+        self.times[b] = Arc::new(BlockTimes {
+            erased_at_ns: self.clock_ns,
+            programmed_at_ns: vec![0; self.config.geometry.pages_per_block as usize],
+        });
+        self.reads_since_erase[b] = 0;
+        self.stamps[b] = fresh_stamp();
         self.states.mark_erased(block);
         let pages = u64::from(self.config.geometry.pages_per_block);
         let first = u64::from(block.0) * pages;
@@ -571,81 +446,6 @@ impl SimFlash {
         for key in keys {
             self.flips.remove(&key);
         }
-    }
-
-    fn resolve_in_flight(&mut self, mode: CrashMode, op: InFlight<'_>, lost_blocks: &[u32]) {
-        let block = match op {
-            InFlight::Program { page, .. } => page.block,
-            InFlight::Erase { block } => block,
-        };
-        if lost_blocks.contains(&block.0) {
-            return;
-        }
-        match (mode, op) {
-            (CrashMode::DropUnsynced, _) => {}
-            (CrashMode::Reorder, _) if !self.rng.random_bool(0.5) => {}
-            (CrashMode::Reorder, InFlight::Program { page, data }) => {
-                self.apply_program(page, data)
-            }
-            (CrashMode::Reorder, InFlight::Erase { block }) => self.apply_erase(block),
-            (CrashMode::Torn, InFlight::Program { page, data }) => self.tear_program(page, data),
-            (CrashMode::Torn, InFlight::Erase { block }) => self.tear_erase(block),
-        }
-    }
-
-    /// How a program in flight is torn, by the seeded RNG: one time in four
-    /// no bit took (the page reads erased yet may not be programmed again);
-    /// one in four the bytes took in order up to a random point, with a
-    /// few bytes of mixed bits there and the rest untouched (the header
-    /// intact, the tail garbled); otherwise a random subset of the 0 bits
-    /// took all over the page.
-    fn tear_program(&mut self, page: PageAddr, data: &[u8]) {
-        let mut torn = data.to_vec();
-        match self.rng.random_range(0..4u8) {
-            0 => torn.fill(ERASED),
-            1 => {
-                let cut = self.rng.random_range(0..torn.len());
-                let mixed_end = (cut + 8).min(torn.len());
-                for byte in &mut torn[cut..mixed_end] {
-                    *byte |= self.rng.random::<u8>();
-                }
-                torn[mixed_end..].fill(ERASED);
-            }
-            _ => {
-                for byte in torn.iter_mut() {
-                    *byte |= self.rng.random::<u8>();
-                }
-            }
-        }
-        self.apply_program(page, &torn);
-    }
-
-    /// One time in four the block reads fully erased; otherwise each page is
-    /// erased, untouched, or has a random subset of bits set to 1. Either
-    /// way the block must be erased again before any program.
-    fn tear_erase(&mut self, block: BlockAddr) {
-        let geometry = self.config.geometry;
-        let reads_erased = self.rng.random_ratio(1, 4);
-        for page in 0..geometry.pages_per_block {
-            let addr = PageAddr { block, page };
-            let choice = if reads_erased {
-                0
-            } else {
-                self.rng.random_range(0..3u8)
-            };
-            let mut noise = vec![0u8; geometry.page_bytes as usize];
-            self.rng.fill(&mut noise[..]);
-            let bytes = self.page_bytes_mut(addr);
-            match choice {
-                0 => bytes.fill(ERASED),
-                1 => {}
-                _ => bytes
-                    .iter_mut()
-                    .zip(&noise)
-                    .for_each(|(cell, n)| *cell |= n),
-            }
-        }
-        self.states.mark_unknown(block);
     }
 }
 
@@ -659,11 +459,12 @@ impl Flash for SimFlash {
         self.config.geometry.check_io(page, buf.len())?;
         self.counters.reads += 1;
         self.counters.device_time_ns += self.config.latency.read_ns;
+        self.clock_ns += self.config.latency.read_ns;
         let rate = self.config.faults.read_flip;
         if probability(rate) > 0.0 && self.rng.random_bool(probability(rate)) {
             let bit = self
                 .rng
-                .random_range(0..self.config.geometry.page_bytes * 8);
+                .random_range(0..self.config.geometry.raw_page_bytes() * 8);
             self.flip_bit(page, bit)?;
         }
         let range = self.page_range(page);
@@ -673,6 +474,7 @@ impl Flash for SimFlash {
                 buf[(bit / 8) as usize] ^= 1 << (bit % 8);
             }
         }
+        self.raw_bit_errors(page, buf);
         Ok(())
     }
 
@@ -686,6 +488,7 @@ impl Flash for SimFlash {
         let op_index = self.begin_mutation(InFlight::Program { page, data })?;
         self.counters.programs += 1;
         self.counters.device_time_ns += self.config.latency.program_ns;
+        self.clock_ns += self.config.latency.program_ns;
         if self.wear_out_applies(page.block, WearOut::SilentNoop) {
             return Ok(());
         }
@@ -722,6 +525,7 @@ impl Flash for SimFlash {
         let op_index = self.begin_mutation(InFlight::Erase { block })?;
         self.counters.erases += 1;
         self.counters.device_time_ns += self.config.latency.erase_ns;
+        self.clock_ns += self.config.latency.erase_ns;
         let silent = self.wear_out_applies(block, WearOut::SilentNoop);
         let rate = self.config.faults.erase_fail;
         let failed = self.wear_out_applies(block, WearOut::EraseFails)
@@ -731,6 +535,8 @@ impl Flash for SimFlash {
             return Ok(());
         }
         let before = Arc::clone(&self.blocks[block.0 as usize]);
+        let times_before = Arc::clone(&self.times[block.0 as usize]);
+        let reads_before = self.reads_since_erase[block.0 as usize];
         let state_before = self.states.block_state(block);
         if failed {
             self.tear_erase(block);
@@ -740,6 +546,8 @@ impl Flash for SimFlash {
         self.push_pending(Pending::Erase {
             block,
             before,
+            times_before,
+            reads_before,
             state_before,
         });
         if failed {

@@ -1,17 +1,22 @@
 //! The journal: entries appended into checksummed pages of a region of erase
 //! blocks.
 //!
-//! Owns the RAM page buffer, appending (pages laid out by
-//! [`crate::format::journal`]) and recovery. Promises: no entry spans two pages;
-//! recovery accepts exactly a chain of pages of the region's generation with
-//! consecutive sequence numbers, so what it returns is a prefix of what was
-//! appended; nothing written beyond the point where recovery stopped can be
-//! accepted later, because appending resumes in a block it erases itself,
-//! under a new epoch that only a page at a block start may open.
+//! Owns the RAM page buffer and appending (pages laid out by
+//! [`crate::format::journal`]); [`recovery`] reads a region back. Promises:
+//! no entry spans two pages; every page carries the sequence the last
+//! completed flush made durable, so recovery can tell a torn tail from a
+//! page lost in the middle; nothing written beyond the point where recovery
+//! stopped can be accepted later, because appending resumes in a block it
+//! erases itself, under a new epoch that only a page at a block start may
+//! open.
+
+mod recovery;
+
+pub use recovery::{Loss, RecoveryReport, StopFault, StopReason};
 
 use crate::alloc::{erase_or_retire, Allocator};
 use crate::codec::Writer;
-use crate::flash::{is_erased, Flash, FlashError, Geometry, PageAddr};
+use crate::flash::{Flash, FlashError, Geometry, PageAddr};
 pub(crate) use crate::format::journal::{
     entries_per_page, Entry, JournalPageFault, Page, JOURNAL_PAGE_BYTES_MIN, PAGE_HEADER_BYTES,
 };
@@ -41,47 +46,6 @@ pub enum JournalError {
     OutOfBlocks(#[from] crate::alloc::OutOfBlocks),
     #[error(transparent)]
     Flash(#[from] FlashError),
-}
-
-/// Where and why recovery stopped accepting pages.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    /// Every page of the region was read.
-    EndOfRegion,
-    /// The page after the last accepted one, at this region position, and
-    /// what was wrong with it.
-    Page { position: u64, fault: StopFault },
-}
-
-/// What the first page recovery could not accept held.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StopFault {
-    Invalid(JournalPageFault),
-    /// A valid page of another journal generation (left from an older use).
-    ForeignGeneration {
-        generation: u64,
-    },
-    /// A valid page of this generation out of sequence or epoch.
-    OutOfSequence {
-        sequence: u64,
-        epoch: u32,
-    },
-}
-
-/// What recovery kept and dropped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// The generation of the journal region recovered.
-    pub journal_generation: u64,
-    pub entries_kept: u64,
-    pub pages_kept: u64,
-    /// Pages past the stop point that were not erased: torn, out of order
-    /// or stale. They are never accepted later.
-    pub pages_dropped: u64,
-    pub bytes_dropped: u64,
-    pub stop: StopReason,
-    /// Epoch changes followed (one per earlier resume or failed program).
-    pub epochs_followed: u32,
 }
 
 /// Counters of one journal's life.
@@ -125,6 +89,12 @@ pub struct Journal {
     recovered_positions: Vec<u64>,
     /// The last page read by [`Journal::read_entry`]: (sequence, entries).
     read_cache: Option<(u64, Vec<Entry>)>,
+    /// The highest page sequence the last completed flush made durable
+    /// (recovery makes everything it found durable).
+    synced_through: Option<u64>,
+    /// A page read back with corrected bits at or past the scrub threshold:
+    /// the region should be rewritten (packed) before errors outgrow the ECC.
+    needs_scrub: bool,
 }
 
 /// Bits a position needs in a journal of `blocks` blocks: every page
@@ -196,7 +166,14 @@ impl Journal {
             page_map: Vec::new(),
             recovered_positions: Vec::new(),
             read_cache: None,
+            synced_through: None,
+            needs_scrub: false,
         }
+    }
+
+    /// Whether a read found bits corrected at or past the scrub threshold.
+    pub fn needs_scrub(&self) -> bool {
+        self.needs_scrub
     }
 
     pub fn region(&self) -> &Region {
@@ -309,8 +286,16 @@ impl Journal {
             return Err(JournalError::NoEntry { position });
         }
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
-        flash.read(self.address(page_position), &mut buf)?;
-        let page = Page::decode(&buf).map_err(|fault| JournalError::Corrupt { position, fault })?;
+        let corrupt = |fault| JournalError::Corrupt { position, fault };
+        let status = match flash.read_checked(self.address(page_position), &mut buf) {
+            Ok(status) => status,
+            Err(FlashError::Uncorrectable { .. }) => {
+                return Err(corrupt(JournalPageFault::Uncorrectable))
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.needs_scrub |= status.scrub;
+        let page = Page::decode(&buf).map_err(corrupt)?;
         if page.sequence != sequence || page.generation != self.region.generation {
             return Err(JournalError::NoEntry { position });
         }
@@ -337,6 +322,7 @@ impl Journal {
             flash.sync()?;
         }
         self.stats.flushes += 1;
+        self.synced_through = self.sequence.checked_sub(1).or(self.synced_through);
         Ok(())
     }
 
@@ -383,6 +369,7 @@ impl Journal {
                 epoch: self.epoch,
                 generation: self.region.generation,
                 sequence: self.sequence,
+                synced_through: self.synced_through,
                 entries: std::mem::take(&mut self.buffer_entries),
             };
             let bytes = page.encode(self.geometry.page_bytes as usize);
@@ -414,221 +401,5 @@ impl Journal {
         self.stats.bytes_programmed += page_bytes as u64;
         self.buffer.bytes.clear();
         self.buffer_entries.clear();
-    }
-}
-
-/// The chain recovery accepted, and where it stands.
-struct Scan {
-    entries: Vec<Entry>,
-    positions: Vec<u64>,
-    page_map: Vec<(u64, u64)>,
-    report: RecoveryReport,
-    /// Position after the last accepted page, sequence and epoch to go on.
-    next_position: u64,
-    sequence: u64,
-    epoch: u32,
-    /// Highest position holding anything but erased bytes.
-    last_programmed: Option<u64>,
-}
-
-impl Journal {
-    /// Reads the region, keeps the longest valid chain of pages, and returns
-    /// the journal ready to append (in a fresh block, under a new epoch),
-    /// the entries in order and a report of what was dropped.
-    pub fn recover<F: Flash>(
-        flash: &mut F,
-        region: Region,
-    ) -> Result<(Journal, Vec<Entry>, RecoveryReport), JournalError> {
-        let geometry = flash.geometry();
-        if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
-            return Err(JournalError::PageTooSmall {
-                page_bytes: geometry.page_bytes,
-            });
-        }
-        let image = read_region(flash, &region)?;
-        let pages: Vec<&[u8]> = image.chunks_exact(geometry.page_bytes as usize).collect();
-        let scan = scan_chain(&pages, region.generation, geometry.pages_per_block);
-        let ppb = u64::from(geometry.pages_per_block);
-        let touched = scan
-            .last_programmed
-            .map_or(0, |p| p + 1)
-            .max(scan.next_position);
-        let mut resume = touched.div_ceil(ppb) * ppb;
-        let mut erase_from = resume;
-        if planted::active(Bug::ResumeReprogram) {
-            (resume, erase_from) = (scan.next_position, u64::MAX);
-        }
-        let mut journal = Journal::at(
-            region,
-            geometry,
-            resume,
-            scan.sequence,
-            scan.epoch + 1,
-            erase_from,
-        );
-        journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
-        journal.page_map = scan.page_map;
-        journal.recovered_positions = scan.positions;
-        journal.stats.entries_on_flash = scan.entries.len() as u64;
-        Ok((journal, scan.entries, scan.report))
-    }
-}
-
-/// Every page of the region, in region order, in one buffer.
-fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<Vec<u8>, FlashError> {
-    let geometry = flash.geometry();
-    let page_bytes = geometry.page_bytes as usize;
-    let pages = region.blocks.len() * geometry.pages_per_block as usize;
-    let mut image = vec![0u8; pages * page_bytes];
-    let mut chunks = image.chunks_exact_mut(page_bytes);
-    for &block in &region.blocks {
-        for page in 0..geometry.pages_per_block {
-            let buf = chunks.next().expect("a chunk a page");
-            flash.read(PageAddr { block, page }, buf)?;
-        }
-    }
-    Ok(image)
-}
-
-/// Classifies a page for the chain that expects `sequence` under `epoch`
-/// (or, at a block start after a break, any later epoch).
-fn chain_accepts(
-    page: &[u8],
-    generation: u64,
-    sequence: u64,
-    epoch: u32,
-    resuming: bool,
-) -> Result<Page, StopFault> {
-    let page = Page::decode(page).map_err(StopFault::Invalid)?;
-    if page.generation != generation {
-        return Err(StopFault::ForeignGeneration {
-            generation: page.generation,
-        });
-    }
-    let epoch_ok = if resuming {
-        page.epoch > epoch
-    } else {
-        page.epoch == epoch
-    };
-    if page.sequence != sequence || !epoch_ok {
-        return Err(StopFault::OutOfSequence {
-            sequence: page.sequence,
-            epoch: page.epoch,
-        });
-    }
-    Ok(page)
-}
-
-fn scan_chain(pages: &[&[u8]], generation: u64, pages_per_block: u32) -> Scan {
-    let ppb = u64::from(pages_per_block);
-    let per_page = entries_per_page(pages.first().map_or(0, |p| p.len() as u32));
-    let mut scan = Scan {
-        entries: Vec::new(),
-        positions: Vec::new(),
-        page_map: Vec::new(),
-        report: RecoveryReport {
-            journal_generation: generation,
-            entries_kept: 0,
-            pages_kept: 0,
-            pages_dropped: 0,
-            bytes_dropped: 0,
-            stop: StopReason::EndOfRegion,
-            epochs_followed: 0,
-        },
-        next_position: 0,
-        sequence: 0,
-        epoch: 0,
-        last_programmed: pages.iter().rposition(|p| !is_erased(p)).map(|p| p as u64),
-    };
-    let mut position = 0u64;
-    while position < pages.len() as u64 {
-        let accepted = chain_accepts(
-            pages[position as usize],
-            generation,
-            scan.sequence,
-            scan.epoch,
-            false,
-        );
-        let page = match accepted {
-            Ok(page) => page,
-            Err(_) => match find_resumption(pages, generation, &scan, position, ppb) {
-                Some((start, page)) => {
-                    scan.report.epochs_followed += 1;
-                    position = start;
-                    page
-                }
-                None => break,
-            },
-        };
-        note_page(&mut scan.page_map, page.sequence, position);
-        let first = page.sequence * per_page;
-        scan.positions
-            .extend((0..page.entries.len() as u64).map(|i| first + i));
-        scan.epoch = page.epoch;
-        scan.sequence = page.sequence + 1;
-        scan.report.pages_kept += 1;
-        scan.report.entries_kept += page.entries.len() as u64;
-        scan.entries.extend(page.entries);
-        position += 1;
-        scan.next_position = position;
-    }
-    finish_report(&mut scan, pages, generation);
-    scan
-}
-
-/// The first block start at or after `position` holding the expected
-/// sequence under a later epoch: where appending resumed after a crash or a
-/// failed program.
-fn find_resumption(
-    pages: &[&[u8]],
-    generation: u64,
-    scan: &Scan,
-    position: u64,
-    ppb: u64,
-) -> Option<(u64, Page)> {
-    let mut start = position.div_ceil(ppb) * ppb;
-    while start < pages.len() as u64 {
-        if let Ok(page) = chain_accepts(
-            pages[start as usize],
-            generation,
-            scan.sequence,
-            scan.epoch,
-            true,
-        ) {
-            return Some((start, page));
-        }
-        start += ppb;
-    }
-    None
-}
-
-fn finish_report(scan: &mut Scan, pages: &[&[u8]], generation: u64) {
-    let after = scan.next_position as usize;
-    let dropped = pages[after.min(pages.len())..]
-        .iter()
-        .filter(|p| !is_erased(p))
-        .count() as u64;
-    let page_bytes = pages.first().map_or(0, |p| p.len() as u64);
-    scan.report.pages_dropped = dropped;
-    scan.report.bytes_dropped = dropped * page_bytes;
-    scan.report.stop = match pages.get(after) {
-        None => StopReason::EndOfRegion,
-        Some(page) => StopReason::Page {
-            position: after as u64,
-            fault: classify(page, generation),
-        },
-    };
-}
-
-fn classify(page: &[u8], generation: u64) -> StopFault {
-    match Page::decode(page) {
-        Err(fault) => StopFault::Invalid(fault),
-        Ok(page) if page.generation != generation => StopFault::ForeignGeneration {
-            generation: page.generation,
-        },
-        Ok(page) => StopFault::OutOfSequence {
-            sequence: page.sequence,
-            epoch: page.epoch,
-        },
     }
 }

@@ -1,0 +1,243 @@
+//! Error correction over the [`Flash`] seam, as MTD's ECC engines sit under
+//! UBI. [`Media`] wraps a raw device whose pages carry a spare area: a
+//! program writes BCH parity for every ECC step of the data into the spare
+//! ([`bch`]); a read corrects what it can and says how much
+//! ([`ReadStatus`]), or refuses the page ([`FlashError::Uncorrectable`]).
+//! The index sees data-only pages ([`Geometry::data_only`]).
+//!
+//! Promises: a page programmed through it reads back exactly with up to
+//! `ecc_bits` flipped bits in each step (data and parity); an erased page
+//! reads erased, its flips corrected too, because the parity is stored
+//! XOR-ed with the parity of an erased step, which makes an erased page a
+//! codeword; more flips give `Uncorrectable`, not data (a corrupted step
+//! can decode to another codeword only by chance, and the formats' CRC32C
+//! stands behind it). Every operation is counted.
+
+pub(crate) mod bch;
+
+use std::sync::Arc;
+
+use crate::flash::{
+    BlockAddr, Flash, FlashError, Geometry, IoCounts, PageAddr, ReadStatus, ERASED,
+};
+use bch::Bch;
+
+/// What the error correction saw, since the media was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EccCounts {
+    /// Bits corrected, over all reads.
+    pub bits_corrected: u64,
+    /// Page reads that needed a correction.
+    pub pages_corrected: u64,
+    /// Page reads refused as uncorrectable.
+    pub pages_uncorrectable: u64,
+    /// Page reads at or past the scrub threshold.
+    pub pages_to_scrub: u64,
+    /// The most bits corrected in one step of one read.
+    pub bits_corrected_max: u32,
+}
+
+/// The code of a geometry, shared by every clone of a media.
+#[derive(Debug)]
+struct Codec {
+    bch: Bch,
+    /// Steps a page.
+    steps: usize,
+    /// Parity of an erased step XOR all ones: stored parity is the data's
+    /// parity XOR this, so an erased page (all ones) is a codeword.
+    mask: Vec<u8>,
+    /// Bits corrected in one step at which a read asks for a scrub: three
+    /// quarters of the strength, rounded up, as MTD's default.
+    scrub_bits: u32,
+}
+
+impl Codec {
+    fn new(geometry: Geometry) -> Result<Option<Codec>, FlashError> {
+        if geometry.ecc_bits == 0 {
+            return Ok(None);
+        }
+        let bad = || FlashError::BadGeometry { geometry };
+        let step = geometry.ecc_step_bytes as usize;
+        let bch = Bch::new(step, geometry.ecc_bits).map_err(|_| bad())?;
+        let steps = geometry.page_bytes as usize / step;
+        if steps * bch.parity_bytes() > geometry.spare_bytes as usize {
+            return Err(bad());
+        }
+        let mut mask = vec![0u8; bch.parity_bytes()];
+        bch.encode(&vec![ERASED; step], &mut mask);
+        mask.iter_mut().for_each(|b| *b ^= ERASED);
+        Ok(Some(Codec {
+            scrub_bits: (geometry.ecc_bits * 3).div_ceil(4),
+            bch,
+            steps,
+            mask,
+        }))
+    }
+
+    fn parity_range(&self, step: usize) -> std::ops::Range<usize> {
+        let bytes = self.bch.parity_bytes();
+        step * bytes..(step + 1) * bytes
+    }
+}
+
+/// A raw device seen through its ECC. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Media<F> {
+    inner: F,
+    raw: Geometry,
+    codec: Option<Arc<Codec>>,
+    /// A raw page: data, then spare.
+    buf: Vec<u8>,
+    io: IoCounts,
+    ecc: EccCounts,
+}
+
+impl<F: Flash> Media<F> {
+    /// `inner` with the ECC its geometry asks for; a geometry whose ECC
+    /// cannot be built gives the device back with the error.
+    pub fn new(inner: F) -> Result<Self, (FlashError, F)> {
+        let raw = inner.geometry();
+        let codec = match raw.validate().and_then(|()| Codec::new(raw)) {
+            Ok(codec) => codec.map(Arc::new),
+            Err(error) => return Err((error, inner)),
+        };
+        Ok(Media {
+            buf: vec![ERASED; raw.raw_page_bytes() as usize],
+            inner,
+            raw,
+            codec,
+            io: IoCounts::default(),
+            ecc: EccCounts::default(),
+        })
+    }
+
+    pub fn counts(&self) -> IoCounts {
+        self.io
+    }
+
+    pub fn ecc_counts(&self) -> EccCounts {
+        self.ecc
+    }
+
+    /// Bytes of ECC parity a page carries in its spare area.
+    pub fn parity_bytes_per_page(&self) -> usize {
+        self.codec
+            .as_ref()
+            .map_or(0, |c| c.steps * c.bch.parity_bytes())
+    }
+
+    pub fn inner(&self) -> &F {
+        &self.inner
+    }
+
+    pub fn inner_mut(&mut self) -> &mut F {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+
+    /// Corrects the raw page in `self.buf` step by step; the most bits
+    /// corrected in one step, or `Uncorrectable`.
+    fn correct(&mut self, page: PageAddr) -> Result<u32, FlashError> {
+        let Some(codec) = self.codec.as_deref() else {
+            return Ok(0);
+        };
+        let data_bytes = self.raw.page_bytes as usize;
+        let step_bytes = codec.bch.data_bytes();
+        let (data, spare) = self.buf.split_at_mut(data_bytes);
+        let mut most = 0;
+        let mut total = 0u64;
+        for step in 0..codec.steps {
+            let range = codec.parity_range(step);
+            let parity = &mut spare[range];
+            parity
+                .iter_mut()
+                .zip(&codec.mask)
+                .for_each(|(b, m)| *b ^= m);
+            let chunk = &mut data[step * step_bytes..(step + 1) * step_bytes];
+            let bits = codec
+                .bch
+                .decode(chunk, parity)
+                .map_err(|_| FlashError::Uncorrectable { page })?;
+            most = most.max(bits);
+            total += u64::from(bits);
+        }
+        self.ecc.bits_corrected += total;
+        self.ecc.pages_corrected += u64::from(total > 0);
+        self.ecc.bits_corrected_max = self.ecc.bits_corrected_max.max(most);
+        Ok(most)
+    }
+
+    /// Lays `data` and its parity out in `self.buf`.
+    fn encode(&mut self, data: &[u8]) {
+        let data_bytes = self.raw.page_bytes as usize;
+        self.buf.fill(ERASED);
+        self.buf[..data_bytes].copy_from_slice(data);
+        let Some(codec) = self.codec.as_deref() else {
+            return;
+        };
+        let step_bytes = codec.bch.data_bytes();
+        let (data, spare) = self.buf.split_at_mut(data_bytes);
+        for step in 0..codec.steps {
+            let parity = &mut spare[codec.parity_range(step)];
+            codec
+                .bch
+                .encode(&data[step * step_bytes..(step + 1) * step_bytes], parity);
+            parity
+                .iter_mut()
+                .zip(&codec.mask)
+                .for_each(|(b, m)| *b ^= m);
+        }
+    }
+}
+
+impl<F: Flash> Flash for Media<F> {
+    fn geometry(&self) -> Geometry {
+        self.raw.data_only()
+    }
+
+    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.read_checked(page, buf).map(|_| ())
+    }
+
+    fn read_checked(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        self.raw.data_only().check_io(page, buf.len())?;
+        self.io.reads += 1;
+        self.inner.read(page, &mut self.buf)?;
+        let bits = match self.correct(page) {
+            Ok(bits) => bits,
+            Err(error) => {
+                self.ecc.pages_uncorrectable += 1;
+                return Err(error);
+            }
+        };
+        buf.copy_from_slice(&self.buf[..buf.len()]);
+        let scrub = self.codec.as_ref().is_some_and(|c| bits >= c.scrub_bits);
+        self.ecc.pages_to_scrub += u64::from(scrub);
+        Ok(ReadStatus {
+            bits_corrected: bits,
+            scrub,
+        })
+    }
+
+    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        self.raw.data_only().check_io(page, data.len())?;
+        self.encode(data);
+        self.inner.program(page, &self.buf)?;
+        self.io.programs += 1;
+        self.io.bytes_programmed += self.buf.len() as u64;
+        Ok(())
+    }
+
+    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+        self.io.erases += 1;
+        self.inner.erase(block)
+    }
+
+    fn sync(&mut self) -> Result<(), FlashError> {
+        self.io.syncs += 1;
+        self.inner.sync()
+    }
+}

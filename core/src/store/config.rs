@@ -1,0 +1,206 @@
+//! [`StoreConfig`]: the shape and policies of a store, encoded into the
+//! anchor at format and read back at open, and the check that a
+//! configuration fits a device before anything is allocated.
+
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::cuckoo::config::COMPACT_SLOT_BITS;
+use crate::cuckoo::{CuckooConfig, CuckooError, Policy};
+use crate::flash::Geometry;
+use crate::format::journal::JOURNAL_PAGE_BYTES_MIN;
+use crate::hashstore::Incarnation;
+use crate::journal::{position_bits, JournalError};
+use crate::log::LogError;
+use crate::logtable::SlotLayoutKind;
+
+use super::StoreError;
+
+const CONFIG_VERSION: u16 = 2;
+
+/// The shape and policies of a store, kept in the anchor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StoreConfig {
+    /// The log store has 2^order buckets.
+    pub order: u32,
+    /// Slots per bucket: 2, 4 or 8.
+    pub bucket_slots: usize,
+    pub policy: Policy,
+    /// Erase blocks of each journal region.
+    pub journal_blocks: u32,
+    /// Most incarnations kept.
+    pub incarnations_max: u32,
+    /// Past `incarnations_max`, drop the oldest incarnation (and what only it
+    /// held) instead of returning `Full`. Off by default.
+    pub evict_oldest: bool,
+    /// Seeds the cuckoo table's random choices.
+    pub seed: u64,
+    /// The log store's slot layout: full hashes, or tags and journal
+    /// positions (SILT-style).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub layout: SlotLayoutKind,
+}
+
+impl StoreConfig {
+    /// 2^order buckets of 4 slots, the default policy, `journal_blocks`
+    /// blocks of journal, at most 8 incarnations, no eviction.
+    pub fn new(order: u32, journal_blocks: u32) -> Self {
+        StoreConfig {
+            order,
+            bucket_slots: 4,
+            policy: Policy::default(),
+            journal_blocks,
+            incarnations_max: 8,
+            evict_oldest: false,
+            seed: 0,
+            layout: SlotLayoutKind::Full,
+        }
+    }
+
+    /// Checks the configuration against a device of `geometry` without
+    /// touching the device: what [`Store::create`] would refuse for its
+    /// shape, this refuses, before anything is allocated or written.
+    pub fn check(&self, geometry: Geometry) -> Result<(), StoreError> {
+        geometry.validate().map_err(StoreError::Flash)?;
+        self.cuckoo().capacity()?;
+        check_fits(self, geometry)?;
+        if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
+            let page_bytes = geometry.page_bytes;
+            return Err(LogError::Journal(JournalError::PageTooSmall { page_bytes }).into());
+        }
+        Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
+        if self.layout == SlotLayoutKind::Compact {
+            let pos_bits = position_bits(geometry, self.journal_blocks);
+            if pos_bits > COMPACT_SLOT_BITS.saturating_sub(self.order) {
+                let order = self.order;
+                return Err(CuckooError::CompactTooWide { order, pos_bits }.into());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn cuckoo(&self) -> CuckooConfig {
+        CuckooConfig {
+            order: self.order,
+            bucket_slots: self.bucket_slots,
+            policy: self.policy,
+            seed: self.seed,
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u16(CONFIG_VERSION)
+            .u32(self.order)
+            .u8(self.bucket_slots as u8);
+        match self.policy {
+            Policy::RandomWalk { max_kicks, retries } => w.u8(0).u32(max_kicks).u32(retries),
+            Policy::Bfs { max_depth } => w.u8(1).u32(max_depth).u32(0),
+            Policy::FixedVictim { max_kicks } => w.u8(2).u32(max_kicks).u32(0),
+        };
+        w.u32(self.journal_blocks)
+            .u32(self.incarnations_max)
+            .u8(u8::from(self.evict_oldest))
+            .u64(self.seed)
+            .u8(match self.layout {
+                SlotLayoutKind::Full => 0,
+                SlotLayoutKind::Compact => 1,
+            });
+        w.bytes
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u16()?;
+        if version != CONFIG_VERSION {
+            return Err(DecodeError::Invalid {
+                what: "store config version",
+                value: u64::from(version),
+            });
+        }
+        let order = r.u32()?;
+        let bucket_slots = usize::from(r.u8()?);
+        let (tag, a, b) = (r.u8()?, r.u32()?, r.u32()?);
+        let policy = match tag {
+            0 => Policy::RandomWalk {
+                max_kicks: a,
+                retries: b,
+            },
+            1 => Policy::Bfs { max_depth: a },
+            2 => Policy::FixedVictim { max_kicks: a },
+            other => {
+                return Err(DecodeError::Invalid {
+                    what: "policy tag",
+                    value: u64::from(other),
+                })
+            }
+        };
+        Ok(StoreConfig {
+            order,
+            bucket_slots,
+            policy,
+            journal_blocks: r.u32()?,
+            incarnations_max: r.u32()?,
+            evict_oldest: r.u8()? != 0,
+            seed: r.u64()?,
+            layout: match r.u8()? {
+                0 => SlotLayoutKind::Full,
+                1 => SlotLayoutKind::Compact,
+                other => {
+                    return Err(DecodeError::Invalid {
+                        what: "slot layout",
+                        value: u64::from(other),
+                    })
+                }
+            },
+        })
+    }
+}
+
+/// Refuses a configuration whose table, frozen, would not fit on the
+/// device next to its journal: checked before the table's RAM is allocated,
+/// so a crafted anchor cannot make `open` allocate gigabytes.
+pub(crate) fn check_fits(config: &StoreConfig, geometry: Geometry) -> Result<(), StoreError> {
+    let capacity = config.cuckoo().capacity()?;
+    let table_bytes = capacity.saturating_mul(crate::format::incarnation::SLOT_BYTES as u64);
+    let journal_bytes = u64::from(config.journal_blocks).saturating_mul(geometry.block_bytes());
+    let anchor_bytes = 2 * geometry.block_bytes();
+    let needed = table_bytes
+        .saturating_add(journal_bytes)
+        .saturating_add(anchor_bytes);
+    if config.journal_blocks == 0 {
+        return Err(StoreError::NoJournal);
+    }
+    if needed > geometry.device_bytes() {
+        return Err(StoreError::TooLarge(format!(
+            "{capacity} slots ({table_bytes} bytes frozen) and {} journal blocks ({journal_bytes} bytes) need {needed} bytes; the device has {}",
+            config.journal_blocks,
+            geometry.device_bytes()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips() {
+        for policy in [
+            Policy::RandomWalk {
+                max_kicks: 500,
+                retries: 10,
+            },
+            Policy::Bfs { max_depth: 6 },
+            Policy::FixedVictim { max_kicks: 9 },
+        ] {
+            let mut config = StoreConfig::new(12, 16);
+            config.policy = policy;
+            config.evict_oldest = true;
+            config.seed = 77;
+            assert_eq!(StoreConfig::decode(&config.encode()), Ok(config));
+        }
+        assert!(StoreConfig::decode(&[1, 0, 3]).is_err());
+        assert!(StoreConfig::decode(&[9, 0]).is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! What shapes a simulated device: its configuration ([`SimConfig`]), how
+//! power cuts resolve ([`CrashMode`]), what worn blocks do ([`WearOut`]),
+//! timing ([`Latency`]) and random faults ([`FaultRates`]).
+
+use logstore::{FlashError, Geometry};
+
+use super::errors::ErrorModel;
+
+/// How the un-synced operations are resolved when power is cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum CrashMode {
+    /// None of them persist.
+    DropUnsynced,
+    /// Each persists or not, chosen by the seeded RNG. Blocks persist in any
+    /// order; inside a block the device keeps erase-before-program order (an
+    /// operation whose block's earlier erase was lost is lost too), but a
+    /// program may be lost while a later one in the same block persists.
+    Reorder,
+    /// As `Reorder`, and the operation in flight is torn: a program leaves a
+    /// random mix of old and new bits, an erase leaves the block partly
+    /// erased and unprogrammable until erased again.
+    Torn,
+}
+
+impl CrashMode {
+    pub const ALL: [CrashMode; 3] = [CrashMode::DropUnsynced, CrashMode::Reorder, CrashMode::Torn];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashMode::DropUnsynced => "drop",
+            CrashMode::Reorder => "reorder",
+            CrashMode::Torn => "torn",
+        }
+    }
+}
+
+/// What a block past its endurance does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WearOut {
+    /// Erase returns `BadBlock` (and leaves the block partly erased).
+    EraseFails,
+    /// Program returns `BadBlock` (and leaves the page partly programmed).
+    ProgramFails,
+    /// Program and erase return `Ok` but change nothing.
+    SilentNoop,
+}
+
+/// Simulated latency of each operation, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Latency {
+    pub read_ns: u64,
+    pub program_ns: u64,
+    pub erase_ns: u64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            read_ns: 50_000,
+            program_ns: 600_000,
+            erase_ns: 3_000_000,
+        }
+    }
+}
+
+/// Probabilities of random faults, per operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FaultRates {
+    /// A page read flips one bit, sticky until the block is erased.
+    pub read_flip: f64,
+    /// A program fails (`BadBlock`), leaving the page partly programmed.
+    pub program_fail: f64,
+    /// An erase fails (`BadBlock`), leaving the block partly erased.
+    pub erase_fail: f64,
+}
+
+/// A fault forced on one mutating operation, by its index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ScheduledFault {
+    /// The program with this index fails.
+    ProgramFail,
+    /// The erase with this index fails.
+    EraseFail,
+}
+
+/// Everything that shapes a simulated device besides its seed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimConfig {
+    pub geometry: Geometry,
+    /// P/E cycles a block endures before it goes bad (on average, with
+    /// `endurance_spread`).
+    pub endurance_cycles: u32,
+    pub wear_out: WearOut,
+    pub latency: Latency,
+    pub faults: FaultRates,
+    /// Most un-synced operations the write cache holds; past it the oldest
+    /// becomes durable, as a real device writes back when its cache fills.
+    pub cache_ops_max: usize,
+    /// Raw bit errors growing with wear, retention time and read disturb
+    /// (none by default).
+    #[serde(default)]
+    pub errors: ErrorModel,
+    /// Blocks differ in endurance, a few dying early, as real parts do
+    /// (off by default: every block endures `endurance_cycles`).
+    #[serde(default)]
+    pub endurance_spread: bool,
+}
+
+/// Most pages a simulated device may have: its page bookkeeping is a bit a
+/// page (8 MiB at this limit), allocated up front.
+pub const SIM_PAGES_MAX: u64 = 1 << 26;
+/// Largest simulated erase block: an erased block is one shared buffer,
+/// and every block written gets its own copy.
+pub const SIM_BLOCK_BYTES_MAX: u64 = 64 << 20;
+
+impl SimConfig {
+    pub fn new(geometry: Geometry) -> Self {
+        SimConfig {
+            geometry,
+            endurance_cycles: 3_000,
+            wear_out: WearOut::EraseFails,
+            latency: Latency::default(),
+            faults: FaultRates::default(),
+            cache_ops_max: 4_096,
+            errors: ErrorModel::default(),
+            endurance_spread: false,
+        }
+    }
+
+    /// Checks what [`SimFlash::new`] checks, without allocating: a valid
+    /// geometry within the simulator's limits.
+    pub fn check(&self) -> Result<(), FlashError> {
+        let geometry = self.geometry;
+        geometry.validate()?;
+        let over = |what, index, limit| FlashError::OutOfRange { what, index, limit };
+        if geometry.pages() > SIM_PAGES_MAX {
+            return Err(over("simulated pages", geometry.pages(), SIM_PAGES_MAX));
+        }
+        if geometry.raw_block_bytes() > SIM_BLOCK_BYTES_MAX {
+            let bytes = geometry.raw_block_bytes();
+            return Err(over("simulated block bytes", bytes, SIM_BLOCK_BYTES_MAX));
+        }
+        Ok(())
+    }
+}
+
+impl FaultRates {
+    /// Each rate a probability: finite, in 0..=1. (The device itself treats
+    /// a rate outside as the nearest bound, never panics.)
+    pub fn check(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("read_flip", self.read_flip),
+            ("program_fail", self.program_fail),
+            ("erase_fail", self.erase_fail),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "fault rate {name} = {rate}: a rate is a probability, 0 to 1"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rate as a probability the generator takes: NaN as 0, clamped to 0..=1.
+pub(crate) fn probability(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
