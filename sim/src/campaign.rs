@@ -15,8 +15,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::check::{run, CheckConfig, CheckFailure, CheckReport, Runner};
-use crate::nand::{CrashMode, FaultRates};
+use crate::check::{run, Aging, CheckConfig, CheckFailure, CheckReport, Runner};
+use crate::nand::{CrashMode, Device, FaultRates};
 use crate::workload::{generate, Step, WorkloadKind};
 
 /// A power cut inserted before step `step` of the workload.
@@ -40,7 +40,22 @@ pub struct Case {
     /// What the run found when the case was saved.
     #[serde(default)]
     pub failure: Option<CheckFailure>,
+    /// On a part: how time passes between the steps.
+    #[serde(default)]
+    pub device_time: Option<DeviceTime>,
 }
+
+/// Time passing on a simulated part: every `every_steps` steps of the
+/// workload the device sits idle `bake_days`, then a background scrub step
+/// reads a few incarnation pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceTime {
+    pub bake_days: u32,
+    pub every_steps: u32,
+}
+
+/// Incarnation pages one background scrub step of a case reads.
+pub const SCRUB_PAGES: u32 = 32;
 
 /// Most steps one run holds: a run keeps its workload in memory (about
 /// 24 bytes a step), so larger runs are refused before anything is
@@ -134,22 +149,65 @@ impl Case {
             crashes,
             config,
             failure: None,
+            device_time: None,
         }
     }
 
-    /// The workload's steps with the power cuts in place.
+    /// The same run on `device` (its small geometry, endurance, latencies
+    /// and bit errors), aged as the seed says: each block 0 to 80% worn,
+    /// 0 to a year unpowered at every power cut. No device: unchanged.
+    pub fn with_device(mut self, device: Option<Device>) -> Case {
+        let Some(device) = device else {
+            return self;
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xA6E0_0FDE_71CE);
+        let store = self.config.store;
+        let faults = self.config.faults;
+        self.config = CheckConfig {
+            store,
+            faults,
+            device_seed: self.seed,
+            aging: Aging {
+                wear: rng.random_range(0.0..0.8),
+                days_per_power_cut: rng.random_range(0.0..365.0),
+            },
+            ..CheckConfig::on_device(device)
+        };
+        self.device_time = Some(DeviceTime {
+            bake_days: rng.random_range(1..=60),
+            every_steps: rng.random_range(50..=200),
+        });
+        self
+    }
+
+    /// The workload's steps with the power cuts (and, on a part, the time
+    /// passing) in place.
     pub fn steps(&self) -> Vec<Step> {
-        let mut steps = generate(self.workload, self.seed, self.ops);
-        for crash in self.crashes.iter().rev() {
-            let at = crash.step.min(steps.len());
-            steps.insert(
-                at,
-                Step::CutPower {
+        let workload = generate(self.workload, self.seed, self.ops);
+        let every = self.device_time.map(|t| t.every_steps.max(1) as usize);
+        let mut crashes = self.crashes.iter().peekable();
+        let mut steps = Vec::with_capacity(workload.len() + self.crashes.len() + 8);
+        for (index, step) in workload.into_iter().enumerate() {
+            while let Some(crash) = crashes.next_if(|c| c.step <= index) {
+                steps.push(Step::CutPower {
                     after_ops: crash.after_ops,
                     mode: crash.mode,
-                },
-            );
+                });
+            }
+            if let (Some(every), Some(time)) = (every, self.device_time) {
+                if index > 0 && index % every == 0 {
+                    steps.push(Step::Bake {
+                        days: time.bake_days,
+                    });
+                    steps.push(Step::Scrub { pages: SCRUB_PAGES });
+                }
+            }
+            steps.push(step);
         }
+        steps.extend(crashes.map(|crash| Step::CutPower {
+            after_ops: crash.after_ops,
+            mode: crash.mode,
+        }));
         steps
     }
 
@@ -259,6 +317,17 @@ pub struct SweepSummary {
     /// Runs that evicted, and the entries evicted over all runs.
     pub runs_evicting: u64,
     pub entries_evicted: u64,
+    /// What the ECC saw over all runs: bits corrected, pages beyond it,
+    /// rewrites to move data (scrubs), raw bit errors the devices made.
+    pub bits_corrected: u64,
+    pub pages_uncorrectable: u64,
+    pub scrubs: u64,
+    pub bit_errors: u64,
+    /// Entries the failing runs lost, found stale or found back after a
+    /// delete (0 while errors stay within the ECC).
+    pub lost_flushed: u64,
+    pub stale: u64,
+    pub resurrected: u64,
     #[serde(skip)]
     pub failed_cases: Vec<Case>,
 }
@@ -281,12 +350,18 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Runs one case per seed, in parallel.
-pub fn sweep(seeds: &[u64], ops: usize, modes: &[CrashMode], bar: &ProgressBar) -> SweepSummary {
+pub fn sweep(
+    seeds: &[u64],
+    ops: usize,
+    modes: &[CrashMode],
+    device: Option<Device>,
+    bar: &ProgressBar,
+) -> SweepSummary {
     let start = Instant::now();
     let outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)> = seeds
         .par_iter()
         .map(|&seed| {
-            let case = Case::from_seed(seed, ops, None, modes);
+            let case = Case::from_seed(seed, ops, None, modes).with_device(device);
             let outcome = case.run();
             bar.inc(1);
             (case, outcome)
@@ -310,9 +385,16 @@ pub fn sweep(seeds: &[u64], ops: usize, modes: &[CrashMode], bar: &ProgressBar) 
                 summary.acknowledged += report.acknowledged;
                 summary.runs_evicting += u64::from(report.evictions > 0);
                 summary.entries_evicted += report.entries_evicted;
+                summary.bits_corrected += report.bits_corrected;
+                summary.pages_uncorrectable += report.pages_uncorrectable;
+                summary.scrubs += report.scrubs;
+                summary.bit_errors += report.bit_errors;
             }
             Err(failure) => {
                 summary.failures += 1;
+                summary.lost_flushed += failure.losses.lost_flushed;
+                summary.stale += failure.losses.stale;
+                summary.resurrected += failure.losses.resurrected;
                 case.failure = Some(failure);
                 summary.failed_cases.push(case);
             }
@@ -354,16 +436,26 @@ pub fn exhaustive_case(
     workload: WorkloadKind,
     layout: logstore::SlotLayoutKind,
     evict: bool,
+    device: Option<Device>,
 ) -> Case {
     let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
     case.crashes.clear();
-    case.config = if evict {
-        CheckConfig::evicting()
+    let base = device.map_or_else(CheckConfig::default, CheckConfig::on_device);
+    let store = if evict {
+        CheckConfig::evicting().store
     } else {
-        CheckConfig::default()
+        base.store
     };
-    case.config.device_seed = seed;
-    case.config.store.layout = layout;
+    case.config = CheckConfig {
+        store: logstore::StoreConfig { layout, ..store },
+        device_seed: seed,
+        // On a part: half worn, three months unpowered at every cut.
+        aging: Aging {
+            wear: if device.is_some() { 0.5 } else { 0.0 },
+            days_per_power_cut: if device.is_some() { 90.0 } else { 0.0 },
+        },
+        ..base
+    };
     case
 }
 
@@ -389,19 +481,32 @@ impl Branch {
         Ok(branch.finish(false)?.ops_at_final_flush)
     }
 
-    fn failed_case(&self, case: &Case, step: usize, message: String) -> Case {
+    fn failed_case(&self, case: &Case, at: At, message: String) -> Case {
         let point = |(after_ops, mode): (u64, CrashMode)| CrashPoint {
-            step,
-            after_ops: after_ops as u32,
+            step: at.workload,
+            after_ops: (at.ops_before + after_ops) as u32,
             mode,
         };
         let mut failed = case.clone();
         failed.crashes = std::iter::once(point(self.first))
             .chain(self.second.map(point))
             .collect();
-        failed.failure = Some(CheckFailure { step, message });
+        failed.failure = Some(CheckFailure {
+            step: at.workload,
+            message,
+            losses: Default::default(),
+        });
         failed
     }
+}
+
+/// Where a branching step sits for replay: the workload step a cut armed
+/// before it precedes, and the mutating operations the device-time steps
+/// in between perform first.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    workload: usize,
+    ops_before: u64,
 }
 
 /// Crashes the workload at every mutating flash operation, in each mode:
@@ -426,20 +531,28 @@ pub fn exhaustive(
     };
     bar.set_length(steps.len() as u64);
     let ops_at_start = runner.flash().ops_mutating();
-    for (index, step) in steps.iter().enumerate() {
+    // A failure is replayed by a cut armed before workload step `workload`:
+    // device-time steps between there and the branching step shift its
+    // operation count by `ops_in_group`.
+    let (mut workload, mut ops_in_group) = (0usize, 0u64);
+    for step in &steps {
         bar.inc(1);
         if matches!(step, Step::CutPower { .. }) {
             continue;
         }
         let snapshot = runner.clone();
         let before = runner.flash().ops_mutating();
+        let at = At {
+            workload,
+            ops_before: ops_in_group,
+        };
         if let Err(message) = runner.step(step) {
             let branch = Branch {
                 first: (0, modes[0]),
                 second: None,
             };
             summary.failures += 1;
-            let mut failed = branch.failed_case(case, index, message);
+            let mut failed = branch.failed_case(case, at, message);
             failed.crashes.clear();
             summary.failed_cases.push(failed);
             break;
@@ -448,12 +561,17 @@ pub fn exhaustive(
         explore_step(
             case,
             &snapshot,
-            (index, step),
+            (at, step),
             after - before,
             modes,
             depth,
             &mut summary,
         );
+        if step.is_workload() {
+            (workload, ops_in_group) = (workload + 1, 0);
+        } else {
+            ops_in_group += after - before;
+        }
     }
     bar.finish_and_clear();
     summary.ops_mutating = runner.flash().ops_mutating() - ops_at_start;
@@ -470,7 +588,7 @@ pub fn exhaustive(
 fn explore_step(
     case: &Case,
     snapshot: &Runner,
-    (index, step): (usize, &Step),
+    (at, step): (At, &Step),
     ops: u64,
     modes: &[CrashMode],
     depth: u32,
@@ -496,7 +614,7 @@ fn explore_step(
                 summary.failures += 1;
                 summary
                     .failed_cases
-                    .push(branch.failed_case(case, index, message));
+                    .push(branch.failed_case(case, at, message));
             }
             Ok(final_flush) if depth >= 2 => {
                 // Operations after the first cut's (which took an index).
@@ -518,7 +636,7 @@ fn explore_step(
             let outcome = branch.run(snapshot, step);
             outcome
                 .err()
-                .map(|message| branch.failed_case(case, index, message))
+                .map(|message| branch.failed_case(case, at, message))
         })
         .collect();
     summary.crash_points_depth2 += seconds.len() as u64;
@@ -528,7 +646,11 @@ fn explore_step(
 
 fn failed_at_start(case: &Case, message: String, start: Instant) -> ExhaustiveSummary {
     let mut failed = case.clone();
-    failed.failure = Some(CheckFailure { step: 0, message });
+    failed.failure = Some(CheckFailure {
+        step: 0,
+        message,
+        losses: Default::default(),
+    });
     ExhaustiveSummary {
         failures: 1,
         failed_cases: vec![failed],

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::layers::{Layer, LayerKey, Layers};
 use crate::model::{Model, Op};
-use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
+use crate::nand::{CrashMode, Device, FaultRates, SimConfig, SimFlash};
 use crate::workload::{hash_of, info_of, Step};
 
 /// The device and store a check runs on.
@@ -26,10 +26,26 @@ use crate::workload::{hash_of, info_of, Step};
 pub struct CheckConfig {
     pub geometry: Geometry,
     pub store: StoreConfig,
-    /// Program and erase failures only: a sticky read flip destroys data
-    /// no index can keep without ECC, so durability is checked without it.
+    /// Program and erase failures (a sticky read flip, beyond any ECC on a
+    /// device without one, is left to the bit error model of a preset).
     pub faults: FaultRates,
     pub device_seed: u64,
+    /// The part simulated: its endurance, latencies and raw bit errors
+    /// (none: an ideal device that never flips a bit).
+    #[serde(default)]
+    pub device: Option<Device>,
+    /// How worn and how old the device is.
+    #[serde(default)]
+    pub aging: Aging,
+}
+
+/// How worn a device starts and how long it sits between power cycles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Aging {
+    /// Each block starts with this fraction of its endurance used.
+    pub wear: f64,
+    /// Days the device sits unpowered at each power cut (retention).
+    pub days_per_power_cut: f64,
 }
 
 impl Default for CheckConfig {
@@ -44,6 +60,8 @@ impl Default for CheckConfig {
             store,
             faults: FaultRates::default(),
             device_seed: 0,
+            device: None,
+            aging: Aging::default(),
         }
     }
 }
@@ -59,6 +77,26 @@ impl CheckConfig {
         config
     }
 
+    /// The default check on `device`: its small geometry (512-byte pages
+    /// with the part's ECC density), its endurance, latencies and bit errors.
+    pub fn on_device(device: Device) -> Self {
+        CheckConfig {
+            geometry: device.small_geometry(128),
+            device: Some(device),
+            ..CheckConfig::default()
+        }
+    }
+
+    /// The simulator configuration the check runs on.
+    pub fn sim_config(&self) -> SimConfig {
+        let mut sim = match self.device {
+            Some(device) => device.sim_config(self.geometry),
+            None => SimConfig::new(self.geometry),
+        };
+        sim.faults = FaultRates::default();
+        sim
+    }
+
     /// Checks the device and store configuration and the fault rates, as
     /// [`Runner::new`] would take them, without allocating anything.
     pub fn check(&self) -> Result<(), String> {
@@ -71,6 +109,14 @@ impl CheckConfig {
         self.store
             .check(self.geometry)
             .map_err(|e| format!("store configuration: {e}"))?;
+        let aging_ok = (0.0..=10.0).contains(&self.aging.wear)
+            && (0.0..=36_500.0).contains(&self.aging.days_per_power_cut);
+        if !aging_ok {
+            return Err(format!(
+                "aging {:?}: wear 0 to 10 (fractions of endurance), 0 to 36,500 days a power cut",
+                self.aging
+            ));
+        }
         self.faults.check()
     }
 }
@@ -81,6 +127,10 @@ pub struct CheckFailure {
     /// Index of the step during or after which it broke.
     pub step: usize,
     pub message: String,
+    /// What the store had lost, when the failure was a store that matched
+    /// no state of its model.
+    #[serde(default)]
+    pub losses: Losses,
 }
 
 impl std::fmt::Display for CheckFailure {
@@ -114,6 +164,23 @@ pub struct CheckReport {
     pub mutating_ops: u64,
     /// The device's mutating operations when the final flush had returned.
     pub ops_at_final_flush: u64,
+    /// Bits the store's ECC corrected, pages it found uncorrectable, and
+    /// the rewrites it did to move data before errors outgrew the ECC.
+    pub bits_corrected: u64,
+    pub pages_uncorrectable: u64,
+    pub scrubs: u64,
+    /// Raw bit errors the device injected into reads.
+    pub bit_errors: u64,
+}
+
+/// How a store that matches no state of its model differs from the durable
+/// one: flushed entries gone, entries with an older value, deleted hashes
+/// back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Losses {
+    pub lost_flushed: u64,
+    pub stale: u64,
+    pub resurrected: u64,
 }
 
 /// A store on a simulated device, with its model.
@@ -129,6 +196,10 @@ pub struct Runner {
     /// The journal's generation and the entries of it on flash that are
     /// durable: as of the last flush, freeze or power cycle.
     journal_durable: (u64, u64),
+    /// Simulated time the device sits unpowered at each power cut.
+    bake_ns: u64,
+    /// How the store differed from the model at the last mismatch.
+    losses: Losses,
 }
 
 type Checked<T> = Result<T, String>;
@@ -147,8 +218,10 @@ impl Runner {
     /// As [`Runner::new`], sharing a layer cache with other runs.
     pub fn with_layers(config: &CheckConfig, layers: Layers) -> Result<Self, String> {
         config.check()?;
-        let sim = SimConfig::new(config.geometry);
-        let flash = SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
+        let sim = config.sim_config();
+        let mut flash =
+            SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
+        flash.precycle(config.aging.wear);
         let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
         store.flash_mut().set_fault_rates(config.faults);
         Ok(Runner {
@@ -158,11 +231,30 @@ impl Runner {
             layers,
             known: Vec::new(),
             journal_durable: (0, 0),
+            bake_ns: (config.aging.days_per_power_cut * 86_400e9) as u64,
+            losses: Losses::default(),
         })
     }
 
     pub fn report(&self) -> CheckReport {
         self.report
+    }
+
+    /// How the store differed from the model at the last mismatch.
+    pub fn losses(&self) -> Losses {
+        self.losses
+    }
+
+    /// Adds what the store's ECC saw (and the device injected) to the
+    /// report: called before a store is dropped.
+    fn absorb_stats(&mut self) {
+        if let Some(store) = &self.store {
+            let stats = store.stats();
+            self.report.bits_corrected += stats.ecc.bits_corrected;
+            self.report.pages_uncorrectable += stats.ecc.pages_uncorrectable;
+            self.report.scrubs += stats.scrubs;
+            self.report.bit_errors = store.flash().counters().bit_errors;
+        }
     }
 
     pub fn flash(&self) -> &SimFlash {
@@ -231,6 +323,15 @@ impl Runner {
                 Ok(())
             }
             Step::Reopen => self.reopen(false).map_err(Failure::Check),
+            Step::Bake { days } => {
+                self.flash_mut().bake(u64::from(days) * 86_400_000_000_000);
+                Ok(())
+            }
+            Step::Scrub { pages } => self
+                .store_mut()
+                .scrub(u64::from(pages))
+                .map(|_| ())
+                .map_err(Failure::Store),
         };
         if let Some(store) = &self.store {
             self.report.mutating_ops = store.flash().ops_mutating();
@@ -345,9 +446,11 @@ impl Runner {
     /// a power cycle and another open; a failing block by another open.
     pub fn reopen(&mut self, power_cycle: bool) -> Checked<()> {
         let journal = (self.store().journal_entries(), self.journal_durable);
+        self.absorb_stats();
         let mut flash = self.store.take().expect("store open").into_flash();
         let mut durable = power_cycle;
         if power_cycle {
+            flash.bake(self.bake_ns);
             flash.restart();
         } else {
             self.report.reopens += 1;
@@ -511,6 +614,8 @@ impl Runner {
         let latest = states.last().cloned().unwrap_or_default();
         let stored: std::collections::BTreeMap<Hash, logstore::Info> =
             contents.into_iter().collect();
+        let durable = states.first().cloned().unwrap_or_default();
+        self.losses = classify(&stored, &durable, &latest);
         let first = stored
             .iter()
             .find(|(h, i)| latest.get(*h) != Some(i))
@@ -524,11 +629,12 @@ impl Runner {
             .unwrap_or_else(|| "holds the latest state, yet the digests differ".into());
         format!(
             "after {when}: the store's {} entries are no state of the model's last {} changes \
-             ({} at the latest, {} at the durable point); the store {first}",
+             ({} at the latest, {} at the durable point; {:?}); the store {first}",
             stored.len(),
             states.len() - 1,
             latest.len(),
-            states.first().map_or(0, |s| s.len())
+            durable.len(),
+            self.losses
         )
     }
 
@@ -553,6 +659,7 @@ impl Runner {
         self.report.freezes += stats.freezes;
         self.report.packs += stats.packs;
         self.reopen(false)?;
+        self.absorb_stats();
         if full {
             self.compare_whole()?;
         }
@@ -606,6 +713,30 @@ fn check_journal_kept(
     Ok(())
 }
 
+/// How `stored` differs from the model's `durable` and `latest` states:
+/// durable entries it lacks, entries with a value neither state has, and
+/// hashes neither state holds.
+fn classify(
+    stored: &std::collections::BTreeMap<Hash, logstore::Info>,
+    durable: &std::collections::BTreeMap<Hash, logstore::Info>,
+    latest: &std::collections::BTreeMap<Hash, logstore::Info>,
+) -> Losses {
+    let mut losses = Losses::default();
+    for hash in durable.keys() {
+        if !stored.contains_key(hash) && latest.contains_key(hash) {
+            losses.lost_flushed += 1;
+        }
+    }
+    for (hash, info) in stored {
+        match (durable.get(hash), latest.get(hash)) {
+            (None, None) => losses.resurrected += 1,
+            (d, l) if d != Some(info) && l != Some(info) => losses.stale += 1,
+            _ => {}
+        }
+    }
+    losses
+}
+
 /// How the store's incarnations `now` follow from those `known`: some new
 /// ones in front (a freeze), some of the oldest gone (an eviction), the rest
 /// unchanged and in order. Anything else is a failure.
@@ -649,19 +780,30 @@ fn is_device_failure(error: &StoreError) -> bool {
 }
 
 /// Runs `steps` from a fresh store and finishes with a full check. A
-/// failure names its step by its index in the workload, power cuts not
-/// counted: the numbering of a case's crash points.
+/// failure names its step by its index in the workload, power cuts and
+/// time passing not counted: the numbering of a case's crash points.
 pub fn run(config: &CheckConfig, steps: &[Step]) -> Result<CheckReport, CheckFailure> {
-    let fail = |step: usize| move |message: String| CheckFailure { step, message };
-    let mut runner = Runner::new(config).map_err(fail(0))?;
+    let fail = |step: usize, losses: Losses| {
+        move |message: String| CheckFailure {
+            step,
+            message,
+            losses,
+        }
+    };
+    let mut runner = Runner::new(config).map_err(fail(0, Losses::default()))?;
     let mut workload_index = 0;
     for step in steps {
-        runner.step(step).map_err(fail(workload_index))?;
-        if !matches!(step, Step::CutPower { .. }) {
+        if let Err(message) = runner.step(step) {
+            return Err(fail(workload_index, runner.losses())(message));
+        }
+        if step.is_workload() {
             workload_index += 1;
         }
     }
-    runner.finish(true).map_err(fail(workload_index))
+    match runner.finish(true) {
+        Ok(report) => Ok(report),
+        Err(message) => Err(fail(workload_index, runner.losses())(message)),
+    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use logstore::testing::format::{reseal, seal_page, seal_record, Page};
 use logstore::testing::{h1, h2, AnchorRecord, CuckooConfig, CuckooTable, Log};
 use logstore::{Geometry, Hash, Info, Policy, SlotLayoutKind, Store, StoreConfig};
 
-use crate::check::{CheckConfig, Runner};
-use crate::nand::{CrashMode, FaultRates, SimConfig, SimFlash};
+use crate::check::{Aging, CheckConfig, Runner};
+use crate::nand::{CrashMode, Device, FaultRates, SimConfig, SimFlash};
 use crate::workload::Step;
 
 /// A target's body: the input bytes in, a panic on a finding.
@@ -159,7 +159,8 @@ fn bucket_slots(choice: u8) -> usize {
 }
 
 impl OpsInput {
-    /// The check configuration: 512-byte pages, 8 a block, 40 blocks.
+    /// The check configuration: 40 blocks of 512-byte pages, on no part (8
+    /// pages a block) or a preset part's small geometry, aged.
     pub fn check_config(&self) -> CheckConfig {
         let c = self.config;
         let mut store = StoreConfig::new(
@@ -181,11 +182,30 @@ impl OpsInput {
             program_fail: f64::from(f.program_fail % 32) / 1024.0,
             erase_fail: f64::from(f.erase_fail % 32) / 1024.0,
         });
+        // The device seed's low two bits pick the part (or none), the next
+        // three its wear; the table seed's high bits the days a power cut
+        // lasts.
+        let device = [
+            None,
+            Some(Device::Slc),
+            Some(Device::Mlc),
+            Some(Device::Tlc),
+        ][usize::from(c.device_seed % 4)];
+        let geometry = device.map_or_else(
+            || Geometry::new(512, 8, 40).expect("valid geometry"),
+            |d| d.small_geometry(40),
+        );
+        let aging = Aging {
+            wear: f64::from((c.device_seed >> 2) & 7) / 10.0,
+            days_per_power_cut: 30.0 * f64::from(c.seed >> 5),
+        };
         CheckConfig {
-            geometry: Geometry::new(512, 8, 40).expect("valid geometry"),
+            geometry,
             store,
             faults,
             device_seed: u64::from(c.device_seed),
+            device,
+            aging,
         }
     }
 

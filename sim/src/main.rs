@@ -12,7 +12,7 @@ use logstore_sim::ingest::{ingest, IngestConfig};
 use logstore_sim::report::{self, ReportSize};
 use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::workload::WorkloadKind;
-use logstore_sim::CrashMode;
+use logstore_sim::{CrashMode, Device};
 use serde_json::json;
 
 /// Deterministic simulation and fuzzing harness for a flash-resident
@@ -70,6 +70,10 @@ enum Command {
         /// Slot layout of the log store (default: chosen by the seed).
         #[arg(long, value_enum)]
         layout: Option<LayoutArg>,
+        /// A simulated part (its ECC, endurance, bit errors; aged as the
+        /// seed says). Default: an ideal device that never flips a bit.
+        #[arg(long, value_enum)]
+        device: Option<Device>,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -91,6 +95,11 @@ enum Command {
         /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
+        /// A simulated part for every seed (its ECC, endurance, bit errors;
+        /// each seed ages it 0 to 80% and bakes it up to a year a power
+        /// cut). Default: an ideal device that never flips a bit.
+        #[arg(long, value_enum)]
+        device: Option<Device>,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -129,6 +138,10 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// A simulated part (its ECC, endurance, bit errors), half worn and
+        /// baked 90 days at every power cut. Default: an ideal device.
+        #[arg(long, value_enum)]
+        device: Option<Device>,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -323,17 +336,27 @@ fn save_failures(cases: &[Case], folder: &Path, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-fn cmd_run(
+struct RunArgs {
     seed: u64,
     ops: usize,
     workload: Option<WorkloadKind>,
     mode: Option<ModeArg>,
     layout: Option<LayoutArg>,
-    json: bool,
-) -> Result<bool, String> {
+    device: Option<Device>,
+}
+
+fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
+    let RunArgs {
+        seed,
+        ops,
+        workload,
+        mode,
+        layout,
+        device,
+    } = args;
     campaign::check_ops(ops)?;
     let modes = mode.map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
-    let mut case = Case::from_seed(seed, ops, workload, &modes);
+    let mut case = Case::from_seed(seed, ops, workload, &modes).with_device(device);
     if let Some(layout) = layout {
         case.config.store.layout = layout.kind();
     }
@@ -366,8 +389,7 @@ fn cmd_run(
 fn cmd_sweep(
     seeds: std::ops::Range<u64>,
     ops: usize,
-    jobs: Option<usize>,
-    shard: Option<(u64, u64)>,
+    (jobs, shard, device): (Option<usize>, Option<(u64, u64)>, Option<Device>),
     folder: &Path,
     json: bool,
 ) -> Result<bool, String> {
@@ -379,7 +401,7 @@ fn cmd_sweep(
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| e.to_string())?;
-    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, &bar));
+    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, device, &bar));
     let replays = save_failures(&summary.failed_cases, folder, "sweep");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
@@ -396,6 +418,7 @@ struct ExhaustiveArgs {
     depth: u32,
     no_evict: bool,
     jobs: Option<usize>,
+    device: Option<Device>,
 }
 
 fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<bool, String> {
@@ -406,6 +429,7 @@ fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<boo
         args.workload,
         args.layout.kind(),
         !args.no_evict,
+        args.device,
     );
     let bar = progress_bar(args.ops as u64, "exhaustive");
     let pool = rayon::ThreadPoolBuilder::new()
@@ -569,16 +593,28 @@ fn main() -> ExitCode {
             workload,
             crash_mode,
             layout,
+            device,
             json,
-        } => cmd_run(seed, ops, workload, crash_mode, layout, json),
+        } => {
+            let args = RunArgs {
+                seed,
+                ops,
+                workload,
+                mode: crash_mode,
+                layout,
+                device,
+            };
+            cmd_run(args, json)
+        }
         Command::Sweep {
             seeds,
             ops,
             jobs,
             shard,
+            device,
             cases,
             json,
-        } => cmd_sweep(seeds, ops, jobs, shard, &cases, json),
+        } => cmd_sweep(seeds, ops, (jobs, shard, device), &cases, json),
         Command::Exhaustive {
             ops,
             mode,
@@ -588,6 +624,7 @@ fn main() -> ExitCode {
             depth,
             no_evict,
             jobs,
+            device,
             cases,
             json,
         } => {
@@ -600,6 +637,7 @@ fn main() -> ExitCode {
                 depth,
                 no_evict,
                 jobs,
+                device,
             };
             cmd_exhaustive(args, &cases, json)
         }

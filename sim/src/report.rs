@@ -355,6 +355,7 @@ fn crash_section(sizes: &Sizes, _out: &Path, bar: &ProgressBar) -> Result<Sectio
         &seeds,
         sizes.sweep_ops,
         &CrashMode::ALL,
+        None,
         &ProgressBar::hidden(),
     );
     let mut md = String::from("## Crash campaigns\n\n");
@@ -460,7 +461,7 @@ fn exhaustive_table(
             "exhaustive {} {layout_name} {mode_name}",
             kind.name()
         ));
-        let case = campaign::exhaustive_case(0, ops, kind, layout, true);
+        let case = campaign::exhaustive_case(0, ops, kind, layout, true, None);
         let summary = campaign::exhaustive(&case, &modes, depth, &ProgressBar::hidden());
         let points = summary.crash_points + summary.crash_points_depth2;
         let _ = writeln!(
@@ -506,8 +507,14 @@ fn exhaustive_speed(
     let mut figures = serde_json::Map::new();
     for &ops in &sizes.speed_steps {
         bar.set_message(format!("exhaustive speed {ops}"));
-        let case =
-            campaign::exhaustive_case(0, ops, WorkloadKind::Uniform, SlotLayoutKind::Full, true);
+        let case = campaign::exhaustive_case(
+            0,
+            ops,
+            WorkloadKind::Uniform,
+            SlotLayoutKind::Full,
+            true,
+            None,
+        );
         let summary = pool.install(|| {
             campaign::exhaustive(&case, &[CrashMode::DropUnsynced], 1, &ProgressBar::hidden())
         });

@@ -35,6 +35,25 @@ pub enum Step {
     },
     /// Drop the store and open the device again, without power loss.
     Reopen,
+    /// The device sits idle this many days (retention errors grow).
+    Bake {
+        days: u32,
+    },
+    /// A background scrub step over at most this many incarnation pages.
+    Scrub {
+        pages: u32,
+    },
+}
+
+impl Step {
+    /// Whether the step is the workload's own, not a power cut or time
+    /// passing inserted around it.
+    pub fn is_workload(&self) -> bool {
+        !matches!(
+            self,
+            Step::CutPower { .. } | Step::Bake { .. } | Step::Scrub { .. }
+        )
+    }
 }
 
 /// The kinds of generated workload.
