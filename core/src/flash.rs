@@ -113,12 +113,24 @@ impl Geometry {
         if !step_ok || self.ecc_bits > ECC_BITS_MAX {
             return false;
         }
-        let Some(m) = (5..=16u32).find(|m| (1u64 << m) > u64::from(step * 8 + m * self.ecc_bits))
-        else {
+        let Some(parity_bytes) = self.ecc_parity_bytes() else {
             return false;
         };
-        let parity_bytes = (m * self.ecc_bits).div_ceil(8);
         u64::from(self.page_bytes / step) * u64::from(parity_bytes) <= u64::from(self.spare_bytes)
+    }
+
+    /// Bytes of spare area each ECC step's parity takes: `m * ecc_bits`
+    /// bits, rounded up to bytes, for the smallest GF(2^m) that holds a
+    /// codeword (m in 5..=16). The spare area holds step i's parity at
+    /// `i * ecc_parity_bytes()`; a codeword is step i's data and that slot.
+    /// `None` without an ECC or when no field holds the codeword.
+    pub fn ecc_parity_bytes(&self) -> Option<u32> {
+        if self.ecc_bits == 0 || self.ecc_step_bytes == 0 {
+            return None;
+        }
+        let data_bits = u64::from(self.ecc_step_bytes) * 8;
+        let m = (5..=16u32).find(|m| (1u64 << m) > data_bits + u64::from(m * self.ecc_bits))?;
+        Some((m * self.ecc_bits).div_ceil(8))
     }
 
     /// Bytes of a page as the device stores it: data and spare.

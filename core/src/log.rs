@@ -354,6 +354,15 @@ impl<F: Flash> Log<F> {
         &self.journal
     }
 
+    /// Reads journal pages `sequences` back as a scrub does (see
+    /// [`Journal::check_pages`]).
+    pub fn check_journal_pages(
+        &mut self,
+        sequences: std::ops::Range<u64>,
+    ) -> Result<u32, LogError> {
+        Ok(self.journal.check_pages(&mut self.flash, sequences)?)
+    }
+
     /// The entry at `position` of the current journal (RAM page or flash).
     pub fn read_entry(&mut self, position: u64) -> Result<Entry, LogError> {
         Ok(self.journal.read_entry(&mut self.flash, position)?)

@@ -26,11 +26,18 @@ pub enum Bug {
     /// A freeze leaves the table's tombstones out of the incarnation, so
     /// the older entries they shadowed come back.
     FreezeDropsTombstones,
+    /// The ECC layer hands back pages as read, uncorrected.
+    SkipCorrection,
+    /// Pages read with corrected bits past the threshold are never moved.
+    ScrubNever,
+    /// Journal recovery takes a bad page in the middle of the log (valid
+    /// pages of the chain after it) for the end of the log.
+    MiddlePageIsEnd,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 10] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorInPlace,
@@ -38,6 +45,9 @@ impl Bug {
         Bug::KickWrongBucket,
         Bug::EvictNewest,
         Bug::FreezeDropsTombstones,
+        Bug::SkipCorrection,
+        Bug::ScrubNever,
+        Bug::MiddlePageIsEnd,
     ];
 }
 

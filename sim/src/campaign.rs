@@ -323,6 +323,11 @@ pub struct SweepSummary {
     pub pages_uncorrectable: u64,
     pub scrubs: u64,
     pub bit_errors: u64,
+    /// Reads that went beyond the ECC (more flipped bits in a codeword
+    /// than it corrects), and runs that stopped at a loss the store
+    /// reported after such a read.
+    pub reads_beyond_ecc: u64,
+    pub losses_reported: u64,
     /// Entries the failing runs lost, found stale or found back after a
     /// delete (0 while errors stay within the ECC).
     pub lost_flushed: u64,
@@ -389,6 +394,8 @@ pub fn sweep(
                 summary.pages_uncorrectable += report.pages_uncorrectable;
                 summary.scrubs += report.scrubs;
                 summary.bit_errors += report.bit_errors;
+                summary.reads_beyond_ecc += report.reads_beyond_ecc;
+                summary.losses_reported += report.losses_reported;
             }
             Err(failure) => {
                 summary.failures += 1;

@@ -171,6 +171,12 @@ pub struct CheckReport {
     pub scrubs: u64,
     /// Raw bit errors the device injected into reads.
     pub bit_errors: u64,
+    /// Reads with more flipped bits in a codeword than the ECC corrects.
+    pub reads_beyond_ecc: u64,
+    /// Losses the store reported (durable journal pages lost at open, a
+    /// page it could not read back) after the device had gone beyond the
+    /// ECC: the run stops checking there. 0 or 1.
+    pub losses_reported: u64,
 }
 
 /// How a store that matches no state of its model differs from the durable
@@ -200,6 +206,9 @@ pub struct Runner {
     bake_ns: u64,
     /// How the store differed from the model at the last mismatch.
     losses: Losses,
+    /// The loss the store reported, beyond the ECC: from then on steps
+    /// are skipped and nothing more is checked.
+    reported_loss: Option<String>,
 }
 
 type Checked<T> = Result<T, String>;
@@ -233,6 +242,7 @@ impl Runner {
             journal_durable: (0, 0),
             bake_ns: (config.aging.days_per_power_cut * 86_400e9) as u64,
             losses: Losses::default(),
+            reported_loss: None,
         })
     }
 
@@ -253,8 +263,28 @@ impl Runner {
             self.report.bits_corrected += stats.ecc.bits_corrected;
             self.report.pages_uncorrectable += stats.ecc.pages_uncorrectable;
             self.report.scrubs += stats.scrubs;
-            self.report.bit_errors = store.flash().counters().bit_errors;
+            let counters = store.flash().counters();
+            self.report.bit_errors = counters.bit_errors;
+            self.report.reads_beyond_ecc = counters.reads_beyond_ecc;
         }
+    }
+
+    /// The loss the store reported, if any: the run checked nothing after.
+    pub fn reported_loss(&self) -> Option<&str> {
+        self.reported_loss.as_deref()
+    }
+
+    /// Takes a loss the store reported: the device's doing if some read
+    /// went beyond the ECC (the run stops checking), a failure if not.
+    fn accept_loss(&mut self, reads_beyond_ecc: u64, error: &StoreError) -> Checked<()> {
+        if reads_beyond_ecc == 0 {
+            return Err(format!(
+                "the store reported a loss though no read went beyond the ECC: {error}"
+            ));
+        }
+        self.report.losses_reported += 1;
+        self.reported_loss = Some(error.to_string());
+        Ok(())
     }
 
     pub fn flash(&self) -> &SimFlash {
@@ -304,6 +334,13 @@ impl Runner {
     /// the step is tried once more, as a client retries what failed.
     pub fn step(&mut self, step: &Step) -> Checked<()> {
         self.report.steps += 1;
+        if self.reported_loss.is_some() {
+            if matches!(step, Step::CutPower { .. }) {
+                self.report.crashes_scheduled += 1;
+                self.report.crashes_not_reached += 1;
+            }
+            return Ok(());
+        }
         if self.attempt(step)? {
             self.attempt(step)?;
         }
@@ -342,6 +379,10 @@ impl Runner {
             Err(Failure::Store(error)) if is_device_failure(&error) => {
                 self.recover()?;
                 Ok(true)
+            }
+            Err(Failure::Store(error)) if is_reported_loss(&error) => {
+                let beyond = self.flash().counters().reads_beyond_ecc;
+                self.accept_loss(beyond, &error).map(|()| false)
             }
             Err(Failure::Store(error)) => Err(format!("{step:?} failed: {error}")),
         }
@@ -472,6 +513,14 @@ impl Runner {
                         self.report.crashes += 1;
                     }
                 }
+                Err((error @ StoreError::DataLoss(_), mut returned)) => {
+                    self.accept_loss(returned.counters().reads_beyond_ecc, &error)?;
+                    self.report.crashes_not_reached += returned.cancel_power_cuts() as u64;
+                    let (store, _) = Store::open_salvaging(returned)
+                        .map_err(|e| format!("salvaging after {error}: {e}"))?;
+                    self.store = Some(store);
+                    return Ok(());
+                }
                 Err((error, _)) => return Err(format!("open failed: {error}")),
             }
         }
@@ -483,7 +532,7 @@ impl Runner {
     /// model's prefixes; then moves the model to the prefix found.
     fn check_recovered(&mut self, durable: bool) -> Checked<()> {
         let keys = Layers::keys(self.store());
-        let (added, dropped) = diff_layers(&self.known, &keys)?;
+        let (added, dropped) = self.diff_layers(&keys)?;
         if dropped > 0 {
             // An eviction persisted, so the freeze it was part of did: it
             // wrote the whole table, everything acknowledged is durable.
@@ -550,7 +599,7 @@ impl Runner {
         if keys.len() == self.known.len() && keys.iter().zip(&self.known).all(|(a, b)| *a == b.0) {
             return Ok(());
         }
-        let (added, dropped) = diff_layers(&self.known, &keys)?;
+        let (added, dropped) = self.diff_layers(&keys)?;
         if added > 0 {
             self.durable_point();
         }
@@ -558,6 +607,68 @@ impl Runner {
             self.evict(&keys, dropped)?;
         }
         self.learn(keys, added)
+    }
+
+    /// How the store's incarnations `now` follow from those known: some
+    /// new ones in front (a freeze), some of the oldest gone (an eviction),
+    /// the rest in order, each unchanged or rewritten by a scrub (a new key,
+    /// the same contents: its known key is updated). Anything else is a
+    /// failure. Returns (added, dropped).
+    fn diff_layers(&mut self, now: &[LayerKey]) -> Checked<(usize, usize)> {
+        let position = |key: &LayerKey| self.known.iter().position(|(k, _)| k == key);
+        let by_key: Vec<Option<usize>> = now.iter().map(position).collect();
+        let mut matched = Vec::with_capacity(now.len());
+        for (index, key) in now.iter().enumerate() {
+            let found = match by_key[index] {
+                Some(j) => Some((j, false)),
+                None => self.rewritten_from(index, key, &by_key)?.map(|j| (j, true)),
+            };
+            matched.push(found);
+        }
+        let added = matched.iter().take_while(|m| m.is_none()).count();
+        let kept = &matched[added..];
+        let in_order = kept
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.is_some_and(|(j, _)| j == i));
+        let Some(dropped) = self
+            .known
+            .len()
+            .checked_sub(kept.len())
+            .filter(|_| in_order)
+        else {
+            return Err(format!(
+                "the store's incarnations changed other than by freezing, rewriting and evicting                  the oldest: generations {:?}, then {:?}",
+                self.known.iter().map(|k| k.0 .0).collect::<Vec<_>>(),
+                now.iter().map(|k| k.0).collect::<Vec<_>>()
+            ));
+        };
+        for (i, m) in kept.iter().enumerate() {
+            if m.is_some_and(|(_, rewritten)| rewritten) {
+                self.known[i].0 = now[added + i].clone();
+            }
+        }
+        Ok((added, dropped))
+    }
+
+    /// The known incarnation that `key` (the store's `index`-th, not known
+    /// by key) is a rewrite of: one no other incarnation of the store
+    /// matches by key, with the same contents.
+    fn rewritten_from(
+        &mut self,
+        index: usize,
+        key: &LayerKey,
+        by_key: &[Option<usize>],
+    ) -> Checked<Option<usize>> {
+        let candidates: Vec<usize> = (0..self.known.len())
+            .filter(|j| !by_key.contains(&Some(*j)))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let store = self.store.as_mut().expect("open");
+        let layer = self.layers.layer(store, index, key)?;
+        Ok(candidates.into_iter().find(|&j| *self.known[j].1 == *layer))
     }
 
     /// Applies the eviction of the `dropped` oldest known incarnations to
@@ -643,6 +754,12 @@ impl Runner {
     /// entry (reading every incarnation). Cuts no operation reached by then
     /// are counted and withdrawn.
     pub fn finish(&mut self, full: bool) -> Checked<CheckReport> {
+        if self.reported_loss.is_some() {
+            self.absorb_stats();
+            self.report.crashes_not_reached += self.flash_mut().cancel_power_cuts() as u64;
+            self.check_rules()?;
+            return Ok(self.report);
+        }
         if let Err(error) = self.store_mut().flush() {
             if !is_device_failure(&error) {
                 return Err(format!("final flush: {error}"));
@@ -737,28 +854,6 @@ fn classify(
     losses
 }
 
-/// How the store's incarnations `now` follow from those `known`: some new
-/// ones in front (a freeze), some of the oldest gone (an eviction), the rest
-/// unchanged and in order. Anything else is a failure.
-fn diff_layers(known: &[(LayerKey, Arc<Layer>)], now: &[LayerKey]) -> Checked<(usize, usize)> {
-    let added = now
-        .iter()
-        .take_while(|k| !known.iter().any(|(key, _)| key == *k))
-        .count();
-    let kept = &now[added..];
-    let dropped = known.len().checked_sub(kept.len());
-    let in_order = || known.iter().zip(kept).all(|((key, _), k)| key == k);
-    match dropped {
-        Some(dropped) if in_order() => Ok((added, dropped)),
-        _ => Err(format!(
-            "the store's incarnations changed other than by freezing and evicting the oldest: \
-             generations {:?}, then {:?}",
-            known.iter().map(|k| k.0 .0).collect::<Vec<_>>(),
-            now.iter().map(|k| k.0).collect::<Vec<_>>()
-        )),
-    }
-}
-
 fn hex(hash: &Hash) -> String {
     hash[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -766,6 +861,19 @@ fn hex(hash: &Hash) -> String {
 enum Failure {
     Store(StoreError),
     Check(String),
+}
+
+/// A loss the store names rather than hides: durable journal pages lost
+/// at open, or a page it could not read back.
+fn is_reported_loss(error: &StoreError) -> bool {
+    use logstore::errors::{HashStoreError, JournalError, LogError};
+    matches!(
+        error,
+        StoreError::DataLoss(_)
+            | StoreError::HashStore(HashStoreError::Corrupt { .. })
+            | StoreError::Log(LogError::Journal(JournalError::Corrupt { .. }))
+            | StoreError::Flash(FlashError::Uncorrectable { .. })
+    )
 }
 
 /// Power lost, a bad block where the store cannot route around it, or an

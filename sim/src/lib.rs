@@ -33,6 +33,7 @@ pub mod model;
 pub mod nand;
 pub mod plot;
 pub mod report;
+pub mod scenarios;
 pub mod speed;
 pub mod wear;
 pub mod workload;

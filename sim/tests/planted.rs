@@ -5,22 +5,51 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use logstore::testing::{plant, Bug};
 use logstore_sim::campaign::Case;
+use logstore_sim::nand::Device;
+use logstore_sim::scenarios::{middle_page_lost, retention, RetentionPlan};
 use logstore_sim::CrashMode;
 
 /// Seeds tried before a planted bug counts as missed.
 const SEEDS_MAX: u64 = 1_000;
 
-/// The first seed whose run fails (or panics) with `bug` planted.
-fn first_failing_seed(bug: Bug) -> Option<(u64, String)> {
-    plant(Some(bug));
-    let found = (0..SEEDS_MAX).find_map(|seed| {
-        let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
-        match catch_unwind(AssertUnwindSafe(|| case.run())) {
-            Ok(Ok(_)) => None,
-            Ok(Err(failure)) => Some((seed, failure.to_string())),
-            Err(_) => Some((seed, "panicked".to_string())),
+/// The seeded check that must catch `bug`: a random workload with power
+/// cuts (on a part with bit errors for the ECC's bugs), years of retention
+/// for the scrub's, a journal page damaged past the ECC for recovery's.
+fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
+    match bug {
+        Bug::SkipCorrection => |seed| {
+            let device = Device::ALL[(seed % 3) as usize];
+            let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
+            case.with_device(Some(device))
+                .run()
+                .map(|_| ())
+                .map_err(|f| f.to_string())
+        },
+        Bug::ScrubNever => |seed| {
+            retention(seed, RetentionPlan::worn(Device::ALL[(seed % 3) as usize])).map(|_| ())
+        },
+        Bug::MiddlePageIsEnd => {
+            |seed| middle_page_lost(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
         }
-    });
+        _ => |seed| {
+            let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
+            case.run().map(|_| ()).map_err(|f| f.to_string())
+        },
+    }
+}
+
+/// The first seed whose scenario fails (or panics) with `bug` planted.
+fn first_failing_seed(bug: Bug) -> Option<(u64, String)> {
+    let check = scenario(bug);
+    plant(Some(bug));
+    let found =
+        (0..SEEDS_MAX).find_map(
+            |seed| match catch_unwind(AssertUnwindSafe(|| check(seed))) {
+                Ok(Ok(())) => None,
+                Ok(Err(failure)) => Some((seed, failure)),
+                Err(_) => Some((seed, "panicked".to_string())),
+            },
+        );
     plant(None);
     found
 }
@@ -48,6 +77,15 @@ fn the_same_seeds_pass_without_a_planted_bug() {
     for seed in 0..40 {
         let case = Case::from_seed(seed, 600, None, &CrashMode::ALL);
         assert!(case.run().is_ok(), "seed {seed} fails with no bug planted");
+    }
+    for bug in [Bug::SkipCorrection, Bug::ScrubNever, Bug::MiddlePageIsEnd] {
+        for seed in 0..3 {
+            let outcome = scenario(bug)(seed);
+            assert!(
+                outcome.is_ok(),
+                "{bug:?} seed {seed}, no bug planted: {outcome:?}"
+            );
+        }
     }
 }
 

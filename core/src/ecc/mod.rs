@@ -46,6 +46,8 @@ struct Codec {
     /// Parity of an erased step XOR all ones: stored parity is the data's
     /// parity XOR this, so an erased page (all ones) is a codeword.
     mask: Vec<u8>,
+    /// Spare bytes a step's parity slot takes.
+    slot_bytes: usize,
     /// Bits corrected in one step at which a read asks for a scrub: three
     /// quarters of the strength, rounded up, as MTD's default.
     scrub_bits: u32,
@@ -60,7 +62,8 @@ impl Codec {
         let step = geometry.ecc_step_bytes as usize;
         let bch = Bch::new(step, geometry.ecc_bits).map_err(|_| bad())?;
         let steps = geometry.page_bytes as usize / step;
-        if steps * bch.parity_bytes() > geometry.spare_bytes as usize {
+        let slot_bytes = geometry.ecc_parity_bytes().ok_or_else(bad)? as usize;
+        if bch.parity_bytes() > slot_bytes || steps * slot_bytes > geometry.spare_bytes as usize {
             return Err(bad());
         }
         let mut mask = vec![0u8; bch.parity_bytes()];
@@ -68,15 +71,18 @@ impl Codec {
         mask.iter_mut().for_each(|b| *b ^= ERASED);
         Ok(Some(Codec {
             scrub_bits: (geometry.ecc_bits * 3).div_ceil(4),
+            slot_bytes,
             bch,
             steps,
             mask,
         }))
     }
 
+    /// Step `step`'s parity: at the start of its slot of the spare area
+    /// ([`Geometry::ecc_parity_bytes`] a step).
     fn parity_range(&self, step: usize) -> std::ops::Range<usize> {
-        let bytes = self.bch.parity_bytes();
-        step * bytes..(step + 1) * bytes
+        let start = step * self.slot_bytes;
+        start..start + self.bch.parity_bytes()
     }
 }
 
@@ -121,9 +127,7 @@ impl<F: Flash> Media<F> {
 
     /// Bytes of ECC parity a page carries in its spare area.
     pub fn parity_bytes_per_page(&self) -> usize {
-        self.codec
-            .as_ref()
-            .map_or(0, |c| c.steps * c.bch.parity_bytes())
+        self.codec.as_ref().map_or(0, |c| c.steps * c.slot_bytes)
     }
 
     pub fn inner(&self) -> &F {
@@ -144,6 +148,9 @@ impl<F: Flash> Media<F> {
         let Some(codec) = self.codec.as_deref() else {
             return Ok(0);
         };
+        if crate::planted::active(crate::planted::Bug::SkipCorrection) {
+            return Ok(0);
+        }
         let data_bytes = self.raw.page_bytes as usize;
         let step_bytes = codec.bch.data_bytes();
         let (data, spare) = self.buf.split_at_mut(data_bytes);

@@ -275,16 +275,7 @@ impl Journal {
                 return entries.get(index).copied().ok_or(missing);
             }
         }
-        let run = self
-            .page_map
-            .iter()
-            .rev()
-            .find(|&&(s, _)| s <= sequence)
-            .ok_or(missing)?;
-        let page_position = run.1 + (sequence - run.0);
-        if page_position >= self.region_pages() {
-            return Err(JournalError::NoEntry { position });
-        }
+        let page_position = self.locate(sequence).ok_or(missing)?;
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
         let corrupt = |fault| JournalError::Corrupt { position, fault };
         let status = match flash.read_checked(self.address(page_position), &mut buf) {
@@ -306,6 +297,63 @@ impl Journal {
             .ok_or(JournalError::NoEntry { position });
         self.read_cache = Some((sequence, page.entries));
         entry
+    }
+
+    /// The region position of the programmed page `sequence`, if the
+    /// page map places it inside the region.
+    fn locate(&self, sequence: u64) -> Option<u64> {
+        let &(start, position) = self.page_map.iter().rev().find(|&&(s, _)| s <= sequence)?;
+        let page_position = position + (sequence - start);
+        (page_position < self.region_pages()).then_some(page_position)
+    }
+
+    /// Sequences of the pages on flash: the first the page map knows to
+    /// the last programmed.
+    pub fn sequences_on_flash(&self) -> std::ops::Range<u64> {
+        let first = self.page_map.first().map_or(self.sequence, |&(s, _)| s);
+        first..self.sequence
+    }
+
+    /// Where the pages on flash sit, in sequence order.
+    #[cfg(feature = "testing")]
+    pub fn page_addrs(&self) -> Vec<PageAddr> {
+        self.sequences_on_flash()
+            .filter_map(|sequence| self.locate(sequence))
+            .map(|position| self.address(position))
+            .collect()
+    }
+
+    /// Reads pages `sequences` (clamped to those on flash) back as a scrub
+    /// does, noting whether the region needs moving; returns the most bits
+    /// corrected in one step. A page the ECC cannot correct is `Corrupt`.
+    pub fn check_pages<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        sequences: std::ops::Range<u64>,
+    ) -> Result<u32, JournalError> {
+        let on_flash = self.sequences_on_flash();
+        let per_page = entries_per_page(self.geometry.page_bytes);
+        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        let mut most = 0;
+        for sequence in sequences.start.max(on_flash.start)..sequences.end.min(on_flash.end) {
+            let Some(page_position) = self.locate(sequence) else {
+                continue;
+            };
+            let corrupt = |fault| JournalError::Corrupt {
+                position: sequence * per_page,
+                fault,
+            };
+            let status = match flash.read_checked(self.address(page_position), &mut buf) {
+                Ok(status) => status,
+                Err(FlashError::Uncorrectable { .. }) => {
+                    return Err(corrupt(JournalPageFault::Uncorrectable))
+                }
+                Err(other) => return Err(other.into()),
+            };
+            self.needs_scrub |= status.scrub;
+            most = most.max(status.bits_corrected);
+        }
+        Ok(most)
     }
 
     /// Programs the partial page (its free room is wasted) and syncs.

@@ -579,6 +579,11 @@ impl<F: Flash> Store<F> {
         )
     }
 
+    /// Where the journal's pages on flash sit, oldest first.
+    pub fn journal_page_addrs(&self) -> Vec<crate::flash::PageAddr> {
+        self.log.journal().page_addrs()
+    }
+
     /// Every (hash, value) the log store holds, tombstones included.
     pub fn log_contents(&mut self) -> Result<Vec<(Hash, Value)>, StoreError> {
         Ok(self

@@ -38,6 +38,9 @@ impl<F: Flash> Store<F> {
     /// incarnations noted (rewritten), the anchor (committed again).
     /// Called at the start of every write; bounded by the incarnations.
     pub(super) fn maintain(&mut self) -> Result<u64, StoreError> {
+        if crate::planted::active(crate::planted::Bug::ScrubNever) {
+            return Ok(0);
+        }
         let mut rewrites = 0;
         if self.log.journal().needs_scrub() {
             self.rewrite_journal()?;
@@ -58,44 +61,87 @@ impl<F: Flash> Store<F> {
         Ok(rewrites)
     }
 
-    /// A background scrub step: reads up to `pages_max` incarnation pages,
-    /// going on from where the last step stopped (round robin over every
-    /// incarnation), then moves whatever needs it. Run it often enough that
-    /// cold data is read again before retention takes it past the ECC (the
-    /// report's retention figures say how often).
+    /// A background scrub step: reads up to `pages_max` pages, going on
+    /// from where the last step stopped (round robin over every
+    /// incarnation, then the journal's pages on flash), then moves
+    /// whatever needs it. Run it often enough that cold data is read again
+    /// before retention takes it past the ECC (the report's retention
+    /// figures say how often). A page already past correcting is an error
+    /// naming it.
     pub fn scrub(&mut self, pages_max: u64) -> Result<ScrubReport, StoreError> {
         let mut report = ScrubReport::default();
-        let rounds_max = self.incarnations.len() as u64 + 1;
+        // Each round finishes a target or the budget: every target once,
+        // plus the one the cursor starts inside.
+        let rounds_max = self.incarnations.len() as u64 + 2;
         for _ in 0..rounds_max {
-            if report.pages_read >= pages_max || self.incarnations.is_empty() {
+            if report.pages_read >= pages_max {
                 break;
             }
-            let (generation, page) = self.scrub_cursor;
-            let index = self.incarnation_index(generation).unwrap_or(0);
-            let incarnation = &self.incarnations[index];
-            let pages = incarnation.pages();
-            let first = if incarnation.region().generation == generation {
-                page.min(pages)
+            let (target, first) = self.scrub_position();
+            let budget = pages_max - report.pages_read;
+            let (read, pages, bits) = self.scrub_target(target, first, budget)?;
+            report.pages_read += read;
+            report.bits_corrected_max = report.bits_corrected_max.max(bits);
+            self.scrub_cursor = if first + read < pages {
+                (self.target_generation(target), first + read)
             } else {
-                0
+                let next = (target + 1) % (self.incarnations.len() + 1);
+                (self.target_generation(next), 0)
             };
-            let last = (first + pages_max - report.pages_read).min(pages);
+            if read == 0 && self.incarnations.is_empty() {
+                break;
+            }
+        }
+        report.rewrites = self.maintain()?;
+        Ok(report)
+    }
+
+    /// The scrub's targets: incarnations 0.. in order, then the journal.
+    fn target_generation(&self, target: usize) -> u64 {
+        self.incarnations
+            .get(target)
+            .map_or(self.log.journal().region().generation, |i| {
+                i.region().generation
+            })
+    }
+
+    /// Where the cursor points now: its target (the first incarnation if
+    /// the target it named is gone) and the page to go on from.
+    fn scrub_position(&self) -> (usize, u64) {
+        let (generation, page) = self.scrub_cursor;
+        if let Some(index) = self.incarnation_index(generation) {
+            return (index, page);
+        }
+        if generation == self.log.journal().region().generation {
+            return (self.incarnations.len(), page);
+        }
+        (0, 0)
+    }
+
+    /// Reads up to `budget` pages of `target` from page `first`: returns the
+    /// pages read, the pages the target has, and the most bits corrected.
+    fn scrub_target(
+        &mut self,
+        target: usize,
+        first: u64,
+        budget: u64,
+    ) -> Result<(u64, u64, u32), StoreError> {
+        if let Some(incarnation) = self.incarnations.get(target) {
+            let pages = incarnation.pages();
+            let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
             let status = incarnation.check_pages(self.log.flash_mut(), first..last)?;
-            report.pages_read += last - first;
-            report.bits_corrected_max = report.bits_corrected_max.max(status.bits_corrected);
             let generation = incarnation.region().generation;
             if status.scrub && !self.scrub_due.contains(&generation) {
                 self.scrub_due.push(generation);
             }
-            self.scrub_cursor = if last < pages {
-                (generation, last)
-            } else {
-                let next = (index + 1) % self.incarnations.len();
-                (self.incarnations[next].region().generation, 0)
-            };
+            return Ok((last - first, pages, status.bits_corrected));
         }
-        report.rewrites = self.maintain()?;
-        Ok(report)
+        let sequences = self.log.journal().sequences_on_flash();
+        let pages = sequences.end - sequences.start;
+        let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
+        let start = sequences.start;
+        let bits = self.log.check_journal_pages(start + first..start + last)?;
+        Ok((last - first, pages, bits))
     }
 
     fn incarnation_index(&self, generation: u64) -> Option<usize> {

@@ -72,6 +72,18 @@ impl ErrorModel {
         Ok(())
     }
 
+    /// Days after its program at which a page of a block with `wear` of
+    /// its endurance used reaches RBER `target` by retention (reads
+    /// aside); 0 if it starts there, `None` if it never does.
+    pub fn days_to(&self, target: f64, wear: f64) -> Option<f64> {
+        let start = self.rber(wear, 0, 0);
+        if start >= target {
+            return Some(0.0);
+        }
+        let per_year = self.rber(wear, YEAR_NS as u64, 0) - start;
+        (per_year > 0.0).then(|| (target - start) / per_year * 365.25)
+    }
+
     /// The persistent RBER of a page: `wear` is the fraction of the block's
     /// endurance used, `age_ns` the time since the page was programmed (or
     /// its block erased), `reads` the block's reads since its erase.
@@ -87,6 +99,39 @@ impl ErrorModel {
         let from_reads = self.disturb_per_read * f64::from(reads);
         (from_wear + from_age + from_reads).min(0.5)
     }
+}
+
+/// Codeword failures per read a part's ECC is rated for: the RBER at which
+/// one codeword in 10^12 has more errors than the ECC corrects is the
+/// most it carries ([`rber_limit`]).
+pub const CODEWORD_FAILURE_TARGET: f64 = 1e-12;
+
+/// The chance that a codeword of `bits` bits at RBER `rber` has more than
+/// `t` errors (Poisson tail; bounded work: `t` + 1 terms).
+pub fn codeword_failure(rber: f64, bits: u32, t: u32) -> f64 {
+    let mean = rber * f64::from(bits);
+    let mut term = (-mean).exp();
+    let mut within = 0.0;
+    for k in 0..=t {
+        within += term;
+        term *= mean / f64::from(k + 1);
+    }
+    (1.0 - within).max(0.0)
+}
+
+/// The RBER at which a codeword of `bits` bits with `t` correctable fails
+/// with chance `failure` (bisection in log space, 200 steps).
+pub fn rber_limit(bits: u32, t: u32, failure: f64) -> f64 {
+    let (mut low, mut high) = (1e-15f64, 0.5f64);
+    for _ in 0..200 {
+        let mid = (low * high).sqrt();
+        if codeword_failure(mid, bits, t) > failure {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    low
 }
 
 /// A small, fast generator for a page's weak bits: SplitMix64, seeded by

@@ -53,6 +53,10 @@ pub struct Counters {
     pub bit_flips: u64,
     /// Raw bit errors the error model injected into reads.
     pub bit_errors: u64,
+    /// Reads that returned more flipped bits in some ECC codeword (a
+    /// step's data and its parity slot) than the geometry's ECC corrects:
+    /// from then on a loss the index reports is the device's doing.
+    pub reads_beyond_ecc: u64,
     pub program_failures: u64,
     pub erase_failures: u64,
     pub power_cuts: u64,
@@ -76,11 +80,10 @@ enum Pending {
     },
 }
 
-/// When a block was erased and each of its pages programmed, on the
-/// device's clock (0: not programmed since the erase).
+/// When each page of a block was programmed, on the device's clock (0: not
+/// programmed since the erase).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BlockTimes {
-    erased_at_ns: u64,
     programmed_at_ns: Vec<u64>,
 }
 
@@ -131,7 +134,6 @@ impl SimFlash {
         let geometry = config.geometry;
         let block = Arc::new(vec![ERASED; geometry.raw_block_bytes() as usize]);
         let times = Arc::new(BlockTimes {
-            erased_at_ns: 0,
             programmed_at_ns: vec![0; geometry.pages_per_block as usize],
         });
         let endurance = if config.endurance_spread {
@@ -253,14 +255,14 @@ impl SimFlash {
     pub fn rber(&self, page: PageAddr) -> f64 {
         let b = page.block.0 as usize;
         let wear = f64::from(self.erase_counts[b]) / f64::from(self.endurance[b].max(1));
-        let times = &self.times[b];
-        let programmed = times.programmed_at_ns[page.page as usize];
-        let since = if programmed > 0 {
-            programmed
+        // Retention is charge leaking from programmed cells: an erased page
+        // holds none to lose, and sees only wear and read disturb.
+        let programmed = self.times[b].programmed_at_ns[page.page as usize];
+        let age = if programmed > 0 {
+            self.clock_ns.saturating_sub(programmed)
         } else {
-            times.erased_at_ns
+            0
         };
-        let age = self.clock_ns.saturating_sub(since);
         self.config
             .errors
             .rber(wear, age, self.reads_since_erase[b])
@@ -409,9 +411,9 @@ impl SimFlash {
     /// The raw bit errors a read of `page` sees now (see [`errors`]): the
     /// page's weak bits at its persistent RBER, then read noise; counts the
     /// read against its block's read disturb.
-    fn raw_bit_errors(&mut self, page: PageAddr, buf: &mut [u8]) {
+    fn raw_bit_errors(&mut self, page: PageAddr, buf: &mut [u8]) -> u32 {
         if self.config.errors.is_off() {
-            return;
+            return 0;
         }
         let rber = self.rber(page);
         let b = page.block.0 as usize;
@@ -421,6 +423,33 @@ impl SimFlash {
         flips += errors::flip_noise(buf, &mut self.rng, self.config.errors.read_noise);
         self.counters.bit_errors += u64::from(flips);
         self.reads_since_erase[b] = self.reads_since_erase[b].saturating_add(1);
+        flips
+    }
+
+    /// Whether `read`, the raw page as a read returns it, differs from what
+    /// the cells hold in more bits of some ECC codeword than the ECC
+    /// corrects (without an ECC: any flipped bit). Work: one pass over the
+    /// page.
+    fn beyond_ecc(&self, page: PageAddr, read: &[u8]) -> bool {
+        let geometry = self.config.geometry;
+        let Some(slot) = geometry.ecc_parity_bytes() else {
+            return true;
+        };
+        let held = &self.blocks[page.block.0 as usize][self.page_range(page)];
+        let (step, slot) = (geometry.ecc_step_bytes as usize, slot as usize);
+        let page_bytes = geometry.page_bytes as usize;
+        let differing = |range: std::ops::Range<usize>| -> u32 {
+            read[range.clone()]
+                .iter()
+                .zip(&held[range])
+                .map(|(a, b)| (a ^ b).count_ones())
+                .sum()
+        };
+        (0..page_bytes / step).any(|i| {
+            let data = differing(i * step..(i + 1) * step);
+            let spare = page_bytes + i * slot;
+            data + differing(spare..spare + slot) > geometry.ecc_bits
+        })
     }
 
     /// Programs bits as NAND does: a 1 may become 0, never the reverse.
@@ -441,7 +470,6 @@ impl SimFlash {
             self.config.geometry.raw_block_bytes() as usize
         ]);
         self.times[b] = Arc::new(BlockTimes {
-            erased_at_ns: self.clock_ns,
             programmed_at_ns: vec![0; self.config.geometry.pages_per_block as usize],
         });
         self.reads_since_erase[b] = 0;
@@ -480,12 +508,17 @@ impl Flash for SimFlash {
         }
         let range = self.page_range(page);
         buf.copy_from_slice(&self.blocks[page.block.0 as usize][range]);
+        let mut flips = 0;
         if let Some(bits) = self.flips.get(&self.config.geometry.page_index(page)) {
             for &bit in bits {
                 buf[(bit / 8) as usize] ^= 1 << (bit % 8);
             }
+            flips += bits.len() as u32;
         }
-        self.raw_bit_errors(page, buf);
+        flips += self.raw_bit_errors(page, buf);
+        if flips > self.config.geometry.ecc_bits && self.beyond_ecc(page, buf) {
+            self.counters.reads_beyond_ecc += 1;
+        }
         Ok(())
     }
 

@@ -7,12 +7,16 @@
 //! datasheets: SLC wants 4 correctable bits per 512 B, MLC 24 per KiB, TLC
 //! 40 per KiB; the RBER grows by about three orders of magnitude from a
 //! fresh part to rated endurance, and retention errors dominate on worn
-//! blocks. They are a model to exercise the index, not any one part.
+//! blocks. The retention rate is calibrated, as JEDEC JESD218 rates parts:
+//! a block at rated endurance, left unpowered for the rated retention
+//! (1 year for MLC and TLC, 10 for SLC), reaches the RBER at which the
+//! datasheet ECC fails one codeword in 10^12 ([`rber_limit`]). They are a
+//! model to exercise the index, not any one part.
 
 use logstore::Geometry;
 
 use super::config::{Latency, SimConfig};
-use super::errors::ErrorModel;
+use super::errors::{rber_limit, ErrorModel, CODEWORD_FAILURE_TARGET};
 
 /// A simulated part.
 #[derive(
@@ -58,7 +62,7 @@ const SLC: Part = Part {
     errors: ErrorModel {
         rber_fresh: 1e-9,
         rber_worn: 1e-7,
-        retention_per_year: 5e-10,
+        retention_per_year: 1.2e-8,
         retention_wear_factor: 20.0,
         disturb_per_read: 1e-12,
         read_noise: 1e-10,
@@ -81,7 +85,7 @@ const MLC: Part = Part {
     errors: ErrorModel {
         rber_fresh: 1e-7,
         rber_worn: 5e-5,
-        retention_per_year: 1e-6,
+        retention_per_year: 4.1e-6,
         retention_wear_factor: 100.0,
         disturb_per_read: 1e-10,
         read_noise: 1e-8,
@@ -104,7 +108,7 @@ const TLC: Part = Part {
     errors: ErrorModel {
         rber_fresh: 1e-6,
         rber_worn: 3e-4,
-        retention_per_year: 1e-5,
+        retention_per_year: 9e-6,
         retention_wear_factor: 100.0,
         disturb_per_read: 1e-9,
         read_noise: 1e-7,
@@ -120,6 +124,26 @@ impl Device {
             Device::Mlc => "mlc",
             Device::Tlc => "tlc",
         }
+    }
+
+    /// Days a block at rated endurance keeps its data unpowered, as the
+    /// part is rated (JESD218: 1 year for client MLC and TLC; 10 for SLC).
+    pub fn rated_retention_days(self) -> f64 {
+        match self {
+            Device::Slc => 3_652.5,
+            Device::Mlc | Device::Tlc => 365.25,
+        }
+    }
+
+    /// Days a page programmed on a block with `wear` of its endurance used
+    /// stays readable unpowered on `geometry`: until its RBER reaches the
+    /// one at which the ECC fails one codeword in 10^12. Scrubbing must
+    /// read it again well before. `None`: never (no retention loss).
+    pub fn retention_days(self, geometry: Geometry, wear: f64) -> Option<f64> {
+        let parity_bits = geometry.ecc_parity_bytes().unwrap_or(0) * 8;
+        let bits = geometry.ecc_step_bytes.max(1) * 8 + parity_bits;
+        let limit = rber_limit(bits, geometry.ecc_bits, CODEWORD_FAILURE_TARGET);
+        self.part().errors.days_to(limit, wear)
     }
 
     pub fn part(self) -> Part {
@@ -181,6 +205,27 @@ mod tests {
             assert!(device.part().errors.check().is_ok());
             assert_eq!(small.page_bytes, 512);
             assert!(small.ecc_bits >= 4, "{device:?}");
+        }
+    }
+
+    /// The calibration the module promises: at rated endurance the rated
+    /// retention is what the datasheet ECC carries, within 10%.
+    #[test]
+    fn retention_at_rated_endurance_is_calibrated_to_the_rating() {
+        for device in Device::ALL {
+            let days = device
+                .retention_days(device.geometry(64), 1.0)
+                .expect("retention is finite");
+            let rated = device.rated_retention_days();
+            assert!(
+                (days - rated).abs() < 0.1 * rated,
+                "{device:?}: {days} days, rated {rated}"
+            );
+            let fresh = device.retention_days(device.geometry(64), 0.0).unwrap();
+            assert!(
+                fresh > 20.0 * days,
+                "{device:?}: fresh {fresh}, worn {days}"
+            );
         }
     }
 }

@@ -1,0 +1,259 @@
+//! Seeded scenarios of what real parts do that a random workload rarely
+//! meets: years of retention on a worn part, kept readable by the
+//! background scrub ([`retention`]); a journal page damaged past the ECC
+//! in the middle of the log ([`middle_page_lost`]).
+//!
+//! Promises: each is a pure function of its seed and plan; a broken
+//! guarantee is an `Err` naming it, never a panic.
+
+use std::collections::BTreeMap;
+
+use logstore::{Hash, Info, Store, StoreError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::check::CheckConfig;
+use crate::nand::{Device, SimFlash};
+use crate::workload::{hash_of, info_of};
+
+const DAY_NS: u64 = 86_400_000_000_000;
+
+/// Most days a retention scenario simulates: a century.
+pub const DAYS_MAX: u64 = 36_500;
+
+/// A retention scenario: a store filled once on a worn part, then left to
+/// age, a background scrub step run every `step_days`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct RetentionPlan {
+    pub device: Device,
+    /// Fraction of each block's endurance used before the store is made.
+    pub wear: f64,
+    /// Days simulated, and how often the scrub step runs.
+    pub days: u64,
+    pub step_days: u64,
+    /// Pages a scrub step may read (0: no scrubbing at all).
+    pub scrub_pages: u64,
+    /// Entries inserted (flushed every 16) before the aging starts.
+    pub inserts: u64,
+}
+
+impl RetentionPlan {
+    /// Five years on `device` at 95% of its endurance, a scrub every 30
+    /// days that may read the whole store.
+    pub fn worn(device: Device) -> Self {
+        RetentionPlan {
+            device,
+            wear: 0.95,
+            days: 5 * 365,
+            step_days: 30,
+            scrub_pages: 4_096,
+            inserts: 1_500,
+        }
+    }
+}
+
+/// What a retention scenario saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionOutcome {
+    /// Rewrites the scrub did (journal packs, incarnations copied).
+    pub scrubs: u64,
+    /// The most bits a read corrected in one ECC step.
+    pub bits_corrected_max: u32,
+    /// The first day a read asked for a scrub (bits at the threshold).
+    pub first_scrub_day: Option<u64>,
+    pub bits_corrected: u64,
+    pub reads_beyond_ecc: u64,
+}
+
+/// Runs `plan` from `seed`: every entry must read back as inserted at the
+/// end, and again after a reopen; an uncorrectable page on the way is a
+/// failure naming the day.
+pub fn retention(seed: u64, plan: RetentionPlan) -> Result<RetentionOutcome, String> {
+    if plan.step_days == 0 || plan.days > DAYS_MAX {
+        return Err(format!(
+            "retention plan {plan:?}: a step of at least one day, at most {DAYS_MAX} days"
+        ));
+    }
+    let config = CheckConfig::on_device(plan.device);
+    let mut flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
+    flash.precycle(plan.wear);
+    let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+    let model = fill(&mut store, seed, plan.inserts)?;
+    let mut outcome = RetentionOutcome::default();
+    let steps = plan.days / plan.step_days;
+    for step in 1..=steps {
+        let day = step * plan.step_days;
+        store.flash_mut().bake(plan.step_days * DAY_NS);
+        if plan.scrub_pages == 0 {
+            continue;
+        }
+        let report = store
+            .scrub(plan.scrub_pages)
+            .map_err(|e| format!("day {day}: scrub: {e}"))?;
+        if report.bits_corrected_max >= scrub_threshold(&config) {
+            outcome.first_scrub_day.get_or_insert(day);
+        }
+    }
+    check_all(&mut store, &model).map_err(|e| format!("after {} days: {e}", plan.days))?;
+    let before = store.stats();
+    let flash = store.into_flash();
+    let (mut store, _) = Store::open(flash).map_err(|e| format!("reopen: {e}"))?;
+    check_all(&mut store, &model).map_err(|e| format!("after the reopen: {e}"))?;
+    let after = store.stats();
+    outcome.scrubs = before.scrubs + after.scrubs;
+    outcome.bits_corrected = before.ecc.bits_corrected + after.ecc.bits_corrected;
+    outcome.bits_corrected_max = before
+        .ecc
+        .bits_corrected_max
+        .max(after.ecc.bits_corrected_max);
+    outcome.reads_beyond_ecc = store.flash().counters().reads_beyond_ecc;
+    Ok(outcome)
+}
+
+/// Bits corrected in one step at which the ECC layer asks for a scrub.
+fn scrub_threshold(config: &CheckConfig) -> u32 {
+    (config.geometry.ecc_bits * 3).div_ceil(4)
+}
+
+/// Inserts `count` entries (one in eight deleted again), flushing every
+/// 16 and at the end; returns what the store must hold.
+fn fill(
+    store: &mut Store<SimFlash>,
+    seed: u64,
+    count: u64,
+) -> Result<BTreeMap<Hash, Option<Info>>, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5C2B_0B5E);
+    let mut model = BTreeMap::new();
+    for i in 0..count {
+        let hash = hash_of(rng.random());
+        let info = info_of(i);
+        store
+            .insert(hash, info)
+            .map_err(|e| format!("insert {i}: {e}"))?;
+        model.insert(hash, Some(info));
+        if rng.random_ratio(1, 8) {
+            store
+                .delete(&hash)
+                .map_err(|e| format!("delete {i}: {e}"))?;
+            model.insert(hash, None);
+        }
+        if i % 16 == 15 {
+            store.flush().map_err(|e| format!("flush {i}: {e}"))?;
+        }
+    }
+    store.flush().map_err(|e| format!("final flush: {e}"))?;
+    Ok(model)
+}
+
+fn check_all(
+    store: &mut Store<SimFlash>,
+    model: &BTreeMap<Hash, Option<Info>>,
+) -> Result<(), String> {
+    for (hash, expected) in model {
+        let found = store.get(hash).map_err(|e| format!("get: {e}"))?;
+        if found != *expected {
+            return Err(format!("get: store {found:?}, inserted {expected:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// How a store met a journal page damaged past the ECC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MiddleOutcome {
+    /// Journal pages on flash, and which one was damaged.
+    pub pages: usize,
+    pub victim: usize,
+    /// Pages the open's `DataLoss` named.
+    pub pages_lost: u64,
+    /// Entries the salvaged store still holds.
+    pub entries_kept: u64,
+}
+
+/// Fills a journal on `device` (flushing every few entries), damages one
+/// of its pages that has later pages past what the ECC corrects, and
+/// reopens: the open must name the loss, and the salvaged store must hold
+/// every entry the other pages held.
+pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x3DD1_E0F0);
+    let config = CheckConfig::on_device(device);
+    let flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
+    let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+    let by_page = fill_journal(&mut store, &mut rng)?;
+    let pages = store.journal_page_addrs();
+    if pages.len() < 2 || !store.incarnation_regions().is_empty() {
+        return Err(format!(
+            "{} journal pages and {} incarnations: the scenario needs two pages or more, no freeze",
+            pages.len(),
+            store.incarnation_regions().len()
+        ));
+    }
+    let victim = rng.random_range(0..pages.len() - 1);
+    let geometry = config.geometry;
+    let mut flash = store.into_flash();
+    // More flipped bits in the page's first step than the ECC corrects:
+    // distinct bits, 97 apart give or take 88.
+    for k in 0..geometry.ecc_bits * 2 + 2 {
+        let bit = (k * 97 + rng.random_range(0..89)) % (geometry.ecc_step_bytes * 8);
+        flash
+            .flip_bit(pages[victim], bit)
+            .map_err(|e| e.to_string())?;
+    }
+    let (pages, pages_lost, flash) = match Store::open_returning(flash) {
+        Ok(_) => {
+            return Err(format!(
+                "journal page {victim} of {} damaged past the ECC: open returned Ok, its entries silently gone",
+                pages.len()
+            ))
+        }
+        Err((StoreError::DataLoss(report), flash)) => {
+            let lost = report.lost.iter().map(|l| l.sequences.end - l.sequences.start);
+            (pages.len(), lost.sum(), flash)
+        }
+        Err((other, _)) => return Err(format!("open: {other}")),
+    };
+    let (mut store, _) = Store::open_salvaging(flash).map_err(|e| format!("salvage: {e}"))?;
+    let mut entries_kept = 0;
+    for (page, entries) in by_page.iter().enumerate().filter(|(p, _)| *p != victim) {
+        for (hash, info) in entries {
+            match store
+                .get(hash)
+                .map_err(|e| format!("get after salvage: {e}"))?
+            {
+                Some(found) if found == *info => entries_kept += 1,
+                found => return Err(format!("salvaged store: page {page} entry {found:?}")),
+            }
+        }
+    }
+    Ok(MiddleOutcome {
+        pages,
+        victim,
+        pages_lost,
+        entries_kept,
+    })
+}
+
+/// Inserts 40 to 160 entries (fewer than the journal holds), flushing every
+/// 1 to 7 and at the end; returns them by the journal page that holds them.
+fn fill_journal(
+    store: &mut Store<SimFlash>,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<Vec<(Hash, Info)>>, String> {
+    let flush_every = rng.random_range(1..8u64);
+    let count = rng.random_range(40..160u64).min(40 * flush_every);
+    let mut by_page: Vec<Vec<(Hash, Info)>> = Vec::new();
+    for i in 0..count {
+        let (hash, info) = (hash_of(rng.random()), info_of(i));
+        store
+            .insert(hash, info)
+            .map_err(|e| format!("insert: {e}"))?;
+        // The entry waits in the page after those programmed.
+        let page = store.journal_page_addrs().len();
+        by_page.resize(by_page.len().max(page + 1), Vec::new());
+        by_page[page].push((hash, info));
+        if i % flush_every == flush_every - 1 || i == count - 1 {
+            store.flush().map_err(|e| format!("flush: {e}"))?;
+        }
+    }
+    Ok(by_page)
+}

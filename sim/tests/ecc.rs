@@ -1,0 +1,84 @@
+//! Bit errors past and within the ECC: within it nothing is lost, also over
+//! years of retention on worn parts thanks to the background scrub; past
+//! it, a loss is named (a typed error, `DataLoss`), never silent.
+
+use logstore::errors::{HashStoreError, IncarnationPageFault};
+use logstore::{Store, StoreError};
+use logstore_sim::check::CheckConfig;
+use logstore_sim::nand::{Device, SimFlash};
+use logstore_sim::scenarios::{middle_page_lost, retention, RetentionPlan};
+use logstore_sim::workload::{hash_of, info_of};
+
+#[test]
+fn a_journal_page_lost_in_the_middle_is_named_and_the_rest_salvaged() {
+    for device in Device::ALL {
+        for seed in 0..12 {
+            let outcome = middle_page_lost(seed, device)
+                .unwrap_or_else(|e| panic!("{device:?} seed {seed}: {e}"));
+            assert!(outcome.pages_lost >= 1, "{outcome:?}");
+            assert!(outcome.entries_kept > 0, "{outcome:?}");
+        }
+    }
+}
+
+#[test]
+fn worn_parts_keep_every_entry_for_five_years_with_the_background_scrub() {
+    for device in [Device::Mlc, Device::Tlc] {
+        let outcome =
+            retention(3, RetentionPlan::worn(device)).unwrap_or_else(|e| panic!("{device:?}: {e}"));
+        assert!(outcome.scrubs > 0, "{device:?}: {outcome:?}");
+        assert!(outcome.first_scrub_day.is_some(), "{outcome:?}");
+    }
+}
+
+/// The model's retention errors do outgrow the ECC: without the scrub the
+/// same five years end in an uncorrectable page, named.
+#[test]
+fn without_the_scrub_retention_outgrows_the_ecc_and_the_read_says_so() {
+    let plan = RetentionPlan {
+        scrub_pages: 0,
+        ..RetentionPlan::worn(Device::Mlc)
+    };
+    let error = retention(3, plan).expect_err("five unscrubbed years past the ECC");
+    assert!(error.contains("than the ECC corrects"), "{error}");
+}
+
+/// An incarnation page past the ECC: every lookup that needs it is a typed
+/// error, never a miss or another value.
+#[test]
+fn an_incarnation_page_past_the_ecc_is_a_typed_error_on_lookup() {
+    let config = CheckConfig::on_device(Device::Mlc);
+    let flash = SimFlash::new(config.sim_config(), 1).unwrap();
+    let mut store = Store::create(flash, config.store).unwrap();
+    let mut frozen = Vec::new();
+    for key in 0..2_000u64 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        frozen.push(key);
+        if !store.incarnation_regions().is_empty() {
+            break;
+        }
+    }
+    let region = store.incarnation_regions()[0].clone();
+    let geometry = config.geometry;
+    let flash = store.flash_mut();
+    for &block in &region.blocks {
+        for page in 0..geometry.pages_per_block {
+            for k in 0..geometry.ecc_bits * 2 + 2 {
+                let page_addr = logstore::PageAddr { block, page };
+                flash.flip_bit(page_addr, k * 61).unwrap();
+            }
+        }
+    }
+    let mut typed = 0;
+    for key in frozen {
+        match store.get(&hash_of(key)) {
+            Err(StoreError::HashStore(HashStoreError::Corrupt {
+                why: IncarnationPageFault::Uncorrectable,
+                ..
+            })) => typed += 1,
+            Ok(Some(info)) if info == info_of(key) => {}
+            other => panic!("key {key}: {other:?}"),
+        }
+    }
+    assert!(typed > 0);
+}
