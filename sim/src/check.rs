@@ -16,9 +16,9 @@ use logstore::{Store, StoreConfig, StoreError};
 
 use std::sync::Arc;
 
-use crate::layers::{Layer, LayerKey, Layers};
+use crate::layers::{Layer, LayerKey, Layers, ReadError};
 use crate::model::{Model, Op};
-use crate::nand::{CrashMode, Device, FaultRates, SimConfig, SimFlash};
+use crate::nand::{CrashMode, Device, ErrorModel, FaultRates, SimConfig, SimFlash, WearOut};
 use crate::workload::{hash_of, info_of, Step};
 
 /// The device and store a check runs on.
@@ -37,6 +37,17 @@ pub struct CheckConfig {
     /// How worn and how old the device is.
     #[serde(default)]
     pub aging: Aging,
+    /// P/E cycles a block endures, if not the part's (or the default's).
+    #[serde(default)]
+    pub endurance_cycles: Option<u32>,
+    /// What a block past its endurance does, if not the default's (erase
+    /// fails).
+    #[serde(default)]
+    pub wear_out: Option<WearOut>,
+    /// Raw bit errors, if not the part's (none: the part's, or no errors
+    /// on an ideal device).
+    #[serde(default)]
+    pub error_model: Option<ErrorModel>,
 }
 
 /// How worn a device starts and how long it sits between power cycles.
@@ -62,6 +73,9 @@ impl Default for CheckConfig {
             device_seed: 0,
             device: None,
             aging: Aging::default(),
+            endurance_cycles: None,
+            wear_out: None,
+            error_model: None,
         }
     }
 }
@@ -94,6 +108,15 @@ impl CheckConfig {
             None => SimConfig::new(self.geometry),
         };
         sim.faults = FaultRates::default();
+        if let Some(cycles) = self.endurance_cycles {
+            sim.endurance_cycles = cycles;
+        }
+        if let Some(wear_out) = self.wear_out {
+            sim.wear_out = wear_out;
+        }
+        if let Some(errors) = self.error_model {
+            sim.errors = errors;
+        }
         sim
     }
 
@@ -109,6 +132,9 @@ impl CheckConfig {
         self.store
             .check(self.geometry)
             .map_err(|e| format!("store configuration: {e}"))?;
+        if let Some(errors) = &self.error_model {
+            errors.check()?;
+        }
         let aging_ok = (0.0..=10.0).contains(&self.aging.wear)
             && (0.0..=36_500.0).contains(&self.aging.days_per_power_cut);
         if !aging_ok {
@@ -209,6 +235,9 @@ pub struct Runner {
     /// The loss the store reported, beyond the ECC: from then on steps
     /// are skipped and nothing more is checked.
     reported_loss: Option<String>,
+    /// The store refused a step with an error that is neither a device
+    /// failure nor a reported loss (out of blocks, say).
+    refused: bool,
 }
 
 type Checked<T> = Result<T, String>;
@@ -243,6 +272,7 @@ impl Runner {
             bake_ns: (config.aging.days_per_power_cut * 86_400e9) as u64,
             losses: Losses::default(),
             reported_loss: None,
+            refused: false,
         })
     }
 
@@ -267,6 +297,44 @@ impl Runner {
             self.report.bit_errors = counters.bit_errors;
             self.report.reads_beyond_ecc = counters.reads_beyond_ecc;
         }
+    }
+
+    /// Whether the last failed step was the store refusing it (rather than
+    /// a broken guarantee): the end of a device's life, for `wear`.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
+    /// Loses power (nothing un-synced persists) and recovers, then checks
+    /// the store entry by entry:
+    /// every durable entry must be there as the model holds it.
+    pub fn audit(&mut self) -> Checked<()> {
+        self.report.crashes += 1;
+        self.flash_mut().cut_power_now(CrashMode::DropUnsynced);
+        match self.reopen(true).and_then(|()| {
+            if self.reported_loss.is_some() {
+                return Ok(());
+            }
+            self.compare_whole()
+        }) {
+            Err(_) if self.reported_loss.is_some() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// A read of the store the check made: a loss the store names after
+    /// the device went past the ECC is taken as reported (the run stops
+    /// checking); any other failure is a failure.
+    fn read<T>(&mut self, result: Result<T, ReadError>) -> Checked<T> {
+        result.map_err(|failed| {
+            if is_reported_loss(&failed.error) {
+                let beyond = self.flash().counters().reads_beyond_ecc;
+                if let Err(message) = self.accept_loss(beyond, &failed.error) {
+                    return message;
+                }
+            }
+            failed.to_string()
+        })
     }
 
     /// The loss the store reported, if any: the run checked nothing after.
@@ -341,10 +409,19 @@ impl Runner {
             }
             return Ok(());
         }
-        if self.attempt(step)? {
-            self.attempt(step)?;
+        let tried = self.attempt(step).and_then(|failed| {
+            if failed {
+                self.attempt(step)
+            } else {
+                Ok(false)
+            }
+        });
+        match tried {
+            // A loss the store named, beyond the ECC: the run ends here.
+            Err(_) if self.reported_loss.is_some() => Ok(()),
+            Err(message) => Err(message),
+            Ok(_) => self.check_rules(),
         }
-        self.check_rules()
     }
 
     /// One try of a step; `Ok(true)` if a device failure interrupted it
@@ -384,7 +461,10 @@ impl Runner {
                 let beyond = self.flash().counters().reads_beyond_ecc;
                 self.accept_loss(beyond, &error).map(|()| false)
             }
-            Err(Failure::Store(error)) => Err(format!("{step:?} failed: {error}")),
+            Err(Failure::Store(error)) => {
+                self.refused = true;
+                Err(format!("{step:?} failed: {error}"))
+            }
         }
     }
 
@@ -539,17 +619,14 @@ impl Runner {
             self.durable_point();
             self.evict(&keys, dropped)?;
             self.learn(keys, added)?;
-            let digest = self
-                .layers
-                .store_digest(self.store.as_mut().expect("open"))?;
-            if digest != self.model.digest() {
+            let digest = self.layers.store_digest(self.store.as_mut().expect("open"));
+            if self.read(digest)? != self.model.digest() {
                 return Err(self.mismatch("an eviction that persisted"));
             }
             return Ok(());
         }
-        let digest = self
-            .layers
-            .store_digest(self.store.as_mut().expect("open"))?;
+        let digest = self.layers.store_digest(self.store.as_mut().expect("open"));
+        let digest = self.read(digest)?;
         let Some(k) = self.model.match_digest(digest) else {
             let when = if durable { "a power cut" } else { "a reopen" };
             return Err(self.mismatch(when));
@@ -574,8 +651,10 @@ impl Runner {
         let mut known = Vec::with_capacity(keys.len());
         for (index, key) in keys.into_iter().enumerate() {
             let layer = if index < added {
-                self.layers
-                    .layer(self.store.as_mut().expect("open"), index, &key)?
+                let read = self
+                    .layers
+                    .layer(self.store.as_mut().expect("open"), index, &key);
+                self.read(read)?
             } else {
                 Arc::clone(&self.known[index - added].1)
             };
@@ -586,7 +665,8 @@ impl Runner {
         // every check of this list (and every branch of it) finds it ready.
         let keys: Vec<LayerKey> = known.iter().map(|(k, _)| k.clone()).collect();
         let store = self.store.as_mut().expect("open");
-        self.layers.merged_after(store, &keys, &self.known)?;
+        let merged = self.layers.merged_after(store, &keys, &self.known);
+        self.read(merged)?;
         self.known = known;
         Ok(())
     }
@@ -667,7 +747,8 @@ impl Runner {
             return Ok(None);
         }
         let store = self.store.as_mut().expect("open");
-        let layer = self.layers.layer(store, index, key)?;
+        let layer = self.layers.layer(store, index, key);
+        let layer = self.read(layer)?;
         Ok(candidates.into_iter().find(|&j| *self.known[j].1 == *layer))
     }
 
@@ -683,7 +764,8 @@ impl Runner {
             gone.extend(layer.iter().map(|(h, v)| (*h, *v)));
         }
         let store = self.store.as_mut().expect("open");
-        let merged = self.layers.merged_after(store, keys, &self.known)?;
+        let merged = self.layers.merged_after(store, keys, &self.known);
+        let merged = self.read(merged)?;
         let mut hashes: Vec<Hash> = gone
             .into_iter()
             .filter(|(hash, _)| !merged.map.contains_key(hash))
@@ -754,20 +836,29 @@ impl Runner {
     /// entry (reading every incarnation). Cuts no operation reached by then
     /// are counted and withdrawn.
     pub fn finish(&mut self, full: bool) -> Checked<CheckReport> {
-        if self.reported_loss.is_some() {
-            self.absorb_stats();
-            self.report.crashes_not_reached += self.flash_mut().cancel_power_cuts() as u64;
-            self.check_rules()?;
-            return Ok(self.report);
+        if self.reported_loss.is_none() {
+            match self.final_checks(full) {
+                Err(message) if self.reported_loss.is_none() => return Err(message),
+                Err(_) => {}
+                Ok(()) => return Ok(self.report),
+            }
         }
+        // A loss the store named, beyond the ECC: nothing more to check.
+        self.absorb_stats();
+        self.report.crashes_not_reached += self.flash_mut().cancel_power_cuts() as u64;
+        self.check_rules()?;
+        Ok(self.report)
+    }
+
+    fn final_checks(&mut self, full: bool) -> Checked<()> {
         if let Err(error) = self.store_mut().flush() {
             if !is_device_failure(&error) {
-                return Err(format!("final flush: {error}"));
+                return Err(self.store_failed(error, "final flush"));
             }
             self.recover()?;
-            self.store_mut()
-                .flush()
-                .map_err(|e| format!("final flush after recovering: {e}"))?;
+            if let Err(error) = self.store_mut().flush() {
+                return Err(self.store_failed(error, "final flush after recovering"));
+            }
         }
         self.observe_layers()?;
         self.durable_point();
@@ -782,24 +873,33 @@ impl Runner {
         }
         self.report.crashes_not_reached = self.flash_mut().cancel_power_cuts() as u64;
         self.report.mutating_ops = self.flash().ops_mutating();
-        self.check_rules()?;
-        Ok(self.report)
+        self.check_rules()
+    }
+
+    /// A store operation the check made that failed: see [`Runner::read`].
+    fn store_failed(&mut self, error: StoreError, what: &str) -> String {
+        self.read::<()>(Err(ReadError {
+            what: what.to_string(),
+            error,
+        }))
+        .expect_err("an error stays one")
     }
 
     /// Every entry of the store against the model's current state.
     fn compare_whole(&mut self) -> Checked<()> {
-        let contents: std::collections::BTreeMap<_, _> = self
-            .store_mut()
-            .contents()
-            .map_err(|e| format!("reading the store back: {e}"))?
-            .into_iter()
-            .collect();
+        let contents = match self.store_mut().contents() {
+            Ok(contents) => contents,
+            Err(error) => return Err(self.store_failed(error, "the store")),
+        };
+        let contents: std::collections::BTreeMap<_, _> = contents.into_iter().collect();
         let model = self.model.current();
         if contents != model {
+            self.losses = classify(&contents, &model, &model);
             return Err(format!(
-                "after a final flush and reopen the store holds {} entries, the model {}",
+                "after a reopen the store holds {} entries, the model {} ({:?})",
                 contents.len(),
-                model.len()
+                model.len(),
+                self.losses
             ));
         }
         Ok(())

@@ -206,6 +206,9 @@ impl OpsInput {
             device_seed: u64::from(c.device_seed),
             device,
             aging,
+            endurance_cycles: None,
+            wear_out: None,
+            error_model: None,
         }
     }
 

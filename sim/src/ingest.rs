@@ -14,7 +14,7 @@ use logstore::{Geometry, Hash, Info};
 use logstore::{Store, StoreConfig, StoreError};
 use sha2::{Digest, Sha256};
 
-use crate::nand::{SimConfig, SimFlash};
+use crate::nand::{Device, SimConfig, SimFlash};
 
 /// Deepest directory nesting walked.
 pub const DEPTH_MAX: usize = 64;
@@ -24,6 +24,8 @@ pub struct IngestConfig {
     pub cluster_bytes: usize,
     pub geometry: Geometry,
     pub store: StoreConfig,
+    /// The part simulated (its ECC and bit errors); none: an ideal device.
+    pub device: Option<Device>,
 }
 
 impl IngestConfig {
@@ -36,7 +38,20 @@ impl IngestConfig {
             cluster_bytes,
             geometry: Geometry::new(2048, 64, 512).expect("valid geometry"),
             store,
+            device: None,
         }
+    }
+
+    /// The same ingest on `device`, in its own geometry: as many blocks as
+    /// make 64 MiB (at least 32), the journal as many bytes as before.
+    pub fn on_device(mut self, device: Device) -> Self {
+        let block_bytes = device.geometry(1).block_bytes();
+        let bytes = self.geometry.device_bytes();
+        let journal_bytes = u64::from(self.store.journal_blocks) * self.geometry.block_bytes();
+        self.geometry = device.geometry((bytes / block_bytes).max(32) as u32);
+        self.store.journal_blocks = journal_bytes.div_ceil(block_bytes).max(2) as u32;
+        self.device = Some(device);
+        self
     }
 }
 
@@ -154,7 +169,11 @@ pub fn ingest(
     if config.cluster_bytes == 0 {
         return Err("cluster size must be at least 1 byte".into());
     }
-    let flash = SimFlash::new(SimConfig::new(config.geometry), 0).map_err(|e| e.to_string())?;
+    let sim = match config.device {
+        Some(device) => device.sim_config(config.geometry),
+        None => SimConfig::new(config.geometry),
+    };
+    let flash = SimFlash::new(sim, 0).map_err(|e| e.to_string())?;
     let mut store = Store::create(flash, config.store).map_err(|e| e.to_string())?;
     let mut report = IngestReport::default();
     let files = walk(paths, &mut report.skipped);

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use logstore::{Hash, Store, Value};
+use logstore::{Hash, Store, StoreError, Value};
 
 use crate::digest::{Digest, HashMap};
 use crate::nand::SimFlash;
@@ -30,6 +30,19 @@ pub type Layer = HashMap<Hash, Value>;
 pub struct Merged {
     pub map: HashMap<Hash, (Value, u64)>,
     pub digest: Digest,
+}
+
+/// A read of the store that failed: what was read, and the store's error.
+#[derive(Debug)]
+pub struct ReadError {
+    pub what: String,
+    pub error: StoreError,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reading {} back: {}", self.what, self.error)
+    }
 }
 
 /// Most incarnation contents kept; past it the cache starts afresh.
@@ -85,13 +98,16 @@ impl Layers {
         store: &mut Store<SimFlash>,
         index: usize,
         key: &LayerKey,
-    ) -> Result<Arc<Layer>, String> {
+    ) -> Result<Arc<Layer>, ReadError> {
         if let Some(layer) = self.cache().layers.get(key) {
             return Ok(Arc::clone(layer));
         }
         let contents = store
             .incarnation_contents(index)
-            .map_err(|e| format!("reading incarnation {} back: {e}", key.0))?;
+            .map_err(|error| ReadError {
+                what: format!("incarnation {}", key.0),
+                error,
+            })?;
         let layer: Arc<Layer> = Arc::new(contents.into_iter().collect());
         let mut cache = self.cache();
         if cache.layers.len() >= LAYERS_MAX {
@@ -106,7 +122,7 @@ impl Layers {
         &self,
         store: &mut Store<SimFlash>,
         keys: &[LayerKey],
-    ) -> Result<Arc<Merged>, String> {
+    ) -> Result<Arc<Merged>, ReadError> {
         self.merged_after(store, keys, &[])
     }
 
@@ -119,7 +135,7 @@ impl Layers {
         store: &mut Store<SimFlash>,
         keys: &[LayerKey],
         previous: &[(LayerKey, Arc<Layer>)],
-    ) -> Result<Arc<Merged>, String> {
+    ) -> Result<Arc<Merged>, ReadError> {
         if let Some(merged) = self.cache().merged.get(keys) {
             return Ok(Arc::clone(merged));
         }
@@ -159,12 +175,13 @@ impl Layers {
 
     /// The digest of everything the store holds: its incarnations merged,
     /// then its log store over them.
-    pub fn store_digest(&self, store: &mut Store<SimFlash>) -> Result<Digest, String> {
+    pub fn store_digest(&self, store: &mut Store<SimFlash>) -> Result<Digest, ReadError> {
         let keys = Layers::keys(store);
         let merged = self.merged(store, &keys)?;
-        let log = store
-            .log_contents()
-            .map_err(|e| format!("reading the log store back: {e}"))?;
+        let log = store.log_contents().map_err(|error| ReadError {
+            what: "the log store".into(),
+            error,
+        })?;
         let mut digest = merged.digest;
         for (hash, value) in &log {
             let under = merged.map.get(hash).map(|(v, _)| v);

@@ -32,6 +32,7 @@ pub mod lookups;
 pub mod model;
 pub mod nand;
 pub mod plot;
+pub mod reliability;
 pub mod report;
 pub mod scenarios;
 pub mod speed;

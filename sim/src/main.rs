@@ -9,6 +9,7 @@ use logstore::{Policy, SlotLayoutKind};
 use logstore_sim::campaign::{self, progress_bar, shard_seeds, Case};
 use logstore_sim::fill::fill_stats;
 use logstore_sim::ingest::{ingest, IngestConfig};
+use logstore_sim::nand::WearOut;
 use logstore_sim::report::{self, ReportSize};
 use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::workload::WorkloadKind;
@@ -185,9 +186,18 @@ enum Command {
         /// Inserts of new hashes.
         #[arg(long, default_value_t = 200_000)]
         ops: u64,
-        /// P/E cycles a block endures.
-        #[arg(long, default_value_t = 3_000)]
-        endurance: u32,
+        /// P/E cycles a block endures. Default: the part's with --device,
+        /// else 3,000.
+        #[arg(long)]
+        endurance: Option<u32>,
+        /// A simulated part (its ECC, bit errors, endurance spread between
+        /// blocks; a background scrub step runs every 1,024 inserts).
+        /// Default: an ideal device that never flips a bit.
+        #[arg(long, value_enum)]
+        device: Option<Device>,
+        /// What a block past its endurance does.
+        #[arg(long, value_enum, default_value = "erase-fails")]
+        wear_out: WearOutArg,
         /// Flush after this many inserts.
         #[arg(long, default_value_t = 16)]
         flush_every: u32,
@@ -207,6 +217,10 @@ enum Command {
         /// Bytes a cluster; the last cluster of a file may be shorter.
         #[arg(long, default_value_t = 4096)]
         cluster_bytes: usize,
+        /// A simulated part, in its own page and block sizes, with its ECC
+        /// and bit errors. Default: an ideal device of 2 KiB pages.
+        #[arg(long, value_enum)]
+        device: Option<Device>,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -218,6 +232,26 @@ const FILL_ORDER_MAX: u32 = 24;
 
 /// Largest cluster `ingest` reads at once.
 const CLUSTER_BYTES_MAX: usize = 16 << 20;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WearOutArg {
+    /// Erasing a worn block fails (the block is retired).
+    EraseFails,
+    /// Programming a worn block fails.
+    ProgramFails,
+    /// A worn block takes programs and erases and keeps nothing.
+    Silent,
+}
+
+impl WearOutArg {
+    fn wear_out(self) -> WearOut {
+        match self {
+            WearOutArg::EraseFails => WearOut::EraseFails,
+            WearOutArg::ProgramFails => WearOut::ProgramFails,
+            WearOutArg::Silent => WearOut::SilentNoop,
+        }
+    }
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ModeArg {
@@ -501,16 +535,30 @@ fn cmd_fill(
     Ok(true)
 }
 
-fn cmd_wear(
+struct WearArgs {
     ops: u64,
-    endurance: u32,
+    endurance: Option<u32>,
+    device: Option<Device>,
+    wear_out: WearOutArg,
     flush_every: u32,
     seed: u64,
-    json: bool,
-) -> Result<bool, String> {
-    let mut config = WearConfig::new(ops, endurance, flush_every);
-    config.seed = seed;
-    let bar = progress_bar(ops, "wear");
+}
+
+fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
+    let endurance = args
+        .endurance
+        .or(args.device.map(|d| d.part().endurance_cycles))
+        .unwrap_or(3_000);
+    if endurance == 0 {
+        return Err("--endurance 0: a block endures at least one P/E cycle".into());
+    }
+    let mut config = WearConfig::new(args.ops, endurance, args.flush_every);
+    if let Some(device) = args.device {
+        config = config.on_device(device);
+    }
+    config.seed = args.seed;
+    config.wear_out = args.wear_out.wear_out();
+    let bar = progress_bar(args.ops, "wear");
     let report = wear(&config, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     let figures = json!({
@@ -518,19 +566,31 @@ fn cmd_wear(
         "erase_min": report.erase_min, "write_amplification": report.write_amplification,
         "bad_blocks": report.bad_blocks, "device_seconds": report.device_seconds,
         "erases": report.erases, "bytes_programmed": report.bytes_programmed,
-        "reopens": report.reopens, "stopped": report.stopped,
+        "reopens": report.reopens, "bits_corrected": report.bits_corrected,
+        "pages_uncorrectable": report.pages_uncorrectable, "scrubs": report.scrubs,
+        "lost_flushed": report.lost_flushed, "stale": report.stale,
+        "resurrected": report.resurrected, "audit_failed": report.audit_failed,
+        "stopped": report.stopped, "broken": report.broken,
     });
     emit(json, &figures);
-    Ok(true)
+    Ok(report.audit_failed.is_none() && report.broken.is_none())
 }
 
-fn cmd_ingest(paths: &[PathBuf], cluster_bytes: usize, json: bool) -> Result<bool, String> {
+fn cmd_ingest(
+    paths: &[PathBuf],
+    cluster_bytes: usize,
+    device: Option<Device>,
+    json: bool,
+) -> Result<bool, String> {
     if !(1..=CLUSTER_BYTES_MAX).contains(&cluster_bytes) {
         return Err(format!(
             "--cluster-bytes {cluster_bytes}: a cluster is 1 to {CLUSTER_BYTES_MAX} bytes"
         ));
     }
-    let config = IngestConfig::new(cluster_bytes);
+    let mut config = IngestConfig::new(cluster_bytes);
+    if let Some(device) = device {
+        config = config.on_device(device);
+    }
     let bar = progress_bar(0, "ingest");
     let report = ingest(paths, &config, &|done, total| {
         bar.set_length(total);
@@ -653,15 +713,28 @@ fn main() -> ExitCode {
         Command::Wear {
             ops,
             endurance,
+            device,
+            wear_out,
             flush_every,
             seed,
             json,
-        } => cmd_wear(ops, endurance, flush_every, seed, json),
+        } => cmd_wear(
+            WearArgs {
+                ops,
+                endurance,
+                device,
+                wear_out,
+                flush_every,
+                seed,
+            },
+            json,
+        ),
         Command::Ingest {
             paths,
             cluster_bytes,
+            device,
             json,
-        } => cmd_ingest(&paths, cluster_bytes, json),
+        } => cmd_ingest(&paths, cluster_bytes, device, json),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,22 +1,29 @@
 //! Wear: a long ingest workload on a store over [`SimFlash`] with a set
-//! endurance, measuring erase counts over time, write amplification and
-//! the blocks that went bad.
+//! endurance (or a part's), run by the checker's [`Runner`] beside its
+//! model: erase counts over time, write amplification, the blocks that went
+//! bad, what the ECC corrected, and at the end an audit of every durable
+//! entry.
 //!
 //! Owns [`WearConfig`] and [`WearReport`]. Promises: deterministic from the
-//! seed; device failures (worn blocks) are survived by reopening, and the
-//! run stops, saying why, only when the device can no longer hold the index.
+//! seed; device failures (worn blocks) are survived by reopening, each
+//! reopen checked; the run stops, saying why, when the device can no longer
+//! hold the index or a guarantee broke; either way the audit then loses
+//! power, recovers and compares every entry with the model.
 
 use logstore::testing::format::ENTRY_BYTES;
-use logstore::{FlashError, Geometry, Info};
-use logstore::{Store, StoreConfig, StoreError};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use logstore::{Geometry, StoreConfig};
 
-use crate::nand::{SimConfig, SimFlash, WearOut};
-use crate::workload::hash_of;
+use crate::check::{CheckConfig, Losses, Runner};
+use crate::nand::{Device, SimFlash, WearOut};
+use crate::workload::Step;
 
 /// Bytes a journal entry for an insert takes (tag, hash, info).
 const INSERT_ENTRY_BYTES: u64 = ENTRY_BYTES as u64;
+
+/// Pages the background scrub step reads, every [`SCRUB_EVERY_OPS`] inserts
+/// on a part with bit errors.
+const SCRUB_PAGES: u32 = 32;
+const SCRUB_EVERY_OPS: u64 = 1_024;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WearConfig {
@@ -28,6 +35,10 @@ pub struct WearConfig {
     pub seed: u64,
     pub geometry: Geometry,
     pub store: StoreConfig,
+    /// The part (its bit errors, latencies, endurance spread); none: an
+    /// ideal device of `endurance_cycles`.
+    pub device: Option<Device>,
+    pub wear_out: WearOut,
 }
 
 impl WearConfig {
@@ -46,6 +57,28 @@ impl WearConfig {
             seed: 0,
             geometry: Geometry::new(512, 16, 128).expect("valid geometry"),
             store,
+            device: None,
+            wear_out: WearOut::EraseFails,
+        }
+    }
+
+    /// The same run on `device`: its small geometry (128 blocks of 512-byte
+    /// pages with its ECC), bit errors and spread of endurance.
+    pub fn on_device(mut self, device: Device) -> Self {
+        self.geometry = device.small_geometry(128);
+        self.device = Some(device);
+        self
+    }
+
+    fn check_config(&self) -> CheckConfig {
+        CheckConfig {
+            geometry: self.geometry,
+            store: self.store,
+            device_seed: self.seed,
+            device: self.device,
+            endurance_cycles: Some(self.endurance_cycles),
+            wear_out: Some(self.wear_out),
+            ..CheckConfig::default()
         }
     }
 }
@@ -65,7 +98,8 @@ pub struct WearReport {
     pub erase_max: u32,
     pub erase_mean: f64,
     pub erase_min: u32,
-    /// Bytes programmed on the device / bytes of journal entries appended.
+    /// Bytes programmed on the device (spare areas included) / bytes of
+    /// journal entries appended.
     pub write_amplification: f64,
     /// Blocks worn past their endurance.
     pub bad_blocks: u32,
@@ -74,8 +108,25 @@ pub struct WearReport {
     pub bytes_programmed: u64,
     pub erases: u64,
     pub reopens: u64,
-    /// Why the run ended before `ops`, if it did.
+    /// What the ECC saw: bits corrected, pages it could not correct (torn
+    /// ones included), rewrites to move data.
+    pub bits_corrected: u64,
+    pub pages_uncorrectable: u64,
+    pub scrubs: u64,
+    /// The audit: durable entries lost, found with an older value, or back
+    /// after their delete. 0 unless a guarantee broke.
+    pub lost_flushed: u64,
+    pub stale: u64,
+    pub resurrected: u64,
+    /// Why the audit did not find every durable entry as the model holds
+    /// it (none: it did).
+    pub audit_failed: Option<String>,
+    /// Why the run ended before `ops`: the device could no longer hold
+    /// the index.
     pub stopped: Option<String>,
+    /// A guarantee the run broke (a reopen that lost durable entries, say),
+    /// which ended it.
+    pub broken: Option<String>,
     /// Erase count of every block at the end.
     pub erase_counts: Vec<u32>,
     pub timeline: Vec<WearSample>,
@@ -90,67 +141,43 @@ fn sample(ops: u64, counts: &[u32]) -> WearSample {
     }
 }
 
-/// Runs the ingest; `tick` is called with the ops done, for a progress bar.
+/// Runs the ingest, then the audit; `tick` is called with the ops done,
+/// for a progress bar. `Err` only for a configuration that cannot start.
 pub fn wear(config: &WearConfig, tick: &dyn Fn(u64)) -> Result<WearReport, String> {
-    let mut sim = SimConfig::new(config.geometry);
-    sim.endurance_cycles = config.endurance_cycles;
-    sim.wear_out = WearOut::EraseFails;
-    let flash = SimFlash::new(sim, config.seed).map_err(|e| e.to_string())?;
-    let mut store = Some(Store::create(flash, config.store).map_err(|e| e.to_string())?);
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut runner = Runner::new(&config.check_config())?;
     let mut report = WearReport::default();
-    let samples = 50;
-    let sample_every = (config.ops / samples).max(1);
+    let sample_every = (config.ops / 50).max(1);
+    let flush_every = u64::from(config.flush_every.max(1));
     for op in 0..config.ops {
-        let current = store.as_mut().expect("open");
-        let outcome = current
-            .insert(
-                hash_of(op),
-                Info {
-                    physical_sector: op,
-                    first_logical_sector: rng.random(),
-                },
-            )
-            .and_then(|()| {
-                if (op + 1) % u64::from(config.flush_every) == 0 {
-                    current.flush()
-                } else {
-                    Ok(())
-                }
-            });
-        match outcome {
-            Ok(()) => report.ops_done += 1,
-            Err(StoreError::Flash(FlashError::BadBlock { .. } | FlashError::Io(_)))
-            | Err(StoreError::Log(_)) => {
-                let flash = store.take().expect("open").into_flash();
-                report.reopens += 1;
-                match Store::open(flash) {
-                    Ok((reopened, _)) => store = Some(reopened),
-                    Err(error) => {
-                        report.stopped = Some(format!(
-                            "after {op} inserts the device could not be reopened: {error}"
-                        ));
-                        break;
-                    }
-                }
-            }
-            Err(error) => {
-                report.stopped = Some(format!("after {op} inserts: {error}"));
-                let _ = store.as_ref().map(|s| s.flash());
-                break;
-            }
+        let mut steps = vec![Step::Insert {
+            key: op,
+            info: op.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ config.seed,
+        }];
+        if (op + 1) % flush_every == 0 {
+            steps.push(Step::Flush);
         }
+        if config.device.is_some() && (op + 1) % SCRUB_EVERY_OPS == 0 {
+            steps.push(Step::Scrub { pages: SCRUB_PAGES });
+        }
+        if let Some(error) = steps.iter().find_map(|step| runner.step(step).err()) {
+            let why = format!("after {op} inserts: {error}");
+            if runner.refused() {
+                report.stopped = Some(why);
+            } else {
+                report.broken = Some(why);
+            }
+            break;
+        }
+        report.ops_done += 1;
         if op % sample_every == 0 {
-            let flash = store.as_ref().expect("open").flash();
-            report.timeline.push(sample(op, flash.erase_counts()));
+            report
+                .timeline
+                .push(sample(op, runner.flash().erase_counts()));
             tick(op);
         }
     }
-    let flash = store
-        .as_ref()
-        .map(|s| s.flash())
-        .ok_or("the store was lost")?;
-    finish(&mut report, flash);
+    report.audit_failed = runner.audit().err();
+    finish(&mut report, &runner);
     Ok(report)
 }
 
@@ -190,7 +217,8 @@ pub fn lifetime(config: &WearConfig, report: &WearReport, inserts_per_s: f64) ->
     }
 }
 
-fn finish(report: &mut WearReport, flash: &SimFlash) {
+fn finish(report: &mut WearReport, runner: &Runner) {
+    let flash: &SimFlash = runner.flash();
     let counts = flash.erase_counts().to_vec();
     let last = sample(report.ops_done, &counts);
     report.timeline.push(last);
@@ -207,6 +235,17 @@ fn finish(report: &mut WearReport, flash: &SimFlash) {
         .filter(|&b| flash.is_worn_out(logstore::BlockAddr(b)))
         .count() as u32;
     report.erase_counts = counts;
+    let checked = runner.report();
+    report.reopens = checked.reopens + checked.crashes + checked.device_failures;
+    report.bits_corrected = checked.bits_corrected;
+    report.pages_uncorrectable = checked.pages_uncorrectable;
+    report.scrubs = checked.scrubs;
+    let Losses {
+        lost_flushed,
+        stale,
+        resurrected,
+    } = runner.losses();
+    (report.lost_flushed, report.stale, report.resurrected) = (lost_flushed, stale, resurrected);
 }
 
 #[cfg(test)]
@@ -223,6 +262,19 @@ mod tests {
             "{every:?} {rarely:?}"
         );
         assert!(rarely.write_amplification >= 1.0);
+    }
+
+    #[test]
+    fn on_a_part_bits_are_corrected_and_the_audit_finds_every_entry() {
+        let config = WearConfig::new(30_000, 1_000, 16).on_device(Device::Tlc);
+        let report = wear(&config, &|_| {}).unwrap();
+        assert_eq!(report.ops_done, 30_000, "{:?}", report.stopped);
+        assert_eq!(
+            (report.audit_failed.as_deref(), report.broken.as_deref()),
+            (None, None)
+        );
+        assert_eq!(report.lost_flushed + report.stale + report.resurrected, 0);
+        assert!(report.bits_corrected > 0, "{report:?}");
     }
 
     #[test]

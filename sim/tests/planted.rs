@@ -118,3 +118,20 @@ fn an_exhaustive_failure_replays_at_its_saved_step() {
     assert_eq!(replayed.step, saved.step, "{saved} / {replayed}");
     assert_eq!(failed.crashes[0].step, saved.step);
 }
+
+/// The wear run's audit has teeth: a flush that does not sync loses what
+/// it acknowledged at the audit's power cut.
+#[test]
+fn the_wear_audit_catches_an_unsynced_flush() {
+    use logstore_sim::wear::{wear, WearConfig};
+    let config = WearConfig::new(5_000, 3_000, 16);
+    assert_eq!(wear(&config, &|_| {}).unwrap().audit_failed, None);
+    plant(Some(Bug::FlushWithoutSync));
+    let report = wear(&config, &|_| {});
+    plant(None);
+    let report = report.unwrap();
+    assert!(
+        report.audit_failed.is_some() || report.broken.is_some(),
+        "{report:?}"
+    );
+}

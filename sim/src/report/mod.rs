@@ -6,6 +6,8 @@
 //! timings (kept between the `timings` markers) are deterministic, so the
 //! same size writes the same bytes.
 
+mod bit_errors;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -52,6 +54,9 @@ struct Sizes {
     wa_ops: u64,
     speed_keys: u64,
     lookup_order: u32,
+    /// Runs a point of the bit error curves, and their steps.
+    ecc_seeds: u64,
+    ecc_ops: usize,
 }
 
 impl Sizes {
@@ -74,6 +79,8 @@ impl Sizes {
                 wa_ops: 2_000,
                 speed_keys: 1 << 12,
                 lookup_order: 8,
+                ecc_seeds: 6,
+                ecc_ops: 300,
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -91,6 +98,8 @@ impl Sizes {
                 wa_ops: 50_000,
                 speed_keys: 1 << 17,
                 lookup_order: 14,
+                ecc_seeds: 60,
+                ecc_ops: 600,
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -108,6 +117,8 @@ impl Sizes {
                 wa_ops: 200_000,
                 speed_keys: 1 << 19,
                 lookup_order: 15,
+                ecc_seeds: 400,
+                ecc_ops: 2_000,
             },
         }
     }
@@ -127,7 +138,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     let sizes = Sizes::of(size);
     std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let command = format!("cargo run --release -- report{}", sizes.flag);
-    let bar = progress_bar(6, "report");
+    let bar = progress_bar(SECTIONS.len() as u64, "report");
     let mut sections = Vec::new();
     for (name, run) in SECTIONS {
         bar.set_message(name);
@@ -151,7 +162,10 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     }
     let path = out.join("README.md");
     std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    let failures = figures["crash"]["failures"].as_u64().unwrap_or(u64::MAX);
+    let failures = figures["crash"]["failures"]
+        .as_u64()
+        .zip(figures["bit_errors"]["silent_within_ecc"].as_u64())
+        .map_or(u64::MAX, |(crash, silent)| crash + silent);
     Ok(json!({
         "report": path.display().to_string(), "failures": failures,
         "headlines": headlines, "sections": figures,
@@ -180,9 +194,10 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 6] = [
+const SECTIONS: [(&str, SectionFn); 7] = [
     ("fill", fill_section),
     ("crash", crash_section),
+    ("bit_errors", bit_errors::section),
     ("wear", wear_section),
     ("write_amplification", wa_section),
     ("ram", ram_section),
