@@ -1,10 +1,10 @@
-//! Erase-block allocator: which blocks are free, in use, reserved or bad,
-//! and how worn each is.
+//! Erase-block allocator: which blocks are free, in use or bad, and how
+//! worn each is.
 //!
 //! Free blocks are handed out least-worn first (ties to the lowest index, so
 //! equal wear rotates through the device). A bad block is retired for good.
 //! Pure bookkeeping, no I/O: the state is rebuilt on open from the anchor
-//! record (regions in use, bad blocks, erase counts). Invariant: every block
+//! record (regions and anchor lanes in use, bad blocks, erase counts). Invariant: every block
 //! is in exactly one state, and the free set holds exactly the free blocks.
 
 use std::collections::BTreeSet;
@@ -15,18 +15,15 @@ use crate::flash::{BlockAddr, Flash, FlashError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockUse {
     Free,
-    /// Held by the anchor, never allocated.
-    Reserved,
     InUse,
     Bad,
 }
 
 /// No free block is left.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("no free erase block: {in_use} in use, {reserved} reserved, {bad} bad")]
+#[error("no free erase block: {in_use} in use, {bad} bad")]
 pub struct OutOfBlocks {
     pub in_use: u32,
-    pub reserved: u32,
     pub bad: u32,
 }
 
@@ -40,15 +37,11 @@ pub struct Allocator {
 }
 
 impl Allocator {
-    /// `blocks` blocks, all free but `reserved`, with the given erase counts.
-    pub fn new(blocks: u32, reserved: &[BlockAddr], erase_counts: Vec<u32>) -> Self {
+    /// `blocks` blocks, all free, with the given erase counts.
+    pub fn new(blocks: u32, erase_counts: Vec<u32>) -> Self {
         assert_eq!(erase_counts.len(), blocks as usize);
-        let mut uses = vec![BlockUse::Free; blocks as usize];
-        for block in reserved {
-            uses[block.0 as usize] = BlockUse::Reserved;
-        }
         let mut allocator = Allocator {
-            uses,
+            uses: vec![BlockUse::Free; blocks as usize],
             erase_counts,
             free: BTreeSet::new(),
         };
@@ -78,7 +71,7 @@ impl Allocator {
     fn set_use(&mut self, block: BlockAddr, new: BlockUse) {
         let index = block.0 as usize;
         let old = self.uses[index];
-        if old == BlockUse::Bad || old == BlockUse::Reserved {
+        if old == BlockUse::Bad {
             return;
         }
         if old == BlockUse::Free {
@@ -117,7 +110,7 @@ impl Allocator {
         Ok(BlockAddr(block))
     }
 
-    /// Gives a block back; a bad or reserved block stays as it is.
+    /// Gives a block back; a bad block stays bad.
     pub fn release(&mut self, block: BlockAddr) {
         self.set_use(block, BlockUse::Free);
     }
@@ -144,9 +137,12 @@ impl Allocator {
         &self.erase_counts
     }
 
-    #[cfg(feature = "testing")]
-    pub fn free_blocks(&self) -> u32 {
+    pub fn free_count(&self) -> u32 {
         self.free.len() as u32
+    }
+
+    pub fn bad_count(&self) -> u32 {
+        self.uses.iter().filter(|&&u| u == BlockUse::Bad).count() as u32
     }
 
     pub fn bad_blocks(&self) -> Vec<BlockAddr> {
@@ -164,7 +160,6 @@ impl Allocator {
         let count = |wanted| self.uses.iter().filter(|&&u| u == wanted).count() as u32;
         OutOfBlocks {
             in_use: count(BlockUse::InUse),
-            reserved: count(BlockUse::Reserved),
             bad: count(BlockUse::Bad),
         }
     }
@@ -194,7 +189,8 @@ mod tests {
 
     #[test]
     fn cold_data_goes_to_the_most_worn_block() {
-        let mut alloc = Allocator::new(4, &[BlockAddr(0)], vec![0, 3, 9, 5]);
+        let mut alloc = Allocator::new(4, vec![0, 3, 9, 5]);
+        alloc.mark_in_use(&[BlockAddr(0)]);
         assert_eq!(alloc.allocate_cold(), Ok(BlockAddr(2)));
         assert_eq!(alloc.allocate(), Ok(BlockAddr(1)));
         assert_eq!(alloc.allocate_cold(), Ok(BlockAddr(3)));
@@ -202,7 +198,8 @@ mod tests {
 
     #[test]
     fn least_worn_first_and_retired_for_good() {
-        let mut alloc = Allocator::new(5, &[BlockAddr(0)], vec![9, 3, 1, 3, 7]);
+        let mut alloc = Allocator::new(5, vec![9, 3, 1, 3, 7]);
+        alloc.mark_in_use(&[BlockAddr(0)]);
         assert_eq!(alloc.allocate(), Ok(BlockAddr(2)));
         assert_eq!(alloc.allocate(), Ok(BlockAddr(1)));
         alloc.retire(BlockAddr(3));
@@ -216,6 +213,6 @@ mod tests {
         assert_eq!(alloc.allocate(), Ok(BlockAddr(2)));
         let err = alloc.allocate().unwrap_err();
         assert_eq!(err, alloc.allocate_cold().unwrap_err());
-        assert_eq!((err.in_use, err.reserved, err.bad), (3, 1, 1));
+        assert_eq!((err.in_use, err.bad), (4, 1));
     }
 }

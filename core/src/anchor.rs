@@ -1,28 +1,50 @@
-//! The anchor: a double-buffered superblock naming the live regions.
+//! The anchor: the superblock naming the live regions, kept in two *lanes*,
+//! erase blocks allocated from the pool like any other.
 //!
-//! Two reserved erase blocks (0 and 1) hold a log of [`AnchorRecord`]s, each
-//! laid over one or more consecutive pages with a CRC32C over the whole
-//! record. The newest valid record (highest sequence) wins. An update first
-//! syncs (so everything the record names is durable), appends the record to
-//! the current block
-//! — or erases the other block and starts it there when the current one is
-//! full or was found after a crash — then syncs. A crash at any flash
-//! operation of an update leaves the old record or the new one in force,
-//! never neither. A page read back unreadable is passed over like a torn
-//! one; one read with corrected bits at the scrub threshold is noted, so
-//! the record is committed again.
+//! **Layout.** A lane holds a log of [`AnchorRecord`]s from its page 0, each
+//! over one or more consecutive pages with a CRC32C over the whole record.
+//! Every record is written twice, at the same page of both lanes (lane 0,
+//! then lane 1), so one unreadable copy never rolls the store back; the
+//! record names its own lanes. An update first syncs (so everything the
+//! record names is durable), appends the record to both lanes, then syncs.
+//! When the lanes are full, after an open (pages past the newest record may
+//! be torn), or when a lane block fails, the anchor **moves**: two fresh
+//! blocks (least worn first) are erased and the record written there; the
+//! old lanes go back to the pool once it is durable. Lane erases are counted
+//! by the allocator and levelled like any other block's; a failing lane
+//! block is retired. A crash at any flash operation of an update leaves the
+//! old record or the new one in force, never neither.
+//!
+//! **Finding it.** Open reads page 0 of every block. A block whose page 0
+//! starts with an anchor record header is a lane; lanes are grouped by the
+//! sequence of that first record (both lanes of a pair share it). The group
+//! with the highest sequence is read whole, and its newest valid record
+//! wins; a group holding none (a move cut before its first record was
+//! complete) gives way to the next. Cost: one page read a block, plus two
+//! blocks' pages a group tried (one group unless a move was cut). The same
+//! page-0 reads give the erase counts journal and incarnation pages carry
+//! ([`crate::format::erase_count_of`]), so counts survive a crash between
+//! an erase and the next commit.
+//!
+//! A page read back unreadable is passed over like a torn one; a record
+//! found in one lane only, or read with corrected bits at the scrub
+//! threshold, is noted so it is committed again.
 
+use crate::alloc::{erase_or_retire, Allocator, OutOfBlocks};
 use crate::flash::{BlockAddr, Flash, FlashError, PageAddr, ERASED};
 pub(crate) use crate::format::anchor::AnchorRecord;
 use crate::planted::{self, Bug};
 
-/// The two blocks the anchor lives in.
-pub const ANCHOR_BLOCKS: [BlockAddr; 2] = [BlockAddr(0), BlockAddr(1)];
+/// Lanes an anchor writes every record to.
+pub const LANES: usize = 2;
+
+/// Most moves one commit tries while lane blocks fail.
+pub const MOVES_MAX: u32 = 8;
 
 /// Why the anchor could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AnchorError {
-    #[error("no valid anchor record in blocks 0 and 1: the device is not formatted, or both copies are corrupt")]
+    #[error("no valid anchor record on the device: it is not formatted, or every copy is corrupt")]
     NotFound,
     #[error(
         "anchor record of {bytes} bytes does not fit in one erase block ({block_bytes} bytes)"
@@ -37,6 +59,11 @@ pub enum AnchorError {
     /// The newest record's sequence is `u64::MAX`: no later record could win.
     #[error("anchor sequence exhausted (the newest record has sequence u64::MAX): the image was crafted or corrupt")]
     SequenceExhausted,
+    /// Every lane block tried failed: the device is wearing out.
+    #[error("the anchor could not be written: {moves} moves to fresh lanes failed")]
+    MovesExhausted { moves: u32 },
+    #[error(transparent)]
+    OutOfBlocks(#[from] OutOfBlocks),
     #[error("anchor record malformed: {0}")]
     Decode(#[from] crate::codec::DecodeError),
     #[error(transparent)]
@@ -44,10 +71,10 @@ pub enum AnchorError {
 }
 
 impl AnchorRecord {
-    /// Checks that every block named lies on a device of `blocks` blocks,
-    /// outside the anchor; that no block belongs to two regions; and that no
-    /// bad block is listed twice. A bad block may still sit in the region
-    /// that was using it when it failed.
+    /// Checks that every block named lies on the device of `blocks`
+    /// blocks; that the two lanes differ and hold no region; that no block
+    /// belongs to two regions; and that no bad block is listed twice. A bad
+    /// block may still sit in the region that was using it when it failed.
     pub fn validate(&self, blocks: u32) -> Result<(), AnchorError> {
         let out = |what, value: u64| AnchorError::OutOfDevice {
             what,
@@ -62,13 +89,16 @@ impl AnchorRecord {
         }
         let regions = std::iter::once(&self.journal).chain(&self.incarnations);
         let lists = [
-            regions.flat_map(|r| r.blocks.iter()).collect::<Vec<_>>(),
+            regions
+                .flat_map(|r| r.blocks.iter())
+                .chain(&self.lanes)
+                .collect::<Vec<_>>(),
             self.bad_blocks.iter().collect(),
         ];
         for list in lists {
             let mut seen = vec![false; blocks as usize];
             for block in list {
-                if block.0 >= blocks || ANCHOR_BLOCKS.contains(block) {
+                if block.0 >= blocks {
                     return Err(out("block", u64::from(block.0)));
                 }
                 if std::mem::replace(&mut seen[block.0 as usize], true) {
@@ -83,138 +113,283 @@ impl AnchorRecord {
 /// Where the anchor writes next. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Anchor {
-    /// A page of the record in force was read with corrected bits at the
-    /// scrub threshold.
+    /// The record in force needs committing again: a page of it was read
+    /// with corrected bits at the scrub threshold, or one lane lacked it.
     needs_scrub: bool,
-    /// Index into [`ANCHOR_BLOCKS`] of the block holding the newest record.
-    current: usize,
-    /// First page of `current` this session may append to, if it wrote
-    /// there itself; `None` after open (pages past the newest record may be
-    /// torn), so the next commit starts the other block.
+    /// The lanes holding the record in force (none before the first).
+    lanes: Option<[BlockAddr; LANES]>,
+    /// First page of the lanes this session may append to, if it wrote
+    /// there itself; `None` after open, so the next commit moves.
     append_page: Option<u32>,
+    /// The highest record sequence known to be on the device.
     sequence: u64,
 }
 
+/// The anchor found at open, the record in force, and the erase count each
+/// block's page 0 carries (0 where none).
+pub struct Found {
+    pub anchor: Anchor,
+    pub record: AnchorRecord,
+    pub erase_counts_seen: Vec<u32>,
+}
+
 impl Anchor {
-    /// Writes the first record on a blank or reused device.
+    /// Writes the first record on a blank or reused device, in lanes from
+    /// `alloc`; its sequence starts above any record an earlier use left.
     pub fn format<F: Flash>(
         flash: &mut F,
+        alloc: &mut Allocator,
         record: AnchorRecord,
     ) -> Result<(Self, AnchorRecord), AnchorError> {
-        // Block 1 may hold records of an earlier use of the device: erase it,
-        // then the commit erases block 0 and writes there.
-        flash.erase(ANCHOR_BLOCKS[1])?;
+        let scan = scan_first_pages(flash)?;
+        let ppb = u64::from(flash.geometry().pages_per_block);
+        let above = scan
+            .lanes
+            .first()
+            .map_or(0, |&(s, _)| s.saturating_add(ppb));
         let mut anchor = Anchor {
             needs_scrub: false,
-            current: 1,
+            lanes: None,
             append_page: None,
-            sequence: 0,
+            sequence: above,
         };
-        let record = anchor.commit(flash, record)?;
+        let record = anchor.commit(flash, alloc, record)?;
         Ok((anchor, record))
     }
 
-    /// Finds the newest valid record in the two anchor blocks.
-    pub fn open<F: Flash>(flash: &mut F) -> Result<(Self, AnchorRecord), AnchorError> {
-        let images = [
-            read_block(flash, ANCHOR_BLOCKS[0])?,
-            read_block(flash, ANCHOR_BLOCKS[1])?,
-        ];
-        let page_bytes = flash.geometry().page_bytes as usize;
-        let mut found: Vec<(u64, usize, usize)> = Vec::new();
-        for (index, image) in images.iter().enumerate() {
-            found.extend(
-                scan_block(&image.bytes, page_bytes)
-                    .into_iter()
-                    .map(|(sequence, offset)| (sequence, index, offset)),
-            );
-        }
-        // Newest first; a record whose CRC holds but whose payload does not
-        // decode is passed over like a torn one: the older copies decide.
-        found.sort_unstable_by(|a, b| b.cmp(a));
-        let best = found.iter().find_map(|&(_, index, offset)| {
-            let decoded = AnchorRecord::decode(&images[index].bytes[offset..]);
-            decoded
-                .ok()
-                .flatten()
-                .map(|(record, len)| (index, offset, len, record))
-        });
-        let (current, offset, len, record) = best.ok_or(AnchorError::NotFound)?;
+    /// Finds the record in force. See the module documentation.
+    pub fn open<F: Flash>(flash: &mut F) -> Result<Found, AnchorError> {
+        let scan = scan_first_pages(flash)?;
+        let highest = scan.lanes.first().map_or(0, |&(s, _)| s);
+        let mut groups = scan.lanes.chunk_by(|a, b| a.0 == b.0);
+        // Bounded: each group is a distinct sequence of blocks on the device.
+        let found = groups.find_map(|group| newest_in(flash, group).transpose());
+        let (record, copies, scrub) = found.ok_or(AnchorError::NotFound)??;
         record.validate(flash.geometry().blocks)?;
-        let pages = offset / page_bytes..(offset + len).div_ceil(page_bytes);
         let anchor = Anchor {
-            needs_scrub: images[current].scrub[pages].iter().any(|&s| s),
-            current,
+            needs_scrub: scrub || copies < LANES,
+            lanes: Some(record.lanes),
             append_page: None,
-            sequence: record.sequence,
+            sequence: record.sequence.max(highest),
         };
-        Ok((anchor, record))
+        Ok(Found {
+            anchor,
+            record,
+            erase_counts_seen: scan.erase_counts,
+        })
     }
 
-    /// Whether a page of the record in force needs scrubbing: commit it again.
+    /// Whether the record in force should be committed again.
     pub fn needs_scrub(&self) -> bool {
         self.needs_scrub
     }
 
-    /// Makes `record` the one in force (its sequence is assigned here) and
-    /// returns it as written. Durable when this returns `Ok`.
+    /// The lanes holding the record in force.
+    pub fn lanes(&self) -> Option<[BlockAddr; LANES]> {
+        self.lanes
+    }
+
+    /// Makes `record` the one in force: its sequence, lanes, bad blocks and
+    /// erase counts are set here, and it is returned as written. Durable
+    /// when this returns `Ok`. Moves to fresh lanes when the current ones
+    /// are full or fail, at most [`MOVES_MAX`] times.
     pub fn commit<F: Flash>(
         &mut self,
         flash: &mut F,
+        alloc: &mut Allocator,
         mut record: AnchorRecord,
     ) -> Result<AnchorRecord, AnchorError> {
         let geometry = flash.geometry();
-        record.validate(geometry.blocks)?;
-        record.sequence = self
-            .sequence
-            .checked_add(1)
-            .ok_or(AnchorError::SequenceExhausted)?;
-        let bytes = record.encode();
-        let page_bytes = geometry.page_bytes as usize;
-        let pages = bytes.len().div_ceil(page_bytes) as u32;
-        if pages > geometry.pages_per_block {
-            return Err(AnchorError::TooLarge {
-                bytes: bytes.len(),
-                block_bytes: geometry.block_bytes(),
-            });
-        }
         flash.sync()?;
-        let (block_index, first_page) = match self.append_page {
-            Some(page) if page + pages <= geometry.pages_per_block => (self.current, page),
-            _ => {
-                let mut other = 1 - self.current;
-                if planted::active(Bug::AnchorInPlace) {
-                    other = self.current;
-                }
-                flash.erase(ANCHOR_BLOCKS[other])?;
-                (other, 0)
-            }
-        };
-        // From here on the target block holds a partial record until the
-        // sync: a failure leaves it unusable for appending.
-        self.append_page = None;
-        let mut page_buf = vec![ERASED; page_bytes];
-        for (i, chunk) in bytes.chunks(page_bytes).enumerate() {
-            page_buf.fill(ERASED);
-            page_buf[..chunk.len()].copy_from_slice(chunk);
-            let addr = PageAddr {
-                block: ANCHOR_BLOCKS[block_index],
-                page: first_page + i as u32,
+        for _ in 0..=MOVES_MAX {
+            // Every attempt its own sequence: a failed one may have left a
+            // whole copy on flash, which must not tie with the next.
+            record.sequence = self
+                .sequence
+                .checked_add(1)
+                .ok_or(AnchorError::SequenceExhausted)?;
+            self.sequence = record.sequence;
+            let (lanes, first_page, moved) = match (self.lanes, self.append_page) {
+                (Some(lanes), Some(page)) => (lanes, page, false),
+                _ => (fresh_lanes(flash, alloc)?, 0, true),
             };
-            flash.program(addr, &page_buf)?;
+            record.lanes = lanes;
+            record.bad_blocks = alloc.bad_blocks();
+            record.erase_counts = alloc.erase_counts().to_vec();
+            record.validate(geometry.blocks)?;
+            let bytes = record.encode();
+            let pages = bytes.len().div_ceil(geometry.page_bytes as usize) as u32;
+            if pages > geometry.pages_per_block {
+                return Err(AnchorError::TooLarge {
+                    bytes: bytes.len(),
+                    block_bytes: geometry.block_bytes(),
+                });
+            }
+            // From here on the lanes may hold a partial record until the
+            // sync: they are not appended to again.
+            self.append_page = None;
+            if first_page + pages > geometry.pages_per_block {
+                continue;
+            }
+            match write_lanes(flash, lanes, first_page, &bytes) {
+                Ok(()) => {}
+                Err(FlashError::BadBlock { block, .. }) => {
+                    alloc.retire(block);
+                    if moved {
+                        lanes.iter().for_each(|&lane| alloc.release(lane));
+                    }
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            }
+            flash.sync()?;
+            if let (true, Some(old)) = (moved, self.lanes) {
+                old.iter().for_each(|&lane| alloc.release(lane));
+            }
+            self.lanes = Some(lanes);
+            self.append_page = Some(first_page + pages);
+            self.needs_scrub = false;
+            return Ok(record);
         }
-        flash.sync()?;
-        self.current = block_index;
-        self.append_page = Some(first_page + pages);
-        self.sequence = record.sequence;
-        self.needs_scrub = false;
-        Ok(record)
+        Err(AnchorError::MovesExhausted { moves: MOVES_MAX })
     }
 
     #[cfg(feature = "testing")]
     pub fn sequence(&self) -> u64 {
         self.sequence
     }
+}
+
+/// Two fresh lane blocks from `alloc`, erased (a block whose erase fails is
+/// retired and another taken; bounded by the device).
+fn fresh_lanes<F: Flash>(
+    flash: &mut F,
+    alloc: &mut Allocator,
+) -> Result<[BlockAddr; LANES], AnchorError> {
+    let mut lanes = [BlockAddr(0); LANES];
+    let blocks = flash.geometry().blocks;
+    for lane in 0..LANES {
+        let mut found = None;
+        for _ in 0..blocks {
+            let block = alloc.allocate()?;
+            let erased = if planted::active(Bug::AnchorEraseUncounted) {
+                flash.erase(block).map(|()| true).or_else(|e| match e {
+                    FlashError::BadBlock { .. } => {
+                        alloc.retire(block);
+                        Ok(false)
+                    }
+                    other => Err(other),
+                })?
+            } else {
+                erase_or_retire(flash, alloc, block)?
+            };
+            if erased {
+                found = Some(block);
+                break;
+            }
+        }
+        match found {
+            Some(block) => lanes[lane] = block,
+            None => {
+                lanes[..lane].iter().for_each(|&b| alloc.release(b));
+                return Err(AnchorError::MovesExhausted { moves: MOVES_MAX });
+            }
+        }
+    }
+    Ok(lanes)
+}
+
+/// Programs `bytes` from `first_page` of lane 0, then of lane 1.
+fn write_lanes<F: Flash>(
+    flash: &mut F,
+    lanes: [BlockAddr; LANES],
+    first_page: u32,
+    bytes: &[u8],
+) -> Result<(), FlashError> {
+    let page_bytes = flash.geometry().page_bytes as usize;
+    let mut page_buf = vec![ERASED; page_bytes];
+    for lane in lanes {
+        for (i, chunk) in bytes.chunks(page_bytes).enumerate() {
+            page_buf.fill(ERASED);
+            page_buf[..chunk.len()].copy_from_slice(chunk);
+            let addr = PageAddr {
+                block: lane,
+                page: first_page + i as u32,
+            };
+            flash.program(addr, &page_buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// What page 0 of every block showed: the lane blocks with the sequence of
+/// their first record, highest first; and the erase count each block's
+/// page 0 carries.
+struct FirstPages {
+    lanes: Vec<(u64, BlockAddr)>,
+    erase_counts: Vec<u32>,
+}
+
+fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> {
+    let geometry = flash.geometry();
+    let mut buf = vec![0u8; geometry.page_bytes as usize];
+    let mut scan = FirstPages {
+        lanes: Vec::new(),
+        erase_counts: vec![0; geometry.blocks as usize],
+    };
+    for b in 0..geometry.blocks {
+        let block = BlockAddr(b);
+        match flash.read_checked(PageAddr { block, page: 0 }, &mut buf) {
+            Ok(_) => {}
+            Err(FlashError::Uncorrectable { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+        if let Some(sequence) = AnchorRecord::header_sequence(&buf) {
+            scan.lanes.push((sequence, block));
+        } else if let Some(count) = crate::format::erase_count_of(&buf) {
+            scan.erase_counts[b as usize] = count;
+        }
+    }
+    scan.lanes.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(scan)
+}
+
+/// The newest valid record in the lanes of `group` (blocks sharing a first
+/// sequence), with the number of lanes holding a valid copy of it and
+/// whether a page of it needs scrubbing; `None` if no record decodes.
+fn newest_in<F: Flash>(
+    flash: &mut F,
+    group: &[(u64, BlockAddr)],
+) -> Result<Option<(AnchorRecord, usize, bool)>, AnchorError> {
+    let page_bytes = flash.geometry().page_bytes as usize;
+    let mut found: Vec<(u64, usize, usize)> = Vec::new();
+    let mut images = Vec::with_capacity(group.len());
+    for (index, &(_, block)) in group.iter().enumerate() {
+        let image = read_block(flash, block)?;
+        found.extend(
+            scan_block(&image.bytes, page_bytes)
+                .into_iter()
+                .map(|(sequence, offset)| (sequence, index, offset)),
+        );
+        images.push(image);
+    }
+    // Newest first; a record whose CRC holds but whose payload does not
+    // decode is passed over like a torn one: the older copies decide.
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    let best = found.iter().find_map(|&(sequence, index, offset)| {
+        let decoded = AnchorRecord::decode(&images[index].bytes[offset..]);
+        decoded
+            .ok()
+            .flatten()
+            .map(|(record, len)| (sequence, index, offset, len, record))
+    });
+    let Some((sequence, index, offset, len, record)) = best else {
+        return Ok(None);
+    };
+    let copies = found.iter().filter(|f| f.0 == sequence).count();
+    let pages = offset / page_bytes..(offset + len).div_ceil(page_bytes);
+    let scrub = images[index].scrub[pages].iter().any(|&s| s);
+    Ok(Some((record, copies, scrub)))
 }
 
 /// A block read back: its pages in one buffer (an unreadable page as
@@ -282,8 +457,11 @@ mod tests {
         assert!(bad_in_region.validate(8).is_ok());
         bad_in_region.bad_blocks.push(BlockAddr(2));
         assert!(bad_in_region.validate(8).is_err());
-        let mut anchor_block = record(8);
-        anchor_block.bad_blocks.push(BlockAddr(1));
-        assert!(anchor_block.validate(8).is_err());
+        let mut lane_in_region = record(8);
+        lane_in_region.lanes[0] = BlockAddr(3);
+        assert!(lane_in_region.validate(8).is_err());
+        let mut same_lanes = record(8);
+        same_lanes.lanes = [BlockAddr(6), BlockAddr(6)];
+        assert!(same_lanes.validate(8).is_err());
     }
 }

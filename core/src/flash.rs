@@ -372,6 +372,13 @@ pub trait Flash {
     /// The durability barrier: every earlier program and erase is durable
     /// once this returns `Ok`.
     fn sync(&mut self) -> Result<(), FlashError>;
+    /// Whether `block` was marked bad at manufacture (MTD's `block_isbad`):
+    /// checked once, when a store is formatted. A device without such
+    /// marks has none.
+    fn is_bad(&mut self, block: BlockAddr) -> Result<bool, FlashError> {
+        let _ = block;
+        Ok(false)
+    }
 }
 
 impl<F: Flash + ?Sized> Flash for &mut F {
@@ -393,6 +400,9 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     fn sync(&mut self) -> Result<(), FlashError> {
         (**self).sync()
     }
+    fn is_bad(&mut self, block: BlockAddr) -> Result<bool, FlashError> {
+        (**self).is_bad(block)
+    }
 }
 
 /// Operations a device saw through the index's ECC layer (raw bytes: data
@@ -400,6 +410,8 @@ impl<F: Flash + ?Sized> Flash for &mut F {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IoCounts {
     pub reads: u64,
+    /// Reads of a page right after its program, to check it took.
+    pub verify_reads: u64,
     pub programs: u64,
     pub bytes_programmed: u64,
     pub erases: u64,

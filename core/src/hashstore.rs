@@ -292,8 +292,9 @@ impl Incarnation {
             return Ok(false);
         }
         let ppb = u64::from(self.geometry.pages_per_block);
+        let erase_count = alloc.erase_counts()[block.0 as usize];
         for page in pages {
-            self.encode_page(table, page, buf);
+            self.encode_page(table, page, erase_count, buf);
             let addr = PageAddr {
                 block,
                 page: (page % ppb) as u32,
@@ -310,8 +311,9 @@ impl Incarnation {
         Ok(true)
     }
 
-    /// Lays out page `page` of `table` in `buf`, CRC included.
-    fn encode_page(&self, table: &CuckooTable<Value>, page: u64, buf: &mut [u8]) {
+    /// Lays out page `page` of `table` in `buf`, CRC included, for a block
+    /// erased `erase_count` times.
+    fn encode_page(&self, table: &CuckooTable<Value>, page: u64, erase_count: u32, buf: &mut [u8]) {
         let (first, count) = self.shape.page_buckets(page);
         let mut w = Writer::default();
         Header {
@@ -319,6 +321,7 @@ impl Incarnation {
             generation: self.region.generation,
             first,
             count,
+            erase_count,
         }
         .encode(&mut w);
         for bucket in first..first + u64::from(count) {
@@ -620,7 +623,7 @@ mod tests {
         }
         assert!(matches!(
             Shape::new(Geometry::new(256, 8, 16).unwrap(), 3, 8, 0),
-            Err(HashStoreError::PageTooSmall { needed: 424, .. })
+            Err(HashStoreError::PageTooSmall { needed, .. }) if needed == PAGE_HEADER_BYTES + 8 * SLOT_BYTES
         ));
     }
 }

@@ -54,7 +54,7 @@ pub use flash::{
 };
 pub use journal::{Loss, RecoveryReport, StopFault, StopReason};
 pub use logtable::SlotLayoutKind;
-pub use store::{FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats};
+pub use store::{FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats, WornOut};
 pub use types::{Hash, Info, Value};
 
 /// The detailed causes a [`StoreError`] or a [`RecoveryReport`] can carry.
@@ -75,7 +75,7 @@ pub mod errors {
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::alloc::{erase_or_retire, Allocator, BlockUse};
-    pub use crate::anchor::{Anchor, ANCHOR_BLOCKS};
+    pub use crate::anchor::{Anchor, LANES, MOVES_MAX};
     pub use crate::cuckoo::compact::{CompactError, CompactSlots, CompactTable, Resolve};
     pub use crate::cuckoo::config::{
         h1, h2, CuckooConfig, CuckooStats, SlotPos, BFS_NODES_MAX, COMPACT_SLOT_BITS, DEPTH_LIMIT,

@@ -10,7 +10,8 @@
 //! (`Poisoned`): drop it and `open` the device again.
 
 use crate::alloc::{Allocator, OutOfBlocks};
-use crate::anchor::{Anchor, AnchorError, AnchorRecord, ANCHOR_BLOCKS};
+use crate::anchor::{Anchor, AnchorError, AnchorRecord, LANES};
+use crate::flash::BlockAddr;
 use crate::flash::{Flash, FlashError};
 use crate::format::journal::Entry;
 use crate::journal::{Journal, JournalError, RecoveryReport};
@@ -22,7 +23,7 @@ pub enum LogError {
     /// The journal region has no room; nothing was changed.
     #[error("journal full: {pages} pages")]
     Full { pages: u64 },
-    #[error("device of {blocks} blocks is too small: {needed} needed (2 anchor blocks + {journal_blocks} journal blocks)")]
+    #[error("device of {blocks} good blocks is too small: {needed} needed (2 anchor lanes + {journal_blocks} journal blocks)")]
     DeviceTooSmall {
         blocks: u32,
         needed: u32,
@@ -44,6 +45,7 @@ impl From<AnchorError> for LogError {
     fn from(error: AnchorError) -> Self {
         match error {
             AnchorError::Flash(e) => LogError::Flash(e),
+            AnchorError::OutOfBlocks(e) => LogError::OutOfBlocks(e),
             other => LogError::Anchor(other),
         }
     }
@@ -75,35 +77,39 @@ pub struct Log<F: Flash> {
 }
 
 impl<F: Flash> Log<F> {
-    /// Formats `flash`: an empty journal of `journal_blocks` erase blocks and
-    /// an anchor naming it, with the caller's opaque `config`.
+    /// Formats `flash`: the blocks marked bad at manufacture retired, an
+    /// empty journal of `journal_blocks` erase blocks, and an anchor naming
+    /// it, with the caller's opaque `config`.
     pub fn create(mut flash: F, journal_blocks: u32, config: Vec<u8>) -> Result<Self, LogError> {
         let geometry = flash.geometry();
-        let needed = ANCHOR_BLOCKS.len() as u32 + journal_blocks;
-        if geometry.blocks < needed || journal_blocks == 0 {
+        let mut alloc = Allocator::new(geometry.blocks, vec![0; geometry.blocks as usize]);
+        for b in 0..geometry.blocks {
+            if flash.is_bad(BlockAddr(b))? {
+                alloc.retire(BlockAddr(b));
+            }
+        }
+        let good = geometry.blocks - alloc.bad_blocks().len() as u32;
+        let needed = LANES as u32 + journal_blocks;
+        if good < needed || journal_blocks == 0 {
             return Err(LogError::DeviceTooSmall {
-                blocks: geometry.blocks,
+                blocks: good,
                 needed,
                 journal_blocks,
             });
         }
-        let mut alloc = Allocator::new(
-            geometry.blocks,
-            &ANCHOR_BLOCKS,
-            vec![0; geometry.blocks as usize],
-        );
         let generation = 1;
         let journal = Journal::create(&mut flash, &mut alloc, generation, journal_blocks)?;
         let record = AnchorRecord {
             sequence: 0,
+            lanes: [BlockAddr(0); LANES],
             next_generation: generation + 1,
             config,
             journal: journal.region().clone(),
             incarnations: Vec::new(),
-            bad_blocks: alloc.bad_blocks(),
-            erase_counts: alloc.erase_counts().to_vec(),
+            bad_blocks: Vec::new(),
+            erase_counts: Vec::new(),
         };
-        let (anchor, record) = Anchor::format(&mut flash, record)?;
+        let (anchor, record) = Anchor::format(&mut flash, &mut alloc, record)?;
         Ok(Log {
             flash,
             alloc,
@@ -131,28 +137,21 @@ impl<F: Flash> Log<F> {
         if let Err(error) = flash.sync() {
             return Err((error.into(), flash));
         }
-        let (anchor, record) = match Anchor::open(&mut flash) {
+        let found = match Anchor::open(&mut flash) {
             Ok(found) => found,
             Err(error) => return Err((error.into(), flash)),
         };
-        let blocks = flash.geometry().blocks;
-        let mut alloc = Allocator::new(blocks, &ANCHOR_BLOCKS, record.erase_counts.clone());
-        for region in std::iter::once(&record.journal).chain(&record.incarnations) {
-            alloc.mark_in_use(&region.blocks);
-        }
-        for &block in &record.bad_blocks {
-            alloc.retire(block);
-        }
-        let (journal, entries, report) = match Journal::recover(&mut flash, record.journal.clone())
-        {
-            Ok(recovered) => recovered,
-            Err(error) => return Err((error.into(), flash)),
-        };
+        let alloc = allocator_of(&found, flash.geometry().blocks);
+        let (journal, entries, report) =
+            match Journal::recover(&mut flash, found.record.journal.clone()) {
+                Ok(recovered) => recovered,
+                Err(error) => return Err((error.into(), flash)),
+            };
         let log = Log {
             flash,
             alloc,
-            anchor,
-            record,
+            anchor: found.anchor,
+            record: found.record,
             journal,
             poisoned: false,
         };
@@ -191,9 +190,19 @@ impl<F: Flash> Log<F> {
         self.journal.has_room_for(entry)
     }
 
-    /// Makes every appended entry durable.
+    /// Makes every appended entry durable; a block retired since the last
+    /// commit is recorded by one, so no reopen hands it out again.
     pub fn flush(&mut self) -> Result<(), LogError> {
-        self.guarded(|log| Ok(log.journal.flush(&mut log.flash, &mut log.alloc)?))
+        self.guarded(|log| {
+            log.journal.flush(&mut log.flash, &mut log.alloc)?;
+            let retired = log.alloc.bad_blocks().len() != log.record.bad_blocks.len();
+            if retired && !crate::planted::active(crate::planted::Bug::RetiredForgotten) {
+                let (journal, incarnations) =
+                    (log.record.journal.clone(), log.record.incarnations.clone());
+                log.commit(journal, incarnations)?;
+            }
+            Ok(())
+        })
     }
 
     /// Copies `live` into a fresh journal region and switches to it;
@@ -273,9 +282,9 @@ impl<F: Flash> Log<F> {
     fn commit(&mut self, journal: Region, incarnations: Vec<Region>) -> Result<(), LogError> {
         let old = std::mem::replace(&mut self.record.incarnations, incarnations);
         let old_journal = std::mem::replace(&mut self.record.journal, journal);
-        self.record.bad_blocks = self.alloc.bad_blocks();
-        self.record.erase_counts = self.alloc.erase_counts().to_vec();
-        self.record = self.anchor.commit(&mut self.flash, self.record.clone())?;
+        self.record = self
+            .anchor
+            .commit(&mut self.flash, &mut self.alloc, self.record.clone())?;
         let named: std::collections::HashSet<_> = std::iter::once(&self.record.journal)
             .chain(&self.record.incarnations)
             .flat_map(|r| r.blocks.iter().copied())
@@ -308,6 +317,11 @@ impl<F: Flash> Log<F> {
     /// the scrub threshold.
     pub fn anchor_needs_scrub(&self) -> bool {
         self.anchor.needs_scrub()
+    }
+
+    /// Free blocks, and blocks retired as bad.
+    pub fn free_and_bad_blocks(&self) -> (u32, u32) {
+        (self.alloc.free_count(), self.alloc.bad_count())
     }
 
     pub fn flash(&self) -> &F {
@@ -372,4 +386,26 @@ impl<F: Flash> Log<F> {
     pub fn journal_stats(&self) -> crate::journal::JournalStats {
         self.journal.stats()
     }
+}
+
+/// The allocator a found anchor implies: each block's erase count the
+/// higher of the record's and its page 0's; the regions and lanes named in
+/// use; the bad blocks retired.
+fn allocator_of(found: &crate::anchor::Found, blocks: u32) -> Allocator {
+    let record = &found.record;
+    let counts = record
+        .erase_counts
+        .iter()
+        .zip(&found.erase_counts_seen)
+        .map(|(&listed, &seen)| listed.max(seen))
+        .collect();
+    let mut alloc = Allocator::new(blocks, counts);
+    for region in std::iter::once(&record.journal).chain(&record.incarnations) {
+        alloc.mark_in_use(&region.blocks);
+    }
+    alloc.mark_in_use(&record.lanes);
+    for &block in &record.bad_blocks {
+        alloc.retire(block);
+    }
+    alloc
 }

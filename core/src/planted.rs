@@ -13,9 +13,13 @@ pub enum Bug {
     SkipCrc,
     /// A journal flush programs its page but does not sync.
     FlushWithoutSync,
-    /// The anchor is rewritten in its current block (erased in place)
-    /// instead of alternately in the other.
-    AnchorInPlace,
+    /// The anchor's lane erases are not counted: its blocks wear unseen.
+    AnchorEraseUncounted,
+    /// A block retired since the last anchor commit is not recorded at the
+    /// next flush: a reopen hands it out again.
+    RetiredForgotten,
+    /// A program is acknowledged without reading it back.
+    UnverifiedProgram,
     /// A recovered journal resumes on the page after the last accepted one,
     /// without erasing, programming pages again.
     ResumeReprogram,
@@ -37,10 +41,12 @@ pub enum Bug {
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 12] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
-        Bug::AnchorInPlace,
+        Bug::AnchorEraseUncounted,
+        Bug::RetiredForgotten,
+        Bug::UnverifiedProgram,
         Bug::ResumeReprogram,
         Bug::KickWrongBucket,
         Bug::EvictNewest,

@@ -180,6 +180,12 @@ impl Case {
         self
     }
 
+    /// The same run with `blocks` marked bad at manufacture too.
+    pub fn with_bad_blocks(mut self, blocks: &[u32]) -> Case {
+        self.config.bad_blocks.extend_from_slice(blocks);
+        self
+    }
+
     /// The workload's steps with the power cuts (and, on a part, the time
     /// passing) in place.
     pub fn steps(&self) -> Vec<Step> {
@@ -354,19 +360,45 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// The part a campaign runs on: a preset (or an ideal device) and blocks
+/// marked bad at manufacture.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Part {
+    pub device: Option<Device>,
+    pub bad_blocks: Vec<u32>,
+}
+
+impl Part {
+    /// The bad blocks lie on the device every run of a campaign builds.
+    pub fn check(&self) -> Result<(), String> {
+        let geometry = self
+            .device
+            .map_or(CheckConfig::default().geometry, |d| d.small_geometry(128));
+        match self.bad_blocks.iter().find(|&&b| b >= geometry.blocks) {
+            Some(block) => Err(format!(
+                "--bad-blocks {block}: the device has blocks 0 to {}",
+                geometry.blocks - 1
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Runs one case per seed, in parallel.
 pub fn sweep(
     seeds: &[u64],
     ops: usize,
     modes: &[CrashMode],
-    device: Option<Device>,
+    part: &Part,
     bar: &ProgressBar,
 ) -> SweepSummary {
     let start = Instant::now();
     let outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)> = seeds
         .par_iter()
         .map(|&seed| {
-            let case = Case::from_seed(seed, ops, None, modes).with_device(device);
+            let case = Case::from_seed(seed, ops, None, modes)
+                .with_device(part.device)
+                .with_bad_blocks(&part.bad_blocks);
             let outcome = case.run();
             bar.inc(1);
             (case, outcome)
@@ -443,8 +475,9 @@ pub fn exhaustive_case(
     workload: WorkloadKind,
     layout: logstore::SlotLayoutKind,
     evict: bool,
-    device: Option<Device>,
+    part: &Part,
 ) -> Case {
+    let device = part.device;
     let mut case = Case::from_seed(seed, ops, Some(workload), &CrashMode::ALL);
     case.crashes.clear();
     let base = device.map_or_else(CheckConfig::default, CheckConfig::on_device);
@@ -461,6 +494,7 @@ pub fn exhaustive_case(
             wear: if device.is_some() { 0.5 } else { 0.0 },
             days_per_power_cut: if device.is_some() { 90.0 } else { 0.0 },
         },
+        bad_blocks: part.bad_blocks.clone(),
         ..base
     };
     case

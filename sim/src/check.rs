@@ -48,6 +48,10 @@ pub struct CheckConfig {
     /// on an ideal device).
     #[serde(default)]
     pub error_model: Option<ErrorModel>,
+    /// Blocks marked bad at manufacture, besides any the part's own
+    /// factory marks give.
+    #[serde(default)]
+    pub bad_blocks: Vec<u32>,
 }
 
 /// How worn a device starts and how long it sits between power cycles.
@@ -76,6 +80,7 @@ impl Default for CheckConfig {
             endurance_cycles: None,
             wear_out: None,
             error_model: None,
+            bad_blocks: Vec::new(),
         }
     }
 }
@@ -117,6 +122,7 @@ impl CheckConfig {
         if let Some(errors) = self.error_model {
             sim.errors = errors;
         }
+        sim.factory_bad.extend(self.bad_blocks.iter().copied());
         sim
     }
 
@@ -126,7 +132,7 @@ impl CheckConfig {
         self.geometry
             .validate()
             .map_err(|e| format!("geometry: {e}"))?;
-        SimConfig::new(self.geometry)
+        self.sim_config()
             .check()
             .map_err(|e| format!("device: {e}"))?;
         self.store
@@ -199,6 +205,15 @@ pub struct CheckReport {
     pub bit_errors: u64,
     /// Reads with more flipped bits in a codeword than the ECC corrects.
     pub reads_beyond_ecc: u64,
+    /// The step at which the store went read-only (worn out), if it did:
+    /// writes after it are refused and not acknowledged.
+    pub read_only_at: Option<u64>,
+    /// The most any block's erase count as the store knows it fell behind
+    /// the device's, at a recovery.
+    pub erase_count_drift_max: u64,
+    /// The most erases one reopen cost: from the open to the end of the
+    /// step after it (the client's retry, or the next operation).
+    pub erases_per_reopen_max: u64,
     /// Losses the store reported (durable journal pages lost at open, a
     /// page it could not read back) after the device had gone beyond the
     /// ECC: the run stops checking there. 0 or 1.
@@ -238,6 +253,18 @@ pub struct Runner {
     /// The store refused a step with an error that is neither a device
     /// failure nor a reported loss (out of blocks, say).
     refused: bool,
+    /// The device, when the store on it would not open: kept for its
+    /// counters and the rest of the run's bookkeeping.
+    orphan: Option<SimFlash>,
+    /// The blocks the store had retired at the last successful flush: a
+    /// reopen must not forget them.
+    bad_durable: Vec<logstore::BlockAddr>,
+    /// The device's erases when the last reopen began, until the step
+    /// after it ends.
+    reopen_erases_from: Option<u64>,
+    /// Each block's erases before the store was made (a precycled part):
+    /// what the store cannot know of.
+    erases_before: Vec<u32>,
 }
 
 type Checked<T> = Result<T, String>;
@@ -260,6 +287,7 @@ impl Runner {
         let mut flash =
             SimFlash::new(sim, config.device_seed).map_err(|e| format!("device: {e}"))?;
         flash.precycle(config.aging.wear);
+        let erases_before = flash.erase_counts().to_vec();
         let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
         store.flash_mut().set_fault_rates(config.faults);
         Ok(Runner {
@@ -273,6 +301,10 @@ impl Runner {
             losses: Losses::default(),
             reported_loss: None,
             refused: false,
+            orphan: None,
+            bad_durable: Vec::new(),
+            reopen_erases_from: None,
+            erases_before,
         })
     }
 
@@ -297,6 +329,18 @@ impl Runner {
             self.report.bit_errors = counters.bit_errors;
             self.report.reads_beyond_ecc = counters.reads_beyond_ecc;
         }
+    }
+
+    /// Blocks the open store has retired as bad (0 if none is open).
+    pub fn bad_blocks_known(&self) -> u32 {
+        self.store
+            .as_ref()
+            .map_or(0, |s| s.bad_blocks().len() as u32)
+    }
+
+    /// The step at which the store went read-only, if it did.
+    pub fn read_only_at(&self) -> Option<u64> {
+        self.report.read_only_at
     }
 
     /// Whether the last failed step was the store refusing it (rather than
@@ -356,11 +400,19 @@ impl Runner {
     }
 
     pub fn flash(&self) -> &SimFlash {
-        self.store().flash()
+        match (&self.store, &self.orphan) {
+            (Some(store), _) => store.flash(),
+            (None, Some(orphan)) => orphan,
+            (None, None) => unreachable!("a runner always holds its device"),
+        }
     }
 
     pub fn flash_mut(&mut self) -> &mut SimFlash {
-        self.store_mut().flash_mut()
+        match (&mut self.store, &mut self.orphan) {
+            (Some(store), _) => store.flash_mut(),
+            (None, Some(orphan)) => orphan,
+            (None, None) => unreachable!("a runner always holds its device"),
+        }
     }
 
     fn store(&self) -> &Store<SimFlash> {
@@ -416,6 +468,12 @@ impl Runner {
                 Ok(false)
             }
         });
+        if !matches!(step, Step::CutPower { .. }) {
+            if let Some(from) = self.reopen_erases_from.take() {
+                let erases = self.flash().counters().erases.saturating_sub(from);
+                self.report.erases_per_reopen_max = self.report.erases_per_reopen_max.max(erases);
+            }
+        }
         match tried {
             // A loss the store named, beyond the ECC: the run ends here.
             Err(_) if self.reported_loss.is_some() => Ok(()),
@@ -456,6 +514,11 @@ impl Runner {
             Err(Failure::Store(error)) if is_device_failure(&error) => {
                 self.recover()?;
                 Ok(true)
+            }
+            Err(Failure::Store(StoreError::ReadOnly(_))) => {
+                // Worn out: the write was refused, not acknowledged.
+                self.report.read_only_at.get_or_insert(self.report.steps);
+                Ok(false)
             }
             Err(Failure::Store(error)) if is_reported_loss(&error) => {
                 let beyond = self.flash().counters().reads_beyond_ecc;
@@ -528,6 +591,8 @@ impl Runner {
         self.store_mut().flush().map_err(Failure::Store)?;
         self.observe_layers().map_err(Failure::Check)?;
         self.durable_point();
+        // A flush records the blocks retired before it.
+        self.bad_durable = self.store().bad_blocks();
         Ok(())
     }
 
@@ -566,7 +631,12 @@ impl Runner {
     /// Power lost during an open (its recovery may write) is followed by
     /// a power cycle and another open; a failing block by another open.
     pub fn reopen(&mut self, power_cycle: bool) -> Checked<()> {
-        let journal = (self.store().journal_entries(), self.journal_durable);
+        let Some(store) = self.store.as_ref() else {
+            return Err("the store is not open: an earlier open failed".into());
+        };
+        let journal = (store.journal_entries(), self.journal_durable);
+        let erases = store.flash().counters().erases;
+        self.reopen_erases_from.get_or_insert(erases);
         self.absorb_stats();
         let mut flash = self.store.take().expect("store open").into_flash();
         let mut durable = power_cycle;
@@ -581,6 +651,7 @@ impl Runner {
                 Ok((store, recovery)) => {
                     self.store = Some(store);
                     check_journal_kept(journal, durable, &recovery)?;
+                    self.check_blocks()?;
                     return self.check_recovered(durable);
                 }
                 Err((error, returned)) if is_device_failure(&error) => {
@@ -594,17 +665,64 @@ impl Runner {
                     }
                 }
                 Err((error @ StoreError::DataLoss(_), mut returned)) => {
-                    self.accept_loss(returned.counters().reads_beyond_ecc, &error)?;
+                    let accepted = self.accept_loss(returned.counters().reads_beyond_ecc, &error);
                     self.report.crashes_not_reached += returned.cancel_power_cuts() as u64;
-                    let (store, _) = Store::open_salvaging(returned)
-                        .map_err(|e| format!("salvaging after {error}: {e}"))?;
-                    self.store = Some(store);
+                    let kept = returned.clone();
+                    if let Err(message) = accepted {
+                        self.orphan = Some(kept);
+                        return Err(message);
+                    }
+                    match Store::open_salvaging(returned) {
+                        Ok((store, _)) => self.store = Some(store),
+                        Err(e) => {
+                            self.orphan = Some(kept);
+                            return Err(format!("salvaging after {error}: {e}"));
+                        }
+                    }
                     return Ok(());
                 }
-                Err((error, _)) => return Err(format!("open failed: {error}")),
+                Err((error, returned)) => {
+                    self.orphan = Some(returned);
+                    return Err(format!("open failed: {error}"));
+                }
             }
         }
+        self.orphan = Some(flash);
         Err(format!("power lost on each of {OPEN_ATTEMPTS_MAX} opens"))
+    }
+
+    /// Checks the blocks of a store just opened: every block retired as of
+    /// the last durable point is still retired, and no usable block's erase
+    /// count fell more than one a power cut (plus one) behind the device's.
+    fn check_blocks(&mut self) -> Checked<()> {
+        let store = self.store();
+        let bad = store.bad_blocks();
+        if let Some(lost) = self.bad_durable.iter().find(|b| !bad.contains(b)) {
+            return Err(format!(
+                "block {lost} was retired as bad before the last flush; the reopen forgot it"
+            ));
+        }
+        // A block past its endurance is of no use whatever its count (the
+        // store retires it at its first failed program).
+        let flash = store.flash();
+        let known = store.erase_counts();
+        let drift = (0..known.len())
+            .filter(|&b| !flash.is_worn_out(logstore::BlockAddr(b as u32)))
+            .map(|b| {
+                let erased = flash.erase_counts()[b].saturating_sub(self.erases_before[b]);
+                u64::from(erased.saturating_sub(known[b]))
+            })
+            .max()
+            .unwrap_or(0);
+        self.report.erase_count_drift_max = self.report.erase_count_drift_max.max(drift);
+        let slack = 1 + self.report.crashes;
+        if drift > slack {
+            return Err(format!(
+                "a block's erase count fell {drift} behind the device's after {} power cuts (at most {slack})",
+                self.report.crashes
+            ));
+        }
+        Ok(())
     }
 
     /// Checks a store just opened: its incarnations
@@ -851,6 +969,13 @@ impl Runner {
     }
 
     fn final_checks(&mut self, full: bool) -> Checked<()> {
+        if self.report.read_only_at.is_some() {
+            // No flush can be made: lose power, recover, compare.
+            self.audit()?;
+            self.report.crashes_not_reached = self.flash_mut().cancel_power_cuts() as u64;
+            self.report.mutating_ops = self.flash().ops_mutating();
+            return self.check_rules();
+        }
         if let Err(error) = self.store_mut().flush() {
             if !is_device_failure(&error) {
                 return Err(self.store_failed(error, "final flush"));
@@ -862,6 +987,7 @@ impl Runner {
         }
         self.observe_layers()?;
         self.durable_point();
+        self.bad_durable = self.store().bad_blocks();
         self.report.ops_at_final_flush = self.flash().ops_mutating();
         let stats = self.store().stats();
         self.report.freezes += stats.freezes;

@@ -209,6 +209,7 @@ impl OpsInput {
             endurance_cycles: None,
             wear_out: None,
             error_model: None,
+            bad_blocks: Vec::new(),
         }
     }
 
@@ -602,6 +603,7 @@ mod tests {
             generation: 1,
             sequence: 3,
             synced_through: Some(2),
+            erase_count: 4,
             entries: vec![
                 logstore::testing::format::Entry::Hash {
                     hash: [7; 32],

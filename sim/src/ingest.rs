@@ -26,6 +26,8 @@ pub struct IngestConfig {
     pub store: StoreConfig,
     /// The part simulated (its ECC and bit errors); none: an ideal device.
     pub device: Option<Device>,
+    /// Blocks marked bad at manufacture.
+    pub bad_blocks: Vec<u32>,
 }
 
 impl IngestConfig {
@@ -39,6 +41,7 @@ impl IngestConfig {
             geometry: Geometry::new(2048, 64, 512).expect("valid geometry"),
             store,
             device: None,
+            bad_blocks: Vec::new(),
         }
     }
 
@@ -169,10 +172,11 @@ pub fn ingest(
     if config.cluster_bytes == 0 {
         return Err("cluster size must be at least 1 byte".into());
     }
-    let sim = match config.device {
+    let mut sim = match config.device {
         Some(device) => device.sim_config(config.geometry),
         None => SimConfig::new(config.geometry),
     };
+    sim.factory_bad.extend(config.bad_blocks.iter().copied());
     let flash = SimFlash::new(sim, 0).map_err(|e| e.to_string())?;
     let mut store = Store::create(flash, config.store).map_err(|e| e.to_string())?;
     let mut report = IngestReport::default();

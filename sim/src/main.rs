@@ -71,10 +71,8 @@ enum Command {
         /// Slot layout of the log store (default: chosen by the seed).
         #[arg(long, value_enum)]
         layout: Option<LayoutArg>,
-        /// A simulated part (its ECC, endurance, bit errors; aged as the
-        /// seed says). Default: an ideal device that never flips a bit.
-        #[arg(long, value_enum)]
-        device: Option<Device>,
+        #[command(flatten)]
+        part: PartArgs,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -96,11 +94,8 @@ enum Command {
         /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
-        /// A simulated part for every seed (its ECC, endurance, bit errors;
-        /// each seed ages it 0 to 80% and bakes it up to a year a power
-        /// cut). Default: an ideal device that never flips a bit.
-        #[arg(long, value_enum)]
-        device: Option<Device>,
+        #[command(flatten)]
+        part: PartArgs,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -139,10 +134,8 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
-        /// A simulated part (its ECC, endurance, bit errors), half worn and
-        /// baked 90 days at every power cut. Default: an ideal device.
-        #[arg(long, value_enum)]
-        device: Option<Device>,
+        #[command(flatten)]
+        part: PartArgs,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -186,15 +179,16 @@ enum Command {
         /// Inserts of new hashes.
         #[arg(long, default_value_t = 200_000)]
         ops: u64,
+        /// Go on until the store goes read-only (the device worn out), then
+        /// audit: `endurance_used`, `lost_flushed`, `bad_blocks_retired`.
+        #[arg(long)]
+        until_end_of_life: bool,
         /// P/E cycles a block endures. Default: the part's with --device,
         /// else 3,000.
         #[arg(long)]
         endurance: Option<u32>,
-        /// A simulated part (its ECC, bit errors, endurance spread between
-        /// blocks; a background scrub step runs every 1,024 inserts).
-        /// Default: an ideal device that never flips a bit.
-        #[arg(long, value_enum)]
-        device: Option<Device>,
+        #[command(flatten)]
+        part: PartArgs,
         /// What a block past its endurance does.
         #[arg(long, value_enum, default_value = "erase-fails")]
         wear_out: WearOutArg,
@@ -217,10 +211,8 @@ enum Command {
         /// Bytes a cluster; the last cluster of a file may be shorter.
         #[arg(long, default_value_t = 4096)]
         cluster_bytes: usize,
-        /// A simulated part, in its own page and block sizes, with its ECC
-        /// and bit errors. Default: an ideal device of 2 KiB pages.
-        #[arg(long, value_enum)]
-        device: Option<Device>,
+        #[command(flatten)]
+        part: PartArgs,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -232,6 +224,22 @@ const FILL_ORDER_MAX: u32 = 24;
 
 /// Largest cluster `ingest` reads at once.
 const CLUSTER_BYTES_MAX: usize = 16 << 20;
+
+/// The simulated part a command runs on.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct PartArgs {
+    /// A simulated part: its geometry or its small geometry (512-byte pages
+    /// of the same technology, for campaigns), ECC, endurance (spread
+    /// between blocks), latencies, raw bit errors and factory-bad blocks.
+    /// Campaigns age it as the seed says. Default: an ideal device that
+    /// never flips a bit.
+    #[arg(long, value_enum)]
+    device: Option<Device>,
+    /// Blocks marked bad at manufacture, e.g. `0,1`, besides those the
+    /// part's own factory marks give.
+    #[arg(long, value_delimiter = ',')]
+    bad_blocks: Vec<u32>,
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 enum WearOutArg {
@@ -376,7 +384,7 @@ struct RunArgs {
     workload: Option<WorkloadKind>,
     mode: Option<ModeArg>,
     layout: Option<LayoutArg>,
-    device: Option<Device>,
+    part: PartArgs,
 }
 
 fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
@@ -386,11 +394,14 @@ fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
         workload,
         mode,
         layout,
-        device,
+        part,
     } = args;
     campaign::check_ops(ops)?;
     let modes = mode.map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
-    let mut case = Case::from_seed(seed, ops, workload, &modes).with_device(device);
+    let mut case = Case::from_seed(seed, ops, workload, &modes)
+        .with_device(part.device)
+        .with_bad_blocks(&part.bad_blocks);
+    case.config.check()?;
     if let Some(layout) = layout {
         case.config.store.layout = layout.kind();
     }
@@ -423,7 +434,7 @@ fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
 fn cmd_sweep(
     seeds: std::ops::Range<u64>,
     ops: usize,
-    (jobs, shard, device): (Option<usize>, Option<(u64, u64)>, Option<Device>),
+    (jobs, shard, part): (Option<usize>, Option<(u64, u64)>, PartArgs),
     folder: &Path,
     json: bool,
 ) -> Result<bool, String> {
@@ -435,7 +446,12 @@ fn cmd_sweep(
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| e.to_string())?;
-    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, device, &bar));
+    let on = campaign::Part {
+        device: part.device,
+        bad_blocks: part.bad_blocks,
+    };
+    on.check()?;
+    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, &on, &bar));
     let replays = save_failures(&summary.failed_cases, folder, "sweep");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
@@ -452,7 +468,7 @@ struct ExhaustiveArgs {
     depth: u32,
     no_evict: bool,
     jobs: Option<usize>,
-    device: Option<Device>,
+    part: PartArgs,
 }
 
 fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<bool, String> {
@@ -463,8 +479,12 @@ fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<boo
         args.workload,
         args.layout.kind(),
         !args.no_evict,
-        args.device,
+        &campaign::Part {
+            device: args.part.device,
+            bad_blocks: args.part.bad_blocks.clone(),
+        },
     );
+    case.config.check()?;
     let bar = progress_bar(args.ops as u64, "exhaustive");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
@@ -537,8 +557,9 @@ fn cmd_fill(
 
 struct WearArgs {
     ops: u64,
+    until_end_of_life: bool,
     endurance: Option<u32>,
-    device: Option<Device>,
+    part: PartArgs,
     wear_out: WearOutArg,
     flush_every: u32,
     seed: u64,
@@ -547,18 +568,24 @@ struct WearArgs {
 fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
     let endurance = args
         .endurance
-        .or(args.device.map(|d| d.part().endurance_cycles))
+        .or(args.part.device.map(|d| d.part().endurance_cycles))
         .unwrap_or(3_000);
     if endurance == 0 {
         return Err("--endurance 0: a block endures at least one P/E cycle".into());
     }
     let mut config = WearConfig::new(args.ops, endurance, args.flush_every);
-    if let Some(device) = args.device {
+    if let Some(device) = args.part.device {
         config = config.on_device(device);
     }
     config.seed = args.seed;
     config.wear_out = args.wear_out.wear_out();
-    let bar = progress_bar(args.ops, "wear");
+    config.until_end_of_life = args.until_end_of_life;
+    config.bad_blocks = args.part.bad_blocks;
+    let bar = if config.until_end_of_life {
+        progress_bar(1_000, "endurance ‰")
+    } else {
+        progress_bar(args.ops, "wear")
+    };
     let report = wear(&config, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     let figures = json!({
@@ -571,6 +598,10 @@ fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
         "lost_flushed": report.lost_flushed, "stale": report.stale,
         "resurrected": report.resurrected, "audit_failed": report.audit_failed,
         "stopped": report.stopped, "broken": report.broken,
+        "read_only_at": report.read_only_at, "endurance_used": report.endurance_used,
+        "bad_blocks_retired": report.bad_blocks_retired,
+        "erases_per_reopen_max": report.erases_per_reopen_max,
+        "erase_count_drift_max": report.erase_count_drift_max,
     });
     emit(json, &figures);
     Ok(report.audit_failed.is_none() && report.broken.is_none())
@@ -579,7 +610,7 @@ fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
 fn cmd_ingest(
     paths: &[PathBuf],
     cluster_bytes: usize,
-    device: Option<Device>,
+    part: PartArgs,
     json: bool,
 ) -> Result<bool, String> {
     if !(1..=CLUSTER_BYTES_MAX).contains(&cluster_bytes) {
@@ -588,9 +619,10 @@ fn cmd_ingest(
         ));
     }
     let mut config = IngestConfig::new(cluster_bytes);
-    if let Some(device) = device {
+    if let Some(device) = part.device {
         config = config.on_device(device);
     }
+    config.bad_blocks = part.bad_blocks;
     let bar = progress_bar(0, "ingest");
     let report = ingest(paths, &config, &|done, total| {
         bar.set_length(total);
@@ -653,7 +685,7 @@ fn main() -> ExitCode {
             workload,
             crash_mode,
             layout,
-            device,
+            part,
             json,
         } => {
             let args = RunArgs {
@@ -662,7 +694,7 @@ fn main() -> ExitCode {
                 workload,
                 mode: crash_mode,
                 layout,
-                device,
+                part,
             };
             cmd_run(args, json)
         }
@@ -671,10 +703,10 @@ fn main() -> ExitCode {
             ops,
             jobs,
             shard,
-            device,
+            part,
             cases,
             json,
-        } => cmd_sweep(seeds, ops, (jobs, shard, device), &cases, json),
+        } => cmd_sweep(seeds, ops, (jobs, shard, part), &cases, json),
         Command::Exhaustive {
             ops,
             mode,
@@ -684,7 +716,7 @@ fn main() -> ExitCode {
             depth,
             no_evict,
             jobs,
-            device,
+            part,
             cases,
             json,
         } => {
@@ -697,7 +729,7 @@ fn main() -> ExitCode {
                 depth,
                 no_evict,
                 jobs,
-                device,
+                part,
             };
             cmd_exhaustive(args, &cases, json)
         }
@@ -712,8 +744,9 @@ fn main() -> ExitCode {
         } => cmd_fill(bucket, order, policy, max_kicks, seeds, json),
         Command::Wear {
             ops,
+            until_end_of_life,
             endurance,
-            device,
+            part,
             wear_out,
             flush_every,
             seed,
@@ -721,8 +754,9 @@ fn main() -> ExitCode {
         } => cmd_wear(
             WearArgs {
                 ops,
+                until_end_of_life,
                 endurance,
-                device,
+                part,
                 wear_out,
                 flush_every,
                 seed,
@@ -732,9 +766,9 @@ fn main() -> ExitCode {
         Command::Ingest {
             paths,
             cluster_bytes,
-            device,
+            part,
             json,
-        } => cmd_ingest(&paths, cluster_bytes, device, json),
+        } => cmd_ingest(&paths, cluster_bytes, part, json),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -222,10 +222,12 @@ mod tests {
 
     #[test]
     fn within_the_ecc_nothing_is_lost_and_without_it_the_same_errors_lose() {
-        let with = losses(&rber_config(Device::Mlc, 2e-5, true), 2e-5, 12, 600);
+        let rber = 6e-5;
+        let with = losses(&rber_config(Device::Mlc, rber, true), rber, 24, 600);
         assert_eq!(with.silent_entries() + with.runs_reported, 0, "{with:?}");
+        assert_eq!(with.runs_failed_otherwise, 0, "{with:?}");
         assert!(with.bits_corrected > 0, "{with:?}");
-        let without = losses(&rber_config(Device::Mlc, 2e-5, false), 2e-5, 12, 600);
+        let without = losses(&rber_config(Device::Mlc, rber, false), rber, 24, 600);
         assert!(
             without.runs_reported + without.runs_silent + without.runs_failed_otherwise > 0,
             "{without:?}"

@@ -39,7 +39,16 @@ pub struct WearConfig {
     /// ideal device of `endurance_cycles`.
     pub device: Option<Device>,
     pub wear_out: WearOut,
+    /// Go on past `ops` until the store goes read-only (at most
+    /// [`EOL_OPS_MAX`] inserts).
+    pub until_end_of_life: bool,
+    /// Blocks marked bad at manufacture.
+    pub bad_blocks: Vec<u32>,
 }
+
+/// Most inserts a run to the end of life attempts: a device that never
+/// wears out (or an index that never stops) ends there.
+pub const EOL_OPS_MAX: u64 = 1 << 32;
 
 impl WearConfig {
     /// A 1 MiB device (512-byte pages, 16 a block, 128 blocks) holding a
@@ -59,6 +68,8 @@ impl WearConfig {
             store,
             device: None,
             wear_out: WearOut::EraseFails,
+            until_end_of_life: false,
+            bad_blocks: Vec::new(),
         }
     }
 
@@ -78,6 +89,7 @@ impl WearConfig {
             device: self.device,
             endurance_cycles: Some(self.endurance_cycles),
             wear_out: Some(self.wear_out),
+            bad_blocks: self.bad_blocks.clone(),
             ..CheckConfig::default()
         }
     }
@@ -124,6 +136,17 @@ pub struct WearReport {
     /// Why the run ended before `ops`: the device could no longer hold
     /// the index.
     pub stopped: Option<String>,
+    /// Inserts done when the store went read-only (worn out), if it did.
+    pub read_only_at: Option<u64>,
+    /// Mean erase count when the run ended (read-only, at the end of
+    /// life), as a fraction of rated endurance.
+    pub endurance_used: f64,
+    /// Blocks the store retired as bad (factory-bad ones included).
+    pub bad_blocks_retired: u32,
+    /// The most erases one reopen cost, and how far any block's erase
+    /// count as the store knew it fell behind the device's.
+    pub erases_per_reopen_max: u64,
+    pub erase_count_drift_max: u64,
     /// A guarantee the run broke (a reopen that lost durable entries, say),
     /// which ended it.
     pub broken: Option<String>,
@@ -141,25 +164,27 @@ fn sample(ops: u64, counts: &[u32]) -> WearSample {
     }
 }
 
-/// Runs the ingest, then the audit; `tick` is called with the ops done,
-/// for a progress bar. `Err` only for a configuration that cannot start.
+/// Runs the ingest, then the audit; `tick` is called with the ops done
+/// (to the end of life: the thousandths of endurance used), for a progress
+/// bar. `Err` only for a configuration that cannot start.
 pub fn wear(config: &WearConfig, tick: &dyn Fn(u64)) -> Result<WearReport, String> {
     let mut runner = Runner::new(&config.check_config())?;
     let mut report = WearReport::default();
-    let sample_every = (config.ops / 50).max(1);
-    let flush_every = u64::from(config.flush_every.max(1));
-    for op in 0..config.ops {
-        let mut steps = vec![Step::Insert {
-            key: op,
-            info: op.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ config.seed,
-        }];
-        if (op + 1) % flush_every == 0 {
-            steps.push(Step::Flush);
-        }
-        if config.device.is_some() && (op + 1) % SCRUB_EVERY_OPS == 0 {
-            steps.push(Step::Scrub { pages: SCRUB_PAGES });
-        }
-        if let Some(error) = steps.iter().find_map(|step| runner.step(step).err()) {
+    let ops = if config.until_end_of_life {
+        EOL_OPS_MAX
+    } else {
+        config.ops
+    };
+    let sample_every = if config.until_end_of_life {
+        4_096
+    } else {
+        (ops / 50).max(1)
+    };
+    for op in 0..ops {
+        if let Some(error) = wear_steps(config, op)
+            .iter()
+            .find_map(|s| runner.step(s).err())
+        {
             let why = format!("after {op} inserts: {error}");
             if runner.refused() {
                 report.stopped = Some(why);
@@ -168,17 +193,46 @@ pub fn wear(config: &WearConfig, tick: &dyn Fn(u64)) -> Result<WearReport, Strin
             }
             break;
         }
+        if runner.read_only_at().is_some() {
+            report.read_only_at = Some(op);
+            report.stopped = Some(format!("read-only (worn out) after {op} inserts"));
+            break;
+        }
         report.ops_done += 1;
         if op % sample_every == 0 {
-            report
-                .timeline
-                .push(sample(op, runner.flash().erase_counts()));
-            tick(op);
+            let counts = runner.flash().erase_counts();
+            report.timeline.push(sample(op, counts));
+            tick(progress(config, op, counts));
         }
     }
     report.audit_failed = runner.audit().err();
-    finish(&mut report, &runner);
+    finish(&mut report, &runner, config);
     Ok(report)
+}
+
+/// Insert `op`, then a flush every `flush_every` and a background scrub
+/// step every [`SCRUB_EVERY_OPS`] on a part with bit errors.
+fn wear_steps(config: &WearConfig, op: u64) -> Vec<Step> {
+    let mut steps = vec![Step::Insert {
+        key: op,
+        info: op.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ config.seed,
+    }];
+    if (op + 1) % u64::from(config.flush_every.max(1)) == 0 {
+        steps.push(Step::Flush);
+    }
+    if config.device.is_some() && (op + 1) % SCRUB_EVERY_OPS == 0 {
+        steps.push(Step::Scrub { pages: SCRUB_PAGES });
+    }
+    steps
+}
+
+/// Ops done, or to the end of life thousandths of endurance used.
+fn progress(config: &WearConfig, op: u64, counts: &[u32]) -> u64 {
+    if !config.until_end_of_life {
+        return op;
+    }
+    let mean = counts.iter().map(|&c| f64::from(c)).sum::<f64>() / counts.len().max(1) as f64;
+    (1_000.0 * mean / f64::from(config.endurance_cycles.max(1))) as u64
 }
 
 /// How long the flash lasts at a given rate of new clusters, from a wear
@@ -217,7 +271,7 @@ pub fn lifetime(config: &WearConfig, report: &WearReport, inserts_per_s: f64) ->
     }
 }
 
-fn finish(report: &mut WearReport, runner: &Runner) {
+fn finish(report: &mut WearReport, runner: &Runner, config: &WearConfig) {
     let flash: &SimFlash = runner.flash();
     let counts = flash.erase_counts().to_vec();
     let last = sample(report.ops_done, &counts);
@@ -240,6 +294,10 @@ fn finish(report: &mut WearReport, runner: &Runner) {
     report.bits_corrected = checked.bits_corrected;
     report.pages_uncorrectable = checked.pages_uncorrectable;
     report.scrubs = checked.scrubs;
+    report.erases_per_reopen_max = checked.erases_per_reopen_max;
+    report.erase_count_drift_max = checked.erase_count_drift_max;
+    report.endurance_used = report.erase_mean / f64::from(config.endurance_cycles.max(1));
+    report.bad_blocks_retired = runner.bad_blocks_known();
     let Losses {
         lost_flushed,
         stale,

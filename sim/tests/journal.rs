@@ -581,5 +581,7 @@ fn write_amplification_follows_the_flush_interval() {
             expected(flush_every)
         );
     }
-    assert!(measure(1) > 40.0 && measure(entries) < 1.04);
+    // Full pages cost only their header and tail; one entry a flush, a page.
+    let full_pages = page_bytes as f64 / (per_page * ENTRY_BYTES as u64) as f64;
+    assert!(measure(1) > 40.0 && measure(entries) < full_pages * 1.02);
 }

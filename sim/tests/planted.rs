@@ -6,7 +6,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use logstore::testing::{plant, Bug};
 use logstore_sim::campaign::Case;
 use logstore_sim::nand::Device;
+use logstore_sim::nand::WearOut;
 use logstore_sim::scenarios::{middle_page_lost, retention, RetentionPlan};
+use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::CrashMode;
 
 /// Seeds tried before a planted bug counts as missed.
@@ -31,6 +33,20 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         Bug::MiddlePageIsEnd => {
             |seed| middle_page_lost(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
         }
+        // Wear the device out: silently failing blocks (the audit finds
+        // what a program never kept) and erase counts (checked at every
+        // reopen against the device's).
+        Bug::UnverifiedProgram | Bug::AnchorEraseUncounted => |seed| {
+            let mut config = WearConfig::new(0, 40 + (seed % 20) as u32, 1 + (seed % 16) as u32);
+            config.seed = seed;
+            config.wear_out = WearOut::SilentNoop;
+            config.until_end_of_life = true;
+            let report = wear(&config, &|_| {})?;
+            match (report.audit_failed, report.broken) {
+                (None, None) if report.lost_flushed == 0 => Ok(()),
+                (audit, broken) => Err(format!("audit {audit:?}, broken {broken:?}")),
+            }
+        },
         _ => |seed| {
             let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
             case.run().map(|_| ()).map_err(|f| f.to_string())
@@ -78,7 +94,12 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         let case = Case::from_seed(seed, 600, None, &CrashMode::ALL);
         assert!(case.run().is_ok(), "seed {seed} fails with no bug planted");
     }
-    for bug in [Bug::SkipCorrection, Bug::ScrubNever, Bug::MiddlePageIsEnd] {
+    for bug in [
+        Bug::SkipCorrection,
+        Bug::ScrubNever,
+        Bug::MiddlePageIsEnd,
+        Bug::UnverifiedProgram,
+    ] {
         for seed in 0..3 {
             let outcome = scenario(bug)(seed);
             assert!(
@@ -123,7 +144,6 @@ fn an_exhaustive_failure_replays_at_its_saved_step() {
 /// it acknowledged at the audit's power cut.
 #[test]
 fn the_wear_audit_catches_an_unsynced_flush() {
-    use logstore_sim::wear::{wear, WearConfig};
     let config = WearConfig::new(5_000, 3_000, 16);
     assert_eq!(wear(&config, &|_| {}).unwrap().audit_failed, None);
     plant(Some(Bug::FlushWithoutSync));

@@ -78,6 +78,24 @@ impl Codec {
         }))
     }
 
+    /// Corrects `raw` (data, then spare) step by step in place: the most
+    /// bits corrected in one step and the total, or `None` if a step is
+    /// past correcting (that step left as it was).
+    fn correct(&self, raw: &mut [u8], data_bytes: usize) -> Option<(u32, u64)> {
+        let step_bytes = self.bch.data_bytes();
+        let (data, spare) = raw.split_at_mut(data_bytes);
+        let (mut most, mut total) = (0, 0u64);
+        for step in 0..self.steps {
+            let parity = &mut spare[self.parity_range(step)];
+            parity.iter_mut().zip(&self.mask).for_each(|(b, m)| *b ^= m);
+            let chunk = &mut data[step * step_bytes..(step + 1) * step_bytes];
+            let bits = self.bch.decode(chunk, parity).ok()?;
+            most = most.max(bits);
+            total += u64::from(bits);
+        }
+        Some((most, total))
+    }
+
     /// Step `step`'s parity: at the start of its slot of the spare area
     /// ([`Geometry::ecc_parity_bytes`] a step).
     fn parity_range(&self, step: usize) -> std::ops::Range<usize> {
@@ -94,6 +112,8 @@ pub struct Media<F> {
     codec: Option<Arc<Codec>>,
     /// A raw page: data, then spare.
     buf: Vec<u8>,
+    /// A raw page read back to verify a program.
+    check: Vec<u8>,
     io: IoCounts,
     ecc: EccCounts,
 }
@@ -109,6 +129,7 @@ impl<F: Flash> Media<F> {
         };
         Ok(Media {
             buf: vec![ERASED; raw.raw_page_bytes() as usize],
+            check: vec![ERASED; raw.raw_page_bytes() as usize],
             inner,
             raw,
             codec,
@@ -143,7 +164,7 @@ impl<F: Flash> Media<F> {
     }
 
     /// Corrects the raw page in `self.buf` step by step; the most bits
-    /// corrected in one step, or `Uncorrectable`.
+    /// corrected in one step, or `Uncorrectable`. Counted.
     fn correct(&mut self, page: PageAddr) -> Result<u32, FlashError> {
         let Some(codec) = self.codec.as_deref() else {
             return Ok(0);
@@ -151,30 +172,38 @@ impl<F: Flash> Media<F> {
         if crate::planted::active(crate::planted::Bug::SkipCorrection) {
             return Ok(0);
         }
-        let data_bytes = self.raw.page_bytes as usize;
-        let step_bytes = codec.bch.data_bytes();
-        let (data, spare) = self.buf.split_at_mut(data_bytes);
-        let mut most = 0;
-        let mut total = 0u64;
-        for step in 0..codec.steps {
-            let range = codec.parity_range(step);
-            let parity = &mut spare[range];
-            parity
-                .iter_mut()
-                .zip(&codec.mask)
-                .for_each(|(b, m)| *b ^= m);
-            let chunk = &mut data[step * step_bytes..(step + 1) * step_bytes];
-            let bits = codec
-                .bch
-                .decode(chunk, parity)
-                .map_err(|_| FlashError::Uncorrectable { page })?;
-            most = most.max(bits);
-            total += u64::from(bits);
-        }
+        let (most, total) = codec
+            .correct(&mut self.buf, self.raw.page_bytes as usize)
+            .ok_or(FlashError::Uncorrectable { page })?;
         self.ecc.bits_corrected += total;
         self.ecc.pages_corrected += u64::from(total > 0);
         self.ecc.bits_corrected_max = self.ecc.bits_corrected_max.max(most);
         Ok(most)
+    }
+
+    /// Reads `page` back right after its program and checks it holds
+    /// `data` (through the ECC): a worn block may take a program, say so,
+    /// and keep nothing. A page that does not read back is a failed
+    /// program ([`FlashError::BadBlock`]).
+    fn verify(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        if crate::planted::active(crate::planted::Bug::UnverifiedProgram) {
+            return Ok(());
+        }
+        self.io.verify_reads += 1;
+        self.inner.read(page, &mut self.check)?;
+        let corrected = match self.codec.as_deref() {
+            Some(codec) => codec
+                .correct(&mut self.check, self.raw.page_bytes as usize)
+                .is_some(),
+            None => true,
+        };
+        if corrected && self.check[..data.len()] == *data {
+            return Ok(());
+        }
+        Err(FlashError::BadBlock {
+            block: page.block,
+            op: crate::flash::FlashOp::Program,
+        })
     }
 
     /// Lays `data` and its parity out in `self.buf`.
@@ -235,7 +264,7 @@ impl<F: Flash> Flash for Media<F> {
         self.inner.program(page, &self.buf)?;
         self.io.programs += 1;
         self.io.bytes_programmed += self.buf.len() as u64;
-        Ok(())
+        self.verify(page, data)
     }
 
     fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
@@ -246,5 +275,9 @@ impl<F: Flash> Flash for Media<F> {
     fn sync(&mut self) -> Result<(), FlashError> {
         self.io.syncs += 1;
         self.inner.sync()
+    }
+
+    fn is_bad(&mut self, block: BlockAddr) -> Result<bool, FlashError> {
+        self.inner.is_bad(block)
     }
 }

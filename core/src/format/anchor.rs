@@ -1,8 +1,8 @@
-//! The anchor record: a 24-byte header (magic `LSA1`, version, flags,
+//! The anchor record: a 24-byte header (magic `LSA1`, version 2, flags,
 //! sequence, payload length, CRC32C over header and payload), then the
-//! payload laid over as many pages as it needs: next generation, the
-//! store's configuration, the journal region, the incarnations newest
-//! first, the bad blocks and every block's erase count.
+//! payload laid over as many pages as it needs: the two lanes it is written
+//! in, next generation, the store's configuration, the journal region, the
+//! incarnations newest first, the bad blocks and every block's erase count.
 
 use super::{crc_holds, seal};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -11,7 +11,7 @@ use crate::region::Region;
 
 /// "LSA1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4131;
-pub(crate) const VERSION: u16 = 1;
+pub(crate) const VERSION: u16 = 2;
 /// Bytes of the record header.
 pub(crate) const HEADER_BYTES: usize = 24;
 /// Where the CRC sits in the header.
@@ -29,6 +29,8 @@ pub const REGIONS_MAX: usize = 4096;
 pub struct AnchorRecord {
     /// Strictly increasing; assigned by the anchor's commit.
     pub sequence: u64,
+    /// The blocks this record is written in (each holds a copy).
+    pub lanes: [BlockAddr; 2],
     /// The generation the next new region gets.
     pub next_generation: u64,
     /// The store's configuration, encoded by the store.
@@ -90,6 +92,8 @@ impl AnchorRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut payload = Writer::default();
         payload
+            .u32(self.lanes[0].0)
+            .u32(self.lanes[1].0)
             .u64(self.next_generation)
             .u32(self.config.len() as u32)
             .raw(&self.config);
@@ -129,6 +133,15 @@ impl AnchorRecord {
         Ok(Some((record, total)))
     }
 
+    /// The sequence in the header at the start of `bytes`, if one starts
+    /// there (magic and version right), its CRC not checked: how open
+    /// tells a lane from its page 0 alone.
+    pub fn header_sequence(bytes: &[u8]) -> Option<u64> {
+        let mut r = Reader::new(bytes);
+        let starts = r.u32().ok()? == MAGIC && r.u16().ok()? == VERSION;
+        starts.then(|| u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
+    }
+
     /// The sequence and length of the record at the start of `bytes`, its
     /// CRC checked, its payload not decoded; `None` if no record starts here.
     pub fn peek(bytes: &[u8]) -> Option<(u64, usize)> {
@@ -142,6 +155,7 @@ impl AnchorRecord {
 
     fn decode_payload(sequence: u64, payload: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(payload);
+        let lanes = [BlockAddr(r.u32()?), BlockAddr(r.u32()?)];
         let next_generation = r.u64()?;
         let config = decode_bytes(&mut r, "config length")?;
         let journal = decode_region(&mut r)?;
@@ -162,6 +176,7 @@ impl AnchorRecord {
         let erase_counts = decode_u32s(&mut r, "erase count length")?;
         Ok(AnchorRecord {
             sequence,
+            lanes,
             next_generation,
             config,
             journal,
@@ -222,6 +237,7 @@ pub(crate) mod tests {
     pub(crate) fn record(blocks: u32) -> AnchorRecord {
         AnchorRecord {
             sequence: 0,
+            lanes: [BlockAddr(6), BlockAddr(7)],
             next_generation: 7,
             config: vec![1, 2, 3],
             journal: Region {

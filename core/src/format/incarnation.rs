@@ -1,6 +1,7 @@
-//! The incarnation page: a 32-byte header (magic `LSH1`, version, bucket
-//! slots, generation, first bucket, bucket count, CRC32C over the whole
-//! page), then whole buckets of fixed-size slots, then 0xFF.
+//! The incarnation page: a 36-byte header (magic `LSH1`, version 2, bucket
+//! slots, generation, first bucket, bucket count, its block's erase count,
+//! CRC32C over the whole page), then whole buckets of fixed-size slots,
+//! then 0xFF.
 //!
 //! A slot is a state byte (empty, live, tombstone), the hash and the info
 //! (0xFF where unused): [`SLOT_BYTES`].
@@ -12,11 +13,12 @@ use crate::types::{Hash, Info, Value};
 
 /// "LSH1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4831;
-pub(crate) const PAGE_VERSION: u16 = 1;
+pub(crate) const PAGE_VERSION: u16 = 2;
 /// Bytes of the page header: magic u32, version u16, bucket slots u16,
-/// generation u64, first bucket u64, bucket count u32, CRC32C u32.
-pub const PAGE_HEADER_BYTES: usize = 32;
-const CRC_RANGE: std::ops::Range<usize> = 28..32;
+/// generation u64, first bucket u64, bucket count u32, erase count u32,
+/// CRC32C u32.
+pub const PAGE_HEADER_BYTES: usize = 36;
+const CRC_RANGE: std::ops::Range<usize> = 32..36;
 /// Bytes of one slot: state u8, hash, physical and first logical sector.
 pub const SLOT_BYTES: usize = 1 + HASH_BYTES + INFO_BYTES;
 
@@ -59,6 +61,8 @@ pub(crate) struct Header {
     pub(crate) generation: u64,
     pub(crate) first: u64,
     pub(crate) count: u32,
+    /// Erases of the page's block when it was programmed.
+    pub(crate) erase_count: u32,
 }
 
 impl Header {
@@ -70,6 +74,7 @@ impl Header {
             .u64(self.generation)
             .u64(self.first)
             .u32(self.count)
+            .u32(self.erase_count)
             .u32(0);
     }
 
@@ -89,6 +94,7 @@ impl Header {
                 generation: r.u64().ok()?,
                 first: r.u64().ok()?,
                 count: r.u32().ok()?,
+                erase_count: r.u32().ok()?,
             };
             Some((magic, version, header))
         };
@@ -190,6 +196,7 @@ mod tests {
             generation: 9,
             first: 12,
             count: 2,
+            erase_count: 5,
         };
         let mut w = Writer::default();
         header.encode(&mut w);

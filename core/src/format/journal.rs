@@ -1,7 +1,7 @@
-//! The journal page: a 36-byte header (magic `LSJ2`, epoch, generation,
+//! The journal page: a 40-byte header (magic `LSJ3`, epoch, generation,
 //! sequence, how far back the last page a completed flush made durable is,
-//! body length, entry count, CRC32C over the whole page), then whole
-//! entries, then 0xFF to the end of the page.
+//! body length, entry count, its block's erase count, CRC32C over the whole
+//! page), then whole entries, then 0xFF to the end of the page.
 //!
 //! An entry is a tag byte, the hash, and for an insert its info: 49 bytes
 //! ([`ENTRY_BYTES`]) or 33 for a tombstone ([`TOMBSTONE_BYTES`]).
@@ -12,12 +12,12 @@ use crate::flash::{is_erased, ERASED};
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Info};
 
-/// "LSJ2", little-endian.
-pub(crate) const MAGIC: u32 = 0x4C53_4A32;
+/// "LSJ3", little-endian.
+pub(crate) const MAGIC: u32 = 0x4C53_4A33;
 /// Bytes of the page header.
-pub const PAGE_HEADER_BYTES: usize = 36;
+pub const PAGE_HEADER_BYTES: usize = 40;
 /// Where the CRC sits in the header.
-const CRC_RANGE: std::ops::Range<usize> = 32..36;
+const CRC_RANGE: std::ops::Range<usize> = 36..40;
 /// On flash `synced_through` is the distance back from the page's own
 /// sequence (at least 1); this means none.
 const SYNCED_NONE: u32 = 0;
@@ -102,6 +102,9 @@ pub struct Page {
     /// `synced_through` reaches a missing page's sequence proves that page
     /// was durable: its loss is corruption, not a torn tail.
     pub synced_through: Option<u64>,
+    /// Erases of the page's block when it was programmed: counts survive a
+    /// crash before the next anchor commit.
+    pub erase_count: u32,
     pub entries: Vec<Entry>,
 }
 
@@ -149,6 +152,7 @@ impl Page {
             .u32(self.synced_back())
             .u16(body.bytes.len() as u16)
             .u16(self.entries.len() as u16)
+            .u32(self.erase_count)
             .u32(0)
             .raw(&body.bytes);
         let mut bytes = page.bytes;
@@ -173,6 +177,7 @@ impl Page {
         let synced_back = r.u32().map_err(malformed)?;
         let length = r.u16().map_err(malformed)? as usize;
         let count = r.u16().map_err(malformed)?;
+        let erase_count = r.u32().map_err(malformed)?;
         let _crc = r.u32().map_err(malformed)?;
         if !crc_holds(bytes, CRC_RANGE) && !planted::active(Bug::SkipCrc) {
             return Err(JournalPageFault::BadCrc);
@@ -198,6 +203,7 @@ impl Page {
             synced_through: (synced_back != SYNCED_NONE)
                 .then(|| sequence.checked_sub(u64::from(synced_back)))
                 .flatten(),
+            erase_count,
             entries,
         })
     }
@@ -242,6 +248,7 @@ mod tests {
             generation: 9,
             sequence: 11,
             synced_through: Some(7),
+            erase_count: 12,
             entries: vec![entry(1), Entry::Tombstone { hash: [2; 32] }, entry(3)],
         };
         let bytes = page.encode(256);
@@ -271,6 +278,6 @@ mod tests {
         let mut w = Writer::default();
         Entry::Tombstone { hash: [0; 32] }.encode(&mut w);
         assert_eq!(w.bytes.len(), TOMBSTONE_BYTES);
-        assert_eq!(entries_per_page(256), (256 - 36) / 33);
+        assert_eq!(entries_per_page(256), (256 - 40) / 33);
     }
 }

@@ -46,27 +46,32 @@ pub(crate) fn crc_holds(bytes: &[u8], crc: Range<usize>) -> bool {
 /// Recomputes every checksum of a device image (the fuzzers' helper: a
 /// mutated image is useless if every CRC fails): each journal and
 /// incarnation page, found by its magic, and each anchor record whose
-/// header fits, last first (a record's CRC covers the pages after its
-/// first). Anchor records are looked for in the anchor blocks only.
+/// header fits, in any block, last first (a record's CRC covers the pages
+/// after its first).
 #[cfg(feature = "testing")]
 pub fn reseal(image: &mut [u8], geometry: crate::flash::Geometry) {
     let page_bytes = geometry.page_bytes as usize;
     let block_bytes = geometry.block_bytes() as usize;
-    let anchor_bytes = crate::anchor::ANCHOR_BLOCKS.len() * block_bytes;
-    for (index, page) in image.chunks_mut(page_bytes).enumerate() {
-        if index * page_bytes >= anchor_bytes {
-            journal::reseal_page(page);
-            incarnation::reseal_page(page);
-        }
+    for page in image.chunks_mut(page_bytes) {
+        journal::reseal_page(page);
+        incarnation::reseal_page(page);
     }
-    for block in image
-        .chunks_mut(block_bytes)
-        .take(crate::anchor::ANCHOR_BLOCKS.len())
-    {
+    for block in image.chunks_mut(block_bytes) {
         for start in (0..block.len()).step_by(page_bytes).rev() {
             anchor::reseal_record(&mut block[start..]);
         }
     }
+}
+
+/// The erase count a journal or incarnation page carries for its block, if
+/// `page` is a valid one: what page 0 of a block tells at open.
+pub(crate) fn erase_count_of(page: &[u8]) -> Option<u32> {
+    if let Ok(found) = journal::Page::decode(page) {
+        return Some(found.erase_count);
+    }
+    incarnation::Header::check(page)
+        .ok()
+        .map(|header| header.erase_count)
 }
 
 #[cfg(test)]

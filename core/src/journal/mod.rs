@@ -418,6 +418,7 @@ impl Journal {
                 generation: self.region.generation,
                 sequence: self.sequence,
                 synced_through: self.synced_through,
+                erase_count: alloc.erase_counts()[addr.block.0 as usize],
                 entries: std::mem::take(&mut self.buffer_entries),
             };
             let bytes = page.encode(self.geometry.page_bytes as usize);

@@ -71,6 +71,26 @@ pub enum StoreError {
     /// [`Store::open_salvaging`] opens with what is left.
     #[error("durable journal pages are lost: {}", describe_loss(.0))]
     DataLoss(Box<RecoveryReport>),
+    /// The device is worn out: no spare block is left for the next write,
+    /// as UBI goes read-only. Every flushed entry stays readable, and the
+    /// store opens read-only after a restart.
+    #[error("the store is read-only: {0}")]
+    ReadOnly(WornOut),
+}
+
+/// Why a store went read-only.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WornOut {
+    /// Too few good blocks are left to write a new region and move the
+    /// anchor.
+    #[error("{free} free blocks, {needed} needed for the next region, {bad} retired as bad")]
+    NoSpareBlocks { free: u32, needed: u32, bad: u32 },
+    /// Every fresh block tried for the anchor failed.
+    #[error("the anchor could not move to good blocks")]
+    AnchorCannotMove,
+    /// Every block tried for a region failed under the writes.
+    #[error("fresh regions kept failing under the writes ({bad} blocks retired)")]
+    RegionsFailing { bad: u32 },
 }
 
 fn describe_loss(report: &RecoveryReport) -> String {
@@ -158,6 +178,8 @@ pub struct Store<F: Flash> {
     scrubs: u64,
     /// Where the background scrub goes on: (incarnation generation, page).
     scrub_cursor: (u64, u64),
+    /// Set for good when the device can no longer take a write.
+    read_only: Option<WornOut>,
 }
 
 /// Most times one operation makes room (pack or freeze) before it gives up.
@@ -195,6 +217,62 @@ impl<F: Flash> Store<F> {
             scrub_due: Vec::new(),
             scrubs: 0,
             scrub_cursor: (0, 0),
+            read_only: None,
+        }
+    }
+
+    /// Whether the store went read-only, and why.
+    pub fn read_only(&self) -> Option<&WornOut> {
+        self.read_only.as_ref()
+    }
+
+    /// Blocks a write may need at once: a new journal region and two
+    /// fresh anchor lanes.
+    fn spare_needed(&self) -> u32 {
+        self.config.journal_blocks + crate::anchor::LANES as u32
+    }
+
+    /// Whether the device lacks the spare a write may need, its blocks
+    /// retired as bad: it is worn out.
+    fn worn_out(&self) -> Option<WornOut> {
+        let (free, bad) = self.log.free_and_bad_blocks();
+        let needed = self.spare_needed();
+        (bad > 0 && free < needed).then_some(WornOut::NoSpareBlocks { free, needed, bad })
+    }
+
+    /// Runs a write: refused while read-only; an error that says the device
+    /// is worn out turns the store read-only for good.
+    fn writing<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(why) = &self.read_only {
+            return Err(StoreError::ReadOnly(why.clone()));
+        }
+        let result = op(self);
+        let Err(error) = &result else {
+            return result;
+        };
+        let (_, bad) = self.log.free_and_bad_blocks();
+        let why = match error {
+            StoreError::Log(LogError::Anchor(crate::anchor::AnchorError::MovesExhausted {
+                ..
+            })) => Some(WornOut::AnchorCannotMove),
+            StoreError::HashStore(HashStoreError::RetriesExhausted { .. })
+            | StoreError::Full(FullReason::JournalRegion { .. })
+                if bad > 0 =>
+            {
+                Some(WornOut::RegionsFailing { bad })
+            }
+            StoreError::Full(FullReason::Blocks(_)) => self.worn_out(),
+            _ => None,
+        };
+        match why {
+            Some(why) => {
+                self.read_only = Some(why.clone());
+                Err(StoreError::ReadOnly(why))
+            }
+            None => result,
         }
     }
 
@@ -246,7 +324,10 @@ impl<F: Flash> Store<F> {
         let positions = log.journal().recovered_positions().to_vec();
         let mut store = Store::assemble(log, config, table, incarnations);
         match store.rebuild(entries, positions) {
-            Ok(()) => Ok((store, report)),
+            Ok(()) => {
+                store.read_only = store.worn_out();
+                Ok((store, report))
+            }
             Err(error) => Err((error, store.into_flash())),
         }
     }
@@ -340,15 +421,18 @@ impl<F: Flash> Store<F> {
 
     /// Stores `info` for `hash`, replacing any earlier info.
     pub fn insert(&mut self, hash: Hash, info: Info) -> Result<(), StoreError> {
-        self.put(Entry::Hash { hash, info })
+        self.writing(|store| store.put(Entry::Hash { hash, info }))
     }
 
     /// Deletes `hash`; returns whether it was there.
     pub fn delete(&mut self, hash: &Hash) -> Result<bool, StoreError> {
+        if let Some(why) = &self.read_only {
+            return Err(StoreError::ReadOnly(why.clone()));
+        }
         if self.get(hash)?.is_none() {
             return Ok(false);
         }
-        self.put(Entry::Tombstone { hash: *hash })?;
+        self.writing(|store| store.put(Entry::Tombstone { hash: *hash }))?;
         Ok(true)
     }
 
@@ -356,11 +440,13 @@ impl<F: Flash> Store<F> {
     /// have used up the journal's region, the table is packed or frozen
     /// instead, which makes it durable too.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.maintain()?;
-        match self.log.flush() {
-            Err(LogError::Full { .. }) => self.make_journal_room(),
-            other => Ok(other?),
-        }
+        self.writing(|store| {
+            store.maintain()?;
+            match store.log.flush() {
+                Err(LogError::Full { .. }) => store.make_journal_room(),
+                other => Ok(other?),
+            }
+        })
     }
 
     /// Records `entry` in the table and the journal, making room first
@@ -577,6 +663,16 @@ impl<F: Flash> Store<F> {
             journal.region().generation,
             journal.stats().entries_on_flash,
         )
+    }
+
+    /// Each block's erase count as the store knows it.
+    pub fn erase_counts(&self) -> Vec<u32> {
+        self.log.allocator().erase_counts().to_vec()
+    }
+
+    /// The blocks the store has retired as bad.
+    pub fn bad_blocks(&self) -> Vec<crate::flash::BlockAddr> {
+        self.log.allocator().bad_blocks()
     }
 
     /// Where the journal's pages on flash sit, oldest first.

@@ -69,6 +69,10 @@ impl<F: Flash> Store<F> {
     /// figures say how often). A page already past correcting is an error
     /// naming it.
     pub fn scrub(&mut self, pages_max: u64) -> Result<ScrubReport, StoreError> {
+        self.writing(|store| store.scrub_step(pages_max))
+    }
+
+    fn scrub_step(&mut self, pages_max: u64) -> Result<ScrubReport, StoreError> {
         let mut report = ScrubReport::default();
         // Each round finishes a target or the budget: every target once,
         // plus the one the cursor starts inside.

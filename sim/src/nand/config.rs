@@ -104,6 +104,14 @@ pub struct SimConfig {
     /// (off by default: every block endures `endurance_cycles`).
     #[serde(default)]
     pub endurance_spread: bool,
+    /// Blocks marked bad at manufacture: these, and a further
+    /// `factory_bad_per_mille` of the others drawn from the device seed
+    /// (block 0 spared, as datasheets guarantee it). A factory-bad block
+    /// says so (`Flash::is_bad`) and fails every program and erase.
+    #[serde(default)]
+    pub factory_bad: Vec<u32>,
+    #[serde(default)]
+    pub factory_bad_per_mille: u32,
 }
 
 /// Most pages a simulated device may have: its page bookkeeping is a bit a
@@ -124,6 +132,8 @@ impl SimConfig {
             cache_ops_max: 4_096,
             errors: ErrorModel::default(),
             endurance_spread: false,
+            factory_bad: Vec::new(),
+            factory_bad_per_mille: 0,
         }
     }
 
@@ -139,6 +149,17 @@ impl SimConfig {
         if geometry.raw_block_bytes() > SIM_BLOCK_BYTES_MAX {
             let bytes = geometry.raw_block_bytes();
             return Err(over("simulated block bytes", bytes, SIM_BLOCK_BYTES_MAX));
+        }
+        if let Some(&block) = self.factory_bad.iter().find(|&&b| b >= geometry.blocks) {
+            return Err(over(
+                "factory-bad block",
+                u64::from(block),
+                u64::from(geometry.blocks),
+            ));
+        }
+        if self.factory_bad_per_mille > 1_000 {
+            let per_mille = u64::from(self.factory_bad_per_mille);
+            return Err(over("factory-bad blocks per mille", per_mille, 1_000));
         }
         Ok(())
     }

@@ -102,6 +102,8 @@ fn fresh_stamp() -> u64 {
 pub struct SimFlash {
     config: SimConfig,
     seed: u64,
+    /// Blocks marked bad at manufacture.
+    factory_bad: Vec<bool>,
     rng: ChaCha8Rng,
     blocks: Vec<Arc<Vec<u8>>>,
     times: Vec<Arc<BlockTimes>>,
@@ -141,7 +143,9 @@ impl SimFlash {
         } else {
             vec![config.endurance_cycles; geometry.blocks as usize]
         };
+        let factory_bad = factory_bad(&config, seed);
         Ok(SimFlash {
+            factory_bad,
             seed,
             rng: ChaCha8Rng::seed_from_u64(seed),
             blocks: vec![block; geometry.blocks as usize],
@@ -396,6 +400,14 @@ impl SimFlash {
         debug_assert!(self.pending.len() <= self.config.cache_ops_max.max(1));
     }
 
+    /// Whether `block` was marked bad at manufacture.
+    pub fn is_factory_bad(&self, block: BlockAddr) -> bool {
+        self.factory_bad
+            .get(block.0 as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
     fn wear_out_applies(&self, block: BlockAddr, failing: WearOut) -> bool {
         self.is_worn_out(block) && self.config.wear_out == failing
     }
@@ -488,6 +500,22 @@ impl SimFlash {
     }
 }
 
+/// Which blocks `config` marks bad at manufacture on a device of `seed`:
+/// its list, and `factory_bad_per_mille` of the rest drawn from the seed
+/// (block 0 spared).
+fn factory_bad(config: &SimConfig, seed: u64) -> Vec<bool> {
+    let blocks = config.geometry.blocks as usize;
+    let mut bad = vec![false; blocks];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xBAD_B10C);
+    for marked in bad.iter_mut().skip(1) {
+        *marked = rng.random_ratio(config.factory_bad_per_mille.min(1_000), 1_000);
+    }
+    for &block in &config.factory_bad {
+        bad[block as usize] = true;
+    }
+    bad
+}
+
 impl Flash for SimFlash {
     fn geometry(&self) -> Geometry {
         self.config.geometry
@@ -533,6 +561,13 @@ impl Flash for SimFlash {
         self.counters.programs += 1;
         self.counters.device_time_ns += self.config.latency.program_ns;
         self.clock_ns += self.config.latency.program_ns;
+        if self.is_factory_bad(page.block) {
+            self.counters.program_failures += 1;
+            return Err(FlashError::BadBlock {
+                block: page.block,
+                op: FlashOp::Program,
+            });
+        }
         if self.wear_out_applies(page.block, WearOut::SilentNoop) {
             return Ok(());
         }
@@ -570,6 +605,13 @@ impl Flash for SimFlash {
         self.counters.erases += 1;
         self.counters.device_time_ns += self.config.latency.erase_ns;
         self.clock_ns += self.config.latency.erase_ns;
+        if self.is_factory_bad(block) {
+            self.counters.erase_failures += 1;
+            return Err(FlashError::BadBlock {
+                block,
+                op: FlashOp::Erase,
+            });
+        }
         let silent = self.wear_out_applies(block, WearOut::SilentNoop);
         let rate = self.config.faults.erase_fail;
         let failed = self.wear_out_applies(block, WearOut::EraseFails)
@@ -609,5 +651,11 @@ impl Flash for SimFlash {
         self.pending.clear();
         self.counters.syncs += 1;
         Ok(())
+    }
+
+    fn is_bad(&mut self, block: BlockAddr) -> Result<bool, FlashError> {
+        self.check_powered()?;
+        self.config.geometry.check_block(block)?;
+        Ok(self.is_factory_bad(block))
     }
 }

@@ -44,6 +44,8 @@ pub struct Part {
     pub endurance_cycles: u32,
     pub latency: Latency,
     pub errors: ErrorModel,
+    /// Blocks a thousand marked bad at manufacture (block 0 spared).
+    pub factory_bad_per_mille: u32,
 }
 
 const SLC: Part = Part {
@@ -54,6 +56,7 @@ const SLC: Part = Part {
     ecc_step_bytes: 512,
     ecc_bits: 4,
     endurance_cycles: 100_000,
+    factory_bad_per_mille: 5,
     latency: Latency {
         read_ns: 25_000,
         program_ns: 250_000,
@@ -77,6 +80,7 @@ const MLC: Part = Part {
     ecc_step_bytes: 1024,
     ecc_bits: 24,
     endurance_cycles: 3_000,
+    factory_bad_per_mille: 10,
     latency: Latency {
         read_ns: 50_000,
         program_ns: 900_000,
@@ -100,6 +104,7 @@ const TLC: Part = Part {
     ecc_step_bytes: 1024,
     ecc_bits: 40,
     endurance_cycles: 1_000,
+    factory_bad_per_mille: 20,
     latency: Latency {
         read_ns: 75_000,
         program_ns: 2_000_000,
@@ -188,6 +193,7 @@ impl Device {
         config.endurance_spread = true;
         config.latency = p.latency;
         config.errors = p.errors;
+        config.factory_bad_per_mille = p.factory_bad_per_mille;
         config
     }
 }

@@ -370,7 +370,7 @@ fn crash_section(sizes: &Sizes, _out: &Path, bar: &ProgressBar) -> Result<Sectio
         &seeds,
         sizes.sweep_ops,
         &CrashMode::ALL,
-        None,
+        &campaign::Part::default(),
         &ProgressBar::hidden(),
     );
     let mut md = String::from("## Crash campaigns\n\n");
@@ -476,7 +476,8 @@ fn exhaustive_table(
             "exhaustive {} {layout_name} {mode_name}",
             kind.name()
         ));
-        let case = campaign::exhaustive_case(0, ops, kind, layout, true, None);
+        let case =
+            campaign::exhaustive_case(0, ops, kind, layout, true, &campaign::Part::default());
         let summary = campaign::exhaustive(&case, &modes, depth, &ProgressBar::hidden());
         let points = summary.crash_points + summary.crash_points_depth2;
         let _ = writeln!(
@@ -528,7 +529,7 @@ fn exhaustive_speed(
             WorkloadKind::Uniform,
             SlotLayoutKind::Full,
             true,
-            None,
+            &campaign::Part::default(),
         );
         let summary = pool.install(|| {
             campaign::exhaustive(&case, &[CrashMode::DropUnsynced], 1, &ProgressBar::hidden())
