@@ -209,9 +209,9 @@ impl Anchor {
                 .checked_add(1)
                 .ok_or(AnchorError::SequenceExhausted)?;
             self.sequence = record.sequence;
-            let (lanes, first_page, moved) = match (self.lanes, self.append_page) {
-                (Some(lanes), Some(page)) => (lanes, page, false),
-                _ => (fresh_lanes(flash, alloc)?, 0, true),
+            let (lanes, first_page, moved) = match self.room(&record, geometry) {
+                Some((lanes, page)) => (lanes, page, false),
+                None => (fresh_lanes(flash, alloc)?, 0, true),
             };
             record.lanes = lanes;
             record.bad_blocks = alloc.bad_blocks();
@@ -225,11 +225,13 @@ impl Anchor {
                     block_bytes: geometry.block_bytes(),
                 });
             }
-            // From here on the lanes may hold a partial record until the
-            // sync: they are not appended to again.
-            self.append_page = None;
-            if first_page + pages > geometry.pages_per_block {
-                continue;
+            if !moved {
+                // The lanes in force may hold a partial record until the
+                // sync: they are not appended to again unless it lands.
+                self.append_page = None;
+                if first_page + pages > geometry.pages_per_block {
+                    continue;
+                }
             }
             match write_lanes(flash, lanes, first_page, &bytes) {
                 Ok(()) => {}
@@ -252,6 +254,18 @@ impl Anchor {
             return Ok(record);
         }
         Err(AnchorError::MovesExhausted { moves: MOVES_MAX })
+    }
+
+    /// The lanes in force and the page `record` would start at, if this
+    /// session may append there and it fits.
+    fn room(
+        &self,
+        record: &AnchorRecord,
+        geometry: crate::flash::Geometry,
+    ) -> Option<([BlockAddr; LANES], u32)> {
+        let (lanes, page) = (self.lanes?, self.append_page?);
+        let pages = record.encode().len().div_ceil(geometry.page_bytes as usize) as u32;
+        (page + pages <= geometry.pages_per_block).then_some((lanes, page))
     }
 
     #[cfg(feature = "testing")]

@@ -280,11 +280,18 @@ impl<F: Flash> Log<F> {
     /// Commits an anchor record naming `journal` and `incarnations`, then
     /// releases every block the previous record named and this one does not.
     fn commit(&mut self, journal: Region, incarnations: Vec<Region>) -> Result<(), LogError> {
-        let old = std::mem::replace(&mut self.record.incarnations, incarnations);
-        let old_journal = std::mem::replace(&mut self.record.journal, journal);
-        self.record = self
+        // The record in force changes only once the new one is durable: a
+        // failed commit leaves it naming what is on flash.
+        let proposed = AnchorRecord {
+            journal,
+            incarnations,
+            ..self.record.clone()
+        };
+        let committed = self
             .anchor
-            .commit(&mut self.flash, &mut self.alloc, self.record.clone())?;
+            .commit(&mut self.flash, &mut self.alloc, proposed)?;
+        let old = std::mem::replace(&mut self.record, committed);
+        let (old_journal, old) = (old.journal, old.incarnations);
         let named: std::collections::HashSet<_> = std::iter::once(&self.record.journal)
             .chain(&self.record.incarnations)
             .flat_map(|r| r.blocks.iter().copied())
@@ -305,6 +312,18 @@ impl<F: Flash> Log<F> {
             let journal = log.record.journal.clone();
             log.commit(journal, incarnations)
         })
+    }
+
+    /// Commits the record in force with the blocks retired and the erases
+    /// counted since, even after a failure (what a store going read-only
+    /// leaves for the next open). The record's regions are the ones in
+    /// force, so this is safe whatever failed.
+    pub fn record_wear(&mut self) -> Result<(), LogError> {
+        let (journal, incarnations) = (
+            self.record.journal.clone(),
+            self.record.incarnations.clone(),
+        );
+        self.commit(journal, incarnations)
     }
 
     /// Commits the record in force again (a scrub of the anchor).

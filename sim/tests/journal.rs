@@ -6,7 +6,7 @@ use logstore::errors::LogError;
 use logstore::testing::format::{Entry, Page, ENTRY_BYTES, JOURNAL_HEADER_BYTES};
 use logstore::testing::{Log, Media};
 use logstore::{Flash, FlashError, Geometry, Info};
-use logstore_sim::{CrashMode, FaultRates, SimConfig, SimFlash};
+use logstore_sim::{CrashMode, FaultRates, ScheduledFault, SimConfig, SimFlash};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -368,18 +368,22 @@ fn pack_crashed_at_every_operation_is_old_or_new() {
 
 #[test]
 fn anchor_updates_crashed_at_every_operation_are_old_or_new() {
-    // Many recycles fill the anchor blocks and switch between them.
+    // Many recycles fill the anchor's lanes and move it to fresh blocks:
+    // every operation of every move is a crash point too.
     let rounds = 40u64;
     let mut dry = fresh_log(5);
     let start = dry.ops_mutating();
+    let mut lanes = std::collections::BTreeSet::new();
     {
         let (mut log, _) = open(&mut dry);
         for i in 0..rounds {
             log.append(&entry(i)).unwrap();
             log.flush().unwrap();
             log.recycle().unwrap();
+            lanes.insert(log.record().lanes);
         }
     }
+    assert!(lanes.len() >= 4, "the anchor moved only to {lanes:?}");
     for mode in CrashMode::ALL {
         for cut in start..dry.ops_mutating() {
             let mut flash = fresh_log(5);
@@ -416,6 +420,67 @@ fn anchor_updates_crashed_at_every_operation_are_old_or_new() {
     }
 }
 
+/// A block failing at any operation of the anchor's moves (and of the
+/// journal's writes around them): each commit lands in good lanes or fails
+/// with a typed error; the device always opens, old or new.
+#[test]
+fn anchor_moves_survive_a_block_failing_at_any_operation() {
+    let rounds = 30u64;
+    let mut dry = fresh_log(6);
+    let start = dry.ops_mutating();
+    {
+        let (mut log, _) = open(&mut dry);
+        for i in 0..rounds {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+            log.recycle().unwrap();
+        }
+    }
+    let (mut failed, mut blocks_failed) = (0, 0);
+    for fault in [ScheduledFault::ProgramFail, ScheduledFault::EraseFail] {
+        for op in start..dry.ops_mutating() {
+            let mut flash = fresh_log(6);
+            flash.schedule_fault(op, fault);
+            let mut round = 0;
+            // Bounded: each round is retried at most once, after a reopen.
+            for _attempt in 0..rounds * 2 {
+                if round == rounds {
+                    break;
+                }
+                let (mut log, recovered) = open(&mut flash);
+                let step = log
+                    .append(&entry(round))
+                    .and_then(|_| log.flush())
+                    .and_then(|()| log.recycle());
+                match step {
+                    Ok(()) => round += 1,
+                    Err(error) => {
+                        failed += 1;
+                        assert!(
+                            recovered.is_empty() || recovered == [entry(round - 1)],
+                            "{fault:?} at {op}: {recovered:?} after {error}"
+                        );
+                    }
+                }
+            }
+            let (log, recovered) = open(&mut flash);
+            assert!(recovered.is_empty(), "{fault:?} at {op}: {recovered:?}");
+            assert!(log.record().sequence > 0);
+            drop(log);
+            let counters = flash.counters();
+            blocks_failed += counters.program_failures + counters.erase_failures;
+        }
+    }
+    println!(
+        "anchor moves with a failing block: {blocks_failed} blocks failed, {failed} steps retried"
+    );
+    // Every scheduled fault lands on an operation of its kind or on none.
+    assert!(
+        blocks_failed > (dry.ops_mutating() - start) / 2,
+        "{blocks_failed}"
+    );
+}
+
 #[test]
 fn wear_is_level_over_a_long_append_recycle_workload() {
     let mut flash = fresh_log(11);
@@ -430,7 +495,8 @@ fn wear_is_level_over_a_long_append_recycle_workload() {
             log.recycle().unwrap();
         }
     }
-    let counts = &flash.erase_counts()[2..];
+    // The anchor's lanes move through the pool: every block is levelled.
+    let counts = flash.erase_counts();
     let max = *counts.iter().max().unwrap() as f64;
     let min = *counts.iter().min().unwrap() as f64;
     let mean = counts.iter().map(|&c| c as f64).sum::<f64>() / counts.len() as f64;

@@ -270,6 +270,9 @@ impl<F: Flash> Store<F> {
         match why {
             Some(why) => {
                 self.read_only = Some(why.clone());
+                // Best effort: the blocks retired on the way, recorded so
+                // the next open sees the device worn out too.
+                let _ = self.log.record_wear();
                 Err(StoreError::ReadOnly(why))
             }
             None => result,

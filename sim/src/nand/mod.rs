@@ -569,6 +569,8 @@ impl Flash for SimFlash {
             });
         }
         if self.wear_out_applies(page.block, WearOut::SilentNoop) {
+            // Nothing reaches the cells; the rules still see the program.
+            self.states.mark_programmed(page);
             return Ok(());
         }
         let rate = self.config.faults.program_fail;
@@ -618,6 +620,9 @@ impl Flash for SimFlash {
             || self.fault_fires(op_index, ScheduledFault::EraseFail, rate);
         self.erase_counts[block.0 as usize] += 1;
         if silent {
+            // The cells keep what they held; the rules see the erase the
+            // index asked for (a later program of the block is legal).
+            self.states.mark_erased(block);
             return Ok(());
         }
         let before = Arc::clone(&self.blocks[block.0 as usize]);

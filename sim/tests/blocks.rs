@@ -1,0 +1,194 @@
+//! No fixed blocks: factory-bad blocks anywhere (blocks 0 and 1 included),
+//! the anchor found by its scan, and a worn-out device read-only with every
+//! flushed entry readable, after a restart too.
+
+use std::collections::BTreeMap;
+
+use logstore::{Flash, Geometry, Hash, Info, Store, StoreConfig, StoreError, WornOut};
+use logstore_sim::campaign::{sweep, Case, Part};
+use logstore_sim::{CrashMode, SimConfig, SimFlash, WearOut};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn hash_of(key: u64) -> Hash {
+    let mut hash = [0u8; 32];
+    ChaCha8Rng::seed_from_u64(key).fill(&mut hash);
+    hash
+}
+
+fn info_of(n: u64) -> Info {
+    Info {
+        physical_sector: n,
+        first_logical_sector: n + 1,
+    }
+}
+
+#[test]
+fn blocks_zero_and_one_factory_bad_format_and_pass_a_sweep() {
+    let part = Part {
+        device: None,
+        bad_blocks: vec![0, 1],
+    };
+    let seeds: Vec<u64> = (0..60).collect();
+    let summary = sweep(
+        &seeds,
+        800,
+        &CrashMode::ALL,
+        &part,
+        &indicatif::ProgressBar::hidden(),
+    );
+    let first = summary.failed_cases.first().map(|c| &c.failure);
+    assert_eq!(summary.failures, 0, "{first:?}");
+    assert!(summary.crashes > 60, "{summary:?}");
+}
+
+#[test]
+fn two_percent_of_blocks_bad_anywhere_format_run_and_recover() {
+    for seed in 0..30u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let case = Case::from_seed(seed, 1_500, None, &CrashMode::ALL);
+        let blocks = case.config.geometry.blocks;
+        let bad: Vec<u32> = (0..blocks).filter(|_| rng.random_ratio(1, 50)).collect();
+        let case = case.with_bad_blocks(&bad);
+        let outcome = case.run();
+        assert!(outcome.is_ok(), "seed {seed}, bad {bad:?}: {outcome:?}");
+    }
+}
+
+/// Opening reads page 0 of every block, the two lanes of the anchor, and
+/// the journal's region: nothing more.
+#[test]
+fn open_reads_a_page_a_block_then_the_anchor_lanes_and_the_journal() {
+    let geometry = Geometry::new(512, 16, 256).unwrap();
+    let flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+    let config = StoreConfig::new(8, 4);
+    let mut store = Store::create(flash, config).unwrap();
+    for key in 0..3_000 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        if key % 64 == 63 {
+            store.flush().unwrap();
+        }
+    }
+    store.flush().unwrap();
+    let flash = store.into_flash();
+    let reads_before = flash.counters().reads;
+    let (store, _) = Store::open(flash).unwrap();
+    let reads = store.flash().counters().reads - reads_before;
+    let ppb = u64::from(geometry.pages_per_block);
+    let bound = u64::from(geometry.blocks) + 2 * ppb + u64::from(config.journal_blocks) * ppb;
+    println!("open: {reads} page reads, bound {bound}");
+    assert!(reads <= bound, "{reads} reads at open, bound {bound}");
+    assert!(reads >= u64::from(geometry.blocks));
+}
+
+/// Worn out: writes are refused with `ReadOnly`, every flushed entry reads
+/// back, and a restart opens read-only with the same entries.
+#[test]
+fn a_worn_out_store_is_read_only_and_keeps_every_flushed_entry() {
+    for wear_out in [
+        WearOut::EraseFails,
+        WearOut::ProgramFails,
+        WearOut::SilentNoop,
+    ] {
+        let mut sim = SimConfig::new(Geometry::new(512, 16, 64).unwrap());
+        sim.endurance_cycles = 12;
+        sim.wear_out = wear_out;
+        let flash = SimFlash::new(sim, 4).unwrap();
+        let mut config = StoreConfig::new(6, 2);
+        config.incarnations_max = 4;
+        config.evict_oldest = true;
+        let mut store = Store::create(flash, config).unwrap();
+        let mut flushed = BTreeMap::new();
+        let mut pending = BTreeMap::new();
+        // Bounded: 12 erases a block cannot take a million inserts.
+        for key in 0..1_000_000u64 {
+            match store.insert(hash_of(key), info_of(key)) {
+                Ok(()) => pending.insert(key, info_of(key)),
+                Err(StoreError::ReadOnly(_)) => break,
+                Err(other) => panic!("{wear_out:?}: insert {key}: {other}"),
+            };
+            if key % 8 == 7 {
+                match store.flush() {
+                    Ok(()) => flushed.append(&mut pending),
+                    Err(StoreError::ReadOnly(_)) => break,
+                    Err(other) => panic!("{wear_out:?}: flush: {other}"),
+                }
+            }
+        }
+        let why = store.read_only().cloned();
+        assert!(
+            matches!(
+                why,
+                Some(
+                    WornOut::NoSpareBlocks { .. }
+                        | WornOut::RegionsFailing { .. }
+                        | WornOut::AnchorCannotMove
+                )
+            ),
+            "{wear_out:?}: {why:?}"
+        );
+        assert!(matches!(store.flush(), Err(StoreError::ReadOnly(_))));
+        let before = check(&mut store, &flushed, "before the restart");
+        let mut flash = store.into_flash();
+        flash.cut_power_now(CrashMode::DropUnsynced);
+        flash.restart();
+        let (mut store, _) = Store::open(flash).unwrap();
+        // Read-only at open when the last record could record the wear
+        // (always when worn blocks fail their erases); else the first
+        // write finds out again, and is refused.
+        let reopened_read_only = store.read_only().is_some();
+        assert!(
+            reopened_read_only || wear_out != WearOut::EraseFails,
+            "{wear_out:?}: reopened writable"
+        );
+        let after = check(&mut store, &flushed, "after the restart");
+        assert_eq!(before, after, "{wear_out:?}");
+        assert!(after > 0);
+        // Writes land or are refused as read-only, nothing else; bounded:
+        // a worn device takes few more.
+        let mut refused = false;
+        for key in 2_000_000..2_010_000u64 {
+            let wrote = store
+                .insert(hash_of(key), info_of(key))
+                .and_then(|()| store.flush());
+            match wrote {
+                Ok(()) => {
+                    flushed.insert(key, info_of(key));
+                }
+                Err(StoreError::ReadOnly(_)) => {
+                    refused = true;
+                    break;
+                }
+                Err(other) => panic!("{wear_out:?}: after the restart: {other}"),
+            }
+        }
+        assert!(
+            refused,
+            "{wear_out:?}: a worn-out device took 10,000 more flushes"
+        );
+        assert!(check(&mut store, &flushed, "after the refused write") >= after);
+        let mean = store
+            .flash()
+            .erase_counts()
+            .iter()
+            .map(|&c| f64::from(c))
+            .sum::<f64>()
+            / 64.0;
+        println!("{wear_out:?}: read-only at mean erase count {mean:.1} of 12, {after} flushed entries readable");
+        assert!(mean >= 0.9 * 12.0, "{wear_out:?}: read-only at mean {mean}");
+        let _ = store.flash_mut().geometry();
+    }
+}
+
+/// How many of the `flushed` entries the store holds; evicted ones may be
+/// gone, none may be wrong.
+fn check(store: &mut Store<SimFlash>, flushed: &BTreeMap<u64, Info>, when: &str) -> usize {
+    let mut found = 0;
+    for (key, info) in flushed {
+        if let Some(got) = store.get(&hash_of(*key)).unwrap() {
+            assert_eq!(got, *info, "{when}: key {key}");
+            found += 1;
+        }
+    }
+    found
+}
