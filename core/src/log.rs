@@ -369,6 +369,13 @@ impl<F: Flash> Log<F> {
     }
 
     #[cfg(feature = "testing")]
+    pub fn anchor_lanes(&self) -> Vec<BlockAddr> {
+        self.anchor
+            .lanes()
+            .map_or_else(Vec::new, |lanes| lanes.to_vec())
+    }
+
+    #[cfg(feature = "testing")]
     pub fn allocator(&self) -> &Allocator {
         &self.alloc
     }

@@ -331,6 +331,13 @@ impl Runner {
         }
     }
 
+    /// The blocks holding the open store's anchor (none if none is open).
+    pub fn anchor_lanes(&self) -> Vec<u32> {
+        self.store
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.anchor_lanes().iter().map(|b| b.0).collect())
+    }
+
     /// Blocks the open store has retired as bad (0 if none is open).
     pub fn bad_blocks_known(&self) -> u32 {
         self.store

@@ -152,6 +152,8 @@ pub struct WearReport {
     pub broken: Option<String>,
     /// Erase count of every block at the end.
     pub erase_counts: Vec<u32>,
+    /// The blocks holding the anchor at the end.
+    pub anchor_lanes: Vec<u32>,
     pub timeline: Vec<WearSample>,
 }
 
@@ -298,6 +300,7 @@ fn finish(report: &mut WearReport, runner: &Runner, config: &WearConfig) {
     report.erase_count_drift_max = checked.erase_count_drift_max;
     report.endurance_used = report.erase_mean / f64::from(config.endurance_cycles.max(1));
     report.bad_blocks_retired = runner.bad_blocks_known();
+    report.anchor_lanes = runner.anchor_lanes();
     let Losses {
         lost_flushed,
         stale,

@@ -673,6 +673,11 @@ impl<F: Flash> Store<F> {
         self.log.allocator().erase_counts().to_vec()
     }
 
+    /// The blocks holding the anchor record in force.
+    pub fn anchor_lanes(&self) -> Vec<crate::flash::BlockAddr> {
+        self.log.anchor_lanes()
+    }
+
     /// The blocks the store has retired as bad.
     pub fn bad_blocks(&self) -> Vec<crate::flash::BlockAddr> {
         self.log.allocator().bad_blocks()

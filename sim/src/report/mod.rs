@@ -7,6 +7,7 @@
 //! same size writes the same bytes.
 
 mod bit_errors;
+mod end_of_life;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -57,6 +58,8 @@ struct Sizes {
     /// Runs a point of the bit error curves, and their steps.
     ecc_seeds: u64,
     ecc_ops: usize,
+    /// P/E cycles blocks endure in the end-of-life runs.
+    eol_endurance: u32,
 }
 
 impl Sizes {
@@ -81,6 +84,7 @@ impl Sizes {
                 lookup_order: 8,
                 ecc_seeds: 6,
                 ecc_ops: 300,
+                eol_endurance: 20,
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -100,6 +104,7 @@ impl Sizes {
                 lookup_order: 14,
                 ecc_seeds: 60,
                 ecc_ops: 600,
+                eol_endurance: 150,
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -119,6 +124,7 @@ impl Sizes {
                 lookup_order: 15,
                 ecc_seeds: 400,
                 ecc_ops: 2_000,
+                eol_endurance: 1_000,
             },
         }
     }
@@ -162,10 +168,14 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     }
     let path = out.join("README.md");
     std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    let failures = figures["crash"]["failures"]
-        .as_u64()
-        .zip(figures["bit_errors"]["silent_within_ecc"].as_u64())
-        .map_or(u64::MAX, |(crash, silent)| crash + silent);
+    let failures = [
+        &figures["crash"]["failures"],
+        &figures["bit_errors"]["silent_within_ecc"],
+        &figures["end_of_life"]["lost"],
+    ]
+    .iter()
+    .map(|f| f.as_u64().unwrap_or(u64::MAX))
+    .fold(0u64, u64::saturating_add);
     Ok(json!({
         "report": path.display().to_string(), "failures": failures,
         "headlines": headlines, "sections": figures,
@@ -194,11 +204,12 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 7] = [
+const SECTIONS: [(&str, SectionFn); 8] = [
     ("fill", fill_section),
     ("crash", crash_section),
     ("bit_errors", bit_errors::section),
     ("wear", wear_section),
+    ("end_of_life", end_of_life::section),
     ("write_amplification", wa_section),
     ("ram", ram_section),
     ("speed", speed_section),
