@@ -209,6 +209,15 @@ impl Page {
     }
 }
 
+/// The erase count in the header of a valid journal page (magic and CRC
+/// checked, entries not decoded): what open reads of every block's page 0.
+pub(crate) fn erase_count(bytes: &[u8]) -> Option<u32> {
+    let valid = bytes.len() >= PAGE_HEADER_BYTES
+        && bytes[..4] == MAGIC.to_le_bytes()
+        && crc_holds(bytes, CRC_RANGE);
+    valid.then(|| u32::from_le_bytes(bytes[32..36].try_into().expect("4 bytes")))
+}
+
 /// Recomputes the CRC of `page` if it starts with the journal magic.
 #[cfg(feature = "testing")]
 pub(crate) fn reseal_page(page: &mut [u8]) {
@@ -261,6 +270,22 @@ mod tests {
                 "flip of bit {bit} accepted"
             );
         }
+    }
+
+    #[test]
+    fn the_header_erase_count_is_the_decoded_one() {
+        let page = Page {
+            epoch: 1,
+            generation: 2,
+            sequence: 3,
+            synced_through: None,
+            erase_count: 77,
+            entries: vec![entry(4)],
+        };
+        let mut bytes = page.encode(256);
+        assert_eq!(erase_count(&bytes), Some(77));
+        bytes[100] ^= 1;
+        assert_eq!(erase_count(&bytes), None);
     }
 
     #[test]

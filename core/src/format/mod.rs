@@ -66,8 +66,8 @@ pub fn reseal(image: &mut [u8], geometry: crate::flash::Geometry) {
 /// The erase count a journal or incarnation page carries for its block, if
 /// `page` is a valid one: what page 0 of a block tells at open.
 pub(crate) fn erase_count_of(page: &[u8]) -> Option<u32> {
-    if let Ok(found) = journal::Page::decode(page) {
-        return Some(found.erase_count);
+    if let Some(count) = journal::erase_count(page) {
+        return Some(count);
     }
     incarnation::Header::check(page)
         .ok()
