@@ -50,6 +50,9 @@ pub struct Geometry {
     pub ecc_step_bytes: u32,
     #[cfg_attr(feature = "serde", serde(default))]
     pub ecc_bits: u32,
+    /// How the pages of a block share wordlines (MLC and TLC parts).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pairing: crate::pairing::Pairing,
 }
 
 impl Geometry {
@@ -63,7 +66,16 @@ impl Geometry {
             spare_bytes: 0,
             ecc_step_bytes: 0,
             ecc_bits: 0,
+            pairing: crate::pairing::Pairing::None,
         };
+        geometry.validate()?;
+        Ok(geometry)
+    }
+
+    /// This geometry with its pages paired by `pairing`, checked: whole
+    /// wordlines a block.
+    pub fn with_pairing(self, pairing: crate::pairing::Pairing) -> Result<Self, FlashError> {
+        let geometry = Geometry { pairing, ..self };
         geometry.validate()?;
         Ok(geometry)
     }
@@ -94,7 +106,8 @@ impl Geometry {
         let ppb_ok = (1..=PAGES_PER_BLOCK_MAX).contains(&self.pages_per_block);
         let blocks_ok = (1..=BLOCKS_MAX).contains(&self.blocks);
         let spare_ok = self.spare_bytes <= self.page_bytes;
-        if page_ok && ppb_ok && blocks_ok && spare_ok && self.ecc_fits() {
+        let pairing_ok = self.pairing.fits(self.pages_per_block);
+        if page_ok && ppb_ok && blocks_ok && spare_ok && pairing_ok && self.ecc_fits() {
             Ok(())
         } else {
             Err(FlashError::BadGeometry { geometry: *self })

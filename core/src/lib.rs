@@ -41,6 +41,7 @@ mod hashstore;
 mod journal;
 mod log;
 mod logtable;
+mod pairing;
 mod planted;
 mod region;
 mod store;
@@ -54,6 +55,7 @@ pub use flash::{
 };
 pub use journal::{Loss, RecoveryReport, StopFault, StopReason};
 pub use logtable::SlotLayoutKind;
+pub use pairing::{PageRole, Pairing};
 pub use store::{FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats, WornOut};
 pub use types::{Hash, Info, Value};
 

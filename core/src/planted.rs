@@ -37,11 +37,14 @@ pub enum Bug {
     /// Journal recovery takes a bad page in the middle of the log (valid
     /// pages of the chain after it) for the end of the log.
     MiddlePageIsEnd,
+    /// The journal writes every page of a paired (MLC, TLC) block, upper
+    /// pages too, as on SLC.
+    PairingUnaware,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 13] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -54,6 +57,7 @@ impl Bug {
         Bug::SkipCorrection,
         Bug::ScrubNever,
         Bug::MiddlePageIsEnd,
+        Bug::PairingUnaware,
     ];
 }
 

@@ -461,6 +461,12 @@ pub struct ExhaustiveSummary {
     pub steps: u64,
     /// Incarnations the workload evicted (without crashes).
     pub evictions: u64,
+    /// Pages that torn programs damaged through their pairing (paired
+    /// parts, torn mode), over every branch at both depths: how often a
+    /// cut struck an upper-page program over data written before.
+    pub paired_pages_corrupted: u64,
+    /// Crash points (both depths) at which that happened.
+    pub crash_points_pairs_damaged: u64,
     #[serde(skip)]
     pub failed_cases: Vec<Case>,
 }
@@ -512,14 +518,21 @@ impl Branch {
     /// Runs the branch from `snapshot`: the step with its cuts armed, then
     /// the final flush, reopen and digest check. Returns the device's
     /// mutating operations when the final flush had returned.
-    fn run(&self, snapshot: &Runner, step: &Step) -> Result<u64, String> {
+    ///
+    /// Also returns the pages its cuts damaged through pairing.
+    fn run(&self, snapshot: &Runner, step: &Step) -> (Result<u64, String>, u64) {
         let mut branch = snapshot.clone();
         branch.arm(self.first.0, self.first.1);
         if let Some((after, mode)) = self.second {
             branch.arm(after, mode);
         }
-        branch.step(step)?;
-        Ok(branch.finish(false)?.ops_at_final_flush)
+        let before = snapshot.flash().counters().paired_pages_corrupted;
+        let outcome = branch
+            .step(step)
+            .and_then(|()| branch.finish(false))
+            .map(|report| report.ops_at_final_flush);
+        let damaged = branch.flash().counters().paired_pages_corrupted - before;
+        (outcome, damaged)
     }
 
     fn failed_case(&self, case: &Case, at: At, message: String) -> Case {
@@ -642,14 +655,18 @@ fn explore_step(
             second: None,
         })
         .collect();
-    let outcomes: Vec<(Branch, Result<u64, String>)> = firsts
+    let outcomes: Vec<(Branch, Result<u64, String>, u64)> = firsts
         .par_iter()
-        .map(|branch| (*branch, branch.run(snapshot, step)))
+        .map(|branch| {
+            let (outcome, damaged) = branch.run(snapshot, step);
+            (*branch, outcome, damaged)
+        })
         .collect();
     summary.crash_points += outcomes.len() as u64;
+    summary.note_pairs(outcomes.iter().map(|o| o.2));
     let start_ops = snapshot.flash().ops_mutating();
     let mut seconds = Vec::new();
-    for (branch, outcome) in outcomes {
+    for (branch, outcome, _) in outcomes {
         match outcome {
             Err(message) => {
                 summary.failures += 1;
@@ -671,18 +688,31 @@ fn explore_step(
             Ok(_) => {}
         }
     }
-    let failed: Vec<Case> = seconds
+    let runs: Vec<(Option<Case>, u64)> = seconds
         .par_iter()
-        .filter_map(|branch| {
-            let outcome = branch.run(snapshot, step);
-            outcome
+        .map(|branch| {
+            let (outcome, damaged) = branch.run(snapshot, step);
+            let failed = outcome
                 .err()
-                .map(|message| branch.failed_case(case, at, message))
+                .map(|message| branch.failed_case(case, at, message));
+            (failed, damaged)
         })
         .collect();
     summary.crash_points_depth2 += seconds.len() as u64;
+    summary.note_pairs(runs.iter().map(|r| r.1));
+    let failed: Vec<Case> = runs.into_iter().filter_map(|r| r.0).collect();
     summary.failures += failed.len() as u64;
     summary.failed_cases.extend(failed);
+}
+
+impl ExhaustiveSummary {
+    /// Counts the pages each branch's cuts damaged through pairing.
+    fn note_pairs(&mut self, damaged: impl Iterator<Item = u64>) {
+        for pages in damaged {
+            self.paired_pages_corrupted += pages;
+            self.crash_points_pairs_damaged += u64::from(pages > 0);
+        }
+    }
 }
 
 fn failed_at_start(case: &Case, message: String, start: Instant) -> ExhaustiveSummary {
@@ -742,6 +772,27 @@ mod tests {
         );
         assert_eq!(summary.crash_points, summary.ops_mutating * 3);
         assert!(summary.ops_mutating > 10);
+    }
+
+    /// On paired parts a torn program damages pages written before; the
+    /// index never loses a flushed entry to it.
+    #[test]
+    fn exhaustive_on_paired_parts_damages_pairs_and_loses_nothing() {
+        for device in [Device::Mlc, Device::Tlc] {
+            let part = Part {
+                device: Some(device),
+                bad_blocks: Vec::new(),
+            };
+            let layout = logstore::SlotLayoutKind::Full;
+            let case = exhaustive_case(1, 2_500, WorkloadKind::Uniform, layout, true, &part);
+            let summary = exhaustive(&case, &[CrashMode::Torn], 1, &ProgressBar::hidden());
+            let first = summary.failed_cases.first().map(|c| &c.failure);
+            assert_eq!(summary.failures, 0, "{device:?}: {first:?}");
+            assert!(
+                summary.crash_points_pairs_damaged > 0,
+                "{device:?}: {summary:?}"
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod layers;
 pub mod lookups;
 pub mod model;
 pub mod nand;
+pub mod paired;
 pub mod plot;
 pub mod reliability;
 pub mod report;

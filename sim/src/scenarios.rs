@@ -179,17 +179,21 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     let config = CheckConfig::on_device(device);
     let flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
     let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
-    let by_page = fill_journal(&mut store, &mut rng)?;
+    let geometry = config.geometry;
+    let lower = geometry.pairing.lower_pages(geometry.pages_per_block).len() as u64;
+    let pages_max = u64::from(config.store.journal_blocks) * lower;
+    let by_page = fill_journal(&mut store, &mut rng, pages_max)?;
     let pages = store.journal_page_addrs();
-    if pages.len() < 2 || !store.incarnation_regions().is_empty() {
+    let stats = store.stats();
+    if pages.len() < 2 || stats.freezes + stats.packs > 0 {
         return Err(format!(
-            "{} journal pages and {} incarnations: the scenario needs two pages or more, no freeze",
+            "{} journal pages, {} freezes and {} packs: the scenario needs two pages or more, the first journal",
             pages.len(),
-            store.incarnation_regions().len()
+            stats.freezes,
+            stats.packs
         ));
     }
     let victim = rng.random_range(0..pages.len() - 1);
-    let geometry = config.geometry;
     let mut flash = store.into_flash();
     // More flipped bits in the page's first step than the ECC corrects:
     // distinct bits, 97 apart give or take 88.
@@ -233,14 +237,19 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     })
 }
 
-/// Inserts 40 to 160 entries (fewer than the journal holds), flushing every
-/// 1 to 7 and at the end; returns them by the journal page that holds them.
+/// Inserts 40 to 160 entries (fewer than the `pages_max` pages of the
+/// journal hold), flushing every 1 to 7 and at the end; returns them by the
+/// journal page that holds them.
 fn fill_journal(
     store: &mut Store<SimFlash>,
     rng: &mut ChaCha8Rng,
+    pages_max: u64,
 ) -> Result<Vec<Vec<(Hash, Info)>>, String> {
     let flush_every = rng.random_range(1..8u64);
-    let count = rng.random_range(40..160u64).min(40 * flush_every);
+    // At most a page a flush: the journal never fills (no pack).
+    let count = rng
+        .random_range(40..160u64)
+        .min(pages_max.saturating_sub(2) * flush_every);
     let mut by_page: Vec<Vec<(Hash, Info)>> = Vec::new();
     for i in 0..count {
         let (hash, info) = (hash_of(rng.random()), info_of(i));

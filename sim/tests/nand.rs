@@ -493,3 +493,60 @@ fn image_round_trips() {
         Err(FlashError::ImageSize { .. })
     ));
 }
+
+/// A torn program of an upper page damages its wordline's lower page,
+/// synced long before; a lower page's own cut damages nothing else; the
+/// other crash modes lose the program in flight whole.
+#[test]
+fn a_torn_upper_program_damages_its_synced_lower_page() {
+    use logstore::Pairing;
+    let geometry = Geometry::new(64, 8, 2)
+        .unwrap()
+        .with_pairing(Pairing::Mlc { lead: 2 })
+        .unwrap();
+    // dist3: pages 0 L0, 1 L1, 2 U0, 3 L2, 4 U1, 5 L3, 6 U2, 7 U3.
+    let program = |flash: &mut SimFlash, page: u32| {
+        let addr = PageAddr::new(0, page);
+        flash.program(addr, &pattern(addr, 1)).unwrap();
+    };
+    for (mode, cut_page, damaged) in [
+        (CrashMode::Torn, 4u32, Some(1u32)),
+        (CrashMode::Torn, 3, None),
+        (CrashMode::DropUnsynced, 4, None),
+        (CrashMode::Reorder, 4, None),
+    ] {
+        for seed in 0..8 {
+            let mut flash = SimFlash::new(SimConfig::new(geometry), seed).unwrap();
+            for page in 0..cut_page {
+                program(&mut flash, page);
+            }
+            flash.sync().unwrap();
+            let read_block = |flash: &mut SimFlash| -> Vec<Vec<u8>> {
+                (0..8)
+                    .map(|page| {
+                        let mut buf = vec![0; 64];
+                        flash.read(PageAddr::new(0, page), &mut buf).unwrap();
+                        buf
+                    })
+                    .collect()
+            };
+            let before = read_block(&mut flash);
+            let at = flash.ops_mutating();
+            flash.cut_power_at(at, mode);
+            let addr = PageAddr::new(0, cut_page);
+            assert!(flash.program(addr, &pattern(addr, 1)).is_err());
+            flash.restart();
+            let after = read_block(&mut flash);
+            for page in 0..cut_page {
+                let changed = after[page as usize] != before[page as usize];
+                assert_eq!(
+                    changed,
+                    damaged == Some(page),
+                    "{mode:?} cut {cut_page} page {page}"
+                );
+            }
+            let expected = u64::from(damaged.is_some());
+            assert_eq!(flash.counters().paired_pages_corrupted, expected);
+        }
+    }
+}

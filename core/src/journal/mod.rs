@@ -95,6 +95,20 @@ pub struct Journal {
     /// A page read back with corrected bits at or past the scrub threshold:
     /// the region should be rewritten (packed) before errors outgrow the ECC.
     needs_scrub: bool,
+    /// The pages of a block the journal writes ([`block_pages`]): region
+    /// position `p` is page `block_pages[p % len]` of block `p / len`.
+    block_pages: Vec<u32>,
+}
+
+/// The pages of each block the journal writes, in order: on a device whose
+/// pages are paired (MLC, TLC) the lower pages only, so no program the
+/// journal makes can, cut short, damage a page it flushed before ("SLC
+/// mode", as UBI has on MLC); on other devices every page.
+pub(crate) fn block_pages(geometry: Geometry) -> Vec<u32> {
+    if planted::active(Bug::PairingUnaware) {
+        return (0..geometry.pages_per_block).collect();
+    }
+    geometry.pairing.lower_pages(geometry.pages_per_block)
 }
 
 /// Bits a position needs in a journal of `blocks` blocks: every page
@@ -168,6 +182,7 @@ impl Journal {
             read_cache: None,
             synced_through: None,
             needs_scrub: false,
+            block_pages: block_pages(geometry),
         }
     }
 
@@ -185,7 +200,13 @@ impl Journal {
     }
 
     fn region_pages(&self) -> u64 {
-        self.region.blocks.len() as u64 * u64::from(self.geometry.pages_per_block)
+        self.region.blocks.len() as u64 * self.block_pages.len() as u64
+    }
+
+    /// Bytes of pages the region holds (on paired devices, lower pages
+    /// only).
+    pub fn region_bytes(&self) -> u64 {
+        self.region_pages() * u64::from(self.geometry.page_bytes)
     }
 
     /// Pages not yet programmed, the buffered one included.
@@ -375,18 +396,18 @@ impl Journal {
     }
 
     fn address(&self, position: u64) -> PageAddr {
-        let ppb = u64::from(self.geometry.pages_per_block);
+        let per_block = self.block_pages.len() as u64;
         PageAddr {
-            block: self.region.blocks[(position / ppb) as usize],
-            page: (position % ppb) as u32,
+            block: self.region.blocks[(position / per_block) as usize],
+            page: self.block_pages[(position % per_block) as usize],
         }
     }
 
     /// Moves to the next block start under a new epoch, wasting the rest of
     /// the current block.
     fn skip_to_next_block(&mut self) {
-        let ppb = u64::from(self.geometry.pages_per_block);
-        let next = (self.position / ppb + 1) * ppb;
+        let per_block = self.block_pages.len() as u64;
+        let next = (self.position / per_block + 1) * per_block;
         self.stats.bytes_wasted += (next - self.position) * u64::from(self.geometry.page_bytes);
         self.position = next;
         self.epoch += 1;
@@ -405,7 +426,7 @@ impl Journal {
                 break;
             }
             let addr = self.address(self.position);
-            if addr.page == 0
+            if self.position % self.block_pages.len() as u64 == 0
                 && self.position >= self.erase_from
                 && !erase_or_retire(flash, alloc, addr.block)?
             {

@@ -126,14 +126,15 @@ struct RegionPages {
 
 fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<RegionPages, FlashError> {
     let geometry = flash.geometry();
+    let block_pages = super::block_pages(geometry);
     let mut pages = RegionPages {
-        found: Vec::with_capacity(region.blocks.len() * geometry.pages_per_block as usize),
+        found: Vec::with_capacity(region.blocks.len() * block_pages.len()),
         bits_corrected_max: 0,
         scrub: false,
     };
     let mut buf = vec![0u8; geometry.page_bytes as usize];
     for &block in &region.blocks {
-        for page in 0..geometry.pages_per_block {
+        for &page in &block_pages {
             let found = match flash.read_checked(PageAddr { block, page }, &mut buf) {
                 Ok(status) => {
                     pages.bits_corrected_max = pages.bits_corrected_max.max(status.bits_corrected);
@@ -200,7 +201,7 @@ impl Journal {
     /// The journal after `scan`: appending resumes at the first block start
     /// past everything programmed, under a new epoch.
     fn resumed(region: Region, geometry: Geometry, found: &[Found], scan: &mut Scan) -> Journal {
-        let ppb = u64::from(geometry.pages_per_block);
+        let ppb = super::block_pages(geometry).len() as u64;
         let last_programmed = found
             .iter()
             .rposition(|f| !matches!(f, Found::Erased))
@@ -263,7 +264,7 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
         epoch: 0,
         synced_through: None,
     };
-    let ppb = u64::from(geometry.pages_per_block);
+    let ppb = super::block_pages(geometry).len() as u64;
     let per_page = entries_per_page(geometry.page_bytes);
     let mut position = 0u64;
     // Bounded: every iteration accepts a page at or past `position` and

@@ -494,9 +494,8 @@ impl<F: Flash> Store<F> {
     fn make_journal_room(&mut self) -> Result<(), StoreError> {
         let contents = self.table.contents(&mut self.log)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
-        let geometry = self.log.flash().geometry();
         let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
-        let region_bytes = u64::from(self.config.journal_blocks) * geometry.block_bytes();
+        let region_bytes = self.log.journal().region_bytes();
         if live_bytes * 2 > region_bytes {
             return self.freeze(&[], false).map(|_| ());
         }

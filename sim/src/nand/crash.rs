@@ -1,7 +1,8 @@
 //! What a power cut does: the write cache resolved by the [`CrashMode`]
 //! (each cached operation persists or not, blocks in any order, erase
 //! before program kept within a block), and the operation in flight lost,
-//! applied, or torn.
+//! applied, or torn; a torn program on a paired part (MLC, TLC) damages the
+//! pages of lower groups on its wordline too, synced or not.
 
 use logstore::testing::ERASED;
 use std::sync::Arc;
@@ -117,7 +118,10 @@ impl SimFlash {
                 self.apply_program(page, data)
             }
             (CrashMode::Reorder, InFlight::Erase { block }) => self.apply_erase(block),
-            (CrashMode::Torn, InFlight::Program { page, data }) => self.tear_program(page, data),
+            (CrashMode::Torn, InFlight::Program { page, data }) => {
+                self.tear_program(page, data);
+                self.damage_pairs(page);
+            }
             (CrashMode::Torn, InFlight::Erase { block }) => self.tear_erase(block),
         }
     }

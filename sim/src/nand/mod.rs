@@ -53,6 +53,9 @@ pub struct Counters {
     pub bit_flips: u64,
     /// Raw bit errors the error model injected into reads.
     pub bit_errors: u64,
+    /// Pages a torn program damaged through their pairing (lower-group
+    /// pages of its wordline, written before).
+    pub paired_pages_corrupted: u64,
     /// Reads that returned more flipped bits in some ECC codeword (a
     /// step's data and its parity slot) than the geometry's ECC corrects:
     /// from then on a loss the index reports is the device's doing.
@@ -102,6 +105,8 @@ fn fresh_stamp() -> u64 {
 pub struct SimFlash {
     config: SimConfig,
     seed: u64,
+    /// Each page's group on its wordline (all 0 without pairing).
+    groups: Arc<Vec<u8>>,
     /// Blocks marked bad at manufacture.
     factory_bad: Vec<bool>,
     rng: ChaCha8Rng,
@@ -144,7 +149,14 @@ impl SimFlash {
             vec![config.endurance_cycles; geometry.blocks as usize]
         };
         let factory_bad = factory_bad(&config, seed);
+        let groups = geometry
+            .pairing
+            .roles(geometry.pages_per_block)
+            .iter()
+            .map(|r| r.group as u8)
+            .collect();
         Ok(SimFlash {
+            groups: Arc::new(groups),
             factory_bad,
             seed,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -400,6 +412,45 @@ impl SimFlash {
         debug_assert!(self.pending.len() <= self.config.cache_ops_max.max(1));
     }
 
+    /// A program's latency by the page's group: on paired parts a lower page
+    /// programs at half the nominal time, a middle (TLC) at it, an upper at
+    /// one and a half times (their mean is the nominal time).
+    fn program_ns(&self, page: PageAddr) -> u64 {
+        let nominal = self.config.latency.program_ns;
+        let groups = self.config.geometry.pairing.groups();
+        if groups == 1 {
+            return nominal;
+        }
+        let group = u64::from(self.groups[page.page as usize]);
+        let top = u64::from(groups - 1);
+        nominal / 2 + nominal * group / top
+    }
+
+    /// Damages, as a torn program of `page` does on a paired part, the
+    /// programmed pages of lower groups on its wordline: most of their bits
+    /// scrambled, far past any ECC.
+    pub(super) fn damage_pairs(&mut self, page: PageAddr) {
+        let geometry = self.config.geometry;
+        for lower in geometry
+            .pairing
+            .damaged_by(page.page, geometry.pages_per_block)
+        {
+            let addr = PageAddr {
+                block: page.block,
+                page: lower,
+            };
+            if !self.states.is_programmed(addr) {
+                continue;
+            }
+            let mut noise = vec![0u8; geometry.raw_page_bytes() as usize];
+            self.rng.fill(&mut noise[..]);
+            for (cell, n) in self.page_bytes_mut(addr).iter_mut().zip(&noise) {
+                *cell ^= n & 0x55;
+            }
+            self.counters.paired_pages_corrupted += 1;
+        }
+    }
+
     /// Whether `block` was marked bad at manufacture.
     pub fn is_factory_bad(&self, block: BlockAddr) -> bool {
         self.factory_bad
@@ -559,8 +610,9 @@ impl Flash for SimFlash {
         }
         let op_index = self.begin_mutation(InFlight::Program { page, data })?;
         self.counters.programs += 1;
-        self.counters.device_time_ns += self.config.latency.program_ns;
-        self.clock_ns += self.config.latency.program_ns;
+        let program_ns = self.program_ns(page);
+        self.counters.device_time_ns += program_ns;
+        self.clock_ns += program_ns;
         if self.is_factory_bad(page.block) {
             self.counters.program_failures += 1;
             return Err(FlashError::BadBlock {

@@ -13,7 +13,7 @@
 //! datasheet ECC fails one codeword in 10^12 ([`rber_limit`]). They are a
 //! model to exercise the index, not any one part.
 
-use logstore::Geometry;
+use logstore::{Geometry, Pairing};
 
 use super::config::{Latency, SimConfig};
 use super::errors::{rber_limit, ErrorModel, CODEWORD_FAILURE_TARGET};
@@ -46,6 +46,8 @@ pub struct Part {
     pub errors: ErrorModel,
     /// Blocks a thousand marked bad at manufacture (block 0 spared).
     pub factory_bad_per_mille: u32,
+    /// How the pages of a block share wordlines.
+    pub pairing: Pairing,
 }
 
 const SLC: Part = Part {
@@ -57,6 +59,7 @@ const SLC: Part = Part {
     ecc_bits: 4,
     endurance_cycles: 100_000,
     factory_bad_per_mille: 5,
+    pairing: Pairing::None,
     latency: Latency {
         read_ns: 25_000,
         program_ns: 250_000,
@@ -81,6 +84,8 @@ const MLC: Part = Part {
     ecc_bits: 24,
     endurance_cycles: 3_000,
     factory_bad_per_mille: 10,
+    // Linux's dist3: Toshiba and Hynix MLC.
+    pairing: Pairing::Mlc { lead: 2 },
     latency: Latency {
         read_ns: 50_000,
         program_ns: 900_000,
@@ -105,6 +110,7 @@ const TLC: Part = Part {
     ecc_bits: 40,
     endurance_cycles: 1_000,
     factory_bad_per_mille: 20,
+    pairing: Pairing::Tlc,
     latency: Latency {
         read_ns: 75_000,
         program_ns: 2_000_000,
@@ -164,6 +170,7 @@ impl Device {
         let p = self.part();
         Geometry::new(p.page_bytes, p.pages_per_block, blocks)
             .and_then(|g| g.with_ecc(p.spare_bytes, p.ecc_step_bytes, p.ecc_bits))
+            .and_then(|g| g.with_pairing(p.pairing))
             .expect("a preset's geometry is valid")
     }
 
@@ -181,6 +188,7 @@ impl Device {
         };
         Geometry::new(512, pages_per_block, blocks)
             .and_then(|g| g.with_ecc(spare_bytes, 512, bits))
+            .and_then(|g| g.with_pairing(p.pairing))
             .expect("a small preset geometry is valid")
     }
 

@@ -89,6 +89,9 @@ pub(super) fn section(sizes: &Sizes, out: &Path, bar: &ProgressBar) -> Result<Se
 /// A wear run of `device` to the end of life, blocks enduring `endurance`.
 fn config(device: Device, wear_out: WearOut, endurance: u32) -> WearConfig {
     let mut config = WearConfig::new(0, endurance, 16).on_device(device);
+    // Each preset its own device seed: its own factory-bad blocks and
+    // endurance spread.
+    config.seed = Device::ALL.iter().position(|&d| d == device).unwrap_or(0) as u64;
     config.wear_out = wear_out;
     config.until_end_of_life = true;
     config

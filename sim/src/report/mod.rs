@@ -8,6 +8,7 @@
 
 mod bit_errors;
 mod end_of_life;
+mod paired;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -60,6 +61,9 @@ struct Sizes {
     ecc_ops: usize,
     /// P/E cycles blocks endure in the end-of-life runs.
     eol_endurance: u32,
+    /// Steps of the paired-page exhaustive campaigns, at depth 1 and 2.
+    paired_ops: usize,
+    paired_depth2_ops: usize,
 }
 
 impl Sizes {
@@ -85,6 +89,8 @@ impl Sizes {
                 ecc_seeds: 6,
                 ecc_ops: 300,
                 eol_endurance: 20,
+                paired_ops: 300,
+                paired_depth2_ops: 100,
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -105,6 +111,8 @@ impl Sizes {
                 ecc_seeds: 60,
                 ecc_ops: 600,
                 eol_endurance: 150,
+                paired_ops: 3_000,
+                paired_depth2_ops: 600,
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -125,6 +133,8 @@ impl Sizes {
                 ecc_seeds: 400,
                 ecc_ops: 2_000,
                 eol_endurance: 1_000,
+                paired_ops: 20_000,
+                paired_depth2_ops: 3_000,
             },
         }
     }
@@ -172,6 +182,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
         &figures["crash"]["failures"],
         &figures["bit_errors"]["silent_within_ecc"],
         &figures["end_of_life"]["lost"],
+        &figures["paired_pages"]["failures"],
     ]
     .iter()
     .map(|f| f.as_u64().unwrap_or(u64::MAX))
@@ -204,10 +215,11 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 8] = [
+const SECTIONS: [(&str, SectionFn); 9] = [
     ("fill", fill_section),
     ("crash", crash_section),
     ("bit_errors", bit_errors::section),
+    ("paired_pages", paired::section),
     ("wear", wear_section),
     ("end_of_life", end_of_life::section),
     ("write_amplification", wa_section),
