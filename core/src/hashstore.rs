@@ -10,17 +10,20 @@ use std::ops::Range;
 use crate::alloc::{erase_or_retire, Allocator, OutOfBlocks};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::cuckoo::{self, CuckooConfig, CuckooTable};
+use crate::filter::HashFilter;
 use crate::flash::{BlockAddr, Flash, FlashError, Geometry, PageAddr, ReadStatus, ERASED};
+use crate::format::filter;
 use crate::format::incarnation::{
     decode_slot, encode_slot, finish_page, Header, IncarnationPageFault, PAGE_HEADER_BYTES,
     SLOT_BYTES,
 };
+use crate::planted::{self, Bug};
 use crate::region::Region;
 use crate::types::{Hash, Value};
 
-const META_VERSION: u16 = 1;
+const META_VERSION: u16 = 2;
 /// Bytes of the shape in [`Region::meta`].
-pub const META_BYTES: usize = 24;
+pub const META_BYTES: usize = 40;
 /// Most pages a lookup reads.
 #[cfg(feature = "testing")]
 pub const PAGES_PER_LOOKUP_MAX: u64 = 2;
@@ -72,8 +75,11 @@ struct Shape {
     order: u32,
     bucket_slots: usize,
     buckets_per_page: u32,
+    /// Pages of buckets, then pages of the filter (none in meta version 1).
     pages: u64,
     entries: u64,
+    filter_pages: u64,
+    filter_bytes: u64,
 }
 
 impl Shape {
@@ -100,7 +106,24 @@ impl Shape {
             buckets_per_page,
             pages: (1u64 << order).div_ceil(u64::from(buckets_per_page)),
             entries,
+            filter_pages: 0,
+            filter_bytes: 0,
         })
+    }
+
+    /// This shape with a filter of `bytes` bytes after the buckets.
+    fn with_filter(self, bytes: u64, geometry: Geometry) -> Self {
+        let payload = filter::payload_bytes(geometry.page_bytes).max(1) as u64;
+        Shape {
+            filter_pages: bytes.div_ceil(payload),
+            filter_bytes: bytes,
+            ..self
+        }
+    }
+
+    /// Every page of the region: buckets, then filter.
+    fn all_pages(&self) -> u64 {
+        self.pages + self.filter_pages
     }
 
     fn buckets(&self) -> u64 {
@@ -123,7 +146,8 @@ impl Shape {
     }
 
     fn blocks_needed(&self, geometry: Geometry) -> u64 {
-        self.pages.div_ceil(u64::from(geometry.pages_per_block))
+        self.all_pages()
+            .div_ceil(u64::from(geometry.pages_per_block))
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -133,7 +157,9 @@ impl Shape {
             .u8(self.bucket_slots as u8)
             .u32(self.buckets_per_page)
             .u64(self.pages)
-            .u64(self.entries);
+            .u64(self.entries)
+            .u64(self.filter_pages)
+            .u64(self.filter_bytes);
         assert_eq!(w.bytes.len(), META_BYTES);
         w.bytes
     }
@@ -144,12 +170,17 @@ impl Shape {
         let invalid = |what, value: u64| DecodeError::Invalid { what, value };
         let mut r = Reader::new(meta);
         let version = r.u16()?;
-        if version != META_VERSION {
+        if version != META_VERSION && version != 1 {
             return Err(invalid("hash store meta version", u64::from(version)).into());
         }
         let order = u32::from(r.u8()?);
         let bucket_slots = usize::from(r.u8()?);
         let (buckets_per_page, pages, entries) = (r.u32()?, r.u64()?, r.u64()?);
+        // Version 1: no filter (one is built at open).
+        let (filter_pages, filter_bytes) = match version {
+            1 => (0, 0),
+            _ => (r.u64()?, r.u64()?),
+        };
         if r.remaining() != 0 {
             return Err(invalid("trailing meta bytes", r.remaining() as u64).into());
         }
@@ -169,11 +200,25 @@ impl Shape {
         if entries > shape.buckets() * bucket_slots as u64 {
             return Err(invalid("entry count", entries).into());
         }
+        // A filter is at most 4 bytes an entry and a page of descriptor.
+        if filter_bytes > entries.saturating_mul(4).saturating_add(4096) {
+            return Err(invalid("filter bytes", filter_bytes).into());
+        }
+        let shape = shape.with_filter(filter_bytes, geometry);
+        if filter_pages != shape.filter_pages {
+            return Err(invalid("filter page count", filter_pages).into());
+        }
         if blocks as u64 != shape.blocks_needed(geometry) {
             return Err(invalid("region block count", blocks as u64).into());
         }
         Ok(shape)
     }
+}
+
+/// What a freeze writes: the table's buckets, then its filter's bytes.
+struct Source<'a> {
+    table: &'a CuckooTable<Value>,
+    filter: &'a [u8],
 }
 
 /// The result of one lookup and what it cost.
@@ -184,6 +229,8 @@ pub struct Lookup {
     pub pages_read: u64,
     /// A page read needs scrubbing (corrected bits at the threshold).
     pub scrub: bool,
+    /// The filter ruled the hash out: nothing was read.
+    pub filtered: bool,
 }
 
 /// An incarnation's entries with their places, as read back.
@@ -201,9 +248,38 @@ pub struct Incarnation {
     region: Region,
     geometry: Geometry,
     shape: Shape,
+    /// The filter of its hashes, once built or loaded: a lookup it rules
+    /// out reads nothing. Shared by every clone (it never changes).
+    filter: Option<std::sync::Arc<HashFilter>>,
+}
+
+/// Where an incarnation's filter came from at open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterLoad {
+    /// Read from its pages.
+    Loaded,
+    /// Its pages were missing (an older incarnation) or did not check out:
+    /// built again from the buckets, in RAM.
+    Rebuilt,
+    /// None could be built (lookups read the pages).
+    Absent,
 }
 
 impl Incarnation {
+    /// The most blocks a freeze of a table of 2^`order` buckets of
+    /// `bucket_slots` slots takes: every bucket page and the largest filter
+    /// its entries can need.
+    pub fn blocks_max(
+        geometry: Geometry,
+        order: u32,
+        bucket_slots: usize,
+    ) -> Result<u64, HashStoreError> {
+        let entries = (1u64 << order).saturating_mul(bucket_slots as u64);
+        let shape = Shape::new(geometry, order, bucket_slots, entries)?
+            .with_filter(HashFilter::bytes_max(entries), geometry);
+        Ok(shape.blocks_needed(geometry))
+    }
+
     /// Writes `table`'s buckets, in bucket order, into pages of freshly
     /// allocated and erased blocks (least-worn first). Tombstones are kept.
     /// A block whose erase or program fails is retired and replaced, its
@@ -217,7 +293,17 @@ impl Incarnation {
     ) -> Result<Incarnation, HashStoreError> {
         let geometry = flash.geometry();
         let config = table.config();
-        let shape = Shape::new(geometry, config.order, config.bucket_slots, table.len())?;
+        let order = config.order;
+        let first_only = planted::active(Bug::FilterFirstBucketOnly);
+        let filter = HashFilter::build((0..table.buckets()).flat_map(|bucket| {
+            table
+                .bucket(bucket)
+                .flatten()
+                .map(move |(hash, _)| (hash, bucket != cuckoo::h1(hash, order) && !first_only))
+        }));
+        let filter_bytes = filter.as_ref().map_or_else(Vec::new, HashFilter::encode);
+        let shape = Shape::new(geometry, config.order, config.bucket_slots, table.len())?
+            .with_filter(filter_bytes.len() as u64, geometry);
         let blocks_needed = shape.blocks_needed(geometry);
         if blocks_needed > u64::from(geometry.blocks) {
             return Err(HashStoreError::TooLarge {
@@ -233,9 +319,14 @@ impl Incarnation {
             },
             geometry,
             shape,
+            filter: filter.map(std::sync::Arc::new),
+        };
+        let source = Source {
+            table,
+            filter: &filter_bytes,
         };
         for index in 0..blocks_needed {
-            match incarnation.write_block(flash, alloc, table, index) {
+            match incarnation.write_block(flash, alloc, &source, index) {
                 Ok(block) => incarnation.region.blocks.push(block),
                 Err(e) => {
                     for &block in &incarnation.region.blocks {
@@ -255,15 +346,15 @@ impl Incarnation {
         &self,
         flash: &mut F,
         alloc: &mut Allocator,
-        table: &CuckooTable<Value>,
+        source: &Source<'_>,
         index: u64,
     ) -> Result<BlockAddr, HashStoreError> {
         let ppb = u64::from(self.geometry.pages_per_block);
-        let pages = index * ppb..((index + 1) * ppb).min(self.shape.pages);
+        let pages = index * ppb..((index + 1) * ppb).min(self.shape.all_pages());
         let mut buf = vec![ERASED; self.geometry.page_bytes as usize];
         for _ in 0..=self.geometry.blocks {
             let block = alloc.allocate_cold()?;
-            match self.try_block(flash, alloc, table, block, pages.clone(), &mut buf) {
+            match self.try_block(flash, alloc, source, block, pages.clone(), &mut buf) {
                 Ok(true) => return Ok(block),
                 Ok(false) => continue,
                 Err(e) => {
@@ -283,7 +374,7 @@ impl Incarnation {
         &self,
         flash: &mut F,
         alloc: &mut Allocator,
-        table: &CuckooTable<Value>,
+        source: &Source<'_>,
         block: BlockAddr,
         pages: Range<u64>,
         buf: &mut [u8],
@@ -294,7 +385,19 @@ impl Incarnation {
         let ppb = u64::from(self.geometry.pages_per_block);
         let erase_count = alloc.erase_counts()[block.0 as usize];
         for page in pages {
-            self.encode_page(table, page, erase_count, buf);
+            match page.checked_sub(self.shape.pages) {
+                None => self.encode_page(source.table, page, erase_count, buf),
+                Some(index) => filter::encode_page(
+                    filter::Header {
+                        generation: self.region.generation,
+                        index: index as u32,
+                        total_bytes: source.filter.len() as u32,
+                        erase_count,
+                    },
+                    source.filter,
+                    buf,
+                ),
+            }
             let addr = PageAddr {
                 block,
                 page: (page % ppb) as u32,
@@ -354,7 +457,73 @@ impl Incarnation {
             region,
             geometry,
             shape,
+            filter: None,
         })
+    }
+
+    /// Loads the filter from its pages, or builds it again from the
+    /// buckets when it has none or a page of it does not check out (each
+    /// read within the ECC, its header naming this incarnation and its
+    /// length). `Err` only if the buckets themselves cannot be read.
+    pub fn load_filter<F: Flash>(&mut self, flash: &mut F) -> Result<FilterLoad, HashStoreError> {
+        if let Some(filter) = self.read_filter(flash)? {
+            self.filter = Some(std::sync::Arc::new(filter));
+            return Ok(FilterLoad::Loaded);
+        }
+        let placed = self.read_placed(flash)?.entries;
+        let order = self.shape.order;
+        let keys = placed
+            .iter()
+            .map(|(bucket, _, hash, _)| (hash, *bucket != cuckoo::h1(hash, order)));
+        self.filter = HashFilter::build(keys).map(std::sync::Arc::new);
+        Ok(if self.filter.is_some() {
+            FilterLoad::Rebuilt
+        } else {
+            FilterLoad::Absent
+        })
+    }
+
+    /// The filter its pages hold, if they all check out. Bounded by the
+    /// shape's filter pages.
+    fn read_filter<F: Flash>(&self, flash: &mut F) -> Result<Option<HashFilter>, HashStoreError> {
+        if self.shape.filter_pages == 0 {
+            return Ok(None);
+        }
+        let total = self.shape.filter_bytes as usize;
+        let mut bytes = Vec::with_capacity(total);
+        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        for index in 0..self.shape.filter_pages {
+            let addr = self.page_addr(self.shape.pages + index);
+            match flash.read_checked(addr, &mut buf) {
+                Ok(_) => {}
+                Err(FlashError::Uncorrectable { .. }) => return Ok(None),
+                Err(other) => return Err(other.into()),
+            }
+            let Some((header, payload)) = filter::decode_page(&buf) else {
+                return Ok(None);
+            };
+            let expected = header.generation == self.region.generation
+                && u64::from(header.index) == index
+                && header.total_bytes as usize == total;
+            if !expected {
+                return Ok(None);
+            }
+            let take = (total - bytes.len()).min(payload.len());
+            bytes.extend_from_slice(&payload[..take]);
+        }
+        Ok(HashFilter::decode(&bytes))
+    }
+
+    /// The filter, if built or loaded.
+    pub fn filter(&self) -> Option<&HashFilter> {
+        self.filter.as_deref()
+    }
+
+    /// Puts `filter` in front of the incarnation (tests: a filter that
+    /// answers falsely, or none).
+    #[cfg(feature = "testing")]
+    pub fn set_filter(&mut self, filter: Option<HashFilter>) {
+        self.filter = filter.map(std::sync::Arc::new);
     }
 
     /// Looks `hash` up, reading at most the two pages holding its buckets.
@@ -364,30 +533,52 @@ impl Incarnation {
         flash: &mut F,
         hash: &Hash,
     ) -> Result<Option<Value>, HashStoreError> {
-        Ok(self.lookup(flash, hash)?.value)
+        let mut buf = Vec::new();
+        Ok(self.lookup(flash, hash, &mut buf)?.value)
     }
 
     /// [`Incarnation::get`], also telling how many pages it read and whether
-    /// one needs scrubbing. Bucket h1 is searched first; the page of h2 is
-    /// read only if h1 lacks the hash and lies on another page.
-    pub fn lookup<F: Flash>(&self, flash: &mut F, hash: &Hash) -> Result<Lookup, HashStoreError> {
+    /// one needs scrubbing. The filter, if any, names the candidate buckets
+    /// that may hold the hash: a miss mostly reads nothing, a hit the one
+    /// page of its bucket. Without a filter bucket h1 is searched first, and
+    /// the page of h2 read only if h1 lacks the hash and lies on another
+    /// page. A false positive costs a read, never an answer. `buf` is the caller's
+    /// page buffer, kept between lookups: no allocation once it is sized.
+    pub fn lookup<F: Flash>(
+        &self,
+        flash: &mut F,
+        hash: &Hash,
+        buf: &mut Vec<u8>,
+    ) -> Result<Lookup, HashStoreError> {
+        let mut found = Lookup::default();
+        let wanted = self
+            .filter
+            .as_ref()
+            .map_or([true, true], |f| f.candidates(hash));
+        if wanted == [false, false] {
+            found.filtered = true;
+            return Ok(found);
+        }
         let order = self.shape.order;
         let buckets = [cuckoo::h1(hash, order), cuckoo::h2(hash, order)];
-        let mut buf = vec![0u8; self.geometry.page_bytes as usize];
+        buf.resize(self.geometry.page_bytes as usize, 0);
+        let buf = &mut buf[..];
         let mut loaded = None;
-        let mut found = Lookup::default();
         for (i, &bucket) in buckets.iter().enumerate() {
             if i == 1 && bucket == buckets[0] {
                 break;
             }
+            if !wanted[i] {
+                continue;
+            }
             let page = self.shape.page_of(bucket);
             if loaded != Some(page) {
-                found.scrub |= self.read_page(flash, page, &mut buf)?.scrub;
+                found.scrub |= self.read_page(flash, page, buf)?.scrub;
                 loaded = Some(page);
                 found.pages_read += 1;
             }
             let addr = self.page_addr(page);
-            for slot in self.bucket_slots_in(&buf, bucket) {
+            for slot in self.bucket_slots_in(buf, bucket) {
                 match decode_slot(slot).map_err(|why| corrupt(addr, why))? {
                     Some((stored, value)) if stored == *hash => {
                         found.value = Some(value);
@@ -461,12 +652,40 @@ impl Incarnation {
     ) -> Result<ReadStatus, HashStoreError> {
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
         let mut most = ReadStatus::default();
-        for page in pages.start..pages.end.min(self.shape.pages) {
-            let status = self.read_page(flash, page, &mut buf)?;
+        for page in pages.start..pages.end.min(self.shape.all_pages()) {
+            let status = if page < self.shape.pages {
+                self.read_page(flash, page, &mut buf)?
+            } else {
+                self.check_filter_page(flash, page, &mut buf)?
+            };
             most.bits_corrected = most.bits_corrected.max(status.bits_corrected);
             most.scrub |= status.scrub;
         }
         Ok(most)
+    }
+
+    /// A filter page read back as a scrub does: one that no longer checks
+    /// out asks for the incarnation to be rewritten (the filter is built
+    /// again then), it is not an error.
+    fn check_filter_page<F: Flash>(
+        &self,
+        flash: &mut F,
+        page: u64,
+        buf: &mut [u8],
+    ) -> Result<ReadStatus, HashStoreError> {
+        let damaged = ReadStatus {
+            bits_corrected: 0,
+            scrub: true,
+        };
+        let status = match flash.read_checked(self.page_addr(page), buf) {
+            Ok(status) => status,
+            Err(FlashError::Uncorrectable { .. }) => return Ok(damaged),
+            Err(other) => return Err(other.into()),
+        };
+        match filter::decode_page(buf) {
+            Some((header, _)) if header.generation == self.region.generation => Ok(status),
+            _ => Ok(damaged),
+        }
     }
 
     /// The incarnation as a table with the same placement: what a rewrite
@@ -569,8 +788,13 @@ impl Incarnation {
         self.shape.buckets_per_page
     }
 
-    /// Pages in the region that hold buckets.
+    /// Pages in the region: buckets, then filter.
     pub fn pages(&self) -> u64 {
+        self.shape.all_pages()
+    }
+
+    /// Pages of buckets: the region's first pages.
+    pub fn bucket_pages(&self) -> u64 {
         self.shape.pages
     }
 

@@ -35,6 +35,7 @@ mod codec;
 mod cuckoo;
 mod ecc;
 mod file_flash;
+mod filter;
 mod flash;
 mod format;
 mod hashstore;
@@ -86,12 +87,13 @@ pub mod testing {
     pub use crate::cuckoo::full::{CuckooTable, FullSlots};
     pub use crate::cuckoo::table::{InsertPlan, Placement, Table};
     pub use crate::ecc::Media;
+    pub use crate::filter::HashFilter;
     pub use crate::flash::{
         BlockState, PageStates, BLOCKS_MAX, ERASED, PAGES_PER_BLOCK_MAX, PAGE_BYTES_MAX,
         PAGE_BYTES_MIN,
     };
     pub use crate::format::anchor::AnchorRecord;
-    pub use crate::hashstore::{Incarnation, Lookup, META_BYTES, PAGES_PER_LOOKUP_MAX};
+    pub use crate::hashstore::{FilterLoad, Incarnation, Lookup, META_BYTES, PAGES_PER_LOOKUP_MAX};
     pub use crate::journal::{Journal, JournalStats};
     pub use crate::log::{Log, REGION_ATTEMPTS_MAX};
     #[cfg(feature = "planted")]

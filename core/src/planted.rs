@@ -40,11 +40,14 @@ pub enum Bug {
     /// The journal writes every page of a paired (MLC, TLC) block, upper
     /// pages too, as on SLC.
     PairingUnaware,
+    /// A freeze keys every hash in its filter as in its first candidate
+    /// bucket: a lookup never reads a hash kicked to its second.
+    FilterFirstBucketOnly,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -58,6 +61,7 @@ impl Bug {
         Bug::ScrubNever,
         Bug::MiddlePageIsEnd,
         Bug::PairingUnaware,
+        Bug::FilterFirstBucketOnly,
     ];
 }
 

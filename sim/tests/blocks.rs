@@ -55,8 +55,8 @@ fn two_percent_of_blocks_bad_anywhere_format_run_and_recover() {
     }
 }
 
-/// Opening reads page 0 of every block, the two lanes of the anchor, and
-/// the journal's region: nothing more.
+/// Opening reads page 0 of every block, the two lanes of the anchor, the
+/// journal's region and the incarnations' filter pages: nothing more.
 #[test]
 fn open_reads_a_page_a_block_then_the_anchor_lanes_and_the_journal() {
     let geometry = Geometry::new(512, 16, 256).unwrap();
@@ -70,12 +70,23 @@ fn open_reads_a_page_a_block_then_the_anchor_lanes_and_the_journal() {
         }
     }
     store.flush().unwrap();
+    let stats = store.stats();
+    assert!(stats.incarnations > 0 && stats.filter_ram_bytes > 0);
     let flash = store.into_flash();
     let reads_before = flash.counters().reads;
-    let (store, _) = Store::open(flash).unwrap();
+    let (store, report) = Store::open(flash).unwrap();
+    assert_eq!(report.filters_rebuilt, 0);
     let reads = store.flash().counters().reads - reads_before;
     let ppb = u64::from(geometry.pages_per_block);
-    let bound = u64::from(geometry.blocks) + 2 * ppb + u64::from(config.journal_blocks) * ppb;
+    // Each filter's pages: a 32-byte header, then its bytes.
+    let filter_pages = stats
+        .filter_ram_bytes
+        .div_ceil(u64::from(geometry.page_bytes) - 32)
+        + u64::from(stats.incarnations);
+    let bound = u64::from(geometry.blocks)
+        + 2 * ppb
+        + u64::from(config.journal_blocks) * ppb
+        + filter_pages;
     println!("open: {reads} page reads, bound {bound}");
     assert!(reads <= bound, "{reads} reads at open, bound {bound}");
     assert!(reads >= u64::from(geometry.blocks));
@@ -139,7 +150,7 @@ fn a_worn_out_store_is_read_only_and_keeps_every_flushed_entry() {
         let reopened_read_only = store.read_only().is_some();
         assert!(
             reopened_read_only || wear_out != WearOut::EraseFails,
-            "{wear_out:?}: reopened writable"
+            "{wear_out:?}: reopened writable after {why:?}"
         );
         let after = check(&mut store, &flushed, "after the restart");
         assert_eq!(before, after, "{wear_out:?}");

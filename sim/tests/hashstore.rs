@@ -82,7 +82,7 @@ fn get_counted(
     hash: &Hash,
 ) -> Result<Option<Value>, HashStoreError> {
     let before = flash.counters().reads;
-    let lookup = incarnation.lookup(flash, hash);
+    let lookup = incarnation.lookup(flash, hash, &mut Vec::new());
     let reads = flash.counters().reads - before;
     assert!(
         reads <= Incarnation::pages_per_lookup_max(),
@@ -161,7 +161,23 @@ fn freeze_then_every_hash_reads_back() {
         );
         assert_eq!(inc.region().generation, GENERATION);
         check_region_blocks(&inc, &alloc);
-        let most = check_answers(&inc, &mut flash, &table, &absent_hashes(2000, 1));
+        // The filter names the bucket: a hit reads its one page, a miss
+        // almost never reads.
+        let absent = absent_hashes(2000, 1);
+        let before = flash.counters().reads;
+        let most = check_answers(&inc, &mut flash, &table, &absent);
+        let reads = flash.counters().reads - before;
+        assert!(most <= 1, "a miss read {most} pages");
+        assert!(
+            reads <= table.len() + 2,
+            "{reads} reads for {} hits and {} misses",
+            table.len(),
+            absent.len()
+        );
+        // Without its filter, absent lookups sometimes read both pages.
+        let bare = Incarnation::open(inc.region().clone(), g).unwrap();
+        assert!(bare.filter().is_none());
+        let most = check_answers(&bare, &mut flash, &table, &absent);
         assert_eq!(most, 2, "absent lookups should sometimes read both pages");
         assert_eq!(inc.read_all(&mut flash).unwrap(), contents(&table));
     }
@@ -174,7 +190,8 @@ fn empty_table_freezes_and_finds_nothing() {
     let mut flash = device(g, 0);
     let mut alloc = allocator(g);
     let inc = Incarnation::freeze(&mut flash, &mut alloc, GENERATION, &table).unwrap();
-    assert_eq!((inc.entries(), inc.pages()), (0, 8));
+    assert_eq!((inc.entries(), inc.bucket_pages()), (0, 8));
+    assert!(inc.pages() > 8, "the filter's pages follow the buckets");
     check_answers(&inc, &mut flash, &table, &absent_hashes(200, 0));
     assert_eq!(inc.read_all(&mut flash).unwrap(), vec![]);
 }
@@ -295,7 +312,9 @@ fn every_single_bit_flip_in_sampled_pages_is_caught() {
     // Order 5, B=4, 256-byte pages: one bucket a page, 32 pages.
     let f = frozen(256, 5, 4, 11);
     let probes = f.probes();
-    let pages = f.incarnation.pages();
+    // Without its filter, so that each lookup reads its first bucket's page.
+    let bare = Incarnation::open(f.incarnation.region().clone(), f.geometry).unwrap();
+    let pages = bare.bucket_pages();
     let mut caught = 0u64;
     for page in [0, pages / 2 - 1, pages - 1] {
         let target = f.incarnation.page_addr(page);
@@ -309,14 +328,14 @@ fn every_single_bit_flip_in_sampled_pages_is_caught() {
             flash.flip_bit(target, bit).unwrap();
             for (hash, expected) in &readers {
                 let [first, _] = candidate_pages(&f.incarnation, f.geometry, hash);
-                match get_counted(&f.incarnation, &mut flash, hash) {
+                match get_counted(&bare, &mut flash, hash) {
                     Err(HashStoreError::Corrupt { page, .. }) if page == target => caught += 1,
                     Ok(got) if first != target => assert_eq!(got, *expected, "bit {bit}"),
                     other => panic!("flip of bit {bit} of {target}: {other:?}"),
                 }
             }
             assert!(matches!(
-                f.incarnation.read_all(&mut flash),
+                bare.read_all(&mut flash),
                 Err(HashStoreError::Corrupt { page, .. }) if page == target
             ));
         }
@@ -405,7 +424,7 @@ fn open_checks_the_shape_against_region_and_geometry() {
     let mut trailing = region.clone();
     trailing.meta.push(0);
     meta_error(trailing, g);
-    for (byte, value) in [(0, 2), (2, 41), (3, 3), (3, 0), (4, 9), (8, 1)] {
+    for (byte, value) in [(0, 0), (0, 3), (2, 41), (3, 3), (3, 0), (4, 9), (8, 1)] {
         let mut bad = region.clone();
         bad.meta[byte] = value;
         meta_error(bad, g);
@@ -571,8 +590,9 @@ fn a_failed_program_or_erase_at_any_point_retires_that_block() {
             assert!(bad.len() <= 1);
         }
     }
-    // 4 blocks of 8 pages: one erase and 8 programs each.
-    assert_eq!((clean_ops, program_failures, erase_failures), (36, 32, 4));
+    // 4 blocks of 8 pages of buckets, one with the filter's 2 pages: one
+    // erase a block and a program a page.
+    assert_eq!((clean_ops, program_failures, erase_failures), (39, 34, 5));
 }
 
 #[test]
@@ -601,5 +621,105 @@ fn page_addresses_follow_the_documented_layout() {
     for page in 0..inc.pages() {
         let bucket = page * u64::from(inc.buckets_per_page());
         assert_eq!(inc.page_addr(page), page_of_bucket(inc, f.geometry, bucket));
+    }
+}
+
+/// A filter page that no longer checks out (bits past the ECC, another
+/// incarnation's page, erased) is rebuilt from the buckets, and says so;
+/// answers are the same and the rebuilt filter names the same buckets.
+#[test]
+fn a_damaged_filter_is_rebuilt_from_the_buckets() {
+    use logstore::testing::FilterLoad;
+    let f = frozen(512, 6, 4, 31);
+    let first_filter_page = f.incarnation.page_addr(f.incarnation.bucket_pages());
+    let mut loaded = Incarnation::open(f.incarnation.region().clone(), f.geometry).unwrap();
+    let mut flash = f.flash.clone();
+    assert_eq!(loaded.load_filter(&mut flash).unwrap(), FilterLoad::Loaded);
+    for damage in 0..3 {
+        let mut image = f.flash.image();
+        let at = f.geometry.page_offset(first_filter_page) as usize;
+        let page = &mut image[at..at + f.geometry.page_bytes as usize];
+        match damage {
+            0 => page[40] ^= 0x10,
+            1 => page[4..12].copy_from_slice(&[0xff; 8]),
+            _ => page.fill(0xff),
+        }
+        let mut flash = SimFlash::from_image(SimConfig::new(f.geometry), &image, 0).unwrap();
+        let mut rebuilt = Incarnation::open(f.incarnation.region().clone(), f.geometry).unwrap();
+        assert_eq!(
+            rebuilt.load_filter(&mut flash).unwrap(),
+            FilterLoad::Rebuilt,
+            "damage {damage}"
+        );
+        let (a, b) = (loaded.filter().unwrap(), rebuilt.filter().unwrap());
+        for (hash, _) in f.probes() {
+            assert_eq!(a.candidates(&hash), b.candidates(&hash));
+        }
+        check_answers(&rebuilt, &mut flash, &f.table, &f.absent);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A filter that answers falsely (every absent hash, and every stored
+    /// one in both its buckets) costs reads, never an answer.
+    #[test]
+    fn a_filter_false_positive_never_changes_an_answer(
+        seed in any::<u64>(),
+        order in 3u32..7,
+        bucket_slots in prop::sample::select(vec![2usize, 4, 8]),
+        fill in 0.0f64..0.95,
+    ) {
+        let g = geometry(512, 8, 64);
+        let table = random_table(order, bucket_slots, fill, seed);
+        let absent = absent_hashes(64, seed);
+        let mut flash = device(g, seed);
+        let mut inc = Incarnation::freeze(&mut flash, &mut allocator(g), GENERATION, &table).unwrap();
+        let lying = logstore::testing::HashFilter::build(
+            table
+                .iter()
+                .chain(absent.iter().map(|h| (h, &Value::Tombstone)))
+                .flat_map(|(h, _)| [(h, false), (h, true)]),
+        );
+        inc.set_filter(lying);
+        let before = flash.counters().reads;
+        check_answers(&inc, &mut flash, &table, &absent);
+        // Each absent hash passed the filter, so it was looked for.
+        prop_assert!(flash.counters().reads - before >= absent.len() as u64);
+    }
+}
+
+/// The store's open loads every filter from flash and rebuilds a damaged
+/// one, counted in the recovery report; no answer changes.
+#[test]
+fn open_rebuilds_a_damaged_filter_and_reports_it() {
+    use logstore::{Store, StoreConfig};
+    let info = |n: usize| Info {
+        physical_sector: n as u64,
+        first_logical_sector: 0,
+    };
+    let g = geometry(512, 16, 256);
+    let mut store = Store::create(device(g, 3), StoreConfig::new(8, 4)).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let hashes: Vec<Hash> = (0..3_000).map(|_| random_hash(&mut rng)).collect();
+    for (n, hash) in hashes.iter().enumerate() {
+        store.insert(*hash, info(n)).unwrap();
+    }
+    store.flush().unwrap();
+    let regions = store.incarnation_regions();
+    assert!(regions.len() >= 2);
+    let flash = store.into_flash();
+    let (_, report) = Store::open(flash.clone()).unwrap();
+    assert_eq!(report.filters_rebuilt, 0);
+    let mut image = flash.image();
+    let inc = Incarnation::open(regions[1].clone(), g).unwrap();
+    let at = g.page_offset(inc.page_addr(inc.bucket_pages())) as usize;
+    image[at..at + 64].fill(0);
+    let flash = SimFlash::from_image(SimConfig::new(g), &image, 0).unwrap();
+    let (mut store, report) = Store::open(flash).unwrap();
+    assert_eq!(report.filters_rebuilt, 1);
+    for (n, hash) in hashes.iter().enumerate() {
+        assert_eq!(store.get(hash).unwrap(), Some(info(n)));
     }
 }

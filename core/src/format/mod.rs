@@ -11,6 +11,7 @@
 use std::ops::Range;
 
 pub(crate) mod anchor;
+pub(crate) mod filter;
 pub(crate) mod incarnation;
 pub(crate) mod journal;
 
@@ -68,6 +69,9 @@ pub fn reseal(image: &mut [u8], geometry: crate::flash::Geometry) {
 pub(crate) fn erase_count_of(page: &[u8]) -> Option<u32> {
     if let Some(count) = journal::erase_count(page) {
         return Some(count);
+    }
+    if let Some((header, _)) = filter::decode_page(page) {
+        return Some(header.erase_count);
     }
     incarnation::Header::check(page)
         .ok()

@@ -76,6 +76,9 @@ pub struct RecoveryReport {
     /// Some page was read with corrected bits at or past the scrub
     /// threshold: the journal should be rewritten.
     pub scrub: bool,
+    /// Incarnations whose filter was missing (an older format) or did not
+    /// check out, and was built again from their buckets at open.
+    pub filters_rebuilt: u32,
 }
 
 impl RecoveryReport {
@@ -258,6 +261,7 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
             lost: Vec::new(),
             bits_corrected_max: 0,
             scrub: false,
+            filters_rebuilt: 0,
         },
         next_position: 0,
         sequence: 0,

@@ -153,6 +153,9 @@ pub struct StoreStats {
     pub parity_bytes_per_page: u64,
     /// RAM held by the log store table.
     pub ram_bytes: u64,
+    /// RAM held by the incarnations' filters (their encoded bytes, which
+    /// their filter pages hold on flash).
+    pub filter_ram_bytes: u64,
     /// Compact layout: journal entries read to confirm a tag match, and
     /// those that turned out to be another hash.
     pub resolves: u64,
@@ -180,6 +183,8 @@ pub struct Store<F: Flash> {
     scrub_cursor: (u64, u64),
     /// Set for good when the device can no longer take a write.
     read_only: Option<WornOut>,
+    /// A page buffer lookups reuse.
+    scratch: Vec<u8>,
 }
 
 /// Most times one operation makes room (pack or freeze) before it gives up.
@@ -218,6 +223,7 @@ impl<F: Flash> Store<F> {
             scrubs: 0,
             scrub_cursor: (0, 0),
             read_only: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -226,10 +232,18 @@ impl<F: Flash> Store<F> {
         self.read_only.as_ref()
     }
 
-    /// Blocks a write may need at once: a new journal region and two
-    /// fresh anchor lanes.
+    /// Blocks a write may need at once: a freeze writes a new incarnation
+    /// (before it evicts any), a new journal region and two fresh anchor
+    /// lanes.
     fn spare_needed(&self) -> u32 {
-        self.config.journal_blocks + crate::anchor::LANES as u32
+        let geometry = self.log.flash().geometry();
+        let incarnation =
+            Incarnation::blocks_max(geometry, self.config.order, self.config.bucket_slots)
+                .unwrap_or(u64::from(geometry.blocks));
+        let incarnation = u32::try_from(incarnation).unwrap_or(u32::MAX);
+        incarnation
+            .saturating_add(self.config.journal_blocks)
+            .saturating_add(crate::anchor::LANES as u32)
     }
 
     /// Whether the device lacks the spare a write may need, its blocks
@@ -326,7 +340,12 @@ impl<F: Flash> Store<F> {
         };
         let positions = log.journal().recovered_positions().to_vec();
         let mut store = Store::assemble(log, config, table, incarnations);
-        match store.rebuild(entries, positions) {
+        let mut report = report;
+        let loaded = store.load_filters().and_then(|rebuilt| {
+            report.filters_rebuilt = rebuilt;
+            store.rebuild(entries, positions)
+        });
+        match loaded {
             Ok(()) => {
                 store.read_only = store.worn_out();
                 Ok((store, report))
@@ -355,6 +374,17 @@ impl<F: Flash> Store<F> {
             log.journal().position_bits(),
         )?;
         Ok((config, table, incarnations))
+    }
+
+    /// Loads every incarnation's filter, building again those that are
+    /// missing or damaged; returns how many were.
+    fn load_filters(&mut self) -> Result<u32, StoreError> {
+        let mut rebuilt = 0;
+        for incarnation in &mut self.incarnations {
+            let load = incarnation.load_filter(self.log.flash_mut())?;
+            rebuilt += u32::from(load != crate::hashstore::FilterLoad::Loaded);
+        }
+        Ok(rebuilt)
     }
 
     /// Replays the journal into the table. Should an order of inserts the
@@ -408,7 +438,7 @@ impl<F: Flash> Store<F> {
             return Ok(live(value));
         }
         for incarnation in &self.incarnations {
-            let found = incarnation.lookup(self.log.flash_mut(), hash)?;
+            let found = incarnation.lookup(self.log.flash_mut(), hash, &mut self.scratch)?;
             if found.scrub {
                 let generation = incarnation.region().generation;
                 if !self.scrub_due.contains(&generation) {
@@ -598,6 +628,12 @@ impl<F: Flash> Store<F> {
             scrubs: self.scrubs,
             parity_bytes_per_page: self.log.flash().parity_bytes_per_page() as u64,
             ram_bytes: self.table.ram_bytes(),
+            filter_ram_bytes: self
+                .incarnations
+                .iter()
+                .filter_map(Incarnation::filter)
+                .map(|f| f.ram_bytes() as u64)
+                .sum(),
             resolves,
             false_positives,
         }
