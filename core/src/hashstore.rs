@@ -550,11 +550,23 @@ impl Incarnation {
         hash: &Hash,
         buf: &mut Vec<u8>,
     ) -> Result<Lookup, HashStoreError> {
+        self.lookup_with(flash, hash, buf, true)
+    }
+
+    /// [`Incarnation::lookup`], past the filter only if `use_filter` (off:
+    /// to measure what the filter saves; the answer is the same).
+    pub fn lookup_with<F: Flash>(
+        &self,
+        flash: &mut F,
+        hash: &Hash,
+        buf: &mut Vec<u8>,
+        use_filter: bool,
+    ) -> Result<Lookup, HashStoreError> {
         let mut found = Lookup::default();
-        let wanted = self
-            .filter
-            .as_ref()
-            .map_or([true, true], |f| f.candidates(hash));
+        let wanted = match &self.filter {
+            Some(filter) if use_filter => filter.candidates(hash),
+            _ => [true, true],
+        };
         if wanted == [false, false] {
             found.filtered = true;
             return Ok(found);

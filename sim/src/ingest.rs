@@ -2,9 +2,12 @@
 //! on a miss, count hits — the dedup trace a QCOW2 image would produce.
 //!
 //! Owns the walk (directories followed, links not, unreadable entries
-//! reported and skipped) and the figures. Promises: files are taken in
-//! sorted path order, so the same tree gives the same figures; the index's
-//! answers are checked against an exact in-memory set of seen hashes.
+//! reported and skipped) and the figures: dedup, and what the index cost
+//! (page reads a lookup, write amplification, device time, RAM an entry).
+//! Promises: files are taken in sorted path order, so the same tree gives
+//! the same figures; the index's answers are checked against an exact
+//! in-memory set of seen hashes (with eviction on, a seen hash may be
+//! missed, never a new one found).
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -68,7 +71,28 @@ pub struct IngestReport {
     /// Log store fill at the end.
     pub fill: f64,
     pub incarnations: u32,
+    /// Incarnations dropped by `evict_oldest`.
+    pub evictions: u64,
+    pub freezes: u64,
     pub bytes: u64,
+    /// Lookups (one a cluster) and the flash pages they read.
+    pub lookups: u64,
+    pub lookup_page_reads: u64,
+    /// lookup_page_reads / lookups.
+    pub reads_per_lookup: f64,
+    /// Clusters seen before that the index no longer held (evicted).
+    pub duplicates_missed: u64,
+    /// Bytes programmed / bytes of the entries inserted (each a journal
+    /// entry of its hash and info).
+    pub write_amplification: f64,
+    pub bytes_programmed: u64,
+    pub erases: u64,
+    /// The simulated device's busy time, at the part's latencies (zero on
+    /// the ideal device, which has none).
+    pub device_seconds: f64,
+    /// RAM of the log store's table and of every incarnation's filter, per
+    /// entry held (log store and incarnations, tombstones included).
+    pub ram_bytes_per_entry: f64,
     /// Paths that could not be read, and why.
     pub skipped: Vec<(String, String)>,
     /// Why ingest stopped early (the store full), if it did.
@@ -182,6 +206,7 @@ pub fn ingest(
     let mut report = IngestReport::default();
     let files = walk(paths, &mut report.skipped);
     let mut seen: HashSet<Hash> = HashSet::new();
+    let evicting = config.store.evict_oldest;
     'files: for (index, path) in files.iter().enumerate() {
         tick(index as u64, files.len() as u64);
         let (hashes, bytes) = match cluster_hashes(path, config.cluster_bytes) {
@@ -196,8 +221,15 @@ pub fn ingest(
         report.files += 1;
         report.bytes += bytes;
         for hash in hashes {
-            match ingest_cluster(&mut store, &mut seen, hash, report.clusters) {
-                Ok(()) => report.clusters += 1,
+            let reads = store.flash().counters().reads;
+            let found = ingest_cluster(&mut store, &mut seen, hash, report.clusters, evicting);
+            report.lookups += 1;
+            report.lookup_page_reads += store.flash().counters().reads - reads;
+            match found {
+                Ok(missed) => {
+                    report.clusters += 1;
+                    report.duplicates_missed += u64::from(missed);
+                }
                 Err(Miss::Store(StoreError::Full(reason))) => {
                     report.stopped = Some(format!(
                         "store full after {} clusters: {reason:?}",
@@ -213,12 +245,30 @@ pub fn ingest(
         }
     }
     store.flush().map_err(|e| e.to_string())?;
+    finish(&mut report, &store, seen.len() as u64);
+    Ok(report)
+}
+
+/// The figures the store and device tell at the end.
+fn finish(report: &mut IngestReport, store: &Store<SimFlash>, unique: u64) {
     let stats = store.stats();
-    report.unique = seen.len() as u64;
-    report.dedup_ratio = report.clusters as f64 / report.unique.max(1) as f64;
+    let counters = store.flash().counters();
+    let inserted = unique + report.duplicates_missed;
+    report.unique = unique;
+    report.dedup_ratio = report.clusters as f64 / unique.max(1) as f64;
     report.fill = stats.fill;
     report.incarnations = stats.incarnations;
-    Ok(report)
+    report.evictions = stats.evictions;
+    report.freezes = stats.freezes;
+    report.reads_per_lookup = report.lookup_page_reads as f64 / report.lookups.max(1) as f64;
+    report.bytes_programmed = counters.bytes_programmed;
+    report.erases = counters.erases;
+    report.write_amplification = counters.bytes_programmed as f64
+        / (inserted * crate::wear::INSERT_ENTRY_BYTES).max(1) as f64;
+    report.device_seconds = counters.device_time_ns as f64 / 1e9;
+    let entries = stats.log_entries + stats.incarnation_entries;
+    report.ram_bytes_per_entry =
+        (stats.ram_bytes + stats.filter_ram_bytes) as f64 / entries.max(1) as f64;
 }
 
 enum Miss {
@@ -228,15 +278,19 @@ enum Miss {
 }
 
 /// Looks a cluster up and inserts it on a miss; the index must agree with
-/// the exact set of hashes seen.
+/// the exact set of hashes seen, except that with `evicting` a seen hash
+/// may be gone (then it is inserted again, and `Ok(true)` says so).
 fn ingest_cluster(
     store: &mut Store<SimFlash>,
     seen: &mut HashSet<Hash>,
     hash: Hash,
     cluster: u64,
-) -> Result<(), Miss> {
+    evicting: bool,
+) -> Result<bool, Miss> {
     let hit = store.get(&hash).map_err(Miss::Store)?.is_some();
-    if hit != seen.contains(&hash) {
+    let was_seen = seen.contains(&hash);
+    let missed = was_seen && !hit && evicting;
+    if hit != was_seen && !missed {
         return Err(Miss::Disagree(format!(
             "the index answered hit={hit} for cluster {cluster}, the exact set of hashes disagrees"
         )));
@@ -249,7 +303,7 @@ fn ingest_cluster(
         store.insert(hash, info).map_err(Miss::Store)?;
         seen.insert(hash);
     }
-    Ok(())
+    Ok(missed)
 }
 
 #[cfg(test)]
@@ -274,5 +328,31 @@ mod tests {
         assert_eq!(report.dedup_ratio, 2.0);
         assert_eq!(report.skipped.len(), 1);
         assert!(report.stopped.is_none());
+        assert_eq!(report.lookups, 20);
+        assert!(report.write_amplification > 1.0);
+    }
+
+    /// A small store on a tree that outgrows it: it freezes and evicts,
+    /// and says what it cost; evicted duplicates are missed, never wrong.
+    #[test]
+    fn a_small_store_freezes_and_evicts_and_tells_the_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in 0..6u32 {
+            let data: Vec<u8> = (0..400_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> (file % 3 + 5)) as u8 ^ (i / 4096) as u8)
+                .collect();
+            std::fs::write(dir.path().join(format!("{file}.bin")), &data).unwrap();
+        }
+        let mut config = IngestConfig::new(512);
+        config.store = StoreConfig::new(6, 4);
+        config.store.incarnations_max = 3;
+        config.store.evict_oldest = true;
+        let report = ingest(&[dir.path().to_path_buf()], &config, &|_, _| {}).unwrap();
+        assert!(report.stopped.is_none(), "{:?}", report.stopped);
+        assert!(report.freezes > 3 && report.evictions > 0, "{report:?}");
+        assert!(report.incarnations <= 3);
+        assert_eq!(report.lookups, report.clusters);
+        assert!(report.reads_per_lookup > 0.0 && report.reads_per_lookup < 2.0);
+        assert!(report.write_amplification > 1.0 && report.ram_bytes_per_entry > 0.0);
     }
 }

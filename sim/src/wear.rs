@@ -17,8 +17,9 @@ use crate::check::{CheckConfig, Losses, Runner};
 use crate::nand::{Device, SimFlash, WearOut};
 use crate::workload::Step;
 
-/// Bytes a journal entry for an insert takes (tag, hash, info).
-const INSERT_ENTRY_BYTES: u64 = ENTRY_BYTES as u64;
+/// Bytes a journal entry for an insert takes (tag, hash, info): what write
+/// amplification is measured against.
+pub const INSERT_ENTRY_BYTES: u64 = ENTRY_BYTES as u64;
 
 /// Pages the background scrub step reads, every [`SCRUB_EVERY_OPS`] inserts
 /// on a part with bit errors.

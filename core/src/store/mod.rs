@@ -185,6 +185,9 @@ pub struct Store<F: Flash> {
     read_only: Option<WornOut>,
     /// A page buffer lookups reuse.
     scratch: Vec<u8>,
+    /// Whether lookups consult the incarnations' filters (always, but to
+    /// measure what they save).
+    use_filters: bool,
 }
 
 /// Most times one operation makes room (pack or freeze) before it gives up.
@@ -224,6 +227,7 @@ impl<F: Flash> Store<F> {
             scrub_cursor: (0, 0),
             read_only: None,
             scratch: Vec::new(),
+            use_filters: true,
         }
     }
 
@@ -438,7 +442,9 @@ impl<F: Flash> Store<F> {
             return Ok(live(value));
         }
         for incarnation in &self.incarnations {
-            let found = incarnation.lookup(self.log.flash_mut(), hash, &mut self.scratch)?;
+            let flash = self.log.flash_mut();
+            let found =
+                incarnation.lookup_with(flash, hash, &mut self.scratch, self.use_filters)?;
             if found.scrub {
                 let generation = incarnation.region().generation;
                 if !self.scrub_due.contains(&generation) {
@@ -450,6 +456,14 @@ impl<F: Flash> Store<F> {
             }
         }
         Ok(None)
+    }
+
+    /// Whether lookups consult the incarnations' filters: on from create
+    /// and open. Off only to measure what the filters save (every answer
+    /// is the same; a miss then reads its candidate pages in every
+    /// incarnation).
+    pub fn set_filters(&mut self, on: bool) {
+        self.use_filters = on;
     }
 
     /// Stores `info` for `hash`, replacing any earlier info.
