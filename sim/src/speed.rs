@@ -144,6 +144,25 @@ fn ns_per(keys: &[Hash], mut op: impl FnMut(&Hash)) -> f64 {
     start.elapsed().as_nanos() as f64 / (rounds * keys.len()).max(1) as f64
 }
 
+/// Rounds `paired` alternates.
+const PAIRED_ROUNDS: usize = 7;
+
+/// Nanoseconds an `a` and a `b` of `keys` take: each the median of
+/// [`PAIRED_ROUNDS`] rounds, taken in turn, so that a noisy moment of the
+/// machine weighs on both alike.
+fn paired(keys: &[Hash], mut a: impl FnMut(&Hash), mut b: impl FnMut(&Hash)) -> (f64, f64) {
+    let (mut times_a, mut times_b) = (Vec::new(), Vec::new());
+    for _ in 0..PAIRED_ROUNDS {
+        times_a.push(ns_per(keys, &mut a));
+        times_b.push(ns_per(keys, &mut b));
+    }
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    (median(&mut times_a), median(&mut times_b))
+}
+
 /// Cuckoo (default policy, B = 4) against hashbrown at a fill, same keys.
 fn table_figures(order: u32, fill: f64) -> Result<Vec<Figure>, String> {
     let mut table: CuckooTable<Info> =
@@ -178,18 +197,24 @@ fn table_figures(order: u32, fill: f64) -> Result<Vec<Figure>, String> {
         );
     }
     let map_insert = start.elapsed().as_nanos() as f64 / count.max(1) as f64;
-    let hit = ns_per(&keys, |k| {
-        black_box(table.get(k));
-    });
-    let map_hit = ns_per(&keys, |k| {
-        black_box(map.get(k));
-    });
-    let miss = ns_per(&misses, |k| {
-        black_box(table.get(k));
-    });
-    let map_miss = ns_per(&misses, |k| {
-        black_box(map.get(k));
-    });
+    let (hit, map_hit) = paired(
+        &keys,
+        |k| {
+            black_box(table.get(k));
+        },
+        |k| {
+            black_box(map.get(k));
+        },
+    );
+    let (miss, map_miss) = paired(
+        &misses,
+        |k| {
+            black_box(table.get(k));
+        },
+        |k| {
+            black_box(map.get(k));
+        },
+    );
     let pct = (fill * 100.0).round();
     let row = |what: &str, who: &str, value: f64| {
         Figure::new(

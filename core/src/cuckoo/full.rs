@@ -7,15 +7,44 @@ use super::planner::SlotLayout;
 use super::table::{InsertPlan, Table};
 use crate::types::Hash;
 
-/// The full layout: each slot keeps the whole hash and the value; one occupancy bit
-/// a slot, a byte a bucket. Empty slots hold stale or default data, never exposed.
+/// The full layout: each slot keeps the whole hash and the value, and a
+/// byte of tag a slot (0: empty; else a byte of the hash that no bucket
+/// index uses, 1 to 255), eight to a bucket in one word. A lookup matches
+/// the tag against the bucket's word at once (as hashbrown's control bytes
+/// are matched) and compares whole hashes only where it matches: a miss
+/// compares one in 255 occupied slots. Empty slots hold stale or default
+/// data, never exposed.
 #[derive(Clone, Debug)]
 pub struct FullSlots<V> {
     order: u32,
     bucket_slots: usize,
-    hashes: Vec<Hash>,
-    values: Vec<V>,
-    occupied: Vec<u8>,
+    /// Each slot's hash and value side by side: a hit touches one line
+    /// besides the tags.
+    entries: Vec<(Hash, V)>,
+    /// A word a bucket: byte `slot` is that slot's tag; bytes past
+    /// `bucket_slots` stay 0.
+    tags: Vec<u64>,
+    /// The high bit of each byte that is a slot of the bucket.
+    slot_bits: u64,
+}
+
+/// Every byte 0x01.
+const BYTES_ONE: u64 = 0x0101_0101_0101_0101;
+/// Every byte 0x7f.
+const BYTES_LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of each byte of `word` that is zero, and of no other (exact:
+/// no carry crosses a byte).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    !(((word & BYTES_LOW7) + BYTES_LOW7) | word | BYTES_LOW7)
+}
+
+/// A slot's tag: the hash's byte 16 (bytes 0 to 15 give the buckets), 0
+/// taken as 1 so that 0 means empty.
+#[inline]
+fn tag_of(hash: &Hash) -> u8 {
+    hash[16].max(1)
 }
 
 impl<V: Copy + Default> FullSlots<V> {
@@ -26,49 +55,55 @@ impl<V: Copy + Default> FullSlots<V> {
             order: config.order,
             bucket_slots: config.bucket_slots,
         };
-        let mut hashes = Vec::new();
-        let mut values = Vec::new();
-        let mut occupied = Vec::new();
-        hashes
+        assert!((1..=8).contains(&config.bucket_slots));
+        let mut entries = Vec::new();
+        let mut tags = Vec::new();
+        entries
             .try_reserve_exact(capacity)
             .map_err(|_| too_large())?;
-        values
-            .try_reserve_exact(capacity)
-            .map_err(|_| too_large())?;
-        occupied
-            .try_reserve_exact(buckets)
-            .map_err(|_| too_large())?;
-        hashes.resize(capacity, [0u8; 32]);
-        values.resize(capacity, V::default());
-        occupied.resize(buckets, 0u8);
+        tags.try_reserve_exact(buckets).map_err(|_| too_large())?;
+        entries.resize(capacity, ([0u8; 32], V::default()));
+        tags.resize(buckets, 0u64);
+        let slot_bits = (0..config.bucket_slots).fold(0u64, |bits, slot| bits | 0x80 << (8 * slot));
         Ok(FullSlots {
             order: config.order,
             bucket_slots: config.bucket_slots,
-            hashes,
-            values,
-            occupied,
+            entries,
+            tags,
+            slot_bits,
         })
     }
 
     fn index(&self, pos: SlotPos) -> usize {
         assert!(pos.slot < self.bucket_slots);
-        assert!((pos.bucket as usize) < self.occupied.len());
+        assert!((pos.bucket as usize) < self.tags.len());
         pos.bucket as usize * self.bucket_slots + pos.slot
     }
 
-    fn is_occupied(&self, pos: SlotPos) -> bool {
-        self.occupied[pos.bucket as usize] & (1 << pos.slot) != 0
+    fn tag_at(&self, pos: SlotPos) -> u8 {
+        (self.tags[pos.bucket as usize] >> (8 * pos.slot)) as u8
     }
 
-    /// The slot of `hash` in `bucket`, if there.
-    fn find_in(&self, bucket: u64, hash: &Hash) -> Option<SlotPos> {
+    fn is_occupied(&self, pos: SlotPos) -> bool {
+        self.tag_at(pos) != 0
+    }
+
+    /// The high bit of each byte of `bucket`'s word whose slot holds
+    /// `tag` (the tag repeated in every byte).
+    #[inline]
+    fn matching(&self, bucket: u64, tag: u64) -> u64 {
+        zero_bytes(self.tags[bucket as usize] ^ tag) & self.slot_bits
+    }
+
+    /// The slot of `hash` among the `matches` of `bucket`, if there.
+    #[inline]
+    fn find_among(&self, bucket: u64, mut matches: u64, hash: &Hash) -> Option<SlotPos> {
         let base = bucket as usize * self.bucket_slots;
-        let mut mask = self.occupied[bucket as usize];
-        while mask != 0 {
-            // Bounded: one iteration per set bit, at most bucket_slots.
-            let slot = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            if self.hashes[base + slot] == *hash {
+        while matches != 0 {
+            // Bounded: one iteration per matching tag, at most bucket_slots.
+            let slot = (matches.trailing_zeros() / 8) as usize;
+            matches &= matches - 1;
+            if self.entries[base + slot].0 == *hash {
                 return Some(SlotPos { bucket, slot });
             }
         }
@@ -78,37 +113,35 @@ impl<V: Copy + Default> FullSlots<V> {
     fn put(&mut self, pos: SlotPos, hash: Hash, value: V) {
         assert!(!self.is_occupied(pos));
         let index = self.index(pos);
-        self.hashes[index] = hash;
-        self.values[index] = value;
-        self.occupied[pos.bucket as usize] |= 1 << pos.slot;
+        self.entries[index] = (hash, value);
+        self.tags[pos.bucket as usize] |= u64::from(tag_of(&hash)) << (8 * pos.slot);
+        assert_eq!(self.tag_at(pos), tag_of(&hash));
     }
 
     fn take(&mut self, pos: SlotPos) -> V {
         assert!(self.is_occupied(pos));
-        self.occupied[pos.bucket as usize] &= !(1u8 << pos.slot);
-        self.values[self.index(pos)]
+        self.tags[pos.bucket as usize] &= !(0xffu64 << (8 * pos.slot));
+        self.entries[self.index(pos)].1
     }
 
     fn entry(&self, pos: SlotPos) -> Option<(&Hash, &V)> {
         let index = self.index(pos);
         self.is_occupied(pos)
-            .then(|| (&self.hashes[index], &self.values[index]))
+            .then(|| (&self.entries[index].0, &self.entries[index].1))
     }
 }
 
 impl<V: Copy + Default> SlotLayout for FullSlots<V> {
     fn buckets(&self) -> u64 {
-        self.occupied.len() as u64
+        self.tags.len() as u64
     }
 
     fn ram_bytes(&self) -> usize {
-        self.hashes.capacity() * size_of::<Hash>()
-            + self.values.capacity() * size_of::<V>()
-            + self.occupied.capacity()
+        self.entries.capacity() * size_of::<(Hash, V)>() + self.tags.capacity() * size_of::<u64>()
     }
 
     fn clear(&mut self) {
-        self.occupied.fill(0);
+        self.tags.fill(0);
     }
 
     fn is_free(&self, pos: SlotPos) -> bool {
@@ -120,8 +153,8 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
     }
 
     fn free_slot(&self, bucket: u64) -> Option<usize> {
-        let free = self.occupied[bucket as usize].trailing_ones() as usize;
-        (free < self.bucket_slots).then_some(free)
+        let free = zero_bytes(self.tags[bucket as usize]) & self.slot_bits;
+        (free != 0).then(|| (free.trailing_zeros() / 8) as usize)
     }
 
     fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64> {
@@ -129,7 +162,7 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
         if !self.is_occupied(pos) {
             return None;
         }
-        let roots = Roots::of(&self.hashes[self.index(pos)], self.order);
+        let roots = Roots::of(&self.entries[self.index(pos)].0, self.order);
         assert!(
             roots.as_slice().contains(&bucket),
             "entry outside its buckets"
@@ -150,7 +183,7 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
             self.alternate_bucket(from.bucket, from.slot),
             Some(to.bucket)
         );
-        let hash = self.hashes[self.index(from)];
+        let hash = self.entries[self.index(from)].0;
         let value = self.take(from);
         self.put(to, hash, value);
     }
@@ -214,9 +247,11 @@ impl<V: Copy + Default> Table<FullSlots<V>> {
         Ok(())
     }
 
+    #[inline]
     pub fn get(&self, hash: &Hash) -> Option<&V> {
         let pos = self.find(hash)?;
-        Some(&self.slots.values[self.slots.index(pos)])
+        let index = pos.bucket as usize * self.slots.bucket_slots + pos.slot;
+        Some(&self.slots.entries[index].1)
     }
 
     #[cfg(feature = "testing")]
@@ -245,10 +280,11 @@ impl<V: Copy + Default> Table<FullSlots<V>> {
         match plan {
             InsertPlan::Present(pos) => {
                 assert!(
-                    self.slots.is_occupied(pos) && self.slots.hashes[self.slots.index(pos)] == hash
+                    self.slots.is_occupied(pos)
+                        && self.slots.entries[self.slots.index(pos)].0 == hash
                 );
                 let index = self.slots.index(pos);
-                Some(std::mem::replace(&mut self.slots.values[index], value))
+                Some(std::mem::replace(&mut self.slots.entries[index].1, value))
             }
             InsertPlan::New(placement) => {
                 let pos = self.take_room(placement);
@@ -308,11 +344,97 @@ impl<V: Copy + Default> Table<FullSlots<V>> {
         (0..self.buckets()).flat_map(move |bucket| self.bucket(bucket).flatten())
     }
 
+    /// Tags first: both candidate buckets' words are loaded at once (two
+    /// independent loads, as hashbrown loads one control group), and whole
+    /// hashes compared only where a word matches the tag: a miss compares
+    /// none but one time in 255 an occupied slot, a hit one entry.
+    #[inline]
     fn find(&self, hash: &Hash) -> Option<SlotPos> {
         let roots = Roots::of(hash, self.config.order);
-        roots
-            .as_slice()
-            .iter()
-            .find_map(|&bucket| self.slots.find_in(bucket, hash))
+        let [first, second] = roots.buckets;
+        let slots = &self.slots;
+        let tag = BYTES_ONE * u64::from(tag_of(hash));
+        let in_first = slots.matching(first, tag);
+        let in_second = if roots.count == 2 {
+            slots.matching(second, tag)
+        } else {
+            0
+        };
+        if in_first != 0 {
+            if let Some(pos) = slots.find_among(first, in_first, hash) {
+                return Some(pos);
+            }
+        }
+        if in_second == 0 {
+            return None;
+        }
+        slots.find_among(second, in_second, hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The zero-byte match is exact: every byte pattern of a word, byte by
+    /// byte against a reference.
+    #[test]
+    fn zero_bytes_marks_exactly_the_zero_bytes() {
+        let mut word = 0x0123_4567_89ab_cdefu64;
+        for step in 0..200_000u64 {
+            // Words with zero bytes, 0x01 and 0x80 bytes next to them.
+            let pick = step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            word = word.rotate_left(7) ^ pick;
+            for slot in 0..8 {
+                match (pick >> (slot * 3)) & 7 {
+                    0 | 1 => word &= !(0xff << (8 * slot)),
+                    2 => word = (word & !(0xff << (8 * slot))) | 1 << (8 * slot),
+                    3 => word = (word & !(0xff << (8 * slot))) | 0x80 << (8 * slot),
+                    _ => {}
+                }
+            }
+            let expected = (0..8).fold(0u64, |bits, slot| {
+                if (word >> (8 * slot)) as u8 == 0 {
+                    bits | 0x80 << (8 * slot)
+                } else {
+                    bits
+                }
+            });
+            assert_eq!(zero_bytes(word), expected, "{word:#018x}");
+        }
+    }
+
+    /// Hashes sharing a bucket and a tag are told apart by the whole hash;
+    /// a removed one is gone, the other stays.
+    #[test]
+    fn equal_tags_in_one_bucket_are_told_apart() {
+        for bucket_slots in [2, 4, 8] {
+            let config = CuckooConfig {
+                bucket_slots,
+                ..CuckooConfig::new(3, 1)
+            };
+            let mut table: CuckooTable<u64> = CuckooTable::new(config).unwrap();
+            let twins: Vec<Hash> = (0..bucket_slots as u8)
+                .map(|n| {
+                    let mut hash = [0u8; 32];
+                    hash[16] = if n % 2 == 0 { 0 } else { 1 };
+                    hash[31] = n;
+                    hash
+                })
+                .collect();
+            for (n, hash) in twins.iter().enumerate() {
+                table.insert(*hash, n as u64).unwrap();
+            }
+            for (n, hash) in twins.iter().enumerate() {
+                assert_eq!(table.get(hash), Some(&(n as u64)));
+            }
+            let mut other = twins[0];
+            other[30] = 9;
+            assert_eq!(table.get(&other), None);
+            assert_eq!(table.remove(&twins[1]), Some(1));
+            assert_eq!(table.get(&twins[1]), None);
+            assert_eq!(table.get(&twins[0]), Some(&0));
+            assert_eq!(table.len(), bucket_slots as u64 - 1);
+        }
     }
 }
