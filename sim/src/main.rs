@@ -35,7 +35,7 @@ struct Cli {
 enum Command {
     /// Run the campaigns and write reports/README.md with SVG plots.
     ///
-    /// Default size takes about two minutes on 2 cores; --quick takes
+    /// Default size takes about five minutes and 3 GB on 2 cores; --quick takes
     /// seconds, --full much longer. Figures other than timings are
     /// deterministic.
     Report {

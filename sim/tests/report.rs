@@ -48,6 +48,7 @@ fn quick_report_is_deterministic_and_complete() {
         "## Wear",
         "## Write amplification",
         "## RAM per entry",
+        "## Lookups across incarnations",
         "## Speed",
     ] {
         assert!(text.contains(heading), "missing section {heading}");

@@ -8,6 +8,7 @@
 
 mod bit_errors;
 mod end_of_life;
+mod frozen_lookups;
 mod paired;
 
 use std::fmt::Write as _;
@@ -64,6 +65,10 @@ struct Sizes {
     /// Steps of the paired-page exhaustive campaigns, at depth 1 and 2.
     paired_ops: usize,
     paired_depth2_ops: usize,
+    /// Order of the log store frozen in the lookups section, and the
+    /// incarnation counts measured.
+    frozen_order: u32,
+    frozen_counts: Vec<u32>,
 }
 
 impl Sizes {
@@ -91,6 +96,8 @@ impl Sizes {
                 eol_endurance: 20,
                 paired_ops: 300,
                 paired_depth2_ops: 100,
+                frozen_order: 10,
+                frozen_counts: vec![0, 1, 8],
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -113,6 +120,8 @@ impl Sizes {
                 eol_endurance: 150,
                 paired_ops: 3_000,
                 paired_depth2_ops: 600,
+                frozen_order: 18,
+                frozen_counts: vec![0, 1, 8, 32],
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -135,6 +144,8 @@ impl Sizes {
                 eol_endurance: 1_000,
                 paired_ops: 20_000,
                 paired_depth2_ops: 3_000,
+                frozen_order: 18,
+                frozen_counts: vec![0, 1, 8, 32],
             },
         }
     }
@@ -215,7 +226,7 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 9] = [
+const SECTIONS: [(&str, SectionFn); 10] = [
     ("fill", fill_section),
     ("crash", crash_section),
     ("bit_errors", bit_errors::section),
@@ -224,6 +235,7 @@ const SECTIONS: [(&str, SectionFn); 9] = [
     ("end_of_life", end_of_life::section),
     ("write_amplification", wa_section),
     ("ram", ram_section),
+    ("lookups", frozen_lookups::section),
     ("speed", speed_section),
 ];
 
@@ -853,9 +865,18 @@ fn headline_of(timings: &[speed::Figure]) -> String {
             .find(|f| f.key == key)
             .map_or(0.0, |f| f.value)
     };
+    let ns = |who: &str, what: &str, pct: u32| find(&format!("{who}_{what}_ns_at_{pct}pct"));
     format!(
-        "store (full layout): {} inserts/s, {} lookups/s (machine-dependent)",
+        "store (full layout): {} inserts/s, {} lookups/s; table miss {:.1}/{:.1} ns, hit {:.1}/{:.1} ns at 50%/90% (hashbrown {:.1}/{:.1}, {:.1}/{:.1}) (machine-dependent)",
         speed::format_rate(&json!(find("store_full_inserts_per_s"))),
-        speed::format_rate(&json!(find("store_full_lookups_per_s")))
+        speed::format_rate(&json!(find("store_full_lookups_per_s"))),
+        ns("cuckoo", "miss", 50),
+        ns("cuckoo", "miss", 90),
+        ns("cuckoo", "hit", 50),
+        ns("cuckoo", "hit", 90),
+        ns("hashbrown", "miss", 50),
+        ns("hashbrown", "miss", 90),
+        ns("hashbrown", "hit", 50),
+        ns("hashbrown", "hit", 90),
     )
 }
