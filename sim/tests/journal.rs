@@ -651,3 +651,50 @@ fn write_amplification_follows_the_flush_interval() {
     let full_pages = page_bytes as f64 / (per_page * ENTRY_BYTES as u64) as f64;
     assert!(measure(1) > 40.0 && measure(entries) < full_pages * 1.02);
 }
+
+/// A block that fails a program wastes the rest of its pages: the
+/// journal's count of wasted bytes grows by exactly them.
+#[test]
+fn a_failed_program_wastes_the_rest_of_its_block() {
+    let flushed_pages = 3u64;
+    let wasted = |fail: bool| {
+        let mut flash = device(3);
+        let mut log = Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+        for i in 0..flushed_pages {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+        }
+        if fail {
+            let at = log.flash().ops_mutating();
+            log.flash_mut()
+                .schedule_fault(at, ScheduledFault::ProgramFail);
+        }
+        log.append(&entry(9)).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.journal_stats().blocks_retired, u64::from(fail));
+        log.journal_stats().bytes_wasted
+    };
+    let g = geometry();
+    let rest = (u64::from(g.pages_per_block) - flushed_pages) * u64::from(g.page_bytes);
+    assert_eq!(wasted(true) - wasted(false), rest);
+}
+
+/// Formatting needs two anchor lanes and the journal's blocks among the
+/// good ones: exactly enough formats, one short is `DeviceTooSmall`.
+#[test]
+fn format_needs_the_lanes_and_the_journal_and_no_more() {
+    let blocks = geometry().blocks;
+    let lanes = logstore::testing::LANES as u32;
+    let mut flash = device(4);
+    assert!(matches!(
+        Log::create(&mut flash, blocks - lanes + 1, vec![]),
+        Err(LogError::DeviceTooSmall { .. })
+    ));
+    let mut flash = device(4);
+    assert!(Log::create(&mut flash, blocks - lanes, vec![]).is_ok());
+    let mut flash = device(4);
+    assert!(matches!(
+        Log::create(&mut flash, 0, vec![]),
+        Err(LogError::DeviceTooSmall { .. })
+    ));
+}
