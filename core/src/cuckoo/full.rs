@@ -34,7 +34,7 @@ const BYTES_ONE: u64 = 0x0101_0101_0101_0101;
 const BYTES_LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 /// The high bit of each byte of `word` that is zero, and of no other (exact:
-/// no carry crosses a byte).
+/// no carry crosses a byte): where a bucket has a free slot.
 #[inline]
 fn zero_bytes(word: u64) -> u64 {
     !(((word & BYTES_LOW7) + BYTES_LOW7) | word | BYTES_LOW7)
@@ -88,22 +88,22 @@ impl<V: Copy + Default> FullSlots<V> {
         self.tag_at(pos) != 0
     }
 
-    /// The high bit of each byte of `bucket`'s word whose slot holds
-    /// `tag` (the tag repeated in every byte).
+    /// The slot of `hash` in `bucket`. The tag (repeated in every byte) is
+    /// matched against the bucket's word by the cheap zero-byte test,
+    /// which marks every slot holding it and, through its borrow, maybe a
+    /// slot above one: a whole hash is compared only at a mark, and a slot
+    /// answers only if its tag matches exactly too (an empty slot keeps a
+    /// stale hash). A miss whose tag no slot holds compares nothing.
     #[inline]
-    fn matching(&self, bucket: u64, tag: u64) -> u64 {
-        zero_bytes(self.tags[bucket as usize] ^ tag) & self.slot_bits
-    }
-
-    /// The slot of `hash` among the `matches` of `bucket`, if there.
-    #[inline]
-    fn find_among(&self, bucket: u64, mut matches: u64, hash: &Hash) -> Option<SlotPos> {
+    fn find_among(&self, bucket: u64, tag: u64, hash: &Hash) -> Option<SlotPos> {
         let base = bucket as usize * self.bucket_slots;
-        while matches != 0 {
-            // Bounded: one iteration per matching tag, at most bucket_slots.
-            let slot = (matches.trailing_zeros() / 8) as usize;
-            matches &= matches - 1;
-            if self.entries[base + slot].0 == *hash {
+        let word = self.tags[bucket as usize] ^ tag;
+        let mut marks = word.wrapping_sub(BYTES_ONE) & !word & self.slot_bits;
+        while marks != 0 {
+            // Bounded: one iteration per mark, at most bucket_slots.
+            let slot = (marks.trailing_zeros() / 8) as usize;
+            marks &= marks - 1;
+            if self.entries[base + slot].0 == *hash && (word >> (8 * slot)) as u8 == 0 {
                 return Some(SlotPos { bucket, slot });
             }
         }
@@ -344,31 +344,25 @@ impl<V: Copy + Default> Table<FullSlots<V>> {
         (0..self.buckets()).flat_map(move |bucket| self.bucket(bucket).flatten())
     }
 
-    /// Tags first: both candidate buckets' words are loaded at once (two
-    /// independent loads, as hashbrown loads one control group), and whole
-    /// hashes compared only where a word matches the tag: a miss compares
-    /// none but one time in 255 an occupied slot, a hit one entry.
+    /// Tags first: the first bucket's word is matched and its entries
+    /// compared only where the tag matches, then the second's: a miss
+    /// loads two words and compares no hash but one time in 255 an
+    /// occupied slot; a hit in its first bucket (most, below 90% fill)
+    /// loads one word and one entry, as hashbrown loads one control group
+    /// and one entry.
     #[inline]
     fn find(&self, hash: &Hash) -> Option<SlotPos> {
         let roots = Roots::of(hash, self.config.order);
         let [first, second] = roots.buckets;
         let slots = &self.slots;
         let tag = BYTES_ONE * u64::from(tag_of(hash));
-        let in_first = slots.matching(first, tag);
-        let in_second = if roots.count == 2 {
-            slots.matching(second, tag)
-        } else {
-            0
-        };
-        if in_first != 0 {
-            if let Some(pos) = slots.find_among(first, in_first, hash) {
-                return Some(pos);
-            }
+        if let Some(pos) = slots.find_among(first, tag, hash) {
+            return Some(pos);
         }
-        if in_second == 0 {
+        if roots.count == 1 {
             return None;
         }
-        slots.find_among(second, in_second, hash)
+        slots.find_among(second, tag, hash)
     }
 }
 
