@@ -9,7 +9,7 @@ use crate::types::Hash;
 
 /// The full layout: each slot keeps the whole hash and the value, and a
 /// byte of tag a slot (0: empty; else a byte of the hash that no bucket
-/// index uses, 1 to 255), eight to a bucket in one word. A lookup matches
+/// index uses, 1 to 255), a bucket's bytes read as one word. A lookup matches
 /// the tag against the bucket's word at once (as hashbrown's control bytes
 /// are matched) and compares whole hashes only where it matches: a miss
 /// compares one in 255 occupied slots. Empty slots hold stale or default
@@ -21,9 +21,12 @@ pub struct FullSlots<V> {
     /// Each slot's hash and value side by side: a hit touches one line
     /// besides the tags.
     entries: Vec<(Hash, V)>,
-    /// A word a bucket: byte `slot` is that slot's tag; bytes past
-    /// `bucket_slots` stay 0.
-    tags: Vec<u64>,
+    /// A byte a slot, a bucket's bytes together (as hashbrown's control
+    /// bytes): byte `slot` of bucket `b` at `b * bucket_slots + slot`,
+    /// read as one little-endian word of `bucket_slots` bytes.
+    tags: Vec<u8>,
+    /// The bucket count.
+    buckets: usize,
     /// The high bit of each byte that is a slot of the bucket.
     slot_bits: u64,
 }
@@ -55,33 +58,48 @@ impl<V: Copy + Default> FullSlots<V> {
             order: config.order,
             bucket_slots: config.bucket_slots,
         };
-        assert!((1..=8).contains(&config.bucket_slots));
+        assert!(matches!(config.bucket_slots, 2 | 4 | 8));
         let mut entries = Vec::new();
         let mut tags = Vec::new();
         entries
             .try_reserve_exact(capacity)
             .map_err(|_| too_large())?;
-        tags.try_reserve_exact(buckets).map_err(|_| too_large())?;
+        tags.try_reserve_exact(capacity).map_err(|_| too_large())?;
         entries.resize(capacity, ([0u8; 32], V::default()));
-        tags.resize(buckets, 0u64);
+        tags.resize(capacity, 0u8);
         let slot_bits = (0..config.bucket_slots).fold(0u64, |bits, slot| bits | 0x80 << (8 * slot));
         Ok(FullSlots {
             order: config.order,
             bucket_slots: config.bucket_slots,
             entries,
             tags,
+            buckets,
             slot_bits,
         })
     }
 
     fn index(&self, pos: SlotPos) -> usize {
         assert!(pos.slot < self.bucket_slots);
-        assert!((pos.bucket as usize) < self.tags.len());
+        assert!((pos.bucket as usize) < self.buckets);
         pos.bucket as usize * self.bucket_slots + pos.slot
     }
 
+    /// Bucket `bucket`'s tags as one word, byte `slot` its slot's: one
+    /// load of 2, 4 or 8 bytes; the bytes above are 0.
+    #[inline]
+    fn word(&self, bucket: u64) -> u64 {
+        let start = bucket as usize * self.bucket_slots;
+        let bytes = &self.tags[start..start + self.bucket_slots];
+        match *bytes {
+            [a, b] => u64::from(u16::from_le_bytes([a, b])),
+            [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+            [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            _ => unreachable!("bucket_slots is 2, 4 or 8"),
+        }
+    }
+
     fn tag_at(&self, pos: SlotPos) -> u8 {
-        (self.tags[pos.bucket as usize] >> (8 * pos.slot)) as u8
+        self.tags[self.index(pos)]
     }
 
     fn is_occupied(&self, pos: SlotPos) -> bool {
@@ -97,7 +115,7 @@ impl<V: Copy + Default> FullSlots<V> {
     #[inline]
     fn find_among(&self, bucket: u64, tag: u64, hash: &Hash) -> Option<SlotPos> {
         let base = bucket as usize * self.bucket_slots;
-        let word = self.tags[bucket as usize] ^ tag;
+        let word = self.word(bucket) ^ tag;
         let mut marks = word.wrapping_sub(BYTES_ONE) & !word & self.slot_bits;
         while marks != 0 {
             // Bounded: one iteration per mark, at most bucket_slots.
@@ -114,13 +132,14 @@ impl<V: Copy + Default> FullSlots<V> {
         assert!(!self.is_occupied(pos));
         let index = self.index(pos);
         self.entries[index] = (hash, value);
-        self.tags[pos.bucket as usize] |= u64::from(tag_of(&hash)) << (8 * pos.slot);
+        self.tags[index] = tag_of(&hash);
         assert_eq!(self.tag_at(pos), tag_of(&hash));
     }
 
     fn take(&mut self, pos: SlotPos) -> V {
         assert!(self.is_occupied(pos));
-        self.tags[pos.bucket as usize] &= !(0xffu64 << (8 * pos.slot));
+        let index = self.index(pos);
+        self.tags[index] = 0;
         self.entries[self.index(pos)].1
     }
 
@@ -133,11 +152,11 @@ impl<V: Copy + Default> FullSlots<V> {
 
 impl<V: Copy + Default> SlotLayout for FullSlots<V> {
     fn buckets(&self) -> u64 {
-        self.tags.len() as u64
+        self.buckets as u64
     }
 
     fn ram_bytes(&self) -> usize {
-        self.entries.capacity() * size_of::<(Hash, V)>() + self.tags.capacity() * size_of::<u64>()
+        self.entries.capacity() * size_of::<(Hash, V)>() + self.tags.capacity()
     }
 
     fn clear(&mut self) {
@@ -153,7 +172,7 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
     }
 
     fn free_slot(&self, bucket: u64) -> Option<usize> {
-        let free = zero_bytes(self.tags[bucket as usize]) & self.slot_bits;
+        let free = zero_bytes(self.word(bucket)) & self.slot_bits;
         (free != 0).then(|| (free.trailing_zeros() / 8) as usize)
     }
 
