@@ -43,7 +43,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, bar: &ProgressBar) -> Result<Sect
         "| SILT (SOSP 2011) | | a few in 10,000 a store | | about 1 | | | about 2.2 | | |\n\n\
          The filters' RAM an entry depends on the incarnation's size (xorf sizes a binary fuse filter by its keys): \
          2.46 bytes at 16,000 entries, 2.30 at 512,000, 2.25 from a million (order 18). \
-         The log store's full-layout table takes 57 bytes a slot besides (hash, value and a tag byte); the compact layout 5.\n",
+         The log store's full-layout table takes about 58 bytes a slot besides (hash, value and a tag byte); the compact layout 5.\n",
     );
     md.push_str("<!-- timings:begin -->\nLookups a second in the simulator (ECC decoded, no latency waited; machine-dependent), with filters and without: ");
     let rates: Vec<String> = points
