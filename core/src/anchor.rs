@@ -267,11 +267,6 @@ impl Anchor {
         let pages = record.encode().len().div_ceil(geometry.page_bytes as usize) as u32;
         (page + pages <= geometry.pages_per_block).then_some((lanes, page))
     }
-
-    #[cfg(feature = "testing")]
-    pub fn sequence(&self) -> u64 {
-        self.sequence
-    }
 }
 
 /// Two fresh lane blocks from `alloc`, erased (a block whose erase fails is

@@ -82,3 +82,20 @@ fn an_incarnation_page_past_the_ecc_is_a_typed_error_on_lookup() {
     }
     assert!(typed > 0);
 }
+
+/// Each ECC step's parity fills its own slot of the spare area: a page
+/// carries a slot's bytes a step.
+#[test]
+fn a_page_carries_one_parity_slot_a_step() {
+    for device in Device::ALL {
+        let geometry = device.geometry(8);
+        let flash = SimFlash::new(logstore_sim::SimConfig::new(geometry), 0).unwrap();
+        let media =
+            logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("{device:?}: no ECC"));
+        let steps = (geometry.page_bytes / geometry.ecc_step_bytes) as usize;
+        let slot = geometry.ecc_parity_bytes().unwrap() as usize;
+        assert!(steps > 1 && slot > 1, "{device:?}");
+        assert_eq!(media.parity_bytes_per_page(), steps * slot, "{device:?}");
+        assert!(media.parity_bytes_per_page() <= geometry.spare_bytes as usize);
+    }
+}

@@ -698,3 +698,35 @@ fn format_needs_the_lanes_and_the_journal_and_no_more() {
         Err(LogError::DeviceTooSmall { .. })
     ));
 }
+
+/// A record in force found in one lane only (the other's pages damaged)
+/// asks for the anchor to be committed again; found in both, it does not.
+#[test]
+fn a_record_found_in_one_lane_only_asks_for_a_scrub() {
+    use logstore::testing::Anchor;
+    let mut flash = fresh_log(8);
+    {
+        let (mut log, _) = open(&mut flash);
+        for i in 0..3 {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+            log.recycle().unwrap();
+        }
+    }
+    let whole = Anchor::open(&mut flash.clone()).unwrap();
+    assert!(!whole.anchor.needs_scrub());
+    let g = geometry();
+    let mut image = flash.image();
+    for page in 0..g.pages_per_block {
+        let addr = logstore::PageAddr {
+            block: whole.record.lanes[0],
+            page,
+        };
+        let at = g.page_offset(addr) as usize;
+        image[at + 12] ^= 0x40;
+    }
+    let mut damaged = SimFlash::from_image(SimConfig::new(g), &image, 0).unwrap();
+    let one = Anchor::open(&mut damaged).unwrap();
+    assert_eq!(one.record.sequence, whole.record.sequence);
+    assert!(one.anchor.needs_scrub());
+}
