@@ -571,6 +571,23 @@ impl PageStates {
 mod tests {
     use super::*;
 
+    /// ECC needs both a step and a strength: without either, no parity.
+    #[test]
+    fn parity_needs_a_step_and_a_strength() {
+        let g = Geometry::new(2048, 64, 8)
+            .unwrap()
+            .with_ecc(64, 512, 4)
+            .unwrap();
+        assert!(g.ecc_parity_bytes().is_some_and(|bytes| bytes > 0));
+        let no_bits = Geometry { ecc_bits: 0, ..g };
+        let no_step = Geometry {
+            ecc_step_bytes: 0,
+            ..g
+        };
+        assert_eq!(no_bits.ecc_parity_bytes(), None);
+        assert_eq!(no_step.ecc_parity_bytes(), None);
+    }
+
     fn geometry() -> Geometry {
         Geometry::new(512, 8, 4).unwrap()
     }

@@ -69,6 +69,10 @@ pub enum HashStoreError {
     Flash(#[from] FlashError),
 }
 
+/// Most entries [`Incarnation::read_placed`] reserves room for before it
+/// reads them (a shape's count is checked against the pages only after).
+const PREALLOCATED_ENTRIES_MAX: u64 = 1 << 20;
+
 /// The decoded shape of an incarnation: what [`Region::meta`] holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Shape {
@@ -618,7 +622,7 @@ impl Incarnation {
     /// [`Incarnation::read_all`] does, and whether a page needs scrubbing.
     pub fn read_placed<F: Flash>(&self, flash: &mut F) -> Result<Placed, HashStoreError> {
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
-        let capacity = self.shape.entries.min(1 << 20) as usize;
+        let capacity = self.shape.entries.min(PREALLOCATED_ENTRIES_MAX) as usize;
         let mut placed = Placed {
             entries: Vec::with_capacity(capacity),
             scrub: false,

@@ -730,3 +730,19 @@ fn a_record_found_in_one_lane_only_asks_for_a_scrub() {
     assert_eq!(one.record.sequence, whole.record.sequence);
     assert!(one.anchor.needs_scrub());
 }
+
+/// The journal's use is the share of its region's pages programmed.
+#[test]
+fn use_fraction_is_the_share_of_pages_programmed() {
+    let mut flash = device(9);
+    let mut log = Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    assert_eq!(log.journal().use_fraction(), 0.0);
+    let pages = 5u64;
+    for i in 0..pages {
+        log.append(&entry(i)).unwrap();
+        log.flush().unwrap();
+    }
+    let region_pages = u64::from(JOURNAL_BLOCKS) * u64::from(geometry().pages_per_block);
+    let expected = pages as f64 / region_pages as f64;
+    assert!((log.journal().use_fraction() - expected).abs() < 1e-12);
+}

@@ -82,6 +82,48 @@ pub(crate) fn erase_count_of(page: &[u8]) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// Page 0 of a block tells its erase count whichever kind of page it
+    /// is; an erased or broken page tells none.
+    #[test]
+    fn erase_count_of_reads_every_kind_of_page() {
+        let page_bytes = 512;
+        let journal_page = journal::Page {
+            epoch: 1,
+            generation: 2,
+            sequence: 3,
+            synced_through: None,
+            erase_count: 7,
+            entries: Vec::new(),
+        }
+        .encode(page_bytes);
+        let mut incarnation_page = vec![0u8; page_bytes];
+        let mut w = crate::codec::Writer::default();
+        incarnation::Header {
+            slots: 4,
+            generation: 2,
+            first: 0,
+            count: 1,
+            erase_count: 9,
+        }
+        .encode(&mut w);
+        incarnation::finish_page(&mut incarnation_page, &w.bytes);
+        let mut filter_page = vec![0u8; page_bytes];
+        let header = filter::Header {
+            generation: 2,
+            index: 0,
+            total_bytes: 3,
+            erase_count: 11,
+        };
+        filter::encode_page(header, &[1, 2, 3], &mut filter_page);
+        assert_eq!(erase_count_of(&journal_page), Some(7));
+        assert_eq!(erase_count_of(&incarnation_page), Some(9));
+        assert_eq!(erase_count_of(&filter_page), Some(11));
+        assert_eq!(erase_count_of(&vec![0xFF; page_bytes]), None);
+        let mut broken = filter_page.clone();
+        broken[40] ^= 1;
+        assert_eq!(erase_count_of(&broken), None);
+    }
+
     #[test]
     fn seal_then_every_flip_breaks_the_crc() {
         let mut bytes: Vec<u8> = (0..64u8).collect();
