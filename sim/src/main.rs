@@ -207,9 +207,9 @@ enum Command {
     /// RAM an entry, speed, with each incarnation's filter and without.
     ///
     /// Builds one store on the part, freezing until it holds N
-    /// incarnations, then probes hits (uniform over every key inserted)
-    /// and misses. About a minute and a half, 1.5 GB, at 32 incarnations
-    /// of order 18 (the default).
+    /// incarnations, then probes hits (uniform over the frozen keys) and
+    /// misses, every answer checked. About two minutes and 3 GB at 32
+    /// incarnations of order 18 (the default).
     ///
     /// Example: `logstore-sim lookups --incarnations 32 --device mlc --json`
     Lookups {
