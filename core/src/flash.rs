@@ -571,6 +571,24 @@ impl PageStates {
 mod tests {
     use super::*;
 
+    /// Undoing a program clears that page alone and puts the write
+    /// pointer back.
+    #[test]
+    fn unprogram_clears_one_page_and_the_pointer() {
+        let g = Geometry::new(512, 8, 4).unwrap();
+        let mut states = PageStates::erased(g);
+        let block = BlockAddr(1);
+        for page in 0..3 {
+            states.mark_programmed(PageAddr { block, page });
+        }
+        states.unprogram(PageAddr { block, page: 2 }, 2);
+        assert!(!states.is_programmed(PageAddr { block, page: 2 }));
+        for page in 0..2 {
+            assert!(states.is_programmed(PageAddr { block, page }));
+        }
+        assert_eq!(states.write_pointer(block), 2);
+    }
+
     /// ECC needs both a step and a strength: without either, no parity.
     #[test]
     fn parity_needs_a_step_and_a_strength() {

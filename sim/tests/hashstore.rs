@@ -723,3 +723,24 @@ fn open_rebuilds_a_damaged_filter_and_reports_it() {
         assert_eq!(store.get(hash).unwrap(), Some(info(n)));
     }
 }
+
+/// An incarnation read back as a table (what a rewrite freezes again) has
+/// its shape and every entry where it was, whatever the bucket size.
+#[test]
+fn read_table_keeps_the_shape_and_the_placement() {
+    let g = geometry(512, 8, 64);
+    for bucket_slots in [2, 4, 8] {
+        let table = random_table(5, bucket_slots, 0.9, 40 + bucket_slots as u64);
+        let mut flash = device(g, 40);
+        let inc = Incarnation::freeze(&mut flash, &mut allocator(g), GENERATION, &table).unwrap();
+        let back = inc.read_table(&mut flash).unwrap();
+        assert_eq!(back.config().bucket_slots, bucket_slots);
+        assert_eq!(back.config().order, 5);
+        for bucket in 0..table.buckets() {
+            assert!(
+                table.bucket(bucket).eq(back.bucket(bucket)),
+                "B = {bucket_slots}, bucket {bucket}"
+            );
+        }
+    }
+}
