@@ -731,7 +731,8 @@ fn a_record_found_in_one_lane_only_asks_for_a_scrub() {
     assert!(one.anchor.needs_scrub());
 }
 
-/// The journal's use is the share of its region's pages programmed.
+/// The journal's use is the share of its region's pages programmed; it
+/// counts the entries and bytes appended.
 #[test]
 fn use_fraction_is_the_share_of_pages_programmed() {
     let mut flash = device(9);
@@ -745,4 +746,8 @@ fn use_fraction_is_the_share_of_pages_programmed() {
     let region_pages = u64::from(JOURNAL_BLOCKS) * u64::from(geometry().pages_per_block);
     let expected = pages as f64 / region_pages as f64;
     assert!((log.journal().use_fraction() - expected).abs() < 1e-12);
+    let stats = log.journal_stats();
+    assert_eq!(stats.entries_appended, pages);
+    let bytes: u64 = (0..pages).map(|i| entry(i).encoded_bytes() as u64).sum();
+    assert_eq!(stats.bytes_appended, bytes);
 }
