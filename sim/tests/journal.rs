@@ -751,3 +751,65 @@ fn use_fraction_is_the_share_of_pages_programmed() {
     let bytes: u64 = (0..pages).map(|i| entry(i).encoded_bytes() as u64).sum();
     assert_eq!(stats.bytes_appended, bytes);
 }
+
+/// A device that answers reads of one page with another page's bytes: a
+/// misdirected read, as a controller or a bit flip in an address can make.
+struct Misdirected {
+    inner: SimFlash,
+    /// Reads of the first page get the second's bytes.
+    redirect: Option<(logstore::PageAddr, logstore::PageAddr)>,
+}
+
+impl Flash for Misdirected {
+    fn geometry(&self) -> Geometry {
+        self.inner.geometry()
+    }
+    fn read(&mut self, page: logstore::PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+        let from = match self.redirect {
+            Some((asked, given)) if asked == page => given,
+            _ => page,
+        };
+        self.inner.read(from, buf)
+    }
+    fn program(&mut self, page: logstore::PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        self.inner.program(page, data)
+    }
+    fn erase(&mut self, block: logstore::BlockAddr) -> Result<(), FlashError> {
+        self.inner.erase(block)
+    }
+    fn sync(&mut self) -> Result<(), FlashError> {
+        self.inner.sync()
+    }
+}
+
+/// A journal page read from the wrong address (valid, of the same
+/// journal, but another sequence) is never taken for the entry asked.
+#[test]
+fn a_misdirected_read_is_never_taken_for_the_entry() {
+    let mut flash = Misdirected {
+        inner: device(10),
+        redirect: None,
+    };
+    let mut log = Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    let mut positions = Vec::new();
+    for i in 0..3 {
+        positions.push(log.append(&entry(i)).unwrap());
+        log.flush().unwrap();
+    }
+    // A fourth page in RAM, so the first three are read from flash.
+    log.append(&entry(3)).unwrap();
+    let pages = log.journal().page_addrs();
+    assert!(pages.len() >= 3);
+    for (i, &position) in positions.iter().enumerate() {
+        assert_eq!(log.read_entry(position).unwrap(), entry(i as u64));
+    }
+    log.flash_mut().redirect = Some((pages[1], pages[0]));
+    // Past the one-page cache: read page 2, then ask for page 1's entry.
+    log.read_entry(positions[2]).unwrap();
+    assert!(matches!(
+        log.read_entry(positions[1]),
+        Err(LogError::Journal(
+            logstore::errors::JournalError::NoEntry { .. }
+        ))
+    ));
+}
