@@ -99,3 +99,32 @@ fn a_page_carries_one_parity_slot_a_step() {
         assert!(media.parity_bytes_per_page() <= geometry.spare_bytes as usize);
     }
 }
+
+/// A worn block that takes a program and keeps nothing is caught by the
+/// read-back, with the ECC or without: the program is a failure.
+#[test]
+fn a_silently_dropped_program_fails_its_read_back() {
+    use logstore::{BlockAddr, Flash, FlashError, PageAddr};
+    for device in [None, Some(Device::Mlc)] {
+        let geometry = device.map_or_else(
+            || logstore::Geometry::new(512, 8, 8).unwrap(),
+            |d| d.small_geometry(8),
+        );
+        let mut sim = logstore_sim::SimConfig::new(geometry);
+        sim.endurance_cycles = 1;
+        sim.wear_out = logstore_sim::nand::WearOut::SilentNoop;
+        let flash = SimFlash::new(sim, 0).unwrap();
+        let mut media =
+            logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("{device:?}"));
+        let block = BlockAddr(3);
+        for _ in 0..3 {
+            media.erase(block).unwrap();
+        }
+        let page = PageAddr { block, page: 0 };
+        let data = vec![0x5A; geometry.page_bytes as usize];
+        assert!(
+            matches!(media.program(page, &data), Err(FlashError::BadBlock { .. })),
+            "{device:?}: a dropped program passed its read-back"
+        );
+    }
+}
