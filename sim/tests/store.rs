@@ -225,3 +225,38 @@ fn the_store_runs_on_a_plain_file_on(layout: SlotLayoutKind) {
     let contents: BTreeMap<_, _> = store.contents().unwrap().into_iter().collect();
     assert_eq!(contents, model);
 }
+
+/// The journal's generation and the entries on flash, as the checker reads
+/// them: flushed entries count, a freeze starts a new journal.
+#[test]
+fn journal_entries_count_what_is_on_flash() {
+    let geometry = Geometry::new(512, 16, 128).unwrap();
+    let flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+    let mut store = Store::create(flash, StoreConfig::new(6, 4)).unwrap();
+    let (generation, on_flash) = store.journal_entries();
+    assert_eq!(on_flash, 0);
+    for key in 0..20 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+    }
+    store.flush().unwrap();
+    assert_eq!(store.journal_entries(), (generation, 20));
+    let mut key = 20;
+    // Bounded: a 256-slot table freezes within a few hundred inserts.
+    while store.stats().freezes == 0 && key < 10_000 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        key += 1;
+    }
+    store.flush().unwrap();
+    let (after, _) = store.journal_entries();
+    assert!(after > generation, "a freeze starts a new journal");
+}
+
+/// The ECC's parity must fit the spare area, a slot a step.
+#[test]
+fn ecc_parity_must_fit_the_spare_area() {
+    let geometry = Geometry::new(2048, 64, 8).unwrap();
+    // 4 steps of 512 bytes, 4 bits each: 7 bytes of parity a step.
+    assert!(geometry.with_ecc(28, 512, 4).is_ok());
+    assert!(geometry.with_ecc(27, 512, 4).is_err());
+    assert!(geometry.with_ecc(20, 512, 4).is_err());
+}
