@@ -128,3 +128,42 @@ fn a_silently_dropped_program_fails_its_read_back() {
         );
     }
 }
+
+/// A read whose worst step needs three quarters of the ECC's strength is
+/// corrected, asks for a scrub, and is counted; one below is not.
+#[test]
+fn reads_near_the_ecc_limit_ask_for_a_scrub_and_are_counted() {
+    use logstore::{Flash, PageAddr};
+    let geometry = Device::Slc.small_geometry(8);
+    let threshold = (geometry.ecc_bits * 3).div_ceil(4);
+    let page = PageAddr {
+        block: logstore::BlockAddr(2),
+        page: 0,
+    };
+    let data = vec![0x3C; geometry.page_bytes as usize];
+    for flips in [threshold - 1, threshold] {
+        let flash = SimFlash::new(logstore_sim::SimConfig::new(geometry), 0).unwrap();
+        let mut media = logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("ECC"));
+        media.erase(page.block).unwrap();
+        media.program(page, &data).unwrap();
+        for bit in 0..flips {
+            media.inner_mut().flip_bit(page, bit * 8 + 1).unwrap();
+        }
+        let before = media.ecc_counts();
+        let mut buf = vec![0u8; data.len()];
+        let status = media.read_checked(page, &mut buf).unwrap();
+        assert_eq!(buf, data);
+        assert_eq!(status.bits_corrected, flips);
+        let after = media.ecc_counts();
+        let asked = flips >= threshold;
+        assert_eq!(status.scrub, asked, "{flips} flips");
+        assert_eq!(
+            after.pages_to_scrub - before.pages_to_scrub,
+            u64::from(asked)
+        );
+        assert_eq!(
+            after.bits_corrected - before.bits_corrected,
+            u64::from(flips)
+        );
+    }
+}
