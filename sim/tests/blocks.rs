@@ -4,24 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use logstore::{Flash, Geometry, Hash, Info, Store, StoreConfig, StoreError, WornOut};
+use logstore::{Flash, Geometry, Info, Store, StoreConfig, StoreError, WornOut};
 use logstore_sim::campaign::{sweep, Case, Part};
 use logstore_sim::{CrashMode, SimConfig, SimFlash, WearOut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn hash_of(key: u64) -> Hash {
-    let mut hash = [0u8; 32];
-    ChaCha8Rng::seed_from_u64(key).fill(&mut hash);
-    hash
-}
-
-fn info_of(n: u64) -> Info {
-    Info {
-        physical_sector: n,
-        first_logical_sector: n + 1,
-    }
-}
+mod common;
+use common::{hash_of, info_of};
 
 #[test]
 fn blocks_zero_and_one_factory_bad_format_and_pass_a_sweep() {

@@ -10,18 +10,8 @@ use logstore_sim::{SimConfig, SimFlash};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn hash_of(key: u64) -> Hash {
-    let mut hash = [0u8; 32];
-    ChaCha8Rng::seed_from_u64(key).fill(&mut hash);
-    hash
-}
-
-fn info_of(n: u64) -> Info {
-    Info {
-        physical_sector: n,
-        first_logical_sector: n + 1,
-    }
-}
+mod common;
+use common::{hash_of, info_of};
 
 /// Every test runs on both slot layouts.
 const LAYOUTS: [SlotLayoutKind; 2] = [SlotLayoutKind::Full, SlotLayoutKind::Compact];
