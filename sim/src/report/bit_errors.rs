@@ -222,23 +222,11 @@ fn points_table(x_name: &str, curves: &Curves, x: impl Fn(f64) -> String) -> Str
     for (with, without) in curves.0.iter().zip(&curves.1) {
         let _ = writeln!(
             md,
-            "| {} | {} ({} / {} / {}) | {} | {} | {} | {} | {} ({} / {} / {}) | {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             x(with.x),
-            with.runs_silent,
-            with.lost_flushed,
-            with.stale,
-            with.resurrected,
-            with.runs_reported,
-            with.runs_unformattable,
-            with.runs_failed_otherwise,
+            outcome_cells(with),
             with.bits_corrected,
-            without.runs_silent,
-            without.lost_flushed,
-            without.stale,
-            without.resurrected,
-            without.runs_reported,
-            without.runs_unformattable,
-            without.runs_failed_otherwise
+            outcome_cells(without)
         );
     }
     md.push('\n');
@@ -326,4 +314,19 @@ fn lifetime_markdown(costs: &[EccCost]) -> String {
     }
     md.push('\n');
     md
+}
+
+/// A point's run outcomes as table cells: silent runs (lost / stale /
+/// resurrected), reported, unformattable, failed otherwise.
+fn outcome_cells(point: &crate::reliability::LossPoint) -> String {
+    format!(
+        "{} ({} / {} / {}) | {} | {} | {}",
+        point.runs_silent,
+        point.lost_flushed,
+        point.stale,
+        point.resurrected,
+        point.runs_reported,
+        point.runs_unformattable,
+        point.runs_failed_otherwise
+    )
 }
