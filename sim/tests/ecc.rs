@@ -83,15 +83,20 @@ fn an_incarnation_page_past_the_ecc_is_a_typed_error_on_lookup() {
     assert!(typed > 0);
 }
 
+/// The ECC layer over a fresh simulated device of `sim`.
+fn media_on(sim: logstore_sim::SimConfig) -> logstore::testing::Media<SimFlash> {
+    let geometry = sim.geometry;
+    let flash = SimFlash::new(sim, 0).unwrap();
+    logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("{geometry:?}: no media"))
+}
+
 /// Each ECC step's parity fills its own slot of the spare area: a page
 /// carries a slot's bytes a step.
 #[test]
 fn a_page_carries_one_parity_slot_a_step() {
     for device in Device::ALL {
         let geometry = device.geometry(8);
-        let flash = SimFlash::new(logstore_sim::SimConfig::new(geometry), 0).unwrap();
-        let media =
-            logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("{device:?}: no ECC"));
+        let media = media_on(logstore_sim::SimConfig::new(geometry));
         let steps = (geometry.page_bytes / geometry.ecc_step_bytes) as usize;
         let slot = geometry.ecc_parity_bytes().unwrap() as usize;
         assert!(steps > 1 && slot > 1, "{device:?}");
@@ -113,9 +118,7 @@ fn a_silently_dropped_program_fails_its_read_back() {
         let mut sim = logstore_sim::SimConfig::new(geometry);
         sim.endurance_cycles = 1;
         sim.wear_out = logstore_sim::nand::WearOut::SilentNoop;
-        let flash = SimFlash::new(sim, 0).unwrap();
-        let mut media =
-            logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("{device:?}"));
+        let mut media = media_on(sim);
         let block = BlockAddr(3);
         for _ in 0..3 {
             media.erase(block).unwrap();
@@ -142,8 +145,7 @@ fn reads_near_the_ecc_limit_ask_for_a_scrub_and_are_counted() {
     };
     let data = vec![0x3C; geometry.page_bytes as usize];
     for flips in [threshold - 1, threshold] {
-        let flash = SimFlash::new(logstore_sim::SimConfig::new(geometry), 0).unwrap();
-        let mut media = logstore::testing::Media::new(flash).unwrap_or_else(|_| panic!("ECC"));
+        let mut media = media_on(logstore_sim::SimConfig::new(geometry));
         media.erase(page.block).unwrap();
         media.program(page, &data).unwrap();
         for bit in 0..flips {
