@@ -817,64 +817,77 @@ impl Runner {
     /// How the store's incarnations `now` follow from those known: some
     /// new ones in front (a freeze), some of the oldest gone (an eviction),
     /// the rest in order, each unchanged or rewritten by a scrub (a new key,
-    /// the same contents: its known key is updated). Anything else is a
-    /// failure. Returns (added, dropped).
+    /// the same contents, the same place: its known key is updated).
+    /// Anything else is a failure. Returns (added, dropped).
+    ///
+    /// A kept incarnation keeps its place, so one matched by key fixes how
+    /// many are new; with none matched by key, the fewest new that fit are
+    /// tried first. Contents are compared only at the place a rewrite would
+    /// have: a new incarnation holding what an evicted one held (the same
+    /// inserts again) is new, not a rewrite.
     fn diff_layers(&mut self, now: &[LayerKey]) -> Checked<(usize, usize)> {
         let position = |key: &LayerKey| self.known.iter().position(|(k, _)| k == key);
         let by_key: Vec<Option<usize>> = now.iter().map(position).collect();
-        let mut matched = Vec::with_capacity(now.len());
-        for (index, key) in now.iter().enumerate() {
-            let found = match by_key[index] {
-                Some(j) => Some((j, false)),
-                None => self.rewritten_from(index, key, &by_key)?.map(|j| (j, true)),
-            };
-            matched.push(found);
-        }
-        let added = matched.iter().take_while(|m| m.is_none()).count();
-        let kept = &matched[added..];
-        let in_order = kept
+        let fewest = now.len().saturating_sub(self.known.len());
+        let tries: Vec<usize> = match by_key
             .iter()
             .enumerate()
-            .all(|(i, m)| m.is_some_and(|(j, _)| j == i));
-        let Some(dropped) = self
-            .known
-            .len()
-            .checked_sub(kept.len())
-            .filter(|_| in_order)
-        else {
-            return Err(format!(
-                "the store's incarnations changed other than by freezing, rewriting and evicting                  the oldest: generations {:?}, then {:?}",
-                self.known.iter().map(|k| k.0 .0).collect::<Vec<_>>(),
-                now.iter().map(|k| k.0).collect::<Vec<_>>()
-            ));
+            .find_map(|(i, m)| m.map(|j| (i, j)))
+        {
+            Some((i, j)) => i
+                .checked_sub(j)
+                .filter(|&a| a >= fewest)
+                .into_iter()
+                .collect(),
+            None => (fewest..=now.len()).collect(),
         };
-        for (i, m) in kept.iter().enumerate() {
-            if m.is_some_and(|(_, rewritten)| rewritten) {
-                self.known[i].0 = now[added + i].clone();
+        for added in tries {
+            if let Some(rewritten) = self.aligned(now, &by_key, added)? {
+                for i in rewritten {
+                    self.known[i - added].0 = now[i].clone();
+                }
+                return Ok((added, self.known.len() - (now.len() - added)));
             }
         }
-        Ok((added, dropped))
+        Err(format!(
+            "the store's incarnations changed other than by freezing, rewriting and evicting \
+             the oldest: generations {:?}, then {:?}",
+            self.known.iter().map(|k| k.0 .0).collect::<Vec<_>>(),
+            now.iter().map(|k| k.0).collect::<Vec<_>>()
+        ))
     }
 
-    /// The known incarnation that `key` (the store's `index`-th, not known
-    /// by key) is a rewrite of: one no other incarnation of the store
-    /// matches by key, with the same contents.
-    fn rewritten_from(
+    /// With the `added` newest of `now` new and the rest the oldest known
+    /// in order (`now[added + j]` is known `j`): the places of `now` that
+    /// are rewrites, or `None` when some kept place is neither its known
+    /// key nor a rewrite of its known contents.
+    fn aligned(
         &mut self,
-        index: usize,
-        key: &LayerKey,
+        now: &[LayerKey],
         by_key: &[Option<usize>],
-    ) -> Checked<Option<usize>> {
-        let candidates: Vec<usize> = (0..self.known.len())
-            .filter(|j| !by_key.contains(&Some(*j)))
-            .collect();
-        if candidates.is_empty() {
+        added: usize,
+    ) -> Checked<Option<Vec<usize>>> {
+        assert!(added <= now.len() && now.len() - added <= self.known.len());
+        if by_key[..added].iter().any(Option::is_some) {
             return Ok(None);
         }
-        let store = self.store.as_mut().expect("open");
-        let layer = self.layers.layer(store, index, key);
-        let layer = self.read(layer)?;
-        Ok(candidates.into_iter().find(|&j| *self.known[j].1 == *layer))
+        let mut rewritten = Vec::new();
+        for (i, key) in now.iter().enumerate().skip(added) {
+            let j = i - added;
+            match by_key[i] {
+                Some(k) if k == j => continue,
+                Some(_) => return Ok(None),
+                None if by_key.contains(&Some(j)) => return Ok(None),
+                None => {}
+            }
+            let store = self.store.as_mut().expect("open");
+            let layer = self.layers.layer(store, i, key);
+            if *self.read(layer)? != *self.known[j].1 {
+                return Ok(None);
+            }
+            rewritten.push(i);
+        }
+        Ok(Some(rewritten))
     }
 
     /// Applies the eviction of the `dropped` oldest known incarnations to
