@@ -262,11 +262,10 @@ pub struct Incarnation {
 pub enum FilterLoad {
     /// Read from its pages.
     Loaded,
-    /// Its pages were missing (an older incarnation) or did not check out:
-    /// built again from the buckets, in RAM.
+    /// Its pages were missing (an older incarnation, or one whose filter
+    /// pages hold an older format) or did not check out: built again from
+    /// the buckets, in RAM.
     Rebuilt,
-    /// None could be built (lookups read the pages).
-    Absent,
 }
 
 impl Incarnation {
@@ -280,7 +279,7 @@ impl Incarnation {
     ) -> Result<u64, HashStoreError> {
         let entries = (1u64 << order).saturating_mul(bucket_slots as u64);
         let shape = Shape::new(geometry, order, bucket_slots, entries)?
-            .with_filter(HashFilter::bytes_max(entries), geometry);
+            .with_filter(HashFilter::bytes_for(order, bucket_slots), geometry);
         Ok(shape.blocks_needed(geometry))
     }
 
@@ -299,13 +298,18 @@ impl Incarnation {
         let config = table.config();
         let order = config.order;
         let first_only = planted::active(Bug::FilterFirstBucketOnly);
-        let filter = HashFilter::build((0..table.buckets()).flat_map(|bucket| {
+        let placed = (0..table.buckets()).flat_map(|bucket| {
             table
                 .bucket(bucket)
-                .flatten()
-                .map(move |(hash, _)| (hash, bucket != cuckoo::h1(hash, order) && !first_only))
-        }));
-        let filter_bytes = filter.as_ref().map_or_else(Vec::new, HashFilter::encode);
+                .enumerate()
+                .filter_map(move |(slot, entry)| entry.map(|(hash, _)| (bucket, slot, hash)))
+        });
+        let filter = HashFilter::build(
+            order,
+            config.bucket_slots,
+            placed.filter(|(bucket, _, hash)| !first_only || *bucket == cuckoo::h1(hash, order)),
+        );
+        let filter_bytes = filter.encode();
         let shape = Shape::new(geometry, config.order, config.bucket_slots, table.len())?
             .with_filter(filter_bytes.len() as u64, geometry);
         let blocks_needed = shape.blocks_needed(geometry);
@@ -323,7 +327,7 @@ impl Incarnation {
             },
             geometry,
             shape,
-            filter: filter.map(std::sync::Arc::new),
+            filter: Some(std::sync::Arc::new(filter)),
         };
         let source = Source {
             table,
@@ -475,16 +479,15 @@ impl Incarnation {
             return Ok(FilterLoad::Loaded);
         }
         let placed = self.read_placed(flash)?.entries;
-        let order = self.shape.order;
-        let keys = placed
-            .iter()
-            .map(|(bucket, _, hash, _)| (hash, *bucket != cuckoo::h1(hash, order)));
-        self.filter = HashFilter::build(keys).map(std::sync::Arc::new);
-        Ok(if self.filter.is_some() {
-            FilterLoad::Rebuilt
-        } else {
-            FilterLoad::Absent
-        })
+        let filter = HashFilter::build(
+            self.shape.order,
+            self.shape.bucket_slots,
+            placed
+                .iter()
+                .map(|(bucket, slot, hash, _)| (*bucket, *slot, hash)),
+        );
+        self.filter = Some(std::sync::Arc::new(filter));
+        Ok(FilterLoad::Rebuilt)
     }
 
     /// The filter its pages hold, if they all check out. Bounded by the
@@ -515,7 +518,11 @@ impl Incarnation {
             let take = (total - bytes.len()).min(payload.len());
             bytes.extend_from_slice(&payload[..take]);
         }
-        Ok(HashFilter::decode(&bytes))
+        Ok(HashFilter::decode(
+            &bytes,
+            self.shape.order,
+            self.shape.bucket_slots,
+        ))
     }
 
     /// The filter, if built or loaded.

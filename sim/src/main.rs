@@ -208,8 +208,8 @@ enum Command {
     ///
     /// Builds one store on the part, freezing until it holds N
     /// incarnations, then probes hits (uniform over the frozen keys) and
-    /// misses, every answer checked. About two minutes and 3 GB at 32
-    /// incarnations of order 18 (the default).
+    /// misses, every answer checked. About 25 seconds and 70 MB at 32
+    /// incarnations of order 12 (the default).
     ///
     /// Example: `logstore-sim lookups --incarnations 32 --device mlc --json`
     Lookups {
@@ -220,9 +220,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Device::Mlc)]
         device: Device,
         /// The log store's order: 2^order buckets of 4 slots, each
-        /// incarnation one such table frozen (18: a million slots, where a
-        /// binary fuse filter costs about 2.26 bytes an entry; 2.30 at 17).
-        #[arg(long, default_value_t = 18)]
+        /// incarnation one such table frozen (4 to 20). The filters take
+        /// two bytes a slot at any order; larger orders take longer.
+        #[arg(long, default_value_t = 12)]
         order: u32,
         /// Lookups probed, half hits, half misses.
         #[arg(long, default_value_t = 20_000)]

@@ -676,13 +676,25 @@ proptest! {
         let absent = absent_hashes(64, seed);
         let mut flash = device(g, seed);
         let mut inc = Incarnation::freeze(&mut flash, &mut allocator(g), GENERATION, &table).unwrap();
+        // Every hash's tag in both its buckets: as many slots a bucket as
+        // the fullest needs.
+        let mut tagged: std::collections::BTreeMap<u64, Vec<&Hash>> = Default::default();
+        for hash in table.iter().map(|(h, _)| h).chain(&absent) {
+            let (first, second) = (logstore::testing::h1(hash, order), logstore::testing::h2(hash, order));
+            tagged.entry(first).or_default().push(hash);
+            if second != first {
+                tagged.entry(second).or_default().push(hash);
+            }
+        }
+        let slots = tagged.values().map(Vec::len).max().unwrap_or(1);
         let lying = logstore::testing::HashFilter::build(
-            table
+            order,
+            slots,
+            tagged
                 .iter()
-                .chain(absent.iter().map(|h| (h, &Value::Tombstone)))
-                .flat_map(|(h, _)| [(h, false), (h, true)]),
+                .flat_map(|(b, hashes)| hashes.iter().enumerate().map(|(s, h)| (*b, s, *h))),
         );
-        inc.set_filter(lying);
+        inc.set_filter(Some(lying));
         let before = flash.counters().reads;
         check_answers(&inc, &mut flash, &table, &absent);
         // Each absent hash passed the filter, so it was looked for.

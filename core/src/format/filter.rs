@@ -9,7 +9,10 @@ use crate::flash::ERASED;
 
 /// "LSF1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4631;
-pub(crate) const VERSION: u16 = 1;
+/// Version 2: the tags of every slot ([`crate::filter::HashFilter`]).
+/// Version 1 held a binary fuse filter; its pages do not decode, so an
+/// incarnation written with one gets its tags rebuilt at open.
+pub(crate) const VERSION: u16 = 2;
 /// Bytes of the page header.
 pub const PAGE_HEADER_BYTES: usize = 32;
 const CRC_RANGE: std::ops::Range<usize> = 28..32;
@@ -94,5 +97,23 @@ mod tests {
             bad[bit / 8] ^= 1 << (bit % 8);
             assert!(decode_page(&bad).is_none(), "flip {bit} accepted");
         }
+    }
+
+    /// A page of the older format (version 1: a binary fuse filter), sealed
+    /// and whole, does not decode: its incarnation's tags are rebuilt.
+    #[test]
+    fn an_older_version_is_refused() {
+        let header = Header {
+            generation: 1,
+            index: 0,
+            total_bytes: 8,
+            erase_count: 0,
+        };
+        let mut page = vec![0u8; 256];
+        encode_page(header, &[1; 8], &mut page);
+        assert!(decode_page(&page).is_some());
+        page[4..6].copy_from_slice(&1u16.to_le_bytes());
+        seal(&mut page, CRC_RANGE);
+        assert!(decode_page(&page).is_none());
     }
 }

@@ -120,7 +120,7 @@ impl Sizes {
                 eol_endurance: 150,
                 paired_ops: 3_000,
                 paired_depth2_ops: 600,
-                frozen_order: 18,
+                frozen_order: 12,
                 frozen_counts: vec![0, 1, 8, 32],
             },
             ReportSize::Full => Sizes {
