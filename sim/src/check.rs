@@ -996,15 +996,7 @@ impl Runner {
             self.report.mutating_ops = self.flash().ops_mutating();
             return self.check_rules();
         }
-        if let Err(error) = self.store_mut().flush() {
-            if !is_device_failure(&error) {
-                return Err(self.store_failed(error, "final flush"));
-            }
-            self.recover()?;
-            if let Err(error) = self.store_mut().flush() {
-                return Err(self.store_failed(error, "final flush after recovering"));
-            }
-        }
+        self.final_flush()?;
         self.observe_layers()?;
         self.durable_point();
         self.bad_durable = self.store().bad_blocks();
@@ -1020,6 +1012,24 @@ impl Runner {
         self.report.crashes_not_reached = self.flash_mut().cancel_power_cuts() as u64;
         self.report.mutating_ops = self.flash().ops_mutating();
         self.check_rules()
+    }
+
+    /// Flushes at the end of the workload. A power cut still armed may fire
+    /// inside it (a cut during the final flush), and so may the next one
+    /// after the recovery: each failed attempt fired an armed cut or met a
+    /// failing block, so the armed cuts and [`OPEN_ATTEMPTS_MAX`] bound them.
+    fn final_flush(&mut self) -> Checked<()> {
+        let attempts_max = self.flash().armed_cuts() as u32 + OPEN_ATTEMPTS_MAX;
+        for _ in 0..attempts_max {
+            match self.store_mut().flush() {
+                Ok(()) => return Ok(()),
+                Err(error) if is_device_failure(&error) => self.recover()?,
+                Err(error) => return Err(self.store_failed(error, "final flush")),
+            }
+        }
+        Err(format!(
+            "final flush: a device failure on each of {attempts_max} attempts"
+        ))
     }
 
     /// A store operation the check made that failed: see [`Runner::read`].
