@@ -1,19 +1,22 @@
 //! The filter in front of an incarnation: SILT's in-RAM tag table. Every
-//! slot of the frozen cuckoo table has a 16-bit tag in RAM, at the same
-//! bucket and slot: 0 for an empty slot, else 16 bits of the hash the slot
+//! slot of the frozen cuckoo table has a 17-bit tag in RAM, at the same
+//! bucket and slot: 0 for an empty slot, else 17 bits of the hash the slot
 //! holds (tombstones included) that the bucket choice does not use. A
 //! lookup compares its hash's tag with the tags of its two candidate
 //! buckets: a miss reads flash only where a tag matches falsely (about
-//! 2·B / 65,535 an incarnation, 1.2·10⁻⁴ at B = 4), a hit reads the one
-//! page of the bucket whose tag matched. RAM is 2 bytes a slot, so 2 / fill
-//! an entry: 2.04 bytes at the 0.98 fill a BFS-filled table freezes at,
-//! whatever the incarnation's size.
+//! 2·B / 131,071 an incarnation, 6·10⁻⁵ at B = 4), a hit reads the one page
+//! of the bucket whose tag matched, plus a false match of a newer
+//! incarnation now and then. RAM is 17 bits a slot, so 2.125 / fill bytes
+//! an entry: 2.17 at the 0.98 fill a BFS-filled table freezes at, whatever
+//! the incarnation's size. (16-bit tags took 2.04 bytes, but a hit in the
+//! oldest of 32 incarnations then met about 0.004 false matches on the way,
+//! too close to the 0.01 a hit allows; 18 bits would take 2.30.)
 //!
-//! Owns building the tags, their bytes on flash (each tag little-endian, in
-//! bucket and slot order) and decoding them back. Promises: no false
-//! negative for a filter built from a table's placement; bytes decode only
-//! at the exact length of the shape given, so no lookup indexes outside
-//! the tags.
+//! Owns building the tags, their bytes on flash (tags packed little-endian,
+//! tag `i` at bit 17·i, in bucket and slot order, then 3 bytes of padding)
+//! and decoding them back. Promises: no false negative for a filter built
+//! from a table's placement; bytes decode only at the exact length of the
+//! shape given, so no lookup indexes outside them.
 
 use crate::cuckoo;
 use crate::types::Hash;
@@ -23,27 +26,44 @@ use crate::types::Hash;
 pub struct HashFilter {
     order: u32,
     bucket_slots: usize,
-    /// `tags[bucket * bucket_slots + slot]`; 0 is an empty slot.
-    tags: Box<[u16]>,
+    /// The packed tags: slot `bucket * bucket_slots + slot` at bit 17 times
+    /// that; 0 is an empty slot.
+    packed: Box<[u8]>,
 }
 
-/// Bytes on flash (and in RAM) of a tag.
-const TAG_BYTES: u64 = 2;
+/// Bits of a tag.
+pub const TAG_BITS: u32 = 17;
+const TAG_MASK: u32 = (1 << TAG_BITS) - 1;
+/// Bytes past the last tag, so that every tag is read as one 4-byte word
+/// (a tag starts at most 7 bits into its first byte: 7 + 17 ≤ 32).
+const PAD_BYTES: u64 = 3;
 
-/// The tag of `hash`: bytes 24 and 25 (the candidate buckets come from
-/// bytes 0 to 15), never 0, which marks an empty slot.
+/// The tag of `hash`: 17 bits from bytes 24 to 26 (the candidate buckets
+/// come from bytes 0 to 15), never 0, which marks an empty slot.
 #[inline]
-fn tag_of(hash: &Hash) -> u16 {
-    u16::from_le_bytes([hash[24], hash[25]]).max(1)
+fn tag_of(hash: &Hash) -> u32 {
+    (u32::from_le_bytes([hash[24], hash[25], hash[26], 0]) & TAG_MASK).max(1)
+}
+
+/// The byte holding slot `index`'s first bit, and the bit within it.
+#[inline]
+fn locate(index: usize) -> (usize, u32) {
+    let bit = index * TAG_BITS as usize;
+    (bit / 8, (bit % 8) as u32)
+}
+
+#[inline]
+fn word_at(packed: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(packed[at..at + 4].try_into().expect("four bytes"))
 }
 
 impl HashFilter {
     /// Bytes of the filter of a table of 2^`order` buckets of
-    /// `bucket_slots` slots: two a slot, whatever it holds.
+    /// `bucket_slots` slots: 17 bits a slot, whatever it holds, and the
+    /// padding.
     pub fn bytes_for(order: u32, bucket_slots: usize) -> u64 {
-        (1u64 << order)
-            .saturating_mul(bucket_slots as u64)
-            .saturating_mul(TAG_BYTES)
+        let slots = (1u64 << order.min(63)).saturating_mul(bucket_slots as u64);
+        slots.saturating_mul(u64::from(TAG_BITS)).div_ceil(8) + PAD_BYTES
     }
 
     /// The filter of a table of 2^`order` buckets of `bucket_slots` slots
@@ -54,16 +74,22 @@ impl HashFilter {
         bucket_slots: usize,
         placed: impl Iterator<Item = (u64, usize, &'a Hash)>,
     ) -> HashFilter {
-        let slots = (Self::bytes_for(order, bucket_slots) / TAG_BYTES) as usize;
-        let mut tags = vec![0u16; slots].into_boxed_slice();
+        let mut packed = vec![0u8; Self::bytes_for(order, bucket_slots) as usize];
         for (bucket, slot, hash) in placed {
             assert!(slot < bucket_slots, "slot {slot} of {bucket_slots}");
-            tags[bucket as usize * bucket_slots + slot] = tag_of(hash);
+            assert!(bucket < 1u64 << order, "bucket {bucket} of 2^{order}");
+            let (at, shift) = locate(bucket as usize * bucket_slots + slot);
+            let word = word_at(&packed, at);
+            assert!(
+                (word >> shift) & TAG_MASK == 0,
+                "bucket {bucket} slot {slot} placed twice"
+            );
+            packed[at..at + 4].copy_from_slice(&(word | (tag_of(hash) << shift)).to_le_bytes());
         }
         HashFilter {
             order,
             bucket_slots,
-            tags,
+            packed: packed.into_boxed_slice(),
         }
     }
 
@@ -74,7 +100,10 @@ impl HashFilter {
         let tag = tag_of(hash);
         let holds = |bucket: u64| {
             let first = bucket as usize * self.bucket_slots;
-            self.tags[first..first + self.bucket_slots].contains(&tag)
+            (first..first + self.bucket_slots).any(|index| {
+                let (at, shift) = locate(index);
+                (word_at(&self.packed, at) >> shift) & TAG_MASK == tag
+            })
         };
         [
             holds(cuckoo::h1(hash, self.order)),
@@ -84,12 +113,12 @@ impl HashFilter {
 
     /// RAM the tags take.
     pub fn ram_bytes(&self) -> usize {
-        self.tags.len() * TAG_BYTES as usize
+        self.packed.len()
     }
 
     /// The bytes stored on flash.
     pub fn encode(&self) -> Vec<u8> {
-        self.tags.iter().flat_map(|tag| tag.to_le_bytes()).collect()
+        self.packed.to_vec()
     }
 
     /// Decodes [`HashFilter::encode`]'s bytes for a table of 2^`order`
@@ -99,14 +128,10 @@ impl HashFilter {
         if order >= usize::BITS || bytes.len() as u64 != Self::bytes_for(order, bucket_slots) {
             return None;
         }
-        let tags = bytes
-            .chunks_exact(TAG_BYTES as usize)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
         Some(HashFilter {
             order,
             bucket_slots,
-            tags,
+            packed: bytes.into(),
         })
     }
 }
@@ -162,7 +187,7 @@ mod tests {
                 continue;
             }
             // Another hash, or a placed one's other bucket, answers falsely
-            // about B / 65,535 a bucket asked.
+            // about B / 131,071 a bucket asked.
             let wrong_bucket = placed
                 .iter()
                 .filter(|(b, _, h)| {
@@ -178,20 +203,27 @@ mod tests {
                 .map(|h| back.candidates(h).iter().filter(|&&b| b).count())
                 .sum();
             assert!(
-                (3..=30).contains(&positives),
+                (1..=20).contains(&positives),
                 "{positives} false positives in 200,000 buckets asked"
             );
         }
     }
 
     #[test]
-    fn two_bytes_a_slot_and_empty_slots_match_nothing() {
+    fn seventeen_bits_a_slot_and_empty_slots_match_nothing() {
         let filter = HashFilter::build(10, 4, std::iter::empty());
         assert_eq!(filter.ram_bytes() as u64, HashFilter::bytes_for(10, 4));
-        assert_eq!(filter.ram_bytes(), 2 * 4 * 1024);
+        assert_eq!(filter.ram_bytes(), 17 * 4 * 1024 / 8 + 3);
         assert!(hashes(3, 10_000)
             .iter()
             .all(|h| filter.candidates(h) == [false, false]));
+    }
+
+    #[test]
+    #[should_panic(expected = "placed twice")]
+    fn a_slot_placed_twice_is_a_bug() {
+        let set = hashes(4, 2);
+        HashFilter::build(3, 4, set.iter().map(|h| (5, 1, h)));
     }
 
     #[test]

@@ -225,7 +225,7 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         order: u32,
         /// Lookups probed, half hits, half misses.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 40_000)]
         probes: u64,
         /// Seed of the device and the probes.
         #[arg(long, default_value_t = 0)]
