@@ -208,7 +208,7 @@ enum Command {
     ///
     /// Builds one store on the part, freezing until it holds N
     /// incarnations, then probes hits (uniform over the frozen keys) and
-    /// misses, every answer checked. About 25 seconds and 70 MB at 32
+    /// misses, every answer checked. About 45 seconds and 70 MB at 32
     /// incarnations of order 12 (the default).
     ///
     /// Example: `logstore-sim lookups --incarnations 32 --device mlc --json`
