@@ -84,7 +84,8 @@ impl HashFilter {
                 (word >> shift) & TAG_MASK == 0,
                 "bucket {bucket} slot {slot} placed twice"
             );
-            packed[at..at + 4].copy_from_slice(&(word | (tag_of(hash) << shift)).to_le_bytes());
+            // The field is zero (asserted), so adding the tag sets it.
+            packed[at..at + 4].copy_from_slice(&(word + (tag_of(hash) << shift)).to_le_bytes());
         }
         HashFilter {
             order,
