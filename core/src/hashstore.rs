@@ -269,16 +269,15 @@ pub enum FilterLoad {
 }
 
 impl Incarnation {
-    /// The most blocks a freeze of a table of 2^`order` buckets of
-    /// `bucket_slots` slots takes: every bucket page and the largest filter
-    /// its entries can need.
+    /// The blocks a freeze of a table of 2^`order` buckets of
+    /// `bucket_slots` slots takes, whatever it holds: every bucket page and
+    /// the filter (a tag a slot).
     pub fn blocks_max(
         geometry: Geometry,
         order: u32,
         bucket_slots: usize,
     ) -> Result<u64, HashStoreError> {
-        let entries = (1u64 << order).saturating_mul(bucket_slots as u64);
-        let shape = Shape::new(geometry, order, bucket_slots, entries)?
+        let shape = Shape::new(geometry, order, bucket_slots, 0)?
             .with_filter(HashFilter::bytes_for(order, bucket_slots), geometry);
         Ok(shape.blocks_needed(geometry))
     }

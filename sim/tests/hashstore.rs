@@ -756,3 +756,83 @@ fn read_table_keeps_the_shape_and_the_placement() {
         }
     }
 }
+
+/// A freeze takes exactly the blocks `blocks_max` names, whatever the table
+/// holds (the worn-out rule counts on it): bucket pages and a tag a slot.
+#[test]
+fn a_freeze_takes_the_blocks_blocks_max_names() {
+    for (page_bytes, order, bucket_slots) in [(512, 6, 4), (512, 9, 2), (2048, 10, 8)] {
+        let g = geometry(page_bytes, 8, 256);
+        let max = Incarnation::blocks_max(g, order, bucket_slots).unwrap();
+        for fill in [0.0, 0.5, 0.95] {
+            let table = random_table(order, bucket_slots, fill, u64::from(order));
+            let mut flash = device(g, 1);
+            let inc =
+                Incarnation::freeze(&mut flash, &mut allocator(g), GENERATION, &table).unwrap();
+            assert_eq!(
+                inc.region().blocks.len() as u64,
+                max,
+                "order {order}, fill {fill}"
+            );
+        }
+        // A device of exactly that many blocks, all free, holds it.
+        let exact = geometry(page_bytes, 8, max as u32);
+        let table = random_table(order, bucket_slots, 0.9, 3);
+        let mut alloc = Allocator::new(exact.blocks, vec![0; exact.blocks as usize]);
+        Incarnation::freeze(&mut device(exact, 1), &mut alloc, GENERATION, &table)
+            .unwrap_or_else(|e| panic!("{max} blocks, order {order}: {e}"));
+    }
+}
+
+/// Filter pages that check out but belong to another incarnation (another
+/// generation, the same shape) are not taken: the filter is rebuilt.
+#[test]
+fn another_incarnations_filter_page_is_not_taken() {
+    use logstore::testing::FilterLoad;
+    use logstore::Flash as _;
+    let g = geometry(512, 8, 64);
+    let (a, b) = (random_table(6, 4, 0.9, 1), random_table(6, 4, 0.9, 2));
+    let mut flash = device(g, 1);
+    let mut alloc = allocator(g);
+    let inc_a = Incarnation::freeze(&mut flash, &mut alloc, GENERATION, &a).unwrap();
+    let inc_b = Incarnation::freeze(&mut flash, &mut alloc, GENERATION + 1, &b).unwrap();
+    flash.sync().unwrap();
+    let mut image = flash.image();
+    let page_bytes = g.page_bytes as usize;
+    let from = g.page_offset(inc_b.page_addr(inc_b.bucket_pages())) as usize;
+    let to = g.page_offset(inc_a.page_addr(inc_a.bucket_pages())) as usize;
+    let page = image[from..from + page_bytes].to_vec();
+    image[to..to + page_bytes].copy_from_slice(&page);
+    let mut flash = SimFlash::from_image(SimConfig::new(g), &image, 0).unwrap();
+    let mut loaded = Incarnation::open(inc_a.region().clone(), g).unwrap();
+    assert_eq!(loaded.load_filter(&mut flash).unwrap(), FilterLoad::Rebuilt);
+    check_answers(&loaded, &mut flash, &a, &absent_hashes(64, 1));
+}
+
+/// A lookup whose page read needed three quarters of the ECC's strength
+/// finds its entry and says the page wants a scrub; on a clean page not.
+#[test]
+fn a_lookup_near_the_ecc_limit_asks_for_a_scrub() {
+    use logstore::testing::{h1, h2};
+    let g = logstore_sim::nand::Device::Slc.small_geometry(64);
+    let order = 4;
+    let table = random_table(order, 4, 0.5, 7);
+    let flash = SimFlash::new(SimConfig::new(g), 0).unwrap();
+    let mut media = logstore::testing::Media::new(flash).unwrap();
+    let inc = Incarnation::freeze(&mut media, &mut allocator(g), GENERATION, &table).unwrap();
+    let (hash, value) = table.iter().map(|(h, v)| (*h, *v)).next().unwrap();
+    let mut buf = Vec::new();
+    let clean = inc.lookup(&mut media, &hash, &mut buf).unwrap();
+    assert_eq!((clean.value, clean.scrub), (Some(value), false));
+    let threshold = (g.ecc_bits * 3).div_ceil(4);
+    let mut pages = vec![page_of_bucket(&inc, g, h1(&hash, order))];
+    pages.push(page_of_bucket(&inc, g, h2(&hash, order)));
+    pages.dedup();
+    for page in pages {
+        for bit in 0..threshold {
+            media.inner_mut().flip_bit(page, bit * 8 + 1).unwrap();
+        }
+    }
+    let worn = inc.lookup(&mut media, &hash, &mut buf).unwrap();
+    assert_eq!((worn.value, worn.scrub), (Some(value), true));
+}
