@@ -269,8 +269,9 @@ pub struct Runner {
 
 type Checked<T> = Result<T, String>;
 
-/// Most opens one reopen tries: a recovery that writes may lose power
-/// (every armed cut fires once) or meet a failing block.
+/// Most opens one reopen tries past one for each power cut armed: a
+/// recovery that writes may lose power (every armed cut fires once) or meet
+/// a failing block.
 const OPEN_ATTEMPTS_MAX: u32 = 8;
 
 impl Runner {
@@ -653,7 +654,10 @@ impl Runner {
         } else {
             self.report.reopens += 1;
         }
-        for _ in 0..OPEN_ATTEMPTS_MAX {
+        // Each armed cut may fire in one open's recovery; past them, a
+        // failing block costs an open.
+        let attempts_max = flash.armed_cuts() as u32 + OPEN_ATTEMPTS_MAX;
+        for _ in 0..attempts_max {
             match Store::open_returning(flash) {
                 Ok((store, recovery)) => {
                     self.store = Some(store);
@@ -695,7 +699,7 @@ impl Runner {
             }
         }
         self.orphan = Some(flash);
-        Err(format!("power lost on each of {OPEN_ATTEMPTS_MAX} opens"))
+        Err(format!("a device failure on each of {attempts_max} opens"))
     }
 
     /// Checks the blocks of a store just opened: every block retired as of
