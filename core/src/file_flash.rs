@@ -6,6 +6,12 @@
 //! 0xFF over the block, sync is `fsync`. The NAND rules are enforced exactly
 //! as on the simulator (through [`PageStates`]); on open, a page that reads
 //! all 0xFF counts as erased.
+//!
+//! **One writer.** `create` and `open` take an exclusive lock on the file
+//! (`File::try_lock`, `flock` on Unix) for as long as the device lives: a
+//! second opener, in this process or another, gets
+//! [`FlashError::Locked`] and changes nothing (`create` locks before it
+//! truncates).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -22,15 +28,18 @@ pub struct FileFlash {
 }
 
 impl FileFlash {
-    /// Creates (or truncates) `path` as a fully erased device.
+    /// Creates (or truncates) `path` as a fully erased device. An image
+    /// another opener holds is `Locked`, and left as it is.
     pub fn create(path: &Path, geometry: Geometry) -> Result<Self, FlashError> {
         geometry.validate()?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .open(path)?;
+        lock(&file)?;
+        file.set_len(0)?;
         let erased_block = vec![ERASED; geometry.raw_block_bytes() as usize];
         for _ in 0..geometry.blocks {
             file.write_all(&erased_block)?;
@@ -43,10 +52,12 @@ impl FileFlash {
         })
     }
 
-    /// Opens an existing image; its size must match `geometry`.
+    /// Opens an existing image; its size must match `geometry`. An image
+    /// another opener holds is `Locked`.
     pub fn open(path: &Path, geometry: Geometry) -> Result<Self, FlashError> {
         geometry.validate()?;
         let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+        lock(&file)?;
         let actual = file.metadata()?.len();
         if actual != geometry.image_bytes() {
             return Err(FlashError::ImageSize {
@@ -70,6 +81,17 @@ impl FileFlash {
             .seek(SeekFrom::Start(self.geometry.page_offset(addr)))?;
         Ok(())
     }
+}
+
+/// Takes the image's exclusive lock, released when the file closes.
+fn lock(file: &File) -> Result<(), FlashError> {
+    if crate::planted::active(crate::planted::Bug::NoFileLock) {
+        return Ok(());
+    }
+    file.try_lock().map_err(|error| match error {
+        std::fs::TryLockError::WouldBlock => FlashError::Locked,
+        std::fs::TryLockError::Error(io) => FlashError::Io(io),
+    })
 }
 
 impl Flash for FileFlash {

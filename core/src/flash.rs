@@ -348,6 +348,10 @@ pub enum FlashError {
     /// A device image whose size does not match its geometry.
     #[error("image is {actual} bytes, the geometry needs {expected}")]
     ImageSize { expected: u64, actual: u64 },
+    /// A file-backed image another opener holds (see
+    /// [`crate::FileFlash`]): one writer an image. Nothing was changed.
+    #[error("the image is in use: another opener holds its lock")]
+    Locked,
     /// Power was cut; every operation fails until the device restarts.
     #[error("power lost")]
     PowerLost,

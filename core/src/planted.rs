@@ -43,11 +43,14 @@ pub enum Bug {
     /// A freeze keys every hash in its filter as in its first candidate
     /// bucket: a lookup never reads a hash kicked to its second.
     FilterFirstBucketOnly,
+    /// A file-backed image is opened without its lock: two openers write
+    /// over each other.
+    NoFileLock,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -62,6 +65,7 @@ impl Bug {
         Bug::MiddlePageIsEnd,
         Bug::PairingUnaware,
         Bug::FilterFirstBucketOnly,
+        Bug::NoFileLock,
     ];
 }
 

@@ -78,6 +78,17 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
                 (audit, broken) => Err(format!("audit {audit:?}, broken {broken:?}")),
             }
         },
+        // Two openers of one image: the second must be refused.
+        Bug::NoFileLock => |seed| {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let path = dir.path().join(format!("image-{seed}.img"));
+            let geometry = logstore::Geometry::new(512, 16, 8).map_err(|e| e.to_string())?;
+            let _first = logstore::FileFlash::create(&path, geometry).map_err(|e| e.to_string())?;
+            match logstore::FileFlash::open(&path, geometry) {
+                Err(logstore::FlashError::Locked) => Ok(()),
+                other => Err(format!("a second opener got {other:?}")),
+            }
+        },
         _ => |seed| {
             let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
             case.run().map(|_| ()).map_err(|f| f.to_string())
