@@ -205,6 +205,19 @@ impl<F: Flash> Log<F> {
         })
     }
 
+    /// Copies the journal's last page at the resume point if no copy of it
+    /// is on flash (see [`Journal::commit_tail`]): called after an open,
+    /// before anything is served. A journal with no page left keeps it for
+    /// the next flush.
+    pub fn commit_tail(&mut self) -> Result<(), LogError> {
+        self.guarded(
+            |log| match log.journal.commit_tail(&mut log.flash, &mut log.alloc) {
+                Err(JournalError::Full { .. }) => Ok(()),
+                other => Ok(other?),
+            },
+        )
+    }
+
     /// Copies `live` into a fresh journal region and switches to it;
     /// returns each entry's new position.
     pub fn pack(&mut self, live: &[Entry]) -> Result<Vec<u64>, LogError> {

@@ -59,7 +59,7 @@ impl Pairing {
             Pairing::Mlc { lead } => (1..=MLC_LEAD_MAX.min(wordlines)).contains(&lead),
             _ => true,
         };
-        pages_per_block % self.groups() == 0 && lead_ok
+        pages_per_block.is_multiple_of(self.groups()) && lead_ok
     }
 
     /// Every page's role, in page (program) order. Work: one pass over the

@@ -164,15 +164,19 @@ pub struct MiddleOutcome {
     /// Journal pages on flash, and which one was damaged.
     pub pages: usize,
     pub victim: usize,
+    /// Whether the victim was the last page of a flush: its commit copy
+    /// must answer for it, so nothing is lost and the open succeeds.
+    pub victim_copied: bool,
     /// Pages the open's `DataLoss` named.
     pub pages_lost: u64,
-    /// Entries the salvaged store still holds.
+    /// Entries the store (salvaged, where a loss was named) still holds.
     pub entries_kept: u64,
 }
 
 /// Fills a journal on `device` (flushing every few entries), damages one
-/// of its pages that has later pages past what the ECC corrects, and
-/// reopens: the open must name the loss, and the salvaged store must hold
+/// of its pages past what the ECC corrects, and reopens. The last page of
+/// a flush has its commit copy: the open must keep every entry. Any other
+/// page: the open must name the loss, and the salvaged store must hold
 /// every entry the other pages held.
 pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x3DD1_E0F0);
@@ -182,7 +186,7 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     let geometry = config.geometry;
     let lower = geometry.pairing.lower_pages(geometry.pages_per_block).len() as u64;
     let pages_max = u64::from(config.store.journal_blocks) * lower;
-    let by_page = fill_journal(&mut store, &mut rng, pages_max)?;
+    let (by_page, flush_last) = fill_journal(&mut store, &mut rng, pages_max)?;
     let pages = store.journal_page_addrs();
     let stats = store.stats();
     if pages.len() < 2 || stats.freezes + stats.packs > 0 {
@@ -193,7 +197,8 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
             stats.packs
         ));
     }
-    let victim = rng.random_range(0..pages.len() - 1);
+    let victim = rng.random_range(0..pages.len());
+    let victim_copied = flush_last.contains(&victim);
     let mut flash = store.into_flash();
     // More flipped bits in the page's first step than the ECC corrects:
     // distinct bits, 97 apart give or take 88.
@@ -204,10 +209,25 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
             .map_err(|e| e.to_string())?;
     }
     let (pages, pages_lost, flash) = match Store::open_returning(flash) {
+        Ok((mut store, _)) if victim_copied => {
+            let entries_kept = entries_held(&mut store, &by_page, None)?;
+            return Ok(MiddleOutcome {
+                pages: pages.len(),
+                victim,
+                victim_copied,
+                pages_lost: 0,
+                entries_kept,
+            });
+        }
         Ok(_) => {
             return Err(format!(
                 "journal page {victim} of {} damaged past the ECC: open returned Ok, its entries silently gone",
                 pages.len()
+            ))
+        }
+        Err((StoreError::DataLoss(report), _)) if victim_copied => {
+            return Err(format!(
+                "journal page {victim}, the last of a flush, damaged: its copy did not answer: {report:?}"
             ))
         }
         Err((StoreError::DataLoss(report), flash)) => {
@@ -217,39 +237,53 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
         Err((other, _)) => return Err(format!("open: {other}")),
     };
     let (mut store, _) = Store::open_salvaging(flash).map_err(|e| format!("salvage: {e}"))?;
-    let mut entries_kept = 0;
-    for (page, entries) in by_page.iter().enumerate().filter(|(p, _)| *p != victim) {
-        for (hash, info) in entries {
-            match store
-                .get(hash)
-                .map_err(|e| format!("get after salvage: {e}"))?
-            {
-                Some(found) if found == *info => entries_kept += 1,
-                found => return Err(format!("salvaged store: page {page} entry {found:?}")),
-            }
-        }
-    }
+    let entries_kept = entries_held(&mut store, &by_page, Some(victim))?;
     Ok(MiddleOutcome {
         pages,
         victim,
+        victim_copied,
         pages_lost,
         entries_kept,
     })
 }
 
+/// Checks that `store` holds every entry of `by_page` but those of page
+/// `but`; returns how many it holds.
+fn entries_held(
+    store: &mut Store<SimFlash>,
+    by_page: &[Vec<(Hash, Info)>],
+    but: Option<usize>,
+) -> Result<u64, String> {
+    let mut entries_kept = 0;
+    for (page, entries) in by_page.iter().enumerate().filter(|(p, _)| Some(*p) != but) {
+        for (hash, info) in entries {
+            match store.get(hash).map_err(|e| format!("get: {e}"))? {
+                Some(found) if found == *info => entries_kept += 1,
+                found => return Err(format!("store: page {page} entry {found:?}")),
+            }
+        }
+    }
+    Ok(entries_kept)
+}
+
+/// Entries by the journal page that holds them.
+type EntriesByPage = Vec<Vec<(Hash, Info)>>;
+
 /// Inserts 40 to 160 entries (fewer than the `pages_max` pages of the
-/// journal hold), flushing every 1 to 7 and at the end; returns them by the
-/// journal page that holds them.
+/// journal hold), flushing every 1 to 24 and at the end; returns them by
+/// the journal page that holds them, and which pages ended a flush.
 fn fill_journal(
     store: &mut Store<SimFlash>,
     rng: &mut ChaCha8Rng,
     pages_max: u64,
-) -> Result<Vec<Vec<(Hash, Info)>>, String> {
-    let flush_every = rng.random_range(1..8u64);
-    // At most a page a flush: the journal never fills (no pack).
+) -> Result<(EntriesByPage, Vec<usize>), String> {
+    let flush_every = rng.random_range(1..25u64);
+    // A flush takes its pages and a copy, a page holds at least one
+    // entry: the journal never fills (no pack).
     let count = rng
         .random_range(40..160u64)
-        .min(pages_max.saturating_sub(2) * flush_every);
+        .min(pages_max.saturating_sub(2) / 2 * flush_every.min(2));
+    let mut flush_last = Vec::new();
     let mut by_page: Vec<Vec<(Hash, Info)>> = Vec::new();
     for i in 0..count {
         let (hash, info) = (hash_of(rng.random()), info_of(i));
@@ -262,7 +296,8 @@ fn fill_journal(
         by_page[page].push((hash, info));
         if i % flush_every == flush_every - 1 || i == count - 1 {
             store.flush().map_err(|e| format!("flush: {e}"))?;
+            flush_last.push(store.journal_page_addrs().len() - 1);
         }
     }
-    Ok(by_page)
+    Ok((by_page, flush_last))
 }

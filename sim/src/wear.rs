@@ -220,10 +220,10 @@ fn wear_steps(config: &WearConfig, op: u64) -> Vec<Step> {
         key: op,
         info: op.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ config.seed,
     }];
-    if (op + 1) % u64::from(config.flush_every.max(1)) == 0 {
+    if (op + 1).is_multiple_of(u64::from(config.flush_every.max(1))) {
         steps.push(Step::Flush);
     }
-    if config.device.is_some() && (op + 1) % SCRUB_EVERY_OPS == 0 {
+    if config.device.is_some() && (op + 1).is_multiple_of(SCRUB_EVERY_OPS) {
         steps.push(Step::Scrub { pages: SCRUB_PAGES });
     }
     steps

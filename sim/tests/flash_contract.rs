@@ -157,6 +157,7 @@ fn file_flash_reopens_with_its_contents_and_rules() {
         Err(FlashError::Violation { .. })
     ));
     flash.program(PageAddr::new(4, 3), &data).unwrap();
+    drop(flash);
     let wrong = Geometry::new(256, 8, 7).unwrap();
     assert!(matches!(
         FileFlash::open(&path, wrong),

@@ -165,7 +165,7 @@ fn crash_at(base: &SimFlash, workload: &Workload, cut: u64, mode: CrashMode, sec
 
 #[test]
 fn exhaustive_crash_keeps_a_prefix_with_every_flushed_entry() {
-    let workload = Workload::new(42, 300, 0);
+    let workload = Workload::new(42, 200, 0);
     let runs = [
         (CrashMode::DropUnsynced, 0),
         (CrashMode::Reorder, 1),
@@ -259,17 +259,23 @@ fn a_corrupt_page_is_a_named_loss_or_the_torn_tail() {
     let pages = journal_pages(&mut flash);
     assert!(pages.len() >= 10);
     let bits = geometry().page_bytes * 8;
-    let (mut losses, mut tails, mut before) = (0, 0, 0);
+    let (mut losses, mut tails, mut kept, mut before) = (0, 0, 0, 0);
     for (index, page) in pages.iter().enumerate() {
         let proven = pages[index + 1..]
             .iter()
             .any(|later| later.synced_through >= Some(page.sequence));
+        let copied = pages.iter().filter(|p| p.sequence == page.sequence).count() > 1;
+        let first_copy = pages[..index].iter().all(|p| p.sequence != page.sequence);
         for bit in (0..bits).step_by(3) {
             let mut copy = flash.clone();
             copy.flip_bit(page.addr, bit).unwrap();
             let (_, recovered, report) = Log::open(&mut copy).unwrap();
             let context = format!("flip of bit {bit} of page {index}");
-            if proven {
+            if copied {
+                assert!(report.lost.is_empty(), "{context}: {report:?}");
+                assert_eq!(recovered, workload.entries, "{context}: a copy answers");
+                kept += 1;
+            } else if proven {
                 assert_eq!(report.lost.len(), 1, "{context}: {report:?}");
                 assert_eq!(report.lost[0].sequences, page.sequence..page.sequence + 1);
                 let mut expected = workload.entries[..before].to_vec();
@@ -282,10 +288,19 @@ fn a_corrupt_page_is_a_named_loss_or_the_torn_tail() {
                 tails += 1;
             }
         }
-        before += page.entries;
+        if first_copy {
+            before += page.entries;
+        }
     }
-    println!("bit flips: {losses} named losses, {tails} torn tails");
-    assert!(losses > tails, "most pages are followed by a later flush");
+    println!("bit flips: {kept} kept by a copy, {losses} named losses, {tails} torn tails");
+    assert!(
+        losses > 0 && kept > 0,
+        "flushes of several pages and of one"
+    );
+    assert_eq!(
+        tails, 0,
+        "every page of a completed flush is copied or vouched for"
+    );
 }
 
 /// With ECC under the journal, every single-bit flip of a page, data or
@@ -604,12 +619,13 @@ proptest! {
 
 /// Write amplification of the journal alone (bytes programmed / bytes of
 /// entries appended) follows from the page format: a flush programs its
-/// partial page, so it costs a whole page whatever it holds.
+/// partial page and a commit copy of it, so it costs two whole pages
+/// whatever it holds.
 #[test]
 fn write_amplification_follows_the_flush_interval() {
     let page_bytes = 2048u64;
     let geometry = Geometry::new(page_bytes as u32, 64, 40).unwrap();
-    let entries = 1_500u64;
+    let entries = 900u64;
     let measure = |flush_every: u64| {
         let mut flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
         let mut log = Log::create(&mut flash, 30, vec![]).unwrap();
@@ -633,9 +649,14 @@ fn write_amplification_follows_the_flush_interval() {
     };
     let per_page = (page_bytes - JOURNAL_HEADER_BYTES as u64) / ENTRY_BYTES as u64;
     let expected = |flush_every: u64| {
-        let pages_per_flush = flush_every.div_ceil(per_page);
-        let pages =
-            (entries / flush_every) * pages_per_flush + (entries % flush_every).div_ceil(per_page);
+        let pages_per_flush = flush_every.div_ceil(per_page) + 1;
+        let rest = entries % flush_every;
+        let pages = (entries / flush_every) * pages_per_flush
+            + if rest > 0 {
+                rest.div_ceil(per_page) + 1
+            } else {
+                0
+            };
         (pages * page_bytes) as f64 / (entries * ENTRY_BYTES as u64) as f64
     };
     for flush_every in [1, 16, per_page, entries] {
@@ -647,9 +668,11 @@ fn write_amplification_follows_the_flush_interval() {
             expected(flush_every)
         );
     }
-    // Full pages cost only their header and tail; one entry a flush, a page.
+    // Full pages cost only their header and tail, and one copy a flush;
+    // one entry a flush, two pages.
     let full_pages = page_bytes as f64 / (per_page * ENTRY_BYTES as u64) as f64;
-    assert!(measure(1) > 40.0 && measure(entries) < full_pages * 1.02);
+    let one_flush = (entries.div_ceil(per_page) + 1) as f64 / entries.div_ceil(per_page) as f64;
+    assert!(measure(1) > 80.0 && measure(entries) < full_pages * one_flush * 1.05);
 }
 
 /// A block that fails a program wastes the rest of its pages: the
@@ -675,7 +698,8 @@ fn a_failed_program_wastes_the_rest_of_its_block() {
         log.journal_stats().bytes_wasted
     };
     let g = geometry();
-    let rest = (u64::from(g.pages_per_block) - flushed_pages) * u64::from(g.page_bytes);
+    // Each flush took its page and its commit copy.
+    let rest = (u64::from(g.pages_per_block) - 2 * flushed_pages) * u64::from(g.page_bytes);
     assert_eq!(wasted(true) - wasted(false), rest);
 }
 
@@ -744,7 +768,8 @@ fn use_fraction_is_the_share_of_pages_programmed() {
         log.flush().unwrap();
     }
     let region_pages = u64::from(JOURNAL_BLOCKS) * u64::from(geometry().pages_per_block);
-    let expected = pages as f64 / region_pages as f64;
+    // Each flush: its page and its commit copy.
+    let expected = (2 * pages) as f64 / region_pages as f64;
     assert!((log.journal().use_fraction() - expected).abs() < 1e-12);
     let stats = log.journal_stats();
     assert_eq!(stats.entries_appended, pages);

@@ -46,7 +46,7 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
             };
             let layout = logstore::SlotLayoutKind::Full;
             let workload = logstore_sim::workload::WorkloadKind::Uniform;
-            let case = exhaustive_case(seed, 2_500, workload, layout, true, &part);
+            let case = exhaustive_case(seed, 2_000, workload, layout, true, &part);
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(1)
                 .build()

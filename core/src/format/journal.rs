@@ -19,8 +19,11 @@ pub const PAGE_HEADER_BYTES: usize = 40;
 /// Where the CRC sits in the header.
 const CRC_RANGE: std::ops::Range<usize> = 36..40;
 /// On flash `synced_through` is the distance back from the page's own
-/// sequence (at least 1); this means none.
+/// sequence (at least 1, below [`SYNCED_SELF`]); this means none.
 const SYNCED_NONE: u32 = 0;
+/// `synced_through` is the page's own sequence: a commit copy, written
+/// after the flush that made its original durable had synced.
+const SYNCED_SELF: u32 = 1 << 31;
 /// Smallest page the journal accepts: room for a header and a few entries.
 pub const JOURNAL_PAGE_BYTES_MIN: u32 = 256;
 
@@ -130,9 +133,11 @@ impl Page {
     /// weakens what recovery can prove).
     fn synced_back(&self) -> u32 {
         match self.synced_through {
-            Some(synced) if synced < self.sequence => {
-                u32::try_from(self.sequence - synced).unwrap_or(SYNCED_NONE)
-            }
+            Some(synced) if synced == self.sequence => SYNCED_SELF,
+            Some(synced) if synced < self.sequence => u32::try_from(self.sequence - synced)
+                .ok()
+                .filter(|&back| back < SYNCED_SELF)
+                .unwrap_or(SYNCED_NONE),
             _ => SYNCED_NONE,
         }
     }
@@ -200,9 +205,11 @@ impl Page {
             epoch,
             generation,
             sequence,
-            synced_through: (synced_back != SYNCED_NONE)
-                .then(|| sequence.checked_sub(u64::from(synced_back)))
-                .flatten(),
+            synced_through: match synced_back {
+                SYNCED_NONE => None,
+                SYNCED_SELF => Some(sequence),
+                back => sequence.checked_sub(u64::from(back)),
+            },
             erase_count,
             entries,
         })

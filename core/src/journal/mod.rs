@@ -9,6 +9,16 @@
 //! stopped can be accepted later, because appending resumes in a block it
 //! erases itself, under a new epoch that only a page at a block start may
 //! open.
+//!
+//! **Commit copies.** A flush that programmed pages syncs, then programs a
+//! copy of its last page (same sequence, `synced_through` its own
+//! sequence) and syncs again, so the last page of the journal is never
+//! alone: lost, its copy answers; either one vouches for every page of the
+//! flush before it. After a recovery the last page accepted, if found
+//! without a copy (it may be the page a power cut tore, its cells weak),
+//! is copied at the resume point before the store serves it
+//! ([`Journal::commit_tail`]). Recovery takes the first readable copy of
+//! each sequence. Cost: one page a flush, one a recovery.
 
 mod recovery;
 
@@ -98,6 +108,10 @@ pub struct Journal {
     /// The pages of a block the journal writes ([`block_pages`]): region
     /// position `p` is page `block_pages[p % len]` of block `p / len`.
     block_pages: Vec<u32>,
+    /// The entries of the last page programmed, sequence `sequence - 1`,
+    /// while no commit copy of it is on flash: the next flush (or
+    /// [`Journal::commit_tail`] after a recovery) copies it.
+    uncopied: Option<Vec<Entry>>,
 }
 
 /// The pages of each block the journal writes, in order: on a device whose
@@ -183,6 +197,7 @@ impl Journal {
             synced_through: None,
             needs_scrub: false,
             block_pages: block_pages(geometry),
+            uncopied: None,
         }
     }
 
@@ -233,10 +248,11 @@ impl Journal {
         self.buffer.bytes.len() + entry.encoded_bytes() <= self.page_room()
     }
 
-    /// Whether [`Journal::append`] would take `entry` without `Full`.
+    /// Whether [`Journal::append`] would take `entry` without `Full`,
+    /// leaving a page for the flush's commit copy.
     pub fn has_room_for(&self, entry: &Entry) -> bool {
         let page_needed = if self.fits_in_buffer(entry) { 0 } else { 1 };
-        self.position + page_needed < self.region_pages()
+        self.position + page_needed + 1 < self.region_pages()
     }
 
     /// Appends to the RAM page, programming the previous page first when the
@@ -321,9 +337,10 @@ impl Journal {
     }
 
     /// The region position of the programmed page `sequence`, if the
-    /// page map places it inside the region.
+    /// page map places it inside the region (a run a flush: searched).
     fn locate(&self, sequence: u64) -> Option<u64> {
-        let &(start, position) = self.page_map.iter().rev().find(|&&(s, _)| s <= sequence)?;
+        let runs = self.page_map.partition_point(|&(s, _)| s <= sequence);
+        let &(start, position) = self.page_map.get(runs.checked_sub(1)?)?;
         let page_position = position + (sequence - start);
         (page_position < self.region_pages()).then_some(page_position)
     }
@@ -377,7 +394,9 @@ impl Journal {
         Ok(most)
     }
 
-    /// Programs the partial page (its free room is wasted) and syncs.
+    /// Programs the partial page (its free room is wasted) and syncs; then,
+    /// if a page was programmed since the last copy, commits: programs a
+    /// copy of the last page and syncs again.
     pub fn flush<F: Flash>(
         &mut self,
         flash: &mut F,
@@ -390,8 +409,42 @@ impl Journal {
         if !planted::active(Bug::FlushWithoutSync) {
             flash.sync()?;
         }
-        self.stats.flushes += 1;
         self.synced_through = self.sequence.checked_sub(1).or(self.synced_through);
+        self.commit_tail(flash, alloc)?;
+        self.stats.flushes += 1;
+        Ok(())
+    }
+
+    /// Programs a commit copy of the last page programmed, if it has none,
+    /// and syncs: the page is durable and vouched for twice. Called by
+    /// every flush, and by the store after a recovery before it serves
+    /// anything (the last page accepted may be the one a cut tore).
+    pub fn commit_tail<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+    ) -> Result<(), JournalError> {
+        let Some(entries) = self.uncopied.take() else {
+            return Ok(());
+        };
+        let sequence = self.sequence - 1;
+        assert!(
+            self.synced_through == Some(sequence),
+            "a copy follows a sync"
+        );
+        let (entries, programmed) =
+            self.program_at_next(flash, alloc, (sequence, Some(sequence)), entries);
+        if let Err(error) = programmed {
+            self.uncopied = Some(entries);
+            return Err(error);
+        }
+        self.uncopied = None;
+        self.position += 1;
+        self.stats.pages_programmed += 1;
+        self.stats.bytes_programmed += u64::from(self.geometry.page_bytes);
+        if !planted::active(Bug::FlushWithoutSync) {
+            flash.sync()?;
+        }
         Ok(())
     }
 
@@ -413,12 +466,50 @@ impl Journal {
         self.epoch += 1;
     }
 
-    /// Programs the buffered entries as the next page. A block that fails is
-    /// retired and the page goes to the next block; bounded by the region.
+    /// Programs the buffered entries as the next page.
     fn program_buffer<F: Flash>(
         &mut self,
         flash: &mut F,
         alloc: &mut Allocator,
+    ) -> Result<(), JournalError> {
+        let entries = std::mem::take(&mut self.buffer_entries);
+        let label = (self.sequence, self.synced_through);
+        let (entries, programmed) = self.program_at_next(flash, alloc, label, entries);
+        self.buffer_entries = entries;
+        programmed?;
+        self.page_programmed();
+        Ok(())
+    }
+
+    /// Programs `entries` as the page `(sequence, synced_through)` at the
+    /// current position (erasing the block first where it must), and hands
+    /// the entries back. A block that fails is retired and the page goes
+    /// to the next block under a new epoch; bounded by the region. The
+    /// position is left on the page.
+    fn program_at_next<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+        (sequence, synced_through): (u64, Option<u64>),
+        entries: Vec<Entry>,
+    ) -> (Vec<Entry>, Result<(), JournalError>) {
+        let mut page = Page {
+            epoch: self.epoch,
+            generation: self.region.generation,
+            sequence,
+            synced_through,
+            erase_count: 0,
+            entries,
+        };
+        let programmed = self.program_page(flash, alloc, &mut page);
+        (page.entries, programmed)
+    }
+
+    fn program_page<F: Flash>(
+        &mut self,
+        flash: &mut F,
+        alloc: &mut Allocator,
+        page: &mut Page,
     ) -> Result<(), JournalError> {
         let attempts_max = self.region.blocks.len() + 1;
         for _ in 0..attempts_max {
@@ -426,7 +517,7 @@ impl Journal {
                 break;
             }
             let addr = self.address(self.position);
-            if self.position % self.block_pages.len() as u64 == 0
+            if self.position.is_multiple_of(self.block_pages.len() as u64)
                 && self.position >= self.erase_from
                 && !erase_or_retire(flash, alloc, addr.block)?
             {
@@ -434,21 +525,11 @@ impl Journal {
                 self.skip_to_next_block();
                 continue;
             }
-            let page = Page {
-                epoch: self.epoch,
-                generation: self.region.generation,
-                sequence: self.sequence,
-                synced_through: self.synced_through,
-                erase_count: alloc.erase_counts()[addr.block.0 as usize],
-                entries: std::mem::take(&mut self.buffer_entries),
-            };
+            page.epoch = self.epoch;
+            page.erase_count = alloc.erase_counts()[addr.block.0 as usize];
             let bytes = page.encode(self.geometry.page_bytes as usize);
-            self.buffer_entries = page.entries;
             match flash.program(addr, &bytes) {
-                Ok(()) => {
-                    self.page_programmed(bytes.len());
-                    return Ok(());
-                }
+                Ok(()) => return Ok(()),
                 Err(FlashError::BadBlock { block, .. }) => {
                     alloc.retire(block);
                     self.stats.blocks_retired += 1;
@@ -462,15 +543,20 @@ impl Journal {
         })
     }
 
-    fn page_programmed(&mut self, page_bytes: usize) {
+    /// The buffered page is on flash at the current position: it is the
+    /// last page, not yet copied.
+    fn page_programmed(&mut self) {
         self.stats.entries_on_flash += self.buffer_entries.len() as u64;
         note_page(&mut self.page_map, self.sequence, self.position);
         self.position += 1;
         self.sequence += 1;
         self.stats.pages_programmed += 1;
-        self.stats.bytes_programmed += page_bytes as u64;
+        self.stats.bytes_programmed += u64::from(self.geometry.page_bytes);
         self.buffer.bytes.clear();
+        let mut last = self.uncopied.take().unwrap_or_default();
+        std::mem::swap(&mut last, &mut self.buffer_entries);
         self.buffer_entries.clear();
+        self.uncopied = Some(last);
     }
 }
 

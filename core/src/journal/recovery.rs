@@ -11,6 +11,13 @@
 //! goes on past the hole, and names what is lost ([`Loss`]): the caller
 //! must decide (the store refuses to open silently). Every loop is bounded
 //! by the region's pages.
+//!
+//! **Copies.** A sequence may stand twice: a flush's commit copy follows
+//! its last page, and a recovery copies the last page it accepted at the
+//! resume point (see [`super`]). The first readable one is accepted; a
+//! later copy of the page just accepted is passed over; a bad page followed
+//! at once by the sequence expected (in the same epoch) was one of a pair,
+//! and nothing is lost with it.
 
 use crate::flash::{is_erased, Flash, FlashError, Geometry, PageAddr};
 use crate::format::journal::{entries_per_page, Entry, JournalPageFault, Page};
@@ -176,6 +183,9 @@ struct Scan {
     sequence: u64,
     epoch: u32,
     synced_through: Option<u64>,
+    /// Entries of the last page accepted, and whether a copy of it was seen.
+    last_page_entries: usize,
+    last_copied: bool,
 }
 
 impl Journal {
@@ -230,6 +240,10 @@ impl Journal {
         // The open synced the device: everything found is durable.
         journal.synced_through = scan.sequence.checked_sub(1).or(scan.synced_through);
         journal.needs_scrub = scan.report.scrub;
+        if scan.report.pages_kept > 0 && !scan.last_copied {
+            let first = scan.entries.len() - scan.last_page_entries;
+            journal.uncopied = Some(scan.entries[first..].to_vec());
+        }
         journal
     }
 }
@@ -267,6 +281,8 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
         sequence: 0,
         epoch: 0,
         synced_through: None,
+        last_page_entries: 0,
+        last_copied: false,
     };
     let ppb = super::block_pages(geometry).len() as u64;
     let per_page = entries_per_page(geometry.page_bytes);
@@ -275,9 +291,33 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
     // moves past it, or stops.
     while position < found.len() as u64 {
         let here = found[position as usize].page_of(generation);
+        if here.is_some_and(|page| copy_of_last(page, &scan, position, ppb)) {
+            pass_copy(&mut scan, here.expect("checked"));
+            position += 1;
+            scan.next_position = position;
+            continue;
+        }
+        let next = found.get(position as usize + 1);
+        // At a block start the pair may open a later epoch (a resume).
+        let resuming = position.is_multiple_of(ppb);
+        let pair = next.and_then(|f| f.page_of(generation)).filter(|page| {
+            continues(page, scan.sequence, scan.epoch, false)
+                || resuming && continues(page, scan.sequence, scan.epoch, true)
+        });
         let (at, page) = match here {
             Some(page) if continues(page, scan.sequence, scan.epoch, false) => (position, page),
+            _ if pair.is_some() => {
+                let page = pair.expect("checked");
+                scan.report.epochs_followed += u32::from(page.epoch != scan.epoch);
+                (position + 1, page)
+            }
             _ => match find_resumption(found, generation, &scan, position, ppb) {
+                Some((start, page)) if copy_of_last(page, &scan, start, ppb) => {
+                    pass_copy(&mut scan, page);
+                    position = start + 1;
+                    scan.next_position = position;
+                    continue;
+                }
                 Some(resumed) => {
                     scan.report.epochs_followed += 1;
                     resumed
@@ -303,6 +343,25 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
     scan
 }
 
+/// Whether `page`, at `position`, is a copy of the page accepted last:
+/// its sequence, in its epoch, or a later one opened at a block start.
+fn copy_of_last(page: &Page, scan: &Scan, position: u64, ppb: u64) -> bool {
+    let epoch_ok =
+        page.epoch == scan.epoch || (page.epoch > scan.epoch && position.is_multiple_of(ppb));
+    scan.report.pages_kept > 0 && page.sequence + 1 == scan.sequence && epoch_ok
+}
+
+/// Passes over a copy of the page accepted last: it adds no entry, and it
+/// vouches for its original.
+fn pass_copy(scan: &mut Scan, page: &Page) {
+    if page.epoch != scan.epoch {
+        scan.report.epochs_followed += 1;
+        scan.epoch = page.epoch;
+    }
+    scan.synced_through = page.synced_through.max(scan.synced_through);
+    scan.last_copied = true;
+}
+
 fn accept(scan: &mut Scan, position: u64, page: &Page, per_page: u64) {
     note_page(&mut scan.page_map, page.sequence, position);
     let first = page.sequence * per_page;
@@ -314,11 +373,13 @@ fn accept(scan: &mut Scan, position: u64, page: &Page, per_page: u64) {
     scan.report.pages_kept += 1;
     scan.report.entries_kept += page.entries.len() as u64;
     scan.entries.extend(page.entries.iter().copied());
+    scan.last_page_entries = page.entries.len();
+    scan.last_copied = false;
 }
 
 /// The first block start at or after `position` holding the expected
-/// sequence under a later epoch: where appending resumed after a crash or a
-/// failed program.
+/// sequence under a later epoch, or a copy of the page accepted last: where
+/// appending resumed after a crash or a failed program.
 fn find_resumption<'a>(
     found: &'a [Found],
     generation: u64,
@@ -330,7 +391,9 @@ fn find_resumption<'a>(
         .step_by(ppb as usize)
         .find_map(|start| {
             let page = found[start as usize].page_of(generation)?;
-            continues(page, scan.sequence, scan.epoch, true).then_some((start, page))
+            let resumes = continues(page, scan.sequence, scan.epoch, true)
+                || copy_of_last(page, scan, start, ppb) && page.epoch > scan.epoch;
+            resumes.then_some((start, page))
         })
 }
 

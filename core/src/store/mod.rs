@@ -349,11 +349,21 @@ impl<F: Flash> Store<F> {
             report.filters_rebuilt = rebuilt;
             store.rebuild(entries, positions)
         });
-        match loaded {
-            Ok(()) => {
-                store.read_only = store.worn_out();
-                Ok((store, report))
+        let committed = loaded.and_then(|()| {
+            store.read_only = store.worn_out();
+            match store.read_only {
+                Some(_) => Ok(()),
+                None => {
+                    store.log.commit_tail()?;
+                    // What the open read near the ECC's limit is moved now,
+                    // before the store serves it: a store reopened again
+                    // and again without a write must not age unrefreshed.
+                    store.maintain().map(|_| ())
+                }
             }
+        });
+        match committed {
+            Ok(()) => Ok((store, report)),
             Err(error) => Err((error, store.into_flash())),
         }
     }
