@@ -43,11 +43,15 @@ pub enum Bug {
     /// A freeze keys every hash in its filter as in its first candidate
     /// bucket: a lookup never reads a hash kicked to its second.
     FilterFirstBucketOnly,
+    /// The background scrub fails on an incarnation page it cannot read
+    /// instead of naming it and going on: its cursor never moves past the
+    /// page, and the pages after it are never read again.
+    ScrubCursorStuck,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -62,6 +66,7 @@ impl Bug {
         Bug::MiddlePageIsEnd,
         Bug::PairingUnaware,
         Bug::FilterFirstBucketOnly,
+        Bug::ScrubCursorStuck,
     ];
 }
 
