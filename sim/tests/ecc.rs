@@ -1,6 +1,9 @@
 //! Bit errors past and within the ECC: within it nothing is lost, also over
 //! years of retention on worn parts thanks to the background scrub; past
-//! it, a loss is named (a typed error, `DataLoss`), never silent.
+//! it, a loss is named (a typed error, `DataLoss`), never silent. Pages
+//! lost outright (erased, another page's bytes) likewise: a lost filter and
+//! bucket page cost what the bucket page held, and the scrub goes past a
+//! page it cannot read.
 
 use logstore::errors::{HashStoreError, IncarnationPageFault};
 use logstore::{ScrubReport, Store, StoreError};
@@ -455,48 +458,60 @@ fn a_lost_filter_page_and_bucket_page_cost_that_bucket_page_only() {
                 losses.push((bucket_page.0, loss, bucket_page.1));
             }
             let flash = damaged(&l.config, &l.flash, &losses);
-            let blind = filter_loss.is_some() && bucket_loss.is_some();
-            let lost = bucket_loss.map(|_| lost);
-            for salvaging in [false, true] {
-                let opened = match salvaging {
-                    true => Store::open_salvaging(flash.clone()),
-                    false => Store::open(flash.clone()),
-                };
-                let (mut store, report) = opened.unwrap_or_else(|e| panic!("{case}: {e}"));
-                let case = format!("{case}, salvaging {salvaging}");
-                assert_eq!(
-                    report.filters_rebuilt,
-                    u32::from(filter_loss.is_some()),
-                    "{case}"
-                );
-                assert_eq!(
-                    store.stats().incarnation_pages_lost,
-                    u64::from(blind),
-                    "{case}"
-                );
-                let in_log: std::collections::HashSet<_> = store
-                    .log_contents()
-                    .unwrap()
-                    .into_iter()
-                    .map(|(h, _)| h)
-                    .collect();
-                let mut typed = 0;
-                for &(key, answer) in &keys {
-                    let hash = hash_of(key);
-                    let expect = match in_log.contains(&hash) {
-                        true => Expect::Served(answer),
-                        false => expected(&newest, lost, &hash, answer, blind),
-                    };
-                    typed += usize::from(check_answer(key, expect, store.get(&hash)));
-                }
-                let named = lost.map(|_| bucket_page.0);
-                assert_eq!(store.lost_pages(), Vec::from_iter(named), "{case}");
-                assert!(
-                    typed >= held * usize::from(lost.is_some()),
-                    "{case}: {typed}"
-                );
-            }
+            let lost = bucket_loss.map(|_| (lost, bucket_page.0, held));
+            check_reopened(&flash, &newest, &keys, filter_loss.is_some(), lost, &case);
         }
+    }
+}
+
+/// Opens `flash` plainly and salvaging and checks every key of `keys`
+/// (with its newest info): the filter rebuilt if `filter_lost`; with a
+/// bucket page `lost` (its region index, address, and how many hashes it
+/// held) every key of it a typed error, the page named.
+fn check_reopened(
+    flash: &SimFlash,
+    newest: &Placed,
+    keys: &[(u64, Option<logstore::Info>)],
+    filter_lost: bool,
+    lost: Option<(u64, logstore::PageAddr, usize)>,
+    case: &str,
+) {
+    let blind = filter_lost && lost.is_some();
+    for salvaging in [false, true] {
+        let opened = match salvaging {
+            true => Store::open_salvaging(flash.clone()),
+            false => Store::open(flash.clone()),
+        };
+        let (mut store, report) = opened.unwrap_or_else(|e| panic!("{case}: {e}"));
+        let case = format!("{case}, salvaging {salvaging}");
+        assert_eq!(report.filters_rebuilt, u32::from(filter_lost), "{case}");
+        assert_eq!(
+            store.stats().incarnation_pages_lost,
+            u64::from(blind),
+            "{case}"
+        );
+        let in_log: std::collections::HashSet<_> = store
+            .log_contents()
+            .unwrap()
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        let mut typed = 0;
+        for &(key, answer) in keys {
+            let hash = hash_of(key);
+            let expect = match in_log.contains(&hash) {
+                true => Expect::Served(answer),
+                false => expected(newest, lost.map(|l| l.0), &hash, answer, blind),
+            };
+            typed += usize::from(check_answer(key, expect, store.get(&hash)));
+        }
+        assert_eq!(
+            store.lost_pages(),
+            Vec::from_iter(lost.map(|l| l.1)),
+            "{case}"
+        );
+        let held = lost.map_or(0, |l| l.2);
+        assert!(typed >= held, "{case}: {typed} typed errors, {held} lost");
     }
 }
 
