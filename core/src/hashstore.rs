@@ -4,6 +4,10 @@
 //! hash's buckets h1/h2, and every page read is checked (magic, CRC32C over the
 //! whole page, generation, first bucket, bucket count) before any byte of it is
 //! trusted, so an erased, stale, misplaced or corrupt page is named, never misread.
+//! A bucket page lost when the filter has to be rebuilt (at open) leaves the
+//! filter blind there: lookups read that page whatever the tags say, so what
+//! it held is a typed error, never "absent". A scrub's read names the pages it
+//! cannot read instead of failing on them.
 
 use std::ops::Range;
 
@@ -246,6 +250,20 @@ pub struct Placed {
     pub scrub: bool,
 }
 
+/// What a scrub's read of some region pages found ([`Incarnation::check_pages`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// The most bits corrected in a step, and whether the incarnation needs
+    /// rewriting (a page near the ECC's limit, or a filter page that no
+    /// longer checks out).
+    pub status: ReadStatus,
+    /// Bucket pages (region page indexes) that failed their checks: past
+    /// the ECC, erased, or holding another page's bytes.
+    pub lost: Vec<u64>,
+    /// Filter pages that did: a rewrite builds the filter again.
+    pub filter_pages_damaged: u64,
+}
+
 /// One frozen log store on flash.
 #[derive(Clone, Debug)]
 pub struct Incarnation {
@@ -255,6 +273,13 @@ pub struct Incarnation {
     /// The filter of its hashes, once built or loaded: a lookup it rules
     /// out reads nothing. Shared by every clone (it never changes).
     filter: Option<std::sync::Arc<HashFilter>>,
+    /// Bucket pages the filter was built without (unreadable when it was
+    /// rebuilt), sorted: a lookup reads them whatever the tags say, so a
+    /// hash they held is a typed error, never "absent".
+    blind: std::sync::Arc<[u64]>,
+    /// Bucket pages found unreadable (at the filter's rebuild, by a scrub),
+    /// sorted: named in the store's figures.
+    lost: Vec<u64>,
 }
 
 /// Where an incarnation's filter came from at open.
@@ -266,6 +291,9 @@ pub enum FilterLoad {
     /// pages hold an older format) or did not check out: built again from
     /// the buckets, in RAM.
     Rebuilt,
+    /// Built again from the buckets that could be read: `pages` bucket
+    /// pages could not, and lookups read them whatever the tags say.
+    Blind { pages: u64 },
 }
 
 impl Incarnation {
@@ -327,6 +355,8 @@ impl Incarnation {
             geometry,
             shape,
             filter: Some(std::sync::Arc::new(filter)),
+            blind: std::sync::Arc::from([]),
+            lost: Vec::new(),
         };
         let source = Source {
             table,
@@ -465,28 +495,42 @@ impl Incarnation {
             geometry,
             shape,
             filter: None,
+            blind: std::sync::Arc::from([]),
+            lost: Vec::new(),
         })
     }
 
     /// Loads the filter from its pages, or builds it again from the
     /// buckets when it has none or a page of it does not check out (each
     /// read within the ECC, its header naming this incarnation and its
-    /// length). `Err` only if the buckets themselves cannot be read.
+    /// length). A bucket page that cannot be read then leaves the filter
+    /// blind there ([`FilterLoad::Blind`]): one filter page and one bucket
+    /// page lost together cost what that bucket page held, named on
+    /// lookup, not the incarnation. `Err` only on a device failure or
+    /// buckets that contradict each other or the shape.
     pub fn load_filter<F: Flash>(&mut self, flash: &mut F) -> Result<FilterLoad, HashStoreError> {
         if let Some(filter) = self.read_filter(flash)? {
             self.filter = Some(std::sync::Arc::new(filter));
             return Ok(FilterLoad::Loaded);
         }
-        let placed = self.read_placed(flash)?.entries;
+        let (placed, lost) = self.scan(flash, true)?;
         let filter = HashFilter::build(
             self.shape.order,
             self.shape.bucket_slots,
             placed
+                .entries
                 .iter()
                 .map(|(bucket, slot, hash, _)| (*bucket, *slot, hash)),
         );
         self.filter = Some(std::sync::Arc::new(filter));
-        Ok(FilterLoad::Rebuilt)
+        if lost.is_empty() {
+            return Ok(FilterLoad::Rebuilt);
+        }
+        self.note_lost(&lost);
+        self.blind = lost.as_slice().into();
+        Ok(FilterLoad::Blind {
+            pages: lost.len() as u64,
+        })
     }
 
     /// The filter its pages hold, if they all check out. Bounded by the
@@ -564,7 +608,9 @@ impl Incarnation {
     }
 
     /// [`Incarnation::lookup`], past the filter only if `use_filter` (off:
-    /// to measure what the filter saves; the answer is the same).
+    /// to measure what the filter saves; the answer is the same). A
+    /// candidate page that fails its checks is a typed error unless the
+    /// other candidate holds the hash (a hash sits once in an incarnation).
     pub fn lookup_with<F: Flash>(
         &self,
         flash: &mut F,
@@ -573,44 +619,73 @@ impl Incarnation {
         use_filter: bool,
     ) -> Result<Lookup, HashStoreError> {
         let mut found = Lookup::default();
-        let wanted = match &self.filter {
+        let order = self.shape.order;
+        let buckets = [cuckoo::h1(hash, order), cuckoo::h2(hash, order)];
+        let mut wanted = match &self.filter {
             Some(filter) if use_filter => filter.candidates(hash),
             _ => [true, true],
         };
+        for (want, bucket) in wanted.iter_mut().zip(buckets) {
+            *want |= self
+                .blind
+                .binary_search(&self.shape.page_of(bucket))
+                .is_ok();
+        }
         if wanted == [false, false] {
             found.filtered = true;
             return Ok(found);
         }
-        let order = self.shape.order;
-        let buckets = [cuckoo::h1(hash, order), cuckoo::h2(hash, order)];
         buf.resize(self.geometry.page_bytes as usize, 0);
         let buf = &mut buf[..];
         let mut loaded = None;
+        let mut failed: Option<(u64, HashStoreError)> = None;
         for (i, &bucket) in buckets.iter().enumerate() {
-            if i == 1 && bucket == buckets[0] {
-                break;
-            }
-            if !wanted[i] {
+            let page = self.shape.page_of(bucket);
+            let failed_here = failed.as_ref().is_some_and(|(p, _)| *p == page);
+            if (i == 1 && bucket == buckets[0]) || !wanted[i] || failed_here {
                 continue;
             }
-            let page = self.shape.page_of(bucket);
             if loaded != Some(page) {
-                found.scrub |= self.read_page(flash, page, buf)?.scrub;
-                loaded = Some(page);
                 found.pages_read += 1;
-            }
-            let addr = self.page_addr(page);
-            for slot in self.bucket_slots_in(buf, bucket) {
-                match decode_slot(slot).map_err(|why| corrupt(addr, why))? {
-                    Some((stored, value)) if stored == *hash => {
-                        found.value = Some(value);
-                        return Ok(found);
+                match self.read_page(flash, page, buf) {
+                    Ok(status) => found.scrub |= status.scrub,
+                    Err(error @ HashStoreError::Corrupt { .. }) => {
+                        // The first page that failed is the one named.
+                        failed = failed.or(Some((page, error)));
+                        continue;
                     }
-                    _ => {}
+                    Err(other) => return Err(other),
                 }
+                loaded = Some(page);
+            }
+            if let Some(value) = self.search_bucket(buf, page, bucket, hash)? {
+                found.value = Some(value);
+                return Ok(found);
             }
         }
-        Ok(found)
+        match failed {
+            Some((_, error)) => Err(error),
+            None => Ok(found),
+        }
+    }
+
+    /// The value `bucket`'s slots in checked page `page` (in `buf`) hold
+    /// for `hash`, if any.
+    fn search_bucket(
+        &self,
+        buf: &[u8],
+        page: u64,
+        bucket: u64,
+        hash: &Hash,
+    ) -> Result<Option<Value>, HashStoreError> {
+        let addr = self.page_addr(page);
+        for slot in self.bucket_slots_in(buf, bucket) {
+            match decode_slot(slot).map_err(|why| corrupt(addr, why))? {
+                Some((stored, value)) if stored == *hash => return Ok(Some(value)),
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
     /// Every (hash, value) in bucket order, reading and checking every page,
@@ -627,6 +702,18 @@ impl Incarnation {
     /// Every entry with its bucket and slot, read and checked as
     /// [`Incarnation::read_all`] does, and whether a page needs scrubbing.
     pub fn read_placed<F: Flash>(&self, flash: &mut F) -> Result<Placed, HashStoreError> {
+        self.scan(flash, false).map(|(placed, _)| placed)
+    }
+
+    /// Reads every bucket page as [`Incarnation::read_placed`] does; with
+    /// `skip_lost`, a page that fails its checks is passed over and listed
+    /// (what the rest holds is still checked: no hash twice, no more
+    /// entries than the shape's) instead of failing the read.
+    fn scan<F: Flash>(
+        &self,
+        flash: &mut F,
+        skip_lost: bool,
+    ) -> Result<(Placed, Vec<u64>), HashStoreError> {
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
         let capacity = self.shape.entries.min(PREALLOCATED_ENTRIES_MAX) as usize;
         let mut placed = Placed {
@@ -634,80 +721,154 @@ impl Incarnation {
             scrub: false,
         };
         let mut seen = std::collections::HashSet::with_capacity(capacity);
+        let mut lost = Vec::new();
         for page in 0..self.shape.pages {
-            placed.scrub |= self.read_page(flash, page, &mut buf)?.scrub;
-            let addr = self.page_addr(page);
-            let (first, count) = self.shape.page_buckets(page);
-            for bucket in first..first + u64::from(count) {
-                for (slot, bytes) in self.bucket_slots_in(&buf, bucket).enumerate() {
-                    let Some((hash, value)) =
-                        decode_slot(bytes).map_err(|why| corrupt(addr, why))?
-                    else {
-                        continue;
-                    };
-                    let order = self.shape.order;
-                    if cuckoo::h1(&hash, order) != bucket && cuckoo::h2(&hash, order) != bucket {
-                        return Err(corrupt(addr, IncarnationPageFault::Misplaced { bucket }));
-                    }
-                    if !seen.insert(hash) {
-                        return Err(HashStoreError::DuplicateHash { page: addr });
-                    }
-                    placed.entries.push((bucket, slot, hash, value));
+            let start = placed.entries.len();
+            match self.read_bucket_page(flash, page, &mut buf, &mut placed.entries) {
+                Ok(status) => placed.scrub |= status.scrub,
+                Err(HashStoreError::Corrupt { .. }) if skip_lost => {
+                    lost.push(page);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            }
+            for (_, _, hash, _) in &placed.entries[start..] {
+                if !seen.insert(*hash) {
+                    let page = self.page_addr(page);
+                    return Err(HashStoreError::DuplicateHash { page });
                 }
             }
         }
-        if placed.entries.len() as u64 != self.shape.entries {
-            return Err(HashStoreError::EntryCount {
-                expected: self.shape.entries,
-                found: placed.entries.len() as u64,
-            });
+        let found = placed.entries.len() as u64;
+        let expected = self.shape.entries;
+        if found > expected || (lost.is_empty() && found != expected) {
+            return Err(HashStoreError::EntryCount { expected, found });
         }
-        Ok(placed)
+        Ok((placed, lost))
     }
 
-    /// Reads and checks region pages `pages` (a background scrub): the most
-    /// bits corrected in a step, and whether any needs scrubbing.
+    /// Reads bucket page `page` into `buf` and appends its entries to
+    /// `out`, each checked to sit in one of its candidate buckets; on an
+    /// error `out` is left as it was.
+    fn read_bucket_page<F: Flash>(
+        &self,
+        flash: &mut F,
+        page: u64,
+        buf: &mut [u8],
+        out: &mut Vec<(u64, usize, Hash, Value)>,
+    ) -> Result<ReadStatus, HashStoreError> {
+        let start = out.len();
+        let status = self.read_page(flash, page, buf)?;
+        let addr = self.page_addr(page);
+        let order = self.shape.order;
+        let (first, count) = self.shape.page_buckets(page);
+        for bucket in first..first + u64::from(count) {
+            for (slot, bytes) in self.bucket_slots_in(buf, bucket).enumerate() {
+                let decoded = match decode_slot(bytes) {
+                    Ok(decoded) => decoded,
+                    Err(why) => {
+                        out.truncate(start);
+                        return Err(corrupt(addr, why));
+                    }
+                };
+                let Some((hash, value)) = decoded else {
+                    continue;
+                };
+                if cuckoo::h1(&hash, order) != bucket && cuckoo::h2(&hash, order) != bucket {
+                    out.truncate(start);
+                    return Err(corrupt(addr, IncarnationPageFault::Misplaced { bucket }));
+                }
+                out.push((bucket, slot, hash, value));
+            }
+        }
+        Ok(status)
+    }
+
+    /// Reads and checks region pages `pages` (a background scrub), bucket
+    /// pages and filter pages alike. A page that fails its checks is named
+    /// in the answer, not an error, so the scrub goes on past it; only a
+    /// device failure is an error.
     pub fn check_pages<F: Flash>(
         &self,
         flash: &mut F,
         pages: Range<u64>,
-    ) -> Result<ReadStatus, HashStoreError> {
+    ) -> Result<Checked, HashStoreError> {
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
-        let mut most = ReadStatus::default();
+        let mut checked = Checked::default();
         for page in pages.start..pages.end.min(self.shape.all_pages()) {
             let status = if page < self.shape.pages {
-                self.read_page(flash, page, &mut buf)?
+                match self.read_page(flash, page, &mut buf) {
+                    Ok(status) => status,
+                    Err(error @ HashStoreError::Corrupt { .. }) => {
+                        if planted::active(Bug::ScrubCursorStuck) {
+                            return Err(error);
+                        }
+                        checked.lost.push(page);
+                        continue;
+                    }
+                    Err(other) => return Err(other),
+                }
             } else {
-                self.check_filter_page(flash, page, &mut buf)?
+                match self.check_filter_page(flash, page, &mut buf)? {
+                    Some(status) => status,
+                    None => {
+                        checked.filter_pages_damaged += 1;
+                        checked.status.scrub = true;
+                        continue;
+                    }
+                }
             };
+            let most = &mut checked.status;
             most.bits_corrected = most.bits_corrected.max(status.bits_corrected);
             most.scrub |= status.scrub;
         }
-        Ok(most)
+        Ok(checked)
     }
 
-    /// A filter page read back as a scrub does: one that no longer checks
-    /// out asks for the incarnation to be rewritten (the filter is built
-    /// again then), it is not an error.
+    /// A filter page read back as a scrub does: `None` if it no longer
+    /// checks out (the incarnation is to be rewritten, the filter built
+    /// again then), which is not an error.
     fn check_filter_page<F: Flash>(
         &self,
         flash: &mut F,
         page: u64,
         buf: &mut [u8],
-    ) -> Result<ReadStatus, HashStoreError> {
-        let damaged = ReadStatus {
-            bits_corrected: 0,
-            scrub: true,
-        };
+    ) -> Result<Option<ReadStatus>, HashStoreError> {
         let status = match flash.read_checked(self.page_addr(page), buf) {
             Ok(status) => status,
-            Err(FlashError::Uncorrectable { .. }) => return Ok(damaged),
+            Err(FlashError::Uncorrectable { .. }) => return Ok(None),
             Err(other) => return Err(other.into()),
         };
         match filter::decode_page(buf) {
-            Some((header, _)) if header.generation == self.region.generation => Ok(status),
-            _ => Ok(damaged),
+            Some((header, _)) if header.generation == self.region.generation => Ok(Some(status)),
+            _ => Ok(None),
         }
+    }
+
+    /// Notes bucket pages `pages` as unreadable; returns how many were not
+    /// noted before.
+    pub fn note_lost(&mut self, pages: &[u64]) -> u64 {
+        let mut new = 0;
+        for &page in pages {
+            if let Err(at) = self.lost.binary_search(&page) {
+                self.lost.insert(at, page);
+                new += 1;
+            }
+        }
+        new
+    }
+
+    /// Bucket pages found unreadable so far (region page indexes, sorted).
+    pub fn lost_pages(&self) -> &[u64] {
+        &self.lost
+    }
+
+    /// The region page at `addr`, if the region holds it.
+    pub fn page_index(&self, addr: PageAddr) -> Option<u64> {
+        let ppb = u64::from(self.geometry.pages_per_block);
+        let block = self.region.blocks.iter().position(|&b| b == addr.block)?;
+        let page = block as u64 * ppb + u64::from(addr.page);
+        (page < self.shape.all_pages()).then_some(page)
     }
 
     /// The incarnation as a table with the same placement: what a rewrite

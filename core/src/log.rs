@@ -412,7 +412,7 @@ impl<F: Flash> Log<F> {
     pub fn check_journal_pages(
         &mut self,
         sequences: std::ops::Range<u64>,
-    ) -> Result<u32, LogError> {
+    ) -> Result<(u32, u64), LogError> {
         Ok(self.journal.check_pages(&mut self.flash, sequences)?)
     }
 

@@ -46,11 +46,15 @@ pub enum Bug {
     /// A file-backed image is opened without its lock: two openers write
     /// over each other.
     NoFileLock,
+    /// The background scrub fails on an incarnation page it cannot read
+    /// instead of naming it and going on: its cursor never moves past the
+    /// page, and the pages after it are never read again.
+    ScrubCursorStuck,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 16] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -66,6 +70,7 @@ impl Bug {
         Bug::PairingUnaware,
         Bug::FilterFirstBucketOnly,
         Bug::NoFileLock,
+        Bug::ScrubCursorStuck,
     ];
 }
 

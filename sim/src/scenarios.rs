@@ -1,7 +1,8 @@
 //! Seeded scenarios of what real parts do that a random workload rarely
 //! meets: years of retention on a worn part, kept readable by the
 //! background scrub ([`retention`]); a journal page damaged past the ECC
-//! in the middle of the log ([`middle_page_lost`]).
+//! in the middle of the log ([`middle_page_lost`]); an incarnation page
+//! past the ECC under the background scrub ([`scrub_past_a_lost_page`]).
 //!
 //! Promises: each is a pure function of its seed and plan; a broken
 //! guarantee is an `Err` naming it, never a panic.
@@ -300,4 +301,87 @@ fn fill_journal(
         }
     }
     Ok((by_page, flush_last))
+}
+
+/// What [`scrub_past_a_lost_page`] saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LostPageOutcome {
+    /// Scrub steps run, each of them successful.
+    pub steps: u64,
+    /// Pages the scrub named lost, summed over its steps.
+    pub pages_lost: u64,
+    pub rewrites: u64,
+    /// Lookups answered with a typed error (what the lost page held).
+    pub typed_errors: u64,
+}
+
+/// A store of two incarnations or more on `device`, a bucket page of the
+/// newest damaged past the ECC and a page of the oldest near its limit:
+/// the background scrub, in steps of a seeded budget over every page
+/// twice, must never fail, must name the lost page once, and must still
+/// rewrite the oldest incarnation; every entry then reads back as stored
+/// or as a typed error, never another answer.
+pub fn scrub_past_a_lost_page(seed: u64, device: Device) -> Result<LostPageOutcome, String> {
+    use logstore::testing::Incarnation;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5C2B_1057);
+    let config = CheckConfig::on_device(device);
+    let flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
+    let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+    let slots = (1u64 << config.store.order) * config.store.bucket_slots as u64;
+    let model = fill(&mut store, seed, slots * 3)?;
+    let regions = store.incarnation_regions();
+    if regions.len() < 2 {
+        return Err(format!(
+            "{} incarnations: the scenario needs two",
+            regions.len()
+        ));
+    }
+    let open = |index: usize| Incarnation::open(regions[index].clone(), config.geometry);
+    let newest = open(0).map_err(|e| e.to_string())?;
+    let oldest = open(regions.len() - 1).map_err(|e| e.to_string())?;
+    let victim = newest.page_addr(rng.random_range(0..newest.bucket_pages()));
+    let worn = oldest.page_addr(rng.random_range(0..oldest.pages()));
+    let flash = store.flash_mut();
+    for k in 0..config.geometry.ecc_bits * 2 + 2 {
+        flash.flip_bit(victim, k * 61).map_err(|e| e.to_string())?;
+    }
+    for bit in 0..scrub_threshold(&config) {
+        flash
+            .flip_bit(worn, bit * 8 + 5)
+            .map_err(|e| e.to_string())?;
+    }
+    let pages: u64 =
+        newest.pages() * regions.len() as u64 + store.journal_page_addrs().len() as u64;
+    let budget = rng.random_range(1..=8);
+    let mut outcome = LostPageOutcome::default();
+    for step in 0..(pages * 2).div_ceil(budget) + 1 {
+        let report = store
+            .scrub(budget)
+            .map_err(|e| format!("scrub step {step}: {e}"))?;
+        outcome.steps += 1;
+        outcome.pages_lost += report.pages_lost;
+        outcome.rewrites += report.rewrites;
+    }
+    if outcome.pages_lost != 1 || store.lost_pages() != [victim] {
+        return Err(format!(
+            "lost page {victim:?} named {} times, lost pages {:?}",
+            outcome.pages_lost,
+            store.lost_pages()
+        ));
+    }
+    if store.incarnation_regions().last() == regions.last() {
+        return Err(format!(
+            "page {worn:?} near the ECC's limit, its incarnation not rewritten"
+        ));
+    }
+    for (hash, expected) in &model {
+        match store.get(hash) {
+            Ok(found) if found == *expected => {}
+            Err(StoreError::HashStore(logstore::errors::HashStoreError::Corrupt { .. })) => {
+                outcome.typed_errors += 1
+            }
+            other => return Err(format!("get: {other:?}, stored {expected:?}")),
+        }
+    }
+    Ok(outcome)
 }

@@ -1,12 +1,15 @@
 //! Bit errors past and within the ECC: within it nothing is lost, also over
 //! years of retention on worn parts thanks to the background scrub; past
-//! it, a loss is named (a typed error, `DataLoss`), never silent.
+//! it, a loss is named (a typed error, `DataLoss`), never silent. Pages
+//! lost outright (erased, another page's bytes) likewise: a lost filter and
+//! bucket page cost what the bucket page held, and the scrub goes past a
+//! page it cannot read.
 
 use logstore::errors::{HashStoreError, IncarnationPageFault};
-use logstore::{Store, StoreError};
+use logstore::{ScrubReport, Store, StoreError};
 use logstore_sim::check::CheckConfig;
 use logstore_sim::nand::{Device, SimFlash};
-use logstore_sim::scenarios::{middle_page_lost, retention, RetentionPlan};
+use logstore_sim::scenarios::{middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan};
 use logstore_sim::workload::{hash_of, info_of};
 
 #[test]
@@ -28,6 +31,21 @@ fn a_journal_page_lost_in_the_middle_is_named_and_the_rest_salvaged() {
             named > 0,
             "{device:?}: no seed damaged a page without a copy"
         );
+    }
+}
+
+/// On every part, whatever the scrub's budget: a bucket page past the ECC
+/// is named once, the scrub goes past it and still rewrites the older
+/// incarnation near the limit, every entry reads back or is a typed error.
+#[test]
+fn the_scrub_goes_past_a_lost_page_on_every_part() {
+    for device in Device::ALL {
+        for seed in 0..6 {
+            let outcome = scrub_past_a_lost_page(seed, device)
+                .unwrap_or_else(|e| panic!("{device:?} seed {seed}: {e}"));
+            assert_eq!(outcome.pages_lost, 1, "{outcome:?}");
+            assert!(outcome.rewrites >= 1, "{outcome:?}");
+        }
     }
 }
 
@@ -220,4 +238,411 @@ fn a_scrub_in_small_steps_reaches_every_page() {
         store.incarnation_regions()[0].blocks,
         incarnation.region().blocks
     );
+}
+
+/// A store on `mlc` with two incarnations, the newer shadowing the older:
+/// the first holds keys `0..` as first inserted, the second new values for
+/// most of them and tombstones for every fifth, so a lookup that slipped
+/// past the newer would answer an older value or a deleted hash.
+struct Layered {
+    config: CheckConfig,
+    flash: SimFlash,
+    /// The newest info of every key inserted (`None`: deleted).
+    model: std::collections::BTreeMap<u64, Option<logstore::Info>>,
+}
+
+/// Keys of [`layered`]'s second values: `key + SECOND`.
+const SECOND: u64 = 1 << 32;
+
+fn layered(seed: u64) -> Layered {
+    let config = CheckConfig::on_device(Device::Mlc);
+    let flash = SimFlash::new(config.sim_config(), seed).unwrap();
+    let mut store = Store::create(flash, config.store).unwrap();
+    let mut model = std::collections::BTreeMap::new();
+    // Each phase freezes within a table's worth of new entries.
+    let slots = (1u64 << config.store.order) * config.store.bucket_slots as u64;
+    let mut first_keys = 0;
+    while store.stats().incarnations == 0 && first_keys < slots * 4 {
+        let key = first_keys;
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        model.insert(key, Some(info_of(key)));
+        first_keys += 1;
+    }
+    // The first keys again (a new value, or a tombstone), then new keys.
+    for key in 0..slots * 4 {
+        if store.stats().incarnations == 2 {
+            break;
+        }
+        if key % 5 == 4 && key < first_keys {
+            store.delete(&hash_of(key)).unwrap();
+            model.insert(key, None);
+        } else {
+            let info = info_of(key + SECOND);
+            store.insert(hash_of(key), info).unwrap();
+            model.insert(key, Some(info));
+        }
+    }
+    assert_eq!(store.stats().incarnations, 2, "two freezes");
+    store.flush().unwrap();
+    Layered {
+        config,
+        flash: store.into_flash(),
+        model,
+    }
+}
+
+/// How a test destroys a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loss {
+    /// Bit errors past the ECC.
+    PastEcc,
+    Erased,
+    /// The raw bytes (spare included) of another page.
+    Other,
+}
+
+impl Loss {
+    const ALL: [Loss; 3] = [Loss::PastEcc, Loss::Erased, Loss::Other];
+}
+
+/// `flash` with each (page, loss, the page whose bytes `Other` copies)
+/// applied.
+fn damaged(
+    config: &CheckConfig,
+    flash: &SimFlash,
+    losses: &[(logstore::PageAddr, Loss, logstore::PageAddr)],
+) -> SimFlash {
+    let g = config.geometry;
+    let raw = g.raw_page_bytes() as usize;
+    let mut image = flash.image();
+    for &(page, loss, other) in losses {
+        let at = g.page_offset(page) as usize;
+        match loss {
+            Loss::Erased => image[at..at + raw].fill(0xff),
+            Loss::Other => {
+                let from = g.page_offset(other) as usize;
+                image.copy_within(from..from + raw, at);
+            }
+            Loss::PastEcc => {}
+        }
+    }
+    let mut flash = SimFlash::from_image(config.sim_config(), &image, 0).unwrap();
+    for &(page, loss, _) in losses {
+        if loss == Loss::PastEcc {
+            for k in 0..g.ecc_bits * 2 + 2 {
+                flash.flip_bit(page, k * 61).unwrap();
+            }
+        }
+    }
+    flash
+}
+
+/// An incarnation of `layered`'s store and its entries' places.
+struct Placed {
+    incarnation: logstore::testing::Incarnation,
+    /// hash → bucket.
+    buckets: std::collections::HashMap<logstore::Hash, u64>,
+}
+
+fn placed(l: &Layered, index: usize) -> Placed {
+    use logstore::testing::{Incarnation, Media};
+    let (store, _) = Store::open(l.flash.clone()).unwrap();
+    let region = store.incarnation_regions()[index].clone();
+    let incarnation = Incarnation::open(region, l.config.geometry).unwrap();
+    let mut media = Media::new(l.flash.clone()).unwrap_or_else(|_| panic!("media"));
+    let entries = incarnation.read_placed(&mut media).unwrap().entries;
+    let buckets = entries.iter().map(|(b, _, h, _)| (*h, *b)).collect();
+    Placed {
+        incarnation,
+        buckets,
+    }
+}
+
+/// What a lookup must answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Served(Option<logstore::Info>),
+    Lost,
+    /// Served, or a typed error (a filter tag matching falsely sends the
+    /// lookup to the lost page).
+    Either(Option<logstore::Info>),
+}
+
+/// What `hash` must answer once bucket page `lost` (a region page index)
+/// of the newest incarnation `newest` is gone, `answer` being its newest
+/// info. `blind`: the filter was rebuilt without the page, so every hash
+/// with a candidate bucket there is looked for in it.
+fn expected(
+    newest: &Placed,
+    lost: Option<u64>,
+    hash: &logstore::Hash,
+    answer: Option<logstore::Info>,
+    blind: bool,
+) -> Expect {
+    use logstore::testing::{h1, h2};
+    let inc = &newest.incarnation;
+    let page_of = |bucket: u64| Some(bucket / u64::from(inc.buckets_per_page()));
+    if let Some(&bucket) = newest.buckets.get(hash) {
+        return match page_of(bucket) == lost {
+            true => Expect::Lost,
+            false => Expect::Served(answer),
+        };
+    }
+    let order = inc.order();
+    let touches = page_of(h1(hash, order)) == lost || page_of(h2(hash, order)) == lost;
+    match (touches, blind) {
+        (false, _) => Expect::Served(answer),
+        (true, true) => Expect::Lost,
+        (true, false) => Expect::Either(answer),
+    }
+}
+
+/// Checks one answer against what it must be; returns whether it was a
+/// typed error.
+fn check_answer(key: u64, expect: Expect, got: Result<Option<logstore::Info>, StoreError>) -> bool {
+    let typed = matches!(
+        got,
+        Err(StoreError::HashStore(HashStoreError::Corrupt { .. }))
+    );
+    let served = |answer| matches!(&got, Ok(info) if *info == answer);
+    let ok = match expect {
+        Expect::Served(answer) => served(answer),
+        Expect::Lost => typed,
+        Expect::Either(answer) => typed || served(answer),
+    };
+    assert!(ok, "key {key}: expected {expect:?}, got {got:?}");
+    typed
+}
+
+/// One filter page and one bucket page of an incarnation lost together,
+/// each kind of loss (past the ECC, erased, another page's bytes), and
+/// each alone: the store opens, plainly and salvaging; every key the lost
+/// bucket page held is a typed error, never "absent" nor the value an
+/// older incarnation holds; every other key is served.
+#[test]
+fn a_lost_filter_page_and_bucket_page_cost_that_bucket_page_only() {
+    let l = layered(7);
+    let (newest, older) = (placed(&l, 0), placed(&l, 1));
+    let inc = &newest.incarnation;
+    let per_page = u64::from(inc.buckets_per_page());
+    // The bucket page holding the most hashes the older incarnation holds
+    // too (with an older value, or one the newer deleted).
+    let mut shadowing = std::collections::BTreeMap::<u64, u64>::new();
+    for (hash, bucket) in &newest.buckets {
+        if older.buckets.contains_key(hash) {
+            *shadowing.entry(bucket / per_page).or_default() += 1;
+        }
+    }
+    let (&lost, &shadowed) = shadowing.iter().max_by_key(|(_, n)| **n).unwrap();
+    assert!(shadowed > 0);
+    let held = newest
+        .buckets
+        .values()
+        .filter(|&&b| b / per_page == lost)
+        .count();
+    let bucket_page = (
+        inc.page_addr(lost),
+        inc.page_addr((lost + 1) % inc.bucket_pages()),
+    );
+    let older_inc = &older.incarnation;
+    let filter_page = (
+        inc.page_addr(inc.bucket_pages()),
+        older_inc.page_addr(older_inc.bucket_pages()),
+    );
+    let absent = (0..200).map(|n| (SECOND * 2 + n, None));
+    let keys: Vec<_> = l
+        .model
+        .iter()
+        .map(|(&k, &v)| (k, v))
+        .chain(absent)
+        .collect();
+    let options: Vec<_> = std::iter::once(None).chain(Loss::ALL.map(Some)).collect();
+    for &filter_loss in &options {
+        for &bucket_loss in &options {
+            let case = format!("filter {filter_loss:?}, bucket {bucket_loss:?}");
+            let mut losses = Vec::new();
+            if let Some(loss) = filter_loss {
+                losses.push((filter_page.0, loss, filter_page.1));
+            }
+            if let Some(loss) = bucket_loss {
+                losses.push((bucket_page.0, loss, bucket_page.1));
+            }
+            let flash = damaged(&l.config, &l.flash, &losses);
+            let lost = bucket_loss.map(|_| (lost, bucket_page.0, held));
+            check_reopened(&flash, &newest, &keys, filter_loss.is_some(), lost, &case);
+        }
+    }
+}
+
+/// Opens `flash` plainly and salvaging and checks every key of `keys`
+/// (with its newest info): the filter rebuilt if `filter_lost`; with a
+/// bucket page `lost` (its region index, address, and how many hashes it
+/// held) every key of it a typed error, the page named.
+fn check_reopened(
+    flash: &SimFlash,
+    newest: &Placed,
+    keys: &[(u64, Option<logstore::Info>)],
+    filter_lost: bool,
+    lost: Option<(u64, logstore::PageAddr, usize)>,
+    case: &str,
+) {
+    let blind = filter_lost && lost.is_some();
+    for salvaging in [false, true] {
+        let opened = match salvaging {
+            true => Store::open_salvaging(flash.clone()),
+            false => Store::open(flash.clone()),
+        };
+        let (mut store, report) = opened.unwrap_or_else(|e| panic!("{case}: {e}"));
+        let case = format!("{case}, salvaging {salvaging}");
+        assert_eq!(report.filters_rebuilt, u32::from(filter_lost), "{case}");
+        assert_eq!(
+            store.stats().incarnation_pages_lost,
+            u64::from(blind),
+            "{case}"
+        );
+        let in_log: std::collections::HashSet<_> = store
+            .log_contents()
+            .unwrap()
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        let mut typed = 0;
+        for &(key, answer) in keys {
+            let hash = hash_of(key);
+            let expect = match in_log.contains(&hash) {
+                true => Expect::Served(answer),
+                false => expected(newest, lost.map(|l| l.0), &hash, answer, blind),
+            };
+            typed += usize::from(check_answer(key, expect, store.get(&hash)));
+        }
+        assert_eq!(
+            store.lost_pages(),
+            Vec::from_iter(lost.map(|l| l.1)),
+            "{case}"
+        );
+        let held = lost.map_or(0, |l| l.2);
+        assert!(typed >= held, "{case}: {typed} typed errors, {held} lost");
+    }
+}
+
+/// Flips `flips` bits of `page`'s first ECC step, sticky.
+fn flip_bits(flash: &mut SimFlash, page: logstore::PageAddr, flips: u32) {
+    for bit in 0..flips {
+        flash.flip_bit(page, bit * 8 + 3).unwrap();
+    }
+}
+
+/// Bits a step that ask for a scrub: three quarters of the ECC's strength.
+fn scrub_threshold(config: &CheckConfig) -> u32 {
+    (config.geometry.ecc_bits * 3).div_ceil(4)
+}
+
+/// Runs `store.scrub(budget)` until it has read every page of the store
+/// `passes` times over; every step must succeed. Returns the reports.
+fn scrub_passes(store: &mut Store<SimFlash>, budget: u64, passes: u64) -> Vec<ScrubReport> {
+    let geometry = store.flash().config().geometry;
+    let pages: u64 = store
+        .incarnation_regions()
+        .into_iter()
+        .map(|r| {
+            logstore::testing::Incarnation::open(r, geometry)
+                .unwrap()
+                .pages()
+        })
+        .sum::<u64>()
+        + store.journal_page_addrs().len() as u64;
+    let steps = (pages * passes).div_ceil(budget) + 1;
+    (0..steps)
+        .map(|step| {
+            store
+                .scrub(budget)
+                .unwrap_or_else(|e| panic!("scrub step {step} of {steps}: {e}"))
+        })
+        .collect()
+}
+
+/// A bucket page past the ECC does not hold the scrub: it is named once
+/// (over two passes), the cursor goes past it, and an older incarnation
+/// whose page nears the ECC's limit is still rewritten; the incarnation
+/// with the lost page is not (its copy could not keep the loss visible),
+/// and what the page held stays a typed error, also after a reopen.
+#[test]
+fn the_scrub_names_a_page_it_cannot_read_and_goes_on() {
+    let l = layered(11);
+    let (newest, older) = (placed(&l, 0), placed(&l, 1));
+    let (inc, older_inc) = (&newest.incarnation, &older.incarnation);
+    let lost = 0;
+    let bad = inc.page_addr(lost);
+    let worn = [
+        inc.page_addr(1),
+        older_inc.page_addr(older_inc.bucket_pages() - 1),
+    ];
+    let mut flash = damaged(&l.config, &l.flash, &[(bad, Loss::PastEcc, bad)]);
+    for page in worn {
+        flip_bits(&mut flash, page, scrub_threshold(&l.config));
+    }
+    let (mut store, _) = Store::open(flash).unwrap();
+    let before = store.incarnation_regions();
+    let reports = scrub_passes(&mut store, 4, 2);
+    let named: u64 = reports.iter().map(|r| r.pages_lost).sum();
+    assert_eq!(named, 1, "named once over two passes");
+    assert!(reports.iter().all(|r| r.pages_read() > 0));
+    let rewrites: u64 = reports.iter().map(|r| r.rewrites).sum();
+    assert!(rewrites >= 1, "{reports:?}");
+    let after = store.incarnation_regions();
+    assert_eq!(after[0].blocks, before[0].blocks, "not rewritten");
+    assert_ne!(after[1].blocks, before[1].blocks, "rewritten");
+    assert_eq!(store.lost_pages(), vec![bad]);
+    assert_eq!(store.stats().incarnation_pages_lost, 1);
+    let flash = store.into_flash();
+    let (mut reopened, _) = Store::open(flash).unwrap();
+    let in_log: std::collections::HashSet<_> = reopened
+        .log_contents()
+        .unwrap()
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
+    for (&key, &answer) in &l.model {
+        let hash = hash_of(key);
+        let expect = match in_log.contains(&hash) {
+            true => Expect::Served(answer),
+            false => expected(&newest, Some(lost), &hash, answer, false),
+        };
+        check_answer(key, expect, reopened.get(&hash));
+    }
+}
+
+/// The scrub reads filter pages too: one near the ECC's limit and one
+/// past it each get their incarnation rewritten, its filter written
+/// again, so the next open loads every filter and rebuilds none.
+#[test]
+fn the_scrub_rewrites_filters_near_or_past_the_ecc() {
+    let l = layered(13);
+    let (newest, older) = (placed(&l, 0), placed(&l, 1));
+    let filter_page = |p: &Placed| p.incarnation.page_addr(p.incarnation.bucket_pages());
+    let mut flash = damaged(&l.config, &l.flash, &[]);
+    flip_bits(&mut flash, filter_page(&older), scrub_threshold(&l.config));
+    flip_bits(
+        &mut flash,
+        filter_page(&newest),
+        l.config.geometry.ecc_bits * 2 + 2,
+    );
+    let (mut store, report) = Store::open(flash).unwrap();
+    assert_eq!(report.filters_rebuilt, 1);
+    let before = store.incarnation_regions();
+    let reports = scrub_passes(&mut store, 4, 1);
+    let damaged_pages: u64 = reports.iter().map(|r| r.filter_pages_damaged).sum();
+    assert_eq!(damaged_pages, 1);
+    let most = reports.iter().map(|r| r.bits_corrected_max).max();
+    assert!(most >= Some(scrub_threshold(&l.config)), "{reports:?}");
+    let after = store.incarnation_regions();
+    for (b, a) in before.iter().zip(&after) {
+        assert_ne!(a.blocks, b.blocks, "rewritten");
+    }
+    assert!(store.lost_pages().is_empty());
+    let (mut reopened, report) = Store::open(store.into_flash()).unwrap();
+    assert_eq!(report.filters_rebuilt, 0);
+    for (&key, &answer) in &l.model {
+        assert_eq!(reopened.get(&hash_of(key)).unwrap(), answer, "key {key}");
+    }
 }

@@ -836,3 +836,56 @@ fn a_lookup_near_the_ecc_limit_asks_for_a_scrub() {
     let worn = inc.lookup(&mut media, &hash, &mut buf).unwrap();
     assert_eq!((worn.value, worn.scrub), (Some(value), true));
 }
+
+/// A filter page and a bucket page both gone: the filter is rebuilt from
+/// the other buckets and is blind on the lost page, so every hash with a
+/// candidate bucket there is looked for in it and answers a typed error
+/// naming it; every other hash is answered right.
+#[test]
+fn a_filter_rebuilt_without_a_lost_bucket_page_sends_its_lookups_there() {
+    use logstore::testing::{h1, h2, FilterLoad};
+    let f = frozen(512, 6, 4, 33);
+    let (g, inc) = (f.geometry, &f.incarnation);
+    let lost = inc.bucket_pages() / 2;
+    let mut image = f.flash.image();
+    for page in [inc.page_addr(lost), inc.page_addr(inc.bucket_pages())] {
+        let at = g.page_offset(page) as usize;
+        image[at..at + g.page_bytes as usize].fill(0xff);
+    }
+    let mut flash = SimFlash::from_image(SimConfig::new(g), &image, 0).unwrap();
+    let mut blind = Incarnation::open(inc.region().clone(), g).unwrap();
+    assert_eq!(
+        blind.load_filter(&mut flash).unwrap(),
+        FilterLoad::Blind { pages: 1 }
+    );
+    assert_eq!(blind.lost_pages(), [lost]);
+    let per_page = u64::from(inc.buckets_per_page());
+    let (mut named, mut served) = (0, 0);
+    for (hash, expected) in f.probes() {
+        let order = inc.order();
+        let candidates = [h1(&hash, order), h2(&hash, order)];
+        let home = candidates.into_iter().find(|&b| {
+            f.table
+                .bucket(b)
+                .any(|e| e.is_some_and(|(h, _)| *h == hash))
+        });
+        // Stored: lost with its page. Absent: looked for in the lost page
+        // when a candidate bucket lies there.
+        let lost_here = match home {
+            Some(bucket) => bucket / per_page == lost,
+            None => candidates.iter().any(|b| b / per_page == lost),
+        };
+        match get_counted(&blind, &mut flash, &hash) {
+            Err(HashStoreError::Corrupt { page, why }) if lost_here => {
+                assert_eq!((page, why), (inc.page_addr(lost), PageFault::Erased));
+                named += 1;
+            }
+            Ok(got) if !lost_here => {
+                assert_eq!(got, expected);
+                served += 1;
+            }
+            other => panic!("lost with the page: {lost_here}, got {other:?}"),
+        }
+    }
+    assert!(named > 0 && served > 0, "{named} named, {served} served");
+}

@@ -7,7 +7,7 @@ use logstore::testing::{plant, Bug};
 use logstore_sim::campaign::Case;
 use logstore_sim::nand::Device;
 use logstore_sim::nand::WearOut;
-use logstore_sim::scenarios::{middle_page_lost, retention, RetentionPlan};
+use logstore_sim::scenarios::{middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan};
 use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::CrashMode;
 
@@ -32,6 +32,11 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         },
         Bug::MiddlePageIsEnd => {
             |seed| middle_page_lost(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
+        }
+        // An incarnation page past the ECC before one near it: the scrub
+        // must go past the first to reach the second.
+        Bug::ScrubCursorStuck => {
+            |seed| scrub_past_a_lost_page(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
         }
         // A cut at every operation of a workload on MLC, torn: upper-page
         // programs cut over the journal's flushed pages. At most 1,000
@@ -142,6 +147,7 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         Bug::MiddlePageIsEnd,
         Bug::UnverifiedProgram,
         Bug::PairingUnaware,
+        Bug::ScrubCursorStuck,
     ] {
         for seed in 0..3 {
             let outcome = scenario(bug)(seed);
@@ -151,6 +157,19 @@ fn the_same_seeds_pass_without_a_planted_bug() {
             );
         }
     }
+}
+
+/// A scrub that stops at a page it cannot read is caught at once: the
+/// scenario's first seed fails, on the page, and passes without the bug.
+#[test]
+fn a_stuck_scrub_cursor_is_caught() {
+    let check = scenario(Bug::ScrubCursorStuck);
+    assert!(check(0).is_ok());
+    plant(Some(Bug::ScrubCursorStuck));
+    let outcome = check(0);
+    plant(None);
+    let failure = outcome.expect_err("the stuck cursor is caught");
+    assert!(failure.contains("scrub step"), "{failure}");
 }
 
 /// A failure found by the exhaustive campaign is saved with its crash point

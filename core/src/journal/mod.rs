@@ -112,6 +112,9 @@ pub struct Journal {
     /// while no commit copy of it is on flash: the next flush (or
     /// [`Journal::commit_tail`] after a recovery) copies it.
     uncopied: Option<Vec<Entry>>,
+    /// Sequences a check found past the ECC, each named once (bounded by
+    /// the region's pages).
+    unreadable: Vec<u64>,
 }
 
 /// The pages of each block the journal writes, in order: on a device whose
@@ -198,6 +201,7 @@ impl Journal {
             needs_scrub: false,
             block_pages: block_pages(geometry),
             uncopied: None,
+            unreadable: Vec::new(),
         }
     }
 
@@ -363,35 +367,38 @@ impl Journal {
 
     /// Reads pages `sequences` (clamped to those on flash) back as a scrub
     /// does, noting whether the region needs moving; returns the most bits
-    /// corrected in one step. A page the ECC cannot correct is `Corrupt`.
+    /// corrected in one step, and how many pages the ECC could not correct
+    /// that no earlier check had named. Such a page does not stop the
+    /// check: it is named once, and the region is marked for moving (a
+    /// pack writes the live entries from the table, not from the page).
     pub fn check_pages<F: Flash>(
         &mut self,
         flash: &mut F,
         sequences: std::ops::Range<u64>,
-    ) -> Result<u32, JournalError> {
+    ) -> Result<(u32, u64), JournalError> {
         let on_flash = self.sequences_on_flash();
-        let per_page = entries_per_page(self.geometry.page_bytes);
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
-        let mut most = 0;
+        let (mut most, mut named) = (0, 0);
         for sequence in sequences.start.max(on_flash.start)..sequences.end.min(on_flash.end) {
             let Some(page_position) = self.locate(sequence) else {
                 continue;
             };
-            let corrupt = |fault| JournalError::Corrupt {
-                position: sequence * per_page,
-                fault,
-            };
-            let status = match flash.read_checked(self.address(page_position), &mut buf) {
-                Ok(status) => status,
+            match flash.read_checked(self.address(page_position), &mut buf) {
+                Ok(status) => {
+                    self.needs_scrub |= status.scrub;
+                    most = most.max(status.bits_corrected);
+                }
                 Err(FlashError::Uncorrectable { .. }) => {
-                    return Err(corrupt(JournalPageFault::Uncorrectable))
+                    self.needs_scrub = true;
+                    if !self.unreadable.contains(&sequence) {
+                        self.unreadable.push(sequence);
+                        named += 1;
+                    }
                 }
                 Err(other) => return Err(other.into()),
-            };
-            self.needs_scrub |= status.scrub;
-            most = most.max(status.bits_corrected);
+            }
         }
-        Ok(most)
+        Ok((most, named))
     }
 
     /// Programs the partial page (its free room is wasted) and syncs; then,

@@ -149,6 +149,10 @@ pub struct StoreStats {
     /// Rewrites done since open to move data before its bit errors outgrow
     /// the ECC (journal packs, incarnations rewritten, anchor recommitted).
     pub scrubs: u64,
+    /// Incarnation bucket pages found unreadable (at open or by the scrub)
+    /// in the incarnations kept: what they held is a typed error on
+    /// lookup. [`Store::lost_pages`] names them.
+    pub incarnation_pages_lost: u64,
     /// Bytes of ECC parity each page carries in its spare area.
     pub parity_bytes_per_page: u64,
     /// RAM held by the log store table.
@@ -451,10 +455,20 @@ impl<F: Flash> Store<F> {
         if let Some(value) = self.table.get(&mut self.log, hash)? {
             return Ok(live(value));
         }
-        for incarnation in &self.incarnations {
+        for incarnation in &mut self.incarnations {
             let flash = self.log.flash_mut();
             let found =
-                incarnation.lookup_with(flash, hash, &mut self.scratch, self.use_filters)?;
+                match incarnation.lookup_with(flash, hash, &mut self.scratch, self.use_filters) {
+                    Ok(found) => found,
+                    Err(error) => {
+                        // A page that failed its checks is named from now on.
+                        if let HashStoreError::Corrupt { page, .. } = &error {
+                            let page = incarnation.page_index(*page);
+                            incarnation.note_lost(page.as_slice());
+                        }
+                        return Err(error.into());
+                    }
+                };
             if found.scrub {
                 let generation = incarnation.region().generation;
                 if !self.scrub_due.contains(&generation) {
@@ -650,6 +664,11 @@ impl<F: Flash> Store<F> {
             io: self.log.flash().counts(),
             ecc: self.log.flash().ecc_counts(),
             scrubs: self.scrubs,
+            incarnation_pages_lost: self
+                .incarnations
+                .iter()
+                .map(|i| i.lost_pages().len() as u64)
+                .sum(),
             parity_bytes_per_page: self.log.flash().parity_bytes_per_page() as u64,
             ram_bytes: self.table.ram_bytes(),
             filter_ram_bytes: self
@@ -661,6 +680,16 @@ impl<F: Flash> Store<F> {
             resolves,
             false_positives,
         }
+    }
+
+    /// The incarnation pages found unreadable so far (at open, by the
+    /// scrub, by a lookup), newest incarnation first: what they held is a
+    /// typed error on lookup, never "absent".
+    pub fn lost_pages(&self) -> Vec<crate::flash::PageAddr> {
+        self.incarnations
+            .iter()
+            .flat_map(|i| i.lost_pages().iter().map(|&page| i.page_addr(page)))
+            .collect()
     }
 
     pub fn flash(&self) -> &F {

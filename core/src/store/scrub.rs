@@ -9,10 +9,14 @@
 //! ([`Store::maintain`]), or the caller's background step
 //! ([`Store::scrub`]), which also reads cold incarnations a few pages at a
 //! time so retention errors are found before they are past correcting.
-//! Every loop is bounded: by the incarnations, and by the caller's budget.
+//! It covers every page of an incarnation, filter pages included. A page it
+//! cannot read is named once ([`ScrubReport::pages_lost`],
+//! [`crate::StoreStats::incarnation_pages_lost`]) and passed over: the
+//! cursor always moves on. Every loop is bounded: by the incarnations, and
+//! by the caller's budget.
 
 use crate::flash::Flash;
-use crate::hashstore::Incarnation;
+use crate::hashstore::{HashStoreError, Incarnation};
 
 use super::{Store, StoreError};
 
@@ -25,6 +29,15 @@ pub struct ScrubReport {
     pub rewrites: u64,
     /// The most bits corrected in one ECC step of a page read.
     pub bits_corrected_max: u32,
+    /// Incarnation bucket pages found unreadable (past the ECC, erased, or
+    /// holding another page's bytes) for the first time: each is named
+    /// once, here, and counted in
+    /// [`crate::StoreStats::incarnation_pages_lost`]; its entries are a
+    /// typed error on lookup. The scrub goes on past it.
+    pub pages_lost: u64,
+    /// Filter pages that no longer checked out: their incarnation is
+    /// rewritten, its filter built again from the buckets.
+    pub filter_pages_damaged: u64,
 }
 
 impl ScrubReport {
@@ -53,8 +66,7 @@ impl<F: Flash> Store<F> {
         let due = std::mem::take(&mut self.scrub_due);
         for generation in due {
             if let Some(index) = self.incarnation_index(generation) {
-                self.rewrite_incarnation(index)?;
-                rewrites += 1;
+                rewrites += u64::from(self.rewrite_incarnation(index)?);
             }
         }
         self.scrubs += rewrites;
@@ -66,8 +78,9 @@ impl<F: Flash> Store<F> {
     /// incarnation, then the journal's pages on flash), then moves
     /// whatever needs it. Run it often enough that cold data is read again
     /// before retention takes it past the ECC (the report's retention
-    /// figures say how often). A page already past correcting is an error
-    /// naming it.
+    /// figures say how often). A page already past correcting is named in
+    /// the report ([`ScrubReport::pages_lost`]) and passed over, never an
+    /// error that would hold the cursor on it.
     pub fn scrub(&mut self, pages_max: u64) -> Result<ScrubReport, StoreError> {
         self.writing(|store| store.scrub_step(pages_max))
     }
@@ -83,9 +96,8 @@ impl<F: Flash> Store<F> {
             }
             let (target, first) = self.scrub_position();
             let budget = pages_max - report.pages_read;
-            let (read, pages, bits) = self.scrub_target(target, first, budget)?;
+            let (read, pages) = self.scrub_target(target, first, budget, &mut report)?;
             report.pages_read += read;
-            report.bits_corrected_max = report.bits_corrected_max.max(bits);
             self.scrub_cursor = if first + read < pages {
                 (self.target_generation(target), first + read)
             } else {
@@ -123,29 +135,38 @@ impl<F: Flash> Store<F> {
     }
 
     /// Reads up to `budget` pages of `target` from page `first`: returns the
-    /// pages read, the pages the target has, and the most bits corrected.
+    /// pages read and the pages the target has; notes in `report` the most
+    /// bits corrected and the pages that could not be read.
     fn scrub_target(
         &mut self,
         target: usize,
         first: u64,
         budget: u64,
-    ) -> Result<(u64, u64, u32), StoreError> {
-        if let Some(incarnation) = self.incarnations.get(target) {
+        report: &mut ScrubReport,
+    ) -> Result<(u64, u64), StoreError> {
+        let (flash, incarnations) = (self.log.flash_mut(), &mut self.incarnations);
+        if let Some(incarnation) = incarnations.get_mut(target) {
             let pages = incarnation.pages();
             let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
-            let status = incarnation.check_pages(self.log.flash_mut(), first..last)?;
+            let checked = incarnation.check_pages(flash, first..last)?;
+            report.pages_lost += incarnation.note_lost(&checked.lost);
+            report.filter_pages_damaged += checked.filter_pages_damaged;
+            let bits = checked.status.bits_corrected;
+            report.bits_corrected_max = report.bits_corrected_max.max(bits);
             let generation = incarnation.region().generation;
-            if status.scrub && !self.scrub_due.contains(&generation) {
+            if checked.status.scrub && !self.scrub_due.contains(&generation) {
                 self.scrub_due.push(generation);
             }
-            return Ok((last - first, pages, status.bits_corrected));
+            return Ok((last - first, pages));
         }
         let sequences = self.log.journal().sequences_on_flash();
         let pages = sequences.end - sequences.start;
         let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
         let start = sequences.start;
-        let bits = self.log.check_journal_pages(start + first..start + last)?;
-        Ok((last - first, pages, bits))
+        let (bits, named) = self.log.check_journal_pages(start + first..start + last)?;
+        report.bits_corrected_max = report.bits_corrected_max.max(bits);
+        report.pages_lost += named;
+        Ok((last - first, pages))
     }
 
     fn incarnation_index(&self, generation: u64) -> Option<usize> {
@@ -156,9 +177,32 @@ impl<F: Flash> Store<F> {
 
     /// Copies incarnation `index` to fresh blocks under a new generation,
     /// same buckets, and swaps it in with one anchor commit; the old blocks
-    /// are freed. A crash leaves the old one or the new one.
-    fn rewrite_incarnation(&mut self, index: usize) -> Result<(), StoreError> {
-        let table = self.incarnations[index].read_table(self.log.flash_mut())?;
+    /// are freed. A crash leaves the old one or the new one. Returns
+    /// whether it was rewritten.
+    ///
+    /// An incarnation with a bucket page known lost (or found so by the
+    /// copy's read) is not rewritten, and that is no error: the copy could
+    /// not keep the loss visible. Its filter, written from the buckets
+    /// that read back, would rule the lost hashes out after a reopen, so
+    /// a lookup of one would answer "absent" (or an older incarnation's
+    /// value) where the old blocks answer a typed error. Left in place,
+    /// the lost page keeps failing its checks, and every other page of the
+    /// incarnation keeps being scrubbed, a page past the ECC named in
+    /// turn, never dropped silently.
+    fn rewrite_incarnation(&mut self, index: usize) -> Result<bool, StoreError> {
+        let incarnation = &mut self.incarnations[index];
+        if !incarnation.lost_pages().is_empty() {
+            return Ok(false);
+        }
+        let table = match incarnation.read_table(self.log.flash_mut()) {
+            Ok(table) => table,
+            Err(HashStoreError::Corrupt { page, .. }) => {
+                let page = incarnation.page_index(page);
+                incarnation.note_lost(page.as_slice());
+                return Ok(false);
+            }
+            Err(other) => return Err(other.into()),
+        };
         let generation = self.log.next_generation();
         let (flash, alloc) = self.log.flash_and_allocator();
         let copy = Incarnation::freeze(flash, alloc, generation, &table)?;
@@ -173,6 +217,6 @@ impl<F: Flash> Store<F> {
             return Err(self.blocks_full(error));
         }
         self.incarnations[index] = copy;
-        Ok(())
+        Ok(true)
     }
 }
