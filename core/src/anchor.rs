@@ -1,11 +1,11 @@
-//! The anchor: the superblock naming the live regions, kept in two *lanes*,
-//! erase blocks allocated from the pool like any other.
+//! The anchor: the superblock naming the live regions, kept in [`LANES`]
+//! (three) *lanes*, erase blocks allocated from the pool like any other.
 //!
 //! **Layout.** A lane holds a log of [`AnchorRecord`]s from its page 0, each
 //! over one or more consecutive pages with a CRC32C over the whole record.
-//! Every record is written twice, at the same page of both lanes (lane 0,
-//! then lane 1), so one unreadable copy never rolls the store back; the
-//! record names its own lanes. An update first syncs (so everything the
+//! Every record is written to every lane, at the same page (lane 0, then 1,
+//! then 2), so two unreadable pages never roll the store back; the record
+//! names its own lanes. An update first syncs (so everything the
 //! record names is durable), appends the record to both lanes, then syncs.
 //! When the lanes are full, after an open (pages past the newest record may
 //! be torn), or when a lane block fails, the anchor **moves**: two fresh
@@ -17,10 +17,13 @@
 //!
 //! **Finding it.** Open reads page 0 of every block. A block whose page 0
 //! starts with an anchor record header is a lane; lanes are grouped by the
-//! sequence of that first record (both lanes of a pair share it). The group
-//! with the highest sequence is read whole, and its newest valid record
-//! wins; a group holding none (a move cut before its first record was
-//! complete) gives way to the next. Cost: one page read a block, plus two
+//! sequence of that first record (the lanes of a set share it). The group
+//! with the highest sequence is read whole, then every lane its newest
+//! record names that the group lacked (a lane whose page 0 was lost), and
+//! the newest valid record of them all wins; a group holding none (a move
+//! cut before its first record was complete) gives way to the next. With
+//! two pages lost anywhere in the lanes, one lane's page 0 still reads and
+//! one whole copy of the newest record is left. Cost: one page read a block, plus two
 //! blocks' pages a group tried (one group unless a move was cut). The same
 //! page-0 reads give the erase counts journal and incarnation pages carry
 //! ([`crate::format::erase_count_of`]), so counts survive a crash between
@@ -33,10 +36,8 @@
 use crate::alloc::{erase_or_retire, Allocator, OutOfBlocks};
 use crate::flash::{BlockAddr, Flash, FlashError, PageAddr, ERASED};
 pub(crate) use crate::format::anchor::AnchorRecord;
+pub use crate::format::anchor::LANES;
 use crate::planted::{self, Bug};
-
-/// Lanes an anchor writes every record to.
-pub const LANES: usize = 2;
 
 /// Most moves one commit tries while lane blocks fail.
 pub const MOVES_MAX: u32 = 8;
@@ -72,7 +73,7 @@ pub enum AnchorError {
 
 impl AnchorRecord {
     /// Checks that every block named lies on the device of `blocks`
-    /// blocks; that the two lanes differ and hold no region; that no block
+    /// blocks; that the lanes differ and hold no region; that no block
     /// belongs to two regions; and that no bad block is listed twice. A bad
     /// block may still sit in the region that was using it when it failed.
     pub fn validate(&self, blocks: u32) -> Result<(), AnchorError> {
@@ -121,6 +122,8 @@ pub struct Anchor {
     /// First page of the lanes this session may append to, if it wrote
     /// there itself; `None` after open, so the next commit moves.
     append_page: Option<u32>,
+    /// The pages of each lane holding the record in force.
+    record_pages: std::ops::Range<u32>,
     /// The highest record sequence known to be on the device.
     sequence: u64,
 }
@@ -151,6 +154,7 @@ impl Anchor {
             needs_scrub: false,
             lanes: None,
             append_page: None,
+            record_pages: 0..0,
             sequence: above,
         };
         let record = anchor.commit(flash, alloc, record)?;
@@ -164,12 +168,14 @@ impl Anchor {
         let mut groups = scan.lanes.chunk_by(|a, b| a.0 == b.0);
         // Bounded: each group is a distinct sequence of blocks on the device.
         let found = groups.find_map(|group| newest_in(flash, group).transpose());
-        let (record, copies, scrub) = found.ok_or(AnchorError::NotFound)??;
+        let newest = found.ok_or(AnchorError::NotFound)??;
+        let record = newest.record;
         record.validate(flash.geometry().blocks)?;
         let anchor = Anchor {
-            needs_scrub: scrub || copies < LANES,
+            needs_scrub: newest.scrub || newest.copies < LANES,
             lanes: Some(record.lanes),
             append_page: None,
+            record_pages: newest.pages,
             sequence: record.sequence.max(highest),
         };
         Ok(Found {
@@ -182,6 +188,38 @@ impl Anchor {
     /// Whether the record in force should be committed again.
     pub fn needs_scrub(&self) -> bool {
         self.needs_scrub
+    }
+
+    /// Reads back, as a scrub does, what open needs of every lane: its
+    /// page 0 (how a lane is found) and the pages of the record in force.
+    /// A page near the ECC's limit or past it makes the next commit move
+    /// to fresh lanes, so page 0 is written anew too. Returns the most bits
+    /// corrected in one step and the pages read. Bounded: [`LANES`] times
+    /// the record's pages plus one.
+    pub fn check_pages<F: Flash>(&mut self, flash: &mut F) -> Result<(u32, u64), AnchorError> {
+        let Some(lanes) = self.lanes else {
+            return Ok((0, 0));
+        };
+        let mut buf = vec![0u8; flash.geometry().page_bytes as usize];
+        let pages = std::iter::once(0).chain(self.record_pages.clone().filter(|&p| p > 0));
+        let (mut most, mut read) = (0, 0);
+        for page in pages {
+            for block in lanes {
+                read += 1;
+                match flash.read_checked(PageAddr { block, page }, &mut buf) {
+                    Ok(status) => {
+                        most = most.max(status.bits_corrected);
+                        self.needs_scrub |= status.scrub;
+                    }
+                    Err(FlashError::Uncorrectable { .. }) => self.needs_scrub = true,
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        if self.needs_scrub {
+            self.append_page = None;
+        }
+        Ok((most, read))
     }
 
     /// The lanes holding the record in force.
@@ -250,6 +288,7 @@ impl Anchor {
             }
             self.lanes = Some(lanes);
             self.append_page = Some(first_page + pages);
+            self.record_pages = first_page..first_page + pages;
             self.needs_scrub = false;
             return Ok(record);
         }
@@ -363,42 +402,84 @@ fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> 
     Ok(scan)
 }
 
+/// The newest valid record found in a group of lanes, and what the open
+/// needs of it.
+struct Newest {
+    record: AnchorRecord,
+    /// Lanes holding a valid copy of it.
+    copies: usize,
+    /// Some page of it read with corrected bits at the scrub threshold.
+    scrub: bool,
+    /// The pages of its lane it spans.
+    pages: std::ops::Range<u32>,
+}
+
 /// The newest valid record in the lanes of `group` (blocks sharing a first
-/// sequence), with the number of lanes holding a valid copy of it and
-/// whether a page of it needs scrubbing; `None` if no record decodes.
+/// sequence) and in every lane that record names which the group lacked
+/// (a lane whose page 0 was lost reads as no lane); `None` if no record
+/// decodes. Bounded: at most the group's blocks and [`LANES`] more.
 fn newest_in<F: Flash>(
     flash: &mut F,
     group: &[(u64, BlockAddr)],
-) -> Result<Option<(AnchorRecord, usize, bool)>, AnchorError> {
-    let page_bytes = flash.geometry().page_bytes as usize;
+) -> Result<Option<Newest>, AnchorError> {
+    let blocks = flash.geometry().blocks;
+    let mut lanes: Vec<(BlockAddr, BlockImage)> = Vec::with_capacity(group.len() + LANES);
+    for &(_, block) in group {
+        lanes.push((block, read_block(flash, block)?));
+    }
+    let Some(mut best) = best_record(&lanes, flash.geometry().page_bytes as usize) else {
+        return Ok(None);
+    };
+    let missing: Vec<BlockAddr> = best
+        .record
+        .lanes
+        .iter()
+        .copied()
+        .filter(|lane| lane.0 < blocks && lanes.iter().all(|(b, _)| b != lane))
+        .collect();
+    if !missing.is_empty() {
+        for block in missing {
+            lanes.push((block, read_block(flash, block)?));
+        }
+        best = best_record(&lanes, flash.geometry().page_bytes as usize).expect("one found before");
+    }
+    Ok(Some(best))
+}
+
+/// The newest record of `lanes` whose CRC holds and whose payload decodes
+/// (a record that does not decode is passed over like a torn one: the
+/// older copies decide).
+fn best_record(lanes: &[(BlockAddr, BlockImage)], page_bytes: usize) -> Option<Newest> {
     let mut found: Vec<(u64, usize, usize)> = Vec::new();
-    let mut images = Vec::with_capacity(group.len());
-    for (index, &(_, block)) in group.iter().enumerate() {
-        let image = read_block(flash, block)?;
+    for (index, (_, image)) in lanes.iter().enumerate() {
         found.extend(
             scan_block(&image.bytes, page_bytes)
                 .into_iter()
                 .map(|(sequence, offset)| (sequence, index, offset)),
         );
-        images.push(image);
     }
-    // Newest first; a record whose CRC holds but whose payload does not
-    // decode is passed over like a torn one: the older copies decide.
     found.sort_unstable_by(|a, b| b.cmp(a));
-    let best = found.iter().find_map(|&(sequence, index, offset)| {
-        let decoded = AnchorRecord::decode(&images[index].bytes[offset..]);
-        decoded
-            .ok()
-            .flatten()
-            .map(|(record, len)| (sequence, index, offset, len, record))
-    });
-    let Some((sequence, index, offset, len, record)) = best else {
-        return Ok(None);
-    };
+    let (sequence, index, offset, len, record) =
+        found.iter().find_map(|&(sequence, index, offset)| {
+            let decoded = AnchorRecord::decode(&lanes[index].1.bytes[offset..]);
+            decoded
+                .ok()
+                .flatten()
+                .map(|(record, len)| (sequence, index, offset, len, record))
+        })?;
+    assert_eq!(
+        record.sequence, sequence,
+        "a record's header names its sequence"
+    );
     let copies = found.iter().filter(|f| f.0 == sequence).count();
     let pages = offset / page_bytes..(offset + len).div_ceil(page_bytes);
-    let scrub = images[index].scrub[pages].iter().any(|&s| s);
-    Ok(Some((record, copies, scrub)))
+    let scrub = lanes[index].1.scrub[pages.clone()].iter().any(|&s| s);
+    Some(Newest {
+        record,
+        copies,
+        scrub,
+        pages: pages.start as u32..pages.end as u32,
+    })
 }
 
 /// A block read back: its pages in one buffer (an unreadable page as
@@ -470,7 +551,7 @@ mod tests {
         lane_in_region.lanes[0] = BlockAddr(3);
         assert!(lane_in_region.validate(8).is_err());
         let mut same_lanes = record(8);
-        same_lanes.lanes = [BlockAddr(6), BlockAddr(6)];
+        same_lanes.lanes = [BlockAddr(0), BlockAddr(6), BlockAddr(6)];
         assert!(same_lanes.validate(8).is_err());
     }
 }

@@ -416,6 +416,12 @@ impl<F: Flash> Log<F> {
         Ok(self.journal.check_pages(&mut self.flash, sequences)?)
     }
 
+    /// Reads the anchor's lanes back as a scrub does (see
+    /// [`Anchor::check_pages`]): the most bits corrected, the pages read.
+    pub fn check_anchor_pages(&mut self) -> Result<(u32, u64), LogError> {
+        Ok(self.anchor.check_pages(&mut self.flash)?)
+    }
+
     /// The entry at `position` of the current journal (RAM page or flash).
     pub fn read_entry(&mut self, position: u64) -> Result<Entry, LogError> {
         Ok(self.journal.read_entry(&mut self.flash, position)?)

@@ -50,11 +50,14 @@ pub enum Bug {
     /// instead of naming it and going on: its cursor never moves past the
     /// page, and the pages after it are never read again.
     ScrubCursorStuck,
+    /// The background scrub never reads the anchor's lanes: their first
+    /// pages age unread until the store cannot be found.
+    ScrubSkipsAnchor,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -71,6 +74,7 @@ impl Bug {
         Bug::FilterFirstBucketOnly,
         Bug::NoFileLock,
         Bug::ScrubCursorStuck,
+        Bug::ScrubSkipsAnchor,
     ];
 }
 

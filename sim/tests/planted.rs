@@ -27,7 +27,7 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
                 .map(|_| ())
                 .map_err(|f| f.to_string())
         },
-        Bug::ScrubNever => |seed| {
+        Bug::ScrubNever | Bug::ScrubSkipsAnchor => |seed| {
             retention(seed, RetentionPlan::worn(Device::ALL[(seed % 3) as usize])).map(|_| ())
         },
         Bug::MiddlePageIsEnd => {

@@ -1,7 +1,7 @@
-//! The anchor record: a 24-byte header (magic `LSA1`, version 2, flags,
+//! The anchor record: a 24-byte header (magic `LSA1`, version 3, flags,
 //! sequence, payload length, CRC32C over header and payload), then the
-//! payload laid over as many pages as it needs: the two lanes it is written
-//! in, next generation, the store's configuration, the journal region, the
+//! payload laid over as many pages as it needs: the [`LANES`] lanes it is
+//! written in, next generation, the store's configuration, the journal region, the
 //! incarnations newest first, the bad blocks and every block's erase count.
 
 use super::{crc_holds, seal};
@@ -11,7 +11,12 @@ use crate::region::Region;
 
 /// "LSA1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4131;
-pub(crate) const VERSION: u16 = 2;
+pub(crate) const VERSION: u16 = 3;
+/// Lanes every record is written to: three, so that any two pages lost
+/// among them (the newest record in two lanes, or two lanes' first pages)
+/// still leave one whole copy of the newest record, found from a lane
+/// whose first page reads.
+pub const LANES: usize = 3;
 /// Bytes of the record header.
 pub(crate) const HEADER_BYTES: usize = 24;
 /// Where the CRC sits in the header.
@@ -30,7 +35,7 @@ pub struct AnchorRecord {
     /// Strictly increasing; assigned by the anchor's commit.
     pub sequence: u64,
     /// The blocks this record is written in (each holds a copy).
-    pub lanes: [BlockAddr; 2],
+    pub lanes: [BlockAddr; LANES],
     /// The generation the next new region gets.
     pub next_generation: u64,
     /// The store's configuration, encoded by the store.
@@ -91,9 +96,10 @@ impl AnchorRecord {
     /// Header and payload, ready to lay over pages.
     pub fn encode(&self) -> Vec<u8> {
         let mut payload = Writer::default();
+        for lane in self.lanes {
+            payload.u32(lane.0);
+        }
         payload
-            .u32(self.lanes[0].0)
-            .u32(self.lanes[1].0)
             .u64(self.next_generation)
             .u32(self.config.len() as u32)
             .raw(&self.config);
@@ -155,7 +161,10 @@ impl AnchorRecord {
 
     fn decode_payload(sequence: u64, payload: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(payload);
-        let lanes = [BlockAddr(r.u32()?), BlockAddr(r.u32()?)];
+        let mut lanes = [BlockAddr(0); LANES];
+        for lane in &mut lanes {
+            *lane = BlockAddr(r.u32()?);
+        }
         let next_generation = r.u64()?;
         let config = decode_bytes(&mut r, "config length")?;
         let journal = decode_region(&mut r)?;
@@ -237,7 +246,7 @@ pub(crate) mod tests {
     pub(crate) fn record(blocks: u32) -> AnchorRecord {
         AnchorRecord {
             sequence: 0,
-            lanes: [BlockAddr(6), BlockAddr(7)],
+            lanes: [BlockAddr(0), BlockAddr(6), BlockAddr(7)],
             next_generation: 7,
             config: vec![1, 2, 3],
             journal: Region {

@@ -101,6 +101,10 @@ impl<F: Flash> Store<F> {
             self.scrub_cursor = if first + read < pages {
                 (self.target_generation(target), first + read)
             } else {
+                if target == self.incarnations.len() {
+                    // A round ends with the journal: the anchor's lanes next.
+                    report.pages_read += self.scrub_anchor(&mut report)?;
+                }
                 let next = (target + 1) % (self.incarnations.len() + 1);
                 (self.target_generation(next), 0)
             };
@@ -112,7 +116,20 @@ impl<F: Flash> Store<F> {
         Ok(report)
     }
 
-    /// The scrub's targets: incarnations 0.. in order, then the journal.
+    /// Reads the anchor's lanes back (their first pages and the record in
+    /// force): what ages there unread makes the store unopenable. Returns
+    /// the pages read.
+    fn scrub_anchor(&mut self, report: &mut ScrubReport) -> Result<u64, StoreError> {
+        if crate::planted::active(crate::planted::Bug::ScrubSkipsAnchor) {
+            return Ok(0);
+        }
+        let (bits, read) = self.log.check_anchor_pages()?;
+        report.bits_corrected_max = report.bits_corrected_max.max(bits);
+        Ok(read)
+    }
+
+    /// The scrub's targets: incarnations 0.. in order, then the journal,
+    /// then (at the end of each round) the anchor's lanes.
     fn target_generation(&self, target: usize) -> u64 {
         self.incarnations
             .get(target)
