@@ -53,11 +53,17 @@ pub enum Bug {
     /// The background scrub never reads the anchor's lanes: their first
     /// pages age unread until the store cannot be found.
     ScrubSkipsAnchor,
+    /// Open finds the anchor's lanes by their page 0 only: a lane whose
+    /// page 0 misleads is never read beside the others.
+    LanesByFirstPageOnly,
+    /// A recovery keeps the last page it accepted as it is, without a
+    /// copy: a torn page the ECC still corrects is served, then lost.
+    TornTailKept,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 19] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -75,6 +81,8 @@ impl Bug {
         Bug::NoFileLock,
         Bug::ScrubCursorStuck,
         Bug::ScrubSkipsAnchor,
+        Bug::LanesByFirstPageOnly,
+        Bug::TornTailKept,
     ];
 }
 

@@ -23,6 +23,7 @@
 
 pub mod campaign;
 pub mod check;
+pub mod corrupt;
 pub mod digest;
 pub mod fill;
 pub mod fuzzing;

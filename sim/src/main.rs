@@ -212,6 +212,7 @@ enum Command {
     /// incarnations of order 12 (the default).
     ///
     /// Example: `logstore-sim lookups --incarnations 32 --device mlc --json`
+    Corrupt(CorruptArgs),
     Lookups {
         /// Incarnations frozen before probing.
         #[arg(long, default_value_t = 32)]
@@ -664,6 +665,86 @@ fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
 /// Most incarnations `lookups` builds.
 const LOOKUPS_INCARNATIONS_MAX: u32 = 64;
 
+/// Faults placed on purpose (CORDS-style): after each of `--flushes`
+/// flushes, every programmed page in turn read back past the ECC, erased,
+/// holding its stale or another page's bytes; then every pair of the
+/// anchor's, the journal's last and the filters' pages; then a power cut
+/// at every operation of the recovery. Each placement is kept, named or
+/// silent (or the store lost); silent or lost fails the run (exit 1).
+///
+/// Example: `logstore-sim corrupt --device mlc --json`
+#[derive(clap::Args, Debug)]
+struct CorruptArgs {
+    /// The part (geometry, ECC, bit errors); none: the ideal device.
+    #[arg(long, value_enum)]
+    device: Option<Device>,
+    /// Seed of the workload and the device.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Quiescent points: flushes of the workload, each followed by every
+    /// placement (1 to 1,000).
+    #[arg(long, default_value_t = 20)]
+    flushes: u32,
+    /// Operations between two flushes, at most (drawn from 1).
+    #[arg(long, default_value_t = 48)]
+    ops_per_flush: u32,
+    /// Skip the pairs of critical pages.
+    #[arg(long)]
+    no_pairs: bool,
+    /// Skip the power cuts in the recovery after a placed fault.
+    #[arg(long)]
+    no_recovery_cuts: bool,
+    /// Print the figures as one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn cmd_corrupt(args: &CorruptArgs) -> Result<bool, String> {
+    use logstore_sim::corrupt::{corrupt, CorruptPlan, FLUSHES_MAX};
+    if args.flushes == 0 || args.flushes > FLUSHES_MAX || args.ops_per_flush == 0 {
+        return Err(format!(
+            "--flushes {} and --ops-per-flush {}: 1 to {FLUSHES_MAX} flushes, at least one operation",
+            args.flushes, args.ops_per_flush
+        ));
+    }
+    let plan = CorruptPlan {
+        flushes: args.flushes,
+        ops_per_flush_max: args.ops_per_flush,
+        singles: true,
+        pairs: !args.no_pairs,
+        recovery_cuts: !args.no_recovery_cuts,
+        ..CorruptPlan::new(args.device, args.seed)
+    };
+    let bar = progress_bar(u64::from(plan.flushes), "quiescent points");
+    let summary = corrupt(&plan, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "corrupt: {} points, {} placements: {} kept, {} named, {} silent, {} store lost",
+            summary.points,
+            summary.placements,
+            summary.kept,
+            summary.named,
+            summary.silent,
+            summary.store_lost
+        );
+        println!(
+            "  singles {:?}\n  pairs {:?}\n  journal pairs (two witnesses of a flush; no guarantee) {:?}\n  recovery cuts {:?}\n  salvage wrong answers {}",
+            summary.singles, summary.pairs, summary.journal_pairs, summary.recovery_cuts,
+            summary.salvage_wrong
+        );
+    }
+    for failure in &summary.failures {
+        eprintln!("{failure}");
+    }
+    Ok(!summary.failed())
+}
+
 fn cmd_lookups(config: &LookupsConfig, incarnations: u32, json: bool) -> Result<bool, String> {
     if incarnations > LOOKUPS_INCARNATIONS_MAX {
         return Err(format!(
@@ -876,6 +957,7 @@ fn main() -> ExitCode {
             },
             json,
         ),
+        Command::Corrupt(args) => cmd_corrupt(&args),
         Command::Lookups {
             incarnations,
             device,

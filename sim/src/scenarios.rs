@@ -385,3 +385,98 @@ pub fn scrub_past_a_lost_page(seed: u64, device: Device) -> Result<LostPageOutco
     }
     Ok(outcome)
 }
+
+/// What a torn-tail scenario saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TornTailOutcome {
+    /// Crash points tried (every mutating operation of one flush).
+    pub cuts: u64,
+    /// Of them, those after which the last page was then lost and every
+    /// answer stayed the same.
+    pub kept: u64,
+}
+
+/// A flush cut by a torn power cut at each of its operations in turn; the
+/// store reopened (what it then serves is its state); then the last page
+/// of its journal lost past the ECC and the store reopened again: every
+/// answer must stay what the first reopen served, or be a typed error.
+/// A recovery that keeps the last page it accepted without a copy (it may
+/// be the page the cut tore, its cells weak) fails here.
+pub fn torn_tail(seed: u64, device: Device) -> Result<TornTailOutcome, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7042_7A11);
+    let config = CheckConfig::on_device(device);
+    let flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
+    let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+    let keys: Vec<u64> = (0..rng.random_range(8..40u64))
+        .map(|_| rng.random())
+        .collect();
+    for (i, &key) in keys.iter().enumerate() {
+        store
+            .insert(hash_of(key), info_of(key))
+            .map_err(|e| e.to_string())?;
+        if i % 7 == 6 {
+            store.flush().map_err(|e| e.to_string())?;
+        }
+    }
+    let more: Vec<u64> = (0..rng.random_range(1..12u64))
+        .map(|_| rng.random())
+        .collect();
+    let write_more = |store: &mut Store<SimFlash>| -> Result<(), StoreError> {
+        for &key in &more {
+            store.insert(hash_of(key), info_of(key))?;
+        }
+        store.flush()
+    };
+    let base = store.into_flash();
+    let (mut probe, _) = Store::open(base.clone()).map_err(|e| format!("open: {e}"))?;
+    let opened = probe.flash().ops_mutating();
+    write_more(&mut probe).map_err(|e| e.to_string())?;
+    let ops = probe.flash().ops_mutating() - opened;
+    let keys: Vec<u64> = keys.into_iter().chain(more.iter().copied()).collect();
+    let mut outcome = TornTailOutcome::default();
+    for op in 0..ops {
+        let (mut store, _) = Store::open(base.clone()).map_err(|e| format!("open: {e}"))?;
+        store
+            .flash_mut()
+            .cut_power_at(opened + op, crate::CrashMode::Torn);
+        let _ = write_more(&mut store);
+        let flash = store.into_flash();
+        outcome.cuts += 1;
+        outcome.kept += u64::from(lose_the_last_page(flash, &keys)?);
+    }
+    Ok(outcome)
+}
+
+/// Restarts `flash`, reads every key, loses the journal's last page past
+/// the ECC, reopens and reads again: `Ok(true)` if every answer held.
+fn lose_the_last_page(mut flash: SimFlash, keys: &[u64]) -> Result<bool, String> {
+    flash.restart();
+    let (mut store, _) = Store::open(flash).map_err(|e| format!("reopen: {e}"))?;
+    let served: Vec<_> = keys.iter().map(|&k| store.get(&hash_of(k)).ok()).collect();
+    let Some(&last) = store.journal_page_addrs().last() else {
+        return Ok(true);
+    };
+    let mut flash = store.into_flash();
+    let g = flash.config().geometry;
+    for k in 0..g.ecc_bits * 2 + 2 {
+        let bit = (k * 97 + 13) % (g.ecc_step_bytes.max(1) * 8).min(g.page_bytes * 8);
+        flash.flip_bit(last, bit).map_err(|e| e.to_string())?;
+    }
+    let mut store = match Store::open(flash) {
+        Ok((store, _)) => store,
+        Err(StoreError::DataLoss(_)) => return Ok(false),
+        Err(other) => return Err(format!("the last page lost: open: {other}")),
+    };
+    for (&key, served) in keys.iter().zip(served) {
+        match (store.get(&hash_of(key)), served) {
+            (Err(_), _) => {}
+            (Ok(now), Some(then)) if now == then => {}
+            (Ok(now), then) => {
+                return Err(format!(
+                    "the last journal page {last:?} lost: key {key:#x} served {then:?}, now {now:?}"
+                ))
+            }
+        }
+    }
+    Ok(true)
+}

@@ -19,6 +19,10 @@ const SEEDS_MAX: u64 = 1_000;
 /// for the scrub's, a journal page damaged past the ECC for recovery's.
 fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
     match bug {
+        Bug::TornTailKept => |seed| {
+            use logstore_sim::scenarios::torn_tail;
+            torn_tail(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
+        },
         Bug::SkipCorrection => |seed| {
             let device = Device::ALL[(seed % 3) as usize];
             let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
@@ -83,6 +87,8 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
                 (audit, broken) => Err(format!("audit {audit:?}, broken {broken:?}")),
             }
         },
+        // Every pair of anchor pages damaged: never an older record.
+        Bug::LanesByFirstPageOnly => |seed| logstore_sim::corrupt::anchor_pairs(seed).map(|_| ()),
         // Two openers of one image: the second must be refused.
         Bug::NoFileLock => |seed| {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;

@@ -366,6 +366,25 @@ impl SimFlash {
         Ok(())
     }
 
+    /// The raw bytes of `page` as its cells hold them (data then spare),
+    /// without the errors a read would add.
+    pub fn raw_page(&self, page: PageAddr) -> Vec<u8> {
+        self.blocks[page.block.0 as usize][self.page_range(page)].to_vec()
+    }
+
+    /// Puts `raw` (data then spare) in the cells of `page`, its sticky
+    /// flips gone: a fault placed on purpose (a page read back erased,
+    /// holding its stale or another page's bytes), as the `corrupt`
+    /// campaign places them. Nothing else changes; it is not an operation.
+    pub fn place_page(&mut self, page: PageAddr, raw: &[u8]) -> Result<(), FlashError> {
+        self.config.geometry.check_page(page)?;
+        assert_eq!(raw.len(), self.config.geometry.raw_page_bytes() as usize);
+        let index = self.config.geometry.page_index(page);
+        self.flips.remove(&index);
+        self.page_bytes_mut(page).copy_from_slice(raw);
+        Ok(())
+    }
+
     fn page_range(&self, page: PageAddr) -> std::ops::Range<usize> {
         let page_bytes = self.config.geometry.raw_page_bytes() as usize;
         let start = page.page as usize * page_bytes;

@@ -1,0 +1,622 @@
+//! The `corrupt` campaign: faults placed on purpose, where they hurt most,
+//! as CORDS does for distributed stores (Ganesan et al., FAST 2017),
+//! instead of where a random model drops them.
+//!
+//! A seeded workload runs on a store; after each flush (a quiescent point:
+//! the durable state is the model's) every programmed page of the device
+//! in turn gets each fault kind ([`Fault`]: read back past the ECC, erased,
+//! its stale bytes from before its block's last erase, another page's
+//! bytes), and the store is reopened and every key the workload touched
+//! is read back. Each placement is **kept** (every answer right),
+//! **named** (`DataLoss` at open, or a typed error on the keys it cost,
+//! no wrong answer), **silent** (some answer wrong: a value lost,
+//! reverted or resurrected) or **store lost** (the open fails otherwise).
+//! Then every pair of the pages the store depends on most (the anchor's
+//! lanes, the journal's last pages, the incarnations' filter pages), and a
+//! power cut at every mutating operation of the recovery after each
+//! single fault of the last point. DESIGN.md guarantees 10-12: one fault,
+//! never silent, never the store; two anchor pages, never a rollback.
+//!
+//! Pairs of two journal pages are tallied apart (`journal_pairs`): a
+//! flush has two witnesses, its last page and the commit copy, so losing
+//! both (or a page of the flush and the copy that vouches for it) drops
+//! the last flush as a torn tail would. No guarantee covers two journal
+//! faults; the figure says what a third witness would buy.
+//! Every loop is bounded by the plan's flushes and the device's pages.
+
+use std::collections::BTreeMap;
+
+use logstore::{Flash, PageAddr, Store, StoreError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::check::CheckConfig;
+use crate::nand::{Device, SimFlash};
+use crate::workload::{hash_of, info_of};
+use crate::CrashMode;
+
+/// Most quiescent points a campaign may ask for.
+pub const FLUSHES_MAX: u32 = 1_000;
+/// The faults placed on pairs: unreadable, and another page's bytes (which
+/// may look like a newer record, or the wrong page of the right chain).
+const PAIR_FAULTS: [Fault; 3] = [Fault::PastEcc, Fault::Misdirected, Fault::Garbled];
+/// Silent cases kept for the summary (each with its replay).
+const SILENT_SHOWN_MAX: usize = 10;
+
+/// What a campaign runs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CorruptPlan {
+    pub device: Option<Device>,
+    pub seed: u64,
+    /// Quiescent points: the workload flushes this many times.
+    pub flushes: u32,
+    /// Operations between two flushes, at most (at least one).
+    pub ops_per_flush_max: u32,
+    /// Every single fault on every programmed page, at every point.
+    pub singles: bool,
+    /// Pairs of the pages the store depends on most, at every point.
+    pub pairs: bool,
+    /// A power cut at every mutating operation of the recovery after each
+    /// single fault placed at the last point.
+    pub recovery_cuts: bool,
+}
+
+impl CorruptPlan {
+    pub fn new(device: Option<Device>, seed: u64) -> Self {
+        CorruptPlan {
+            device,
+            seed,
+            flushes: 20,
+            ops_per_flush_max: 48,
+            singles: true,
+            pairs: true,
+            recovery_cuts: true,
+        }
+    }
+}
+
+/// A fault placed on a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Fault {
+    /// More flipped bits in its first ECC step than the ECC corrects.
+    PastEcc,
+    /// The page reads back erased.
+    Erased,
+    /// The bytes the page held before its block's last erase.
+    Stale,
+    /// The bytes of another programmed page.
+    Misdirected,
+    /// One bit of the header changed (byte 12, inside a record's or a
+    /// page's sequence): the CRC fails, yet on a device without an ECC the
+    /// header still reads (as a newer record, say). An ECC corrects it.
+    Garbled,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [
+        Fault::PastEcc,
+        Fault::Erased,
+        Fault::Stale,
+        Fault::Misdirected,
+        Fault::Garbled,
+    ];
+}
+
+/// How placements ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    pub kept: u64,
+    pub named: u64,
+    pub silent: u64,
+    pub store_lost: u64,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Kept => self.kept += 1,
+            Outcome::Named => self.named += 1,
+            Outcome::Silent(_) => self.silent += 1,
+            Outcome::StoreLost(_) => self.store_lost += 1,
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.kept += other.kept;
+        self.named += other.named;
+        self.silent += other.silent;
+        self.store_lost += other.store_lost;
+    }
+}
+
+/// What one placement did to the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Kept,
+    Named,
+    Silent(String),
+    StoreLost(String),
+}
+
+/// What a campaign found.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CorruptSummary {
+    pub device: Option<Device>,
+    pub seed: u64,
+    pub points: u64,
+    pub placements: u64,
+    /// Over single faults and pairs (an unopenable store after a pair is
+    /// named, not lost: guarantee 11 is about one fault).
+    pub kept: u64,
+    pub named: u64,
+    pub silent: u64,
+    pub store_lost: u64,
+    pub singles: Tally,
+    /// Pairs with at least one page outside the journal.
+    pub pairs: Tally,
+    /// Pairs of two journal pages (not in `silent`: see the module doc).
+    pub journal_pairs: Tally,
+    pub recovery_cuts: Tally,
+    /// After a named loss, `open_salvaging`'s wrong answers (keys of the
+    /// lost page answering an older value or absent), counted apart.
+    pub salvage_wrong: u64,
+    /// The first silent or lost placements, described.
+    pub failures: Vec<String>,
+}
+
+impl CorruptSummary {
+    pub fn failed(&self) -> bool {
+        self.silent > 0 || self.store_lost > 0
+    }
+}
+
+/// The model at a quiescent point: every key touched, its value or `None`
+/// for deleted.
+type Model = BTreeMap<u64, Option<u64>>;
+
+/// Runs the campaign. `progress` is told each point done.
+pub fn corrupt(
+    plan: &CorruptPlan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<CorruptSummary, String> {
+    if plan.flushes == 0 || plan.flushes > FLUSHES_MAX || plan.ops_per_flush_max == 0 {
+        return Err(format!(
+            "corrupt: flushes 1..={FLUSHES_MAX} and at least one operation a flush, not {} and {}",
+            plan.flushes, plan.ops_per_flush_max
+        ));
+    }
+    let mut config = match plan.device {
+        Some(device) => CheckConfig::on_device(device),
+        None => CheckConfig::default(),
+    };
+    config.store.evict_oldest = false;
+    let flash = SimFlash::new(config.sim_config(), plan.seed).map_err(|e| e.to_string())?;
+    let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0xC022_0975);
+    let mut summary = CorruptSummary {
+        device: plan.device,
+        seed: plan.seed,
+        ..CorruptSummary::default()
+    };
+    let (mut model, mut previous) = (Model::new(), store.flash().clone());
+    for point in 0..plan.flushes {
+        if !run_until_flush(&mut store, &mut model, &mut rng, plan.ops_per_flush_max)? {
+            break;
+        }
+        let last = point + 1 == plan.flushes;
+        let snapshot = store.flash().clone();
+        place_at_point(plan, &snapshot, &previous, &model, last, &mut summary);
+        summary.points += 1;
+        progress(summary.points);
+        previous = snapshot;
+    }
+    summary.kept = summary.singles.kept + summary.pairs.kept + summary.recovery_cuts.kept;
+    summary.named = summary.singles.named + summary.pairs.named + summary.recovery_cuts.named;
+    summary.named += summary.pairs.store_lost;
+    let journal_pairs = summary.journal_pairs;
+    summary.kept += journal_pairs.kept;
+    summary.named += journal_pairs.named + journal_pairs.store_lost;
+    summary.silent = summary.singles.silent + summary.pairs.silent + summary.recovery_cuts.silent;
+    summary.store_lost = summary.singles.store_lost + summary.recovery_cuts.store_lost;
+    Ok(summary)
+}
+
+/// Seeded operations (new keys, updates, deletes) then a flush; `false` if
+/// the store filled up first (the campaign ends there).
+fn run_until_flush(
+    store: &mut Store<SimFlash>,
+    model: &mut Model,
+    rng: &mut ChaCha8Rng,
+    ops_max: u32,
+) -> Result<bool, String> {
+    let ops = rng.random_range(1..=ops_max);
+    for _ in 0..ops {
+        let roll = rng.random_range(0..100u32);
+        let known = (!model.is_empty()).then(|| rng.random_range(0..model.len()));
+        let existing = known.and_then(|i| model.keys().nth(i).copied());
+        let result = match (roll, existing) {
+            (70..=84, Some(key)) => {
+                let info = rng.random::<u32>() as u64;
+                model.insert(key, Some(info));
+                store.insert(hash_of(key), info_of(info))
+            }
+            (85.., Some(key)) => {
+                model.insert(key, None);
+                store.delete(&hash_of(key)).map(|_| ())
+            }
+            _ => {
+                let (key, info) = (rng.random::<u64>(), rng.random::<u32>() as u64);
+                model.insert(key, Some(info));
+                store.insert(hash_of(key), info_of(info))
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(StoreError::Full(_)) => return Ok(false),
+            Err(other) => return Err(format!("workload: {other}")),
+        }
+    }
+    store.flush().map_err(|e| format!("flush: {e}"))?;
+    Ok(true)
+}
+
+/// Every single fault on every programmed page, the pairs, and (at the
+/// last point) the recovery's power cuts.
+fn place_at_point(
+    plan: &CorruptPlan,
+    snapshot: &SimFlash,
+    previous: &SimFlash,
+    model: &Model,
+    last: bool,
+    summary: &mut CorruptSummary,
+) {
+    let pages = programmed_pages(snapshot);
+    let singles: Vec<(PageAddr, Fault)> = pages
+        .iter()
+        .filter(|_| plan.singles)
+        .flat_map(|&page| Fault::ALL.map(|fault| (page, fault)))
+        .collect();
+    let results: Vec<(Tally, u64, Vec<String>)> = singles
+        .par_iter()
+        .filter_map(|&(page, fault)| {
+            let mut device = snapshot.clone();
+            place(&mut device, previous, &pages, page, fault)?;
+            let (outcome, salvage_wrong) = classify(device, model);
+            let mut tally = Tally::default();
+            let failure = describe(plan, &outcome, &format!("{fault:?} at {page:?}"));
+            tally.add(outcome);
+            Some((tally, salvage_wrong, failure.into_iter().collect()))
+        })
+        .collect();
+    for (tally, wrong, failures) in results {
+        summary.singles.merge(tally);
+        summary.placements += 1;
+        summary.salvage_wrong += wrong;
+        keep_failures(summary, failures);
+    }
+    if plan.pairs {
+        place_pairs(plan, snapshot, model, summary);
+    }
+    if plan.recovery_cuts && last {
+        place_with_recovery_cuts(plan, snapshot, &pages, model, summary);
+    }
+}
+
+fn keep_failures(summary: &mut CorruptSummary, failures: Vec<String>) {
+    let room = SILENT_SHOWN_MAX.saturating_sub(summary.failures.len());
+    summary.failures.extend(failures.into_iter().take(room));
+}
+
+/// A silent or lost outcome described, with the command that replays the
+/// campaign.
+fn describe(plan: &CorruptPlan, outcome: &Outcome, what: &str) -> Option<String> {
+    let device = plan
+        .device
+        .map_or(String::new(), |d| format!(" --device {}", d.name()));
+    let replay = format!("logstore-sim corrupt --seed {}{device}", plan.seed);
+    match outcome {
+        Outcome::Silent(why) => Some(format!("silent: {what}: {why} (replay: {replay})")),
+        Outcome::StoreLost(why) => Some(format!("store lost: {what}: {why} (replay: {replay})")),
+        _ => None,
+    }
+}
+
+/// Every page of the device holding programmed bytes.
+fn programmed_pages(flash: &SimFlash) -> Vec<PageAddr> {
+    let g = flash.geometry();
+    (0..g.blocks)
+        .flat_map(|block| (0..g.pages_per_block).map(move |page| PageAddr::new(block, page)))
+        .filter(|&page| flash.raw_page(page).iter().any(|&b| b != 0xFF))
+        .collect()
+}
+
+/// Places `fault` on `page`; `None` where the kind does not apply (no
+/// stale bytes differ from today's).
+fn place(
+    device: &mut SimFlash,
+    previous: &SimFlash,
+    pages: &[PageAddr],
+    page: PageAddr,
+    fault: Fault,
+) -> Option<()> {
+    let g = device.geometry();
+    let raw = match fault {
+        Fault::PastEcc => {
+            // Distinct bits of the first step, more than the ECC corrects.
+            let step_bits = g.ecc_step_bytes.max(1) * 8;
+            for k in 0..g.ecc_bits * 2 + 2 {
+                device
+                    .flip_bit(page, (k * 97 + 13) % step_bits.min(g.page_bytes * 8))
+                    .ok()?;
+            }
+            return Some(());
+        }
+        Fault::Erased => vec![0xFF; g.raw_page_bytes() as usize],
+        Fault::Stale => {
+            let stale = previous.raw_page(page);
+            (stale != device.raw_page(page) && stale.iter().any(|&b| b != 0xFF)).then_some(stale)?
+        }
+        Fault::Misdirected => {
+            let at = pages.iter().position(|&p| p == page)?;
+            device.raw_page(pages[(at + 1) % pages.len()])
+        }
+        Fault::Garbled => {
+            let mut raw = device.raw_page(page);
+            raw[12] ^= 0x40;
+            raw
+        }
+    };
+    device.place_page(page, &raw).ok()
+}
+
+/// Reopens `device` and reads every key of `model` back; also how many
+/// keys a salvage answered wrong after a named loss.
+fn classify(device: SimFlash, model: &Model) -> (Outcome, u64) {
+    match Store::open_returning(device) {
+        Ok((mut store, _)) => (check_keys(&mut store, model), 0),
+        Err((StoreError::DataLoss(_), device)) => (Outcome::Named, salvage_wrong(device, model)),
+        Err((error, _)) => (Outcome::StoreLost(error.to_string()), 0),
+    }
+}
+
+/// Kept if every key answers as the model says, named if some answer a
+/// typed error and none is wrong, silent otherwise.
+fn check_keys(store: &mut Store<SimFlash>, model: &Model) -> Outcome {
+    let mut named = false;
+    for (&key, &expected) in model {
+        match store.get(&hash_of(key)) {
+            Ok(found) if found == expected.map(info_of) => {}
+            Ok(found) => {
+                return Outcome::Silent(format!(
+                    "key {key:#x}: store {found:?}, flushed {:?}",
+                    expected.map(info_of)
+                ))
+            }
+            Err(_) => named = true,
+        }
+    }
+    if named {
+        Outcome::Named
+    } else {
+        Outcome::Kept
+    }
+}
+
+fn salvage_wrong(device: SimFlash, model: &Model) -> u64 {
+    let Ok((mut store, _)) = Store::open_salvaging(device) else {
+        return 0;
+    };
+    model
+        .iter()
+        .filter(|(&key, &expected)| {
+            matches!(store.get(&hash_of(key)), Ok(found) if found != expected.map(info_of))
+        })
+        .count() as u64
+}
+
+/// The pages the store depends on most, each with its role: the anchor's
+/// lanes, the journal's last programmed pages, the incarnations' filter
+/// pages.
+fn critical_pages(flash: &SimFlash) -> Vec<(PageAddr, &'static str)> {
+    const JOURNAL_LAST: usize = 4;
+    let Ok((store, _)) = Store::open(flash.clone()) else {
+        return Vec::new();
+    };
+    let programmed = |block: logstore::BlockAddr| {
+        let g = flash.geometry();
+        (0..g.pages_per_block)
+            .map(move |page| PageAddr { block, page })
+            .filter(|&page| flash.raw_page(page).iter().any(|&b| b != 0xFF))
+    };
+    let mut pages: Vec<(PageAddr, &str)> = store
+        .anchor_lanes()
+        .into_iter()
+        .flat_map(programmed)
+        .map(|p| (p, "anchor"))
+        .collect();
+    let journal = store.journal_page_addrs();
+    let journal_blocks: Vec<_> = journal.iter().map(|p| p.block).collect();
+    let mut tail: Vec<PageAddr> = journal_blocks
+        .iter()
+        .copied()
+        .flat_map(programmed)
+        .collect();
+    tail.dedup();
+    pages.extend(
+        tail.iter()
+            .rev()
+            .take(JOURNAL_LAST)
+            .map(|&p| (p, "journal")),
+    );
+    for region in store.incarnation_regions() {
+        let filter_magic = 0x4C53_4631u32.to_le_bytes();
+        pages.extend(
+            region
+                .blocks
+                .iter()
+                .copied()
+                .flat_map(programmed)
+                .filter(|&page| flash.raw_page(page)[..4] == filter_magic)
+                .map(|p| (p, "filter")),
+        );
+    }
+    pages.sort_unstable_by_key(|(p, _)| (p.block.0, p.page));
+    pages.dedup_by_key(|(p, _)| *p);
+    pages
+}
+
+fn place_pairs(
+    plan: &CorruptPlan,
+    snapshot: &SimFlash,
+    model: &Model,
+    summary: &mut CorruptSummary,
+) {
+    let critical = critical_pages(snapshot);
+    let pages: Vec<PageAddr> = critical.iter().map(|&(p, _)| p).collect();
+    let pairs: Vec<_> = critical
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &a)| critical[i + 1..].iter().map(move |&b| (a, b)))
+        .flat_map(|pair| PAIR_FAULTS.map(|fault| (pair, fault)))
+        .collect();
+    let results: Vec<(bool, Tally, Option<String>)> = pairs
+        .par_iter()
+        .filter_map(|&(((a, role_a), (b, role_b)), fault)| {
+            let mut device = snapshot.clone();
+            place(&mut device, snapshot, &pages, a, fault)?;
+            place(&mut device, snapshot, &pages, b, fault)?;
+            let (outcome, _) = classify(device, model);
+            let what = format!("{fault:?} on the pair {role_a} {a:?} and {role_b} {b:?}");
+            let failure = match &outcome {
+                Outcome::Silent(_) => describe(plan, &outcome, &what),
+                _ => None,
+            };
+            let journal_only = role_a == "journal" && role_b == "journal";
+            let mut tally = Tally::default();
+            tally.add(outcome);
+            Some((journal_only, tally, failure.filter(|_| !journal_only)))
+        })
+        .collect();
+    for (journal_only, tally, failure) in results {
+        match journal_only {
+            true => summary.journal_pairs.merge(tally),
+            false => summary.pairs.merge(tally),
+        }
+        summary.placements += 1;
+        keep_failures(summary, failure.into_iter().collect());
+    }
+}
+
+/// Each single fault past the ECC, then a torn power cut at every
+/// mutating operation the recovery makes, a restart and an open.
+fn place_with_recovery_cuts(
+    plan: &CorruptPlan,
+    snapshot: &SimFlash,
+    pages: &[PageAddr],
+    model: &Model,
+    summary: &mut CorruptSummary,
+) {
+    let results: Vec<(Tally, Vec<String>)> = pages
+        .par_iter()
+        .filter_map(|&page| {
+            let mut device = snapshot.clone();
+            place(&mut device, snapshot, pages, page, Fault::PastEcc)?;
+            let before = device.ops_mutating();
+            let ops = match Store::open_returning(device.clone()) {
+                Ok((store, _)) => store.flash().ops_mutating() - before,
+                Err(_) => 0,
+            };
+            let mut tally = Tally::default();
+            let mut failures = Vec::new();
+            for op in 0..ops {
+                let mut cut = device.clone();
+                cut.cut_power_at(before + op, CrashMode::Torn);
+                let cut = match Store::open_returning(cut) {
+                    Ok((store, _)) => store.into_flash(),
+                    Err((_, flash)) => flash,
+                };
+                let mut restarted = cut;
+                restarted.restart();
+                let (outcome, _) = classify(restarted, model);
+                let what = format!("PastEcc at {page:?}, power cut at recovery operation {op}");
+                failures.extend(describe(plan, &outcome, &what));
+                tally.add(outcome);
+            }
+            Some((tally, failures))
+        })
+        .collect();
+    for (tally, failures) in results {
+        summary.placements += tally.kept + tally.named + tally.silent + tally.store_lost;
+        summary.recovery_cuts.merge(tally);
+        keep_failures(summary, failures);
+    }
+}
+
+/// What [`anchor_pairs`] saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AnchorPairsOutcome {
+    /// Lane pages holding records, and placements tried.
+    pub pages: u64,
+    pub placements: u64,
+    /// Opens that found the newest record; opens refused (named).
+    pub newest: u64,
+    pub refused: u64,
+}
+
+/// Every page and every pair of pages of the anchor's lanes (page 0
+/// included) damaged three ways (garbled, erased, another page's bytes)
+/// on a device without an ECC, after a few commits and a move: the open
+/// must find the newest record or refuse, never an older one (DESIGN.md:
+/// two faults, never a rollback). `Err` names the first rollback.
+pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
+    use logstore::testing::format::Entry;
+    use logstore::testing::{Anchor, Log};
+    let geometry = logstore::Geometry::new(256, 8, 48).map_err(|e| e.to_string())?;
+    let config = crate::SimConfig::new(geometry);
+    let mut flash = SimFlash::new(config.clone(), seed).map_err(|e| e.to_string())?;
+    Log::create(&mut flash, 16, vec![]).map_err(|e| e.to_string())?;
+    {
+        let (mut log, _, _) = Log::open(&mut flash).map_err(|e| e.to_string())?;
+        for i in 0..3 + seed % 4 {
+            let entry = Entry::Tombstone { hash: hash_of(i) };
+            log.append(&entry).map_err(|e| e.to_string())?;
+            log.flush().map_err(|e| e.to_string())?;
+            log.recycle().map_err(|e| e.to_string())?;
+        }
+    }
+    let newest = Anchor::open(&mut flash.clone())
+        .map_err(|e| e.to_string())?
+        .record;
+    let pages: Vec<PageAddr> = newest
+        .lanes
+        .iter()
+        .flat_map(|&block| (0..geometry.pages_per_block).map(move |page| PageAddr { block, page }))
+        .filter(|&page| flash.raw_page(page).iter().any(|&b| b != 0xFF))
+        .collect();
+    let mut outcome = AnchorPairsOutcome {
+        pages: pages.len() as u64,
+        ..AnchorPairsOutcome::default()
+    };
+    for (i, &a) in pages.iter().enumerate() {
+        for &b in &pages[i..] {
+            for fault in [Fault::Garbled, Fault::Erased, Fault::Misdirected] {
+                let mut device = flash.clone();
+                place(&mut device, &flash, &pages, a, fault);
+                place(&mut device, &flash, &pages, b, fault);
+                outcome.placements += 1;
+                match Anchor::open(&mut device) {
+                    Ok(found) if found.record.sequence == newest.sequence => outcome.newest += 1,
+                    Ok(found) => {
+                        return Err(format!(
+                            "{fault:?} at {a:?} and {b:?}: record {} opened, {} is the newest",
+                            found.record.sequence, newest.sequence
+                        ))
+                    }
+                    Err(_) => outcome.refused += 1,
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}

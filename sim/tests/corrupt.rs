@@ -1,0 +1,45 @@
+//! The `corrupt` campaign (faults placed on purpose, CORDS-style) on every
+//! preset and the ideal device: no single fault is silent or loses the
+//! store, no two anchor or filter pages are silent, and the faults do
+//! bite (some placements cost a named loss).
+
+use logstore_sim::corrupt::{corrupt, CorruptPlan};
+use logstore_sim::nand::Device;
+
+#[test]
+fn placed_faults_are_kept_or_named_on_every_part() {
+    let devices = Device::ALL.map(Some).into_iter().chain([None]);
+    for (seed, device) in devices.enumerate() {
+        let plan = CorruptPlan {
+            flushes: 6,
+            ..CorruptPlan::new(device, seed as u64)
+        };
+        let summary = corrupt(&plan, &|_| {}).unwrap();
+        println!("{device:?}: {summary:?}");
+        assert_eq!(
+            (summary.silent, summary.store_lost),
+            (0, 0),
+            "{device:?}: {:?}",
+            summary.failures
+        );
+        assert!(
+            summary.singles.named > 0 && summary.singles.kept > 0,
+            "{summary:?}"
+        );
+        assert!(summary.pairs.kept + summary.pairs.named > 0, "{summary:?}");
+        assert!(summary.recovery_cuts.kept > 0, "{summary:?}");
+        assert_eq!(summary.points, 6);
+    }
+}
+
+#[test]
+fn bad_plans_are_refused() {
+    for (flushes, ops) in [(0, 10), (1_001, 10), (5, 0)] {
+        let plan = CorruptPlan {
+            flushes,
+            ops_per_flush_max: ops,
+            ..CorruptPlan::new(None, 0)
+        };
+        assert!(corrupt(&plan, &|_| {}).is_err());
+    }
+}
