@@ -50,11 +50,15 @@ pub enum Bug {
     /// instead of naming it and going on: its cursor never moves past the
     /// page, and the pages after it are never read again.
     ScrubCursorStuck,
+    /// The journal trusts the pairing the part declares: it keeps to the
+    /// declared scheme's lower pages (every page where it declares none),
+    /// so cells pairing otherwise damage pages it flushed.
+    TrustDeclaredPairing,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -71,6 +75,7 @@ impl Bug {
         Bug::FilterFirstBucketOnly,
         Bug::NoFileLock,
         Bug::ScrubCursorStuck,
+        Bug::TrustDeclaredPairing,
     ];
 }
 

@@ -1,4 +1,4 @@
-//! The anchor record: a 24-byte header (magic `LSA1`, version 2, flags,
+//! The anchor record: a 24-byte header (magic `LSA1`, version 3, flags,
 //! sequence, payload length, CRC32C over header and payload), then the
 //! payload laid over as many pages as it needs: the two lanes it is written
 //! in, next generation, the store's configuration, the journal region, the
@@ -11,7 +11,11 @@ use crate::region::Region;
 
 /// "LSA1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4131;
-pub(crate) const VERSION: u16 = 2;
+/// Version 3: the journal region's pages laid out by
+/// `journal::block_pages` safe under every known pairing scheme (version 2
+/// kept to the declared scheme's lower pages, every page on a part that
+/// declared none); a store of version 2 is not read as one of 3.
+pub(crate) const VERSION: u16 = 3;
 /// Bytes of the record header.
 pub(crate) const HEADER_BYTES: usize = 24;
 /// Where the CRC sits in the header.
