@@ -54,9 +54,11 @@ pub use file_flash::FileFlash;
 pub use flash::{
     BlockAddr, Flash, FlashError, FlashOp, Geometry, IoCounts, PageAddr, ReadStatus, Rule,
 };
-pub use journal::{Loss, RecoveryReport, StopFault, StopReason};
+pub use journal::{
+    block_pages as journal_block_pages, Loss, RecoveryReport, StopFault, StopReason,
+};
 pub use logtable::SlotLayoutKind;
-pub use pairing::{PageRole, Pairing};
+pub use pairing::{unpaired_pages, PageRole, Pairing, MLC_LEAD_MAX};
 pub use store::{FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats, WornOut};
 pub use types::{Hash, Info, Value};
 

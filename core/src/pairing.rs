@@ -28,6 +28,10 @@ pub enum Pairing {
     /// the middle page of a wordline two pages after its lower, the upper
     /// two after its middle.
     Tlc,
+    /// A second TLC order, L0 M0 L1 U0 M1 L2 U1 M2 L3 U2 M3 ...: each step
+    /// programs a lower page, the upper page of the wordline before, then
+    /// the new wordline's middle page.
+    Tlc2,
 }
 
 /// What a page is on its wordline.
@@ -41,13 +45,58 @@ pub struct PageRole {
 /// Most lower pages an MLC scheme may lead with.
 pub const MLC_LEAD_MAX: u32 = 8;
 
+/// The pages of a block no two of which share a wordline under any of
+/// `schemes` that fits the block, chosen greedily in page order: a page is
+/// taken unless one of the schemes puts it on a wordline a page was taken
+/// on before. A program of one of these pages, cut short, damages only
+/// pages of lower groups on its wordline, and none of those is taken,
+/// whichever of the schemes the cells follow. Page 0 is always taken.
+/// Work: one pass over the block's pages a scheme.
+pub fn unpaired_pages(schemes: &[Pairing], pages_per_block: u32) -> Vec<u32> {
+    let fitting: Vec<Vec<PageRole>> = schemes
+        .iter()
+        .filter(|s| s.fits(pages_per_block))
+        .map(|s| s.roles(pages_per_block))
+        .collect();
+    let mut taken_on: Vec<Vec<bool>> = vec![vec![false; pages_per_block as usize]; fitting.len()];
+    let mut pages = Vec::new();
+    for page in 0..pages_per_block as usize {
+        let free = fitting
+            .iter()
+            .zip(&taken_on)
+            .all(|(roles, taken)| !taken[roles[page].wordline as usize]);
+        if free {
+            for (roles, taken) in fitting.iter().zip(&mut taken_on) {
+                taken[roles[page].wordline as usize] = true;
+            }
+            pages.push(page as u32);
+        }
+    }
+    pages
+}
+
 impl Pairing {
+    /// The schemes parts are known to pair their pages by, under all of
+    /// which the journal's layout is safe whatever a part declares: none
+    /// (SLC), Linux's dist3 (`Mlc { lead: 2 }`), a wider distance of 5
+    /// (`Mlc { lead: 3 }`), and the two TLC orders. Other MLC leads are
+    /// covered only when the part declares them: covering every lead up to
+    /// [`MLC_LEAD_MAX`] too would leave the journal 4 pages of a 16-page
+    /// block, where these leave it 8 (see [`unpaired_pages`]).
+    pub const KNOWN: [Pairing; 5] = [
+        Pairing::None,
+        Pairing::Mlc { lead: 2 },
+        Pairing::Mlc { lead: 3 },
+        Pairing::Tlc,
+        Pairing::Tlc2,
+    ];
+
     /// Pages a wordline.
     pub fn groups(self) -> u32 {
         match self {
             Pairing::None => 1,
             Pairing::Mlc { .. } => 2,
-            Pairing::Tlc => 3,
+            Pairing::Tlc | Pairing::Tlc2 => 3,
         }
     }
 
@@ -90,6 +139,19 @@ impl Pairing {
                     }
                     if (2..wordlines + 2).contains(&step) {
                         roles.push(role(step - 2, 2));
+                    }
+                }
+            }
+            Pairing::Tlc2 => {
+                for step in 0..=wordlines {
+                    if step < wordlines {
+                        roles.push(role(step, 0));
+                    }
+                    if (1..=wordlines).contains(&step) {
+                        roles.push(role(step - 1, 2));
+                    }
+                    if step < wordlines {
+                        roles.push(role(step, 1));
                     }
                 }
             }
@@ -161,6 +223,8 @@ mod tests {
             (Pairing::Mlc { lead: 3 }, 128),
             (Pairing::Tlc, 48),
             (Pairing::Tlc, 192),
+            (Pairing::Tlc2, 48),
+            (Pairing::Tlc2, 12),
         ] {
             assert!(pairing.fits(ppb));
             let roles = pairing.roles(ppb);
@@ -178,5 +242,45 @@ mod tests {
         assert_eq!(Pairing::Mlc { lead: 2 }.damaged_by(6, 16), vec![3]);
         assert_eq!(Pairing::Tlc.damaged_by(5, 48), vec![0, 2]);
         assert!(!Pairing::Tlc.fits(16) && !Pairing::Mlc { lead: 0 }.fits(16));
+        // Tlc2: L0 M0 L1 U0 M1 L2 U1 M2 L3 U2 M3 U3.
+        assert_eq!(Pairing::Tlc2.damaged_by(3, 12), vec![0, 1]);
+        assert_eq!(Pairing::Tlc2.damaged_by(4, 12), vec![2]);
+        assert_ne!(Pairing::Tlc2.roles(48), Pairing::Tlc.roles(48));
+    }
+
+    /// No two pages of the layout share a wordline under any known scheme
+    /// that fits, nor under the one given; on the presets' blocks the
+    /// layout keeps as many pages as the lower pages of the part's own
+    /// scheme (16 and 128 MLC, 48 and 192 TLC) and half an SLC block.
+    #[test]
+    fn unpaired_pages_share_no_wordline_under_any_scheme() {
+        let wider = Pairing::Mlc { lead: 5 };
+        for ppb in [2, 8, 12, 16, 48, 64, 128, 192] {
+            let mut schemes = Pairing::KNOWN.to_vec();
+            schemes.push(wider);
+            let pages = unpaired_pages(&schemes, ppb);
+            assert_eq!(pages.first(), Some(&0));
+            for scheme in schemes.iter().filter(|s| s.fits(ppb)) {
+                for &page in &pages {
+                    let hit: Vec<u32> = scheme
+                        .damaged_by(page, ppb)
+                        .into_iter()
+                        .filter(|p| pages.contains(p))
+                        .collect();
+                    assert!(hit.is_empty(), "{scheme:?} {ppb}: {page} damages {hit:?}");
+                }
+            }
+        }
+        for (scheme, ppb) in [
+            (Pairing::Mlc { lead: 2 }, 16),
+            (Pairing::Mlc { lead: 2 }, 128),
+            (Pairing::Tlc, 48),
+            (Pairing::Tlc, 192),
+            (Pairing::None, 16),
+        ] {
+            let pages = unpaired_pages(&Pairing::KNOWN, ppb);
+            let lower = scheme.lower_pages(ppb).len().min(ppb as usize / 2);
+            assert_eq!(pages.len(), lower, "{scheme:?} {ppb}");
+        }
     }
 }

@@ -59,11 +59,15 @@ pub enum Bug {
     /// A recovery keeps the last page it accepted as it is, without a
     /// copy: a torn page the ECC still corrects is served, then lost.
     TornTailKept,
+    /// The journal trusts the pairing the part declares: it keeps to the
+    /// declared scheme's lower pages (every page where it declares none),
+    /// so cells pairing otherwise damage pages it flushed.
+    TrustDeclaredPairing,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 19] = [
+    pub const ALL: [Bug; 20] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -83,6 +87,7 @@ impl Bug {
         Bug::ScrubSkipsAnchor,
         Bug::LanesByFirstPageOnly,
         Bug::TornTailKept,
+        Bug::TrustDeclaredPairing,
     ];
 }
 

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::check::{run, Aging, CheckConfig, CheckFailure, CheckReport, Runner};
 use crate::nand::{CrashMode, Device, FaultRates};
 use crate::workload::{generate, Step, WorkloadKind};
+use logstore::Pairing;
 
 /// A power cut inserted before step `step` of the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -178,6 +179,18 @@ impl Case {
             every_steps: rng.random_range(50..=200),
         });
         self
+    }
+
+    /// The same run on `part`: its device, bad blocks and pairing. A part
+    /// [`Part::check`] refuses cannot be built: panics.
+    pub fn on_part(self, part: &Part) -> Case {
+        let mut case = self
+            .with_device(part.device)
+            .with_bad_blocks(&part.bad_blocks);
+        case.config = part
+            .pairing_of(case.config)
+            .expect("a part that Part::check accepts");
+        case
     }
 
     /// The same run with `blocks` marked bad at manufacture too.
@@ -360,20 +373,36 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The part a campaign runs on: a preset (or an ideal device) and blocks
-/// marked bad at manufacture.
+/// The part a campaign runs on: a preset (or an ideal device), blocks
+/// marked bad at manufacture, and the pairing it declares and its cells
+/// follow, when these differ from the preset's.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Part {
     pub device: Option<Device>,
     pub bad_blocks: Vec<u32>,
+    /// How the cells pair their pages (default: the preset's, or as
+    /// declared).
+    pub pairing_physical: Option<Pairing>,
+    /// The pairing the part declares to the store (default: the preset's).
+    pub declared_pairing: Option<Pairing>,
 }
 
 impl Part {
-    /// The bad blocks lie on the device every run of a campaign builds.
+    /// The part on `device` with no bad blocks, pairing as it declares.
+    pub fn on(device: Option<Device>) -> Part {
+        Part {
+            device,
+            ..Part::default()
+        }
+    }
+
+    /// The bad blocks lie on the device every run of a campaign builds;
+    /// the pairing schemes fit its blocks.
     pub fn check(&self) -> Result<(), String> {
-        let geometry = self
+        let base = self
             .device
-            .map_or(CheckConfig::default().geometry, |d| d.small_geometry(128));
+            .map_or_else(CheckConfig::default, CheckConfig::on_device);
+        let geometry = self.pairing_of(base)?.geometry;
         match self.bad_blocks.iter().find(|&&b| b >= geometry.blocks) {
             Some(block) => Err(format!(
                 "--bad-blocks {block}: the device has blocks 0 to {}",
@@ -381,6 +410,11 @@ impl Part {
             )),
             None => Ok(()),
         }
+    }
+
+    /// `config` with the part's declared and physical pairing.
+    pub fn pairing_of(&self, config: CheckConfig) -> Result<CheckConfig, String> {
+        config.with_pairing(self.pairing_physical, self.declared_pairing)
     }
 }
 
@@ -396,9 +430,7 @@ pub fn sweep(
     let outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)> = seeds
         .par_iter()
         .map(|&seed| {
-            let case = Case::from_seed(seed, ops, None, modes)
-                .with_device(part.device)
-                .with_bad_blocks(&part.bad_blocks);
+            let case = Case::from_seed(seed, ops, None, modes).on_part(part);
             let outcome = case.run();
             bar.inc(1);
             (case, outcome)
@@ -474,7 +506,8 @@ pub struct ExhaustiveSummary {
 /// The case an exhaustive campaign runs: `ops` steps of `workload` from
 /// `seed`, no scheduled cuts or faults, the evicting configuration (or,
 /// with `evict` off, the default one that answers `Full` past its
-/// incarnations), on `layout`.
+/// incarnations), on `layout`, on `part` (which [`Part::check`] must
+/// accept: a part it refuses panics).
 pub fn exhaustive_case(
     seed: u64,
     ops: usize,
@@ -503,6 +536,9 @@ pub fn exhaustive_case(
         bad_blocks: part.bad_blocks.clone(),
         ..base
     };
+    case.config = part
+        .pairing_of(case.config)
+        .expect("a part that Part::check accepts");
     case
 }
 
@@ -795,10 +831,7 @@ mod tests {
     #[test]
     fn exhaustive_on_paired_parts_damages_pairs_and_loses_nothing() {
         for device in [Device::Mlc, Device::Tlc] {
-            let part = Part {
-                device: Some(device),
-                bad_blocks: Vec::new(),
-            };
+            let part = Part::on(Some(device));
             let layout = logstore::SlotLayoutKind::Full;
             let case = exhaustive_case(1, 2_500, WorkloadKind::Uniform, layout, true, &part);
             let summary = exhaustive(&case, &[CrashMode::Torn], 1, &ProgressBar::hidden());

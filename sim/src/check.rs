@@ -11,7 +11,7 @@
 //! naming the step, never a panic; checking a recovery compares digests
 //! ([`crate::digest`]), so its cost does not grow with the store's size.
 
-use logstore::{FlashError, Geometry, Hash, Policy, RecoveryReport, Value};
+use logstore::{FlashError, Geometry, Hash, Pairing, Policy, RecoveryReport, Value};
 use logstore::{Store, StoreConfig, StoreError};
 
 use std::sync::Arc;
@@ -52,6 +52,10 @@ pub struct CheckConfig {
     /// factory marks give.
     #[serde(default)]
     pub bad_blocks: Vec<u32>,
+    /// How the cells really pair their pages, when not as
+    /// `geometry.pairing` (what the part declares) says.
+    #[serde(default)]
+    pub pairing_physical: Option<Pairing>,
 }
 
 /// How worn a device starts and how long it sits between power cycles.
@@ -81,6 +85,7 @@ impl Default for CheckConfig {
             wear_out: None,
             error_model: None,
             bad_blocks: Vec::new(),
+            pairing_physical: None,
         }
     }
 }
@@ -123,7 +128,40 @@ impl CheckConfig {
             sim.errors = errors;
         }
         sim.factory_bad.extend(self.bad_blocks.iter().copied());
+        sim.pairing_physical = self.pairing_physical;
         sim
+    }
+
+    /// The same check with the part declaring `declared` (if given) while
+    /// its cells pair as `physical` (if given; else as they did before):
+    /// a part that declares a scheme it does not follow. Checked: each
+    /// scheme must fit the geometry's blocks.
+    pub fn with_pairing(
+        mut self,
+        physical: Option<Pairing>,
+        declared: Option<Pairing>,
+    ) -> Result<Self, String> {
+        let cells = physical
+            .or(self.pairing_physical)
+            .unwrap_or(self.geometry.pairing);
+        if let Some(declared) = declared {
+            self.geometry = self.geometry.with_pairing(declared).map_err(|_| {
+                format!(
+                    "declared pairing {}: does not fit blocks of {} pages",
+                    crate::nand::pairing_name(declared),
+                    self.geometry.pages_per_block
+                )
+            })?;
+        }
+        if !cells.fits(self.geometry.pages_per_block) {
+            return Err(format!(
+                "physical pairing {}: does not fit blocks of {} pages",
+                crate::nand::pairing_name(cells),
+                self.geometry.pages_per_block
+            ));
+        }
+        self.pairing_physical = (cells != self.geometry.pairing).then_some(cells);
+        Ok(self)
     }
 
     /// Checks the device and store configuration and the fault rates, as

@@ -13,7 +13,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use logstore::errors::CuckooError;
 use logstore::testing::format::{reseal, seal_page, seal_record, Page};
 use logstore::testing::{h1, h2, AnchorRecord, CuckooConfig, CuckooTable, Log};
-use logstore::{Geometry, Hash, Info, Policy, SlotLayoutKind, Store, StoreConfig};
+use logstore::{Geometry, Hash, Info, Pairing, Policy, SlotLayoutKind, Store, StoreConfig};
 
 use crate::check::{Aging, CheckConfig, Runner};
 use crate::nand::{CrashMode, Device, FaultRates, SimConfig, SimFlash};
@@ -52,7 +52,8 @@ pub const OPS_STEPS_MAX: usize = 256;
 /// Keys of the `ops` target: a small space, so overwrites and deletes hit.
 pub const OPS_KEYS: u64 = 40;
 
-/// An `ops` input: a small store configuration, device faults and a
+/// An `ops` input: a small store configuration (the part, and the pairing
+/// it declares and follows, by the device seed), device faults and a
 /// sequence of steps, run against the model by [`crate::check::run`].
 #[derive(Arbitrary, Clone, Debug)]
 pub struct OpsInput {
@@ -154,6 +155,26 @@ impl From<ModeChoice> for CrashMode {
     }
 }
 
+/// The pairing a part declares and its cells follow, by the device
+/// seed's top three bits: 0 honest (as the part declares); 1 to 4 the
+/// part declares none, dist3, dist5 or tlc2 while its cells pair as
+/// before; 5 to 7 it declares as before while its cells pair as dist5,
+/// tlc2 or dist3.
+fn mismatched_pairing(choice: u8) -> (Option<Pairing>, Option<Pairing>) {
+    let dist3 = Pairing::Mlc { lead: 2 };
+    let dist5 = Pairing::Mlc { lead: 3 };
+    match choice & 7 {
+        1 => (None, Some(Pairing::None)),
+        2 => (None, Some(dist3)),
+        3 => (None, Some(dist5)),
+        4 => (None, Some(Pairing::Tlc2)),
+        5 => (Some(dist5), None),
+        6 => (Some(Pairing::Tlc2), None),
+        7 => (Some(dist3), None),
+        _ => (None, None),
+    }
+}
+
 fn bucket_slots(choice: u8) -> usize {
     [2, 4, 8][usize::from(choice % 3)]
 }
@@ -183,7 +204,7 @@ impl OpsInput {
             erase_fail: f64::from(f.erase_fail % 32) / 1024.0,
         });
         // The device seed's low two bits pick the part (or none), the next
-        // three its wear; the table seed's high bits the days a power cut
+        // three its wear, the top three a pairing it declares wrongly; the table seed's high bits the days a power cut
         // lasts.
         let device = [
             None,
@@ -199,7 +220,7 @@ impl OpsInput {
             wear: f64::from((c.device_seed >> 2) & 7) / 10.0,
             days_per_power_cut: 30.0 * f64::from(c.seed >> 5),
         };
-        CheckConfig {
+        let config = CheckConfig {
             geometry,
             store,
             faults,
@@ -210,7 +231,14 @@ impl OpsInput {
             wear_out: None,
             error_model: None,
             bad_blocks: Vec::new(),
-        }
+            pairing_physical: None,
+        };
+        let (physical, declared) = mismatched_pairing(c.device_seed >> 5);
+        // A scheme that does not fit the part's blocks leaves it honest.
+        config
+            .clone()
+            .with_pairing(physical, declared)
+            .unwrap_or(config)
     }
 
     /// The workload steps, at most [`OPS_STEPS_MAX`].
@@ -623,6 +651,40 @@ mod tests {
             "seed-anchor".into(),
             &image[..JOURNAL_PAGE_BYTES],
         );
+    }
+
+    /// The device seed's top bits reach a part declaring a pairing its
+    /// cells do not follow; a scheme that does not fit leaves it honest.
+    #[test]
+    fn ops_inputs_reach_a_part_declaring_a_pairing_it_does_not_follow() {
+        let input = |device_seed| OpsInput {
+            config: OpsConfig {
+                bucket_slots: 0,
+                order: 0,
+                journal_blocks: 0,
+                policy: PolicyChoice::Bfs { max_depth: 2 },
+                incarnations_max: 0,
+                compact: false,
+                seed: 0,
+                device_seed,
+            },
+            faults: None,
+            steps: Vec::new(),
+        };
+        let dist3 = Some(Pairing::Mlc { lead: 2 });
+        for (device_seed, declared, physical) in [
+            (2, Pairing::Mlc { lead: 2 }, None),
+            (2 | 1 << 5, Pairing::None, dist3),
+            (3 | 6 << 5, Pairing::Tlc, Some(Pairing::Tlc2)),
+            (3 | 1 << 5, Pairing::None, Some(Pairing::Tlc)),
+            (2 | 6 << 5, Pairing::Mlc { lead: 2 }, None),
+            (7 << 5, Pairing::None, dist3),
+        ] {
+            let config = input(device_seed).check_config();
+            assert_eq!(config.geometry.pairing, declared, "{device_seed:#x}");
+            assert_eq!(config.pairing_physical, physical, "{device_seed:#x}");
+            assert!(config.check().is_ok());
+        }
     }
 
     #[test]

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use logstore::{Policy, SlotLayoutKind};
+use logstore::{Pairing, Policy, SlotLayoutKind};
 use logstore_sim::campaign::{self, progress_bar, shard_seeds, Case};
 use logstore_sim::fill::fill_stats;
 use logstore_sim::ingest::{ingest, IngestConfig};
 use logstore_sim::lookups::{incarnation_lookups, LookupsConfig};
-use logstore_sim::nand::WearOut;
+use logstore_sim::nand::{pairing_by_name, WearOut};
 use logstore_sim::report::{self, ReportSize};
 use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::workload::WorkloadKind;
@@ -74,6 +74,8 @@ enum Command {
         layout: Option<LayoutArg>,
         #[command(flatten)]
         part: PartArgs,
+        #[command(flatten)]
+        pairing: PairingArgs,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -97,6 +99,8 @@ enum Command {
         shard: Option<(u64, u64)>,
         #[command(flatten)]
         part: PartArgs,
+        #[command(flatten)]
+        pairing: PairingArgs,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -137,6 +141,8 @@ enum Command {
         jobs: Option<usize>,
         #[command(flatten)]
         part: PartArgs,
+        #[command(flatten)]
+        pairing: PairingArgs,
         /// Folder failing cases are saved to.
         #[arg(long, default_value = "corpus/regressions")]
         cases: PathBuf,
@@ -296,6 +302,36 @@ struct PartArgs {
     bad_blocks: Vec<u32>,
 }
 
+/// A part that declares one pairing scheme while its cells follow
+/// another. Schemes: none, dist3 (Linux's, the mlc preset's), dist5 (a
+/// wider distance), mlc-lead1 to mlc-lead8, tlc (the tlc preset's), tlc2 (a
+/// second TLC order). Recorded in saved cases, so `replay` runs the same.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+struct PairingArgs {
+    /// How the cells really pair their pages: torn programs damage pages
+    /// as this scheme pairs them. Default: the part's own (or as declared).
+    #[arg(long, value_parser = pairing_by_name)]
+    pairing_physical: Option<Pairing>,
+    /// The pairing the part declares to the store. Default: the part's own.
+    #[arg(long, value_parser = pairing_by_name)]
+    declared_pairing: Option<Pairing>,
+}
+
+impl PairingArgs {
+    /// The campaign part: `part`'s device and bad blocks, these schemes;
+    /// checked.
+    fn part(self, part: &PartArgs) -> Result<campaign::Part, String> {
+        let on = campaign::Part {
+            device: part.device,
+            bad_blocks: part.bad_blocks.clone(),
+            pairing_physical: self.pairing_physical,
+            declared_pairing: self.declared_pairing,
+        };
+        on.check()?;
+        Ok(on)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum WearOutArg {
     /// Erasing a worn block fails (the block is retired).
@@ -440,6 +476,7 @@ struct RunArgs {
     mode: Option<ModeArg>,
     layout: Option<LayoutArg>,
     part: PartArgs,
+    pairing: PairingArgs,
 }
 
 fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
@@ -450,12 +487,12 @@ fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
         mode,
         layout,
         part,
+        pairing,
     } = args;
     campaign::check_ops(ops)?;
     let modes = mode.map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
-    let mut case = Case::from_seed(seed, ops, workload, &modes)
-        .with_device(part.device)
-        .with_bad_blocks(&part.bad_blocks);
+    let on = pairing.part(&part)?;
+    let mut case = Case::from_seed(seed, ops, workload, &modes).on_part(&on);
     case.config.check()?;
     if let Some(layout) = layout {
         case.config.store.layout = layout.kind();
@@ -489,7 +526,7 @@ fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
 fn cmd_sweep(
     seeds: std::ops::Range<u64>,
     ops: usize,
-    (jobs, shard, part): (Option<usize>, Option<(u64, u64)>, PartArgs),
+    (jobs, shard, part): (Option<usize>, Option<(u64, u64)>, campaign::Part),
     folder: &Path,
     json: bool,
 ) -> Result<bool, String> {
@@ -501,12 +538,7 @@ fn cmd_sweep(
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| e.to_string())?;
-    let on = campaign::Part {
-        device: part.device,
-        bad_blocks: part.bad_blocks,
-    };
-    on.check()?;
-    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, &on, &bar));
+    let summary = pool.install(|| campaign::sweep(&chosen, ops, &CrashMode::ALL, &part, &bar));
     let replays = save_failures(&summary.failed_cases, folder, "sweep");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
@@ -523,7 +555,7 @@ struct ExhaustiveArgs {
     depth: u32,
     no_evict: bool,
     jobs: Option<usize>,
-    part: PartArgs,
+    part: campaign::Part,
 }
 
 fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<bool, String> {
@@ -534,10 +566,7 @@ fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<boo
         args.workload,
         args.layout.kind(),
         !args.no_evict,
-        &campaign::Part {
-            device: args.part.device,
-            bad_blocks: args.part.bad_blocks.clone(),
-        },
+        &args.part,
     );
     case.config.check()?;
     let bar = progress_bar(args.ops as u64, "exhaustive");
@@ -880,6 +909,7 @@ fn main() -> ExitCode {
             crash_mode,
             layout,
             part,
+            pairing,
             json,
         } => {
             let args = RunArgs {
@@ -889,6 +919,7 @@ fn main() -> ExitCode {
                 mode: crash_mode,
                 layout,
                 part,
+                pairing,
             };
             cmd_run(args, json)
         }
@@ -898,9 +929,12 @@ fn main() -> ExitCode {
             jobs,
             shard,
             part,
+            pairing,
             cases,
             json,
-        } => cmd_sweep(seeds, ops, (jobs, shard, part), &cases, json),
+        } => pairing
+            .part(&part)
+            .and_then(|part| cmd_sweep(seeds, ops, (jobs, shard, part), &cases, json)),
         Command::Exhaustive {
             ops,
             mode,
@@ -911,9 +945,10 @@ fn main() -> ExitCode {
             no_evict,
             jobs,
             part,
+            pairing,
             cases,
             json,
-        } => {
+        } => pairing.part(&part).and_then(|part| {
             let args = ExhaustiveArgs {
                 ops,
                 mode,
@@ -926,7 +961,7 @@ fn main() -> ExitCode {
                 part,
             };
             cmd_exhaustive(args, &cases, json)
-        }
+        }),
         Command::Replay { case, json } => cmd_replay(&case, json),
         Command::Fill {
             bucket,

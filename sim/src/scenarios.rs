@@ -185,8 +185,8 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     let flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
     let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
     let geometry = config.geometry;
-    let lower = geometry.pairing.lower_pages(geometry.pages_per_block).len() as u64;
-    let pages_max = u64::from(config.store.journal_blocks) * lower;
+    let block_pages = logstore::journal_block_pages(geometry).len() as u64;
+    let pages_max = u64::from(config.store.journal_blocks) * block_pages;
     let (by_page, flush_last) = fill_journal(&mut store, &mut rng, pages_max)?;
     let pages = store.journal_page_addrs();
     let stats = store.stats();

@@ -16,8 +16,8 @@ use common::{hash_of, info_of};
 #[test]
 fn blocks_zero_and_one_factory_bad_format_and_pass_a_sweep() {
     let part = Part {
-        device: None,
         bad_blocks: vec![0, 1],
+        ..Part::default()
     };
     let seeds: Vec<u64> = (0..60).collect();
     let summary = sweep(
@@ -51,7 +51,8 @@ fn two_percent_of_blocks_bad_anywhere_format_run_and_recover() {
 fn open_reads_a_page_a_block_then_the_anchor_lanes_and_the_journal() {
     let geometry = Geometry::new(512, 16, 256).unwrap();
     let flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
-    let config = StoreConfig::new(8, 4);
+    // 8 journal blocks: 64 pages on a part declaring no pairing.
+    let config = StoreConfig::new(8, 8);
     let mut store = Store::create(flash, config).unwrap();
     for key in 0..3_000 {
         store.insert(hash_of(key), info_of(key)).unwrap();

@@ -712,7 +712,8 @@ fn open_rebuilds_a_damaged_filter_and_reports_it() {
         first_logical_sector: 0,
     };
     let g = geometry(512, 16, 256);
-    let mut store = Store::create(device(g, 3), StoreConfig::new(8, 4)).unwrap();
+    // 8 journal blocks: 64 pages on a part declaring no pairing.
+    let mut store = Store::create(device(g, 3), StoreConfig::new(8, 8)).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let hashes: Vec<Hash> = (0..3_000).map(|_| random_hash(&mut rng)).collect();
     for (n, hash) in hashes.iter().enumerate() {

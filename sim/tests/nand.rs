@@ -550,3 +550,51 @@ fn a_torn_upper_program_damages_its_synced_lower_page() {
         }
     }
 }
+
+/// The cells pair as `SimConfig::pairing_physical` says, whatever the
+/// geometry declares: a part declaring none with dist3 cells damages its
+/// lower page under a torn upper program; one declaring dist3 with
+/// unpaired cells damages nothing, and programs every page at the nominal
+/// time.
+#[test]
+fn torn_programs_damage_pages_as_the_cells_pair_not_as_declared() {
+    use logstore::Pairing;
+    let dist3 = Pairing::Mlc { lead: 2 };
+    let declared = |pairing| {
+        Geometry::new(64, 8, 2)
+            .unwrap()
+            .with_pairing(pairing)
+            .unwrap()
+    };
+    for (geometry, physical, damaged) in [
+        (declared(Pairing::None), Some(dist3), 1),
+        (declared(dist3), Some(Pairing::None), 0),
+        (declared(dist3), None, 1),
+    ] {
+        let mut config = SimConfig::new(geometry);
+        config.pairing_physical = physical;
+        let mut flash = SimFlash::new(config, 3).unwrap();
+        for page in 0..4 {
+            let addr = PageAddr::new(0, page);
+            flash.program(addr, &pattern(addr, 1)).unwrap();
+        }
+        flash.sync().unwrap();
+        let mut lower = vec![0; 64];
+        flash.read(PageAddr::new(0, 1), &mut lower).unwrap();
+        flash.cut_power_at(flash.ops_mutating(), CrashMode::Torn);
+        let addr = PageAddr::new(0, 4);
+        assert!(flash.program(addr, &pattern(addr, 1)).is_err());
+        flash.restart();
+        let mut after = vec![0; 64];
+        flash.read(PageAddr::new(0, 1), &mut after).unwrap();
+        let at = format!("declared {:?}, cells {physical:?}", geometry.pairing);
+        assert_eq!(flash.counters().paired_pages_corrupted, damaged, "{at}");
+        assert_eq!(after != lower, damaged == 1, "{at}");
+    }
+    let mut unpaired = SimConfig::new(declared(dist3));
+    unpaired.pairing_physical = Some(Pairing::None);
+    assert_eq!(unpaired.cells_pairing(), Pairing::None);
+    let mut wrong = SimConfig::new(declared(Pairing::None));
+    wrong.pairing_physical = Some(Pairing::Tlc);
+    assert!(wrong.check().is_err() && SimFlash::new(wrong, 0).is_err());
+}

@@ -43,35 +43,14 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
             |seed| scrub_past_a_lost_page(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
         }
         // A cut at every operation of a workload on MLC, torn: upper-page
-        // programs cut over the journal's flushed pages. At most 1,000
-        // crash points a seed; the bug is planted on the campaign's one
-        // thread as it is on this one.
-        Bug::PairingUnaware => |seed| {
-            use logstore_sim::campaign::{exhaustive, exhaustive_case, Part};
-            let bug = logstore::testing::active(Bug::PairingUnaware).then_some(Bug::PairingUnaware);
-            let part = Part {
-                device: Some(Device::Mlc),
-                bad_blocks: Vec::new(),
-            };
-            let layout = logstore::SlotLayoutKind::Full;
-            let workload = logstore_sim::workload::WorkloadKind::Uniform;
-            let case = exhaustive_case(seed, 2_000, workload, layout, true, &part);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap();
-            let summary = pool.install(|| {
-                plant(bug);
-                let bar = indicatif::ProgressBar::hidden();
-                let summary = exhaustive(&case, &[CrashMode::Torn], 1, &bar);
-                plant(None);
-                summary
-            });
-            assert!(summary.crash_points <= 1_000, "{}", summary.crash_points);
-            match summary.failed_cases.first() {
-                None => Ok(()),
-                Some(failed) => Err(format!("{:?}", failed.failure)),
-            }
+        // programs cut over the journal's flushed pages.
+        Bug::PairingUnaware => |seed| torn_mlc_campaign(seed, Bug::PairingUnaware, None),
+        // The same on an MLC part that declares no pairing (its cells pair
+        // as dist3): a journal keeping to the declared scheme's pages
+        // writes every page, and cut upper programs damage flushed ones.
+        Bug::TrustDeclaredPairing => |seed| {
+            let declared = Some(logstore::Pairing::None);
+            torn_mlc_campaign(seed, Bug::TrustDeclaredPairing, declared)
         },
         // Wear the device out: silently failing blocks (the audit finds
         // what a program never kept) and erase counts (checked at every
@@ -104,6 +83,42 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
             let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
             case.run().map(|_| ()).map_err(|f| f.to_string())
         },
+    }
+}
+
+/// A cut at every operation of 2,000 steps on the MLC part (declaring
+/// `declared`, if given), torn; at most 1,000 crash points a seed. `bug`,
+/// if planted on this thread, is planted on the campaign's one thread too.
+fn torn_mlc_campaign(
+    seed: u64,
+    bug: Bug,
+    declared: Option<logstore::Pairing>,
+) -> Result<(), String> {
+    use logstore_sim::campaign::{exhaustive, exhaustive_case, Part};
+    let bug = logstore::testing::active(bug).then_some(bug);
+    let part = Part {
+        device: Some(Device::Mlc),
+        declared_pairing: declared,
+        ..Part::default()
+    };
+    let layout = logstore::SlotLayoutKind::Full;
+    let workload = logstore_sim::workload::WorkloadKind::Uniform;
+    let case = exhaustive_case(seed, 2_000, workload, layout, true, &part);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let summary = pool.install(|| {
+        plant(bug);
+        let bar = indicatif::ProgressBar::hidden();
+        let summary = exhaustive(&case, &[CrashMode::Torn], 1, &bar);
+        plant(None);
+        summary
+    });
+    assert!(summary.crash_points <= 1_000, "{}", summary.crash_points);
+    match summary.failed_cases.first() {
+        None => Ok(()),
+        Some(failed) => Err(format!("{:?}", failed.failure)),
     }
 }
 
@@ -154,6 +169,7 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         Bug::UnverifiedProgram,
         Bug::PairingUnaware,
         Bug::ScrubCursorStuck,
+        Bug::TrustDeclaredPairing,
     ] {
         for seed in 0..3 {
             let outcome = scenario(bug)(seed);

@@ -117,7 +117,8 @@ struct Sut {
 }
 
 fn config(compact: bool) -> StoreConfig {
-    let mut config = StoreConfig::new(3, 2);
+    // 4 journal blocks: 16 pages on a part declaring no pairing.
+    let mut config = StoreConfig::new(3, 4);
     config.incarnations_max = 12;
     if compact {
         config.layout = SlotLayoutKind::Compact;

@@ -11,6 +11,10 @@ use crate::region::Region;
 
 /// "LSA1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4131;
+/// Version 3: three lanes ([`LANES`]), and the journal region's pages laid
+/// out by `journal::block_pages` safe under every known pairing scheme
+/// (version 2 had two lanes and kept the journal to the declared scheme's
+/// lower pages); a store of version 2 is not read as one of 3.
 pub(crate) const VERSION: u16 = 3;
 /// Lanes every record is written to: three, so that any two pages lost
 /// among them (the newest record in two lanes, or two lanes' first pages)

@@ -30,6 +30,7 @@ use crate::flash::{Flash, FlashError, Geometry, PageAddr};
 pub(crate) use crate::format::journal::{
     entries_per_page, Entry, JournalPageFault, Page, JOURNAL_PAGE_BYTES_MIN, PAGE_HEADER_BYTES,
 };
+use crate::pairing::{unpaired_pages, Pairing};
 use crate::planted::{self, Bug};
 use crate::region::Region;
 
@@ -117,15 +118,27 @@ pub struct Journal {
     unreadable: Vec<u64>,
 }
 
-/// The pages of each block the journal writes, in order: on a device whose
-/// pages are paired (MLC, TLC) the lower pages only, so no program the
-/// journal makes can, cut short, damage a page it flushed before ("SLC
-/// mode", as UBI has on MLC); on other devices every page.
-pub(crate) fn block_pages(geometry: Geometry) -> Vec<u32> {
+/// The pages of each block the journal writes, in order: those no two of
+/// which share a wordline under any scheme a part is known to pair by
+/// ([`Pairing::KNOWN`]) nor under the one this part declares
+/// ([`unpaired_pages`]). No program the journal makes can, cut short,
+/// damage a page it flushed before, whatever pairing the part declares
+/// and whichever of these its cells follow: a part may declare none (as
+/// many MLC drivers do) or the wrong scheme, and nothing the store can
+/// read tells it so before a cut has done its damage. On the presets'
+/// blocks the layout holds as many pages as the part's lower pages (the
+/// declared-only layout's "SLC mode"); on a part that declares none, half
+/// its pages.
+pub fn block_pages(geometry: Geometry) -> Vec<u32> {
     if planted::active(Bug::PairingUnaware) {
         return (0..geometry.pages_per_block).collect();
     }
-    geometry.pairing.lower_pages(geometry.pages_per_block)
+    if planted::active(Bug::TrustDeclaredPairing) {
+        return geometry.pairing.lower_pages(geometry.pages_per_block);
+    }
+    let mut schemes = Pairing::KNOWN.to_vec();
+    schemes.push(geometry.pairing);
+    unpaired_pages(&schemes, geometry.pages_per_block)
 }
 
 /// Bits a position needs in a journal of `blocks` blocks: every page
@@ -222,8 +235,8 @@ impl Journal {
         self.region.blocks.len() as u64 * self.block_pages.len() as u64
     }
 
-    /// Bytes of pages the region holds (on paired devices, lower pages
-    /// only).
+    /// Bytes of the pages the region's blocks give the journal
+    /// ([`block_pages`]).
     pub fn region_bytes(&self) -> u64 {
         self.region_pages() * u64::from(self.geometry.page_bytes)
     }

@@ -2,7 +2,7 @@
 //! power cuts resolve ([`CrashMode`]), what worn blocks do ([`WearOut`]),
 //! timing ([`Latency`]) and random faults ([`FaultRates`]).
 
-use logstore::{FlashError, Geometry};
+use logstore::{FlashError, Geometry, Pairing};
 
 use super::errors::ErrorModel;
 
@@ -112,6 +112,13 @@ pub struct SimConfig {
     pub factory_bad: Vec<u32>,
     #[serde(default)]
     pub factory_bad_per_mille: u32,
+    /// How the cells really pair their pages, when not as the geometry
+    /// declares (`geometry.pairing`, what the store is told): a torn
+    /// program damages the pages of lower groups on its wordline under
+    /// this scheme, and a program takes its group's time under it. `None`:
+    /// as declared.
+    #[serde(default)]
+    pub pairing_physical: Option<Pairing>,
 }
 
 /// Most pages a simulated device may have: its page bookkeeping is a bit a
@@ -134,7 +141,14 @@ impl SimConfig {
             endurance_spread: false,
             factory_bad: Vec::new(),
             factory_bad_per_mille: 0,
+            pairing_physical: None,
         }
+    }
+
+    /// How the cells pair their pages: [`SimConfig::pairing_physical`], or
+    /// as the geometry declares.
+    pub fn cells_pairing(&self) -> Pairing {
+        self.pairing_physical.unwrap_or(self.geometry.pairing)
     }
 
     /// Checks what [`SimFlash::new`] checks, without allocating: a valid
@@ -156,6 +170,16 @@ impl SimConfig {
                 u64::from(block),
                 u64::from(geometry.blocks),
             ));
+        }
+        if let Some(pairing) = self.pairing_physical {
+            if !pairing.fits(geometry.pages_per_block) {
+                return Err(FlashError::BadGeometry {
+                    geometry: Geometry {
+                        pairing,
+                        ..geometry
+                    },
+                });
+            }
         }
         if self.factory_bad_per_mille > 1_000 {
             let per_mille = u64::from(self.factory_bad_per_mille);
@@ -190,5 +214,45 @@ pub(crate) fn probability(rate: f64) -> f64 {
         0.0
     } else {
         rate.clamp(0.0, 1.0)
+    }
+}
+
+/// The name of a pairing scheme on the command line: `none`, `dist3`
+/// (`Mlc { lead: 2 }`, Linux's), `dist5` (`Mlc { lead: 3 }`), `mlc-leadN`
+/// (other leads), `tlc`, `tlc2` (the second TLC order).
+pub fn pairing_name(pairing: Pairing) -> String {
+    match pairing {
+        Pairing::None => "none".into(),
+        Pairing::Mlc { lead: 2 } => "dist3".into(),
+        Pairing::Mlc { lead: 3 } => "dist5".into(),
+        Pairing::Mlc { lead } => format!("mlc-lead{lead}"),
+        Pairing::Tlc => "tlc".into(),
+        Pairing::Tlc2 => "tlc2".into(),
+    }
+}
+
+/// The scheme a [`pairing_name`] names (`mlc-lead2` and `mlc-lead3` too).
+pub fn pairing_by_name(name: &str) -> Result<Pairing, String> {
+    let lead = name
+        .strip_prefix("mlc-lead")
+        .map(|n| n.parse::<u32>().map_err(|e| format!("{name:?}: {e}")))
+        .transpose()?;
+    match (name, lead) {
+        (_, Some(lead)) if (1..=logstore::MLC_LEAD_MAX).contains(&lead) => {
+            Ok(Pairing::Mlc { lead })
+        }
+        (_, Some(lead)) => Err(format!(
+            "{name:?}: an MLC lead is 1 to {}, not {lead}",
+            logstore::MLC_LEAD_MAX
+        )),
+        ("none", _) => Ok(Pairing::None),
+        ("dist3", _) => Ok(Pairing::Mlc { lead: 2 }),
+        ("dist5", _) => Ok(Pairing::Mlc { lead: 3 }),
+        ("tlc", _) => Ok(Pairing::Tlc),
+        ("tlc2", _) => Ok(Pairing::Tlc2),
+        _ => Err(format!(
+            "unknown pairing scheme {name:?}: none, dist3, dist5, mlc-lead1 to mlc-lead{}, tlc, tlc2",
+            logstore::MLC_LEAD_MAX
+        )),
     }
 }

@@ -20,8 +20,8 @@ pub mod errors;
 pub mod preset;
 
 pub use config::{
-    CrashMode, FaultRates, Latency, ScheduledFault, SimConfig, WearOut, SIM_BLOCK_BYTES_MAX,
-    SIM_PAGES_MAX,
+    pairing_by_name, pairing_name, CrashMode, FaultRates, Latency, ScheduledFault, SimConfig,
+    WearOut, SIM_BLOCK_BYTES_MAX, SIM_PAGES_MAX,
 };
 pub use errors::ErrorModel;
 pub use preset::Device;
@@ -105,7 +105,8 @@ fn fresh_stamp() -> u64 {
 pub struct SimFlash {
     config: SimConfig,
     seed: u64,
-    /// Each page's group on its wordline (all 0 without pairing).
+    /// Each page's group on its wordline, as the cells pair (all 0
+    /// without pairing).
     groups: Arc<Vec<u8>>,
     /// Blocks marked bad at manufacture.
     factory_bad: Vec<bool>,
@@ -149,8 +150,8 @@ impl SimFlash {
             vec![config.endurance_cycles; geometry.blocks as usize]
         };
         let factory_bad = factory_bad(&config, seed);
-        let groups = geometry
-            .pairing
+        let groups = config
+            .cells_pairing()
             .roles(geometry.pages_per_block)
             .iter()
             .map(|r| r.group as u8)
@@ -436,7 +437,7 @@ impl SimFlash {
     /// one and a half times (their mean is the nominal time).
     fn program_ns(&self, page: PageAddr) -> u64 {
         let nominal = self.config.latency.program_ns;
-        let groups = self.config.geometry.pairing.groups();
+        let groups = self.config.cells_pairing().groups();
         if groups == 1 {
             return nominal;
         }
@@ -446,12 +447,14 @@ impl SimFlash {
     }
 
     /// Damages, as a torn program of `page` does on a paired part, the
-    /// programmed pages of lower groups on its wordline: most of their bits
-    /// scrambled, far past any ECC.
+    /// programmed pages of lower groups on its wordline (as the cells pair,
+    /// whatever the geometry declares): most of their bits scrambled, far
+    /// past any ECC.
     pub(super) fn damage_pairs(&mut self, page: PageAddr) {
         let geometry = self.config.geometry;
-        for lower in geometry
-            .pairing
+        for lower in self
+            .config
+            .cells_pairing()
             .damaged_by(page.page, geometry.pages_per_block)
         {
             let addr = PageAddr {

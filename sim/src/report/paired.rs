@@ -25,7 +25,8 @@ pub(super) fn section(sizes: &Sizes, out: &Path, bar: &ProgressBar) -> Result<Se
         "The `mlc` preset pairs its pages as Linux's `dist3_pairing_scheme` (the upper page of a wordline programmed three pages after its lower), \
          `tlc` interleaves lower, middle and upper pages (L0 L1 M0 L2 M1 U0 ...). A program cut in torn mode damages the pages of lower groups on its wordline, \
          synced long before (most of their bits scrambled); in the other modes the program in flight is lost whole. \
-         The index keeps its journal to lower pages (\"SLC mode\"): a cut program of the journal never reaches a page it flushed. \
+         The index keeps its journal to pages no two of which share a wordline under any known scheme (none, dist3, dist5, both TLC orders) nor the declared one, \
+         whatever the part declares: a cut program of the journal never reaches a page it flushed, even on a part that declares a pairing its cells do not follow. \
          Incarnations use every page (they are written whole and named only after); the anchor writes each record to its two lanes one after the other, \
          so a cut in one leaves the other whole.\n\n",
     );
@@ -60,10 +61,7 @@ fn crash_table(sizes: &Sizes, bar: &ProgressBar) -> (String, u64, Vec<serde_json
     for device in Device::ALL {
         for (depth, ops) in [(1, sizes.paired_ops), (2, sizes.paired_depth2_ops)] {
             bar.set_message(format!("paired {} depth {depth}", device.name()));
-            let part = Part {
-                device: Some(device),
-                bad_blocks: Vec::new(),
-            };
+            let part = Part::on(Some(device));
             let layout = logstore::SlotLayoutKind::Full;
             let case =
                 campaign::exhaustive_case(0, ops, WorkloadKind::Uniform, layout, true, &part);
@@ -91,51 +89,42 @@ fn crash_table(sizes: &Sizes, bar: &ProgressBar) -> (String, u64, Vec<serde_json
     (md, failures, rows)
 }
 
-/// Each preset protected, and MLC and TLC naive, at each flush interval.
+/// Each preset at each flush interval.
 fn cost_rows(ops: u64) -> Result<Vec<FlushCost>, String> {
-    let layouts = [
-        (Device::Slc, false),
-        (Device::Mlc, false),
-        (Device::Tlc, false),
-        (Device::Mlc, true),
-        (Device::Tlc, true),
-    ];
     let mut rows = Vec::new();
-    for (device, naive) in layouts {
+    for device in Device::ALL {
         for every in FLUSH_EVERY {
-            rows.push(flush_cost(device, naive, every, ops)?);
+            rows.push(flush_cost(device, every, ops)?);
         }
     }
     Ok(rows)
 }
 
 fn label(cost: &FlushCost) -> String {
-    match (cost.device, cost.naive) {
-        (Device::Slc, _) => "slc".into(),
-        (device, false) => format!("{} (lower pages)", device.name()),
-        (device, true) => format!("{} naive", device.name()),
-    }
+    cost.device.name().into()
 }
 
 fn cost_markdown(costs: &[FlushCost], ops: u64) -> String {
     let mut md = format!(
-        "What the protection costs, on the same ingest ({ops} inserts; small geometry, 16 pages a block for MLC, 48 for TLC): \
+        "What the protection costs, on the same ingest ({ops} inserts; small geometry, 16 pages a block for SLC and MLC, 48 for TLC): \
          write amplification (bytes programmed, spare included, over bytes of entries), erases an insert (a journal of fewer pages packs sooner), \
-         device time a flush at one insert a flush (a lower page programs in half the nominal time, an upper in one and a half), \
-         and the share of a journal block's bytes the journal writes. Naive: every page, nothing protected (its crash campaigns would lose flushed entries: \
-         the planted `PairingUnaware` fails within 1,000 crash points). `cargo run --release -- wear --ops {ops} --device <preset> --flush-every <n>`.\n\n\
-         | layout | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal capacity |\n|---|---:|---:|---:|---:|---:|\n"
+         device time a flush (a lower page programs in half the nominal time, an upper in one and a half), \
+         and the share of a journal block's bytes the journal writes, against the share it would write trusting the part's declared pairing \
+         (its lower pages, every page on SLC; that layout loses flushed entries on a part whose cells pair otherwise: the planted `TrustDeclaredPairing` fails within 1,000 crash points). \
+         `cargo run --release -- wear --ops {ops} --device <preset> --flush-every <n>`.\n\n\
+         | preset | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal capacity | declared-only capacity |\n|---|---:|---:|---:|---:|---:|---:|\n"
     );
     for cost in costs {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.0}% |",
+            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.0}% | {:.0}% |",
             label(cost),
             cost.flush_every,
             cost.write_amplification,
             cost.erases_per_insert,
             cost.device_us_per_flush,
-            100.0 * cost.journal_capacity
+            100.0 * cost.journal_capacity,
+            100.0 * cost.declared_capacity
         );
     }
     md.push('\n');
