@@ -208,8 +208,11 @@ impl Shape {
         if entries > shape.buckets() * bucket_slots as u64 {
             return Err(invalid("entry count", entries).into());
         }
-        // A filter is at most 4 bytes an entry and a page of descriptor.
-        if filter_bytes > entries.saturating_mul(4).saturating_add(4096) {
+        // A filter is a tag a slot (17 bits, whatever the entries: a table
+        // frozen part-full has more slots than entries): at most 4 bytes a
+        // slot and a page of descriptor.
+        let slots = shape.buckets().saturating_mul(bucket_slots as u64);
+        if filter_bytes > slots.saturating_mul(4).saturating_add(4096) {
             return Err(invalid("filter bytes", filter_bytes).into());
         }
         let shape = shape.with_filter(filter_bytes, geometry);
