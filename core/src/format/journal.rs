@@ -187,6 +187,12 @@ impl Page {
         if !crc_holds(bytes, CRC_RANGE) && !planted::active(Bug::SkipCrc) {
             return Err(JournalPageFault::BadCrc);
         }
+        if synced_back > SYNCED_SELF {
+            return Err(malformed(DecodeError::Invalid {
+                what: "synced-through distance",
+                value: u64::from(synced_back),
+            }));
+        }
         let body = Reader::new(bytes)
             .raw(PAGE_HEADER_BYTES + length)
             .map_err(malformed)?;
@@ -301,6 +307,29 @@ mod tests {
                 "flip of bit {bit} accepted"
             );
         }
+    }
+
+    /// A distance past the commit copy's marker is no distance a writer
+    /// makes: decoding it as an older sequence would not round-trip (found
+    /// by the `journal` fuzz target, `corpus/regressions/journal/`).
+    #[test]
+    fn a_synced_distance_past_the_copy_marker_is_malformed() {
+        let page = Page {
+            epoch: 1,
+            generation: 2,
+            sequence: u64::from(u32::MAX) * 4,
+            synced_through: Some(u64::from(u32::MAX) * 4),
+            erase_count: 0,
+            entries: vec![],
+        };
+        let mut bytes = page.encode(256);
+        assert_eq!(Page::decode(&bytes), Ok(page));
+        bytes[24..28].copy_from_slice(&(SYNCED_SELF + 1).to_le_bytes());
+        seal_page(&mut bytes);
+        assert!(matches!(
+            Page::decode(&bytes),
+            Err(JournalPageFault::Malformed(_))
+        ));
     }
 
     #[test]
