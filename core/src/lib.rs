@@ -59,7 +59,10 @@ pub use journal::{
 };
 pub use logtable::SlotLayoutKind;
 pub use pairing::{unpaired_pages, PageRole, Pairing, MLC_LEAD_MAX};
-pub use store::{FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats, WornOut};
+pub use store::{
+    BlockBudget, FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats, TooFewBlocks,
+    WornOut,
+};
 pub use types::{Hash, Info, Value};
 
 /// The detailed causes a [`StoreError`] or a [`RecoveryReport`] can carry.

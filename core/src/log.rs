@@ -242,14 +242,23 @@ impl<F: Flash> Log<F> {
 
     /// Writes `live` to a new journal region and commits an anchor naming it
     /// and `incarnations`; then frees every block no longer named. `Full` if
-    /// `live` does not fit (nothing changed then).
+    /// `live` does not fit, `OutOfBlocks` if no region could be had: nothing
+    /// the record names changed then, and the log stays usable.
     pub fn replace_journal(
         &mut self,
         live: &[Entry],
         incarnations: Vec<Region>,
     ) -> Result<Vec<u64>, LogError> {
+        self.check()?;
+        let (journal, positions) = match self.write_journal(live) {
+            Ok(written) => written,
+            Err(error @ (LogError::Full { .. } | LogError::OutOfBlocks(_))) => return Err(error),
+            Err(error) => {
+                self.poisoned = true;
+                return Err(error);
+            }
+        };
         self.guarded(|log| {
-            let (journal, positions) = log.write_journal(live)?;
             log.commit(journal.region().clone(), incarnations)?;
             log.journal = journal;
             Ok(positions)

@@ -402,14 +402,20 @@ impl Part {
         let base = self
             .device
             .map_or_else(CheckConfig::default, CheckConfig::on_device);
-        let geometry = self.pairing_of(base)?.geometry;
-        match self.bad_blocks.iter().find(|&&b| b >= geometry.blocks) {
-            Some(block) => Err(format!(
+        let base = self.pairing_of(base)?;
+        let geometry = base.geometry;
+        if let Some(block) = self.bad_blocks.iter().find(|&&b| b >= geometry.blocks) {
+            return Err(format!(
                 "--bad-blocks {block}: the device has blocks 0 to {}",
                 geometry.blocks - 1
-            )),
-            None => Ok(()),
+            ));
         }
+        // The largest store a campaign's seeds build must fit what is left.
+        let config = CheckConfig {
+            bad_blocks: self.bad_blocks.clone(),
+            ..base
+        };
+        config.check().map_err(|e| format!("--bad-blocks: {e}"))
     }
 
     /// `config` with the part's declared and physical pairing.

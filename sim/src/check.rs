@@ -176,6 +176,10 @@ impl CheckConfig {
         self.store
             .check(self.geometry)
             .map_err(|e| format!("store configuration: {e}"))?;
+        if self.endurance_cycles == Some(0) {
+            return Err("endurance_cycles 0: a block endures at least one P/E cycle".into());
+        }
+        self.check_good_blocks()?;
         if let Some(errors) = &self.error_model {
             errors.check()?;
         }
@@ -188,6 +192,27 @@ impl CheckConfig {
             ));
         }
         self.faults.check()
+    }
+}
+
+impl CheckConfig {
+    /// The blocks marked bad at manufacture (the list and the part's marks
+    /// for this device seed) must leave the store the good blocks it
+    /// needs: else the configuration is bad input, refused as `create`
+    /// would refuse it.
+    fn check_good_blocks(&self) -> Result<(), String> {
+        let sim = self.sim_config();
+        let bad = crate::nand::factory_bad(&sim, self.device_seed)
+            .iter()
+            .filter(|&&b| b)
+            .count() as u32;
+        let budget = self
+            .store
+            .block_budget(self.geometry)
+            .map_err(|e| format!("store configuration: {e}"))?;
+        budget
+            .check(self.geometry.blocks, bad)
+            .map_err(|e| format!("bad blocks: {e}"))
     }
 }
 
@@ -303,6 +328,8 @@ pub struct Runner {
     /// Each block's erases before the store was made (a precycled part):
     /// what the store cannot know of.
     erases_before: Vec<u32>,
+    /// Why the store went read-only, as it said.
+    read_only_why: Option<String>,
 }
 
 type Checked<T> = Result<T, String>;
@@ -344,6 +371,7 @@ impl Runner {
             bad_durable: Vec::new(),
             reopen_erases_from: None,
             erases_before,
+            read_only_why: None,
         })
     }
 
@@ -387,6 +415,11 @@ impl Runner {
     /// The step at which the store went read-only, if it did.
     pub fn read_only_at(&self) -> Option<u64> {
         self.report.read_only_at
+    }
+
+    /// Why the store went read-only, as it said, if it did.
+    pub fn read_only_why(&self) -> Option<&str> {
+        self.read_only_why.as_deref()
     }
 
     /// Whether the last failed step was the store refusing it (rather than
@@ -561,9 +594,10 @@ impl Runner {
                 self.recover()?;
                 Ok(true)
             }
-            Err(Failure::Store(StoreError::ReadOnly(_))) => {
+            Err(Failure::Store(StoreError::ReadOnly(why))) => {
                 // Worn out: the write was refused, not acknowledged.
                 self.report.read_only_at.get_or_insert(self.report.steps);
+                self.read_only_why.get_or_insert(why.to_string());
                 Ok(false)
             }
             Err(Failure::Store(error)) if is_reported_loss(&error) => {

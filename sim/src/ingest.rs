@@ -187,6 +187,20 @@ fn cluster_hashes(path: &Path, cluster_bytes: usize) -> std::io::Result<(Vec<Has
     }
 }
 
+/// `geometry` with blocks enough for `store`'s incarnations, journal,
+/// lanes and spare ([`logstore::BlockBudget`]), `bad` bad blocks and 5% for
+/// a part's factory marks: a store of more incarnations than the device
+/// holds gets a larger device, not a refusal.
+pub fn fitted(geometry: Geometry, store: &StoreConfig, bad: usize) -> Result<Geometry, String> {
+    let budget = store.block_budget(geometry).map_err(|e| e.to_string())?;
+    let needed = u64::from(budget.needed()) + bad as u64;
+    let blocks = u64::from(geometry.blocks).max(needed + needed.div_ceil(20));
+    let blocks = u32::try_from(blocks).map_err(|_| format!("{blocks} blocks: too many"))?;
+    let fitted = Geometry { blocks, ..geometry };
+    fitted.validate().map_err(|e| e.to_string())?;
+    Ok(fitted)
+}
+
 /// Ingests every file under `paths`; `tick` gets the files done.
 pub fn ingest(
     paths: &[PathBuf],
@@ -196,9 +210,10 @@ pub fn ingest(
     if config.cluster_bytes == 0 {
         return Err("cluster size must be at least 1 byte".into());
     }
+    let geometry = fitted(config.geometry, &config.store, config.bad_blocks.len())?;
     let mut sim = match config.device {
-        Some(device) => device.sim_config(config.geometry),
-        None => SimConfig::new(config.geometry),
+        Some(device) => device.sim_config(geometry),
+        None => SimConfig::new(geometry),
     };
     sim.factory_bad.extend(config.bad_blocks.iter().copied());
     let flash = SimFlash::new(sim, 0).map_err(|e| e.to_string())?;

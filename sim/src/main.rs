@@ -686,6 +686,9 @@ fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
         "bad_blocks_retired": report.bad_blocks_retired,
         "erases_per_reopen_max": report.erases_per_reopen_max,
         "erase_count_drift_max": report.erase_count_drift_max,
+        "usable_blocks": report.usable_blocks, "usable_erase_min": report.usable_erase_min,
+        "usable_erase_max": report.usable_erase_max,
+        "usable_erase_stddev": report.usable_erase_stddev,
     });
     emit(json, &figures);
     Ok(report.audit_failed.is_none() && report.broken.is_none())

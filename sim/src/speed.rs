@@ -68,8 +68,11 @@ fn per_second(count: u64, start: Instant) -> f64 {
     count as f64 / start.elapsed().as_secs_f64().max(1e-9)
 }
 
-fn store_device() -> SimFlash {
-    let mut config = SimConfig::new(Geometry::new(2048, 64, 512).expect("valid geometry"));
+/// A device of 2 KiB pages, 64 a block, with the blocks `store` needs.
+fn store_device(store: &StoreConfig) -> SimFlash {
+    let geometry = Geometry::new(2048, 64, 512).expect("valid geometry");
+    let geometry = crate::ingest::fitted(geometry, store, 0).expect("a device that fits");
+    let mut config = SimConfig::new(geometry);
     config.endurance_cycles = u32::MAX;
     SimFlash::new(config, 0).expect("valid device")
 }
@@ -79,7 +82,7 @@ fn store_figures(keys: u64, layout: SlotLayoutKind) -> Result<Vec<Figure>, Strin
     let mut config = StoreConfig::new(14, 32);
     config.incarnations_max = 64;
     config.layout = layout;
-    let mut store = Store::create(store_device(), config).map_err(|e| e.to_string())?;
+    let mut store = Store::create(store_device(&config), config).map_err(|e| e.to_string())?;
     let start = Instant::now();
     for key in 0..keys {
         store

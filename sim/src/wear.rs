@@ -139,9 +139,16 @@ pub struct WearReport {
     pub stopped: Option<String>,
     /// Inserts done when the store went read-only (worn out), if it did.
     pub read_only_at: Option<u64>,
-    /// Mean erase count when the run ended (read-only, at the end of
-    /// life), as a fraction of rated endurance.
+    /// Mean erase count of the usable blocks (all but the factory-bad)
+    /// when the run ended (read-only, at the end of life), as a fraction of
+    /// rated endurance.
     pub endurance_used: f64,
+    /// Blocks not marked bad at manufacture, and their erase counts' spread
+    /// at the end: lowest, highest, standard deviation.
+    pub usable_blocks: u32,
+    pub usable_erase_min: u32,
+    pub usable_erase_max: u32,
+    pub usable_erase_stddev: f64,
     /// Blocks the store retired as bad (factory-bad ones included).
     pub bad_blocks_retired: u32,
     /// The most erases one reopen cost, and how far any block's erase
@@ -198,7 +205,8 @@ pub fn wear(config: &WearConfig, tick: &dyn Fn(u64)) -> Result<WearReport, Strin
         }
         if runner.read_only_at().is_some() {
             report.read_only_at = Some(op);
-            report.stopped = Some(format!("read-only (worn out) after {op} inserts"));
+            let why = runner.read_only_why().unwrap_or("worn out");
+            report.stopped = Some(format!("read-only after {op} inserts: {why}"));
             break;
         }
         report.ops_done += 1;
@@ -299,7 +307,17 @@ fn finish(report: &mut WearReport, runner: &Runner, config: &WearConfig) {
     report.scrubs = checked.scrubs;
     report.erases_per_reopen_max = checked.erases_per_reopen_max;
     report.erase_count_drift_max = checked.erase_count_drift_max;
-    report.endurance_used = report.erase_mean / f64::from(config.endurance_cycles.max(1));
+    let usable = usable_counts(flash);
+    report.usable_blocks = usable.len() as u32;
+    let spread = sample(report.ops_done, &usable);
+    (report.usable_erase_min, report.usable_erase_max) = (spread.erase_min, spread.erase_max);
+    report.usable_erase_stddev = (usable
+        .iter()
+        .map(|&c| (f64::from(c) - spread.erase_mean).powi(2))
+        .sum::<f64>()
+        / usable.len().max(1) as f64)
+        .sqrt();
+    report.endurance_used = spread.erase_mean / f64::from(config.endurance_cycles.max(1));
     report.bad_blocks_retired = runner.bad_blocks_known();
     report.anchor_lanes = runner.anchor_lanes();
     let Losses {
@@ -308,6 +326,18 @@ fn finish(report: &mut WearReport, runner: &Runner, config: &WearConfig) {
         resurrected,
     } = runner.losses();
     (report.lost_flushed, report.stale, report.resurrected) = (lost_flushed, stale, resurrected);
+}
+
+/// Erase counts of the blocks not marked bad at manufacture: the ones the
+/// store could wear.
+fn usable_counts(flash: &SimFlash) -> Vec<u32> {
+    flash
+        .erase_counts()
+        .iter()
+        .enumerate()
+        .filter(|&(b, _)| !flash.is_factory_bad(logstore::BlockAddr(b as u32)))
+        .map(|(_, &c)| c)
+        .collect()
 }
 
 #[cfg(test)]

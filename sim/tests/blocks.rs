@@ -186,6 +186,70 @@ fn a_worn_out_store_is_read_only_and_keeps_every_flushed_entry() {
     }
 }
 
+/// Full is not the end of life: a store that does not evict, whose grown
+/// bad blocks took the room of its next incarnation but left the spare for
+/// the writes it must make (a journal region or an incarnation's copy, and
+/// a lane move), answers `Full(Blocks)`, stays writable (flushes, packs),
+/// and opens writable. Read-only only below that spare.
+#[test]
+fn running_out_of_blocks_with_the_spare_left_is_full_not_read_only() {
+    let mut seen_full = 0;
+    for seed in 0..30u64 {
+        // Incarnations of 5 blocks, a 5-block journal: a freeze needs 12
+        // free blocks, the spare is 7.
+        let mut config = StoreConfig::new(7, 5);
+        config.incarnations_max = 4;
+        let geometry = Geometry::new(512, 16, 64).unwrap();
+        let blocks = config.block_budget(geometry).unwrap().needed();
+        let sim = SimConfig::new(Geometry::new(512, 16, blocks).unwrap());
+        let mut store = Store::create(SimFlash::new(sim, seed).unwrap(), config).unwrap();
+        store.flash_mut().set_fault_rates(logstore_sim::FaultRates {
+            erase_fail: 0.08,
+            ..Default::default()
+        });
+        let spare = store.block_budget().spare();
+        let mut error = None;
+        // Bounded: 4 incarnations of 512 slots fill within 3,000 inserts.
+        for key in 0..6_000u64 {
+            if let Err(e) = store.insert(hash_of(key), info_of(key)) {
+                error = Some(e);
+                break;
+            }
+        }
+        let (free, bad) = store.blocks_free_and_bad();
+        match error {
+            Some(StoreError::Full(logstore::FullReason::Blocks(_))) => {
+                assert!(
+                    bad > 0 && free >= spare,
+                    "seed {seed}: {free} free, {bad} bad"
+                );
+                assert!(store.read_only().is_none(), "seed {seed}");
+                let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+                assert!(
+                    reopened.read_only().is_none(),
+                    "seed {seed}: reopened read-only"
+                );
+                reopened.flush().unwrap();
+                seen_full += 1;
+            }
+            Some(StoreError::ReadOnly(why)) => {
+                assert!(
+                    free < spare,
+                    "seed {seed}: read-only with {free} free: {why}"
+                );
+            }
+            other => assert!(
+                matches!(other, None | Some(StoreError::Full(_))),
+                "seed {seed}: {other:?}"
+            ),
+        }
+    }
+    assert!(
+        seen_full >= 3,
+        "{seen_full} seeds ran out of blocks with the spare left"
+    );
+}
+
 /// How many of the `flushed` entries the store holds; evicted ones may be
 /// gone, none may be wrong.
 fn check(store: &mut Store<SimFlash>, flushed: &BTreeMap<u64, Info>, when: &str) -> usize {

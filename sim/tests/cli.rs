@@ -106,3 +106,38 @@ fn report_prints_short_lines_and_json_on_request() {
     assert_eq!(figures["failures"], 0);
     assert!(figures["sections"]["speed"].is_object());
 }
+
+/// Bad blocks that leave the store too few good blocks, and a part whose
+/// blocks endure no cycle, are bad input (exit 2, one line), not a check
+/// that failed: on the command line (run, sweep, exhaustive) and in a case
+/// file.
+#[test]
+fn a_device_that_cannot_hold_the_store_is_bad_input() {
+    let every: Vec<String> = (0..128).map(|b| b.to_string()).collect();
+    let every = every.join(",");
+    for command in [
+        vec!["run", "--ops", "100", "--bad-blocks", &every],
+        vec![
+            "sweep",
+            "--seeds",
+            "0..2",
+            "--ops",
+            "100",
+            "--bad-blocks",
+            &every,
+        ],
+        vec!["exhaustive", "--ops", "50", "--bad-blocks", &every],
+    ] {
+        assert!(refused(&command).contains("good blocks"), "{command:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let all_bad = case_with(d, "all-bad", |c| {
+        c["config"]["bad_blocks"] = (0..128).collect::<Vec<u32>>().into()
+    });
+    assert!(refused(&["replay", &all_bad]).contains("good blocks"));
+    let no_endurance = case_with(d, "endurance", |c| {
+        c["config"]["endurance_cycles"] = 0.into()
+    });
+    assert!(refused(&["replay", &no_endurance]).contains("endurance"));
+}

@@ -256,9 +256,12 @@ fn ecc_parity_must_fit_the_spare_area() {
 /// entry: the store opens it (the full report's ingest met this).
 #[test]
 fn an_incarnation_frozen_part_full_reopens() {
-    let geometry = Geometry::new(512, 16, 256).unwrap();
+    // One incarnation of 133 blocks, and the spare to copy it: 273 blocks.
+    let geometry = Geometry::new(512, 16, 280).unwrap();
     let flash = SimFlash::new(SimConfig::new(geometry), 3).unwrap();
-    let mut store = Store::create(flash, StoreConfig::new(12, 1)).unwrap();
+    let mut config = StoreConfig::new(12, 1);
+    config.incarnations_max = 1;
+    let mut store = Store::create(flash, config).unwrap();
     let mut key = 0;
     // Bounded: a one-block journal fills within a few hundred entries.
     while store.stats().freezes == 0 && key < 10_000 {
@@ -271,5 +274,87 @@ fn an_incarnation_frozen_part_full_reopens() {
     let (mut store, _) = Store::open(store.into_flash()).unwrap();
     for k in 0..key {
         assert_eq!(store.get(&hash_of(k)).unwrap(), Some(info_of(k)));
+    }
+}
+
+/// A configuration whose incarnations, journal, lanes and spare cannot fit
+/// the device's good blocks is refused at create, the numbers named.
+#[test]
+fn create_refuses_a_configuration_that_cannot_hold_its_incarnations() {
+    // 64 buckets of 4 slots: 3 blocks an incarnation (buckets and filter).
+    let mut config = config(6, 4, SlotLayoutKind::Full);
+    config.incarnations_max = 32;
+    let budget = config
+        .block_budget(Geometry::new(512, 16, 64).unwrap())
+        .unwrap();
+    assert_eq!(budget.incarnation_blocks, 3);
+    let lanes = logstore::testing::LANES as u32;
+    // 32 incarnations, the journal, the lanes; the spare: the journal (larger
+    // than an incarnation) and a lane move.
+    assert_eq!(budget.needed(), 32 * 3 + 4 + lanes + 4 + lanes);
+    let Err(error) = Store::create(device(64), config) else {
+        panic!("a store of 32 incarnations of 3 blocks accepted on 64 blocks");
+    };
+    let StoreError::TooFewBlocks(short) = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(
+        (short.needed, short.good, short.bad),
+        (budget.needed(), 64, 0)
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("need {} good blocks", budget.needed())),
+        "{text}"
+    );
+    assert!(text.contains("the device has 64 (0 bad)"), "{text}");
+    // Fits the device's blocks, not its good ones: five are bad.
+    config.incarnations_max = (64 - 4 - 2 * lanes - 4) / 3;
+    assert!(Store::create(device(64), config).is_ok());
+    let mut sim = SimConfig::new(Geometry::new(512, 16, 64).unwrap());
+    sim.factory_bad = vec![0, 9, 17, 40, 63];
+    let flash = SimFlash::new(sim, 3).unwrap();
+    match Store::create(flash, config) {
+        Err(StoreError::TooFewBlocks(short)) => assert_eq!((short.good, short.bad), (59, 5)),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+/// A store that evicts, short of blocks for a freeze at its limit (the
+/// spare holds a region, not an incarnation and a journal at once), drops
+/// its oldest incarnation first: never `Full`, never read-only.
+#[test]
+fn an_evicting_store_short_of_blocks_evicts_instead_of_answering_full() {
+    for layout in LAYOUTS {
+        let mut config = config(6, 2, layout);
+        config.incarnations_max = 4;
+        config.evict_oldest = true;
+        let budget = config
+            .block_budget(Geometry::new(512, 16, 64).unwrap())
+            .unwrap();
+        let mut store = Store::create(device(budget.needed()), config).unwrap();
+        let mut model = BTreeMap::new();
+        for key in 0..6_000u64 {
+            store.insert(hash_of(key), info_of(key)).unwrap();
+            model.insert(hash_of(key), info_of(key));
+            if key % 16 == 15 {
+                store.flush().unwrap();
+            }
+        }
+        let stats = store.stats();
+        assert!(
+            stats.evictions >= 10 && stats.incarnations <= 4,
+            "{stats:?}"
+        );
+        assert!(store.read_only().is_none());
+        store.flush().unwrap();
+        let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+        for key in 5_900..6_000 {
+            assert_eq!(reopened.get(&hash_of(key)).unwrap(), Some(info_of(key)));
+        }
+        // Whatever is there is right.
+        for (hash, info) in reopened.contents().unwrap() {
+            assert_eq!(model.get(&hash), Some(&info));
+        }
     }
 }

@@ -181,7 +181,11 @@ impl Journal {
             meta: Vec::new(),
         };
         while region.blocks.len() < blocks as usize {
-            let block = alloc.allocate()?;
+            // Out of blocks part way: the blocks taken go back to the pool,
+            // so what is free is counted right.
+            let block = alloc.allocate().inspect_err(|_| {
+                region.blocks.iter().for_each(|&b| alloc.release(b));
+            })?;
             if erase_or_retire(flash, alloc, block)? {
                 region.blocks.push(block);
             }

@@ -68,6 +68,7 @@ impl StoreConfig {
             return Err(LogError::Journal(JournalError::PageTooSmall { page_bytes }).into());
         }
         Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
+        self.block_budget(geometry)?.check(geometry.blocks, 0)?;
         if self.layout == SlotLayoutKind::Compact {
             let pos_bits = position_bits(geometry, self.journal_blocks);
             if pos_bits > COMPACT_SLOT_BITS.saturating_sub(self.order) {
@@ -76,6 +77,31 @@ impl StoreConfig {
             }
         }
         Ok(())
+    }
+
+    /// The erase blocks this configuration needs on a device of
+    /// `geometry`: see [`BlockBudget`].
+    pub fn block_budget(&self, geometry: Geometry) -> Result<BlockBudget, StoreError> {
+        let incarnation = Incarnation::blocks_max(geometry, self.order, self.bucket_slots)?;
+        Ok(self.budget_with(incarnation))
+    }
+
+    /// As [`StoreConfig::block_budget`], an incarnation of a shape the
+    /// device cannot hold counted as the whole device.
+    pub(crate) fn block_budget_or_device(&self, geometry: Geometry) -> BlockBudget {
+        let incarnation = Incarnation::blocks_max(geometry, self.order, self.bucket_slots)
+            .unwrap_or(u64::from(geometry.blocks));
+        self.budget_with(incarnation)
+    }
+
+    fn budget_with(&self, incarnation_blocks: u64) -> BlockBudget {
+        BlockBudget {
+            incarnations_max: self.incarnations_max,
+            incarnation_blocks: u32::try_from(incarnation_blocks).unwrap_or(u32::MAX),
+            journal_blocks: self.journal_blocks,
+            lanes: crate::anchor::LANES as u32,
+            evict_oldest: self.evict_oldest,
+        }
     }
 
     pub(crate) fn cuckoo(&self) -> CuckooConfig {
@@ -154,6 +180,94 @@ impl StoreConfig {
             },
         })
     }
+}
+
+/// The erase blocks a store needs: room for `incarnations_max`
+/// incarnations, its journal and its anchor lanes, and a spare for the
+/// largest region one write replaces while the old one is still named (a
+/// journal region when packing, an incarnation's copy when scrubbing) with
+/// a move of the anchor lanes. A store at its limit that evicts drops its
+/// oldest incarnation first when the spare cannot also hold the new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockBudget {
+    pub incarnations_max: u32,
+    /// Blocks of one incarnation (buckets and filter), at most.
+    pub incarnation_blocks: u32,
+    pub journal_blocks: u32,
+    /// Blocks of the anchor's lanes.
+    pub lanes: u32,
+    pub evict_oldest: bool,
+}
+
+impl BlockBudget {
+    /// Blocks the writes a store must always be able to make take at once:
+    /// a new journal region or an incarnation's copy, and new anchor
+    /// lanes. A store that evicts must also be able to freeze with nothing
+    /// left to evict: a new incarnation, journal region and lanes. Fewer
+    /// free blocks than this, for bad blocks, is the end of its life.
+    pub fn spare(&self) -> u32 {
+        let region = self.incarnation_blocks.max(self.journal_blocks);
+        if self.evict_oldest {
+            self.freeze_blocks()
+        } else {
+            region.saturating_add(self.lanes)
+        }
+    }
+
+    /// Blocks a freeze takes at once: a new incarnation, a new journal
+    /// region and new anchor lanes.
+    pub fn freeze_blocks(&self) -> u32 {
+        self.incarnation_blocks
+            .saturating_add(self.journal_blocks)
+            .saturating_add(self.lanes)
+    }
+
+    /// Good blocks the store needs: what it holds at its limit
+    /// (`incarnations_max` incarnations, a journal, the lanes) and the
+    /// largest region one write replaces with a move of the lanes.
+    pub fn needed(&self) -> u32 {
+        let region = self.incarnation_blocks.max(self.journal_blocks);
+        self.incarnations_max
+            .saturating_mul(self.incarnation_blocks)
+            .saturating_add(self.journal_blocks)
+            .saturating_add(self.lanes)
+            .saturating_add(region)
+            .saturating_add(self.lanes)
+    }
+
+    /// Refuses a device of `blocks` blocks, `bad` of them bad, that cannot
+    /// hold what [`BlockBudget::needed`] counts.
+    pub fn check(&self, blocks: u32, bad: u32) -> Result<(), StoreError> {
+        let good = blocks.saturating_sub(bad);
+        if good >= self.needed() {
+            return Ok(());
+        }
+        Err(StoreError::TooFewBlocks(TooFewBlocks {
+            budget: *self,
+            needed: self.needed(),
+            good,
+            bad,
+        }))
+    }
+}
+
+/// A device with fewer good blocks than a configuration needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} incarnations of {} blocks, a journal of {} blocks, {} anchor lanes and a spare of {} \
+     (a region of {} replaced while named, and a lane move) need {needed} good blocks; the device has {good} ({bad} bad)",
+    .budget.incarnations_max,
+    .budget.incarnation_blocks,
+    .budget.journal_blocks,
+    .budget.lanes,
+    .budget.incarnation_blocks.max(.budget.journal_blocks) + .budget.lanes,
+    .budget.incarnation_blocks.max(.budget.journal_blocks)
+)]
+pub struct TooFewBlocks {
+    pub budget: BlockBudget,
+    pub needed: u32,
+    pub good: u32,
+    pub bad: u32,
 }
 
 /// Refuses a configuration whose table, frozen, would not fit on the

@@ -12,7 +12,7 @@
 mod config;
 mod scrub;
 
-pub use config::StoreConfig;
+pub use config::{BlockBudget, StoreConfig, TooFewBlocks};
 pub use scrub::ScrubReport;
 
 use crate::alloc::OutOfBlocks;
@@ -54,6 +54,10 @@ pub enum StoreError {
     /// not fit: refused before anything is allocated.
     #[error("store configuration does not fit the device: {0}")]
     TooLarge(String),
+    /// The device has too few good blocks for the configuration's
+    /// incarnations, journal, lanes and spare: refused at create.
+    #[error("store configuration does not fit the device: {0}")]
+    TooFewBlocks(TooFewBlocks),
     /// `journal_blocks` is 0: the log store needs a journal.
     #[error("a store needs at least one journal block (journal_blocks is 0)")]
     NoJournal,
@@ -83,7 +87,7 @@ pub enum StoreError {
 pub enum WornOut {
     /// Too few good blocks are left to write a new region and move the
     /// anchor.
-    #[error("{free} free blocks, {needed} needed for the next region, {bad} retired as bad")]
+    #[error("{free} free blocks, {needed} needed for the writes the store must be able to make (a region and a lane move), {bad} retired as bad")]
     NoSpareBlocks { free: u32, needed: u32, bad: u32 },
     /// Every fresh block tried for the anchor failed.
     #[error("the anchor could not move to good blocks")]
@@ -199,8 +203,18 @@ const ROOM_ATTEMPTS_MAX: u32 = 4;
 
 impl<F: Flash> Store<F> {
     /// Formats `flash` as an empty store.
-    pub fn create(flash: F, config: StoreConfig) -> Result<Self, StoreError> {
-        config.check(flash.geometry())?;
+    pub fn create(mut flash: F, config: StoreConfig) -> Result<Self, StoreError> {
+        let geometry = flash.geometry();
+        config.check(geometry)?;
+        let mut bad = 0;
+        for block in 0..geometry.blocks {
+            bad += u32::from(
+                flash
+                    .is_bad(crate::flash::BlockAddr(block))
+                    .map_err(StoreError::Flash)?,
+            );
+        }
+        config.block_budget(geometry)?.check(geometry.blocks, bad)?;
         let media = Media::new(flash).map_err(|(error, _)| StoreError::Flash(error))?;
         let log = Log::create(media, config.journal_blocks, config.encode())?;
         let table = LogTable::new(
@@ -240,26 +254,27 @@ impl<F: Flash> Store<F> {
         self.read_only.as_ref()
     }
 
-    /// Blocks a write may need at once: a freeze writes a new incarnation
-    /// (before it evicts any), a new journal region and two fresh anchor
-    /// lanes.
-    fn spare_needed(&self) -> u32 {
+    /// The blocks this store's configuration needs on its device.
+    fn budget(&self) -> BlockBudget {
         let geometry = self.log.flash().geometry();
-        let incarnation =
-            Incarnation::blocks_max(geometry, self.config.order, self.config.bucket_slots)
-                .unwrap_or(u64::from(geometry.blocks));
-        let incarnation = u32::try_from(incarnation).unwrap_or(u32::MAX);
-        incarnation
-            .saturating_add(self.config.journal_blocks)
-            .saturating_add(crate::anchor::LANES as u32)
+        self.config.block_budget_or_device(geometry)
     }
 
-    /// Whether the device lacks the spare a write may need, its blocks
-    /// retired as bad: it is worn out.
+    /// The blocks the store's configuration needs on its device, and the
+    /// spare below which it is worn out.
+    pub fn block_budget(&self) -> BlockBudget {
+        self.budget()
+    }
+
+    /// Whether bad blocks leave fewer free blocks than the writes the store
+    /// must always be able to make take at once ([`BlockBudget::spare`]):
+    /// it is worn out. Fewer free blocks than a freeze needs, with that
+    /// spare still there, is full, not the end of life.
     fn worn_out(&self) -> Option<WornOut> {
         let (free, bad) = self.log.free_and_bad_blocks();
-        let needed = self.spare_needed();
-        (bad > 0 && free < needed).then_some(WornOut::NoSpareBlocks { free, needed, bad })
+        let needed = self.budget().spare();
+        let short = self.room() < u64::from(needed);
+        (bad > 0 && short).then_some(WornOut::NoSpareBlocks { free, needed, bad })
     }
 
     /// Runs a write: refused while read-only; an error that says the device
@@ -271,7 +286,16 @@ impl<F: Flash> Store<F> {
         if let Some(why) = &self.read_only {
             return Err(StoreError::ReadOnly(why.clone()));
         }
-        let result = op(self);
+        // A store that evicts keeps room for a freeze (the one an open's
+        // rebuild may make too): it drops its oldest incarnations first.
+        let need = self.budget().freeze_blocks();
+        let result = self.evicting_for_room(need, false, op);
+        self.worn_out_on(result)
+    }
+
+    /// A write's result: an error that says the device is worn out turns
+    /// the store read-only for good (and is `ReadOnly`).
+    fn worn_out_on<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         let Err(error) = &result else {
             return result;
         };
@@ -286,7 +310,9 @@ impl<F: Flash> Store<F> {
             {
                 Some(WornOut::RegionsFailing { bad })
             }
-            StoreError::Full(FullReason::Blocks(_)) => self.worn_out(),
+            StoreError::Full(FullReason::Blocks(_)) | StoreError::Log(LogError::OutOfBlocks(_)) => {
+                self.worn_out()
+            }
             _ => None,
         };
         match why {
@@ -297,7 +323,14 @@ impl<F: Flash> Store<F> {
                 let _ = self.log.record_wear();
                 Err(StoreError::ReadOnly(why))
             }
-            None => result,
+            None => {
+                if matches!(result, Err(StoreError::Full(FullReason::Blocks(_)))) {
+                    // Best effort: the erases and retirements of the write
+                    // that ran out, recorded, so a reopen counts them.
+                    let _ = self.log.record_wear();
+                }
+                result
+            }
         }
     }
 
@@ -358,11 +391,19 @@ impl<F: Flash> Store<F> {
             match store.read_only {
                 Some(_) => Ok(()),
                 None => {
-                    store.log.commit_tail()?;
                     // What the open read near the ECC's limit is moved now,
                     // before the store serves it: a store reopened again
                     // and again without a write must not age unrefreshed.
-                    store.maintain().map(|_| ())
+                    // A device found worn out on the way opens read-only.
+                    let wrote = store
+                        .log
+                        .commit_tail()
+                        .map_err(StoreError::from)
+                        .and_then(|()| store.maintain().map(|_| ()));
+                    match store.worn_out_on(wrote) {
+                        Err(StoreError::ReadOnly(_)) => Ok(()),
+                        other => other,
+                    }
                 }
             }
         });
@@ -514,7 +555,9 @@ impl<F: Flash> Store<F> {
         self.writing(|store| {
             store.maintain()?;
             match store.log.flush() {
-                Err(LogError::Full { .. }) => store.make_journal_room(),
+                // A pack in place of a freeze flushes its fresh journal,
+                // commit copy included: the flush is done either way.
+                Err(LogError::Full { .. }) => store.make_journal_room().map(|_| ()),
                 other => Ok(other?),
             }
         })
@@ -529,8 +572,13 @@ impl<F: Flash> Store<F> {
         self.maintain()?;
         for _ in 0..ROOM_ATTEMPTS_MAX {
             if !self.log.has_room_for(&entry) {
-                self.make_journal_room()?;
-                continue;
+                let still_full = self.make_journal_room()?;
+                match still_full {
+                    Some(why) if !self.log.has_room_for(&entry) => {
+                        return Err(StoreError::Full(why))
+                    }
+                    _ => continue,
+                }
             }
             let remove = self.incarnations.is_empty();
             let plan = match self.table.plan(&mut self.log, &entry, remove) {
@@ -558,17 +606,43 @@ impl<F: Flash> Store<F> {
     }
 
     /// A full journal: pack when the live entries fill at most half of a
-    /// region, else freeze.
-    fn make_journal_room(&mut self) -> Result<(), StoreError> {
+    /// region, else freeze. A store that cannot freeze (`Full`: out of
+    /// blocks or incarnations) packs instead if the live entries fit a
+    /// region (the spare holds one), so a flush can still place its commit
+    /// copy; it answers the freeze's reason then (`Some`), as the store is
+    /// full all the same, or that `Full` if they do not fit.
+    fn make_journal_room(&mut self) -> Result<Option<FullReason>, StoreError> {
         let contents = self.table.contents(&mut self.log)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
         let region_bytes = self.log.journal().region_bytes();
-        if live_bytes * 2 > region_bytes {
-            return self.freeze(&[], false).map(|_| ());
+        if live_bytes * 2 <= region_bytes {
+            return self.pack(&contents, &live).map(|()| None);
         }
-        let positions = self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
-        self.table.remap(&contents, &positions)?;
+        match self.freeze(&[], false) {
+            Err(StoreError::Full(why)) => match self.pack(&contents, &live) {
+                Ok(()) => Ok(Some(why)),
+                Err(StoreError::Full(_)) => Err(StoreError::Full(why)),
+                Err(other) => Err(other),
+            },
+            other => other.map(|_| None),
+        }
+    }
+
+    /// Copies `live` (the table's `contents`) into a fresh journal region;
+    /// a store that evicts drops its oldest incarnation if that is what
+    /// makes room.
+    fn pack(
+        &mut self,
+        contents: &[(Entry, Option<u64>)],
+        live: &[Entry],
+    ) -> Result<(), StoreError> {
+        let budget = self.budget();
+        let need = budget.journal_blocks + budget.lanes;
+        let positions = self.evicting_for_room(need, false, |store| {
+            store.log.pack(live).map_err(|e| store.blocks_full(e))
+        })?;
+        self.table.remap(contents, &positions)?;
         self.packs += 1;
         Ok(())
     }
@@ -579,10 +653,7 @@ impl<F: Flash> Store<F> {
     fn rewrite_journal(&mut self) -> Result<(), StoreError> {
         let contents = self.table.contents(&mut self.log)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
-        let positions = self.log.pack(&live).map_err(|e| self.blocks_full(e))?;
-        self.table.remap(&contents, &positions)?;
-        self.packs += 1;
-        Ok(())
+        self.pack(&contents, &live)
     }
 
     fn blocks_full(&self, error: LogError) -> StoreError {
@@ -597,7 +668,9 @@ impl<F: Flash> Store<F> {
     /// names it and a new journal holding `carry` (whose new positions come
     /// back). Past `incarnations_max` the oldest is dropped if so
     /// configured (or, `recovering`, kept: the limit must not make stored
-    /// data unreadable), else `Full`.
+    /// data unreadable), else `Full`. Out of blocks, a store that evicts
+    /// drops its oldest incarnation first to make room (see
+    /// [`Store::evicting_for_room`]).
     fn freeze(&mut self, carry: &[Entry], recovering: bool) -> Result<Vec<u64>, StoreError> {
         let mut keep = self.incarnations.len();
         if keep as u32 >= self.config.incarnations_max && !recovering {
@@ -608,6 +681,78 @@ impl<F: Flash> Store<F> {
             }
             keep = (self.config.incarnations_max as usize).saturating_sub(1);
         }
+        let need = self.budget().freeze_blocks();
+        self.evicting_for_room(need, recovering, |store| {
+            let keep = keep.min(store.incarnations.len());
+            store.freeze_keeping(carry, keep)
+        })
+    }
+
+    /// Runs `op`, a write needing `need` free blocks at once. A store that
+    /// evicts, with fewer free blocks than that, first drops its oldest
+    /// incarnations until they are free (each one anchor commit, after a
+    /// flush: everything acknowledged is durable before anything is
+    /// evicted), if dropping them can free enough; at most once an
+    /// incarnation held. Never while `recovering`.
+    fn evicting_for_room<T>(
+        &mut self,
+        need: u32,
+        recovering: bool,
+        op: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        for _ in 0..self.incarnations.len() {
+            let (free, _) = self.log.free_and_bad_blocks();
+            if recovering || free >= need || !self.eviction_makes_room(need) {
+                break;
+            }
+            self.evict_oldest_for_room()?;
+        }
+        op(self)
+    }
+
+    /// Whether the store evicts and its incarnations hold enough blocks
+    /// that, dropped, they would leave `need` free.
+    fn eviction_makes_room(&self, need: u32) -> bool {
+        self.config.evict_oldest && !self.incarnations.is_empty() && self.room() >= u64::from(need)
+    }
+
+    /// Free blocks, and on a store that evicts the blocks its incarnations
+    /// hold too, if an eviction has the blocks for two lane moves (its
+    /// anchor commit, and the flush's before it, which records retired
+    /// blocks): the room a write can have.
+    fn room(&self) -> u64 {
+        let (free, _) = self.log.free_and_bad_blocks();
+        if !self.config.evict_oldest || free < self.budget().lanes.saturating_mul(2) {
+            return u64::from(free);
+        }
+        let held: usize = self
+            .incarnations
+            .iter()
+            .map(|i| i.region().blocks.len())
+            .sum();
+        u64::from(free) + held as u64
+    }
+
+    /// Drops the oldest incarnation to make room: flushes the journal, so
+    /// everything acknowledged is durable, then commits the anchor without
+    /// it, which frees its blocks.
+    fn evict_oldest_for_room(&mut self) -> Result<(), StoreError> {
+        self.log.flush().map_err(|e| self.blocks_full(e))?;
+        let kept: Vec<_> = self.incarnations[..self.incarnations.len() - 1]
+            .iter()
+            .map(|i| i.region().clone())
+            .collect();
+        self.log
+            .commit_incarnations(kept)
+            .map_err(|e| self.blocks_full(e))?;
+        self.incarnations.pop();
+        self.evictions += 1;
+        Ok(())
+    }
+
+    /// A freeze keeping the `keep` newest incarnations (the `keep` oldest,
+    /// with a planted bug).
+    fn freeze_keeping(&mut self, carry: &[Entry], keep: usize) -> Result<Vec<u64>, StoreError> {
         let incarnation = self.write_incarnation()?;
         let mut kept = 0..keep;
         if planted::active(Bug::EvictNewest) {
@@ -764,6 +909,11 @@ impl<F: Flash> Store<F> {
     /// The blocks holding the anchor record in force.
     pub fn anchor_lanes(&self) -> Vec<crate::flash::BlockAddr> {
         self.log.anchor_lanes()
+    }
+
+    /// Free blocks, and blocks retired as bad.
+    pub fn blocks_free_and_bad(&self) -> (u32, u32) {
+        self.log.free_and_bad_blocks()
     }
 
     /// The blocks the store has retired as bad.

@@ -222,7 +222,10 @@ impl<F: Flash> Store<F> {
         };
         let generation = self.log.next_generation();
         let (flash, alloc) = self.log.flash_and_allocator();
-        let copy = Incarnation::freeze(flash, alloc, generation, &table)?;
+        let copy = Incarnation::freeze(flash, alloc, generation, &table).map_err(|e| match e {
+            HashStoreError::OutOfBlocks(e) => StoreError::Full(super::FullReason::Blocks(e)),
+            other => other.into(),
+        })?;
         let mut regions: Vec<_> = self
             .incarnations
             .iter()

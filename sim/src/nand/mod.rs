@@ -575,8 +575,9 @@ impl SimFlash {
 
 /// Which blocks `config` marks bad at manufacture on a device of `seed`:
 /// its list, and `factory_bad_per_mille` of the rest drawn from the seed
-/// (block 0 spared).
-fn factory_bad(config: &SimConfig, seed: u64) -> Vec<bool> {
+/// (block 0 spared). Cheap: no device is built. `config` must pass
+/// [`SimConfig::check`].
+pub fn factory_bad(config: &SimConfig, seed: u64) -> Vec<bool> {
     let blocks = config.geometry.blocks as usize;
     let mut bad = vec![false; blocks];
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xBAD_B10C);
