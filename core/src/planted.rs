@@ -63,11 +63,21 @@ pub enum Bug {
     /// declared scheme's lower pages (every page where it declares none),
     /// so cells pairing otherwise damage pages it flushed.
     TrustDeclaredPairing,
+    /// Any bad block makes a full store the end of life: `Full` (at its
+    /// incarnations, say) on a device with a bad block goes read-only for
+    /// good, whatever the spare.
+    FullIsEndOfLife,
+    /// An evicting store evicts only at `incarnations_max`, never to make
+    /// room when it runs out of blocks: it answers `Full` instead.
+    EvictOnlyAtLimit,
+    /// `create` accepts a configuration whose incarnations, journal, lanes
+    /// and spare do not fit the device's good blocks.
+    AcceptsMisfit,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 20] = [
+    pub const ALL: [Bug; 23] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -88,6 +98,9 @@ impl Bug {
         Bug::LanesByFirstPageOnly,
         Bug::TornTailKept,
         Bug::TrustDeclaredPairing,
+        Bug::FullIsEndOfLife,
+        Bug::EvictOnlyAtLimit,
+        Bug::AcceptsMisfit,
     ];
 }
 

@@ -44,6 +44,10 @@ pub struct Case {
     /// On a part: how time passes between the steps.
     #[serde(default)]
     pub device_time: Option<DeviceTime>,
+    /// A flush after every this many workload steps, besides the
+    /// workload's own (a swarm draws it).
+    #[serde(default)]
+    pub flush_every: Option<u32>,
 }
 
 /// Time passing on a simulated part: every `every_steps` steps of the
@@ -151,6 +155,7 @@ impl Case {
             config,
             failure: None,
             device_time: None,
+            flush_every: None,
         }
     }
 
@@ -222,6 +227,11 @@ impl Case {
                 }
             }
             steps.push(step);
+            if let Some(every) = self.flush_every {
+                if (index + 1).is_multiple_of(every.max(1) as usize) {
+                    steps.push(Step::Flush);
+                }
+            }
         }
         steps.extend(crashes.map(|crash| Step::CutPower {
             after_ops: crash.after_ops,
@@ -443,6 +453,13 @@ pub fn sweep(
         })
         .collect();
     bar.finish_and_clear();
+    let mut summary = summarize(outcomes);
+    summary.seconds = start.elapsed().as_secs_f64();
+    summary
+}
+
+/// A sweep's figures from its runs' outcomes (`seconds` left at 0).
+pub fn summarize(outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)>) -> SweepSummary {
     let mut summary = SweepSummary::default();
     for (mut case, outcome) in outcomes {
         summary.runs += 1;
@@ -477,7 +494,6 @@ pub fn sweep(
             }
         }
     }
-    summary.seconds = start.elapsed().as_secs_f64();
     summary
 }
 

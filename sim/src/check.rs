@@ -330,6 +330,9 @@ pub struct Runner {
     erases_before: Vec<u32>,
     /// Why the store went read-only, as it said.
     read_only_why: Option<String>,
+    /// Bad blocks when the current step began: more after it means blocks
+    /// failed under its writes.
+    bad_before_step: u32,
 }
 
 type Checked<T> = Result<T, String>;
@@ -356,6 +359,7 @@ impl Runner {
         let erases_before = flash.erase_counts().to_vec();
         let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
         store.flash_mut().set_fault_rates(config.faults);
+        let (_, bad_before_step) = store.blocks_free_and_bad();
         Ok(Runner {
             store: Some(store),
             model: Model::new(),
@@ -372,6 +376,7 @@ impl Runner {
             reopen_erases_from: None,
             erases_before,
             read_only_why: None,
+            bad_before_step,
         })
     }
 
@@ -564,6 +569,9 @@ impl Runner {
     /// One try of a step; `Ok(true)` if a device failure interrupted it
     /// (recovered from and checked).
     fn attempt(&mut self, step: &Step) -> Checked<bool> {
+        if let Some(store) = &self.store {
+            self.bad_before_step = store.blocks_free_and_bad().1;
+        }
         let result = match *step {
             Step::Insert { key, info } => self.insert(key, info),
             Step::Delete { key } => self.delete(key),
@@ -596,6 +604,9 @@ impl Runner {
             }
             Err(Failure::Store(StoreError::ReadOnly(why))) => {
                 // Worn out: the write was refused, not acknowledged.
+                if self.report.read_only_at.is_none() {
+                    self.end_of_life_promise(&why)?;
+                }
                 self.report.read_only_at.get_or_insert(self.report.steps);
                 self.read_only_why.get_or_insert(why.to_string());
                 Ok(false)
@@ -609,6 +620,54 @@ impl Runner {
                 Err(format!("{step:?} failed: {error}"))
             }
         }
+    }
+
+    /// A store goes read-only for want of spare blocks only when bad blocks
+    /// leave fewer free than its spare ([`logstore::BlockBudget::spare`]):
+    /// read-only with the spare free is a false end of life.
+    fn end_of_life_promise(&self, why: &logstore::WornOut) -> Checked<()> {
+        let logstore::WornOut::NoSpareBlocks { .. } = why else {
+            return Ok(());
+        };
+        let store = self.store();
+        let (free, bad) = store.blocks_free_and_bad();
+        let spare = store.block_budget().spare();
+        if free < spare {
+            return Ok(());
+        }
+        Err(format!(
+            "promise broken: a false end of life: read-only ({why}) with {free} blocks free, a spare of {spare}, {bad} bad"
+        ))
+    }
+
+    /// `Full` for want of blocks breaks a promise unless blocks failed under
+    /// the step's writes: an evicting store evicts to make room, and one
+    /// that does not holds its `incarnations_max` incarnations within the
+    /// budget `create` accepted (bad blocks that eat into its spare make it
+    /// read-only instead).
+    fn full_promise(&self, why: &logstore::FullReason) -> Checked<()> {
+        let logstore::FullReason::Blocks(_) = why else {
+            return Ok(());
+        };
+        let store = self.store();
+        let (free, bad) = store.blocks_free_and_bad();
+        if bad > self.bad_before_step {
+            return Ok(());
+        }
+        let (config, held) = (store.config(), store.stats().incarnations);
+        if config.evict_oldest && held > 0 {
+            return Err(format!(
+                "promise broken: no eviction: an evicting store answered Full ({why:?}) holding {held} incarnations it could evict ({free} blocks free, {bad} bad)"
+            ));
+        }
+        if !config.evict_oldest && (held as u32) < config.incarnations_max {
+            let needed = store.block_budget().needed();
+            return Err(format!(
+                "promise broken: out of blocks within the budget: {held} of {} incarnations, {free} blocks free, {bad} bad, the budget counts {needed}",
+                config.incarnations_max
+            ));
+        }
+        Ok(())
     }
 
     /// Fails the run if the device refused any operation as a breach of the
@@ -636,8 +695,9 @@ impl Runner {
                 self.report.acknowledged += 1;
                 Ok(())
             }
-            Err(StoreError::Full(_)) => {
+            Err(StoreError::Full(why)) => {
                 self.report.full += 1;
+                self.full_promise(&why).map_err(Failure::Check)?;
                 self.observe_layers().map_err(Failure::Check)
             }
             Err(error) => Err(Failure::Store(error)),
@@ -659,8 +719,9 @@ impl Runner {
                 }
                 Ok(())
             }
-            Err(StoreError::Full(_)) => {
+            Err(StoreError::Full(why)) => {
                 self.report.full += 1;
+                self.full_promise(&why).map_err(Failure::Check)?;
                 self.observe_layers().map_err(Failure::Check)
             }
             Err(error) => Err(Failure::Store(error)),
@@ -978,11 +1039,19 @@ impl Runner {
             gone.extend(layer.iter().map(|(h, v)| (*h, *v)));
         }
         let store = self.store.as_mut().expect("open");
+        // An eviction to make room comes between freezes: the log store's
+        // entries shadow the evicted ones as a newer incarnation would.
+        let table: std::collections::HashSet<Hash> = store
+            .log_contents()
+            .map_err(|e| format!("reading the log store: {e}"))?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
         let merged = self.layers.merged_after(store, keys, &self.known);
         let merged = self.read(merged)?;
         let mut hashes: Vec<Hash> = gone
             .into_iter()
-            .filter(|(hash, _)| !merged.map.contains_key(hash))
+            .filter(|(hash, _)| !merged.map.contains_key(hash) && !table.contains(hash))
             .map(|(hash, value)| {
                 let shown = match value {
                     Value::Live(info) => Some(info),

@@ -38,6 +38,7 @@ pub mod reliability;
 pub mod report;
 pub mod scenarios;
 pub mod speed;
+pub mod swarm;
 pub mod wear;
 pub mod workload;
 

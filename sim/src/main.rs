@@ -12,6 +12,7 @@ use logstore_sim::ingest::{ingest, IngestConfig};
 use logstore_sim::lookups::{incarnation_lookups, LookupsConfig};
 use logstore_sim::nand::{pairing_by_name, WearOut};
 use logstore_sim::report::{self, ReportSize};
+use logstore_sim::swarm;
 use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::workload::WorkloadKind;
 use logstore_sim::{CrashMode, Device};
@@ -84,10 +85,23 @@ enum Command {
     /// faults, in parallel. Failures are saved as case files.
     ///
     /// Example: `logstore-sim sweep --seeds 0..10000 --ops 1000 --shard 1/4`
+    ///
+    /// With `--swarm` each seed also draws its own configuration (Groce et
+    /// al., ISSTA 2012): device and geometry within the part's range,
+    /// factory-bad blocks (0-5%, block 0 included), grown-bad rates,
+    /// pairing declared and physical, aging; table shape, layout, policy,
+    /// journal, incarnations, eviction; workload, flush cadence, crash
+    /// modes. Configurations `create` refuses are counted, not run.
+    ///
+    /// Example: `logstore-sim sweep --swarm --seeds 0..2000 --json`
     Sweep {
         /// Seeds to run, as A..B (B excluded).
         #[arg(long, value_parser = parse_seeds)]
         seeds: std::ops::Range<u64>,
+        /// Each seed draws its own device, store and workload (the part
+        /// and pairing options are then not taken).
+        #[arg(long)]
+        swarm: bool,
         /// Steps of each run's workload.
         #[arg(long, default_value_t = 1_000)]
         ops: usize,
@@ -205,6 +219,18 @@ enum Command {
         /// Seed of the device and the infos stored.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Each seed of `--seeds` draws its own device, geometry, bad
+        /// blocks, store, endurance (20-200 cycles) and flush cadence, and
+        /// runs; with `--until-end-of-life` any end of life below 0.9 of
+        /// endurance over usable blocks fails (unless too few blocks are
+        /// usable, said in the JSON). The part options are then not taken.
+        ///
+        /// Example: `logstore-sim wear --swarm --until-end-of-life --seeds 0..50 --json`
+        #[arg(long, requires = "seeds")]
+        swarm: bool,
+        /// Seeds of a swarm, as A..B (B excluded).
+        #[arg(long, value_parser = parse_seeds, requires = "swarm")]
+        seeds: Option<std::ops::Range<u64>>,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -543,6 +569,75 @@ fn cmd_sweep(
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
     emit(json, &figures);
+    Ok(summary.failures == 0)
+}
+
+/// A swarm draws the part: options naming one are refused, not ignored.
+fn no_part_with_swarm(part: &PartArgs, pairing: &PairingArgs) -> Result<(), String> {
+    let named = part.device.is_some()
+        || !part.bad_blocks.is_empty()
+        || pairing.pairing_physical.is_some()
+        || pairing.declared_pairing.is_some();
+    if named {
+        return Err(
+            "--swarm draws the device, bad blocks and pairing per seed: \
+                    --device, --bad-blocks and the pairing options are not taken with it"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn cmd_sweep_swarm(
+    seeds: std::ops::Range<u64>,
+    ops: usize,
+    (jobs, shard): (Option<usize>, Option<(u64, u64)>),
+    folder: &Path,
+    json: bool,
+) -> Result<bool, String> {
+    campaign::check_ops(ops)?;
+    let (index, count) = shard.unwrap_or((0, 1));
+    let chosen = shard_seeds(seeds, index, count);
+    let bar = progress_bar(chosen.len() as u64, "swarm");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let summary = pool.install(|| swarm::swarm_sweep(&chosen, ops, &bar));
+    let replays = save_failures(&summary.sweep.failed_cases, folder, "swarm");
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["replay"] = json!(replays);
+    emit(json, &figures);
+    Ok(summary.sweep.failures == 0)
+}
+
+fn cmd_wear_swarm(
+    seeds: std::ops::Range<u64>,
+    ops: u64,
+    until_end_of_life: bool,
+    json: bool,
+) -> Result<bool, String> {
+    let chosen: Vec<u64> = seeds.collect();
+    if chosen.is_empty() {
+        return Err("--seeds: an empty range".into());
+    }
+    let bar = progress_bar(chosen.len() as u64, "wear swarm");
+    let summary = swarm::swarm_wear_campaign(&chosen, ops, until_end_of_life, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    emit(json, &figures);
+    if !json {
+        for run in summary.runs_detail.iter().filter(|r| r.failure.is_some()) {
+            eprintln!(
+                "seed {} failed: {}\n  replay: logstore-sim wear --swarm --seeds {}..{}{} --ops {ops}",
+                run.seed,
+                run.failure.as_deref().unwrap_or(""),
+                run.seed,
+                run.seed + 1,
+                if until_end_of_life { " --until-end-of-life" } else { "" },
+            );
+        }
+    }
     Ok(summary.failures == 0)
 }
 
@@ -928,6 +1023,19 @@ fn main() -> ExitCode {
         }
         Command::Sweep {
             seeds,
+            swarm: true,
+            ops,
+            jobs,
+            shard,
+            part,
+            pairing,
+            cases,
+            json,
+        } => no_part_with_swarm(&part, &pairing)
+            .and_then(|()| cmd_sweep_swarm(seeds, ops, (jobs, shard), &cases, json)),
+        Command::Sweep {
+            seeds,
+            swarm: false,
             ops,
             jobs,
             shard,
@@ -979,9 +1087,28 @@ fn main() -> ExitCode {
             until_end_of_life,
             endurance,
             part,
+            wear_out: _,
+            flush_every: _,
+            seed: _,
+            swarm: _,
+            seeds: Some(seeds),
+            json,
+        } => no_part_with_swarm(&part, &PairingArgs::default()).and_then(|()| match endurance {
+            Some(_) => {
+                Err("--swarm draws each seed's endurance: --endurance is not taken with it".into())
+            }
+            None => cmd_wear_swarm(seeds, ops, until_end_of_life, json),
+        }),
+        Command::Wear {
+            ops,
+            until_end_of_life,
+            endurance,
+            part,
             wear_out,
             flush_every,
             seed,
+            swarm: _,
+            seeds: None,
             json,
         } => cmd_wear(
             WearArgs {

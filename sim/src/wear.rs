@@ -45,6 +45,9 @@ pub struct WearConfig {
     pub until_end_of_life: bool,
     /// Blocks marked bad at manufacture.
     pub bad_blocks: Vec<u32>,
+    /// How the cells pair their pages, when not as the geometry declares.
+    #[serde(default)]
+    pub pairing_physical: Option<logstore::Pairing>,
 }
 
 /// Most inserts a run to the end of life attempts: a device that never
@@ -71,6 +74,7 @@ impl WearConfig {
             wear_out: WearOut::EraseFails,
             until_end_of_life: false,
             bad_blocks: Vec::new(),
+            pairing_physical: None,
         }
     }
 
@@ -82,7 +86,8 @@ impl WearConfig {
         self
     }
 
-    fn check_config(&self) -> CheckConfig {
+    /// The checker's configuration the run is made of.
+    pub fn check_config(&self) -> CheckConfig {
         CheckConfig {
             geometry: self.geometry,
             store: self.store,
@@ -91,6 +96,7 @@ impl WearConfig {
             endurance_cycles: Some(self.endurance_cycles),
             wear_out: Some(self.wear_out),
             bad_blocks: self.bad_blocks.clone(),
+            pairing_physical: self.pairing_physical,
             ..CheckConfig::default()
         }
     }

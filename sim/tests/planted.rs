@@ -79,11 +79,27 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
                 other => Err(format!("a second opener got {other:?}")),
             }
         },
-        _ => |seed| {
-            let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
-            case.run().map(|_| ()).map_err(|f| f.to_string())
-        },
+        // Configurations nobody picked: each seed draws its device (bad
+        // blocks anywhere, blocks growing bad), store and workload.
+        Bug::FullIsEndOfLife | Bug::EvictOnlyAtLimit | Bug::AcceptsMisfit => swarm,
+        _ => fixed,
     }
+}
+
+/// The fixed-configuration campaign: a sweep's seeded case.
+fn fixed(seed: u64) -> Result<(), String> {
+    let case = Case::from_seed(seed, 2_000, None, &CrashMode::ALL);
+    case.run().map(|_| ()).map_err(|f| f.to_string())
+}
+
+/// The swarm campaign: the seed's drawn case, unless `create` refuses its
+/// configuration (counted as refused, not run).
+fn swarm(seed: u64) -> Result<(), String> {
+    let case = logstore_sim::swarm::swarm_case(seed, 2_000);
+    if logstore_sim::swarm::refusal(&case.config).is_some() {
+        return Ok(());
+    }
+    case.run().map(|_| ()).map_err(|f| f.to_string())
 }
 
 /// A cut at every operation of 2,000 steps on the MLC part (declaring
@@ -124,7 +140,11 @@ fn torn_mlc_campaign(
 
 /// The first seed whose scenario fails (or panics) with `bug` planted.
 fn first_failing_seed(bug: Bug) -> Option<(u64, String)> {
-    let check = scenario(bug);
+    first_failing_seed_of(bug, scenario(bug))
+}
+
+/// The first seed `check` fails (or panics) with `bug` planted.
+fn first_failing_seed_of(bug: Bug, check: fn(u64) -> Result<(), String>) -> Option<(u64, String)> {
     plant(Some(bug));
     let found =
         (0..SEEDS_MAX).find_map(
@@ -154,6 +174,34 @@ fn every_planted_bug_is_caught() {
         missed.is_empty(),
         "missed within {SEEDS_MAX} seeds: {missed:?}"
     );
+}
+
+/// Any bad block making "full" the end of life is a bug only a
+/// configuration nobody picked reaches: the fixed campaign's seeds miss it
+/// within the seeds the swarm needs (a thousand at most), and pass the
+/// swarm's seeds without it.
+#[test]
+fn the_swarm_catches_a_false_end_of_life_the_fixed_campaign_misses() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = first_failing_seed_of(Bug::FullIsEndOfLife, swarm);
+    let (seed, failure) = caught.expect("the swarm misses a false end of life");
+    assert!(
+        failure.contains("false end of life"),
+        "seed {seed}: {failure}"
+    );
+    let fixed_seeds = (seed + 1).max(200);
+    plant(Some(Bug::FullIsEndOfLife));
+    let missed = (0..fixed_seeds).all(|s| catch_unwind(|| fixed(s)).is_ok_and(|r| r.is_ok()));
+    plant(None);
+    std::panic::set_hook(hook);
+    assert!(
+        missed,
+        "the fixed campaign caught it within {fixed_seeds} seeds"
+    );
+    for s in 0..=seed {
+        assert_eq!(swarm(s), Ok(()), "swarm seed {s} fails with no bug planted");
+    }
 }
 
 #[test]

@@ -183,11 +183,13 @@ impl StoreConfig {
 }
 
 /// The erase blocks a store needs: room for `incarnations_max`
-/// incarnations, its journal and its anchor lanes, and a spare for the
-/// largest region one write replaces while the old one is still named (a
-/// journal region when packing, an incarnation's copy when scrubbing) with
-/// a move of the anchor lanes. A store at its limit that evicts drops its
-/// oldest incarnation first when the spare cannot also hold the new one.
+/// incarnations, its journal and its anchor lanes, and a spare for a
+/// freeze (a new incarnation, a new journal region and a lane move). The
+/// spare covers every write that replaces a region while the old one is
+/// still named (a pack, an incarnation's copy when scrubbing), and the
+/// freeze an open's rebuild may have to make past `incarnations_max` (a
+/// journal replayed into a table it no longer fits): bad blocks that eat
+/// into it are the end of life, as an open must always be possible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockBudget {
     pub incarnations_max: u32,
@@ -201,17 +203,10 @@ pub struct BlockBudget {
 
 impl BlockBudget {
     /// Blocks the writes a store must always be able to make take at once:
-    /// a new journal region or an incarnation's copy, and new anchor
-    /// lanes. A store that evicts must also be able to freeze with nothing
-    /// left to evict: a new incarnation, journal region and lanes. Fewer
-    /// free blocks than this, for bad blocks, is the end of its life.
+    /// a freeze (see [`BlockBudget`]). Fewer free blocks than this, for bad
+    /// blocks, is the end of its life.
     pub fn spare(&self) -> u32 {
-        let region = self.incarnation_blocks.max(self.journal_blocks);
-        if self.evict_oldest {
-            self.freeze_blocks()
-        } else {
-            region.saturating_add(self.lanes)
-        }
+        self.freeze_blocks()
     }
 
     /// Blocks a freeze takes at once: a new incarnation, a new journal
@@ -224,22 +219,20 @@ impl BlockBudget {
 
     /// Good blocks the store needs: what it holds at its limit
     /// (`incarnations_max` incarnations, a journal, the lanes) and the
-    /// largest region one write replaces with a move of the lanes.
+    /// spare.
     pub fn needed(&self) -> u32 {
-        let region = self.incarnation_blocks.max(self.journal_blocks);
         self.incarnations_max
             .saturating_mul(self.incarnation_blocks)
             .saturating_add(self.journal_blocks)
             .saturating_add(self.lanes)
-            .saturating_add(region)
-            .saturating_add(self.lanes)
+            .saturating_add(self.spare())
     }
 
     /// Refuses a device of `blocks` blocks, `bad` of them bad, that cannot
     /// hold what [`BlockBudget::needed`] counts.
     pub fn check(&self, blocks: u32, bad: u32) -> Result<(), StoreError> {
         let good = blocks.saturating_sub(bad);
-        if good >= self.needed() {
+        if good >= self.needed() || crate::planted::active(crate::planted::Bug::AcceptsMisfit) {
             return Ok(());
         }
         Err(StoreError::TooFewBlocks(TooFewBlocks {
@@ -255,13 +248,12 @@ impl BlockBudget {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{} incarnations of {} blocks, a journal of {} blocks, {} anchor lanes and a spare of {} \
-     (a region of {} replaced while named, and a lane move) need {needed} good blocks; the device has {good} ({bad} bad)",
+     (a freeze: an incarnation, a journal and a lane move) need {needed} good blocks; the device has {good} ({bad} bad)",
     .budget.incarnations_max,
     .budget.incarnation_blocks,
     .budget.journal_blocks,
     .budget.lanes,
-    .budget.incarnation_blocks.max(.budget.journal_blocks) + .budget.lanes,
-    .budget.incarnation_blocks.max(.budget.journal_blocks)
+    .budget.spare()
 )]
 pub struct TooFewBlocks {
     pub budget: BlockBudget,

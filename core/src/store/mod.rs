@@ -313,6 +313,11 @@ impl<F: Flash> Store<F> {
             StoreError::Full(FullReason::Blocks(_)) | StoreError::Log(LogError::OutOfBlocks(_)) => {
                 self.worn_out()
             }
+            StoreError::Full(_) if bad > 0 && planted::active(Bug::FullIsEndOfLife) => {
+                let (free, _) = self.log.free_and_bad_blocks();
+                let needed = self.budget().spare();
+                Some(WornOut::NoSpareBlocks { free, needed, bad })
+            }
             _ => None,
         };
         match why {
@@ -400,8 +405,10 @@ impl<F: Flash> Store<F> {
                         .commit_tail()
                         .map_err(StoreError::from)
                         .and_then(|()| store.maintain().map(|_| ()));
+                    // Short of blocks to move it, the store opens all the
+                    // same: the next write tries again.
                     match store.worn_out_on(wrote) {
-                        Err(StoreError::ReadOnly(_)) => Ok(()),
+                        Err(StoreError::ReadOnly(_) | StoreError::Full(_)) => Ok(()),
                         other => other,
                     }
                 }
@@ -620,12 +627,31 @@ impl<F: Flash> Store<F> {
             return self.pack(&contents, &live).map(|()| None);
         }
         match self.freeze(&[], false) {
-            Err(StoreError::Full(why)) => match self.pack(&contents, &live) {
-                Ok(()) => Ok(Some(why)),
-                Err(StoreError::Full(_)) => Err(StoreError::Full(why)),
-                Err(other) => Err(other),
-            },
+            Err(StoreError::Full(why)) => self.pack_instead(&contents, &live, why),
             other => other.map(|_| None),
+        }
+    }
+
+    /// A pack where a freeze answered `Full` for `why`: `Some(why)` once
+    /// packed, `Full(why)` if the live entries do not fit a region. The
+    /// failed freeze's erases are recorded first, so a pack failing too
+    /// never leaves a block erased twice unrecorded.
+    fn pack_instead(
+        &mut self,
+        contents: &[(Entry, Option<u64>)],
+        live: &[Entry],
+        why: FullReason,
+    ) -> Result<Option<FullReason>, StoreError> {
+        match self.log.record_wear() {
+            Err(LogError::OutOfBlocks(_) | LogError::Full { .. }) => {
+                return Err(StoreError::Full(why))
+            }
+            other => other?,
+        }
+        match self.pack(contents, live) {
+            Ok(()) => Ok(Some(why)),
+            Err(StoreError::Full(_)) => Err(StoreError::Full(why)),
+            Err(other) => Err(other),
         }
     }
 
@@ -640,6 +666,7 @@ impl<F: Flash> Store<F> {
         let budget = self.budget();
         let need = budget.journal_blocks + budget.lanes;
         let positions = self.evicting_for_room(need, false, |store| {
+            store.blocks_for(need)?;
             store.log.pack(live).map_err(|e| store.blocks_full(e))
         })?;
         self.table.remap(contents, &positions)?;
@@ -683,9 +710,29 @@ impl<F: Flash> Store<F> {
         }
         let need = self.budget().freeze_blocks();
         self.evicting_for_room(need, recovering, |store| {
+            if !recovering {
+                store.blocks_for(need)?;
+            }
             let keep = keep.min(store.incarnations.len());
             store.freeze_keeping(carry, keep)
         })
+    }
+
+    /// `Full` without touching the flash if fewer than `need` blocks are
+    /// free: a write bound to run out would only erase blocks for nothing
+    /// (wear no anchor records until the next commit).
+    fn blocks_for(&self, need: u32) -> Result<(), StoreError> {
+        let (free, bad) = self.log.free_and_bad_blocks();
+        if free >= need {
+            return Ok(());
+        }
+        let blocks = self.log.flash().geometry().blocks;
+        Err(StoreError::Full(FullReason::Blocks(
+            crate::alloc::OutOfBlocks {
+                in_use: blocks - free - bad,
+                bad,
+            },
+        )))
     }
 
     /// Runs `op`, a write needing `need` free blocks at once. A store that
@@ -713,7 +760,10 @@ impl<F: Flash> Store<F> {
     /// Whether the store evicts and its incarnations hold enough blocks
     /// that, dropped, they would leave `need` free.
     fn eviction_makes_room(&self, need: u32) -> bool {
-        self.config.evict_oldest && !self.incarnations.is_empty() && self.room() >= u64::from(need)
+        self.config.evict_oldest
+            && !self.incarnations.is_empty()
+            && self.room() >= u64::from(need)
+            && !planted::active(Bug::EvictOnlyAtLimit)
     }
 
     /// Free blocks, and on a store that evicts the blocks its incarnations
