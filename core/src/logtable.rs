@@ -108,6 +108,14 @@ impl LogTable {
         }
     }
 
+    /// Sets how hard an insert searches for room; placed entries stay.
+    pub(crate) fn set_policy(&mut self, policy: crate::Policy) {
+        match self {
+            LogTable::Full(t) => t.set_policy(policy),
+            LogTable::Compact(t) => t.set_policy(policy),
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         match self {
             LogTable::Full(t) => t.clear(),

@@ -337,6 +337,22 @@ pub struct Runner {
 
 type Checked<T> = Result<T, String>;
 
+/// `create` accepts only a configuration whose incarnations, journal,
+/// lanes and spare fit the device's good blocks.
+fn create_promise(store: &Store<SimFlash>) -> Checked<()> {
+    let budget = store.block_budget();
+    let (_, bad) = store.blocks_free_and_bad();
+    let good = logstore::Flash::geometry(store.flash()).blocks - bad;
+    if good >= budget.needed() {
+        return Ok(());
+    }
+    Err(format!(
+        "promise broken: a configuration that cannot fit accepted: {} good blocks, the budget needs {} ({budget:?})",
+        good,
+        budget.needed()
+    ))
+}
+
 /// Most opens one reopen tries past one for each power cut armed: a
 /// recovery that writes may lose power (every armed cut fires once) or meet
 /// a failing block.
@@ -360,6 +376,7 @@ impl Runner {
         let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
         store.flash_mut().set_fault_rates(config.faults);
         let (_, bad_before_step) = store.blocks_free_and_bad();
+        create_promise(&store)?;
         Ok(Runner {
             store: Some(store),
             model: Model::new(),
@@ -660,7 +677,7 @@ impl Runner {
                 "promise broken: no eviction: an evicting store answered Full ({why:?}) holding {held} incarnations it could evict ({free} blocks free, {bad} bad)"
             ));
         }
-        if !config.evict_oldest && (held as u32) < config.incarnations_max {
+        if !config.evict_oldest && held < config.incarnations_max {
             let needed = store.block_budget().needed();
             return Err(format!(
                 "promise broken: out of blocks within the budget: {held} of {} incarnations, {free} blocks free, {bad} bad, the budget counts {needed}",
@@ -879,7 +896,7 @@ impl Runner {
             // An eviction persisted, so the freeze it was part of did: it
             // wrote the whole table, everything acknowledged is durable.
             self.durable_point();
-            self.evict(&keys, dropped)?;
+            self.evict(&keys, dropped, true)?;
             self.learn(keys, added)?;
             let digest = self.layers.store_digest(self.store.as_mut().expect("open"));
             if self.read(digest)? != self.model.digest() {
@@ -946,7 +963,10 @@ impl Runner {
             self.durable_point();
         }
         if dropped > 0 {
-            self.evict(&keys, dropped)?;
+            // With no freeze in the step (an eviction to make room, after a
+            // flush), the log store's entries are durable and shadow the
+            // evicted ones; after a freeze it holds only the step's own.
+            self.evict(&keys, dropped, added == 0)?;
         }
         self.learn(keys, added)
     }
@@ -1029,9 +1049,10 @@ impl Runner {
 
     /// Applies the eviction of the `dropped` oldest known incarnations to
     /// the model: an entry they held goes unless a newer incarnation (the
-    /// store's `keys` now) holds its hash. The model must have held
+    /// store's `keys` now) holds its hash, or, `table_shadows`, the log
+    /// store does. The model must have held
     /// exactly what the store showed for it.
-    fn evict(&mut self, keys: &[LayerKey], dropped: usize) -> Checked<()> {
+    fn evict(&mut self, keys: &[LayerKey], dropped: usize, table_shadows: bool) -> Checked<()> {
         let evicted = &self.known[self.known.len() - dropped..];
         let mut gone: crate::digest::HashMap<Hash, Value> = Default::default();
         // Oldest first, so a newer evicted incarnation's value wins.
@@ -1040,13 +1061,17 @@ impl Runner {
         }
         let store = self.store.as_mut().expect("open");
         // An eviction to make room comes between freezes: the log store's
-        // entries shadow the evicted ones as a newer incarnation would.
-        let table: std::collections::HashSet<Hash> = store
-            .log_contents()
-            .map_err(|e| format!("reading the log store: {e}"))?
-            .into_iter()
-            .map(|(hash, _)| hash)
-            .collect();
+        // durable entries shadow the evicted ones as a newer incarnation
+        // would.
+        let table: std::collections::HashSet<Hash> = match table_shadows {
+            true => store
+                .log_contents()
+                .map_err(|e| format!("reading the log store: {e}"))?
+                .into_iter()
+                .map(|(hash, _)| hash)
+                .collect(),
+            false => Default::default(),
+        };
         let merged = self.layers.merged_after(store, keys, &self.known);
         let merged = self.read(merged)?;
         let mut hashes: Vec<Hash> = gone

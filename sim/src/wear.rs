@@ -57,11 +57,12 @@ pub const EOL_OPS_MAX: u64 = 1 << 32;
 impl WearConfig {
     /// A 1 MiB device (512-byte pages, 16 a block, 128 blocks) holding a
     /// 1,024-slot log store with an 8-block journal (room for the whole
-    /// table, so it freezes full) and 8 incarnations, the oldest dropped
-    /// when full so the ingest can go on for ever.
+    /// table, so it freezes full) and 6 incarnations, the oldest dropped
+    /// when full so the ingest can go on for ever: with the spare a freeze
+    /// needs, 85 good blocks (it fits with 28 bad).
     pub fn new(ops: u64, endurance_cycles: u32, flush_every: u32) -> Self {
         let mut store = StoreConfig::new(8, 8);
-        store.incarnations_max = 8;
+        store.incarnations_max = 6;
         store.evict_oldest = true;
         WearConfig {
             ops,

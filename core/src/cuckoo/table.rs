@@ -65,6 +65,11 @@ impl<L: SlotLayout> Table<L> {
         &self.config
     }
 
+    /// Sets how hard an insert searches for room; placed entries stay.
+    pub fn set_policy(&mut self, policy: super::config::Policy) {
+        self.config.policy = policy;
+    }
+
     /// Number of stored hashes.
     pub fn len(&self) -> u64 {
         self.len

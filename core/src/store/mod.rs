@@ -87,7 +87,7 @@ pub enum StoreError {
 pub enum WornOut {
     /// Too few good blocks are left to write a new region and move the
     /// anchor.
-    #[error("{free} free blocks, {needed} needed for the writes the store must be able to make (a region and a lane move), {bad} retired as bad")]
+    #[error("{free} free blocks, {needed} needed for the writes the store must be able to make (a freeze: an incarnation, a journal region and a lane move), {bad} retired as bad")]
     NoSpareBlocks { free: u32, needed: u32, bad: u32 },
     /// Every fresh block tried for the anchor failed.
     #[error("the anchor could not move to good blocks")]
@@ -200,6 +200,16 @@ pub struct Store<F: Flash> {
 
 /// Most times one operation makes room (pack or freeze) before it gives up.
 const ROOM_ATTEMPTS_MAX: u32 = 4;
+
+/// How hard an open's rebuild searches for a place the configured policy
+/// missed: breadth-first to the deepest path the tables allow.
+const REBUILD_POLICY: crate::Policy = crate::Policy::Bfs {
+    max_depth: crate::cuckoo::config::DEPTH_LIMIT,
+};
+
+/// The most a region the live entries may fill (numerator, denominator)
+/// for a store that cannot freeze to pack instead, to take more entries.
+const PACK_FILL_MAX: (u64, u64) = (3, 4);
 
 impl<F: Flash> Store<F> {
     /// Formats `flash` as an empty store.
@@ -461,16 +471,28 @@ impl<F: Flash> Store<F> {
         mut entries: Vec<Entry>,
         mut positions: Vec<u64>,
     ) -> Result<(), StoreError> {
-        for _ in 0..=entries.len() {
+        // The entries fitted the table before: a placement exists. When the
+        // configured policy misses it, a thorough search replays them all
+        // again before anything is frozen (a freeze at open needs blocks a
+        // device short of them may not have, and may pass the limit).
+        let mut thorough = false;
+        for _ in 0..=entries.len() + 1 {
             match self.replay(&entries, &positions)? {
-                None => return Ok(()),
+                None => break,
+                Some(_) if !thorough => {
+                    thorough = true;
+                    self.table.clear();
+                    self.table.set_policy(REBUILD_POLICY);
+                }
                 Some(done) => {
+                    self.table.set_policy(self.config.policy);
                     entries.drain(..done);
                     positions = self.freeze(&entries, true)?;
                 }
             }
         }
-        unreachable!("every freeze replays at least one entry")
+        self.table.set_policy(self.config.policy);
+        Ok(())
     }
 
     /// Applies entries to the table; `Some(n)` if entry `n` did not fit.
@@ -564,7 +586,7 @@ impl<F: Flash> Store<F> {
             match store.log.flush() {
                 // A pack in place of a freeze flushes its fresh journal,
                 // commit copy included: the flush is done either way.
-                Err(LogError::Full { .. }) => store.make_journal_room().map(|_| ()),
+                Err(LogError::Full { .. }) => store.make_journal_room(true).map(|_| ()),
                 other => Ok(other?),
             }
         })
@@ -579,7 +601,7 @@ impl<F: Flash> Store<F> {
         self.maintain()?;
         for _ in 0..ROOM_ATTEMPTS_MAX {
             if !self.log.has_room_for(&entry) {
-                let still_full = self.make_journal_room()?;
+                let still_full = self.make_journal_room(false)?;
                 match still_full {
                     Some(why) if !self.log.has_room_for(&entry) => {
                         return Err(StoreError::Full(why))
@@ -614,11 +636,13 @@ impl<F: Flash> Store<F> {
 
     /// A full journal: pack when the live entries fill at most half of a
     /// region, else freeze. A store that cannot freeze (`Full`: out of
-    /// blocks or incarnations) packs instead if the live entries fit a
-    /// region (the spare holds one), so a flush can still place its commit
-    /// copy; it answers the freeze's reason then (`Some`), as the store is
-    /// full all the same, or that `Full` if they do not fit.
-    fn make_journal_room(&mut self) -> Result<Option<FullReason>, StoreError> {
+    /// blocks or incarnations) packs instead, so a `flushing` store can
+    /// still place its commit copy, if the live entries fit a region; to
+    /// take more entries, only if they fill at most [`PACK_FILL_MAX`] of it
+    /// (past that, each pack would rewrite the region for a few entries).
+    /// It answers the freeze's reason then (`Some`), as the store is full
+    /// all the same, or that `Full` if it does not pack.
+    fn make_journal_room(&mut self, flushing: bool) -> Result<Option<FullReason>, StoreError> {
         let contents = self.table.contents(&mut self.log)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
@@ -626,8 +650,10 @@ impl<F: Flash> Store<F> {
         if live_bytes * 2 <= region_bytes {
             return self.pack(&contents, &live).map(|()| None);
         }
+        let (numerator, denominator) = PACK_FILL_MAX;
+        let worth_packing = flushing || live_bytes * denominator <= region_bytes * numerator;
         match self.freeze(&[], false) {
-            Err(StoreError::Full(why)) => self.pack_instead(&contents, &live, why),
+            Err(StoreError::Full(why)) if worth_packing => self.pack_instead(&contents, &live, why),
             other => other.map(|_| None),
         }
     }

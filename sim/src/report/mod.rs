@@ -599,7 +599,7 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
     let _ = writeln!(
         md,
         "{} inserts of new hashes (a flush every 16) into a store on a {}-block device of {}-byte pages, {} a block, \
-         with the oldest of 8 incarnations dropped when full so the ingest never stops. Command: `cargo run --release -- wear --ops {} --endurance 3000 --flush-every 16`.\n",
+         with the oldest of 6 incarnations dropped when full so the ingest never stops. Command: `cargo run --release -- wear --ops {} --endurance 3000 --flush-every 16`.\n",
         report.ops_done, blocks, config.geometry.page_bytes, config.geometry.pages_per_block, sizes.wear_ops
     );
     md.push_str("| erase max | erase mean | erase min | max/mean | erases per insert | write amplification | worn blocks |\n|---:|---:|---:|---:|---:|---:|---:|\n");
