@@ -141,3 +141,34 @@ fn a_device_that_cannot_hold_the_store_is_bad_input() {
     });
     assert!(refused(&["replay", &no_endurance]).contains("endurance"));
 }
+
+#[test]
+fn a_swarm_draws_its_own_part_and_counts_what_it_drew() {
+    let refusal = refused(&["sweep", "--swarm", "--seeds", "0..3", "--device", "mlc"]);
+    assert!(refusal.contains("--swarm"), "{refusal}");
+    let refusal = refused(&["wear", "--swarm", "--seeds", "0..3", "--endurance", "5"]);
+    assert!(refusal.contains("--endurance"), "{refusal}");
+    // Usage errors (clap's, several lines): no seeds, an empty range.
+    assert_eq!(sim(&["wear", "--swarm"]).status.code(), Some(2));
+    assert_eq!(sim(&["wear", "--swarm", "--seeds", "3..3"]).status.code(), Some(2));
+    let cases = tempfile::tempdir().unwrap();
+    let folder = cases.path().to_str().unwrap();
+    let args = [
+        "sweep", "--swarm", "--seeds", "0..20", "--ops", "200", "--cases", folder, "--json",
+    ];
+    let out = sim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let drawn = figures["drawn"].as_u64().unwrap();
+    let (runs, refused) = (
+        figures["runs"].as_u64().unwrap(),
+        figures["refused"].as_u64().unwrap(),
+    );
+    assert_eq!((drawn, runs + refused), (20, 20), "{figures}");
+    assert_eq!(figures["failures"], 0, "{figures}");
+    assert!(figures["spread"]["geometries"].as_object().unwrap().len() >= 3);
+}

@@ -10,6 +10,7 @@ mod bit_errors;
 mod end_of_life;
 mod frozen_lookups;
 mod paired;
+mod swarm;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -69,6 +70,11 @@ struct Sizes {
     /// incarnation counts measured.
     frozen_order: u32,
     frozen_counts: Vec<u32>,
+    /// Seeds and steps of the swarm sweep, and seeds of the swarm wear
+    /// runs to the end of life.
+    swarm_seeds: u64,
+    swarm_ops: usize,
+    swarm_wear_seeds: u64,
 }
 
 impl Sizes {
@@ -98,6 +104,9 @@ impl Sizes {
                 paired_depth2_ops: 100,
                 frozen_order: 10,
                 frozen_counts: vec![0, 1, 8],
+                swarm_seeds: 100,
+                swarm_ops: 300,
+                swarm_wear_seeds: 2,
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -122,6 +131,9 @@ impl Sizes {
                 paired_depth2_ops: 600,
                 frozen_order: 12,
                 frozen_counts: vec![0, 1, 8, 32],
+                swarm_seeds: 2_000,
+                swarm_ops: 1_000,
+                swarm_wear_seeds: 12,
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -146,6 +158,9 @@ impl Sizes {
                 paired_depth2_ops: 3_000,
                 frozen_order: 18,
                 frozen_counts: vec![0, 1, 8, 32],
+                swarm_seeds: 20_000,
+                swarm_ops: 2_000,
+                swarm_wear_seeds: 50,
             },
         }
     }
@@ -194,6 +209,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
         &figures["bit_errors"]["silent_within_ecc"],
         &figures["end_of_life"]["lost"],
         &figures["paired_pages"]["failures"],
+        &figures["swarm"]["failures"],
     ]
     .iter()
     .map(|f| f.as_u64().unwrap_or(u64::MAX))
@@ -226,13 +242,14 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 10] = [
+const SECTIONS: [(&str, SectionFn); 11] = [
     ("fill", fill_section),
     ("crash", crash_section),
     ("bit_errors", bit_errors::section),
     ("paired_pages", paired::section),
     ("wear", wear_section),
     ("end_of_life", end_of_life::section),
+    ("swarm", swarm::section),
     ("write_amplification", wa_section),
     ("ram", ram_section),
     ("lookups", frozen_lookups::section),
