@@ -36,6 +36,10 @@ pub struct RetentionPlan {
     pub scrub_pages: u64,
     /// Entries inserted (flushed every 16) before the aging starts.
     pub inserts: u64,
+    /// On the part's own geometry with this many blocks (its page and
+    /// block sizes, where the anchor's lanes hold 64 to 192 records and
+    /// move rarely), instead of its small one.
+    pub own_blocks: Option<u32>,
 }
 
 impl RetentionPlan {
@@ -49,6 +53,16 @@ impl RetentionPlan {
             step_days: 30,
             scrub_pages: 4_096,
             inserts: 1_500,
+            own_blocks: None,
+        }
+    }
+
+    /// As [`RetentionPlan::worn`], on the part's own geometry (48 blocks,
+    /// a store of 2,048 slots, four incarnations, a two-block journal).
+    pub fn worn_own_geometry(device: Device) -> Self {
+        RetentionPlan {
+            own_blocks: Some(48),
+            ..RetentionPlan::worn(device)
         }
     }
 }
@@ -75,7 +89,13 @@ pub fn retention(seed: u64, plan: RetentionPlan) -> Result<RetentionOutcome, Str
             "retention plan {plan:?}: a step of at least one day, at most {DAYS_MAX} days"
         ));
     }
-    let config = CheckConfig::on_device(plan.device);
+    let mut config = CheckConfig::on_device(plan.device);
+    if let Some(blocks) = plan.own_blocks {
+        config.geometry = plan.device.geometry(blocks);
+        config.store.order = 9;
+        config.store.incarnations_max = 4;
+        config.store.journal_blocks = 2;
+    }
     let mut flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
     flash.precycle(plan.wear);
     let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;

@@ -150,7 +150,10 @@ fn a_swarm_draws_its_own_part_and_counts_what_it_drew() {
     assert!(refusal.contains("--endurance"), "{refusal}");
     // Usage errors (clap's, several lines): no seeds, an empty range.
     assert_eq!(sim(&["wear", "--swarm"]).status.code(), Some(2));
-    assert_eq!(sim(&["wear", "--swarm", "--seeds", "3..3"]).status.code(), Some(2));
+    assert_eq!(
+        sim(&["wear", "--swarm", "--seeds", "3..3"]).status.code(),
+        Some(2)
+    );
     let cases = tempfile::tempdir().unwrap();
     let folder = cases.path().to_str().unwrap();
     let args = [

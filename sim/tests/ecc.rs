@@ -59,6 +59,21 @@ fn worn_parts_keep_every_entry_for_five_years_with_the_background_scrub() {
     }
 }
 
+/// The same on each part's own geometry (2 to 16 KiB pages, 64 to 192 a
+/// block), where the anchor's lanes move rarely: the scrub reads them too.
+/// (Reads past the ECC may still happen: open reads page 0 of every block,
+/// released ones too, whose old data nobody refreshes.)
+#[test]
+fn every_part_keeps_every_entry_for_five_years_on_its_own_geometry() {
+    for device in Device::ALL {
+        let plan = RetentionPlan::worn_own_geometry(device);
+        let outcome = retention(3, plan).unwrap_or_else(|e| panic!("{device:?}: {e}"));
+        if device != Device::Slc {
+            assert!(outcome.scrubs > 0, "{device:?}: {outcome:?}");
+        }
+    }
+}
+
 /// The model's retention errors do outgrow the ECC: without the scrub the
 /// same five years end in an uncorrectable page, named.
 #[test]

@@ -31,8 +31,14 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
                 .map(|_| ())
                 .map_err(|f| f.to_string())
         },
-        Bug::ScrubNever | Bug::ScrubSkipsAnchor => |seed| {
+        Bug::ScrubNever => |seed| {
             retention(seed, RetentionPlan::worn(Device::ALL[(seed % 3) as usize])).map(|_| ())
+        },
+        // On the parts' own geometries the anchor's lanes hold 64 to 192
+        // records and move rarely: unread, their pages age past the ECC.
+        Bug::ScrubSkipsAnchor => |seed| {
+            let device = Device::ALL[(seed % 3) as usize];
+            retention(seed, RetentionPlan::worn_own_geometry(device)).map(|_| ())
         },
         Bug::MiddlePageIsEnd => {
             |seed| middle_page_lost(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
@@ -286,4 +292,18 @@ fn the_wear_audit_catches_an_unsynced_flush() {
         report.audit_failed.is_some() || report.broken.is_some(),
         "{report:?}"
     );
+}
+
+/// A scrub that skips the anchor is caught on the parts' own geometries
+/// within a few seeds (on the small ones the lanes move often enough that
+/// it took 260).
+#[test]
+fn a_scrub_skipping_the_anchor_is_caught_on_own_geometries() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let found = first_failing_seed(Bug::ScrubSkipsAnchor);
+    std::panic::set_hook(hook);
+    let (seed, failure) = found.expect("caught");
+    assert!(seed < 6, "caught only at seed {seed}: {failure}");
+    println!("ScrubSkipsAnchor: caught at seed {seed}: {failure}");
 }
