@@ -7,6 +7,7 @@
 //! same size writes the same bytes.
 
 mod bit_errors;
+mod corrupt;
 mod end_of_life;
 mod frozen_lookups;
 mod paired;
@@ -75,6 +76,8 @@ struct Sizes {
     swarm_seeds: u64,
     swarm_ops: usize,
     swarm_wear_seeds: u64,
+    /// Quiescent points of the fault-placement campaigns.
+    corrupt_flushes: u32,
 }
 
 impl Sizes {
@@ -107,6 +110,7 @@ impl Sizes {
                 swarm_seeds: 100,
                 swarm_ops: 300,
                 swarm_wear_seeds: 2,
+                corrupt_flushes: 2,
             },
             ReportSize::Default => Sizes {
                 flag: "",
@@ -134,6 +138,7 @@ impl Sizes {
                 swarm_seeds: 2_000,
                 swarm_ops: 1_000,
                 swarm_wear_seeds: 12,
+                corrupt_flushes: 20,
             },
             ReportSize::Full => Sizes {
                 flag: " --full",
@@ -161,6 +166,7 @@ impl Sizes {
                 swarm_seeds: 20_000,
                 swarm_ops: 2_000,
                 swarm_wear_seeds: 50,
+                corrupt_flushes: 60,
             },
         }
     }
@@ -210,6 +216,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
         &figures["end_of_life"]["lost"],
         &figures["paired_pages"]["failures"],
         &figures["swarm"]["failures"],
+        &figures["corrupt"]["failures"],
     ]
     .iter()
     .map(|f| f.as_u64().unwrap_or(u64::MAX))
@@ -242,7 +249,7 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 11] = [
+const SECTIONS: [(&str, SectionFn); 12] = [
     ("fill", fill_section),
     ("crash", crash_section),
     ("bit_errors", bit_errors::section),
@@ -250,6 +257,7 @@ const SECTIONS: [(&str, SectionFn); 11] = [
     ("wear", wear_section),
     ("end_of_life", end_of_life::section),
     ("swarm", swarm::section),
+    ("corrupt", corrupt::section),
     ("write_amplification", wa_section),
     ("ram", ram_section),
     ("lookups", frozen_lookups::section),
