@@ -353,6 +353,17 @@ fn create_promise(store: &Store<SimFlash>) -> Checked<()> {
     ))
 }
 
+/// An insert or delete the store acknowledged, appended to its log store
+/// after any eviction the step made: the hash, and the log store's size and
+/// the store's freezes before the step.
+#[derive(Clone, Copy, Debug)]
+struct Appended {
+    hash: Hash,
+    tombstone: bool,
+    log_entries: u64,
+    freezes: u64,
+}
+
 /// Most opens one reopen tries past one for each power cut armed: a
 /// recovery that writes may lose power (every armed cut fires once) or meet
 /// a failing block.
@@ -704,10 +715,12 @@ impl Runner {
 
     fn insert(&mut self, key: u64, info: u64) -> Result<(), Failure> {
         let (hash, info) = (hash_of(key), info_of(info));
+        let appended = self.appending(hash, false);
         let result = self.store_mut().insert(hash, info);
         match result {
             Ok(()) => {
-                self.observe_layers().map_err(Failure::Check)?;
+                self.observe_layers_after(Some(appended))
+                    .map_err(Failure::Check)?;
                 self.model.apply(Op::Insert(hash, info));
                 self.report.acknowledged += 1;
                 Ok(())
@@ -724,12 +737,14 @@ impl Runner {
     fn delete(&mut self, key: u64) -> Result<(), Failure> {
         let hash = hash_of(key);
         let expected = self.model.get(&hash).is_some();
+        let appended = self.appending(hash, true);
         match self.store_mut().delete(&hash) {
             Ok(existed) if existed != expected => Err(Failure::Check(format!(
                 "delete of key {key}: store says it existed: {existed}, model: {expected}"
             ))),
             Ok(existed) => {
-                self.observe_layers().map_err(Failure::Check)?;
+                self.observe_layers_after(existed.then_some(appended))
+                    .map_err(Failure::Check)?;
                 if existed {
                     self.model.apply(Op::Delete(hash));
                     self.report.acknowledged += 1;
@@ -896,7 +911,7 @@ impl Runner {
             // An eviction persisted, so the freeze it was part of did: it
             // wrote the whole table, everything acknowledged is durable.
             self.durable_point();
-            self.evict(&keys, dropped, true)?;
+            self.evict(&keys, dropped, None)?;
             self.learn(keys, added)?;
             let digest = self.layers.store_digest(self.store.as_mut().expect("open"));
             if self.read(digest)? != self.model.digest() {
@@ -954,6 +969,12 @@ impl Runner {
     /// made everything before the step durable; an eviction (the oldest
     /// gone) dropped what only they held.
     fn observe_layers(&mut self) -> Checked<()> {
+        self.observe_layers_after(None)
+    }
+
+    /// [`Runner::observe_layers`] after a step that appended `appended`
+    /// to the log store (after any eviction it made).
+    fn observe_layers_after(&mut self, appended: Option<Appended>) -> Checked<()> {
         let keys = Layers::keys(self.store());
         if keys.len() == self.known.len() && keys.iter().zip(&self.known).all(|(a, b)| *a == b.0) {
             return Ok(());
@@ -963,12 +984,22 @@ impl Runner {
             self.durable_point();
         }
         if dropped > 0 {
-            // With no freeze in the step (an eviction to make room, after a
-            // flush), the log store's entries are durable and shadow the
-            // evicted ones; after a freeze it holds only the step's own.
-            self.evict(&keys, dropped, added == 0)?;
+            self.evict(&keys, dropped, appended)?;
         }
         self.learn(keys, added)
+    }
+
+    /// What the log store held before an insert or delete of `hash`
+    /// (a tombstone if `tombstone`): its size and the freezes so far, read
+    /// from RAM, to tell afterwards whether the hash was in it then.
+    fn appending(&self, hash: Hash, tombstone: bool) -> Appended {
+        let stats = self.store().stats();
+        Appended {
+            hash,
+            tombstone,
+            log_entries: stats.log_entries,
+            freezes: stats.freezes,
+        }
     }
 
     /// How the store's incarnations `now` follow from those known: some
@@ -1049,10 +1080,16 @@ impl Runner {
 
     /// Applies the eviction of the `dropped` oldest known incarnations to
     /// the model: an entry they held goes unless a newer incarnation (the
-    /// store's `keys` now) holds its hash, or, `table_shadows`, the log
-    /// store does. The model must have held
-    /// exactly what the store showed for it.
-    fn evict(&mut self, keys: &[LayerKey], dropped: usize, table_shadows: bool) -> Checked<()> {
+    /// store's `keys` now) or the log store as it was at the eviction holds
+    /// its hash. That is the log store now but for `appended`, the entry
+    /// the step made after evicting. The model must have held exactly what
+    /// the store showed for it.
+    fn evict(
+        &mut self,
+        keys: &[LayerKey],
+        dropped: usize,
+        appended: Option<Appended>,
+    ) -> Checked<()> {
         let evicted = &self.known[self.known.len() - dropped..];
         let mut gone: crate::digest::HashMap<Hash, Value> = Default::default();
         // Oldest first, so a newer evicted incarnation's value wins.
@@ -1061,17 +1098,34 @@ impl Runner {
         }
         let store = self.store.as_mut().expect("open");
         // An eviction to make room comes between freezes: the log store's
-        // durable entries shadow the evicted ones as a newer incarnation
-        // would.
-        let table: std::collections::HashSet<Hash> = match table_shadows {
-            true => store
-                .log_contents()
-                .map_err(|e| format!("reading the log store: {e}"))?
-                .into_iter()
-                .map(|(hash, _)| hash)
-                .collect(),
-            false => Default::default(),
-        };
+        // entries shadow the evicted ones as a newer incarnation would.
+        let mut table: std::collections::HashSet<Hash> = store
+            .log_contents()
+            .map_err(|e| format!("reading the log store: {e}"))?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
+        // The step's own entry came after the eviction (every eviction
+        // precedes the append) and is not in the model yet: its hash
+        // shadowed the evicted one only if the log store held it before the
+        // step, unfrozen (a freeze moved what it held to a newer
+        // incarnation). The table's size tells: an entry replaced keeps
+        // it, one added grows it; a tombstone with no incarnation left
+        // removes the hash instead, shrinking it if it was there.
+        if let Some(own) = appended {
+            let stats = store.stats();
+            let removing = own.tombstone && keys.is_empty();
+            let held_before = stats.freezes == own.freezes
+                && if removing {
+                    stats.log_entries < own.log_entries
+                } else {
+                    stats.log_entries == own.log_entries
+                };
+            table.remove(&own.hash);
+            if held_before {
+                table.insert(own.hash);
+            }
+        }
         let merged = self.layers.merged_after(store, keys, &self.known);
         let merged = self.read(merged)?;
         let mut hashes: Vec<Hash> = gone

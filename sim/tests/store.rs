@@ -358,3 +358,157 @@ fn an_evicting_store_short_of_blocks_evicts_instead_of_answering_full() {
         }
     }
 }
+
+/// The checker's model of an eviction (swarm seeds 5506 and 33621): a
+/// write that evicts appends its own entry after the eviction, unflushed,
+/// so that entry shadows nothing the eviction dropped; only what the log
+/// store held before the write does. Key 0, in the oldest incarnation from
+/// its first insert, is written again (inserted or deleted) by the very
+/// step that evicts that incarnation, then a power cut loses the write:
+/// the check must agree with the store on what it holds for key 0.
+#[test]
+fn a_write_that_evicts_is_checked_against_the_log_store_before_it() {
+    use logstore_sim::check::CheckConfig;
+    use logstore_sim::FaultRates;
+    for layout in LAYOUTS {
+        for delete in [false, true] {
+            // A freeze at the limit evicts: key 0 was in the evicted
+            // incarnation only, and the store rightly lost it.
+            for incarnations_max in [1, 2] {
+                let check = CheckConfig {
+                    store: StoreConfig {
+                        incarnations_max,
+                        evict_oldest: true,
+                        ..config(6, 2, layout)
+                    },
+                    ..CheckConfig::default()
+                };
+                let eviction = eviction_by_write(&check, delete, false)
+                    .expect("a write of key 0 freezes and evicts");
+                assert!(eviction.froze);
+                eviction.check(&check);
+            }
+            // Erases failing on a device one block over the budget: blocks
+            // go bad and a write evicts to make room, between freezes. Key
+            // 0 was in the evicted incarnation only, or (`in_log`) also in
+            // the log store, whose entry the eviction kept.
+            for in_log in [false, true] {
+                let checked = (0..64u64)
+                    .filter_map(|seed| {
+                        let store = StoreConfig {
+                            incarnations_max: 2,
+                            evict_oldest: true,
+                            seed,
+                            ..config(6, 2, layout)
+                        };
+                        let budget = store.block_budget(Geometry::new(512, 16, 64).unwrap());
+                        let check = CheckConfig {
+                            geometry: Geometry::new(512, 16, budget.unwrap().needed() + 1).unwrap(),
+                            store,
+                            faults: FaultRates {
+                                erase_fail: 0.05,
+                                ..FaultRates::default()
+                            },
+                            device_seed: seed,
+                            ..CheckConfig::default()
+                        };
+                        let eviction = eviction_by_write(&check, delete, in_log)?;
+                        (!eviction.froze).then(|| eviction.check(&check))
+                    })
+                    .count();
+                assert!(checked > 0, "{layout:?}: no write evicted to make room");
+            }
+        }
+    }
+}
+
+/// A step list whose write of key 0 (`delete`: a delete, else an insert)
+/// evicts the oldest incarnation, which holds key 0 from its first insert:
+/// `fillers` inserts of other keys come between; with `in_log`, an insert
+/// of key 0 that freezes (the log store holds key 0 after it) comes just
+/// before the write.
+struct EvictionByWrite {
+    fillers: u64,
+    delete: bool,
+    in_log: bool,
+    /// Whether the write evicts by freezing.
+    froze: bool,
+}
+
+impl EvictionByWrite {
+    /// Runs the steps through the checker, a power cut losing the write.
+    fn check(&self, check: &logstore_sim::check::CheckConfig) {
+        use logstore_sim::workload::Step;
+        let mut steps = vec![Step::Insert { key: 0, info: 0 }];
+        steps.extend((1..=self.fillers).map(|key| Step::Insert { key, info: key }));
+        if self.in_log {
+            steps.push(Step::Insert { key: 0, info: 2 });
+        }
+        steps.push(if self.delete {
+            Step::Delete { key: 0 }
+        } else {
+            Step::Insert { key: 0, info: 1 }
+        });
+        steps.push(Step::CutPower {
+            after_ops: 0,
+            mode: logstore_sim::CrashMode::DropUnsynced,
+        });
+        steps.push(Step::Flush);
+        if let Err(failure) = logstore_sim::check::run(check, &steps) {
+            panic!("{check:?}: {failure}");
+        }
+    }
+}
+
+/// Finds the [`EvictionByWrite`] on a plain store made as the checker
+/// makes its own, trying the write (after the insert, `in_log`) on a copy
+/// before each filler; `None` if the first eviction comes otherwise.
+fn eviction_by_write(
+    check: &logstore_sim::check::CheckConfig,
+    delete: bool,
+    in_log: bool,
+) -> Option<EvictionByWrite> {
+    use logstore_sim::workload::{hash_of, info_of};
+    let write = |store: &mut Store<SimFlash>| {
+        if delete {
+            store.delete(&hash_of(0)).map(|_| ())
+        } else {
+            store.insert(hash_of(0), info_of(1))
+        }
+    };
+    let mut flash = SimFlash::new(check.sim_config(), check.device_seed).unwrap();
+    flash.precycle(check.aging.wear);
+    let mut store = Store::create(flash, check.store).unwrap();
+    store.flash_mut().set_fault_rates(check.faults);
+    store.insert(hash_of(0), info_of(0)).ok()?;
+    for fillers in 0..5_000u64 {
+        let mut trial = store.clone();
+        let before = trial.stats();
+        if in_log {
+            // The insert must freeze without evicting.
+            trial.insert(hash_of(0), info_of(2)).ok()?;
+        }
+        let ready = trial.stats();
+        let evicted = ready.evictions > before.evictions;
+        if !in_log || (ready.freezes > before.freezes && !evicted && before.freezes > 0) {
+            write(&mut trial).ok()?;
+            let after = trial.stats();
+            if after.evictions > ready.evictions {
+                return Some(EvictionByWrite {
+                    fillers,
+                    delete,
+                    in_log,
+                    froze: after.freezes > ready.freezes,
+                });
+            }
+        } else if evicted {
+            return None;
+        }
+        let key = fillers + 1;
+        store.insert(hash_of(key), info_of(key)).ok()?;
+        if store.stats().evictions > 0 {
+            return None;
+        }
+    }
+    None
+}
