@@ -60,6 +60,9 @@ pub struct CorruptPlan {
     /// A power cut at every mutating operation of the recovery after each
     /// single fault placed at the last point.
     pub recovery_cuts: bool,
+    /// The device and store to run on (a swarm's draw, say), instead of
+    /// `device`'s default check; eviction is turned off either way.
+    pub config: Option<CheckConfig>,
 }
 
 impl CorruptPlan {
@@ -72,7 +75,22 @@ impl CorruptPlan {
             singles: true,
             pairs: true,
             recovery_cuts: true,
+            config: None,
         }
+    }
+
+    /// The plan on a swarm's draw for `seed` (its device, geometry, bad
+    /// blocks, pairing and store), or why `create` refuses that draw.
+    pub fn swarm(seed: u64) -> Result<Self, String> {
+        let mut config = crate::swarm::swarm_case(seed, 1).config;
+        config.store.evict_oldest = false;
+        if let Some(reason) = crate::swarm::refusal(&config) {
+            return Err(reason);
+        }
+        Ok(CorruptPlan {
+            config: Some(config.clone()),
+            ..CorruptPlan::new(config.device, seed)
+        })
     }
 }
 
@@ -186,9 +204,10 @@ pub fn corrupt(
             plan.flushes, plan.ops_per_flush_max
         ));
     }
-    let mut config = match plan.device {
-        Some(device) => CheckConfig::on_device(device),
-        None => CheckConfig::default(),
+    let mut config = match (&plan.config, plan.device) {
+        (Some(config), _) => config.clone(),
+        (None, Some(device)) => CheckConfig::on_device(device),
+        (None, None) => CheckConfig::default(),
     };
     config.store.evict_oldest = false;
     let flash = SimFlash::new(config.sim_config(), plan.seed).map_err(|e| e.to_string())?;

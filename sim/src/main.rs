@@ -821,6 +821,16 @@ struct CorruptArgs {
     /// Skip the power cuts in the recovery after a placed fault.
     #[arg(long)]
     no_recovery_cuts: bool,
+    /// Each seed of `--seeds` draws its own device, geometry, bad blocks,
+    /// pairing and store, as `sweep --swarm` does (eviction off), and the
+    /// campaign runs on each (`--device` and `--seed` are then not taken).
+    ///
+    /// Example: `logstore-sim corrupt --swarm --seeds 0..20 --flushes 5 --json`
+    #[arg(long, requires = "seeds")]
+    swarm: bool,
+    /// Seeds of a swarm, as A..B (B excluded).
+    #[arg(long, value_parser = parse_seeds, requires = "swarm")]
+    seeds: Option<std::ops::Range<u64>>,
     /// Print the figures as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -833,6 +843,12 @@ fn cmd_corrupt(args: &CorruptArgs) -> Result<bool, String> {
             "--flushes {} and --ops-per-flush {}: 1 to {FLUSHES_MAX} flushes, at least one operation",
             args.flushes, args.ops_per_flush
         ));
+    }
+    if let Some(seeds) = args.seeds.clone() {
+        if args.device.is_some() {
+            return Err("--swarm draws the device per seed: --device is not taken with it".into());
+        }
+        return cmd_corrupt_swarm(args, seeds);
     }
     let plan = CorruptPlan {
         flushes: args.flushes,
@@ -870,6 +886,76 @@ fn cmd_corrupt(args: &CorruptArgs) -> Result<bool, String> {
         eprintln!("{failure}");
     }
     Ok(!summary.failed())
+}
+
+/// `corrupt` on each seed's swarm draw: refused draws counted, the rest
+/// run in parallel; silent or lost placements fail the run.
+fn cmd_corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool, String> {
+    use logstore_sim::corrupt::{corrupt, CorruptPlan};
+    use rayon::prelude::*;
+    let chosen: Vec<u64> = seeds.collect();
+    let bar = progress_bar(chosen.len() as u64, "corrupt swarm");
+    let mut refused = std::collections::BTreeMap::<String, u64>::new();
+    let mut plans = Vec::new();
+    for &seed in &chosen {
+        match CorruptPlan::swarm(seed) {
+            Ok(plan) => plans.push(CorruptPlan {
+                flushes: args.flushes,
+                ops_per_flush_max: args.ops_per_flush,
+                pairs: !args.no_pairs,
+                recovery_cuts: !args.no_recovery_cuts,
+                ..plan
+            }),
+            Err(reason) => {
+                *refused.entry(reason).or_default() += 1;
+                bar.inc(1);
+            }
+        }
+    }
+    let runs: Vec<_> = plans
+        .par_iter()
+        .map(|plan| {
+            let summary = corrupt(plan, &|_| {});
+            bar.inc(1);
+            (plan.seed, summary)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let (mut placements, mut silent, mut store_lost, mut failures) = (0, 0, 0, Vec::new());
+    let mut rows = Vec::new();
+    for (seed, summary) in runs {
+        let summary = summary?;
+        placements += summary.placements;
+        silent += summary.silent;
+        store_lost += summary.store_lost;
+        for failure in &summary.failures {
+            failures.push(format!(
+                "seed {seed}: {failure}\n  replay: logstore-sim corrupt --swarm --seeds {seed}..{} --flushes {}",
+                seed + 1,
+                args.flushes
+            ));
+        }
+        rows.push(json!({ "seed": seed, "summary": summary }));
+    }
+    let figures = json!({
+        "drawn": chosen.len(), "refused": refused.values().sum::<u64>(),
+        "refused_by_reason": refused, "runs": rows.len(), "placements": placements,
+        "silent": silent, "store_lost": store_lost, "runs_detail": rows,
+    });
+    if args.json {
+        println!("{figures}");
+    } else {
+        println!(
+            "corrupt swarm: {} drawn, {} refused, {} runs, {placements} placements: {silent} silent, {store_lost} store lost",
+            chosen.len(),
+            figures["refused"],
+            figures["runs"]
+        );
+    }
+    for failure in &failures {
+        eprintln!("{failure}");
+    }
+    Ok(silent == 0 && store_lost == 0)
 }
 
 fn cmd_lookups(config: &LookupsConfig, incarnations: u32, json: bool) -> Result<bool, String> {

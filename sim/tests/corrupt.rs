@@ -43,3 +43,27 @@ fn bad_plans_are_refused() {
         assert!(corrupt(&plan, &|_| {}).is_err());
     }
 }
+
+/// On configurations nobody picked (a swarm's draws: geometries, bad
+/// blocks, pairing, store shapes), placed faults are kept or named too.
+#[test]
+fn placed_faults_are_kept_or_named_on_swarm_draws() {
+    let mut ran = 0;
+    for seed in 0..6 {
+        let Ok(plan) = CorruptPlan::swarm(seed) else {
+            continue;
+        };
+        let plan = CorruptPlan { flushes: 3, ..plan };
+        assert!(plan.config.as_ref().is_some_and(|c| !c.store.evict_oldest));
+        let summary = corrupt(&plan, &|_| {}).unwrap();
+        assert_eq!(
+            (summary.silent, summary.store_lost),
+            (0, 0),
+            "seed {seed}: {:?}",
+            summary.failures
+        );
+        assert!(summary.placements > 0, "seed {seed}");
+        ran += 1;
+    }
+    assert!(ran >= 4, "{ran} of 6 draws ran");
+}
