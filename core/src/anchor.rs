@@ -443,6 +443,15 @@ fn newest_in<F: Flash>(
         }
         best = best_record(&lanes, flash.geometry().page_bytes as usize).expect("one found before");
     }
+    // A group is keyed by its lanes' first record, so its newest record is
+    // at least that new. One older means the key was misread (a page 0
+    // whose header reads, its CRC failing, on a part without an ECC): a
+    // stale lane posing as the newest group, whose records would roll the
+    // store back. The next group decides.
+    let key = group.first().map_or(0, |&(sequence, _)| sequence);
+    if best.record.sequence < key {
+        return Ok(None);
+    }
     Ok(Some(best))
 }
 

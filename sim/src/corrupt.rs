@@ -303,7 +303,12 @@ fn place_at_point(
             place(&mut device, previous, &pages, page, fault)?;
             let (outcome, salvage_wrong) = classify(device, model);
             let mut tally = Tally::default();
-            let failure = describe(plan, &outcome, &format!("{fault:?} at {page:?}"));
+            let magic = &snapshot.raw_page(page)[..4];
+            let failure = describe(
+                plan,
+                &outcome,
+                &format!("{fault:?} at {page:?} (a page starting {magic:02x?})"),
+            );
             tally.add(outcome);
             Some((tally, salvage_wrong, failure.into_iter().collect()))
         })
@@ -333,7 +338,18 @@ fn describe(plan: &CorruptPlan, outcome: &Outcome, what: &str) -> Option<String>
     let device = plan
         .device
         .map_or(String::new(), |d| format!(" --device {}", d.name()));
-    let replay = format!("logstore-sim corrupt --seed {}{device}", plan.seed);
+    let replay = match plan.config {
+        Some(_) => format!(
+            "logstore-sim corrupt --swarm --seeds {}..{} --flushes {}",
+            plan.seed,
+            plan.seed + 1,
+            plan.flushes
+        ),
+        None => format!(
+            "logstore-sim corrupt --seed {}{device} --flushes {}",
+            plan.seed, plan.flushes
+        ),
+    };
     match outcome {
         Outcome::Silent(why) => Some(format!("silent: {what}: {why} (replay: {replay})")),
         Outcome::StoreLost(why) => Some(format!("store lost: {what}: {why} (replay: {replay})")),

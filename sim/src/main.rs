@@ -929,11 +929,7 @@ fn cmd_corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<
         silent += summary.silent;
         store_lost += summary.store_lost;
         for failure in &summary.failures {
-            failures.push(format!(
-                "seed {seed}: {failure}\n  replay: logstore-sim corrupt --swarm --seeds {seed}..{} --flushes {}",
-                seed + 1,
-                args.flushes
-            ));
+            failures.push(format!("seed {seed}: {failure}"));
         }
         rows.push(json!({ "seed": seed, "summary": summary }));
     }

@@ -67,3 +67,26 @@ fn placed_faults_are_kept_or_named_on_swarm_draws() {
     }
     assert!(ran >= 4, "{ran} of 6 draws ran");
 }
+
+/// A stale anchor lane (freed, not yet erased: a large device keeps many)
+/// whose page 0 header misreads as newer (garbled, no ECC) once posed as
+/// the newest group and rolled the store back (swarm seed 52, ideal
+/// device of 464 blocks): its records are older than its key, so the next
+/// group decides.
+#[test]
+fn a_stale_lane_posing_as_the_newest_never_rolls_back() {
+    let plan = CorruptPlan {
+        flushes: 4,
+        pairs: false,
+        recovery_cuts: false,
+        ..CorruptPlan::swarm(52).expect("seed 52 runs")
+    };
+    let summary = corrupt(&plan, &|_| {}).unwrap();
+    assert_eq!(
+        (summary.silent, summary.store_lost),
+        (0, 0),
+        "{:?}",
+        summary.failures
+    );
+    assert!(summary.singles.named > 0, "{summary:?}");
+}
