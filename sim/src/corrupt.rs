@@ -109,6 +109,10 @@ pub enum Fault {
     /// page's sequence): the CRC fails, yet on a device without an ECC the
     /// header still reads (as a newer record, say). An ECC corrects it.
     Garbled,
+    /// The lowest bit of byte 8 changed (an anchor record's sequence, one
+    /// up or down): on a part without an ECC a lane's page 0 then reads
+    /// as a near group. Placed on the anchor's pairs.
+    GarbledLow,
 }
 
 impl Fault {
@@ -401,6 +405,11 @@ fn place(
             raw[12] ^= 0x40;
             raw
         }
+        Fault::GarbledLow => {
+            let mut raw = device.raw_page(page);
+            raw[8] ^= 0x01;
+            raw
+        }
     };
     device.place_page(page, &raw).ok()
 }
@@ -605,21 +614,9 @@ pub struct AnchorPairsOutcome {
 /// must find the newest record or refuse, never an older one (DESIGN.md:
 /// two faults, never a rollback). `Err` names the first rollback.
 pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
-    use logstore::testing::format::Entry;
-    use logstore::testing::{Anchor, Log};
+    use logstore::testing::Anchor;
     let geometry = logstore::Geometry::new(256, 8, 48).map_err(|e| e.to_string())?;
-    let config = crate::SimConfig::new(geometry);
-    let mut flash = SimFlash::new(config.clone(), seed).map_err(|e| e.to_string())?;
-    Log::create(&mut flash, 16, vec![]).map_err(|e| e.to_string())?;
-    {
-        let (mut log, _, _) = Log::open(&mut flash).map_err(|e| e.to_string())?;
-        for i in 0..3 + seed % 4 {
-            let entry = Entry::Tombstone { hash: hash_of(i) };
-            log.append(&entry).map_err(|e| e.to_string())?;
-            log.flush().map_err(|e| e.to_string())?;
-            log.recycle().map_err(|e| e.to_string())?;
-        }
-    }
+    let flash = anchor_history(seed, geometry)?;
     let newest = Anchor::open(&mut flash.clone())
         .map_err(|e| e.to_string())?
         .record;
@@ -635,7 +632,12 @@ pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
     };
     for (i, &a) in pages.iter().enumerate() {
         for &b in &pages[i..] {
-            for fault in [Fault::Garbled, Fault::Erased, Fault::Misdirected] {
+            for fault in [
+                Fault::Garbled,
+                Fault::GarbledLow,
+                Fault::Erased,
+                Fault::Misdirected,
+            ] {
                 let mut device = flash.clone();
                 place(&mut device, &flash, &pages, a, fault);
                 place(&mut device, &flash, &pages, b, fault);
@@ -654,4 +656,23 @@ pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
         }
     }
     Ok(outcome)
+}
+
+/// A device whose anchor took a few commits (3 to 6, as `seed` says)
+/// after the open that moved it: lanes holding several records.
+fn anchor_history(seed: u64, geometry: logstore::Geometry) -> Result<SimFlash, String> {
+    use logstore::testing::format::Entry;
+    use logstore::testing::Log;
+    let config = crate::SimConfig::new(geometry);
+    let mut flash = SimFlash::new(config, seed).map_err(|e| e.to_string())?;
+    Log::create(&mut flash, 16, vec![]).map_err(|e| e.to_string())?;
+    let (mut log, _, _) = Log::open(&mut flash).map_err(|e| e.to_string())?;
+    for i in 0..3 + seed % 4 {
+        let entry = Entry::Tombstone { hash: hash_of(i) };
+        log.append(&entry).map_err(|e| e.to_string())?;
+        log.flush().map_err(|e| e.to_string())?;
+        log.recycle().map_err(|e| e.to_string())?;
+    }
+    drop(log);
+    Ok(flash)
 }

@@ -73,6 +73,9 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
             }
         },
         // Every pair of anchor pages damaged: never an older record.
+        // Every pair of anchor pages lost: never an older record (a page 0
+        // misread as a near group, with that lane's newest lost, needs the
+        // lanes its older records name).
         Bug::LanesByFirstPageOnly => |seed| logstore_sim::corrupt::anchor_pairs(seed).map(|_| ()),
         // Two openers of one image: the second must be refused.
         Bug::NoFileLock => |seed| {
