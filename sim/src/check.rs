@@ -1220,7 +1220,14 @@ impl Runner {
             self.report.mutating_ops = self.flash().ops_mutating();
             return self.check_rules();
         }
-        self.final_flush()?;
+        if let Err(why) = self.final_flush()? {
+            // The final flush found the device worn out: the flush was
+            // refused, so the audit decides, as for a store read-only before.
+            self.end_of_life_promise(&why)?;
+            self.report.read_only_at.get_or_insert(self.report.steps);
+            self.read_only_why.get_or_insert(why.to_string());
+            return self.final_checks(full);
+        }
         self.observe_layers()?;
         self.durable_point();
         self.bad_durable = self.store().bad_blocks();
@@ -1242,11 +1249,13 @@ impl Runner {
     /// inside it (a cut during the final flush), and so may the next one
     /// after the recovery: each failed attempt fired an armed cut or met a
     /// failing block, so the armed cuts and [`OPEN_ATTEMPTS_MAX`] bound them.
-    fn final_flush(&mut self) -> Checked<()> {
+    /// `Ok(Err(why))`: the store turned read-only (worn out) instead.
+    fn final_flush(&mut self) -> Checked<Result<(), logstore::WornOut>> {
         let attempts_max = self.flash().armed_cuts() as u32 + OPEN_ATTEMPTS_MAX;
         for _ in 0..attempts_max {
             match self.store_mut().flush() {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Ok(())),
+                Err(StoreError::ReadOnly(why)) => return Ok(Err(why)),
                 Err(error) if is_device_failure(&error) => self.recover()?,
                 Err(error) => return Err(self.store_failed(error, "final flush")),
             }

@@ -60,10 +60,17 @@ fn a_drawn_case_replays_the_same_from_its_file() {
 /// checker taking the log store's entries for durable after a freeze that
 /// evicted (5506), a freeze that could not run packing the journal for
 /// each entry until the device burned (19751), an open whose rebuild
-/// missed a placement and had no blocks to freeze (20132).
+/// missed a placement and had no blocks to freeze (20132), a checker
+/// that took a final flush refused read-only (the device worn out by
+/// failing erases) for a failure (55853).
 #[test]
 fn configurations_the_swarm_failed_on_pass() {
-    for (seed, ops) in [(5_506, 2_000), (19_751, 2_000), (20_132, 2_000)] {
+    for (seed, ops) in [
+        (5_506, 2_000),
+        (19_751, 2_000),
+        (20_132, 2_000),
+        (55_853, 2_000),
+    ] {
         let case = swarm_case(seed, ops);
         assert_eq!(refusal(&case.config), None, "seed {seed}");
         let outcome = case.run();
