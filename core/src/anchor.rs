@@ -51,6 +51,9 @@ pub enum AnchorError {
         "anchor record of {bytes} bytes does not fit in one erase block ({block_bytes} bytes)"
     )]
     TooLarge { bytes: usize, block_bytes: u64 },
+    /// The record marks uncertain a generation it names nowhere.
+    #[error("anchor record marks generation {generation} uncertain but names no region of it")]
+    UncertainUnnamed { generation: u64 },
     #[error("anchor record names {what} {value}, outside the device of {blocks} blocks")]
     OutOfDevice {
         what: &'static str,
@@ -76,7 +79,17 @@ impl AnchorRecord {
     /// blocks; that the lanes differ and hold no region; that no block
     /// belongs to two regions; and that no bad block is listed twice. A bad
     /// block may still sit in the region that was using it when it failed.
+    /// Every generation marked uncertain names the journal or an
+    /// incarnation.
     pub fn validate(&self, blocks: u32) -> Result<(), AnchorError> {
+        let named = |g: u64| {
+            std::iter::once(&self.journal)
+                .chain(&self.incarnations)
+                .any(|r| r.generation == g)
+        };
+        if let Some(&generation) = self.uncertain.iter().find(|&&g| !named(g)) {
+            return Err(AnchorError::UncertainUnnamed { generation });
+        }
         let out = |what, value: u64| AnchorError::OutOfDevice {
             what,
             value,

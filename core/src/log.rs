@@ -74,6 +74,9 @@ pub struct Log<F: Flash> {
     record: AnchorRecord,
     journal: Journal,
     poisoned: bool,
+    /// While on, every region a commit names for the first time, and every
+    /// journal written with entries, is marked uncertain (a salvage).
+    salvaging: bool,
 }
 
 impl<F: Flash> Log<F> {
@@ -108,6 +111,7 @@ impl<F: Flash> Log<F> {
             incarnations: Vec::new(),
             bad_blocks: Vec::new(),
             erase_counts: Vec::new(),
+            uncertain: Vec::new(),
         };
         let (anchor, record) = Anchor::format(&mut flash, &mut alloc, record)?;
         Ok(Log {
@@ -117,6 +121,7 @@ impl<F: Flash> Log<F> {
             record,
             journal,
             poisoned: false,
+            salvaging: false,
         })
     }
 
@@ -154,6 +159,7 @@ impl<F: Flash> Log<F> {
             record: found.record,
             journal,
             poisoned: false,
+            salvaging: false,
         };
         Ok((log, entries, report))
     }
@@ -258,6 +264,9 @@ impl<F: Flash> Log<F> {
                 return Err(error);
             }
         };
+        if self.salvaging && !live.is_empty() {
+            self.mark_uncertain(journal.region().generation);
+        }
         self.guarded(|log| {
             log.commit(journal.region().clone(), incarnations)?;
             log.journal = journal;
@@ -304,9 +313,23 @@ impl<F: Flash> Log<F> {
     fn commit(&mut self, journal: Region, incarnations: Vec<Region>) -> Result<(), LogError> {
         // The record in force changes only once the new one is durable: a
         // failed commit leaves it naming what is on flash.
+        if self.salvaging {
+            let new: Vec<u64> = incarnations
+                .iter()
+                .map(|r| r.generation)
+                .filter(|g| !self.record.incarnations.iter().any(|o| o.generation == *g))
+                .collect();
+            new.into_iter().for_each(|g| self.mark_uncertain(g));
+        }
+        // Only generations the record names stay uncertain: an incarnation
+        // evicted or replaced by its copy takes its mark with it.
+        let mut uncertain = self.record.uncertain.clone();
+        uncertain
+            .retain(|&g| journal.generation == g || incarnations.iter().any(|r| r.generation == g));
         let proposed = AnchorRecord {
             journal,
             incarnations,
+            uncertain,
             ..self.record.clone()
         };
         let committed = self
@@ -346,6 +369,33 @@ impl<F: Flash> Log<F> {
             self.record.incarnations.clone(),
         );
         self.commit(journal, incarnations)
+    }
+
+    /// The generations a salvage left uncertain (see
+    /// [`AnchorRecord::uncertain`]), the next commit's wish included.
+    pub fn uncertain(&self) -> &[u64] {
+        &self.record.uncertain
+    }
+
+    /// Marks `generation` uncertain from the next commit on (if that commit
+    /// names it).
+    pub fn mark_uncertain(&mut self, generation: u64) {
+        if !self.record.uncertain.contains(&generation) {
+            self.record.uncertain.push(generation);
+            self.record.uncertain.sort_unstable();
+        }
+    }
+
+    /// Forgets every uncertain mark from the next commit on.
+    pub fn forget_uncertain(&mut self) {
+        self.record.uncertain.clear();
+    }
+
+    /// Turns salvaging on or off: while on, each region a commit names for
+    /// the first time, and each journal written with entries, is marked
+    /// uncertain (it holds entries older than the pages lost).
+    pub fn set_salvaging(&mut self, on: bool) {
+        self.salvaging = on;
     }
 
     /// Commits the record in force again (a scrub of the anchor).

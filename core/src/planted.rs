@@ -73,11 +73,14 @@ pub enum Bug {
     /// `create` accepts a configuration whose incarnations, journal, lanes
     /// and spare do not fit the device's good blocks.
     AcceptsMisfit,
+    /// After a salvage, a lookup answers from an incarnation older than
+    /// the lost journal pages (or "absent") as if nothing had been lost.
+    SalvageAnswersOlder,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 23] = [
+    pub const ALL: [Bug; 24] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -101,6 +104,7 @@ impl Bug {
         Bug::FullIsEndOfLife,
         Bug::EvictOnlyAtLimit,
         Bug::AcceptsMisfit,
+        Bug::SalvageAnswersOlder,
     ];
 }
 

@@ -180,8 +180,9 @@ pub struct CorruptSummary {
     /// Pairs of two journal pages (not in `silent`: see the module doc).
     pub journal_pairs: Tally,
     pub recovery_cuts: Tally,
-    /// After a named loss, `open_salvaging`'s wrong answers (keys of the
-    /// lost page answering an older value or absent), counted apart.
+    /// After a named loss, `open_salvaging`'s wrong answers: a key
+    /// answering an older value, absent or a deleted hash without an error
+    /// (`Unknown` is right). A failure, as `silent`.
     pub salvage_wrong: u64,
     /// The first silent or lost placements, described.
     pub failures: Vec<String>,
@@ -189,7 +190,7 @@ pub struct CorruptSummary {
 
 impl CorruptSummary {
     pub fn failed(&self) -> bool {
-        self.silent > 0 || self.store_lost > 0
+        self.silent > 0 || self.store_lost > 0 || self.salvage_wrong > 0
     }
 }
 

@@ -926,7 +926,7 @@ fn cmd_corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<
     for (seed, summary) in runs {
         let summary = summary?;
         placements += summary.placements;
-        silent += summary.silent;
+        silent += summary.silent + summary.salvage_wrong;
         store_lost += summary.store_lost;
         for failure in &summary.failures {
             failures.push(format!("seed {seed}: {failure}"));

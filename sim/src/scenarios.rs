@@ -259,6 +259,13 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     };
     let (mut store, _) = Store::open_salvaging(flash).map_err(|e| format!("salvage: {e}"))?;
     let entries_kept = entries_held(&mut store, &by_page, Some(victim))?;
+    lost_answer_unknown(&mut store, &by_page[victim], &mut rng)?;
+    store
+        .accept_loss()
+        .map_err(|e| format!("accept_loss: {e}"))?;
+    if entries_held(&mut store, &by_page, Some(victim))? != entries_kept {
+        return Err("after accept_loss the entries kept changed".into());
+    }
     Ok(MiddleOutcome {
         pages,
         victim,
@@ -269,7 +276,8 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
 }
 
 /// Checks that `store` holds every entry of `by_page` but those of page
-/// `but`; returns how many it holds.
+/// `but` (after a salvage, as the best answer of an `Unknown`); returns
+/// how many it holds.
 fn entries_held(
     store: &mut Store<SimFlash>,
     by_page: &[Vec<(Hash, Info)>],
@@ -278,13 +286,38 @@ fn entries_held(
     let mut entries_kept = 0;
     for (page, entries) in by_page.iter().enumerate().filter(|(p, _)| Some(*p) != but) {
         for (hash, info) in entries {
-            match store.get(hash).map_err(|e| format!("get: {e}"))? {
+            let found = match store.get(hash) {
+                Ok(found) | Err(StoreError::Unknown { best: found }) => found,
+                Err(e) => return Err(format!("get: {e}")),
+            };
+            match found {
                 Some(found) if found == *info => entries_kept += 1,
                 found => return Err(format!("store: page {page} entry {found:?}")),
             }
         }
     }
     Ok(entries_kept)
+}
+
+/// After a salvage, every hash of the lost page, and a hash never stored,
+/// must answer `Unknown`: "absent" would be a wrong answer, silent.
+fn lost_answer_unknown(
+    store: &mut Store<SimFlash>,
+    lost: &[(Hash, Info)],
+    rng: &mut ChaCha8Rng,
+) -> Result<(), String> {
+    let never: Hash = hash_of(rng.random());
+    for hash in lost.iter().map(|(h, _)| h).chain([&never]) {
+        match store.get(hash) {
+            Err(StoreError::Unknown { .. }) => {}
+            other => {
+                return Err(format!(
+                    "after a salvage, a hash the lost page may have held answered {other:?}, not Unknown"
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Entries by the journal page that holds them.

@@ -2,7 +2,9 @@
 //! sequence, payload length, CRC32C over header and payload), then the
 //! payload laid over as many pages as it needs: the [`LANES`] lanes it is
 //! written in, next generation, the store's configuration, the journal region, the
-//! incarnations newest first, the bad blocks and every block's erase count.
+//! incarnations newest first, the bad blocks and every block's erase count;
+//! then, with flag [`FLAG_UNCERTAIN`], the generations whose contents a
+//! salvage left uncertain.
 
 use super::{crc_holds, seal};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -27,6 +29,10 @@ pub(crate) const HEADER_BYTES: usize = 24;
 const CRC_RANGE: std::ops::Range<usize> = 20..24;
 /// Where the payload length sits in the header.
 const LENGTH_RANGE: std::ops::Range<usize> = 16..20;
+/// Header flag: the payload ends with the uncertain generations (a count,
+/// then each as a u64). A record without it has none; a record with any
+/// other flag set is not one this version reads.
+pub(crate) const FLAG_UNCERTAIN: u16 = 1;
 /// Largest opaque configuration or region metadata, in bytes.
 pub const META_BYTES_MAX: usize = 4096;
 /// Most regions one record may list.
@@ -50,6 +56,11 @@ pub struct AnchorRecord {
     pub bad_blocks: Vec<BlockAddr>,
     /// Erase count of every block, as last known.
     pub erase_counts: Vec<u32>,
+    /// Generations (of the journal or incarnations named here) holding
+    /// entries older than journal pages a salvage lost: an answer from
+    /// them, or an absence while any is listed, may be stale. Empty on a
+    /// store that never lost a page.
+    pub uncertain: Vec<u64>,
 }
 
 fn encode_region(region: &Region, w: &mut Writer) {
@@ -83,6 +94,17 @@ fn decode_u32s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u32>, Decod
         });
     }
     (0..count).map(|_| r.u32()).collect()
+}
+
+fn decode_u64s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u64>, DecodeError> {
+    let count = r.u32()? as usize;
+    if count == 0 || count > r.remaining() / 8 {
+        return Err(DecodeError::Invalid {
+            what,
+            value: count as u64,
+        });
+    }
+    (0..count).map(|_| r.u64()).collect()
 }
 
 fn decode_bytes(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u8>, DecodeError> {
@@ -120,11 +142,19 @@ impl AnchorRecord {
         for &count in &self.erase_counts {
             payload.u32(count);
         }
+        let mut flags = 0;
+        if !self.uncertain.is_empty() {
+            flags |= FLAG_UNCERTAIN;
+            payload.u32(self.uncertain.len() as u32);
+            for &generation in &self.uncertain {
+                payload.u64(generation);
+            }
+        }
         let mut record = Writer::default();
         record
             .u32(MAGIC)
             .u16(VERSION)
-            .u16(0)
+            .u16(flags)
             .u64(self.sequence)
             .u32(payload.bytes.len() as u32)
             .u32(0)
@@ -139,7 +169,8 @@ impl AnchorRecord {
         let Some((sequence, total)) = Self::peek(bytes) else {
             return Ok(None);
         };
-        let record = Self::decode_payload(sequence, &bytes[HEADER_BYTES..total])?;
+        let flags = u16::from_le_bytes([bytes[6], bytes[7]]);
+        let record = Self::decode_payload(sequence, flags, &bytes[HEADER_BYTES..total])?;
         Ok(Some((record, total)))
     }
 
@@ -163,7 +194,13 @@ impl AnchorRecord {
         Some((sequence, total))
     }
 
-    fn decode_payload(sequence: u64, payload: &[u8]) -> Result<Self, DecodeError> {
+    fn decode_payload(sequence: u64, flags: u16, payload: &[u8]) -> Result<Self, DecodeError> {
+        if flags & !FLAG_UNCERTAIN != 0 {
+            return Err(DecodeError::Invalid {
+                what: "anchor record flags",
+                value: u64::from(flags),
+            });
+        }
         let mut r = Reader::new(payload);
         let mut lanes = [BlockAddr(0); LANES];
         for lane in &mut lanes {
@@ -187,6 +224,10 @@ impl AnchorRecord {
             .map(BlockAddr)
             .collect();
         let erase_counts = decode_u32s(&mut r, "erase count length")?;
+        let uncertain = match flags & FLAG_UNCERTAIN {
+            0 => Vec::new(),
+            _ => decode_u64s(&mut r, "uncertain generation count")?,
+        };
         Ok(AnchorRecord {
             sequence,
             lanes,
@@ -196,6 +237,7 @@ impl AnchorRecord {
             incarnations,
             bad_blocks,
             erase_counts,
+            uncertain,
         })
     }
 }
@@ -265,6 +307,7 @@ pub(crate) mod tests {
             }],
             bad_blocks: vec![BlockAddr(4)],
             erase_counts: vec![1; blocks as usize],
+            uncertain: Vec::new(),
         }
     }
 
@@ -276,6 +319,24 @@ pub(crate) mod tests {
         let (decoded, len) = AnchorRecord::decode(&bytes).unwrap().unwrap();
         assert_eq!(len, bytes.len());
         assert_eq!(decoded, r);
+    }
+
+    #[test]
+    fn uncertain_generations_round_trip_behind_their_flag() {
+        let plain = record(8).encode();
+        assert_eq!(u16::from_le_bytes([plain[6], plain[7]]), 0);
+        let mut r = record(8);
+        r.uncertain = vec![4, 6];
+        let bytes = r.encode();
+        assert_eq!(u16::from_le_bytes([bytes[6], bytes[7]]), FLAG_UNCERTAIN);
+        assert_eq!(bytes.len(), plain.len() + 4 + 16);
+        let (decoded, _) = AnchorRecord::decode(&bytes).unwrap().unwrap();
+        assert_eq!(decoded, r);
+        // A flag this version does not know is refused, CRC or not.
+        let mut unknown = plain.clone();
+        unknown[6] = 2;
+        seal(&mut unknown, CRC_RANGE);
+        assert!(AnchorRecord::decode(&unknown).is_err());
     }
 
     #[test]

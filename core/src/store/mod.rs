@@ -10,6 +10,7 @@
 //! configuration opts in to dropping the oldest incarnation).
 
 mod config;
+mod salvage;
 mod scrub;
 
 pub use config::{BlockBudget, StoreConfig, TooFewBlocks};
@@ -75,6 +76,12 @@ pub enum StoreError {
     /// [`Store::open_salvaging`] opens with what is left.
     #[error("durable journal pages are lost: {}", describe_loss(.0))]
     DataLoss(Box<RecoveryReport>),
+    /// After [`Store::open_salvaging`]: the answer for this hash is not
+    /// known. Journal pages lost at the salvage may have held a newer entry
+    /// for it; `best` is what the store holds (possibly stale: an older
+    /// value, or a hash since deleted). See [`Store::accept_loss`].
+    #[error("the answer is unknown: journal pages lost at a salvage may have held a newer entry (best known: {best:?})")]
+    Unknown { best: Option<Info> },
     /// The device is worn out: no spare block is left for the next write,
     /// as UBI goes read-only. Every flushed entry stays readable, and the
     /// store opens read-only after a restart.
@@ -157,6 +164,10 @@ pub struct StoreStats {
     /// in the incarnations kept: what they held is a typed error on
     /// lookup. [`Store::lost_pages`] names them.
     pub incarnation_pages_lost: u64,
+    /// Incarnations holding entries older than journal pages a salvage
+    /// lost: answers from them (and absences) are
+    /// [`StoreError::Unknown`]. 0 on a store that never lost a page.
+    pub incarnations_uncertain: u64,
     /// Bytes of ECC parity each page carries in its spare area.
     pub parity_bytes_per_page: u64,
     /// RAM held by the log store table.
@@ -369,12 +380,18 @@ impl<F: Flash> Store<F> {
     /// still readable, rewrites the journal without the hole, and returns
     /// the report naming what was lost. On a store that lost nothing it is
     /// [`Store::open`].
+    ///
+    /// Every answer a lost page may have changed is
+    /// [`StoreError::Unknown`] from then on (see `salvage.rs`).
     pub fn open_salvaging(flash: F) -> Result<(Self, RecoveryReport), StoreError> {
-        let (mut store, report) = Store::open_with(flash, true).map_err(|(error, _)| error)?;
-        if report.lost_data() {
-            store.rewrite_journal()?;
-        }
-        Ok((store, report))
+        Store::open_salvaging_returning(flash).map_err(|(error, _)| error)
+    }
+
+    /// As [`Store::open_salvaging`], but a failure gives the device back
+    /// with the error (a power cut mid-salvage, say, to power-cycle and
+    /// open again: the salvage finishes then).
+    pub fn open_salvaging_returning(flash: F) -> Result<(Self, RecoveryReport), (StoreError, F)> {
+        Store::open_with(flash, true)
     }
 
     fn open_with(flash: F, salvage: bool) -> Result<(Self, RecoveryReport), (StoreError, F)> {
@@ -395,12 +412,22 @@ impl<F: Flash> Store<F> {
             Err(error) => return Err((error, log.into_flash().into_inner())),
         };
         let positions = log.journal().recovered_positions().to_vec();
+        let salvaging = Store::salvage_pending(&log, report.lost_data());
         let mut store = Store::assemble(log, config, table, incarnations);
+        if salvaging {
+            store.begin_salvage();
+        }
         let mut report = report;
-        let loaded = store.load_filters().and_then(|rebuilt| {
-            report.filters_rebuilt = rebuilt;
-            store.rebuild(entries, positions)
-        });
+        let loaded = store
+            .load_filters()
+            .and_then(|rebuilt| {
+                report.filters_rebuilt = rebuilt;
+                store.rebuild(entries, positions)
+            })
+            .and_then(|()| match salvaging {
+                true => store.finish_salvage(),
+                false => Ok(()),
+            });
         let committed = loaded.and_then(|()| {
             store.read_only = store.worn_out();
             match store.read_only {
@@ -521,6 +548,9 @@ impl<F: Flash> Store<F> {
     /// Looks in the log store, then the incarnations newest first. A page
     /// read with corrected bits at the scrub threshold is noted, and moved
     /// by the next write or [`Store::scrub`].
+    ///
+    /// After a salvage, an answer a lost journal page may have changed is
+    /// [`StoreError::Unknown`] instead.
     pub fn get(&mut self, hash: &Hash) -> Result<Option<Info>, StoreError> {
         if let Some(value) = self.table.get(&mut self.log, hash)? {
             return Ok(live(value));
@@ -546,10 +576,11 @@ impl<F: Flash> Store<F> {
                 }
             }
             if let Some(value) = found.value {
-                return Ok(live(value));
+                let generation = incarnation.region().generation;
+                return self.answer(Some((value, generation)));
             }
         }
-        Ok(None)
+        self.answer(None)
     }
 
     /// Whether lookups consult the incarnations' filters: on from create
@@ -565,13 +596,16 @@ impl<F: Flash> Store<F> {
         self.writing(|store| store.put(Entry::Hash { hash, info }))
     }
 
-    /// Deletes `hash`; returns whether it was there.
+    /// Deletes `hash`; returns whether it was there (or, after a salvage,
+    /// may have been: its answer was [`StoreError::Unknown`]).
     pub fn delete(&mut self, hash: &Hash) -> Result<bool, StoreError> {
         if let Some(why) = &self.read_only {
             return Err(StoreError::ReadOnly(why.clone()));
         }
-        if self.get(hash)?.is_none() {
-            return Ok(false);
+        match self.get(hash) {
+            Ok(None) => return Ok(false),
+            Ok(Some(_)) | Err(StoreError::Unknown { .. }) => {}
+            Err(other) => return Err(other),
         }
         self.writing(|store| store.put(Entry::Tombstone { hash: *hash }))?;
         Ok(true)
@@ -701,8 +735,7 @@ impl<F: Flash> Store<F> {
     }
 
     /// Copies the live entries into a fresh journal region (a pack, whether
-    /// or not the journal is full): what a scrub or a salvage does to the
-    /// journal.
+    /// or not the journal is full): what a scrub does to the journal.
     fn rewrite_journal(&mut self) -> Result<(), StoreError> {
         let contents = self.table.contents(&mut self.log)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
@@ -890,6 +923,7 @@ impl<F: Flash> Store<F> {
                 .iter()
                 .map(|i| i.lost_pages().len() as u64)
                 .sum(),
+            incarnations_uncertain: self.uncertain_incarnations() as u64,
             parity_bytes_per_page: self.log.flash().parity_bytes_per_page() as u64,
             ram_bytes: self.table.ram_bytes(),
             filter_ram_bytes: self

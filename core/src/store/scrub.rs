@@ -232,6 +232,11 @@ impl<F: Flash> Store<F> {
             .map(|i| i.region().clone())
             .collect();
         regions[index] = copy.region().clone();
+        // A copy holds what its original held: uncertain if that was.
+        let original = self.incarnations[index].region().generation;
+        if self.log.uncertain().contains(&original) {
+            self.log.mark_uncertain(generation);
+        }
         if let Err(error) = self.log.commit_incarnations(regions) {
             self.log.release_region(copy.region());
             return Err(self.blocks_full(error));

@@ -59,13 +59,14 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
             run.journal_pairs.silent,
             run.salvage_wrong
         );
-        failures += run.silent + run.store_lost;
+        failures += run.silent + run.store_lost + run.salvage_wrong;
         placements += run.placements;
         rows.push(json!({ "device": name, "summary": run }));
     }
     md.push_str(
-        "\nSalvage wrong answers: after a named loss of a journal page, `open_salvaging` serves the rest, and a key of the lost page may \
-         answer an older value or absent (guarantee 12 for journal pages is not yet met; incarnation pages answer a typed error).\n",
+        "\nSalvage wrong answers: after a named loss of a journal page, `open_salvaging` serves the rest; every flushed key must answer \
+         its value or `Unknown` (with the best answer known), never an older value, a deleted hash or \"absent\" without an error. \
+         Counted as failures.\n",
     );
     Ok(Section {
         markdown: md,
