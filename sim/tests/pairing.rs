@@ -77,6 +77,60 @@ fn a_part_declaring_a_pairing_it_does_not_follow_loses_nothing_flushed() {
     }
 }
 
+/// Cells pairing beyond what the store covers (an MLC lead of 8, not in
+/// `Pairing::KNOWN`, declared dist3): a torn upper program scrambles a
+/// flushed page, and the store names the loss. The damage is the
+/// device's: the simulator counts reads of such pages as past the ECC, so
+/// the checker takes the named loss for what it is and the campaign
+/// passes; damage the store was bound to avoid is never excused (the
+/// planted declared-only layout above still fails).
+#[test]
+fn damage_beyond_the_schemes_covered_is_named_and_counted_as_the_devices() {
+    let lead8 = (Device::Mlc, Some(Pairing::Mlc { lead: 8 }), Some(DIST3));
+    let case = case_of(lead8);
+    let summary = torn_campaign(&case, None);
+    let first = summary.failed_cases.first().map(|c| &c.failure);
+    assert_eq!(summary.failures, 0, "{first:?}");
+    assert!(summary.crash_points_pairs_damaged > 0, "{summary:?}");
+    // On the device itself: a torn upper program under lead 8 counts a
+    // read of its lower page as past the ECC; under dist3 (covered) the
+    // same damage is not excused.
+    assert_eq!(torn_upper_read_past_ecc(&case, Pairing::Mlc { lead: 8 }), 1);
+    let covered = case_of((Device::Mlc, Some(DIST3), Some(Pairing::None)));
+    assert_eq!(torn_upper_read_past_ecc(&covered, DIST3), 0);
+}
+
+/// Programs page 0 of block 1, cuts a program of a page `cells` pairs
+/// with it (torn), reads page 0 back: the reads counted past the ECC.
+fn torn_upper_read_past_ecc(case: &Case, cells: Pairing) -> u64 {
+    use logstore::{BlockAddr, Flash, PageAddr};
+    let geometry = case.config.geometry;
+    let mut device = logstore_sim::nand::SimFlash::new(case.config.sim_config(), 0).unwrap();
+    let page = |page| PageAddr {
+        block: BlockAddr(1),
+        page,
+    };
+    let bytes = geometry.raw_page_bytes() as usize;
+    device.program(page(0), &vec![0x5A; bytes]).unwrap();
+    device.sync().unwrap();
+    let pages = geometry.pages_per_block;
+    let upper = (1..pages)
+        .find(|&p| cells.damaged_by(p, pages) == [0])
+        .expect("page 0 has an upper page");
+    let now = device.ops_mutating();
+    assert!(device.cut_power_at(now, CrashMode::Torn));
+    let cut = device.program(page(upper), &vec![0x33; bytes]);
+    assert!(
+        matches!(cut, Err(logstore::FlashError::PowerLost)),
+        "{cut:?}"
+    );
+    device.restart();
+    let before = device.counters().reads_beyond_ecc;
+    device.read(page(0), &mut vec![0; bytes]).unwrap();
+    assert!(device.counters().paired_pages_corrupted > 0);
+    device.counters().reads_beyond_ecc - before
+}
+
 /// The same campaigns with the journal trusting the declaration (its
 /// lower pages only, or every page where it declares none): synced pages
 /// are lost.

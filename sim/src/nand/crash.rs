@@ -178,6 +178,10 @@ impl SimFlash {
                     .for_each(|(cell, n)| *cell |= n),
             }
         }
+        let pages = u64::from(geometry.pages_per_block);
+        let first = u64::from(block.0) * pages;
+        self.paired_damage
+            .retain(|&k, _| !(first..first + pages).contains(&k));
         self.states.mark_unknown(block);
     }
 }

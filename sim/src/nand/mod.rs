@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use logstore::testing::PageStates;
 use logstore::testing::{BlockState, ERASED};
-use logstore::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr};
+use logstore::{BlockAddr, Flash, FlashError, FlashOp, Geometry, PageAddr, Pairing};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -57,8 +57,13 @@ pub struct Counters {
     /// pages of its wordline, written before).
     pub paired_pages_corrupted: u64,
     /// Reads that returned more flipped bits in some ECC codeword (a
-    /// step's data and its parity slot) than the geometry's ECC corrects:
-    /// from then on a loss the index reports is the device's doing.
+    /// step's data and its parity slot) than the geometry's ECC corrects,
+    /// counted against what was programmed: bit errors, and a page a torn
+    /// program scrambled through a pairing the store is not bound to avoid
+    /// (beyond the declared scheme and `Pairing::KNOWN`). From then on a
+    /// loss the index reports is the device's doing. A torn page itself is
+    /// not counted: its program never completed, so nothing on it was
+    /// durable, and a store naming it lost is wrong.
     pub reads_beyond_ecc: u64,
     pub program_failures: u64,
     pub erase_failures: u64,
@@ -123,6 +128,14 @@ pub struct SimFlash {
     erase_counts: Vec<u32>,
     /// Sticky read-disturb flips: page index → bit positions, cleared by erase.
     flips: BTreeMap<u64, Vec<u32>>,
+    /// Pages a torn program of a page paired with them scrambled, where
+    /// the cells pair beyond what the store is bound to avoid (the
+    /// declared scheme and [`Pairing::KNOWN`]): page index → the raw bytes
+    /// they held before (what was programmed), so a read of one counts as
+    /// past the ECC ([`Counters::reads_beyond_ecc`]): a loss named after it
+    /// is the device's doing. Damage the store should have avoided is not
+    /// excused. Cleared by erase.
+    paired_damage: BTreeMap<u64, Vec<u8>>,
     pending: VecDeque<Pending>,
     powered: bool,
     /// Armed power cuts: the mutating operation in flight when power is
@@ -169,6 +182,7 @@ impl SimFlash {
             states: PageStates::erased(geometry),
             erase_counts: vec![0; geometry.blocks as usize],
             flips: BTreeMap::new(),
+            paired_damage: BTreeMap::new(),
             pending: VecDeque::new(),
             powered: true,
             cuts: BTreeMap::new(),
@@ -382,6 +396,7 @@ impl SimFlash {
         assert_eq!(raw.len(), self.config.geometry.raw_page_bytes() as usize);
         let index = self.config.geometry.page_index(page);
         self.flips.remove(&index);
+        self.paired_damage.remove(&index);
         self.page_bytes_mut(page).copy_from_slice(raw);
         Ok(())
     }
@@ -466,11 +481,28 @@ impl SimFlash {
             }
             let mut noise = vec![0u8; geometry.raw_page_bytes() as usize];
             self.rng.fill(&mut noise[..]);
+            if !self.store_avoids(page.page, lower) {
+                let held = self.raw_page(addr);
+                self.paired_damage
+                    .entry(geometry.page_index(addr))
+                    .or_insert(held);
+            }
             for (cell, n) in self.page_bytes_mut(addr).iter_mut().zip(&noise) {
                 *cell ^= n & 0x55;
             }
             self.counters.paired_pages_corrupted += 1;
         }
+    }
+
+    /// Whether the store is bound to keep `upper` and `lower` (pages of one
+    /// block) apart: they share a wordline under the declared scheme or
+    /// one of [`Pairing::KNOWN`] (the schemes its journal layout covers).
+    fn store_avoids(&self, upper: u32, lower: u32) -> bool {
+        let pages = self.config.geometry.pages_per_block;
+        std::iter::once(self.config.geometry.pairing)
+            .chain(Pairing::KNOWN)
+            .filter(|scheme| scheme.fits(pages))
+            .any(|scheme| scheme.damaged_by(upper, pages).contains(&lower))
     }
 
     /// Whether `block` was marked bad at manufacture.
@@ -520,7 +552,10 @@ impl SimFlash {
         let Some(slot) = geometry.ecc_parity_bytes() else {
             return true;
         };
-        let held = &self.blocks[page.block.0 as usize][self.page_range(page)];
+        let held = match self.paired_damage.get(&geometry.page_index(page)) {
+            Some(programmed) => programmed.as_slice(),
+            None => &self.blocks[page.block.0 as usize][self.page_range(page)],
+        };
         let (step, slot) = (geometry.ecc_step_bytes as usize, slot as usize);
         let page_bytes = geometry.page_bytes as usize;
         let differing = |range: std::ops::Range<usize>| -> u32 {
@@ -567,6 +602,8 @@ impl SimFlash {
             .range(first..first + pages)
             .map(|(&k, _)| k)
             .collect();
+        self.paired_damage
+            .retain(|&k, _| !(first..first + pages).contains(&k));
         for key in keys {
             self.flips.remove(&key);
         }
@@ -618,7 +655,9 @@ impl Flash for SimFlash {
             flips += bits.len() as u32;
         }
         flips += self.raw_bit_errors(page, buf);
-        if flips > self.config.geometry.ecc_bits && self.beyond_ecc(page, buf) {
+        let index = self.config.geometry.page_index(page);
+        let damaged = self.paired_damage.contains_key(&index);
+        if (damaged || flips > self.config.geometry.ecc_bits) && self.beyond_ecc(page, buf) {
             self.counters.reads_beyond_ecc += 1;
         }
         Ok(())
