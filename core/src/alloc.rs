@@ -188,6 +188,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_count_counts_each_retired_block_once() {
+        let mut alloc = Allocator::new(6, vec![0; 6]);
+        assert_eq!((alloc.free_count(), alloc.bad_count()), (6, 0));
+        alloc.retire(BlockAddr(1));
+        alloc.retire(BlockAddr(4));
+        alloc.retire(BlockAddr(4));
+        assert_eq!((alloc.free_count(), alloc.bad_count()), (4, 2));
+        assert_eq!(alloc.bad_blocks(), vec![BlockAddr(1), BlockAddr(4)]);
+    }
+
+    #[test]
     fn cold_data_goes_to_the_most_worn_block() {
         let mut alloc = Allocator::new(4, vec![0, 3, 9, 5]);
         alloc.mark_in_use(&[BlockAddr(0)]);

@@ -595,6 +595,44 @@ mod tests {
 
     /// ECC needs both a step and a strength: without either, no parity.
     #[test]
+    fn parity_takes_the_smallest_field_that_holds_data_and_parity() {
+        // 128 data bits and 20 bits of strength: GF(2^8) holds 128 + 8 + 20
+        // bits but not 128 + 8 * 20; GF(2^9) holds 128 + 9 * 20.
+        let plain = Geometry::new(2048, 64, 8).unwrap();
+        let g = Geometry {
+            spare_bytes: 4096,
+            ecc_step_bytes: 16,
+            ecc_bits: 20,
+            ..plain
+        };
+        assert_eq!(g.ecc_parity_bytes(), Some((9 * 20u32).div_ceil(8)));
+        // 512 bytes, t = 8: GF(2^13), 13 bytes, as Linux's BCH-8 on 512.
+        let g = Geometry {
+            ecc_step_bytes: 512,
+            ecc_bits: 8,
+            ..g
+        };
+        assert_eq!(g.ecc_parity_bytes(), Some(13));
+    }
+
+    #[test]
+    fn an_ecc_too_strong_or_a_step_out_of_range_does_not_fit_whatever_the_spare() {
+        let plain = Geometry::new(2048, 64, 8).unwrap();
+        // Room for any parity: only the strength and the step decide.
+        let ecc = |ecc_step_bytes, ecc_bits| Geometry {
+            spare_bytes: 60_000,
+            ecc_step_bytes,
+            ecc_bits,
+            ..plain
+        };
+        assert!(ecc(512, ECC_BITS_MAX).ecc_fits());
+        assert!(!ecc(512, ECC_BITS_MAX + 1).ecc_fits());
+        assert!(!ecc(8, 4).ecc_fits());
+        assert!(!ecc(4096, 4).ecc_fits());
+        assert!(!ecc(384, 4).ecc_fits());
+    }
+
+    #[test]
     fn parity_needs_a_step_and_a_strength() {
         let g = Geometry::new(2048, 64, 8)
             .unwrap()

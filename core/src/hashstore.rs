@@ -1019,6 +1019,21 @@ mod tests {
         }
     }
 
+    /// A filter larger than 4 bytes a slot and a page is refused, even with
+    /// its page and block counts consistent; one at the bound is taken.
+    #[test]
+    fn a_filter_past_its_bound_is_refused() {
+        let g = geometry();
+        let shape = Shape::new(g, 6, 4, 17).unwrap();
+        let bound = shape.buckets() * 4 * 4 + 4096;
+        for (bytes, ok) in [(bound, true), (bound + 1, false)] {
+            let filtered = shape.with_filter(bytes, g);
+            let blocks = filtered.blocks_needed(g) as usize;
+            let decoded = Shape::decode(&filtered.encode(), g, blocks);
+            assert_eq!(decoded.is_ok(), ok, "{bytes} filter bytes: {decoded:?}");
+        }
+    }
+
     #[test]
     fn buckets_fill_pages_without_spanning() {
         let g = geometry();

@@ -661,3 +661,40 @@ fn the_scrub_rewrites_filters_near_or_past_the_ecc() {
         assert_eq!(reopened.get(&hash_of(key)).unwrap(), answer, "key {key}");
     }
 }
+
+/// The ECC layer counts every operation it sends, as the device counts
+/// what it receives: programs (each raw page, parity included), bytes,
+/// erases, syncs, and reads with the verify reads apart.
+#[test]
+fn the_ecc_layer_counts_what_the_device_receives() {
+    let config = CheckConfig::on_device(Device::Tlc);
+    let flash = SimFlash::new(config.sim_config(), 11).unwrap();
+    let mut store = Store::create(flash, config.store).unwrap();
+    let before = (store.stats().io, store.flash().counters());
+    for key in 0..3_000u64 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        if key % 50 == 49 {
+            store.flush().unwrap();
+        }
+    }
+    for key in 0..100u64 {
+        assert_eq!(store.get(&hash_of(key)).unwrap(), Some(info_of(key)));
+    }
+    let (io, device) = (store.stats().io, store.flash().counters());
+    let (io0, device0) = before;
+    assert!(store.stats().freezes > 0 && io.syncs > io0.syncs + 50);
+    assert_eq!(
+        io.programs - io0.programs,
+        device.programs - device0.programs
+    );
+    assert_eq!(
+        io.bytes_programmed - io0.bytes_programmed,
+        device.bytes_programmed - device0.bytes_programmed
+    );
+    assert_eq!(io.erases - io0.erases, device.erases - device0.erases);
+    assert_eq!(io.syncs - io0.syncs, device.syncs - device0.syncs);
+    assert_eq!(
+        io.reads + io.verify_reads - io0.reads - io0.verify_reads,
+        device.reads - device0.reads
+    );
+}

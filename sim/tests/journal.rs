@@ -857,3 +857,31 @@ fn two_anchor_pages_lost_never_roll_back() {
         assert_eq!(outcome.newest, outcome.placements, "{outcome:?}");
     }
 }
+
+/// An anchor record may fill its lane's block to the last byte: the
+/// largest configuration `Log::create` takes makes a record of exactly a
+/// block, and one byte more is `TooLarge`.
+#[test]
+fn an_anchor_record_may_fill_its_block_exactly() {
+    let geometry = Geometry::new(512, 4, 16).unwrap();
+    let create = |config_bytes: usize| {
+        let mut flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+        Log::create(&mut flash, 2, vec![7; config_bytes]).map(|log| log.record().encode().len())
+    };
+    // The largest configuration that formats, by bisection.
+    let (mut fits, mut too_large) = (0, logstore::testing::format::META_BYTES_MAX + 1);
+    assert!(create(fits).is_ok());
+    while too_large - fits > 1 {
+        let mid = (fits + too_large) / 2;
+        match create(mid) {
+            Ok(_) => fits = mid,
+            Err(_) => too_large = mid,
+        }
+    }
+    let block_bytes = geometry.block_bytes() as usize;
+    assert_eq!(create(fits).unwrap(), block_bytes);
+    assert!(matches!(
+        create(fits + 1),
+        Err(LogError::Anchor(AnchorError::TooLarge { .. }))
+    ));
+}
