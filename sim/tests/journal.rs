@@ -885,3 +885,27 @@ fn an_anchor_record_may_fill_its_block_exactly() {
         Err(LogError::Anchor(AnchorError::TooLarge { .. }))
     ));
 }
+
+/// `has_room_for` leaves exactly the flush's commit copy: a journal filled
+/// until it says no flushes (the copy fits) with every entry kept, and has
+/// one page left for that copy, no more.
+#[test]
+fn a_journal_filled_to_its_room_still_flushes_with_its_copy() {
+    let mut flash = fresh_log(21);
+    let appended = {
+        let (mut log, _) = open(&mut flash);
+        let mut appended = Vec::new();
+        for i in 0..10_000u64 {
+            if !log.has_room_for(&entry(i)) {
+                break;
+            }
+            log.append(&entry(i)).unwrap();
+            appended.push(entry(i));
+        }
+        log.flush().unwrap();
+        assert_eq!(log.journal().use_fraction(), 1.0);
+        appended
+    };
+    let (_, entries) = open(&mut flash);
+    assert_eq!(entries, appended);
+}
