@@ -698,3 +698,37 @@ fn the_ecc_layer_counts_what_the_device_receives() {
         device.reads - device0.reads
     );
 }
+
+/// A lookup that reads an incarnation page near the ECC's limit asks for
+/// the incarnation's rewrite: the next write moves it, with no background
+/// scrub step run.
+#[test]
+fn a_lookup_near_the_ecc_limit_has_the_next_write_rewrite_its_incarnation() {
+    let l = layered(17);
+    let newest = placed(&l, 0);
+    let inc = &newest.incarnation;
+    let mut flash = damaged(&l.config, &l.flash, &[]);
+    for page in 0..inc.bucket_pages() {
+        flip_bits(&mut flash, inc.page_addr(page), scrub_threshold(&l.config));
+    }
+    let (mut store, _) = Store::open(flash).unwrap();
+    let before = store.incarnation_regions();
+    for (hash, _) in newest.buckets.iter() {
+        assert!(store.get(hash).is_ok());
+    }
+    assert_eq!(
+        store.incarnation_regions(),
+        before,
+        "a lookup writes nothing"
+    );
+    store.insert(hash_of(1 << 50), info_of(1)).unwrap();
+    store.flush().unwrap();
+    let after = store.incarnation_regions();
+    assert_ne!(
+        after[0].blocks, before[0].blocks,
+        "the newest was not moved"
+    );
+    for (&key, &answer) in &l.model {
+        assert_eq!(store.get(&hash_of(key)).unwrap(), answer, "key {key}");
+    }
+}

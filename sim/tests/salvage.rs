@@ -76,7 +76,13 @@ fn lose_a_journal_page(config: &CheckConfig, flash: &SimFlash) -> SimFlash {
         for k in 0..config.geometry.ecc_bits * 2 + 2 {
             damaged.flip_bit(page, k * 61).unwrap();
         }
-        if matches!(Store::open(damaged.clone()), Err(StoreError::DataLoss(_))) {
+        if let Err(error @ StoreError::DataLoss(_)) = Store::open(damaged.clone()) {
+            // The error names what was lost.
+            let message = error.to_string();
+            assert!(
+                message.contains("page(s) of journal generation"),
+                "{message}"
+            );
             return damaged;
         }
     }

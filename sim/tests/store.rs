@@ -512,3 +512,34 @@ fn eviction_by_write(
     }
     None
 }
+
+/// `fill` is the share of the table's slots in use, and the compact
+/// layout's resolves (and false positives) are counted, the full layout's
+/// zero.
+#[test]
+fn fill_and_resolves_are_what_the_table_did() {
+    for layout in [SlotLayoutKind::Full, SlotLayoutKind::Compact] {
+        let config = config(8, 16, layout);
+        let slots = (1u64 << config.order) * config.bucket_slots as u64;
+        let mut store = Store::create(device(160), config).unwrap();
+        assert_eq!(store.stats().fill, 0.0);
+        for key in 0..slots / 2 {
+            store.insert(hash_of(key), info_of(key)).unwrap();
+        }
+        let stats = store.stats();
+        assert_eq!((stats.freezes, stats.log_entries), (0, slots / 2));
+        assert_eq!(stats.fill, 0.5, "{layout:?}");
+        for key in 0..slots {
+            let expected = (key < slots / 2).then(|| info_of(key));
+            assert_eq!(store.get(&hash_of(key)).unwrap(), expected);
+        }
+        let stats = store.stats();
+        match layout {
+            SlotLayoutKind::Full => assert_eq!((stats.resolves, stats.false_positives), (0, 0)),
+            SlotLayoutKind::Compact => {
+                assert!(stats.resolves >= slots / 2, "{stats:?}");
+                assert!(stats.false_positives < stats.resolves, "{stats:?}");
+            }
+        }
+    }
+}
