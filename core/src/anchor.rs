@@ -558,6 +558,18 @@ mod tests {
     use crate::format::anchor::tests::record;
 
     #[test]
+    fn validate_rejects_an_uncertain_generation_it_does_not_name() {
+        let mut r = record(8);
+        r.uncertain = vec![r.journal.generation, r.incarnations[0].generation];
+        assert!(r.validate(8).is_ok());
+        r.uncertain.push(99);
+        assert!(matches!(
+            r.validate(8),
+            Err(AnchorError::UncertainUnnamed { generation: 99 })
+        ));
+    }
+
+    #[test]
     fn validate_rejects_blocks_outside_or_twice() {
         assert!(record(8).validate(8).is_ok());
         assert!(record(5).validate(5).is_err());

@@ -339,6 +339,32 @@ pub(crate) mod tests {
         assert!(AnchorRecord::decode(&unknown).is_err());
     }
 
+    /// The uncertain list's count: 0 under the flag, or more than the
+    /// bytes left hold, is `Invalid`, never an empty list or a huge
+    /// allocation.
+    #[test]
+    fn an_uncertain_count_of_zero_or_past_the_payload_is_invalid() {
+        let mut r = record(8);
+        r.uncertain = vec![4];
+        let bytes = r.encode();
+        let count_at = bytes.len() - 12;
+        for count in [0u32, 2, u32::MAX] {
+            let mut crafted = bytes.clone();
+            crafted[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+            seal(&mut crafted, CRC_RANGE);
+            assert!(
+                matches!(
+                    AnchorRecord::decode(&crafted),
+                    Err(DecodeError::Invalid {
+                        what: "uncertain generation count",
+                        ..
+                    })
+                ),
+                "count {count}"
+            );
+        }
+    }
+
     #[test]
     fn every_bit_flip_is_rejected() {
         let bytes = record(8).encode();
