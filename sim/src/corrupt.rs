@@ -180,6 +180,9 @@ pub struct CorruptSummary {
     /// Pairs of two journal pages (not in `silent`: see the module doc).
     pub journal_pairs: Tally,
     pub recovery_cuts: Tally,
+    /// Of the recovery cuts, those inside `open_salvaging` (after an open
+    /// that named a loss).
+    pub salvage_cuts: u64,
     /// After a named loss, `open_salvaging`'s wrong answers: a key
     /// answering an older value, absent or a deleted hash without an error
     /// (`Unknown` is right). A failure, as `silent`.
@@ -554,7 +557,8 @@ fn place_pairs(
 }
 
 /// Each single fault past the ECC, then a torn power cut at every
-/// mutating operation the recovery makes, a restart and an open.
+/// mutating operation the recovery makes (the open, and after a named
+/// loss the salvage the README prescribes), a restart and an open.
 fn place_with_recovery_cuts(
     plan: &CorruptPlan,
     snapshot: &SimFlash,
@@ -562,39 +566,56 @@ fn place_with_recovery_cuts(
     model: &Model,
     summary: &mut CorruptSummary,
 ) {
-    let results: Vec<(Tally, Vec<String>)> = pages
+    let results: Vec<(Tally, u64, u64, Vec<String>)> = pages
         .par_iter()
         .filter_map(|&page| {
             let mut device = snapshot.clone();
             place(&mut device, snapshot, pages, page, Fault::PastEcc)?;
             let before = device.ops_mutating();
-            let ops = match Store::open_returning(device.clone()) {
-                Ok((store, _)) => store.flash().ops_mutating() - before,
-                Err(_) => 0,
+            let ops = recover(device.clone()).ops_mutating() - before;
+            let opened = match Store::open_returning(device.clone()) {
+                Ok((store, _)) => store.into_flash(),
+                Err((_, flash)) => flash,
             };
-            let mut tally = Tally::default();
-            let mut failures = Vec::new();
+            let in_salvage = ops - (opened.ops_mutating() - before).min(ops);
+            let (mut tally, mut wrong, mut failures) = (Tally::default(), 0, Vec::new());
             for op in 0..ops {
                 let mut cut = device.clone();
                 cut.cut_power_at(before + op, CrashMode::Torn);
-                let cut = match Store::open_returning(cut) {
-                    Ok((store, _)) => store.into_flash(),
-                    Err((_, flash)) => flash,
-                };
-                let mut restarted = cut;
+                let mut restarted = recover(cut);
                 restarted.restart();
-                let (outcome, _) = classify(restarted, model);
+                let (outcome, salvage_wrong) = classify(restarted, model);
                 let what = format!("PastEcc at {page:?}, power cut at recovery operation {op}");
                 failures.extend(describe(plan, &outcome, &what));
+                if salvage_wrong > 0 {
+                    failures.push(format!("salvage wrong: {what}: {salvage_wrong} keys"));
+                }
                 tally.add(outcome);
+                wrong += salvage_wrong;
             }
-            Some((tally, failures))
+            Some((tally, wrong, in_salvage, failures))
         })
         .collect();
-    for (tally, failures) in results {
+    for (tally, wrong, in_salvage, failures) in results {
         summary.placements += tally.kept + tally.named + tally.silent + tally.store_lost;
         summary.recovery_cuts.merge(tally);
+        summary.salvage_cuts += in_salvage;
+        summary.salvage_wrong += wrong;
         keep_failures(summary, failures);
+    }
+}
+
+/// The recovery a user runs after a fault: `open`, and after a named loss
+/// `open_salvaging`. The device as the recovery left it (power lost
+/// midway, say).
+fn recover(device: SimFlash) -> SimFlash {
+    match Store::open_returning(device) {
+        Ok((store, _)) => store.into_flash(),
+        Err((StoreError::DataLoss(_), flash)) => match Store::open_salvaging_returning(flash) {
+            Ok((store, _)) => store.into_flash(),
+            Err((_, flash)) => flash,
+        },
+        Err((_, flash)) => flash,
     }
 }
 

@@ -159,8 +159,10 @@ impl From<ModeChoice> for CrashMode {
 /// seed's top three bits: 0 honest (as the part declares); 1 to 4 the
 /// part declares none, dist3, dist5 or tlc2 while its cells pair as
 /// before; 5 to 7 it declares as before while its cells pair as dist5,
-/// tlc2 or dist3.
-fn mismatched_pairing(choice: u8) -> (Option<Pairing>, Option<Pairing>) {
+/// tlc2, or (by `wide`'s low three bits) dist3 or an MLC lead no known
+/// scheme covers (1, 4, 6 or 8: damage the store cannot avoid, so its
+/// losses must be named).
+fn mismatched_pairing(choice: u8, wide: u8) -> (Option<Pairing>, Option<Pairing>) {
     let dist3 = Pairing::Mlc { lead: 2 };
     let dist5 = Pairing::Mlc { lead: 3 };
     match choice & 7 {
@@ -170,9 +172,36 @@ fn mismatched_pairing(choice: u8) -> (Option<Pairing>, Option<Pairing>) {
         4 => (None, Some(Pairing::Tlc2)),
         5 => (Some(dist5), None),
         6 => (Some(Pairing::Tlc2), None),
-        7 => (Some(dist3), None),
+        7 => match wide & 7 {
+            4 => (Some(Pairing::Mlc { lead: 1 }), None),
+            5 => (Some(Pairing::Mlc { lead: 4 }), None),
+            6 => (Some(Pairing::Mlc { lead: 6 }), None),
+            7 => (Some(Pairing::Mlc { lead: 8 }), None),
+            _ => (Some(dist3), None),
+        },
         _ => (None, None),
     }
+}
+
+/// The part every `ops` input runs on when `LOGSTORE_FUZZ_DEVICE` names
+/// one (`ideal`, `slc`, `mlc` or `tlc`): a campaign on one preset, as
+/// `LOGSTORE_FUZZ_DEVICE=mlc cargo fuzz run -s none ops`. Unset, the input
+/// draws it. An unknown name stops the run with a message.
+fn pinned_device() -> Option<Option<Device>> {
+    static PINNED: std::sync::OnceLock<Option<Option<Device>>> = std::sync::OnceLock::new();
+    *PINNED.get_or_init(|| {
+        let name = std::env::var("LOGSTORE_FUZZ_DEVICE").ok()?;
+        if name == "ideal" {
+            return Some(None);
+        }
+        match Device::ALL.into_iter().find(|d| d.name() == name) {
+            Some(device) => Some(Some(device)),
+            None => {
+                eprintln!("LOGSTORE_FUZZ_DEVICE={name}: not a device; one of ideal, slc, mlc, tlc");
+                std::process::exit(2)
+            }
+        }
+    })
 }
 
 fn bucket_slots(choice: u8) -> usize {
@@ -206,12 +235,13 @@ impl OpsInput {
         // The device seed's low two bits pick the part (or none), the next
         // three its wear, the top three a pairing it declares wrongly; the table seed's high bits the days a power cut
         // lasts.
-        let device = [
+        let drawn = [
             None,
             Some(Device::Slc),
             Some(Device::Mlc),
             Some(Device::Tlc),
         ][usize::from(c.device_seed % 4)];
+        let device = pinned_device().unwrap_or(drawn);
         let geometry = device.map_or_else(
             || Geometry::new(512, 8, 40).expect("valid geometry"),
             |d| d.small_geometry(40),
@@ -233,7 +263,7 @@ impl OpsInput {
             bad_blocks: Vec::new(),
             pairing_physical: None,
         };
-        let (physical, declared) = mismatched_pairing(c.device_seed >> 5);
+        let (physical, declared) = mismatched_pairing(c.device_seed >> 5, c.seed >> 1);
         // A scheme that does not fit the part's blocks leaves it honest.
         config
             .clone()

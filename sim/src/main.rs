@@ -877,9 +877,9 @@ fn cmd_corrupt(args: &CorruptArgs) -> Result<bool, String> {
             summary.store_lost
         );
         println!(
-            "  singles {:?}\n  pairs {:?}\n  journal pairs (two witnesses of a flush; no guarantee) {:?}\n  recovery cuts {:?}\n  salvage wrong answers {}",
+            "  singles {:?}\n  pairs {:?}\n  journal pairs (two witnesses of a flush; no guarantee) {:?}\n  recovery cuts {:?} ({} inside the salvage)\n  salvage wrong answers {}",
             summary.singles, summary.pairs, summary.journal_pairs, summary.recovery_cuts,
-            summary.salvage_wrong
+            summary.salvage_cuts, summary.salvage_wrong
         );
     }
     for failure in &summary.failures {

@@ -91,12 +91,19 @@ fn draw_device(rng: &mut ChaCha8Rng) -> (Option<Device>, Geometry, Option<Pairin
     )
 }
 
-/// A known pairing scheme of the part's cell kind (any, declared) that
-/// fits blocks of `pages` pages; `fallback` if none does.
+/// A pairing scheme of the part's cell kind (any, declared) that fits
+/// blocks of `pages` pages; `fallback` if none does. For MLC cells, the
+/// known schemes and the leads none of them covers (1 and 4 to
+/// [`logstore::MLC_LEAD_MAX`]), so cells the store cannot avoid are drawn
+/// too (their damage is the device's, and its losses must be named).
 fn draw_pairing(rng: &mut ChaCha8Rng, device: Device, pages: u32, fallback: Pairing) -> Pairing {
     let cells = device.part().bits_per_cell;
+    let wide = (1..=logstore::MLC_LEAD_MAX)
+        .map(|lead| Pairing::Mlc { lead })
+        .filter(|p| !Pairing::KNOWN.contains(p));
     let fitting: Vec<Pairing> = Pairing::KNOWN
         .into_iter()
+        .chain(wide)
         .filter(|p| p.fits(pages) && (p.groups() == cells || p.groups() == 1))
         .collect();
     if fitting.is_empty() {

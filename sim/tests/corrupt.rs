@@ -28,6 +28,16 @@ fn placed_faults_are_kept_or_named_on_every_part() {
         );
         assert!(summary.pairs.kept + summary.pairs.named > 0, "{summary:?}");
         assert!(summary.recovery_cuts.kept > 0, "{summary:?}");
+        assert_eq!(
+            summary.salvage_wrong, 0,
+            "{device:?}: {:?}",
+            summary.failures
+        );
+        if device.is_some() {
+            // Journal pages past the ECC are named losses: the salvage
+            // that follows is cut at each of its writes too.
+            assert!(summary.salvage_cuts > 0, "{summary:?}");
+        }
         assert_eq!(summary.points, 6);
     }
 }

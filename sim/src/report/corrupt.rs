@@ -36,27 +36,28 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         md,
         "`corrupt` (CORDS-style, Ganesan et al., FAST 2017): after each of {} flushes of a workload, every programmed page in turn is read back past \
          the ECC, erased, holds its stale bytes, another page's bytes, or garbled bytes, and the store reopens; then every pair of the anchor's \
-         pages, the journal's last pages and the filter pages; then a power cut at every operation of the recovery after a placed fault. \
+         pages, the journal's last pages and the filter pages; then a power cut at every operation of the recovery after a placed fault (the open, and after a named loss the salvage). \
          Each placement is **kept** (every flushed entry answers right), **named** (`DataLoss` at open, or a typed error on the key), \
          **silent** (a wrong answer with no error) or the **store lost** (no open). Goal: 0 silent, 0 lost. Pairs of two journal pages are \
          counted apart: a flush's pages and its one commit copy cannot witness two losses (a known limit). \
          Command: `cargo run --release -- corrupt --device mlc --flushes {} --json`.\n",
         sizes.corrupt_flushes, sizes.corrupt_flushes
     );
-    md.push_str("| device | placements | kept | named | silent | store lost | journal pairs silent | salvage wrong answers |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str("| device | placements | kept | named | silent | store lost | journal pairs silent | cuts in a salvage | salvage wrong answers |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let (mut failures, mut placements) = (0u64, 0u64);
     let mut rows = Vec::new();
     for (device, run) in devices.iter().zip(&runs) {
         let name = device.map_or("ideal", Device::name);
         let _ = writeln!(
             md,
-            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
             run.placements,
             run.kept,
             run.named,
             run.silent,
             run.store_lost,
             run.journal_pairs.silent,
+            run.salvage_cuts,
             run.salvage_wrong
         );
         failures += run.silent + run.store_lost + run.salvage_wrong;
