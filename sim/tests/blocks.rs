@@ -271,3 +271,60 @@ fn check(store: &mut Store<SimFlash>, flushed: &BTreeMap<u64, Info>, when: &str)
     }
     found
 }
+
+/// Blocks failing every program for a while (a run of failures, as a
+/// failing die gives): the store retires them and carries on, or, when
+/// its regions keep failing, goes read-only saying why. It never hands
+/// the caller a raw "retries exhausted" or "journal full" for a failing
+/// device, and what was flushed stays readable.
+#[test]
+fn a_run_of_failing_programs_ends_in_read_only_or_carries_on() {
+    let mut reasons = BTreeMap::new();
+    for start in (40..2_000u64).step_by(97) {
+        let flash = SimFlash::new(SimConfig::new(Geometry::new(512, 16, 48).unwrap()), 7).unwrap();
+        let mut config = StoreConfig::new(5, 1);
+        config.incarnations_max = 3;
+        let mut store = Store::create(flash, config).unwrap();
+        for op in start..start + 400 {
+            store
+                .flash_mut()
+                .schedule_fault(op, logstore_sim::ScheduledFault::ProgramFail);
+        }
+        let mut flushed = BTreeMap::new();
+        let mut pending = BTreeMap::new();
+        // Bounded: 600 inserts and 75 flushes.
+        let outcome = (0..600u64).find_map(|key| {
+            let wrote = store.insert(hash_of(key), info_of(key)).and_then(|()| {
+                pending.insert(key, info_of(key));
+                if key % 8 == 7 {
+                    store.flush()?;
+                    flushed.append(&mut pending);
+                }
+                Ok(())
+            });
+            wrote.err()
+        });
+        let reason = match &outcome {
+            None => "carried on".to_string(),
+            Some(StoreError::ReadOnly(why)) => format!("read-only: {why:?}")
+                .split([' ', '{'])
+                .take(2)
+                .collect(),
+            Some(StoreError::Full(_)) if store.blocks_free_and_bad().1 == 0 => "full".into(),
+            Some(other) => panic!("failures from op {start}: {other}"),
+        };
+        for (key, info) in &flushed {
+            assert_eq!(
+                store.get(&hash_of(*key)).unwrap(),
+                Some(*info),
+                "from op {start}"
+            );
+        }
+        *reasons.entry(reason).or_insert(0) += 1;
+    }
+    println!("{reasons:?}");
+    assert!(
+        reasons.keys().any(|r| r.contains("RegionsFailing")),
+        "{reasons:?}"
+    );
+}

@@ -624,3 +624,28 @@ fn planted_kick_wrong_bucket_is_caught() {
     assert!(caught.is_err(), "a wrong-bucket kick went unnoticed");
     compact_fill(config(8, 4, walk(128), 1));
 }
+
+/// A compact table reports its shape (2^order buckets of B slots) and
+/// fill as the full layout does, and `find_slot` (the remove path)
+/// counts the journal reads it makes, as `get` does.
+#[test]
+fn shape_fill_and_find_slot_resolves_are_reported() {
+    for order in [0, 3, 6] {
+        for bucket_slots in [2, 4, 8] {
+            let config = config(order, bucket_slots, Policy::default(), 4);
+            let (mut table, journal) = filled(config, 16, 8);
+            assert_eq!(
+                table.buckets(),
+                1 << order,
+                "order {order} B {bucket_slots}"
+            );
+            let capacity = (bucket_slots as u64) << order;
+            let stored = table.len();
+            assert!((table.fill() - stored as f64 / capacity as f64).abs() < 1e-12);
+            let before = table.resolves();
+            let found = table.find_slot(&journal[0], &mut |p| resolve(&journal, p));
+            assert!(matches!(found, Ok(Some((_, 0)))), "{found:?}");
+            assert!(table.resolves() > before, "find_slot read no journal entry");
+        }
+    }
+}

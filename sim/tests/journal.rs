@@ -909,3 +909,118 @@ fn a_journal_filled_to_its_room_still_flushes_with_its_copy() {
     let (_, entries) = open(&mut flash);
     assert_eq!(entries, appended);
 }
+
+/// A journal rewrite (`pack`) whose region loses a block to a failed erase
+/// or program no longer holds what it was asked to: it moves to another
+/// region and succeeds, and the entries reopen. A rewrite that cannot fit
+/// in any region fails `Full` at its first attempt, without trying more
+/// regions (which would only wear them).
+#[test]
+fn a_rewrite_that_loses_a_block_moves_to_another_region_and_one_too_big_stops_at_once() {
+    let journal_blocks = 2;
+    let fresh = || {
+        let mut flash = device(11);
+        Log::create(&mut flash, journal_blocks, vec![]).unwrap();
+        flash
+    };
+    let pack = |flash: &mut SimFlash, n: u64| {
+        let (mut log, _) = open(flash);
+        let live: Vec<Entry> = (0..n).map(entry).collect();
+        log.pack(&live).map(|_| ())
+    };
+    // The most entries a region holds, found by trying.
+    let per_block = 8 * u64::from(geometry().pages_per_block);
+    let fits = |n: u64| pack(&mut fresh(), n).is_ok();
+    let most = (1..=per_block * u64::from(journal_blocks))
+        .take_while(|&n| fits(n))
+        .last()
+        .expect("a region holds one entry");
+    let (mut dry, start) = {
+        let flash = fresh();
+        let start = flash.ops_mutating();
+        (flash, start)
+    };
+    pack(&mut dry, most).unwrap();
+    let ops = dry.ops_mutating() - start;
+    let mut failed = 0;
+    for fault in [ScheduledFault::EraseFail, ScheduledFault::ProgramFail] {
+        for op in start..start + ops {
+            let mut flash = fresh();
+            flash.schedule_fault(op, fault);
+            let result = pack(&mut flash, most);
+            let counters = flash.counters();
+            if counters.erase_failures + counters.program_failures == 0 {
+                continue;
+            }
+            failed += 1;
+            assert!(result.is_ok(), "{fault:?} at {op}: {result:?}");
+            let (_, entries) = open(&mut flash);
+            let live: Vec<Entry> = (0..most).map(entry).collect();
+            assert_eq!(entries, live, "{fault:?} at {op}");
+        }
+    }
+    assert!(failed >= 2, "{failed} failed operations landed");
+    let mut flash = fresh();
+    let too_big = pack(&mut flash, most + 1);
+    assert!(matches!(too_big, Err(LogError::Full { .. })), "{too_big:?}");
+    let spent = flash.ops_mutating() - start;
+    assert!(
+        spent <= ops + 2,
+        "a rewrite too big for any region spent {spent} operations, one that fits {ops}"
+    );
+}
+
+/// A journal resumed after an open erases each block it moves into; one
+/// whose erase fails is retired and counted, and the page lands in the
+/// next block.
+#[test]
+fn a_resumed_journal_retires_a_block_whose_erase_fails() {
+    let mut landed = 0;
+    for flushes in 0..16u64 {
+        let mut flash = fresh_log(5);
+        for i in 0..flushes {
+            let (mut log, _) = open(&mut flash);
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+        }
+        let (mut log, _) = open(&mut flash);
+        let at = log.flash().ops_mutating();
+        log.flash_mut()
+            .schedule_fault(at, ScheduledFault::EraseFail);
+        log.append(&entry(99)).unwrap();
+        log.flush().unwrap();
+        let failed = log.flash().counters().erase_failures;
+        assert_eq!(
+            log.journal_stats().blocks_retired,
+            failed,
+            "after {flushes} flushes"
+        );
+        drop(log);
+        let (_, entries) = open(&mut flash);
+        assert_eq!(entries.last(), Some(&entry(99)), "after {flushes} flushes");
+        landed += failed;
+    }
+    assert!(landed > 0, "no resumed journal moved into a new block");
+}
+
+/// A log whose write failed (power lost mid-flush) no longer knows what is
+/// on flash: every later operation is `Poisoned`, even once the device is
+/// back, until the device is opened again (which recovers all flushed).
+#[test]
+fn a_log_whose_flush_failed_refuses_everything_until_reopened() {
+    let mut flash = fresh_log(8);
+    let (mut log, _) = open(&mut flash);
+    log.append(&entry(0)).unwrap();
+    log.flush().unwrap();
+    log.append(&entry(1)).unwrap();
+    log.flash_mut().cut_power_now(CrashMode::Torn);
+    assert!(log.flush().is_err());
+    log.flash_mut().restart();
+    assert!(matches!(log.append(&entry(2)), Err(LogError::Poisoned)));
+    assert!(matches!(log.flush(), Err(LogError::Poisoned)));
+    assert!(matches!(log.pack(&[entry(3)]), Err(LogError::Poisoned)));
+    drop(log);
+    let (_, entries) = open(&mut flash);
+    assert_eq!(entries.first(), Some(&entry(0)));
+    assert!(!entries.contains(&entry(2)) && !entries.contains(&entry(3)));
+}

@@ -543,3 +543,64 @@ fn fill_and_resolves_are_what_the_table_did() {
         }
     }
 }
+
+/// A store that can freeze no more (its incarnations at the most, no
+/// eviction) and whose journal fills with updates packs its live entries
+/// instead, even when they fill more than half a region; the update that
+/// found the journal full then lands, it is not refused `Full`.
+#[test]
+fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
+    for layout in LAYOUTS {
+        let mut seen = 0;
+        for live in 8..96u64 {
+            let mut c = config(6, 1, layout);
+            c.incarnations_max = 1;
+            c.evict_oldest = false;
+            let mut store = Store::create(device(64), c).unwrap();
+            // Bounded: a freeze comes within a table's worth of inserts.
+            for key in 1_000_000..1_010_000u64 {
+                if store.stats().incarnations == 1 {
+                    break;
+                }
+                store.insert(hash_of(key), info_of(key)).unwrap();
+            }
+            assert_eq!(store.stats().incarnations, 1, "{layout:?}");
+            if (0..live).any(|key| store.insert(hash_of(key), info_of(key)).is_err()) {
+                continue;
+            }
+            let mut refused_at_end = false;
+            for update in 0..2_000u64 {
+                let packs = store.stats().packs;
+                let result = store.insert(hash_of(update % live), info_of(update));
+                let stats = store.stats();
+                if stats.packs > packs && stats.journal_use > 0.5 {
+                    seen += 1;
+                    assert!(
+                        result.is_ok(),
+                        "{layout:?} live {live}: {result:?} {stats:?}"
+                    );
+                }
+                if result.is_err() {
+                    refused_at_end = true;
+                    break;
+                }
+            }
+            // Refused, the store stays refused without rewriting its
+            // journal at each try (a pack that frees no room is not made).
+            if refused_at_end {
+                let before = store.stats();
+                for key in 0..4u64 {
+                    let refused = store.insert(hash_of(key % live), info_of(key));
+                    let stats = store.stats();
+                    assert!(refused.is_err(), "{layout:?} live {live}: {refused:?}");
+                    assert_eq!(
+                        (stats.packs, stats.io.erases),
+                        (before.packs, before.io.erases),
+                        "{layout:?} live {live}: refused writes packed"
+                    );
+                }
+            }
+        }
+        assert!(seen > 0, "{layout:?}: no pack past half a region");
+    }
+}

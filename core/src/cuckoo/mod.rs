@@ -28,6 +28,7 @@ pub(crate) use table::InsertPlan;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cuckoo::config::{KICKS_LIMIT, RETRIES_LIMIT};
     use crate::types::{Hash, Info};
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
@@ -184,6 +185,25 @@ mod tests {
             unbounded.buckets(),
             Err(CuckooError::PolicyOutOfBounds { .. })
         ));
+        // A random walk is bounded in kicks and in retries, each alone.
+        for (max_kicks, retries) in [(KICKS_LIMIT + 1, 1), (1, RETRIES_LIMIT + 1)] {
+            let walk = CuckooConfig {
+                policy: Policy::RandomWalk { max_kicks, retries },
+                ..config
+            };
+            assert!(
+                matches!(walk.buckets(), Err(CuckooError::PolicyOutOfBounds { .. })),
+                "{max_kicks} kicks, {retries} retries"
+            );
+        }
+        let walk = CuckooConfig {
+            policy: Policy::RandomWalk {
+                max_kicks: KICKS_LIMIT,
+                retries: RETRIES_LIMIT,
+            },
+            ..config
+        };
+        assert!(walk.buckets().is_ok());
     }
 
     #[test]

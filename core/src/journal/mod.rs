@@ -269,6 +269,23 @@ impl Journal {
         self.buffer.bytes.len() + entry.encoded_bytes() <= self.page_room()
     }
 
+    /// Whether a region like this one, holding just `entries` (a pack of
+    /// them, flushed), would take more: the pages they fill, the flush's
+    /// commit copy, then a page for the next entry and one for its copy.
+    pub fn would_take_more_after(&self, entries: &[Entry]) -> bool {
+        let room = self.page_room();
+        let (mut pages, mut bytes) = (0u64, 0usize);
+        for entry in entries {
+            if bytes + entry.encoded_bytes() > room {
+                pages += 1;
+                bytes = 0;
+            }
+            bytes += entry.encoded_bytes();
+        }
+        pages += u64::from(bytes > 0);
+        pages + 3 <= self.region_pages()
+    }
+
     /// Whether [`Journal::append`] would take `entry` without `Full`,
     /// leaving a page for the flush's commit copy.
     pub fn has_room_for(&self, entry: &Entry) -> bool {

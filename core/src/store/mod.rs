@@ -684,8 +684,12 @@ impl<F: Flash> Store<F> {
         if live_bytes * 2 <= region_bytes {
             return self.pack(&contents, &live).map(|()| None);
         }
+        // A pack after which the journal takes no more entries would
+        // rewrite the region at every refused write, for nothing.
         let (numerator, denominator) = PACK_FILL_MAX;
-        let worth_packing = flushing || live_bytes * denominator <= region_bytes * numerator;
+        let worth_packing = flushing
+            || (live_bytes * denominator <= region_bytes * numerator
+                && self.log.journal().would_take_more_after(&live));
         match self.freeze(&[], false) {
             Err(StoreError::Full(why)) if worth_packing => self.pack_instead(&contents, &live, why),
             other => other.map(|_| None),
