@@ -104,6 +104,9 @@ pub fn check_ops(ops: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The largest case file `load` reads: a saved case is a few kilobytes.
+pub const CASE_BYTES_MAX: u64 = 16 << 20;
+
 impl Case {
     /// A run chosen by `seed`: its workload (unless given), 1 to 4 crash
     /// points with modes from `modes`, one seed in four with program and
@@ -247,10 +250,21 @@ impl Case {
     /// Reads a case file and checks it ([`Case::check`]): a case from
     /// another version that no longer reads says so.
     pub fn load(path: &Path) -> Result<Case, CaseError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CaseError::Io {
+        let io = |source| CaseError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if !meta.is_file() || meta.len() > CASE_BYTES_MAX {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "not a case file: a case is a regular file of at most {CASE_BYTES_MAX} bytes, this is {}",
+                    if meta.is_file() { "larger" } else { "not a regular file (a FIFO, device or directory)" }
+                ),
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
         let case: Case = serde_json::from_str(&text).map_err(|source| {
             let found = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()

@@ -105,8 +105,8 @@ enum Command {
         /// Steps of each run's workload.
         #[arg(long, default_value_t = 1_000)]
         ops: usize,
-        /// Worker threads (default: one per core).
-        #[arg(long)]
+        /// Worker threads, at most one a core (default: one per core).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
         #[arg(long, value_parser = parse_shard)]
@@ -150,8 +150,8 @@ enum Command {
         /// length keep freezing).
         #[arg(long)]
         no_evict: bool,
-        /// Worker threads (default: one per core).
-        #[arg(long)]
+        /// Worker threads, at most one a core (default: one per core).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         #[command(flatten)]
         part: PartArgs,
@@ -187,8 +187,8 @@ enum Command {
         /// Kick bound of the random walk and fixed victim; depth of BFS.
         #[arg(long, default_value_t = 128)]
         max_kicks: u32,
-        /// Tables filled, one per seed 0..N.
-        #[arg(long, default_value_t = 10)]
+        /// Tables filled, one per seed 0..N (at most ten million).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=SEEDS_MAX))]
         seeds: u64,
         /// Print the figures as one JSON object instead of a table.
         #[arg(long)]
@@ -235,6 +235,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    Corrupt(CorruptArgs),
     /// Lookups across frozen incarnations: page reads a hit and a miss,
     /// RAM an entry, speed, with each incarnation's filter and without.
     ///
@@ -244,7 +245,6 @@ enum Command {
     /// incarnations of order 12 (the default).
     ///
     /// Example: `logstore-sim lookups --incarnations 32 --device mlc --json`
-    Corrupt(CorruptArgs),
     Lookups {
         /// Incarnations frozen before probing.
         #[arg(long, default_value_t = 32)]
@@ -430,7 +430,29 @@ fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
     if a >= b {
         return Err(format!("empty range {a}..{b}: the end is excluded"));
     }
+    if b - a > SEEDS_MAX {
+        return Err(format!(
+            "{} seeds: at most {SEEDS_MAX} a command (split the range, or use --shard)",
+            b - a
+        ));
+    }
     Ok(a..b)
+}
+
+/// Most seeds one command runs (a range, or `fill --seeds`): ten million
+/// seeds is a day of sweeping on one core.
+const SEEDS_MAX: u64 = 10_000_000;
+
+/// `--jobs`: at least one worker, at most one a core of this machine.
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    let jobs: usize = text.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if jobs == 0 || jobs > cores {
+        return Err(format!(
+            "{jobs} workers: between 1 and this machine's {cores} cores"
+        ));
+    }
+    Ok(jobs)
 }
 
 fn parse_shard(text: &str) -> Result<(u64, u64), String> {
@@ -452,15 +474,15 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// Prints `figures` as one JSON object, or as an aligned table. A closed
-/// stdout (`| head`) ends the printing quietly.
-fn emit(json: bool, figures: &serde_json::Value) {
+/// stdout (`| head`) ends the printing quietly; any other write error
+/// (`> /dev/full`) is an error, so no figure is lost unsaid.
+fn emit(json: bool, figures: &serde_json::Value) -> Result<(), String> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
+    let mut lines = Vec::new();
     if json {
-        let _ = writeln!(stdout, "{figures}");
-        return;
-    }
-    if let Some(map) = figures.as_object() {
+        lines.push(figures.to_string());
+    } else if let Some(map) = figures.as_object() {
         for (key, value) in map {
             let text = match value {
                 serde_json::Value::Number(n) if n.is_f64() => {
@@ -469,10 +491,18 @@ fn emit(json: bool, figures: &serde_json::Value) {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            if writeln!(stdout, "{key:<22} {text}").is_err() {
-                return;
-            }
+            lines.push(format!("{key:<22} {text}"));
         }
+    }
+    let written = lines
+        .iter()
+        .try_for_each(|line| writeln!(stdout, "{line}"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing to stdout: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -545,7 +575,7 @@ fn cmd_run(args: RunArgs, json: bool) -> Result<bool, String> {
             false
         }
     };
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(ok)
 }
 
@@ -568,7 +598,7 @@ fn cmd_sweep(
     let replays = save_failures(&summary.failed_cases, folder, "sweep");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(summary.failures == 0)
 }
 
@@ -607,7 +637,7 @@ fn cmd_sweep_swarm(
     let replays = save_failures(&summary.sweep.failed_cases, folder, "swarm");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(summary.sweep.failures == 0)
 }
 
@@ -625,7 +655,7 @@ fn cmd_wear_swarm(
     let summary = swarm::swarm_wear_campaign(&chosen, ops, until_end_of_life, &|| bar.inc(1));
     bar.finish_and_clear();
     let figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
-    emit(json, &figures);
+    emit(json, &figures)?;
     if !json {
         for run in summary.runs_detail.iter().filter(|r| r.failure.is_some()) {
             eprintln!(
@@ -674,7 +704,7 @@ fn cmd_exhaustive(args: ExhaustiveArgs, folder: &Path, json: bool) -> Result<boo
     let replays = save_failures(&summary.failed_cases, folder, "exhaustive");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(summary.failures == 0)
 }
 
@@ -697,7 +727,7 @@ fn cmd_replay(path: &Path, json: bool) -> Result<bool, String> {
             false
         }
     };
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(ok)
 }
 
@@ -730,7 +760,7 @@ fn cmd_fill(
         "mean": stats.mean, "min": stats.min, "max": stats.max,
         "theoretical_limit": logstore_sim::fill::fill_limit(bucket),
     });
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(true)
 }
 
@@ -785,7 +815,7 @@ fn cmd_wear(args: WearArgs, json: bool) -> Result<bool, String> {
         "usable_erase_max": report.usable_erase_max,
         "usable_erase_stddev": report.usable_erase_stddev,
     });
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(report.audit_failed.is_none() && report.broken.is_none())
 }
 
@@ -986,7 +1016,7 @@ fn cmd_lookups(config: &LookupsConfig, incarnations: u32, json: bool) -> Result<
         "unfiltered_lookups_per_s": off.lookups_per_s,
         "unfiltered_device_us_per_lookup": off.device_us_per_lookup,
     });
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(true)
 }
 
@@ -1052,7 +1082,7 @@ fn cmd_ingest(
         "ram_bytes_per_entry": report.ram_bytes_per_entry,
         "skipped": report.skipped.len(), "stopped": report.stopped,
     });
-    emit(json, &figures);
+    emit(json, &figures)?;
     Ok(true)
 }
 
@@ -1064,7 +1094,7 @@ fn cmd_report(quick: bool, full: bool, out: &Path, json: bool) -> Result<bool, S
     };
     let summary = report::write(size, out)?;
     if json {
-        emit(true, &summary);
+        emit(true, &summary)?;
     } else {
         for line in report::summary_lines(&summary) {
             println!("{line}");
@@ -1074,7 +1104,20 @@ fn cmd_report(quick: bool, full: bool, out: &Path, json: bool) -> Result<bool, S
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // Bad arguments: one line, exit 2 (`--help` teaches the rest).
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("bad arguments").trim();
+            eprintln!("{}", first);
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     let outcome = match cli.command {
         Command::Report {
             quick,

@@ -175,3 +175,54 @@ fn a_swarm_draws_its_own_part_and_counts_what_it_drew() {
     assert_eq!(figures["failures"], 0, "{figures}");
     assert!(figures["spread"]["geometries"].as_object().unwrap().len() >= 3);
 }
+
+/// Counts bounded before anything is allocated or spawned, a case path
+/// that is no regular file refused before it is read (a FIFO would block
+/// for ever), and a failed write of the figures an error, not exit 0.
+#[test]
+fn absurd_counts_fifos_and_full_disks_are_refused_in_one_line() {
+    assert!(refused(&["sweep", "--seeds", "0..1000000000000", "--ops", "10"]).contains("at most"));
+    assert!(refused(&["sweep", "--seeds", "0..10", "--jobs", "100000"]).contains("cores"));
+    refused(&["sweep", "--seeds", "0..10", "--jobs", "0"]);
+    refused(&["exhaustive", "--ops", "10", "--jobs", "100000"]);
+    refused(&["fill", "--order", "4", "--seeds", "1000000000000"]);
+    refused(&["corrupt", "--swarm", "--seeds", "0..1000000000000"]);
+    refused(&["no-such-command"]);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("case.json");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let why = refused(&["replay", fifo.to_str().unwrap()]);
+        assert!(why.contains("not a regular file"), "{why}");
+    }
+    assert!(refused(&["replay", dir.path().to_str().unwrap()]).contains("not a regular file"));
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(env!("CARGO_BIN_EXE_logstore-sim"))
+            .args(["fill", "--order", "4", "--seeds", "2", "--json"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("writing to stdout"), "{stderr}");
+    }
+}
+
+/// `--help` describes every command by its own summary (a doc comment
+/// once slid onto the next command, leaving `lookups` without one).
+#[test]
+fn help_describes_each_command_by_its_own_summary() {
+    let out = sim(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (command, word) in [
+        ("corrupt", "Faults placed"),
+        ("lookups", "Lookups"),
+        ("sweep", "seeds"),
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("{command} not listed: {help}"));
+        assert!(line.contains(word), "{command}: {line}");
+    }
+}
