@@ -550,8 +550,17 @@ fn fill_and_resolves_are_what_the_table_did() {
 /// found the journal full then lands, it is not refused `Full`.
 #[test]
 fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
+    // What a pack rule counting only "half the region's bytes" would let
+    // a store that cannot freeze take: live entries up to this many.
+    let region_bytes = logstore::unpaired_pages(&logstore::Pairing::KNOWN, 16).len() * 512;
+    let entry_bytes = logstore::testing::format::Entry::Hash {
+        hash: hash_of(0),
+        info: info_of(0),
+    }
+    .encoded_bytes();
+    let half_region_entries = (region_bytes / (2 * entry_bytes)) as u64;
     for layout in LAYOUTS {
-        let mut seen = 0;
+        let (mut seen, mut taken_max) = (0, 0);
         for live in 8..96u64 {
             let mut c = config(6, 1, layout);
             c.incarnations_max = 1;
@@ -585,6 +594,9 @@ fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
                     break;
                 }
             }
+            if !refused_at_end {
+                taken_max = taken_max.max(live);
+            }
             // Refused, the store stays refused without rewriting its
             // journal at each try (a pack that frees no room is not made).
             if refused_at_end {
@@ -602,5 +614,9 @@ fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
             }
         }
         assert!(seen > 0, "{layout:?}: no pack past half a region");
+        assert!(
+            taken_max > half_region_entries,
+            "{layout:?}: updates taken with at most {taken_max} live entries, half a region holds {half_region_entries}"
+        );
     }
 }
