@@ -1,7 +1,7 @@
-//! Fuzz target `cuckoo`: the body is `logstore_sim::fuzzing::cuckoo`, which
+//! Fuzz target `cuckoo`: the body is `logstore_sim::campaign::fuzzing::cuckoo`, which
 //! `sim/tests/corpus.rs` also runs on every file of `corpus/cuckoo/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| logstore_sim::fuzzing::cuckoo(data));
+fuzz_target!(|data: &[u8]| logstore_sim::campaign::fuzzing::cuckoo(data));

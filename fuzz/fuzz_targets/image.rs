@@ -1,7 +1,7 @@
-//! Fuzz target `image`: the body is `logstore_sim::fuzzing::image`, which
+//! Fuzz target `image`: the body is `logstore_sim::campaign::fuzzing::image`, which
 //! `sim/tests/corpus.rs` also runs on every file of `corpus/image/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| logstore_sim::fuzzing::image(data));
+fuzz_target!(|data: &[u8]| logstore_sim::campaign::fuzzing::image(data));

@@ -1,7 +1,7 @@
-//! Fuzz target `journal`: the body is `logstore_sim::fuzzing::journal`, which
+//! Fuzz target `journal`: the body is `logstore_sim::campaign::fuzzing::journal`, which
 //! `sim/tests/corpus.rs` also runs on every file of `corpus/journal/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| logstore_sim::fuzzing::journal(data));
+fuzz_target!(|data: &[u8]| logstore_sim::campaign::fuzzing::journal(data));

@@ -1,7 +1,7 @@
-//! Fuzz target `ops`: the body is `logstore_sim::fuzzing::ops`, which
+//! Fuzz target `ops`: the body is `logstore_sim::campaign::fuzzing::ops`, which
 //! `sim/tests/corpus.rs` also runs on every file of `corpus/ops/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| logstore_sim::fuzzing::ops(data));
+fuzz_target!(|data: &[u8]| logstore_sim::campaign::fuzzing::ops(data));

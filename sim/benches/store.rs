@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstore::{Geometry, Info};
 use logstore::{Store, StoreConfig};
-use logstore_sim::workload::hash_of;
+use logstore_sim::check::workload::hash_of;
 use logstore_sim::{SimConfig, SimFlash};
 
 const KEYS: u64 = 50_000;

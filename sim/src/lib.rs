@@ -4,6 +4,20 @@
 //! faults and wear; the model, workloads, crash campaigns, fuzz bodies and
 //! reports. Depends on `logstore`; `logstore` knows nothing of it.
 //!
+//! The wings, each a folder whose `mod.rs` maps its files, from the ground
+//! up (a wing uses only the wings listed before it):
+//!
+//! | wing | owns |
+//! |---|---|
+//! | [`nand`] | the simulated device: geometry, presets, bit errors, wear, power cuts |
+//! | [`check`] | the model, workloads, the store's layers and digests, and the [`check::Runner`] that checks every recovery |
+//! | [`campaign`] | what searches for failures: case files, sweep, exhaustive, swarm draws, placed faults (`corrupt`), scenarios, the fuzz bodies |
+//! | [`measure`] | what measures: fill, wear, ingest, lookups, speed, reliability, the cost of pairing |
+//! | [`report`] | the report: one file a section, and the plots |
+//!
+//! `main.rs` is the command line over them. The design they implement is
+//! `docs/DESIGN.md`.
+//!
 //! ```
 //! use logstore::{Flash, Geometry, PageAddr};
 //! use logstore_sim::{CrashMode, SimConfig, SimFlash};
@@ -23,24 +37,9 @@
 
 pub mod campaign;
 pub mod check;
-pub mod corrupt;
-pub mod digest;
-pub mod fill;
-pub mod fuzzing;
-pub mod ingest;
-pub mod layers;
-pub mod lookups;
-pub mod model;
+pub mod measure;
 pub mod nand;
-pub mod paired;
-pub mod plot;
-pub mod reliability;
 pub mod report;
-pub mod scenarios;
-pub mod speed;
-pub mod swarm;
-pub mod wear;
-pub mod workload;
 
 pub use nand::{
     CrashMode, Device, ErrorModel, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash,

@@ -10,7 +10,7 @@ use logstore::testing::{
     h1, h2, CompactError, CompactTable, CuckooConfig, CuckooTable, COMPACT_SLOT_BITS,
 };
 use logstore::{Hash, Policy};
-use logstore_sim::fill::{fill_at_first_failure, fill_limit};
+use logstore_sim::measure::fill::{fill_at_first_failure, fill_limit};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -5,7 +5,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use logstore_sim::fuzzing::TARGETS;
+use logstore_sim::campaign::fuzzing::TARGETS;
 
 /// The files of `dir` (not recursive), sorted; notes (`*.md`) skipped.
 fn files(dir: &Path) -> Vec<PathBuf> {

@@ -3,7 +3,7 @@
 //! store, no two anchor or filter pages are silent, and the faults do
 //! bite (some placements cost a named loss).
 
-use logstore_sim::corrupt::{corrupt, CorruptPlan};
+use logstore_sim::campaign::corrupt::{corrupt, CorruptPlan};
 use logstore_sim::nand::Device;
 
 #[test]

@@ -7,10 +7,12 @@
 
 use logstore::errors::{HashStoreError, IncarnationPageFault};
 use logstore::{ScrubReport, Store, StoreError};
+use logstore_sim::campaign::scenarios::{
+    middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan,
+};
+use logstore_sim::check::workload::{hash_of, info_of};
 use logstore_sim::check::CheckConfig;
 use logstore_sim::nand::{Device, SimFlash};
-use logstore_sim::scenarios::{middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan};
-use logstore_sim::workload::{hash_of, info_of};
 
 #[test]
 fn a_journal_page_lost_in_the_middle_is_named_and_the_rest_salvaged() {

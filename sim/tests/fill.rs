@@ -3,7 +3,7 @@
 //! promises, measured (mean over 10 seeds at order 12).
 
 use logstore::Policy;
-use logstore_sim::fill::{fill_limit, fill_stats};
+use logstore_sim::measure::fill::{fill_limit, fill_stats};
 
 const ORDER: u32 = 12;
 const SEEDS: u64 = 10;

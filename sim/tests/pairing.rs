@@ -9,8 +9,8 @@ use indicatif::ProgressBar;
 use logstore::testing::{plant, Bug};
 use logstore::Pairing;
 use logstore_sim::campaign::{exhaustive, exhaustive_case, Case, ExhaustiveSummary, Part};
+use logstore_sim::check::workload::WorkloadKind;
 use logstore_sim::nand::Device;
-use logstore_sim::workload::WorkloadKind;
 use logstore_sim::CrashMode;
 
 const DIST3: Pairing = Pairing::Mlc { lead: 2 };

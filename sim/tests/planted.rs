@@ -4,11 +4,13 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use logstore::testing::{plant, Bug};
+use logstore_sim::campaign::scenarios::{
+    middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan,
+};
 use logstore_sim::campaign::Case;
+use logstore_sim::measure::wear::{wear, WearConfig};
 use logstore_sim::nand::Device;
 use logstore_sim::nand::WearOut;
-use logstore_sim::scenarios::{middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan};
-use logstore_sim::wear::{wear, WearConfig};
 use logstore_sim::CrashMode;
 
 /// Seeds tried before a planted bug counts as missed.
@@ -20,7 +22,7 @@ const SEEDS_MAX: u64 = 1_000;
 fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
     match bug {
         Bug::TornTailKept => |seed| {
-            use logstore_sim::scenarios::torn_tail;
+            use logstore_sim::campaign::scenarios::torn_tail;
             torn_tail(seed, Device::ALL[(seed % 3) as usize]).map(|_| ())
         },
         Bug::SkipCorrection => |seed| {
@@ -78,7 +80,9 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         // Every pair of anchor pages lost: never an older record (a page 0
         // misread as a near group, with that lane's newest lost, needs the
         // lanes its older records name).
-        Bug::LanesByFirstPageOnly => |seed| logstore_sim::corrupt::anchor_pairs(seed).map(|_| ()),
+        Bug::LanesByFirstPageOnly => {
+            |seed| logstore_sim::campaign::corrupt::anchor_pairs(seed).map(|_| ())
+        }
         // Two openers of one image: the second must be refused.
         Bug::NoFileLock => |seed| {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -106,8 +110,8 @@ fn fixed(seed: u64) -> Result<(), String> {
 /// The swarm campaign: the seed's drawn case, unless `create` refuses its
 /// configuration (counted as refused, not run).
 fn swarm(seed: u64) -> Result<(), String> {
-    let case = logstore_sim::swarm::swarm_case(seed, 2_000);
-    if logstore_sim::swarm::refusal(&case.config).is_some() {
+    let case = logstore_sim::campaign::swarm::swarm_case(seed, 2_000);
+    if logstore_sim::campaign::swarm::refusal(&case.config).is_some() {
         return Ok(());
     }
     case.run().map(|_| ()).map_err(|f| f.to_string())
@@ -129,7 +133,7 @@ fn torn_mlc_campaign(
         ..Part::default()
     };
     let layout = logstore::SlotLayoutKind::Full;
-    let workload = logstore_sim::workload::WorkloadKind::Uniform;
+    let workload = logstore_sim::check::workload::WorkloadKind::Uniform;
     let case = exhaustive_case(seed, 2_000, workload, layout, true, &part);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -260,7 +264,7 @@ fn a_stuck_scrub_cursor_is_caught() {
 #[test]
 fn an_exhaustive_failure_replays_at_its_saved_step() {
     use logstore_sim::campaign::exhaustive;
-    use logstore_sim::workload::WorkloadKind;
+    use logstore_sim::check::workload::WorkloadKind;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()

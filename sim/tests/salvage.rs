@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use logstore::{Info, Store, StoreError};
+use logstore_sim::check::workload::{hash_of, info_of};
 use logstore_sim::check::CheckConfig;
 use logstore_sim::nand::{Device, SimFlash};
-use logstore_sim::workload::{hash_of, info_of};
 use logstore_sim::CrashMode;
 
 /// The newest info of every key written (`None`: deleted).

@@ -438,7 +438,7 @@ struct EvictionByWrite {
 impl EvictionByWrite {
     /// Runs the steps through the checker, a power cut losing the write.
     fn check(&self, check: &logstore_sim::check::CheckConfig) {
-        use logstore_sim::workload::Step;
+        use logstore_sim::check::workload::Step;
         let mut steps = vec![Step::Insert { key: 0, info: 0 }];
         steps.extend((1..=self.fillers).map(|key| Step::Insert { key, info: key }));
         if self.in_log {
@@ -468,7 +468,7 @@ fn eviction_by_write(
     delete: bool,
     in_log: bool,
 ) -> Option<EvictionByWrite> {
-    use logstore_sim::workload::{hash_of, info_of};
+    use logstore_sim::check::workload::{hash_of, info_of};
     let write = |store: &mut Store<SimFlash>| {
         if delete {
             store.delete(&hash_of(0)).map(|_| ())

@@ -6,8 +6,8 @@
 
 use logstore::{FlashError, Geometry, Hash, Info, SlotLayoutKind};
 use logstore::{Store, StoreConfig, StoreError};
-use logstore_sim::digest::Digest;
-use logstore_sim::model::{Model, Op};
+use logstore_sim::check::digest::Digest;
+use logstore_sim::check::model::{Model, Op};
 use logstore_sim::{CrashMode, SimConfig, SimFlash};
 use proptest::prelude::*;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};

@@ -3,8 +3,9 @@
 //! drawn case replays the same from its case file, and the configurations
 //! the swarm once failed on pass.
 
+use logstore_sim::campaign::swarm::{refusal, swarm_case, Spread, BAD_FRACTION_MAX};
 use logstore_sim::campaign::Case;
-use logstore_sim::swarm::{refusal, swarm_case, swarm_wear, Spread, BAD_FRACTION_MAX};
+use logstore_sim::measure::wear_swarm::swarm_wear;
 
 #[test]
 fn draws_span_three_geometries_a_preset_and_up_to_five_percent_bad() {

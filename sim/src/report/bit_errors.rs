@@ -1,7 +1,7 @@
 //! The report's bit error section: losses against the raw bit error rate
 //! and against wear for each preset, with and without the ECC; retention;
 //! the ECC's cost; lifetime bounded by the ECC as well as by erases. It
-//! lays out what [`crate::reliability`] measures.
+//! lays out what [`crate::measure::reliability`] measures.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,9 +10,9 @@ use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::{Section, Sizes};
+use crate::measure::reliability::{self, EccCost, LossPoint};
 use crate::nand::Device;
-use crate::plot::{line_chart, LineChart, Series};
-use crate::reliability::{self, EccCost, LossPoint};
+use crate::report::plot::{line_chart, LineChart, Series};
 use logstore::testing::format::ENTRY_BYTES;
 
 /// Raw bit error rates of the RBER curves: half decades, 1e-7 to 1e-2.
@@ -318,7 +318,7 @@ fn lifetime_markdown(costs: &[EccCost]) -> String {
 
 /// A point's run outcomes as table cells: silent runs (lost / stale /
 /// resurrected), reported, unformattable, failed otherwise.
-fn outcome_cells(point: &crate::reliability::LossPoint) -> String {
+fn outcome_cells(point: &crate::measure::reliability::LossPoint) -> String {
     format!(
         "{} ({} / {} / {}) | {} | {} | {}",
         point.runs_silent,

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{Section, Sizes};
-use crate::corrupt::{corrupt, CorruptPlan, CorruptSummary};
+use crate::campaign::corrupt::{corrupt, CorruptPlan, CorruptSummary};
 use crate::nand::Device;
 
 pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {

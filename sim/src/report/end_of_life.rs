@@ -1,7 +1,7 @@
 //! The report's end-of-life section: each preset worn until the store goes
 //! read-only, in each wear-out mode; endurance used, entries lost, retired
 //! blocks, erases a reopen, and the erase counts at the end with the
-//! anchor's lanes marked. It lays out what [`crate::wear`] measures.
+//! anchor's lanes marked. It lays out what [`crate::measure::wear`] measures.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,9 +11,9 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{Section, Sizes};
+use crate::measure::wear::{wear, WearConfig, WearReport};
 use crate::nand::{Device, WearOut};
-use crate::plot::bar_chart;
-use crate::wear::{wear, WearConfig, WearReport};
+use crate::report::plot::bar_chart;
 
 const MODES: [(WearOut, &str); 3] = [
     (WearOut::EraseFails, "erase-fails"),

@@ -1,7 +1,7 @@
 //! The report's lookups section: page reads a miss and a hit across 0 to
 //! 32 incarnations, with each incarnation's filter and without, the RAM
 //! the filters take, against SILT's figures. It lays out what
-//! [`crate::lookups::incarnation_lookups`] measures on one store.
+//! [`crate::measure::lookups::incarnation_lookups`] measures on one store.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::{Section, Sizes};
-use crate::lookups::{incarnation_lookups, IncarnationLookups, LookupsConfig};
+use crate::measure::lookups::{incarnation_lookups, IncarnationLookups, LookupsConfig};
 use crate::nand::Device;
 
 pub(super) fn section(sizes: &Sizes, _: &Path, bar: &ProgressBar) -> Result<Section, String> {

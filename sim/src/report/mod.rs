@@ -10,7 +10,8 @@ mod bit_errors;
 mod corrupt;
 mod end_of_life;
 mod frozen_lookups;
-mod paired;
+mod pairing_cost;
+pub(crate) mod plot;
 mod swarm;
 
 use std::fmt::Write as _;
@@ -21,13 +22,13 @@ use logstore::{Policy, SlotLayoutKind};
 use serde_json::{json, Value};
 
 use crate::campaign::{self, progress_bar, Case};
-use crate::fill::{fill_limit, fill_stats};
-use crate::lookups;
+use crate::check::workload::WorkloadKind;
+use crate::measure::fill::{fill_limit, fill_stats};
+use crate::measure::lookups;
+use crate::measure::speed;
+use crate::measure::wear::{lifetime, wear, WearConfig};
 use crate::nand::CrashMode;
-use crate::plot::{bar_chart, line_chart, LineChart, Series};
-use crate::speed;
-use crate::wear::{lifetime, wear, WearConfig};
-use crate::workload::WorkloadKind;
+use crate::report::plot::{bar_chart, line_chart, LineChart, Series};
 use logstore::testing::format::ENTRY_BYTES;
 
 /// How big the campaigns are.
@@ -253,7 +254,7 @@ const SECTIONS: [(&str, SectionFn); 12] = [
     ("fill", fill_section),
     ("crash", crash_section),
     ("bit_errors", bit_errors::section),
-    ("paired_pages", paired::section),
+    ("paired_pages", pairing_cost::section),
     ("wear", wear_section),
     ("end_of_life", end_of_life::section),
     ("swarm", swarm::section),
@@ -684,7 +685,10 @@ fn wear_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result<Section, S
 }
 
 /// Max, mean and min erase count over the run, as `wear_timeline.svg`.
-fn wear_timeline_chart(out: &Path, report: &crate::wear::WearReport) -> Result<(), String> {
+fn wear_timeline_chart(
+    out: &Path,
+    report: &crate::measure::wear::WearReport,
+) -> Result<(), String> {
     let series: Vec<Series> = [("max", 0usize), ("mean", 1), ("min", 2)]
         .iter()
         .map(|&(label, which)| Series {

@@ -9,7 +9,8 @@ use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::{save_cases, Section, Sizes};
-use crate::swarm::{swarm_sweep, swarm_wear_campaign, END_OF_LIFE_ENDURANCE_MIN};
+use crate::campaign::swarm::swarm_sweep;
+use crate::measure::wear_swarm::{swarm_wear_campaign, END_OF_LIFE_ENDURANCE_MIN};
 
 pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
     let seeds: Vec<u64> = (0..sizes.swarm_seeds).collect();

@@ -1,7 +1,7 @@
 //! The report's paired-page section: crash campaigns on each preset with
 //! torn programs damaging their pairs, and what keeping the journal to
 //! lower pages costs against a naive layout. It lays out what
-//! [`crate::paired`] and [`crate::campaign`] measure.
+//! [`crate::measure::pairing_cost`] and [`crate::campaign`] measure.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,10 +11,10 @@ use serde_json::json;
 
 use super::{Section, Sizes};
 use crate::campaign::{self, ExhaustiveSummary, Part};
+use crate::check::workload::WorkloadKind;
+use crate::measure::pairing_cost::{flush_cost, FlushCost};
 use crate::nand::{CrashMode, Device};
-use crate::paired::{flush_cost, FlushCost};
-use crate::plot::{line_chart, LineChart, Series};
-use crate::workload::WorkloadKind;
+use crate::report::plot::{line_chart, LineChart, Series};
 
 const FLUSH_EVERY: [u32; 5] = [1, 4, 16, 64, 256];
 

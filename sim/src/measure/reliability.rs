@@ -11,9 +11,9 @@ use rayon::prelude::*;
 
 use crate::campaign::Case;
 use crate::check::{Aging, CheckConfig};
+use crate::measure::wear::{wear, WearConfig};
 use crate::nand::errors::{rber_limit, CODEWORD_FAILURE_TARGET};
 use crate::nand::{CrashMode, Device, ErrorModel};
-use crate::wear::{wear, WearConfig};
 
 /// What a set of crash runs came to at one point of a curve.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]

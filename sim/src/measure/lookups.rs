@@ -41,7 +41,7 @@ pub fn log_store_reads(
             first_logical_sector: key,
         };
         store
-            .insert(crate::workload::hash_of(key), info)
+            .insert(crate::check::workload::hash_of(key), info)
             .map_err(|e| e.to_string())?;
     }
     store.flush().map_err(|e| e.to_string())?;
@@ -56,7 +56,7 @@ pub fn log_store_reads(
             let (reads, resolves) = (store.flash().counters().reads, store.stats().resolves);
             for key in keys {
                 store
-                    .get(&crate::workload::hash_of(key))
+                    .get(&crate::check::workload::hash_of(key))
                     .map_err(|e| e.to_string())?;
             }
             let reads = (store.flash().counters().reads - reads) as f64 / count as f64;
@@ -161,7 +161,7 @@ pub fn incarnation_lookups(
         let keys_max = inserted + (u64::from(count) + 1) * slots;
         while (boundaries.len() as u32) < count && inserted < keys_max {
             store
-                .insert(crate::workload::hash_of(inserted), info(inserted))
+                .insert(crate::check::workload::hash_of(inserted), info(inserted))
                 .map_err(|e| format!("insert {inserted}: {e}"))?;
             inserted += 1;
             if store.stats().freezes > boundaries.len() as u64 {
@@ -177,7 +177,7 @@ pub fn incarnation_lookups(
         // A log store a fifth full besides, as between freezes.
         for _ in 0..slots / 5 {
             store
-                .insert(crate::workload::hash_of(inserted), info(inserted))
+                .insert(crate::check::workload::hash_of(inserted), info(inserted))
                 .map_err(|e| format!("insert {inserted}: {e}"))?;
             inserted += 1;
         }
@@ -260,7 +260,9 @@ fn probe(
     let holders = keys.boundaries.len().max(1);
     let mut by_holder = vec![(0u64, 0u64); holders];
     let hashes = |keys: &[u64]| -> Vec<logstore::Hash> {
-        keys.iter().map(|&k| crate::workload::hash_of(k)).collect()
+        keys.iter()
+            .map(|&k| crate::check::workload::hash_of(k))
+            .collect()
     };
     let (hit_hashes, miss_hashes) = (hashes(&hits), hashes(&misses));
     let started = std::time::Instant::now();

@@ -11,8 +11,8 @@ use logstore::{Geometry, Hash, Info, SlotLayoutKind, Value};
 use logstore::{Store, StoreConfig};
 use serde_json::Value as Json;
 
+use crate::check::workload::hash_of;
 use crate::nand::{SimConfig, SimFlash};
-use crate::workload::hash_of;
 
 /// The CPU's model name, from /proc/cpuinfo where there is one.
 pub fn cpu_name() -> String {
@@ -71,7 +71,7 @@ fn per_second(count: u64, start: Instant) -> f64 {
 /// A device of 2 KiB pages, 64 a block, with the blocks `store` needs.
 fn store_device(store: &StoreConfig) -> SimFlash {
     let geometry = Geometry::new(2048, 64, 512).expect("valid geometry");
-    let geometry = crate::ingest::fitted(geometry, store, 0).expect("a device that fits");
+    let geometry = crate::measure::ingest::fitted(geometry, store, 0).expect("a device that fits");
     let mut config = SimConfig::new(geometry);
     config.endurance_cycles = u32::MAX;
     SimFlash::new(config, 0).expect("valid device")

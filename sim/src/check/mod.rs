@@ -9,17 +9,32 @@
 //! store's incarnations as last seen). Promises: a run is a pure function
 //! of its configuration and steps; a broken guarantee is a [`CheckFailure`]
 //! naming the step, never a panic; checking a recovery compares digests
-//! ([`crate::digest`]), so its cost does not grow with the store's size.
+//! ([`crate::check::digest`]), so its cost does not grow with the store's size.
+//!
+//! The wing's files:
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | [`CheckConfig`], the [`Runner`] and its checks |
+//! | [`model`] | the reference the store is checked against, and its prefix rule |
+//! | [`workload`] | seeded operation streams ([`workload::Step`]) |
+//! | [`layers`] | the store's incarnations as the checker reads them, cached |
+//! | [`digest`] | the order-independent fingerprint compared after a recovery |
+
+pub mod digest;
+pub mod layers;
+pub mod model;
+pub mod workload;
 
 use logstore::{FlashError, Geometry, Hash, Pairing, Policy, RecoveryReport, Value};
 use logstore::{Store, StoreConfig, StoreError};
 
 use std::sync::Arc;
 
-use crate::layers::{Layer, LayerKey, Layers, ReadError};
-use crate::model::{Model, Op};
+use crate::check::layers::{Layer, LayerKey, Layers, ReadError};
+use crate::check::model::{Model, Op};
+use crate::check::workload::{hash_of, info_of, Step};
 use crate::nand::{CrashMode, Device, ErrorModel, FaultRates, SimConfig, SimFlash, WearOut};
-use crate::workload::{hash_of, info_of, Step};
 
 /// The device and store a check runs on.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1091,7 +1106,7 @@ impl Runner {
         appended: Option<Appended>,
     ) -> Checked<()> {
         let evicted = &self.known[self.known.len() - dropped..];
-        let mut gone: crate::digest::HashMap<Hash, Value> = Default::default();
+        let mut gone: crate::check::digest::HashMap<Hash, Value> = Default::default();
         // Oldest first, so a newer evicted incarnation's value wins.
         for (_, layer) in evicted.iter().rev() {
             gone.extend(layer.iter().map(|(h, v)| (*h, *v)));
@@ -1406,7 +1421,7 @@ pub fn run(config: &CheckConfig, steps: &[Step]) -> Result<CheckReport, CheckFai
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::{generate, WorkloadKind};
+    use crate::check::workload::{generate, WorkloadKind};
 
     #[test]
     fn workloads_pass_without_crashes() {

@@ -10,8 +10,8 @@
 
 use logstore::Geometry;
 
+use crate::measure::wear::{wear, WearConfig};
 use crate::nand::Device;
-use crate::wear::{wear, WearConfig};
 
 /// One ingest's cost on a layout.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]

@@ -31,9 +31,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::check::workload::{hash_of, info_of};
 use crate::check::CheckConfig;
 use crate::nand::{Device, SimFlash};
-use crate::workload::{hash_of, info_of};
 use crate::CrashMode;
 
 /// Most quiescent points a campaign may ask for.
@@ -82,9 +82,9 @@ impl CorruptPlan {
     /// The plan on a swarm's draw for `seed` (its device, geometry, bad
     /// blocks, pairing and store), or why `create` refuses that draw.
     pub fn swarm(seed: u64) -> Result<Self, String> {
-        let mut config = crate::swarm::swarm_case(seed, 1).config;
+        let mut config = crate::campaign::swarm::swarm_case(seed, 1).config;
         config.store.evict_oldest = false;
-        if let Some(reason) = crate::swarm::refusal(&config) {
+        if let Some(reason) = crate::campaign::swarm::refusal(&config) {
             return Err(reason);
         }
         Ok(CorruptPlan {

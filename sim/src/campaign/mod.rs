@@ -6,6 +6,21 @@
 //!
 //! Promises: a campaign's figures depend only on its arguments (timings
 //! aside); every failure comes back as a [`Case`] that `replay` runs again.
+//!
+//! The wing's files:
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | [`Case`] files, `run`, `sweep`, `exhaustive` |
+//! | [`swarm`] | what each seed draws (device, store, workload) and the swarm sweep |
+//! | [`corrupt`] | faults placed on purpose, CORDS-style |
+//! | [`scenarios`] | seeded scenarios of what real parts do (retention, a page lost mid-log) |
+//! | [`fuzzing`] | the bodies of the fuzz targets, shared with `cargo test` |
+
+pub mod corrupt;
+pub mod fuzzing;
+pub mod scenarios;
+pub mod swarm;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,9 +30,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::check::workload::{generate, Step, WorkloadKind};
 use crate::check::{run, Aging, CheckConfig, CheckFailure, CheckReport, Runner};
 use crate::nand::{CrashMode, Device, FaultRates};
-use crate::workload::{generate, Step, WorkloadKind};
 use logstore::Pairing;
 
 /// A power cut inserted before step `step` of the workload.

@@ -13,9 +13,9 @@
 use logstore::testing::format::ENTRY_BYTES;
 use logstore::{Geometry, StoreConfig};
 
+use crate::check::workload::Step;
 use crate::check::{CheckConfig, Losses, Runner};
 use crate::nand::{Device, SimFlash, WearOut};
-use crate::workload::Step;
 
 /// Bytes a journal entry for an insert takes (tag, hash, info): what write
 /// amplification is measured against.

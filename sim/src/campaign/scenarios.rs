@@ -13,9 +13,9 @@ use logstore::{Hash, Info, Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::check::workload::{hash_of, info_of};
 use crate::check::CheckConfig;
 use crate::nand::{Device, SimFlash};
-use crate::workload::{hash_of, info_of};
 
 const DAY_NS: u64 = 86_400_000_000_000;
 

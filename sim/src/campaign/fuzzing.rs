@@ -15,9 +15,9 @@ use logstore::testing::format::{reseal, seal_page, seal_record, Page};
 use logstore::testing::{h1, h2, AnchorRecord, CuckooConfig, CuckooTable, Log};
 use logstore::{Geometry, Hash, Info, Pairing, Policy, SlotLayoutKind, Store, StoreConfig};
 
+use crate::check::workload::Step;
 use crate::check::{Aging, CheckConfig, Runner};
 use crate::nand::{CrashMode, Device, FaultRates, SimConfig, SimFlash};
-use crate::workload::Step;
 
 /// A target's body: the input bytes in, a panic on a finding.
 pub type Body = fn(&[u8]);
@@ -423,12 +423,12 @@ pub fn image_seeds() -> Vec<Vec<u8>> {
         config.evict_oldest = true;
         let mut store = Store::create(flash, config).expect("create");
         for key in 0..keys {
-            let hash = crate::workload::hash_of(key % 24);
+            let hash = crate::check::workload::hash_of(key % 24);
             if key % 5 == 4 {
                 store.delete(&hash).expect("delete");
             } else {
                 store
-                    .insert(hash, crate::workload::info_of(key))
+                    .insert(hash, crate::check::workload::info_of(key))
                     .expect("insert");
             }
         }

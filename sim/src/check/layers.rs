@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use logstore::{Hash, Store, StoreError, Value};
 
-use crate::digest::{Digest, HashMap};
+use crate::check::digest::{Digest, HashMap};
 use crate::nand::SimFlash;
 
 /// An incarnation's identity: its generation and each block with its stamp.

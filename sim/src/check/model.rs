@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use logstore::{Hash, Info};
 
-use crate::digest::{Digest, HashMap};
+use crate::check::digest::{Digest, HashMap};
 
 /// An acknowledged mutation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

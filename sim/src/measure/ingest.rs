@@ -278,7 +278,7 @@ fn finish(report: &mut IngestReport, store: &Store<SimFlash>, unique: u64) {
     report.bytes_programmed = counters.bytes_programmed;
     report.erases = counters.erases;
     report.write_amplification = counters.bytes_programmed as f64
-        / (inserted * crate::wear::INSERT_ENTRY_BYTES).max(1) as f64;
+        / (inserted * crate::measure::wear::INSERT_ENTRY_BYTES).max(1) as f64;
     report.device_seconds = counters.device_time_ns as f64 / 1e9;
     let entries = stats.log_entries + stats.incarnation_entries;
     report.ram_bytes_per_entry =
