@@ -1,0 +1,252 @@
+//! The commands that search for failures: `run`, `sweep` (with `--swarm`),
+//! `exhaustive` and `replay`. Each is one `Args` struct (its flags, their
+//! help and bounds) and the function that runs it.
+
+use std::path::PathBuf;
+
+use logstore_sim::campaign::{self, progress_bar, shard_seeds, swarm, Case};
+use logstore_sim::check::workload::WorkloadKind;
+use logstore_sim::CrashMode;
+use serde_json::json;
+
+use super::args::{
+    emit, no_part_with_swarm, parse_jobs, parse_seeds, parse_shard, save_failures, LayoutArg,
+    ModeArg, Output, PairingArgs, PartArgs,
+};
+
+/// One run: a seeded workload with power cuts (1 to 4, at seeded
+/// points), every recovery checked against the model.
+///
+/// Example: `logstore-sim run --seed 7 --ops 5000 --workload churn --crash-mode torn`
+#[derive(clap::Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Seed of the workload, the crash points, the device and the table.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Steps of the workload.
+    #[arg(long, default_value_t = 2_000)]
+    ops: usize,
+    /// Workload kind (default: chosen by the seed).
+    #[arg(long, value_enum)]
+    workload: Option<WorkloadKind>,
+    /// Crash mode of the power cuts (default: chosen per cut by the seed).
+    #[arg(long, value_enum)]
+    crash_mode: Option<ModeArg>,
+    /// Slot layout of the log store (default: chosen by the seed).
+    #[arg(long, value_enum)]
+    layout: Option<LayoutArg>,
+    #[command(flatten)]
+    part: PartArgs,
+    #[command(flatten)]
+    pairing: PairingArgs,
+    #[command(flatten)]
+    output: Output,
+}
+
+pub(crate) fn run(args: RunArgs) -> Result<bool, String> {
+    campaign::check_ops(args.ops)?;
+    let modes = args
+        .crash_mode
+        .map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
+    let on = args.pairing.part(&args.part)?;
+    let mut case = Case::from_seed(args.seed, args.ops, args.workload, &modes).on_part(&on);
+    case.config.check()?;
+    if let Some(layout) = args.layout {
+        case.config.store.layout = layout.kind();
+    }
+    let outcome = case.run();
+    let mut figures = json!({
+        "seed": args.seed, "workload": case.workload.name(), "ops": args.ops,
+        "crash_points": case.crashes.len(),
+    });
+    let ok = match outcome {
+        Ok(report) => {
+            figures["result"] = json!(serde_json::to_value(report).map_err(|e| e.to_string())?);
+            true
+        }
+        Err(failure) => {
+            let mut failed = case.clone();
+            failed.failure = Some(failure.clone());
+            figures["failure"] = json!(failure.to_string());
+            let folder = std::path::Path::new("corpus/regressions");
+            figures["replay"] = json!(save_failures(&[failed], folder, "run"));
+            false
+        }
+    };
+    emit(args.output.json, &figures)?;
+    Ok(ok)
+}
+
+/// Many seeds, each a run with random workload, crash points, modes and
+/// faults, in parallel. Failures are saved as case files.
+///
+/// Example: `logstore-sim sweep --seeds 0..10000 --ops 1000 --shard 1/4`
+///
+/// With `--swarm` each seed also draws its own configuration (Groce et
+/// al., ISSTA 2012): device and geometry within the part's range,
+/// factory-bad blocks (0-5%, block 0 included), grown-bad rates,
+/// pairing declared and physical, aging; table shape, layout, policy,
+/// journal, incarnations, eviction; workload, flush cadence, crash
+/// modes. Configurations `create` refuses are counted, not run.
+///
+/// Example: `logstore-sim sweep --swarm --seeds 0..2000 --json`
+#[derive(clap::Args, Debug)]
+pub(crate) struct SweepArgs {
+    /// Seeds to run, as A..B (B excluded).
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: std::ops::Range<u64>,
+    /// Each seed draws its own device, store and workload (the part
+    /// and pairing options are then not taken).
+    #[arg(long)]
+    swarm: bool,
+    /// Steps of each run's workload.
+    #[arg(long, default_value_t = 1_000)]
+    ops: usize,
+    /// Worker threads, at most one a core (default: one per core).
+    #[arg(long, value_parser = parse_jobs)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    #[command(flatten)]
+    part: PartArgs,
+    #[command(flatten)]
+    pairing: PairingArgs,
+    /// Folder failing cases are saved to.
+    #[arg(long, default_value = "corpus/regressions")]
+    cases: PathBuf,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// A pool of `jobs` workers (default: one a core).
+fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+pub(crate) fn sweep(args: SweepArgs) -> Result<bool, String> {
+    campaign::check_ops(args.ops)?;
+    let (index, count) = args.shard.unwrap_or((0, 1));
+    let chosen = shard_seeds(args.seeds.clone(), index, count);
+    if args.swarm {
+        no_part_with_swarm(&args.part, &args.pairing)?;
+        let bar = progress_bar(chosen.len() as u64, "swarm");
+        let summary = pool(args.jobs)?.install(|| swarm::swarm_sweep(&chosen, args.ops, &bar));
+        let replays = save_failures(&summary.sweep.failed_cases, &args.cases, "swarm");
+        let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+        figures["replay"] = json!(replays);
+        emit(args.output.json, &figures)?;
+        return Ok(summary.sweep.failures == 0);
+    }
+    let part = args.pairing.part(&args.part)?;
+    let bar = progress_bar(chosen.len() as u64, "sweep");
+    let summary = pool(args.jobs)?
+        .install(|| campaign::sweep(&chosen, args.ops, &CrashMode::ALL, &part, &bar));
+    let replays = save_failures(&summary.failed_cases, &args.cases, "sweep");
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["replay"] = json!(replays);
+    emit(args.output.json, &figures)?;
+    Ok(summary.failures == 0)
+}
+
+/// Crash at every mutating flash operation of one workload, in each
+/// mode, branching from snapshots; every branch recovers and is checked.
+///
+/// Example: `logstore-sim exhaustive --ops 10000 --mode drop --depth 2 --jobs 1`
+#[derive(clap::Args, Debug)]
+pub(crate) struct ExhaustiveArgs {
+    /// Steps of the workload; every flash operation they cause is a crash point.
+    #[arg(long, default_value_t = 1_000)]
+    ops: usize,
+    /// Crash mode, or all three.
+    #[arg(long, value_enum, default_value_t = ModeArg::All)]
+    mode: ModeArg,
+    #[arg(long, value_enum, default_value_t = WorkloadKind::Uniform)]
+    workload: WorkloadKind,
+    /// Slot layout of the log store.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Full)]
+    layout: LayoutArg,
+    /// Seed of the workload and the device.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// 1: a cut at every operation. 2: also, after each, a second cut at
+    /// every operation of the recovery and the first flush that follow.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    depth: u32,
+    /// Keep up to 32 incarnations and answer Full past them, instead of
+    /// keeping 8 and evicting the oldest (which lets a workload of any
+    /// length keep freezing).
+    #[arg(long)]
+    no_evict: bool,
+    /// Worker threads, at most one a core (default: one per core).
+    #[arg(long, value_parser = parse_jobs)]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    part: PartArgs,
+    #[command(flatten)]
+    pairing: PairingArgs,
+    /// Folder failing cases are saved to.
+    #[arg(long, default_value = "corpus/regressions")]
+    cases: PathBuf,
+    #[command(flatten)]
+    output: Output,
+}
+
+pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
+    campaign::check_ops(args.ops)?;
+    let part = args.pairing.part(&args.part)?;
+    let case = campaign::exhaustive_case(
+        args.seed,
+        args.ops,
+        args.workload,
+        args.layout.kind(),
+        !args.no_evict,
+        &part,
+    );
+    case.config.check()?;
+    let bar = progress_bar(args.ops as u64, "exhaustive");
+    let modes = args.mode.modes();
+    let summary =
+        pool(args.jobs)?.install(|| campaign::exhaustive(&case, &modes, args.depth, &bar));
+    let replays = save_failures(&summary.failed_cases, &args.cases, "exhaustive");
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["replay"] = json!(replays);
+    emit(args.output.json, &figures)?;
+    Ok(summary.failures == 0)
+}
+
+/// Replay one saved case file and say whether it still fails.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReplayArgs {
+    /// A case file written by a failing run, sweep or exhaustive campaign.
+    case: PathBuf,
+    #[command(flatten)]
+    output: Output,
+}
+
+pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
+    let path = &args.case;
+    let case = Case::load(path).map_err(|e| e.to_string())?;
+    let outcome = case.run();
+    let mut figures = json!({
+        "case": path.display().to_string(), "seed": case.seed,
+        "workload": case.workload.name(), "ops": case.ops,
+        "saved_by_version": case.version,
+        "failed_when_saved": case.failure.as_ref().map(|f| f.to_string()),
+    });
+    let ok = match outcome {
+        Ok(report) => {
+            figures["result"] = serde_json::to_value(report).map_err(|e| e.to_string())?;
+            true
+        }
+        Err(failure) => {
+            figures["failure"] = json!(failure.to_string());
+            false
+        }
+    };
+    emit(args.output.json, &figures)?;
+    Ok(ok)
+}
