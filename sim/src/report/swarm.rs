@@ -8,7 +8,8 @@ use std::path::Path;
 use indicatif::ProgressBar;
 use serde_json::json;
 
-use super::{save_cases, Section, Sizes};
+use super::crashes::save_cases;
+use super::{Section, Sizes};
 use crate::campaign::swarm::swarm_sweep;
 use crate::measure::wear_swarm::{swarm_wear_campaign, END_OF_LIFE_ENDURANCE_MIN};
 
