@@ -848,7 +848,7 @@ fn a_misdirected_read_is_never_taken_for_the_entry() {
 #[test]
 fn two_anchor_pages_lost_never_roll_back() {
     for seed in 0..4 {
-        let outcome = logstore_sim::campaign::corrupt::anchor_pairs(seed).unwrap();
+        let outcome = logstore_sim::campaign::anchor_pairs::anchor_pairs(seed).unwrap();
         println!("anchor pages lost in pairs, seed {seed}: {outcome:?}");
         assert!(
             outcome.pages >= 2 * logstore::testing::LANES as u64,

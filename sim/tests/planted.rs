@@ -81,7 +81,7 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         // misread as a near group, with that lane's newest lost, needs the
         // lanes its older records name).
         Bug::LanesByFirstPageOnly => {
-            |seed| logstore_sim::campaign::corrupt::anchor_pairs(seed).map(|_| ())
+            |seed| logstore_sim::campaign::anchor_pairs::anchor_pairs(seed).map(|_| ())
         }
         // Two openers of one image: the second must be refused.
         Bug::NoFileLock => |seed| {

@@ -36,6 +36,9 @@ use crate::check::CheckConfig;
 use crate::nand::{Device, SimFlash};
 use crate::CrashMode;
 
+use super::fault::place;
+pub use super::fault::Fault;
+
 /// Most quiescent points a campaign may ask for.
 pub const FLUSHES_MAX: u32 = 1_000;
 /// The faults placed on pairs: unreadable, and another page's bytes (which
@@ -92,37 +95,6 @@ impl CorruptPlan {
             ..CorruptPlan::new(config.device, seed)
         })
     }
-}
-
-/// A fault placed on a page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum Fault {
-    /// More flipped bits in its first ECC step than the ECC corrects.
-    PastEcc,
-    /// The page reads back erased.
-    Erased,
-    /// The bytes the page held before its block's last erase.
-    Stale,
-    /// The bytes of another programmed page.
-    Misdirected,
-    /// One bit of the header changed (byte 12, inside a record's or a
-    /// page's sequence): the CRC fails, yet on a device without an ECC the
-    /// header still reads (as a newer record, say). An ECC corrects it.
-    Garbled,
-    /// The lowest bit of byte 8 changed (an anchor record's sequence, one
-    /// up or down): on a part without an ECC a lane's page 0 then reads
-    /// as a near group. Placed on the anchor's pairs.
-    GarbledLow,
-}
-
-impl Fault {
-    pub const ALL: [Fault; 5] = [
-        Fault::PastEcc,
-        Fault::Erased,
-        Fault::Stale,
-        Fault::Misdirected,
-        Fault::Garbled,
-    ];
 }
 
 /// How placements ended.
@@ -374,50 +346,6 @@ fn programmed_pages(flash: &SimFlash) -> Vec<PageAddr> {
         .collect()
 }
 
-/// Places `fault` on `page`; `None` where the kind does not apply (no
-/// stale bytes differ from today's).
-fn place(
-    device: &mut SimFlash,
-    previous: &SimFlash,
-    pages: &[PageAddr],
-    page: PageAddr,
-    fault: Fault,
-) -> Option<()> {
-    let g = device.geometry();
-    let raw = match fault {
-        Fault::PastEcc => {
-            // Distinct bits of the first step, more than the ECC corrects.
-            let step_bits = g.ecc_step_bytes.max(1) * 8;
-            for k in 0..g.ecc_bits * 2 + 2 {
-                device
-                    .flip_bit(page, (k * 97 + 13) % step_bits.min(g.page_bytes * 8))
-                    .ok()?;
-            }
-            return Some(());
-        }
-        Fault::Erased => vec![0xFF; g.raw_page_bytes() as usize],
-        Fault::Stale => {
-            let stale = previous.raw_page(page);
-            (stale != device.raw_page(page) && stale.iter().any(|&b| b != 0xFF)).then_some(stale)?
-        }
-        Fault::Misdirected => {
-            let at = pages.iter().position(|&p| p == page)?;
-            device.raw_page(pages[(at + 1) % pages.len()])
-        }
-        Fault::Garbled => {
-            let mut raw = device.raw_page(page);
-            raw[12] ^= 0x40;
-            raw
-        }
-        Fault::GarbledLow => {
-            let mut raw = device.raw_page(page);
-            raw[8] ^= 0x01;
-            raw
-        }
-    };
-    device.place_page(page, &raw).ok()
-}
-
 /// Reopens `device` and reads every key of `model` back; also how many
 /// keys a salvage answered wrong after a named loss.
 fn classify(device: SimFlash, model: &Model) -> (Outcome, u64) {
@@ -617,84 +545,4 @@ fn recover(device: SimFlash) -> SimFlash {
         },
         Err((_, flash)) => flash,
     }
-}
-
-/// What [`anchor_pairs`] saw.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct AnchorPairsOutcome {
-    /// Lane pages holding records, and placements tried.
-    pub pages: u64,
-    pub placements: u64,
-    /// Opens that found the newest record; opens refused (named).
-    pub newest: u64,
-    pub refused: u64,
-}
-
-/// Every page and every pair of pages of the anchor's lanes (page 0
-/// included) damaged three ways (garbled, erased, another page's bytes)
-/// on a device without an ECC, after a few commits and a move: the open
-/// must find the newest record or refuse, never an older one (DESIGN.md:
-/// two faults, never a rollback). `Err` names the first rollback.
-pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
-    use logstore::testing::Anchor;
-    let geometry = logstore::Geometry::new(256, 8, 48).map_err(|e| e.to_string())?;
-    let flash = anchor_history(seed, geometry)?;
-    let newest = Anchor::open(&mut flash.clone())
-        .map_err(|e| e.to_string())?
-        .record;
-    let pages: Vec<PageAddr> = newest
-        .lanes
-        .iter()
-        .flat_map(|&block| (0..geometry.pages_per_block).map(move |page| PageAddr { block, page }))
-        .filter(|&page| flash.raw_page(page).iter().any(|&b| b != 0xFF))
-        .collect();
-    let mut outcome = AnchorPairsOutcome {
-        pages: pages.len() as u64,
-        ..AnchorPairsOutcome::default()
-    };
-    for (i, &a) in pages.iter().enumerate() {
-        for &b in &pages[i..] {
-            for fault in [
-                Fault::Garbled,
-                Fault::GarbledLow,
-                Fault::Erased,
-                Fault::Misdirected,
-            ] {
-                let mut device = flash.clone();
-                place(&mut device, &flash, &pages, a, fault);
-                place(&mut device, &flash, &pages, b, fault);
-                outcome.placements += 1;
-                match Anchor::open(&mut device) {
-                    Ok(found) if found.record.sequence == newest.sequence => outcome.newest += 1,
-                    Ok(found) => {
-                        return Err(format!(
-                            "{fault:?} at {a:?} and {b:?}: record {} opened, {} is the newest",
-                            found.record.sequence, newest.sequence
-                        ))
-                    }
-                    Err(_) => outcome.refused += 1,
-                }
-            }
-        }
-    }
-    Ok(outcome)
-}
-
-/// A device whose anchor took a few commits (3 to 6, as `seed` says)
-/// after the open that moved it: lanes holding several records.
-fn anchor_history(seed: u64, geometry: logstore::Geometry) -> Result<SimFlash, String> {
-    use logstore::testing::format::Entry;
-    use logstore::testing::Log;
-    let config = crate::SimConfig::new(geometry);
-    let mut flash = SimFlash::new(config, seed).map_err(|e| e.to_string())?;
-    Log::create(&mut flash, 16, vec![]).map_err(|e| e.to_string())?;
-    let (mut log, _, _) = Log::open(&mut flash).map_err(|e| e.to_string())?;
-    for i in 0..3 + seed % 4 {
-        let entry = Entry::Tombstone { hash: hash_of(i) };
-        log.append(&entry).map_err(|e| e.to_string())?;
-        log.flush().map_err(|e| e.to_string())?;
-        log.recycle().map_err(|e| e.to_string())?;
-    }
-    drop(log);
-    Ok(flash)
 }

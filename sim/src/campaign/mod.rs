@@ -14,12 +14,16 @@
 //! | `mod.rs` | [`Case`] files, `run`, `sweep`, `exhaustive` |
 //! | [`swarm`] | what each seed draws (device, store, workload) and the swarm sweep |
 //! | [`corrupt`] | faults placed on purpose, CORDS-style |
+//! | [`fault`] | the faults placed on a page, and how each is placed |
+//! | [`anchor_pairs`] | every pair of anchor lane pages damaged: never a rollback |
 //! | [`scenarios`] | seeded scenarios of what real parts do (retention, a page lost mid-log) |
 //! | [`fuzzing`] | the bodies of the fuzz targets, shared with `cargo test` |
 
+pub mod anchor_pairs;
 mod case;
 pub mod corrupt;
 mod exhaustive;
+pub mod fault;
 pub mod fuzzing;
 pub mod scenarios;
 pub mod swarm;

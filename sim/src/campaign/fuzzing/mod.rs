@@ -1,0 +1,151 @@
+//! The bodies of the fuzz targets: each takes the raw input bytes, so the same
+//! body runs under libFuzzer (`fuzz/`, thin `fuzz_target!`s) and under
+//! `cargo test` (`sim/tests/corpus.rs` replays every corpus file).
+//!
+//! Structured inputs are decoded with `arbitrary` exactly as `libfuzzer-sys`
+//! does ([`decode`]). Promises: every body is bounded (ops, device size,
+//! policy bounds are capped here) and panics only on a finding: a broken
+//! guarantee of DESIGN.md, or a panic inside the code under test.
+
+mod cuckoo;
+mod image;
+mod journal;
+mod ops;
+
+pub use cuckoo::*;
+pub use image::*;
+pub use journal::*;
+pub use ops::*;
+
+use arbitrary::{Arbitrary, Unstructured};
+
+/// A target's body: the input bytes in, a panic on a finding.
+pub type Body = fn(&[u8]);
+
+/// The targets, by name: the `fuzz/fuzz_targets/<name>.rs` files and the
+/// `corpus/<name>/` folders.
+pub const TARGETS: [(&str, Body); 4] = [
+    ("ops", ops),
+    ("image", image),
+    ("cuckoo", cuckoo),
+    ("journal", journal),
+];
+
+/// The body of target `name`, if there is one.
+pub fn target(name: &str) -> Option<Body> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// Decodes `bytes` as `libfuzzer-sys`'s `fuzz_target!(|input: T| ..)` does:
+/// too short for `T`'s size hint, or not decodable, is `None` (rejected).
+pub fn decode<'a, T: Arbitrary<'a>>(bytes: &'a [u8]) -> Option<T> {
+    if bytes.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image::{check_image, device};
+    use super::*;
+    use logstore::testing::format::{reseal, Page};
+    use logstore::{Info, Pairing, Store};
+
+    #[test]
+    fn seed_images_open_and_fixing_them_changes_nothing() {
+        for seed in image_seeds() {
+            let mut image = image_bytes(&seed);
+            let raw = image.clone();
+            reseal(&mut image, image_geometry());
+            assert_eq!(image, raw);
+            let (mut store, _) = Store::open(device(&image, image_geometry())).unwrap();
+            assert!(!store.contents().unwrap().is_empty());
+            check_image(&image, image_geometry());
+        }
+    }
+
+    /// Writes the hand-made seeds into `corpus/` (run once, then fuzz and
+    /// `cargo fuzz cmin`): `cargo test -p logstore-sim --lib write_seeds -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_seeds() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+        let write = |target: &str, name: String, bytes: &[u8]| {
+            let dir = corpus.join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        for (i, image) in image_seeds().iter().enumerate() {
+            write("image", format!("seed-store-{i}"), image);
+        }
+        let page = Page {
+            epoch: 1,
+            generation: 1,
+            sequence: 3,
+            synced_through: Some(2),
+            erase_count: 4,
+            entries: vec![
+                logstore::testing::format::Entry::Hash {
+                    hash: [7; 32],
+                    info: Info::default(),
+                },
+                logstore::testing::format::Entry::Tombstone { hash: [9; 32] },
+            ],
+        };
+        write(
+            "journal",
+            "seed-page".into(),
+            &page.encode(JOURNAL_PAGE_BYTES),
+        );
+        let image = image_bytes(&image_seeds()[1]);
+        write(
+            "journal",
+            "seed-anchor".into(),
+            &image[..JOURNAL_PAGE_BYTES],
+        );
+    }
+
+    /// The device seed's top bits reach a part declaring a pairing its
+    /// cells do not follow; a scheme that does not fit leaves it honest.
+    #[test]
+    fn ops_inputs_reach_a_part_declaring_a_pairing_it_does_not_follow() {
+        let input = |device_seed| OpsInput {
+            config: OpsConfig {
+                bucket_slots: 0,
+                order: 0,
+                journal_blocks: 0,
+                policy: PolicyChoice::Bfs { max_depth: 2 },
+                incarnations_max: 0,
+                compact: false,
+                seed: 0,
+                device_seed,
+            },
+            faults: None,
+            steps: Vec::new(),
+        };
+        let dist3 = Some(Pairing::Mlc { lead: 2 });
+        for (device_seed, declared, physical) in [
+            (2, Pairing::Mlc { lead: 2 }, None),
+            (2 | 1 << 5, Pairing::None, dist3),
+            (3 | 6 << 5, Pairing::Tlc, Some(Pairing::Tlc2)),
+            (3 | 1 << 5, Pairing::None, Some(Pairing::Tlc)),
+            (2 | 6 << 5, Pairing::Mlc { lead: 2 }, None),
+            (7 << 5, Pairing::None, dist3),
+        ] {
+            let config = input(device_seed).check_config();
+            assert_eq!(config.geometry.pairing, declared, "{device_seed:#x}");
+            assert_eq!(config.pairing_physical, physical, "{device_seed:#x}");
+            assert!(config.check().is_ok());
+        }
+    }
+
+    #[test]
+    fn bodies_accept_empty_and_short_inputs() {
+        for (_, body) in TARGETS {
+            body(&[]);
+            body(&[0]);
+            body(&[0xFF; 64]);
+        }
+    }
+}
