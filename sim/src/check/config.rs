@@ -149,7 +149,7 @@ impl CheckConfig {
     }
 
     /// Checks the device and store configuration and the fault rates, as
-    /// [`Runner::new`] would take them, without allocating anything.
+    /// [`crate::check::Runner::new`] would take them, without allocating anything.
     pub fn check(&self) -> Result<(), String> {
         self.geometry
             .validate()

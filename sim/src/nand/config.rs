@@ -151,7 +151,7 @@ impl SimConfig {
         self.pairing_physical.unwrap_or(self.geometry.pairing)
     }
 
-    /// Checks what [`SimFlash::new`] checks, without allocating: a valid
+    /// Checks what [`crate::nand::SimFlash::new`] checks, without allocating: a valid
     /// geometry within the simulator's limits.
     pub fn check(&self) -> Result<(), FlashError> {
         let geometry = self.geometry;
