@@ -221,14 +221,7 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     let victim = rng.random_range(0..pages.len());
     let victim_copied = flush_last.contains(&victim);
     let mut flash = store.into_flash();
-    // More flipped bits in the page's first step than the ECC corrects:
-    // distinct bits, 97 apart give or take 88.
-    for k in 0..geometry.ecc_bits * 2 + 2 {
-        let bit = (k * 97 + rng.random_range(0..89)) % (geometry.ecc_step_bytes * 8);
-        flash
-            .flip_bit(pages[victim], bit)
-            .map_err(|e| e.to_string())?;
-    }
+    damage_past_ecc(&mut flash, pages[victim], &mut rng)?;
     let (pages, pages_lost, flash) = match Store::open_returning(flash) {
         Ok((mut store, _)) if victim_copied => {
             let entries_kept = entries_held(&mut store, &by_page, None)?;
@@ -273,6 +266,21 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
         pages_lost,
         entries_kept,
     })
+}
+
+/// More flipped bits in `page`'s first ECC step than the ECC corrects:
+/// distinct bits, 97 apart give or take 88.
+fn damage_past_ecc(
+    flash: &mut SimFlash,
+    page: logstore::PageAddr,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), String> {
+    let geometry = logstore::Flash::geometry(flash);
+    for k in 0..geometry.ecc_bits * 2 + 2 {
+        let bit = (k * 97 + rng.random_range(0..89)) % (geometry.ecc_step_bytes * 8);
+        flash.flip_bit(page, bit).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Checks that `store` holds every entry of `by_page` but those of page

@@ -163,36 +163,8 @@ impl Runner {
         for (_, layer) in evicted.iter().rev() {
             gone.extend(layer.iter().map(|(h, v)| (*h, *v)));
         }
+        let table = self.log_store_at_eviction(keys, appended)?;
         let store = self.store.as_mut().expect("open");
-        // An eviction to make room comes between freezes: the log store's
-        // entries shadow the evicted ones as a newer incarnation would.
-        let mut table: std::collections::HashSet<Hash> = store
-            .log_contents()
-            .map_err(|e| format!("reading the log store: {e}"))?
-            .into_iter()
-            .map(|(hash, _)| hash)
-            .collect();
-        // The step's own entry came after the eviction (every eviction
-        // precedes the append) and is not in the model yet: its hash
-        // shadowed the evicted one only if the log store held it before the
-        // step, unfrozen (a freeze moved what it held to a newer
-        // incarnation). The table's size tells: an entry replaced keeps
-        // it, one added grows it; a tombstone with no incarnation left
-        // removes the hash instead, shrinking it if it was there.
-        if let Some(own) = appended {
-            let stats = store.stats();
-            let removing = own.tombstone && keys.is_empty();
-            let held_before = stats.freezes == own.freezes
-                && if removing {
-                    stats.log_entries < own.log_entries
-                } else {
-                    stats.log_entries == own.log_entries
-                };
-            table.remove(&own.hash);
-            if held_before {
-                table.insert(own.hash);
-            }
-        }
         let merged = self.layers.merged_after(store, keys, &self.known);
         let merged = self.read(merged)?;
         let mut hashes: Vec<Hash> = gone
@@ -223,6 +195,46 @@ impl Runner {
         self.model.flush();
         self.model.evict(&hashes);
         Ok(())
+    }
+
+    /// The hashes the log store held at the eviction: today's, but for the
+    /// step's own entry `appended`, made after it.
+    fn log_store_at_eviction(
+        &mut self,
+        keys: &[LayerKey],
+        appended: Option<Appended>,
+    ) -> Checked<std::collections::HashSet<Hash>> {
+        let store = self.store.as_mut().expect("open");
+        // An eviction to make room comes between freezes: the log store's
+        // entries shadow the evicted ones as a newer incarnation would.
+        let mut table: std::collections::HashSet<Hash> = store
+            .log_contents()
+            .map_err(|e| format!("reading the log store: {e}"))?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
+        // The step's own entry came after the eviction (every eviction
+        // precedes the append) and is not in the model yet: its hash
+        // shadowed the evicted one only if the log store held it before the
+        // step, unfrozen (a freeze moved what it held to a newer
+        // incarnation). The table's size tells: an entry replaced keeps
+        // it, one added grows it; a tombstone with no incarnation left
+        // removes the hash instead, shrinking it if it was there.
+        if let Some(own) = appended {
+            let stats = store.stats();
+            let removing = own.tombstone && keys.is_empty();
+            let held_before = stats.freezes == own.freezes
+                && if removing {
+                    stats.log_entries < own.log_entries
+                } else {
+                    stats.log_entries == own.log_entries
+                };
+            table.remove(&own.hash);
+            if held_before {
+                table.insert(own.hash);
+            }
+        }
+        Ok(table)
     }
 
     /// A failure message for a store that matches no state of the model:

@@ -256,9 +256,6 @@ fn probe(
         .collect();
     let inserted = keys.inserted;
     let misses: Vec<u64> = (0..half).map(|i| (1 << 48) + inserted + i).collect();
-    // Reads and hits by the incarnation holding the key (newest first).
-    let holders = keys.boundaries.len().max(1);
-    let mut by_holder = vec![(0u64, 0u64); holders];
     let hashes = |keys: &[u64]| -> Vec<logstore::Hash> {
         keys.iter()
             .map(|&k| crate::check::workload::hash_of(k))
@@ -267,23 +264,8 @@ fn probe(
     let (hit_hashes, miss_hashes) = (hashes(&hits), hashes(&misses));
     let started = std::time::Instant::now();
     let reads = store.flash().counters().reads;
-    for (key, hash) in hits.iter().zip(&hit_hashes) {
-        let before = store.flash().counters().reads;
-        let got = store.get(hash).map_err(|e| e.to_string())?;
-        if got != Some(info(*key)) {
-            return Err(format!("key {key}: {got:?}"));
-        }
-        let oldest_first = keys.boundaries.partition_point(|&b| b <= *key);
-        let holder = &mut by_holder[holders - 1 - oldest_first.min(holders - 1)];
-        holder.0 += store.flash().counters().reads - before;
-        holder.1 += 1;
-    }
+    let reads_per_hit_worst = probe_hits(store, keys, &hits, &hit_hashes)?;
     let hit_reads = store.flash().counters().reads - reads;
-    let reads_per_hit_worst = by_holder
-        .iter()
-        .filter(|(_, hits)| *hits > 0)
-        .map(|(reads, hits)| *reads as f64 / *hits as f64)
-        .fold(0.0, f64::max);
     for hash in &miss_hashes {
         if store.get(hash).map_err(|e| e.to_string())?.is_some() {
             return Err("a key never inserted was found".into());
@@ -311,6 +293,35 @@ fn probe(
             / 1e3
             / lookups as f64,
     })
+}
+
+/// Looks up every hit and checks its answer; the most page reads a hit
+/// of one incarnation took on average (the worst incarnation's).
+fn probe_hits(
+    store: &mut Store<crate::nand::SimFlash>,
+    keys: &Keys<'_>,
+    hits: &[u64],
+    hit_hashes: &[logstore::Hash],
+) -> Result<f64, String> {
+    // Reads and hits by the incarnation holding the key (newest first).
+    let holders = keys.boundaries.len().max(1);
+    let mut by_holder = vec![(0u64, 0u64); holders];
+    for (key, hash) in hits.iter().zip(hit_hashes) {
+        let before = store.flash().counters().reads;
+        let got = store.get(hash).map_err(|e| e.to_string())?;
+        if got != Some(info(*key)) {
+            return Err(format!("key {key}: {got:?}"));
+        }
+        let oldest_first = keys.boundaries.partition_point(|&b| b <= *key);
+        let holder = &mut by_holder[holders - 1 - oldest_first.min(holders - 1)];
+        holder.0 += store.flash().counters().reads - before;
+        holder.1 += 1;
+    }
+    Ok(by_holder
+        .iter()
+        .filter(|(_, hits)| *hits > 0)
+        .map(|(reads, hits)| *reads as f64 / *hits as f64)
+        .fold(0.0, f64::max))
 }
 
 #[cfg(test)]

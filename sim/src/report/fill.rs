@@ -74,15 +74,7 @@ pub(super) fn fill_section(sizes: &Sizes, out: &Path, _: &ProgressBar) -> Result
             flat(&format!("limit {limit}"), limit, 1.0, x_max),
             flat("seed's 93%", 0.93, 1.0, x_max),
         ];
-        for line in series.iter().filter(|s| !s.reference) {
-            for &(bound, fill) in &line.points {
-                let _ = writeln!(md, "| {bucket} | {} | {bound} | {fill:.4} |", line.label);
-                figures.insert(
-                    format!("b{bucket}_{}_{bound}", line.label.replace(' ', "_")),
-                    json!(fill),
-                );
-            }
-        }
+        fill_rows(bucket, &series, &mut md, &mut figures);
         let file = format!("fill_b{bucket}.svg");
         line_chart(
             &out.join(&file),
@@ -170,4 +162,22 @@ pub(super) fn fill_by_order(
         },
     )?;
     Ok("Fill against table size, B = 4: small tables fill further by chance; large ones settle below the limit.\n\n![fill by order](fill_order.svg)\n".to_string())
+}
+
+/// A row a measured point of `series` (the reference lines left out).
+fn fill_rows(
+    bucket: usize,
+    series: &[Series],
+    md: &mut String,
+    figures: &mut serde_json::Map<String, Value>,
+) {
+    for line in series.iter().filter(|s| !s.reference) {
+        for &(bound, fill) in &line.points {
+            let _ = writeln!(*md, "| {bucket} | {} | {bound} | {fill:.4} |", line.label);
+            figures.insert(
+                format!("b{bucket}_{}_{bound}", line.label.replace(' ', "_")),
+                json!(fill),
+            );
+        }
+    }
 }

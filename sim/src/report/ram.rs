@@ -27,26 +27,7 @@ pub(super) fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Se
     );
     md.push_str("| layout | B | bytes per slot | fill reached | bytes per entry |\n|---|---:|---:|---:|---:|\n");
     let mut figures = serde_json::Map::new();
-    for bucket in [2usize, 4, 8] {
-        let fill = fill_stats(
-            sizes.fill_order,
-            bucket,
-            Policy::default(),
-            sizes.fill_seeds,
-        )?
-        .mean;
-        for (name, slot) in [
-            ("full", speed::full_slot_bytes(bucket)),
-            ("compact", speed::compact_slot_bytes(bucket)),
-        ] {
-            let per_entry = slot / fill;
-            let _ = writeln!(
-                md,
-                "| {name} | {bucket} | {slot:.2} | {fill:.4} | {per_entry:.2} |"
-            );
-            figures.insert(format!("{name}_b{bucket}"), json!(per_entry));
-        }
-    }
+    slot_rows(sizes, &mut md, &mut figures)?;
     let order = sizes.lookup_order;
     let _ = writeln!(
         md,
@@ -87,4 +68,34 @@ pub(super) fn ram_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Se
         figures: Value::Object(figures),
         headline,
     })
+}
+
+/// A row a layout and bucket size: bytes a slot, the fill the default
+/// policy reaches, bytes an entry.
+fn slot_rows(
+    sizes: &Sizes,
+    md: &mut String,
+    figures: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    for bucket in [2usize, 4, 8] {
+        let fill = fill_stats(
+            sizes.fill_order,
+            bucket,
+            Policy::default(),
+            sizes.fill_seeds,
+        )?
+        .mean;
+        for (name, slot) in [
+            ("full", speed::full_slot_bytes(bucket)),
+            ("compact", speed::compact_slot_bytes(bucket)),
+        ] {
+            let per_entry = slot / fill;
+            let _ = writeln!(
+                *md,
+                "| {name} | {bucket} | {slot:.2} | {fill:.4} | {per_entry:.2} |"
+            );
+            figures.insert(format!("{name}_b{bucket}"), json!(per_entry));
+        }
+    }
+    Ok(())
 }

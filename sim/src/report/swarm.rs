@@ -10,8 +10,10 @@ use serde_json::json;
 
 use super::crashes::save_cases;
 use super::{Section, Sizes};
-use crate::campaign::swarm::swarm_sweep;
-use crate::measure::wear_swarm::{swarm_wear_campaign, END_OF_LIFE_ENDURANCE_MIN};
+use crate::campaign::swarm::{swarm_sweep, SwarmSummary};
+use crate::measure::wear_swarm::{
+    swarm_wear_campaign, SwarmWearSummary, END_OF_LIFE_ENDURANCE_MIN,
+};
 
 pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
     let seeds: Vec<u64> = (0..sizes.swarm_seeds).collect();
@@ -40,6 +42,30 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         sweep.drawn, sweep.refused, s.runs, s.crashes, s.failures,
         wear.drawn, wear.refused, wear.runs, wear.failures
     );
+    md.push_str(&spread_paragraph(&sweep, &wear));
+    let used = wear.endurance_used_min.unwrap_or(f64::NAN);
+    let failures = s.failures + wear.failures;
+    Ok(Section {
+        markdown: md,
+        figures: json!({
+            "sweep": serde_json::to_value(&sweep).map_err(|e| e.to_string())?,
+            "wear": {
+                "drawn": wear.drawn, "refused": wear.refused, "runs": wear.runs,
+                "failures": wear.failures, "lost_flushed": wear.lost_flushed,
+                "endurance_used_min": wear.endurance_used_min, "excused": wear.excused,
+            },
+            "failures": failures, "replay": replays,
+        }),
+        headline: format!(
+            "{} configurations drawn ({} refused), {} wear runs to the end of life (endurance used ≥ {used:.3}): {failures} failures",
+            sweep.drawn, sweep.refused, wear.runs
+        ),
+    })
+}
+
+/// What the swarm drew and what it found, in a paragraph: failures by
+/// kind, geometries, bad blocks, refusals, and the wear runs' endurance.
+fn spread_paragraph(sweep: &SwarmSummary, wear: &SwarmWearSummary) -> String {
     let kinds: Vec<String> = sweep
         .failures_by_kind
         .iter()
@@ -58,6 +84,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         .copied()
         .unwrap_or((0.0, 0.0));
     let used = wear.endurance_used_min.unwrap_or(f64::NAN);
+    let mut md = String::new();
     let _ = writeln!(
         md,
         "Failures by kind: {}. Distinct geometries drawn: {}. Factory-bad blocks drawn: {:.1}% to {:.1}%. \
@@ -71,21 +98,5 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         wear.excused,
         wear.lost_flushed,
     );
-    let failures = s.failures + wear.failures;
-    Ok(Section {
-        markdown: md,
-        figures: json!({
-            "sweep": serde_json::to_value(&sweep).map_err(|e| e.to_string())?,
-            "wear": {
-                "drawn": wear.drawn, "refused": wear.refused, "runs": wear.runs,
-                "failures": wear.failures, "lost_flushed": wear.lost_flushed,
-                "endurance_used_min": wear.endurance_used_min, "excused": wear.excused,
-            },
-            "failures": failures, "replay": replays,
-        }),
-        headline: format!(
-            "{} configurations drawn ({} refused), {} wear runs to the end of life (endurance used ≥ {used:.3}): {failures} failures",
-            sweep.drawn, sweep.refused, wear.runs
-        ),
-    })
+    md
 }
