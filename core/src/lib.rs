@@ -98,7 +98,8 @@ pub mod testing {
         PAGE_BYTES_MIN,
     };
     pub use crate::format::anchor::AnchorRecord;
-    pub use crate::hashstore::{FilterLoad, Incarnation, Lookup, META_BYTES, PAGES_PER_LOOKUP_MAX};
+    pub use crate::format::meta::META_BYTES;
+    pub use crate::hashstore::{FilterLoad, Incarnation, Lookup, PAGES_PER_LOOKUP_MAX};
     pub use crate::journal::{Journal, JournalStats};
     pub use crate::log::{Log, REGION_ATTEMPTS_MAX};
     #[cfg(feature = "planted")]

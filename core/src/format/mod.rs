@@ -1,5 +1,7 @@
 //! The on-flash formats, defined once: journal pages ([`journal`]), anchor
-//! records ([`anchor`]) and incarnation pages ([`incarnation`]) — their
+//! records ([`anchor`]), incarnation pages ([`incarnation`]) and filter
+//! pages ([`filter`]), the incarnation meta ([`meta`]) and the store
+//! configuration record ([`config`]) — their
 //! magics, header layouts, CRC ranges and entry sizes — and the one CRC
 //! rule they share.
 //!
@@ -11,9 +13,11 @@
 use std::ops::Range;
 
 pub(crate) mod anchor;
+pub(crate) mod config;
 pub(crate) mod filter;
 pub(crate) mod incarnation;
 pub(crate) mod journal;
+pub(crate) mod meta;
 
 /// Bytes of a content hash.
 pub const HASH_BYTES: usize = 32;

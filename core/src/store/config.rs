@@ -2,10 +2,11 @@
 //! anchor at format and read back at open, and the check that a
 //! configuration fits a device before anything is allocated.
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::DecodeError;
 use crate::cuckoo::config::COMPACT_SLOT_BITS;
 use crate::cuckoo::{CuckooConfig, CuckooError, Policy};
 use crate::flash::Geometry;
+use crate::format::config::ConfigRecord;
 use crate::format::journal::JOURNAL_PAGE_BYTES_MIN;
 use crate::hashstore::Incarnation;
 use crate::journal::{position_bits, JournalError};
@@ -13,8 +14,6 @@ use crate::log::LogError;
 use crate::logtable::SlotLayoutKind;
 
 use super::StoreError;
-
-const CONFIG_VERSION: u16 = 2;
 
 /// The shape and policies of a store, kept in the anchor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,71 +112,56 @@ impl StoreConfig {
         }
     }
 
+    /// The record the anchor keeps (`format/config.rs`).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::default();
-        w.u16(CONFIG_VERSION)
-            .u32(self.order)
-            .u8(self.bucket_slots as u8);
-        match self.policy {
-            Policy::RandomWalk { max_kicks, retries } => w.u8(0).u32(max_kicks).u32(retries),
-            Policy::Bfs { max_depth } => w.u8(1).u32(max_depth).u32(0),
-            Policy::FixedVictim { max_kicks } => w.u8(2).u32(max_kicks).u32(0),
+        let policy = match self.policy {
+            Policy::RandomWalk { max_kicks, retries } => (0, max_kicks, retries),
+            Policy::Bfs { max_depth } => (1, max_depth, 0),
+            Policy::FixedVictim { max_kicks } => (2, max_kicks, 0),
         };
-        w.u32(self.journal_blocks)
-            .u32(self.incarnations_max)
-            .u8(u8::from(self.evict_oldest))
-            .u64(self.seed)
-            .u8(match self.layout {
+        ConfigRecord {
+            order: self.order,
+            bucket_slots: self.bucket_slots as u8,
+            policy,
+            journal_blocks: self.journal_blocks,
+            incarnations_max: self.incarnations_max,
+            evict_oldest: self.evict_oldest,
+            seed: self.seed,
+            layout: match self.layout {
                 SlotLayoutKind::Full => 0,
                 SlotLayoutKind::Compact => 1,
-            });
-        w.bytes
+            },
+        }
+        .encode()
     }
 
+    /// The configuration a record holds; its tags checked.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let version = r.u16()?;
-        if version != CONFIG_VERSION {
-            return Err(DecodeError::Invalid {
-                what: "store config version",
-                value: u64::from(version),
-            });
-        }
-        let order = r.u32()?;
-        let bucket_slots = usize::from(r.u8()?);
-        let (tag, a, b) = (r.u8()?, r.u32()?, r.u32()?);
-        let policy = match tag {
-            0 => Policy::RandomWalk {
-                max_kicks: a,
-                retries: b,
-            },
-            1 => Policy::Bfs { max_depth: a },
-            2 => Policy::FixedVictim { max_kicks: a },
-            other => {
-                return Err(DecodeError::Invalid {
-                    what: "policy tag",
-                    value: u64::from(other),
-                })
-            }
+        let record = ConfigRecord::decode(bytes)?;
+        let invalid = |what, value: u8| DecodeError::Invalid {
+            what,
+            value: u64::from(value),
+        };
+        let policy = match record.policy {
+            (0, max_kicks, retries) => Policy::RandomWalk { max_kicks, retries },
+            (1, max_depth, _) => Policy::Bfs { max_depth },
+            (2, max_kicks, _) => Policy::FixedVictim { max_kicks },
+            (other, _, _) => return Err(invalid("policy tag", other)),
+        };
+        let layout = match record.layout {
+            0 => SlotLayoutKind::Full,
+            1 => SlotLayoutKind::Compact,
+            other => return Err(invalid("slot layout", other)),
         };
         Ok(StoreConfig {
-            order,
-            bucket_slots,
+            order: record.order,
+            bucket_slots: usize::from(record.bucket_slots),
             policy,
-            journal_blocks: r.u32()?,
-            incarnations_max: r.u32()?,
-            evict_oldest: r.u8()? != 0,
-            seed: r.u64()?,
-            layout: match r.u8()? {
-                0 => SlotLayoutKind::Full,
-                1 => SlotLayoutKind::Compact,
-                other => {
-                    return Err(DecodeError::Invalid {
-                        what: "slot layout",
-                        value: u64::from(other),
-                    })
-                }
-            },
+            journal_blocks: record.journal_blocks,
+            incarnations_max: record.incarnations_max,
+            evict_oldest: record.evict_oldest,
+            seed: record.seed,
+            layout,
         })
     }
 }
