@@ -236,6 +236,7 @@ impl Anchor {
     }
 
     /// The lanes holding the record in force.
+    #[cfg(any(test, feature = "testing"))]
     pub fn lanes(&self) -> Option<[BlockAddr; LANES]> {
         self.lanes
     }
@@ -243,7 +244,7 @@ impl Anchor {
     /// Makes `record` the one in force: its sequence, lanes, bad blocks and
     /// erase counts are set here, and it is returned as written. Durable
     /// when this returns `Ok`. Moves to fresh lanes when the current ones
-    /// are full or fail, at most [`MOVES_MAX`] times.
+    /// are full or fail, at most `MOVES_MAX` times.
     pub fn commit<F: Flash>(
         &mut self,
         flash: &mut F,
@@ -267,7 +268,11 @@ impl Anchor {
             record.lanes = lanes;
             record.bad_blocks = alloc.bad_blocks();
             record.erase_counts = alloc.erase_counts().to_vec();
-            record.validate(geometry.blocks)?;
+            // What goes to flash holds together: a broken record here is a
+            // bug of the code that built it, not input to refuse.
+            if let Err(why) = record.validate(geometry.blocks) {
+                panic!("an anchor record built to commit is broken: {why}");
+            }
             let bytes = record.encode();
             let pages = bytes.len().div_ceil(geometry.page_bytes as usize) as u32;
             if pages > geometry.pages_per_block {

@@ -82,26 +82,18 @@ pub mod errors {
 /// `testing` feature: not part of the API, and free to change.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::alloc::{erase_or_retire, Allocator, BlockUse};
-    pub use crate::anchor::{Anchor, LANES, MOVES_MAX};
-    pub use crate::cuckoo::compact::{CompactError, CompactSlots, CompactTable, Resolve};
-    pub use crate::cuckoo::config::{
-        h1, h2, CuckooConfig, CuckooStats, SlotPos, BFS_NODES_MAX, COMPACT_SLOT_BITS, DEPTH_LIMIT,
-        KICKS_LIMIT, ORDER_MAX, RETRIES_LIMIT,
-    };
-    pub use crate::cuckoo::full::{CuckooTable, FullSlots};
-    pub use crate::cuckoo::table::{InsertPlan, Placement, Table};
+    pub use crate::alloc::{Allocator, BlockUse};
+    pub use crate::anchor::{Anchor, LANES};
+    pub use crate::cuckoo::compact::{CompactError, CompactTable, Resolve};
+    pub use crate::cuckoo::config::{h1, h2, CuckooConfig, COMPACT_SLOT_BITS};
+    pub use crate::cuckoo::full::CuckooTable;
     pub use crate::ecc::Media;
     pub use crate::filter::HashFilter;
-    pub use crate::flash::{
-        BlockState, PageStates, BLOCKS_MAX, ERASED, PAGES_PER_BLOCK_MAX, PAGE_BYTES_MAX,
-        PAGE_BYTES_MIN,
-    };
+    pub use crate::flash::{BlockState, PageStates, ERASED};
     pub use crate::format::anchor::AnchorRecord;
-    pub use crate::format::meta::META_BYTES;
-    pub use crate::hashstore::{FilterLoad, Incarnation, Lookup, PAGES_PER_LOOKUP_MAX};
-    pub use crate::journal::{Journal, JournalStats};
-    pub use crate::log::{Log, REGION_ATTEMPTS_MAX};
+    pub use crate::hashstore::{FilterLoad, Incarnation};
+    pub use crate::journal::Journal;
+    pub use crate::log::Log;
     #[cfg(feature = "planted")]
     pub use crate::planted::plant;
     pub use crate::planted::{active, Bug};
@@ -109,14 +101,10 @@ pub mod testing {
 
     /// The on-flash formats: sizes, records, and the fuzzers' checksum fixer.
     pub mod format {
-        pub use crate::format::anchor::{seal_record, META_BYTES_MAX, REGIONS_MAX};
-        pub use crate::format::incarnation::{
-            PAGE_HEADER_BYTES as INCARNATION_HEADER_BYTES, SLOT_BYTES,
-        };
+        pub use crate::format::anchor::{seal_record, META_BYTES_MAX};
         pub use crate::format::journal::{
-            entries_per_page, seal_page, Entry, Page, JOURNAL_PAGE_BYTES_MIN,
-            PAGE_HEADER_BYTES as JOURNAL_HEADER_BYTES,
+            seal_page, Entry, Page, PAGE_HEADER_BYTES as JOURNAL_HEADER_BYTES,
         };
-        pub use crate::format::{reseal, ENTRY_BYTES, HASH_BYTES, INFO_BYTES, TOMBSTONE_BYTES};
+        pub use crate::format::{reseal, ENTRY_BYTES};
     }
 }

@@ -7,11 +7,11 @@ use thiserror::Error;
 /// The largest supported `order` (2^order buckets).
 pub const ORDER_MAX: u32 = 40;
 /// Upper bound on [`Policy::RandomWalk`] and [`Policy::FixedVictim`] `max_kicks`.
-pub const KICKS_LIMIT: u32 = 1 << 16;
+pub const KICKS_MAX: u32 = 1 << 16;
 /// Upper bound on [`Policy::RandomWalk`] `retries`.
-pub const RETRIES_LIMIT: u32 = 1 << 10;
+pub const RETRIES_MAX: u32 = 1 << 10;
 /// Upper bound on [`Policy::Bfs`] `max_depth`.
-pub const DEPTH_LIMIT: u32 = 32;
+pub const DEPTH_MAX: u32 = 32;
 /// The breadth-first search gives up once its queue holds this many buckets.
 pub const BFS_NODES_MAX: usize = 1 << 16;
 /// Bits of a [`super::CompactTable`] slot: tag (order bits) + position (the rest). 5 bytes a slot.
@@ -26,7 +26,7 @@ pub enum Policy {
     /// a path that gets stuck (no movable slot) is retried at most `retries` times.
     RandomWalk { max_kicks: u32, retries: u32 },
     /// Shortest displacement path of at most `max_depth` kicks, found breadth-first
-    /// (libcuckoo / MemC3), with the queue bounded by [`BFS_NODES_MAX`].
+    /// (libcuckoo / MemC3), with the queue bounded by `BFS_NODES_MAX`.
     Bfs { max_depth: u32 },
     /// Always kick slot 0, at most `max_kicks` times: a baseline to measure against.
     FixedVictim { max_kicks: u32 },
@@ -46,7 +46,7 @@ impl Default for Policy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CuckooConfig {
-    /// 2^order buckets, order <= [`ORDER_MAX`].
+    /// 2^order buckets, order <= `ORDER_MAX`.
     pub order: u32,
     /// Slots per bucket: 2, 4 or 8.
     pub bucket_slots: usize,
@@ -94,10 +94,10 @@ impl CuckooConfig {
         }
         let in_bounds = match self.policy {
             Policy::RandomWalk { max_kicks, retries } => {
-                max_kicks <= KICKS_LIMIT && retries <= RETRIES_LIMIT
+                max_kicks <= KICKS_MAX && retries <= RETRIES_MAX
             }
-            Policy::Bfs { max_depth } => max_depth <= DEPTH_LIMIT,
-            Policy::FixedVictim { max_kicks } => max_kicks <= KICKS_LIMIT,
+            Policy::Bfs { max_depth } => max_depth <= DEPTH_MAX,
+            Policy::FixedVictim { max_kicks } => max_kicks <= KICKS_MAX,
         };
         if !in_bounds {
             return Err(CuckooError::PolicyOutOfBounds {
@@ -138,11 +138,11 @@ pub enum CuckooError {
          {pos_bits}-bit position (1 to {COMPACT_SLOT_BITS} - order position bits)"
     )]
     CompactTooWide { order: u32, pos_bits: u32 },
-    /// [`super::CompactTable::remap_positions`]: a new position is not below `limit`; the
+    /// `CompactTable::remap_positions`: a new position is not below `limit`; the
     /// table is unchanged.
     #[error("position {pos} does not fit a compact slot: positions must be below {limit}")]
     CompactPosition { pos: u64, limit: u64 },
-    /// [`super::CuckooTable::from_placements`]: this placement cannot be made.
+    /// `CuckooTable::from_placements`: this placement cannot be made.
     #[error("placement in bucket {bucket}, slot {slot}: {problem}")]
     Placement {
         bucket: u64,
@@ -151,7 +151,7 @@ pub enum CuckooError {
     },
 }
 
-/// Why [`super::CuckooTable::from_placements`] rejected a placement.
+/// Why `CuckooTable::from_placements` rejected a placement.
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
 pub enum PlacementProblem {
     #[error("bucket out of range")]

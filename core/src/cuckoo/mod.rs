@@ -28,7 +28,7 @@ pub(crate) use table::InsertPlan;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cuckoo::config::{KICKS_LIMIT, RETRIES_LIMIT};
+    use crate::cuckoo::config::{KICKS_MAX, RETRIES_MAX};
     use crate::types::{Hash, Info};
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
@@ -186,7 +186,7 @@ mod tests {
             Err(CuckooError::PolicyOutOfBounds { .. })
         ));
         // A random walk is bounded in kicks and in retries, each alone.
-        for (max_kicks, retries) in [(KICKS_LIMIT + 1, 1), (1, RETRIES_LIMIT + 1)] {
+        for (max_kicks, retries) in [(KICKS_MAX + 1, 1), (1, RETRIES_MAX + 1)] {
             let walk = CuckooConfig {
                 policy: Policy::RandomWalk { max_kicks, retries },
                 ..config
@@ -198,8 +198,8 @@ mod tests {
         }
         let walk = CuckooConfig {
             policy: Policy::RandomWalk {
-                max_kicks: KICKS_LIMIT,
-                retries: RETRIES_LIMIT,
+                max_kicks: KICKS_MAX,
+                retries: RETRIES_MAX,
             },
             ..config
         };

@@ -29,6 +29,10 @@ pub(crate) const HEADER_BYTES: usize = 24;
 const CRC_RANGE: std::ops::Range<usize> = 20..24;
 /// Where the payload length sits in the header.
 const LENGTH_RANGE: std::ops::Range<usize> = 16..20;
+// The header's fields end where the CRC begins, and the CRC ends the
+// header; a record's header fits the smallest page.
+const _: () = assert!(LENGTH_RANGE.end == CRC_RANGE.start && CRC_RANGE.end == HEADER_BYTES);
+const _: () = assert!(HEADER_BYTES <= crate::flash::PAGE_BYTES_MIN as usize);
 /// Header flag: the payload ends with the uncertain generations (a count,
 /// then each as a u64). A record without it has none; a record with any
 /// other flag set is not one this version reads.

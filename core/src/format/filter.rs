@@ -16,6 +16,9 @@ pub(crate) const VERSION: u16 = 2;
 /// Bytes of the page header.
 pub const PAGE_HEADER_BYTES: usize = 32;
 const CRC_RANGE: std::ops::Range<usize> = 28..32;
+// The CRC ends the header, and the header leaves room in the smallest page.
+const _: () = assert!(CRC_RANGE.end == PAGE_HEADER_BYTES && CRC_RANGE.end - CRC_RANGE.start == 4);
+const _: () = assert!(PAGE_HEADER_BYTES < crate::flash::PAGE_BYTES_MIN as usize);
 
 /// A filter page's header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

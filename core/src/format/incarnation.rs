@@ -21,6 +21,9 @@ pub const PAGE_HEADER_BYTES: usize = 36;
 const CRC_RANGE: std::ops::Range<usize> = 32..36;
 /// Bytes of one slot: state u8, hash, physical and first logical sector.
 pub const SLOT_BYTES: usize = 1 + HASH_BYTES + INFO_BYTES;
+// The CRC ends the header; a slot is its state byte, a hash and an info.
+const _: () = assert!(CRC_RANGE.end == PAGE_HEADER_BYTES && CRC_RANGE.end - CRC_RANGE.start == 4);
+const _: () = assert!(SLOT_BYTES == 49);
 
 const SLOT_EMPTY: u8 = 0;
 const SLOT_LIVE: u8 = 1;

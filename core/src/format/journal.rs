@@ -18,6 +18,11 @@ pub(crate) const MAGIC: u32 = 0x4C53_4A33;
 pub const PAGE_HEADER_BYTES: usize = 40;
 /// Where the CRC sits in the header.
 const CRC_RANGE: std::ops::Range<usize> = 36..40;
+// The CRC ends the header; the smallest journal page holds the header and
+// at least one entry of either kind.
+const _: () = assert!(CRC_RANGE.end == PAGE_HEADER_BYTES && CRC_RANGE.end - CRC_RANGE.start == 4);
+const _: () = assert!(PAGE_HEADER_BYTES + super::ENTRY_BYTES <= JOURNAL_PAGE_BYTES_MIN as usize);
+const _: () = assert!(super::TOMBSTONE_BYTES < super::ENTRY_BYTES);
 /// On flash `synced_through` is the distance back from the page's own
 /// sequence (at least 1, below [`SYNCED_SELF`]); this means none.
 const SYNCED_NONE: u32 = 0;

@@ -14,6 +14,20 @@ use crate::flash::Geometry;
 const META_VERSION: u16 = 2;
 /// Bytes of the shape in [`crate::region::Region::meta`].
 pub const META_BYTES: usize = 40;
+/// Why a meta does not decode: malformed, or a bucket of its shape does
+/// not fit the device's pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum MetaError {
+    Decode(DecodeError),
+    PageTooSmall(PageTooSmall),
+}
+
+impl From<DecodeError> for MetaError {
+    fn from(e: DecodeError) -> Self {
+        MetaError::Decode(e)
+    }
+}
+
 /// A bucket does not fit in one page (with the page's header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PageTooSmall {
@@ -123,12 +137,12 @@ impl Shape {
         meta: &[u8],
         geometry: Geometry,
         blocks: usize,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<Self, MetaError> {
         let invalid = |what, value: u64| DecodeError::Invalid { what, value };
         let mut r = Reader::new(meta);
         let version = r.u16()?;
         if version != META_VERSION && version != 1 {
-            return Err(invalid("hash store meta version", u64::from(version)));
+            return Err(invalid("hash store meta version", u64::from(version)).into());
         }
         let order = u32::from(r.u8()?);
         let bucket_slots = usize::from(r.u8()?);
@@ -139,38 +153,38 @@ impl Shape {
             _ => (r.u64()?, r.u64()?),
         };
         if r.remaining() != 0 {
-            return Err(invalid("trailing meta bytes", r.remaining() as u64));
+            return Err(invalid("trailing meta bytes", r.remaining() as u64).into());
         }
         if order > crate::cuckoo::ORDER_MAX {
-            return Err(invalid("order", u64::from(order)));
+            return Err(invalid("order", u64::from(order)).into());
         }
         if !matches!(bucket_slots, 2 | 4 | 8) {
-            return Err(invalid("bucket slots", bucket_slots as u64));
+            return Err(invalid("bucket slots", bucket_slots as u64).into());
         }
-        let shape = Shape::new(geometry, order, bucket_slots, entries)
-            .map_err(|_| invalid("bucket slots for the page", bucket_slots as u64))?;
+        let shape =
+            Shape::new(geometry, order, bucket_slots, entries).map_err(MetaError::PageTooSmall)?;
         if buckets_per_page != shape.buckets_per_page {
-            return Err(invalid("buckets per page", u64::from(buckets_per_page)));
+            return Err(invalid("buckets per page", u64::from(buckets_per_page)).into());
         }
         if pages != shape.pages {
-            return Err(invalid("page count", pages));
+            return Err(invalid("page count", pages).into());
         }
         if entries > shape.buckets() * bucket_slots as u64 {
-            return Err(invalid("entry count", entries));
+            return Err(invalid("entry count", entries).into());
         }
         // A filter is a tag a slot (17 bits, whatever the entries: a table
         // frozen part-full has more slots than entries): at most 4 bytes a
         // slot and a page of descriptor.
         let slots = shape.buckets().saturating_mul(bucket_slots as u64);
         if filter_bytes > slots.saturating_mul(4).saturating_add(4096) {
-            return Err(invalid("filter bytes", filter_bytes));
+            return Err(invalid("filter bytes", filter_bytes).into());
         }
         let shape = shape.with_filter(filter_bytes, geometry);
         if filter_pages != shape.filter_pages {
-            return Err(invalid("filter page count", filter_pages));
+            return Err(invalid("filter page count", filter_pages).into());
         }
         if blocks as u64 != shape.blocks_needed(geometry) {
-            return Err(invalid("region block count", blocks as u64));
+            return Err(invalid("region block count", blocks as u64).into());
         }
         Ok(shape)
     }
@@ -195,7 +209,7 @@ mod tests {
         for len in 0..meta.len() {
             assert!(matches!(
                 Shape::decode(&meta[..len], g, 4),
-                Err(DecodeError::Truncated { .. })
+                Err(MetaError::Decode(DecodeError::Truncated { .. }))
             ));
         }
     }

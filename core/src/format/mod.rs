@@ -27,6 +27,8 @@ pub const INFO_BYTES: usize = 16;
 pub const ENTRY_BYTES: usize = 1 + HASH_BYTES + INFO_BYTES;
 /// Bytes a journal entry of a delete (tombstone) takes: tag, hash.
 pub const TOMBSTONE_BYTES: usize = 1 + HASH_BYTES;
+// An info is two little-endian u64; a hash is SHA-256's 32 bytes.
+const _: () = assert!(INFO_BYTES == 2 * 8 && HASH_BYTES == 32);
 
 /// The CRC32C of `bytes` with the field at `crc` taken as zeros.
 pub(crate) fn crc_of(bytes: &[u8], crc: Range<usize>) -> u32 {

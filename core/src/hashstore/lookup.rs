@@ -30,6 +30,7 @@ impl Incarnation {
     /// the page of h2 read only if h1 lacks the hash and lies on another
     /// page. A false positive costs a read, never an answer. `buf` is the caller's
     /// page buffer, kept between lookups: no allocation once it is sized.
+    #[cfg(any(test, feature = "testing"))]
     pub fn lookup<F: Flash>(
         &self,
         flash: &mut F,

@@ -28,7 +28,7 @@ use crate::codec::DecodeError;
 use crate::filter::HashFilter;
 use crate::flash::{FlashError, Geometry, PageAddr, ReadStatus};
 use crate::format::incarnation::IncarnationPageFault;
-use crate::format::meta::{PageTooSmall, Shape};
+use crate::format::meta::{MetaError, PageTooSmall, Shape};
 use crate::region::Region;
 use crate::types::{Hash, Value};
 
@@ -75,6 +75,15 @@ pub enum HashStoreError {
     OutOfBlocks(#[from] OutOfBlocks),
     #[error(transparent)]
     Flash(#[from] FlashError),
+}
+
+impl From<MetaError> for HashStoreError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::Decode(e) => HashStoreError::Meta(e),
+            MetaError::PageTooSmall(e) => e.into(),
+        }
+    }
 }
 
 impl From<PageTooSmall> for HashStoreError {
@@ -256,6 +265,7 @@ impl Incarnation {
     }
 
     /// Pages of buckets: the region's first pages.
+    #[cfg(any(test, feature = "testing"))]
     pub fn bucket_pages(&self) -> u64 {
         self.shape.pages
     }

@@ -20,7 +20,12 @@
 //! ([`Journal::commit_tail`]). Recovery takes the first readable copy of
 //! each sequence. Cost: one page a flush, one a recovery.
 
+mod layout;
 mod recovery;
+
+pub use layout::block_pages;
+use layout::note_page;
+pub(crate) use layout::position_bits;
 
 pub use recovery::{Loss, RecoveryReport, StopFault, StopReason};
 
@@ -30,7 +35,6 @@ use crate::flash::{Flash, FlashError, Geometry, PageAddr};
 pub(crate) use crate::format::journal::{
     entries_per_page, Entry, JournalPageFault, Page, JOURNAL_PAGE_BYTES_MIN, PAGE_HEADER_BYTES,
 };
-use crate::pairing::{unpaired_pages, Pairing};
 use crate::planted::{self, Bug};
 use crate::region::Region;
 
@@ -116,48 +120,6 @@ pub struct Journal {
     /// Sequences a check found past the ECC, each named once (bounded by
     /// the region's pages).
     unreadable: Vec<u64>,
-}
-
-/// The pages of each block the journal writes, in order: those no two of
-/// which share a wordline under any scheme a part is known to pair by
-/// ([`Pairing::KNOWN`]) nor under the one this part declares
-/// ([`unpaired_pages`]). No program the journal makes can, cut short,
-/// damage a page it flushed before, whatever pairing the part declares
-/// and whichever of these its cells follow: a part may declare none (as
-/// many MLC drivers do) or the wrong scheme, and nothing the store can
-/// read tells it so before a cut has done its damage. On the presets'
-/// blocks the layout holds as many pages as the part's lower pages (the
-/// declared-only layout's "SLC mode"); on a part that declares none, half
-/// its pages.
-pub fn block_pages(geometry: Geometry) -> Vec<u32> {
-    if planted::active(Bug::PairingUnaware) {
-        return (0..geometry.pages_per_block).collect();
-    }
-    if planted::active(Bug::TrustDeclaredPairing) {
-        return geometry.pairing.lower_pages(geometry.pages_per_block);
-    }
-    let mut schemes = Pairing::KNOWN.to_vec();
-    schemes.push(geometry.pairing);
-    unpaired_pages(&schemes, geometry.pages_per_block)
-}
-
-/// Bits a position needs in a journal of `blocks` blocks: every page
-/// sequence the region can reach, times the entries a page can hold.
-pub(crate) fn position_bits(geometry: Geometry, blocks: u32) -> u32 {
-    let region_pages = u64::from(blocks) * u64::from(geometry.pages_per_block);
-    let limit = (region_pages + 1).saturating_mul(entries_per_page(geometry.page_bytes));
-    u64::BITS - limit.leading_zeros()
-}
-
-/// Records that page `sequence` sits at region `position`, opening a new
-/// run when it does not follow the last one.
-fn note_page(map: &mut Vec<(u64, u64)>, sequence: u64, position: u64) {
-    let follows = map
-        .last()
-        .is_some_and(|&(s, p)| sequence >= s && position >= p && sequence - s == position - p);
-    if !follows {
-        map.push((sequence, position));
-    }
 }
 
 impl Journal {
@@ -602,25 +564,4 @@ impl Journal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A position needs the bits of the region's pages plus one, times the
-    /// entries a page holds: checked against a plain count over many
-    /// region sizes (some put that product just past a power of two).
-    #[test]
-    fn position_bits_cover_every_position_and_no_more() {
-        for pages_per_block in [1, 2, 4, 8] {
-            let geometry = Geometry::new(512, pages_per_block, 1024).unwrap();
-            let per_page = entries_per_page(geometry.page_bytes);
-            for blocks in 1..=1024u32 {
-                let pages = u64::from(blocks) * u64::from(pages_per_block);
-                let limit = (pages + 1) * per_page;
-                let bits = position_bits(geometry, blocks);
-                let at = format!("{pages_per_block} pages a block, {blocks} blocks: {bits} bits");
-                assert!(limit < 1u64 << bits, "{at}");
-                assert!(limit >= 1u64 << (bits - 1), "{at}");
-            }
-        }
-    }
-}
+mod tests;

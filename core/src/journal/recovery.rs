@@ -188,6 +188,65 @@ struct Scan {
     last_copied: bool,
 }
 
+impl Scan {
+    /// Nothing read yet, of region generation `generation`.
+    fn new(generation: u64) -> Scan {
+        Scan {
+            entries: Vec::new(),
+            positions: Vec::new(),
+            page_map: Vec::new(),
+            report: RecoveryReport {
+                journal_generation: generation,
+                entries_kept: 0,
+                pages_kept: 0,
+                pages_dropped: 0,
+                bytes_dropped: 0,
+                stop: StopReason::EndOfRegion,
+                epochs_followed: 0,
+                lost: Vec::new(),
+                bits_corrected_max: 0,
+                scrub: false,
+                filters_rebuilt: 0,
+            },
+            next_position: 0,
+            sequence: 0,
+            epoch: 0,
+            synced_through: None,
+            last_page_entries: 0,
+            last_copied: false,
+        }
+    }
+
+    /// What a scan returns holds together: an entry a position, positions
+    /// and page sequences rising, the counts adding up, losses in order and
+    /// short of the chain's next sequence.
+    fn assert_chain(&self) {
+        assert_eq!(self.entries.len(), self.positions.len());
+        assert_eq!(self.report.entries_kept, self.entries.len() as u64);
+        assert!(
+            self.positions.windows(2).all(|w| w[0] < w[1]),
+            "positions rise"
+        );
+        assert!(
+            self.page_map
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
+            "page sequences and positions rise"
+        );
+        assert!(self.page_map.len() as u64 <= self.report.pages_kept);
+        assert!(self
+            .report
+            .lost
+            .windows(2)
+            .all(|w| w[0].sequences.end <= w[1].sequences.start));
+        assert!(self
+            .report
+            .lost
+            .iter()
+            .all(|l| l.sequences.end <= self.sequence));
+    }
+}
+
 impl Journal {
     /// Reads the region, keeps the chain of pages, and returns the journal
     /// ready to append (in a fresh block, under a new epoch), the entries in
@@ -261,30 +320,7 @@ fn continues(page: &Page, sequence: u64, epoch: u32, resuming: bool) -> bool {
 }
 
 fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
-    let mut scan = Scan {
-        entries: Vec::new(),
-        positions: Vec::new(),
-        page_map: Vec::new(),
-        report: RecoveryReport {
-            journal_generation: generation,
-            entries_kept: 0,
-            pages_kept: 0,
-            pages_dropped: 0,
-            bytes_dropped: 0,
-            stop: StopReason::EndOfRegion,
-            epochs_followed: 0,
-            lost: Vec::new(),
-            bits_corrected_max: 0,
-            scrub: false,
-            filters_rebuilt: 0,
-        },
-        next_position: 0,
-        sequence: 0,
-        epoch: 0,
-        synced_through: None,
-        last_page_entries: 0,
-        last_copied: false,
-    };
+    let mut scan = Scan::new(generation);
     let ppb = super::block_pages(geometry).len() as u64;
     let per_page = entries_per_page(geometry.page_bytes);
     let mut position = 0u64;
@@ -341,6 +377,7 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
         scan.next_position = position;
     }
     finish_report(&mut scan, found, generation, geometry.page_bytes);
+    scan.assert_chain();
     scan
 }
 

@@ -23,7 +23,7 @@ pub struct AnchorPairsOutcome {
 /// Every page and every pair of pages of the anchor's lanes (page 0
 /// included) damaged three ways (garbled, erased, another page's bytes)
 /// on a device without an ECC, after a few commits and a move: the open
-/// must find the newest record or refuse, never an older one (DESIGN.md:
+/// must find the newest record or refuse, never an older one (`docs/DESIGN.md`:
 /// two faults, never a rollback). `Err` names the first rollback.
 pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
     use logstore::testing::Anchor;

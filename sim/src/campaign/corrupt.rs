@@ -14,7 +14,7 @@
 //! Then every pair of the pages the store depends on most (the anchor's
 //! lanes, the journal's last pages, the incarnations' filter pages), and a
 //! power cut at every mutating operation of the recovery after each
-//! single fault of the last point. DESIGN.md guarantees 10-12: one fault,
+//! single fault of the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
 //! never silent, never the store; two anchor pages, never a rollback.
 //!
 //! Pairs of two journal pages are tallied apart (`journal_pairs`): a

@@ -2,7 +2,7 @@
 //! the last durability point (a flush, a freeze, a crash), and a digest of
 //! every prefix of them.
 //!
-//! Promises the prefix rule of DESIGN.md: after a crash the store must equal
+//! Promises the prefix rule of `docs/DESIGN.md`: after a crash the store must equal
 //! the state after some prefix of the changes since the last durability
 //! point; [`Model::match_digest`] finds it from the store's digest alone, in
 //! time proportional to those changes, not to the store's size. Cloning is

@@ -5,7 +5,7 @@
 //! Structured inputs are decoded with `arbitrary` exactly as `libfuzzer-sys`
 //! does ([`decode`]). Promises: every body is bounded (ops, device size,
 //! policy bounds are capped here) and panics only on a finding: a broken
-//! guarantee of DESIGN.md, or a panic inside the code under test.
+//! guarantee of `docs/DESIGN.md`, or a panic inside the code under test.
 
 mod cuckoo;
 mod image;

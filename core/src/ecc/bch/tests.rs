@@ -1,0 +1,306 @@
+//! Tests of the BCH codec.
+
+use super::*;
+use proptest::collection::{btree_set, vec};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+
+fn encoded(bch: &Bch, data: &[u8]) -> Vec<u8> {
+    let mut parity = vec![0; bch.parity_bytes()];
+    bch.encode(data, &mut parity);
+    parity
+}
+
+/// Flips bit `index` of the codeword, most significant bit first over data then parity.
+fn flip_bit(data: &mut [u8], parity: &mut [u8], index: usize) {
+    if index < 8 * data.len() {
+        data[index / 8] ^= 0x80 >> (index % 8);
+    } else {
+        let index = index - 8 * data.len();
+        parity[index / 8] ^= 0x80 >> (index % 8);
+    }
+}
+
+fn random_data(rng: &mut ChaCha8Rng, data_bytes: usize) -> Vec<u8> {
+    (0..data_bytes).map(|_| rng.random()).collect()
+}
+
+/// Bit-serial long division `d(x) * x^E mod g(x)`, MSB-first bytes, padding 1.
+fn reference_parity(generator: &[u8], data: &[u8]) -> Vec<u8> {
+    let ecc_bits = generator.len() - 1;
+    let mut remainder = vec![0u8; ecc_bits]; // remainder[k] = coefficient of x^(E-1-k)
+    for i in 0..8 * data.len() {
+        let bit = (data[i / 8] >> (7 - i % 8)) & 1;
+        let feedback = remainder[0] ^ bit;
+        remainder.remove(0);
+        remainder.push(0);
+        if feedback == 1 {
+            for k in 0..ecc_bits {
+                remainder[k] ^= generator[ecc_bits - 1 - k];
+            }
+        }
+    }
+    let mut parity = vec![0xffu8; ecc_bits.div_ceil(8)];
+    for (k, &bit) in remainder.iter().enumerate() {
+        if bit == 0 {
+            parity[k / 8] &= !(0x80 >> (k % 8));
+        }
+    }
+    parity
+}
+
+#[test]
+fn known_sizes() {
+    for (data_bytes, strength, m, parity_bytes) in [
+        (512, 4, 13, 7),
+        (512, 8, 13, 13),
+        (1024, 24, 14, 42),
+        (1024, 40, 14, 70),
+        (2048, 40, 15, 75),
+        (1, 1, 5, 1),
+        (4096, 128, 16, 256),
+    ] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        assert_eq!((bch.data_bytes(), bch.strength()), (data_bytes, strength));
+        assert_eq!(bch.m(), m, "m for {data_bytes} bytes, t={strength}");
+        assert_eq!(
+            bch.parity_bytes(),
+            parity_bytes,
+            "parity for {data_bytes} bytes, t={strength}"
+        );
+    }
+}
+
+#[test]
+fn unsupported_parameters() {
+    for (data_bytes, strength) in [(0, 4), (4097, 4), (512, 0), (512, 129)] {
+        assert_eq!(
+            Bch::new(data_bytes, strength).unwrap_err(),
+            BchError::Unsupported {
+                data_bytes,
+                strength
+            }
+        );
+    }
+}
+
+#[test]
+fn generator_vanishes_at_the_designed_roots() {
+    for (data_bytes, strength) in [(1, 1), (16, 2), (512, 8), (1024, 24)] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        let generator = generator_poly(&bch.field, strength);
+        for j in 1..=2 * strength {
+            let mut value = 0u16;
+            for (i, &c) in generator.iter().enumerate() {
+                if c == 1 {
+                    value ^= bch.field.exp((i as u32 * j) % bch.field.n);
+                }
+            }
+            assert_eq!(value, 0, "g(alpha^{j}) for t={strength}");
+        }
+    }
+}
+
+#[test]
+fn table_encoder_matches_bit_serial_division() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for (data_bytes, strength) in [(1, 1), (16, 2), (64, 3), (512, 4), (1024, 24), (200, 70)] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        let generator = generator_poly(&bch.field, strength);
+        for _ in 0..4 {
+            let data = random_data(&mut rng, data_bytes);
+            assert_eq!(encoded(&bch, &data), reference_parity(&generator, &data));
+        }
+    }
+}
+
+#[test]
+fn clean_codewords_decode_unchanged() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    for (data_bytes, strength) in [(1, 1), (16, 2), (512, 4), (1024, 24), (2048, 40)] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        for data in [
+            random_data(&mut rng, data_bytes),
+            vec![0xff; data_bytes],
+            vec![0; data_bytes],
+        ] {
+            let parity = encoded(&bch, &data);
+            let (mut d, mut p) = (data.clone(), parity.clone());
+            assert_eq!(bch.decode(&mut d, &mut p), Ok(0));
+            assert_eq!((d, p), (data, parity));
+        }
+    }
+}
+
+#[test]
+fn padding_bits_are_written_as_one_and_ignored() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let bch = Bch::new(512, 4).unwrap(); // 52 parity bits: 4 padding bits
+    let padding_mask = 0x0f;
+    let data = random_data(&mut rng, 512);
+    let parity = encoded(&bch, &data);
+    assert_eq!(parity[6] & padding_mask, padding_mask);
+    let (mut d, mut p) = (data.clone(), parity.clone());
+    p[6] ^= padding_mask;
+    assert_eq!(bch.decode(&mut d, &mut p), Ok(0));
+    assert_eq!(d, data);
+    flip_bit(&mut d, &mut p, 100);
+    flip_bit(&mut d, &mut p, 4096 + 51); // the last parity bit
+    assert_eq!(bch.decode(&mut d, &mut p), Ok(2));
+    assert_eq!(d, data);
+    assert_eq!(p[6] ^ padding_mask, parity[6], "padding left as received");
+}
+
+/// Random data and a set of at most t distinct codeword bits (no padding).
+fn corruption(
+    data_bytes: usize,
+    strength: u32,
+) -> impl Strategy<Value = (Vec<u8>, BTreeSet<usize>)> {
+    let bch = Bch::new(data_bytes, strength).unwrap();
+    let codeword_bits = bch.codeword_bits();
+    (
+        vec(any::<u8>(), data_bytes),
+        btree_set(0..codeword_bits, 0..=strength as usize),
+    )
+}
+
+fn corrects(
+    data_bytes: usize,
+    strength: u32,
+    data: &[u8],
+    flips: &BTreeSet<usize>,
+) -> Result<(), TestCaseError> {
+    let bch = Bch::new(data_bytes, strength).unwrap();
+    let parity = encoded(&bch, data);
+    let (mut d, mut p) = (data.to_vec(), parity.clone());
+    for &index in flips {
+        flip_bit(&mut d, &mut p, index);
+    }
+    prop_assert_eq!(bch.decode(&mut d, &mut p), Ok(flips.len() as u32));
+    prop_assert_eq!(d, data);
+    prop_assert_eq!(p, parity);
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn corrects_up_to_t_errors_small((data, flips) in corruption(16, 2)) {
+        corrects(16, 2, &data, &flips)?;
+    }
+
+    #[test]
+    fn corrects_up_to_t_errors_64_t3((data, flips) in corruption(64, 3)) {
+        corrects(64, 3, &data, &flips)?;
+    }
+
+    #[test]
+    fn corrects_up_to_t_errors_512_t4((data, flips) in corruption(512, 4)) {
+        corrects(512, 4, &data, &flips)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn corrects_up_to_t_errors_1024_t24((data, flips) in corruption(1024, 24)) {
+        corrects(1024, 24, &data, &flips)?;
+    }
+}
+
+/// Decodes `errors` random flips of a random codeword; returns whether it was Uncorrectable.
+fn decode_beyond_capacity(bch: &Bch, rng: &mut ChaCha8Rng, errors: usize) -> bool {
+    let data = random_data(rng, bch.data_bytes());
+    let parity = encoded(bch, &data);
+    let (mut d, mut p) = (data.clone(), parity.clone());
+    for index in rand::seq::index::sample(rng, bch.codeword_bits(), errors) {
+        flip_bit(&mut d, &mut p, index);
+    }
+    let (received_data, received_parity) = (d.clone(), p.clone());
+    match bch.decode(&mut d, &mut p) {
+        Err(Uncorrectable) => {
+            assert_eq!(
+                (d, p),
+                (received_data, received_parity),
+                "buffers unchanged"
+            );
+            true
+        }
+        Ok(corrected) => {
+            assert!(corrected <= bch.strength(), "corrected {corrected} bits");
+            assert_ne!(d, data, "decoded back to the original with {errors} errors");
+            let mut reencoded = encoded(bch, &d);
+            let padding_bits = 8 * p.len() - bch.ecc_bits;
+            let padding_mask = ((1u16 << padding_bits) - 1) as u8;
+            *reencoded.last_mut().unwrap() &= !padding_mask;
+            *p.last_mut().unwrap() &= !padding_mask;
+            assert_eq!(reencoded, p, "a miscorrection lands on a codeword");
+            false
+        }
+    }
+}
+
+#[test]
+fn beyond_capacity_is_detected_or_lands_on_a_codeword() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    for (data_bytes, strength, assert_majority) in [
+        (16, 2, false),
+        (64, 3, true),
+        (512, 4, true),
+        (1024, 24, true),
+    ] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        let t = strength as usize;
+        for errors in t + 1..=2 * t {
+            for _ in 0..8 {
+                decode_beyond_capacity(&bch, &mut rng, errors);
+            }
+        }
+        let trials = 200;
+        let detected = (0..trials)
+            .filter(|_| decode_beyond_capacity(&bch, &mut rng, t + 1))
+            .count();
+        if assert_majority {
+            assert!(
+                detected * 10 > trials * 9,
+                "{data_bytes} bytes, t={t}: {detected}/{trials} detected"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "timing print, run in release"]
+fn timing() {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let bch = Bch::new(1024, 24).unwrap();
+    let data = random_data(&mut rng, 1024);
+    let mut parity = encoded(&bch, &data);
+    let rounds = 20_000;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        bch.encode(black_box(&data), black_box(&mut parity));
+    }
+    let encode = start.elapsed() / rounds;
+    let (mut d, mut p) = (data.clone(), parity.clone());
+    let start = Instant::now();
+    for _ in 0..rounds {
+        assert_eq!(bch.decode(black_box(&mut d), black_box(&mut p)), Ok(0));
+    }
+    let clean = start.elapsed() / rounds;
+    let mut corrupted = (data.clone(), parity.clone());
+    for index in rand::seq::index::sample(&mut rng, bch.codeword_bits(), 24) {
+        flip_bit(&mut corrupted.0, &mut corrupted.1, index);
+    }
+    let rounds = 500;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let (mut d, mut p) = corrupted.clone();
+        assert_eq!(bch.decode(black_box(&mut d), black_box(&mut p)), Ok(24));
+    }
+    let corrupt = start.elapsed() / rounds;
+    println!("1024 bytes, t=24: encode {encode:?}, clean decode {clean:?}, decode with 24 errors {corrupt:?}");
+}
