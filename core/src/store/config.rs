@@ -56,7 +56,7 @@ impl StoreConfig {
     }
 
     /// Checks the configuration against a device of `geometry` without
-    /// touching the device: what [`Store::create`] would refuse for its
+    /// touching the device: what [`crate::Store::create`] would refuse for its
     /// shape, this refuses, before anything is allocated or written.
     pub fn check(&self, geometry: Geometry) -> Result<(), StoreError> {
         geometry.validate().map_err(StoreError::Flash)?;
