@@ -40,7 +40,7 @@ mod flash;
 mod format;
 mod hashstore;
 mod journal;
-mod log;
+mod ledger;
 mod logtable;
 mod pairing;
 mod planted;
@@ -75,7 +75,7 @@ pub mod errors {
     pub use crate::format::journal::JournalPageFault;
     pub use crate::hashstore::HashStoreError;
     pub use crate::journal::JournalError;
-    pub use crate::log::LogError;
+    pub use crate::ledger::LedgerError;
 }
 
 /// Internals for the simulator, the fuzz targets and their tests, behind the
@@ -93,7 +93,7 @@ pub mod testing {
     pub use crate::format::anchor::AnchorRecord;
     pub use crate::hashstore::{FilterLoad, Incarnation};
     pub use crate::journal::Journal;
-    pub use crate::log::Log;
+    pub use crate::ledger::Ledger;
     #[cfg(feature = "planted")]
     pub use crate::planted::plant;
     pub use crate::planted::{active, Bug};

@@ -15,7 +15,7 @@ use crate::cuckoo::{
 };
 use crate::flash::Flash;
 use crate::format::journal::Entry;
-use crate::log::{Log, LogError};
+use crate::ledger::{Ledger, LedgerError};
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Value};
 
@@ -36,7 +36,7 @@ pub enum SlotLayoutKind {
 pub(crate) enum ApplyError {
     Full,
     Cuckoo(CuckooError),
-    Log(LogError),
+    Ledger(LedgerError),
 }
 
 /// What applying an entry will do to the table, planned without changing it.
@@ -71,7 +71,7 @@ fn entry_of(hash: Hash, value: Value) -> Entry {
 }
 
 /// The full hash at journal `position`.
-fn resolve<F: Flash>(log: &mut Log<F>, position: u64) -> Result<Hash, LogError> {
+fn resolve<F: Flash>(log: &mut Ledger<F>, position: u64) -> Result<Hash, LedgerError> {
     Ok(*log.read_entry(position)?.hash())
 }
 
@@ -134,9 +134,9 @@ impl LogTable {
     /// What the table holds for `hash`.
     pub(crate) fn get<F: Flash>(
         &mut self,
-        log: &mut Log<F>,
+        log: &mut Ledger<F>,
         hash: &Hash,
-    ) -> Result<Option<Value>, LogError> {
+    ) -> Result<Option<Value>, LedgerError> {
         match self {
             LogTable::Full(t) => Ok(t.get(hash).copied()),
             LogTable::Compact(t) => {
@@ -153,7 +153,7 @@ impl LogTable {
     /// hash) without changing the table. `Full` if it has no room.
     pub(crate) fn plan<F: Flash>(
         &mut self,
-        log: &mut Log<F>,
+        log: &mut Ledger<F>,
         entry: &Entry,
         remove: bool,
     ) -> Result<Plan, ApplyError> {
@@ -170,14 +170,16 @@ impl LogTable {
             LogTable::Compact(t) => {
                 let mut resolver = |p| resolve(log, p);
                 if removing {
-                    let found = t.find_slot(hash, &mut resolver).map_err(ApplyError::Log)?;
+                    let found = t
+                        .find_slot(hash, &mut resolver)
+                        .map_err(ApplyError::Ledger)?;
                     return Ok(found.map_or(Plan::Nothing, |(slot, _)| Plan::Remove(slot)));
                 }
                 t.plan_insert(hash, &mut resolver)
                     .map(Plan::Insert)
                     .map_err(|e| match e {
                         CompactError::Full { .. } => ApplyError::Full,
-                        CompactError::Resolve(e) => ApplyError::Log(e),
+                        CompactError::Resolve(e) => ApplyError::Ledger(e),
                         CompactError::Position { pos, limit } => {
                             ApplyError::Cuckoo(CuckooError::CompactPosition { pos, limit })
                         }
@@ -218,7 +220,7 @@ impl LogTable {
     /// journal at `position`.
     pub(crate) fn apply<F: Flash>(
         &mut self,
-        log: &mut Log<F>,
+        log: &mut Ledger<F>,
         entry: &Entry,
         position: u64,
         remove: bool,
@@ -232,8 +234,8 @@ impl LogTable {
     /// the compact layout (read in position order: a page read serves many).
     pub(crate) fn contents<F: Flash>(
         &mut self,
-        log: &mut Log<F>,
-    ) -> Result<Vec<(Entry, Option<u64>)>, LogError> {
+        log: &mut Ledger<F>,
+    ) -> Result<Vec<(Entry, Option<u64>)>, LedgerError> {
         match self {
             LogTable::Full(t) => Ok(t.iter().map(|(h, v)| (entry_of(*h, *v), None)).collect()),
             LogTable::Compact(t) => {
@@ -275,7 +277,7 @@ impl LogTable {
     /// The table as a full table with the same placement, to freeze.
     pub(crate) fn frozen<F: Flash>(
         &mut self,
-        log: &mut Log<F>,
+        log: &mut Ledger<F>,
     ) -> Result<Cow<'_, CuckooTable<Value>>, FrozenError> {
         let frozen = self.frozen_as_is(log)?;
         if !planted::active(Bug::FreezeDropsTombstones) {
@@ -297,7 +299,7 @@ impl LogTable {
 
     fn frozen_as_is<F: Flash>(
         &mut self,
-        log: &mut Log<F>,
+        log: &mut Ledger<F>,
     ) -> Result<Cow<'_, CuckooTable<Value>>, FrozenError> {
         match self {
             LogTable::Full(t) => Ok(Cow::Borrowed(t)),
@@ -310,8 +312,8 @@ impl LogTable {
                         let entry = log.read_entry(p)?;
                         Ok((bucket, slot, *entry.hash(), value_of(&entry)))
                     })
-                    .collect::<Result<Vec<_>, LogError>>()
-                    .map_err(FrozenError::Log)?;
+                    .collect::<Result<Vec<_>, LedgerError>>()
+                    .map_err(FrozenError::Ledger)?;
                 let full = CuckooTable::from_placements(*t.config(), resolved)
                     .map_err(FrozenError::Cuckoo)?;
                 Ok(Cow::Owned(full))
@@ -322,6 +324,6 @@ impl LogTable {
 
 #[derive(Debug)]
 pub(crate) enum FrozenError {
-    Log(LogError),
+    Ledger(LedgerError),
     Cuckoo(CuckooError),
 }

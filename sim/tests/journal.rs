@@ -2,9 +2,9 @@
 //! images, pack and anchor atomicity, wear levelling and bad blocks.
 
 use logstore::errors::AnchorError;
-use logstore::errors::LogError;
+use logstore::errors::LedgerError;
 use logstore::testing::format::{Entry, Page, ENTRY_BYTES, JOURNAL_HEADER_BYTES};
-use logstore::testing::{Log, Media};
+use logstore::testing::{Ledger, Media};
 use logstore::{Flash, FlashError, Geometry, Info};
 use logstore_sim::{CrashMode, FaultRates, ScheduledFault, SimConfig, SimFlash};
 use proptest::prelude::*;
@@ -73,9 +73,9 @@ struct Progress {
     flushed: usize,
 }
 
-type SimLog<'a> = Log<&'a mut SimFlash>;
+type SimLog<'a> = Ledger<&'a mut SimFlash>;
 
-fn run(log: &mut SimLog<'_>, workload: &Workload) -> (Progress, Result<(), LogError>) {
+fn run(log: &mut SimLog<'_>, workload: &Workload) -> (Progress, Result<(), LedgerError>) {
     let mut progress = Progress::default();
     for (entry, &flush) in workload.entries.iter().zip(&workload.flush_after) {
         if let Err(e) = log.append(entry) {
@@ -93,13 +93,13 @@ fn run(log: &mut SimLog<'_>, workload: &Workload) -> (Progress, Result<(), LogEr
 }
 
 fn open(flash: &mut SimFlash) -> (SimLog<'_>, Vec<Entry>) {
-    let (log, entries, _report) = Log::open(flash).expect("open after a crash");
+    let (log, entries, _report) = Ledger::open(flash).expect("open after a crash");
     (log, entries)
 }
 
 fn fresh_log(seed: u64) -> SimFlash {
     let mut flash = device(seed);
-    Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
     flash
 }
 
@@ -127,9 +127,12 @@ fn assert_prefix(recovered: &[Entry], expected: &[Entry], progress: &Progress, c
 }
 
 /// Power loss is the only failure a fault-free device may cause.
-fn assert_power_lost_or_ok(result: &Result<(), LogError>, context: &str) {
+fn assert_power_lost_or_ok(result: &Result<(), LedgerError>, context: &str) {
     assert!(
-        matches!(result, Err(LogError::Flash(FlashError::PowerLost)) | Ok(())),
+        matches!(
+            result,
+            Err(LedgerError::Flash(FlashError::PowerLost)) | Ok(())
+        ),
         "{context}: {result:?}"
     );
 }
@@ -204,11 +207,11 @@ fn crash_while_formatting_leaves_no_device_or_an_empty_one() {
         for mode in CrashMode::ALL {
             let mut flash = device(cut);
             flash.cut_power_at(cut, mode);
-            assert!(Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).is_err());
+            assert!(Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).is_err());
             flash.restart();
-            match Log::open(&mut flash) {
+            match Ledger::open(&mut flash) {
                 Ok((_, entries, _)) => assert!(entries.is_empty()),
-                Err(LogError::Anchor(AnchorError::NotFound)) => {}
+                Err(LedgerError::Anchor(AnchorError::NotFound)) => {}
                 Err(other) => panic!("cut {cut} {mode:?}: {other}"),
             }
         }
@@ -225,7 +228,12 @@ struct ChainPage {
 }
 
 fn journal_pages<F: Flash>(flash: &mut F) -> Vec<ChainPage> {
-    let region = Log::open(&mut *flash).unwrap().0.record().journal.clone();
+    let region = Ledger::open(&mut *flash)
+        .unwrap()
+        .0
+        .record()
+        .journal
+        .clone();
     let g = flash.geometry();
     let mut pages = Vec::new();
     for &block in &region.blocks {
@@ -271,7 +279,7 @@ fn a_corrupt_page_is_a_named_loss_or_the_torn_tail() {
         for bit in (0..bits).step_by(3) {
             let mut copy = flash.clone();
             copy.flip_bit(page.addr, bit).unwrap();
-            let (_, recovered, report) = Log::open(&mut copy).unwrap();
+            let (_, recovered, report) = Ledger::open(&mut copy).unwrap();
             let context = format!("flip of bit {bit} of page {index}");
             if copied {
                 assert!(report.lost.is_empty(), "{context}: {report:?}");
@@ -312,10 +320,10 @@ fn a_corrupt_page_is_a_named_loss_or_the_torn_tail() {
 fn every_single_bit_flip_is_corrected_under_ecc() {
     let geometry = geometry().with_ecc(16, 256, 4).unwrap();
     let mut flash = SimFlash::new(SimConfig::new(geometry), 4).unwrap();
-    Log::create(Media::new(&mut flash).unwrap(), JOURNAL_BLOCKS, vec![]).unwrap();
+    Ledger::create(Media::new(&mut flash).unwrap(), JOURNAL_BLOCKS, vec![]).unwrap();
     let workload = Workload::new(4, 120, 0);
     {
-        let (mut log, _, _) = Log::open(Media::new(&mut flash).unwrap()).unwrap();
+        let (mut log, _, _) = Ledger::open(Media::new(&mut flash).unwrap()).unwrap();
         let entries = &workload.entries;
         for (entry, &flush) in entries.iter().zip(&workload.flush_after) {
             log.append(entry).unwrap();
@@ -333,7 +341,7 @@ fn every_single_bit_flip_is_corrected_under_ecc() {
         for bit in 0..raw_bits {
             let mut copy = flash.clone();
             copy.flip_bit(pages[index].addr, bit).unwrap();
-            let (_, recovered, report) = Log::open(Media::new(&mut copy).unwrap()).unwrap();
+            let (_, recovered, report) = Ledger::open(Media::new(&mut copy).unwrap()).unwrap();
             assert_eq!(
                 recovered, workload.entries,
                 "flip of bit {bit} of page {index}"
@@ -535,7 +543,7 @@ fn flushed_entries_survive_two_percent_bad_blocks() {
             erase_fail: 0.02,
         };
         let mut flash = SimFlash::new(config, seed).unwrap();
-        if Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).is_err() {
+        if Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).is_err() {
             continue;
         }
         let workload = Workload::new(seed, 250, 0);
@@ -583,7 +591,7 @@ proptest! {
     fn random_image_never_panics(image in prop::collection::vec(any::<u8>(), 256 * 8 * 6)) {
         let config = SimConfig::new(Geometry::new(256, 8, 6).unwrap());
         let mut flash = SimFlash::from_image(config, &image, 0).unwrap();
-        let _ = Log::open(&mut flash);
+        let _ = Ledger::open(&mut flash);
     }
 
     /// A valid device with random bytes overwritten opens as an error or as
@@ -605,7 +613,7 @@ proptest! {
             image[at] = byte;
         }
         let mut corrupt = SimFlash::from_image(SimConfig::new(geometry()), &image, 0).unwrap();
-        if let Ok((_, entries, report)) = Log::open(&mut corrupt) {
+        if let Ok((_, entries, report)) = Ledger::open(&mut corrupt) {
             if report.lost.is_empty() {
                 prop_assert_eq!(&entries[..], &workload.entries[..entries.len()]);
             } else {
@@ -630,7 +638,7 @@ fn write_amplification_follows_the_flush_interval() {
     let entries = 900u64;
     let measure = |flush_every: u64| {
         let mut flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
-        let mut log = Log::create(&mut flash, 60, vec![]).unwrap();
+        let mut log = Ledger::create(&mut flash, 60, vec![]).unwrap();
         let info = Info {
             physical_sector: 1,
             first_logical_sector: 2,
@@ -684,7 +692,7 @@ fn a_failed_program_wastes_the_rest_of_its_block() {
     let flushed_pages = 3u64;
     let wasted = |fail: bool| {
         let mut flash = device(3);
-        let mut log = Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+        let mut log = Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
         for i in 0..flushed_pages {
             log.append(&entry(i)).unwrap();
             log.flush().unwrap();
@@ -713,15 +721,15 @@ fn format_needs_the_lanes_and_the_journal_and_no_more() {
     let lanes = logstore::testing::LANES as u32;
     let mut flash = device(4);
     assert!(matches!(
-        Log::create(&mut flash, blocks - lanes + 1, vec![]),
-        Err(LogError::DeviceTooSmall { .. })
+        Ledger::create(&mut flash, blocks - lanes + 1, vec![]),
+        Err(LedgerError::DeviceTooSmall { .. })
     ));
     let mut flash = device(4);
-    assert!(Log::create(&mut flash, blocks - lanes, vec![]).is_ok());
+    assert!(Ledger::create(&mut flash, blocks - lanes, vec![]).is_ok());
     let mut flash = device(4);
     assert!(matches!(
-        Log::create(&mut flash, 0, vec![]),
-        Err(LogError::DeviceTooSmall { .. })
+        Ledger::create(&mut flash, 0, vec![]),
+        Err(LedgerError::DeviceTooSmall { .. })
     ));
 }
 
@@ -762,7 +770,7 @@ fn a_record_found_in_one_lane_only_asks_for_a_scrub() {
 #[test]
 fn use_fraction_is_the_share_of_pages_programmed() {
     let mut flash = device(9);
-    let mut log = Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    let mut log = Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
     assert_eq!(log.journal().use_fraction(), 0.0);
     let pages = 5u64;
     for i in 0..pages {
@@ -818,7 +826,7 @@ fn a_misdirected_read_is_never_taken_for_the_entry() {
         inner: device(10),
         redirect: None,
     };
-    let mut log = Log::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    let mut log = Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
     let mut positions = Vec::new();
     for i in 0..3 {
         positions.push(log.append(&entry(i)).unwrap());
@@ -836,7 +844,7 @@ fn a_misdirected_read_is_never_taken_for_the_entry() {
     log.read_entry(positions[2]).unwrap();
     assert!(matches!(
         log.read_entry(positions[1]),
-        Err(LogError::Journal(
+        Err(LedgerError::Journal(
             logstore::errors::JournalError::NoEntry { .. }
         ))
     ));
@@ -859,14 +867,14 @@ fn two_anchor_pages_lost_never_roll_back() {
 }
 
 /// An anchor record may fill its lane's block to the last byte: the
-/// largest configuration `Log::create` takes makes a record of exactly a
+/// largest configuration `Ledger::create` takes makes a record of exactly a
 /// block, and one byte more is `TooLarge`.
 #[test]
 fn an_anchor_record_may_fill_its_block_exactly() {
     let geometry = Geometry::new(512, 4, 16).unwrap();
     let create = |config_bytes: usize| {
         let mut flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
-        Log::create(&mut flash, 2, vec![7; config_bytes]).map(|log| log.record().encode().len())
+        Ledger::create(&mut flash, 2, vec![7; config_bytes]).map(|log| log.record().encode().len())
     };
     // The largest configuration that formats, by bisection.
     let (mut fits, mut too_large) = (0, logstore::testing::format::META_BYTES_MAX + 1);
@@ -882,7 +890,7 @@ fn an_anchor_record_may_fill_its_block_exactly() {
     assert_eq!(create(fits).unwrap(), block_bytes);
     assert!(matches!(
         create(fits + 1),
-        Err(LogError::Anchor(AnchorError::TooLarge { .. }))
+        Err(LedgerError::Anchor(AnchorError::TooLarge { .. }))
     ));
 }
 
@@ -920,7 +928,7 @@ fn a_rewrite_that_loses_a_block_moves_to_another_region_and_one_too_big_stops_at
     let journal_blocks = 2;
     let fresh = || {
         let mut flash = device(11);
-        Log::create(&mut flash, journal_blocks, vec![]).unwrap();
+        Ledger::create(&mut flash, journal_blocks, vec![]).unwrap();
         flash
     };
     let pack = |flash: &mut SimFlash, n: u64| {
@@ -962,7 +970,10 @@ fn a_rewrite_that_loses_a_block_moves_to_another_region_and_one_too_big_stops_at
     assert!(failed >= 2, "{failed} failed operations landed");
     let mut flash = fresh();
     let too_big = pack(&mut flash, most + 1);
-    assert!(matches!(too_big, Err(LogError::Full { .. })), "{too_big:?}");
+    assert!(
+        matches!(too_big, Err(LedgerError::Full { .. })),
+        "{too_big:?}"
+    );
     let spent = flash.ops_mutating() - start;
     assert!(
         spent <= ops + 2,
@@ -1016,9 +1027,9 @@ fn a_log_whose_flush_failed_refuses_everything_until_reopened() {
     log.flash_mut().cut_power_now(CrashMode::Torn);
     assert!(log.flush().is_err());
     log.flash_mut().restart();
-    assert!(matches!(log.append(&entry(2)), Err(LogError::Poisoned)));
-    assert!(matches!(log.flush(), Err(LogError::Poisoned)));
-    assert!(matches!(log.pack(&[entry(3)]), Err(LogError::Poisoned)));
+    assert!(matches!(log.append(&entry(2)), Err(LedgerError::Poisoned)));
+    assert!(matches!(log.flush(), Err(LedgerError::Poisoned)));
+    assert!(matches!(log.pack(&[entry(3)]), Err(LedgerError::Poisoned)));
     drop(log);
     let (_, entries) = open(&mut flash);
     assert_eq!(entries.first(), Some(&entry(0)));

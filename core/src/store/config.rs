@@ -10,7 +10,7 @@ use crate::format::config::ConfigRecord;
 use crate::format::journal::JOURNAL_PAGE_BYTES_MIN;
 use crate::hashstore::Incarnation;
 use crate::journal::{position_bits, JournalError};
-use crate::log::LogError;
+use crate::ledger::LedgerError;
 use crate::logtable::SlotLayoutKind;
 
 use super::StoreError;
@@ -64,7 +64,7 @@ impl StoreConfig {
         check_fits(self, geometry)?;
         if geometry.page_bytes < JOURNAL_PAGE_BYTES_MIN {
             let page_bytes = geometry.page_bytes;
-            return Err(LogError::Journal(JournalError::PageTooSmall { page_bytes }).into());
+            return Err(LedgerError::Journal(JournalError::PageTooSmall { page_bytes }).into());
         }
         Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
         self.block_budget(geometry)?.check(geometry.blocks, 0)?;

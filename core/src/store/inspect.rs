@@ -27,12 +27,12 @@ impl<F: Flash> Store<F> {
                 self.incarnations.len()
             ))
         })?;
-        Ok(incarnation.read_all(self.log.flash_mut())?)
+        Ok(incarnation.read_all(self.ledger.flash_mut())?)
     }
 
     /// The journal's generation and the entries in its pages on flash.
     pub fn journal_entries(&self) -> (u64, u64) {
-        let journal = self.log.journal();
+        let journal = self.ledger.journal();
         (
             journal.region().generation,
             journal.stats().entries_on_flash,
@@ -41,34 +41,34 @@ impl<F: Flash> Store<F> {
 
     /// Each block's erase count as the store knows it.
     pub fn erase_counts(&self) -> Vec<u32> {
-        self.log.allocator().erase_counts().to_vec()
+        self.ledger.allocator().erase_counts().to_vec()
     }
 
     /// The blocks holding the anchor record in force.
     pub fn anchor_lanes(&self) -> Vec<crate::flash::BlockAddr> {
-        self.log.anchor_lanes()
+        self.ledger.anchor_lanes()
     }
 
     /// Free blocks, and blocks retired as bad.
     pub fn blocks_free_and_bad(&self) -> (u32, u32) {
-        self.log.free_and_bad_blocks()
+        self.ledger.free_and_bad_blocks()
     }
 
     /// The blocks the store has retired as bad.
     pub fn bad_blocks(&self) -> Vec<crate::flash::BlockAddr> {
-        self.log.allocator().bad_blocks()
+        self.ledger.allocator().bad_blocks()
     }
 
     /// Where the journal's pages on flash sit, oldest first.
     pub fn journal_page_addrs(&self) -> Vec<crate::flash::PageAddr> {
-        self.log.journal().page_addrs()
+        self.ledger.journal().page_addrs()
     }
 
     /// Every (hash, value) the log store holds, tombstones included.
     pub fn log_contents(&mut self) -> Result<Vec<(Hash, Value)>, StoreError> {
         Ok(self
             .table
-            .contents(&mut self.log)?
+            .contents(&mut self.ledger)?
             .into_iter()
             .map(|(entry, _)| (*entry.hash(), value_of(&entry)))
             .collect())

@@ -28,7 +28,7 @@ use crate::flash::{Flash, FlashError, IoCounts};
 use crate::format::journal::Entry;
 use crate::hashstore::{HashStoreError, Incarnation};
 use crate::journal::RecoveryReport;
-use crate::log::{Log, LogError};
+use crate::ledger::{Ledger, LedgerError};
 use crate::logtable::LogTable;
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Info, Value};
@@ -70,7 +70,7 @@ pub enum StoreError {
     #[error(transparent)]
     HashStore(HashStoreError),
     #[error(transparent)]
-    Log(LogError),
+    Ledger(LedgerError),
     /// The device failed (power lost, I/O error, a rule broken).
     #[error(transparent)]
     Flash(FlashError),
@@ -120,11 +120,11 @@ fn describe_loss(report: &RecoveryReport) -> String {
     )
 }
 
-impl From<LogError> for StoreError {
-    fn from(error: LogError) -> Self {
+impl From<LedgerError> for StoreError {
+    fn from(error: LedgerError) -> Self {
         match error {
-            LogError::Flash(e) => StoreError::Flash(e),
-            other => StoreError::Log(other),
+            LedgerError::Flash(e) => StoreError::Flash(e),
+            other => StoreError::Ledger(other),
         }
     }
 }
@@ -188,7 +188,7 @@ pub struct StoreStats {
 /// device) snapshots the whole store, RAM and flash alike.
 #[derive(Clone, Debug)]
 pub struct Store<F: Flash> {
-    log: Log<Media<F>>,
+    ledger: Ledger<Media<F>>,
     config: StoreConfig,
     table: LogTable,
     /// Newest first.
@@ -240,7 +240,7 @@ impl<F: Flash> Store<F> {
         }
         config.block_budget(geometry)?.check(geometry.blocks, bad)?;
         let media = Media::new(flash).map_err(|(error, _)| StoreError::Flash(error))?;
-        let log = Log::create(media, config.journal_blocks, config.encode())?;
+        let log = Ledger::create(media, config.journal_blocks, config.encode())?;
         let table = LogTable::new(
             config.layout,
             config.cuckoo(),
@@ -250,13 +250,13 @@ impl<F: Flash> Store<F> {
     }
 
     fn assemble(
-        log: Log<Media<F>>,
+        ledger: Ledger<Media<F>>,
         config: StoreConfig,
         table: LogTable,
         incarnations: Vec<Incarnation>,
     ) -> Self {
         Store {
-            log,
+            ledger,
             config,
             table,
             incarnations,
@@ -280,7 +280,7 @@ impl<F: Flash> Store<F> {
 
     /// The blocks this store's configuration needs on its device.
     fn budget(&self) -> BlockBudget {
-        let geometry = self.log.flash().geometry();
+        let geometry = self.ledger.flash().geometry();
         self.config.block_budget_or_device(geometry)
     }
 
@@ -295,7 +295,7 @@ impl<F: Flash> Store<F> {
     /// it is worn out. Fewer free blocks than a freeze needs, with that
     /// spare still there, is full, not the end of life.
     fn worn_out(&self) -> Option<WornOut> {
-        let (free, bad) = self.log.free_and_bad_blocks();
+        let (free, bad) = self.ledger.free_and_bad_blocks();
         let needed = self.budget().spare();
         let short = self.room() < u64::from(needed);
         (bad > 0 && short).then_some(WornOut::NoSpareBlocks { free, needed, bad })
@@ -323,22 +323,21 @@ impl<F: Flash> Store<F> {
         let Err(error) = &result else {
             return result;
         };
-        let (_, bad) = self.log.free_and_bad_blocks();
+        let (_, bad) = self.ledger.free_and_bad_blocks();
         let why = match error {
-            StoreError::Log(LogError::Anchor(crate::anchor::AnchorError::MovesExhausted {
-                ..
-            })) => Some(WornOut::AnchorCannotMove),
+            StoreError::Ledger(LedgerError::Anchor(
+                crate::anchor::AnchorError::MovesExhausted { .. },
+            )) => Some(WornOut::AnchorCannotMove),
             StoreError::HashStore(HashStoreError::RetriesExhausted { .. })
             | StoreError::Full(FullReason::JournalRegion { .. })
                 if bad > 0 =>
             {
                 Some(WornOut::RegionsFailing { bad })
             }
-            StoreError::Full(FullReason::Blocks(_)) | StoreError::Log(LogError::OutOfBlocks(_)) => {
-                self.worn_out()
-            }
+            StoreError::Full(FullReason::Blocks(_))
+            | StoreError::Ledger(LedgerError::OutOfBlocks(_)) => self.worn_out(),
             StoreError::Full(_) if bad > 0 && planted::active(Bug::FullIsEndOfLife) => {
-                let (free, _) = self.log.free_and_bad_blocks();
+                let (free, _) = self.ledger.free_and_bad_blocks();
                 let needed = self.budget().spare();
                 Some(WornOut::NoSpareBlocks { free, needed, bad })
             }
@@ -349,14 +348,14 @@ impl<F: Flash> Store<F> {
                 self.read_only = Some(why.clone());
                 // Best effort: the blocks retired on the way, recorded so
                 // the next open sees the device worn out too.
-                let _ = self.log.record_wear();
+                let _ = self.ledger.record_wear();
                 Err(StoreError::ReadOnly(why))
             }
             None => {
                 if matches!(result, Err(StoreError::Full(FullReason::Blocks(_)))) {
                     // Best effort: the erases and retirements of the write
                     // that ran out, recorded, so a reopen counts them.
-                    let _ = self.log.record_wear();
+                    let _ = self.ledger.record_wear();
                 }
                 result
             }
@@ -374,11 +373,11 @@ impl<F: Flash> Store<F> {
     /// After a salvage, an answer a lost journal page may have changed is
     /// [`StoreError::Unknown`] instead.
     pub fn get(&mut self, hash: &Hash) -> Result<Option<Info>, StoreError> {
-        if let Some(value) = self.table.get(&mut self.log, hash)? {
+        if let Some(value) = self.table.get(&mut self.ledger, hash)? {
             return Ok(live(value));
         }
         for incarnation in &mut self.incarnations {
-            let flash = self.log.flash_mut();
+            let flash = self.ledger.flash_mut();
             let found =
                 match incarnation.lookup_with(flash, hash, &mut self.scratch, self.use_filters) {
                     Ok(found) => found,
@@ -439,10 +438,10 @@ impl<F: Flash> Store<F> {
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.writing(|store| {
             store.maintain()?;
-            match store.log.flush() {
+            match store.ledger.flush() {
                 // A pack in place of a freeze flushes its fresh journal,
                 // commit copy included: the flush is done either way.
-                Err(LogError::Full { .. }) => store.make_journal_room(true).map(|_| ()),
+                Err(LedgerError::Full { .. }) => store.make_journal_room(true).map(|_| ()),
                 other => Ok(other?),
             }
         })
@@ -455,13 +454,13 @@ impl<F: Flash> Store<F> {
             incarnation_entries: self.incarnations.iter().map(Incarnation::entries).sum(),
             fill: self.table.fill(),
             incarnations: self.incarnations.len() as u32,
-            journal_use: self.log.journal().use_fraction(),
+            journal_use: self.ledger.journal().use_fraction(),
             packs: self.packs,
             freezes: self.freezes,
             evictions: self.evictions,
             bytes_appended: self.bytes_appended,
-            io: self.log.flash().counts(),
-            ecc: self.log.flash().ecc_counts(),
+            io: self.ledger.flash().counts(),
+            ecc: self.ledger.flash().ecc_counts(),
             scrubs: self.scrubs,
             incarnation_pages_lost: self
                 .incarnations
@@ -469,7 +468,7 @@ impl<F: Flash> Store<F> {
                 .map(|i| i.lost_pages().len() as u64)
                 .sum(),
             incarnations_uncertain: self.uncertain_incarnations() as u64,
-            parity_bytes_per_page: self.log.flash().parity_bytes_per_page() as u64,
+            parity_bytes_per_page: self.ledger.flash().parity_bytes_per_page() as u64,
             ram_bytes: self.table.ram_bytes(),
             filter_ram_bytes: self
                 .incarnations
@@ -493,15 +492,15 @@ impl<F: Flash> Store<F> {
     }
 
     pub fn flash(&self) -> &F {
-        self.log.flash().inner()
+        self.ledger.flash().inner()
     }
 
     pub fn flash_mut(&mut self) -> &mut F {
-        self.log.flash_mut().inner_mut()
+        self.ledger.flash_mut().inner_mut()
     }
 
     pub fn into_flash(self) -> F {
-        self.log.into_flash().into_inner()
+        self.ledger.into_flash().into_inner()
     }
 
     /// Every live (hash, info) the store holds, newest value per hash, in
@@ -509,11 +508,11 @@ impl<F: Flash> Store<F> {
     pub fn contents(&mut self) -> Result<Vec<(Hash, Info)>, StoreError> {
         let mut merged = std::collections::BTreeMap::new();
         for incarnation in self.incarnations.iter().rev() {
-            for (hash, value) in incarnation.read_all(self.log.flash_mut())? {
+            for (hash, value) in incarnation.read_all(self.ledger.flash_mut())? {
                 merged.insert(hash, value);
             }
         }
-        for (entry, _) in self.table.contents(&mut self.log)? {
+        for (entry, _) in self.table.contents(&mut self.ledger)? {
             merged.insert(*entry.hash(), value_of(&entry));
         }
         Ok(merged

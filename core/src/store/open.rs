@@ -8,7 +8,7 @@ use crate::flash::Flash;
 use crate::format::journal::Entry;
 use crate::hashstore::Incarnation;
 use crate::journal::RecoveryReport;
-use crate::log::Log;
+use crate::ledger::Ledger;
 use crate::logtable::{ApplyError, LogTable};
 
 use super::*;
@@ -56,7 +56,7 @@ impl<F: Flash> Store<F> {
             Ok(media) => media,
             Err((error, flash)) => return Err((StoreError::Flash(error), flash)),
         };
-        let (log, entries, report) = match Log::open_returning(media) {
+        let (log, entries, report) = match Ledger::open_returning(media) {
             Ok(opened) => opened,
             Err((error, flash)) => return Err((error.into(), flash.into_inner())),
         };
@@ -95,7 +95,7 @@ impl<F: Flash> Store<F> {
                     // and again without a write must not age unrefreshed.
                     // A device found worn out on the way opens read-only.
                     let wrote = store
-                        .log
+                        .ledger
                         .commit_tail()
                         .map_err(StoreError::from)
                         .and_then(|()| store.maintain().map(|_| ()));
@@ -117,7 +117,7 @@ impl<F: Flash> Store<F> {
     /// The configuration, an empty table and the incarnations the anchor
     /// names; no flash I/O.
     pub(super) fn assemble_opened(
-        log: &Log<Media<F>>,
+        log: &Ledger<Media<F>>,
     ) -> Result<(StoreConfig, LogTable, Vec<Incarnation>), StoreError> {
         let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
         let geometry = log.flash().geometry();
@@ -141,7 +141,7 @@ impl<F: Flash> Store<F> {
     pub(super) fn load_filters(&mut self) -> Result<u32, StoreError> {
         let mut rebuilt = 0;
         for incarnation in &mut self.incarnations {
-            let load = incarnation.load_filter(self.log.flash_mut())?;
+            let load = incarnation.load_filter(self.ledger.flash_mut())?;
             rebuilt += u32::from(load != crate::hashstore::FilterLoad::Loaded);
         }
         Ok(rebuilt)
@@ -188,11 +188,11 @@ impl<F: Flash> Store<F> {
         assert_eq!(entries.len(), positions.len());
         let remove = self.incarnations.is_empty();
         for (index, (entry, &position)) in entries.iter().zip(positions).enumerate() {
-            match self.table.apply(&mut self.log, entry, position, remove) {
+            match self.table.apply(&mut self.ledger, entry, position, remove) {
                 Ok(()) => {}
                 Err(ApplyError::Full) => return Ok(Some(index)),
                 Err(ApplyError::Cuckoo(e)) => return Err(e.into()),
-                Err(ApplyError::Log(e)) => return Err(e.into()),
+                Err(ApplyError::Ledger(e)) => return Err(e.into()),
             }
         }
         Ok(None)

@@ -5,7 +5,7 @@
 use crate::flash::Flash;
 use crate::format::journal::Entry;
 use crate::hashstore::{HashStoreError, Incarnation};
-use crate::log::LogError;
+use crate::ledger::LedgerError;
 use crate::logtable::{ApplyError, FrozenError};
 use crate::planted::{self, Bug};
 
@@ -20,37 +20,37 @@ impl<F: Flash> Store<F> {
     pub(super) fn put(&mut self, entry: Entry) -> Result<(), StoreError> {
         self.maintain()?;
         for _ in 0..ROOM_ATTEMPTS_MAX {
-            if !self.log.has_room_for(&entry) {
+            if !self.ledger.has_room_for(&entry) {
                 let still_full = self.make_journal_room(false)?;
                 match still_full {
-                    Some(why) if !self.log.has_room_for(&entry) => {
+                    Some(why) if !self.ledger.has_room_for(&entry) => {
                         return Err(StoreError::Full(why))
                     }
                     _ => continue,
                 }
             }
             let remove = self.incarnations.is_empty();
-            let plan = match self.table.plan(&mut self.log, &entry, remove) {
+            let plan = match self.table.plan(&mut self.ledger, &entry, remove) {
                 Ok(plan) => plan,
                 Err(ApplyError::Full) => {
                     self.freeze(&[], false)?;
                     continue;
                 }
                 Err(ApplyError::Cuckoo(e)) => return Err(e.into()),
-                Err(ApplyError::Log(e)) => return Err(e.into()),
+                Err(ApplyError::Ledger(e)) => return Err(e.into()),
             };
-            match self.log.append(&entry) {
+            match self.ledger.append(&entry) {
                 Ok(position) => {
                     self.table.commit(plan, &entry, position)?;
                     self.bytes_appended += entry.encoded_bytes() as u64;
                     return Ok(());
                 }
-                Err(LogError::Full { .. }) => continue,
+                Err(LedgerError::Full { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }
         }
         Err(StoreError::Full(FullReason::JournalRegion {
-            pages: self.log.journal().pages_left(),
+            pages: self.ledger.journal().pages_left(),
         }))
     }
 
@@ -66,10 +66,10 @@ impl<F: Flash> Store<F> {
         &mut self,
         flushing: bool,
     ) -> Result<Option<FullReason>, StoreError> {
-        let contents = self.table.contents(&mut self.log)?;
+        let contents = self.table.contents(&mut self.ledger)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
-        let region_bytes = self.log.journal().region_bytes();
+        let region_bytes = self.ledger.journal().region_bytes();
         if live_bytes * 2 <= region_bytes {
             return self.pack(&contents, &live).map(|()| None);
         }
@@ -78,7 +78,7 @@ impl<F: Flash> Store<F> {
         let (numerator, denominator) = PACK_FILL_MAX;
         let worth_packing = flushing
             || (live_bytes * denominator <= region_bytes * numerator
-                && self.log.journal().would_take_more_after(&live));
+                && self.ledger.journal().would_take_more_after(&live));
         match self.freeze(&[], false) {
             Err(StoreError::Full(why)) if worth_packing => self.pack_instead(&contents, &live, why),
             other => other.map(|_| None),
@@ -95,8 +95,8 @@ impl<F: Flash> Store<F> {
         live: &[Entry],
         why: FullReason,
     ) -> Result<Option<FullReason>, StoreError> {
-        match self.log.record_wear() {
-            Err(LogError::OutOfBlocks(_) | LogError::Full { .. }) => {
+        match self.ledger.record_wear() {
+            Err(LedgerError::OutOfBlocks(_) | LedgerError::Full { .. }) => {
                 return Err(StoreError::Full(why))
             }
             other => other?,
@@ -120,7 +120,7 @@ impl<F: Flash> Store<F> {
         let need = budget.journal_blocks + budget.lanes;
         let positions = self.evicting_for_room(need, false, |store| {
             store.blocks_for(need)?;
-            store.log.pack(live).map_err(|e| store.blocks_full(e))
+            store.ledger.pack(live).map_err(|e| store.blocks_full(e))
         })?;
         self.table.remap(contents, &positions)?;
         self.packs += 1;
@@ -130,15 +130,15 @@ impl<F: Flash> Store<F> {
     /// Copies the live entries into a fresh journal region (a pack, whether
     /// or not the journal is full): what a scrub does to the journal.
     pub(super) fn rewrite_journal(&mut self) -> Result<(), StoreError> {
-        let contents = self.table.contents(&mut self.log)?;
+        let contents = self.table.contents(&mut self.ledger)?;
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         self.pack(&contents, &live)
     }
 
-    pub(super) fn blocks_full(&self, error: LogError) -> StoreError {
+    pub(super) fn blocks_full(&self, error: LedgerError) -> StoreError {
         match error {
-            LogError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
-            LogError::Full { pages } => StoreError::Full(FullReason::JournalRegion { pages }),
+            LedgerError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
+            LedgerError::Full { pages } => StoreError::Full(FullReason::JournalRegion { pages }),
             other => other.into(),
         }
     }
@@ -178,11 +178,11 @@ impl<F: Flash> Store<F> {
     /// free: a write bound to run out would only erase blocks for nothing
     /// (wear no anchor records until the next commit).
     pub(super) fn blocks_for(&self, need: u32) -> Result<(), StoreError> {
-        let (free, bad) = self.log.free_and_bad_blocks();
+        let (free, bad) = self.ledger.free_and_bad_blocks();
         if free >= need {
             return Ok(());
         }
-        let blocks = self.log.flash().geometry().blocks;
+        let blocks = self.ledger.flash().geometry().blocks;
         Err(StoreError::Full(FullReason::Blocks(
             crate::alloc::OutOfBlocks {
                 in_use: blocks - free - bad,
@@ -204,7 +204,7 @@ impl<F: Flash> Store<F> {
         op: impl FnOnce(&mut Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         for _ in 0..self.incarnations.len() {
-            let (free, _) = self.log.free_and_bad_blocks();
+            let (free, _) = self.ledger.free_and_bad_blocks();
             if recovering || free >= need || !self.eviction_makes_room(need) {
                 break;
             }
@@ -227,7 +227,7 @@ impl<F: Flash> Store<F> {
     /// anchor commit, and the flush's before it, which records retired
     /// blocks): the room a write can have.
     pub(super) fn room(&self) -> u64 {
-        let (free, _) = self.log.free_and_bad_blocks();
+        let (free, _) = self.ledger.free_and_bad_blocks();
         if !self.config.evict_oldest || free < self.budget().lanes.saturating_mul(2) {
             return u64::from(free);
         }
@@ -243,12 +243,12 @@ impl<F: Flash> Store<F> {
     /// everything acknowledged is durable, then commits the anchor without
     /// it, which frees its blocks.
     pub(super) fn evict_oldest_for_room(&mut self) -> Result<(), StoreError> {
-        self.log.flush().map_err(|e| self.blocks_full(e))?;
+        self.ledger.flush().map_err(|e| self.blocks_full(e))?;
         let kept: Vec<_> = self.incarnations[..self.incarnations.len() - 1]
             .iter()
             .map(|i| i.region().clone())
             .collect();
-        self.log
+        self.ledger
             .commit_incarnations(kept)
             .map_err(|e| self.blocks_full(e))?;
         self.incarnations.pop();
@@ -274,10 +274,10 @@ impl<F: Flash> Store<F> {
                 .iter()
                 .map(|i| i.region().clone()),
         );
-        let positions = match self.log.replace_journal(carry, regions) {
+        let positions = match self.ledger.replace_journal(carry, regions) {
             Ok(positions) => positions,
             Err(error) => {
-                self.log.release_region(incarnation.region());
+                self.ledger.release_region(incarnation.region());
                 return Err(self.blocks_full(error));
             }
         };
@@ -292,12 +292,12 @@ impl<F: Flash> Store<F> {
 
     /// The table, as an incarnation on freshly allocated blocks.
     pub(super) fn write_incarnation(&mut self) -> Result<Incarnation, StoreError> {
-        let generation = self.log.next_generation();
-        let frozen = self.table.frozen(&mut self.log).map_err(|e| match e {
-            FrozenError::Log(e) => StoreError::from(e),
+        let generation = self.ledger.next_generation();
+        let frozen = self.table.frozen(&mut self.ledger).map_err(|e| match e {
+            FrozenError::Ledger(e) => StoreError::from(e),
             FrozenError::Cuckoo(e) => StoreError::from(e),
         })?;
-        let (flash, alloc) = self.log.flash_and_allocator();
+        let (flash, alloc) = self.ledger.flash_and_allocator();
         Incarnation::freeze(flash, alloc, generation, &frozen).map_err(|e| match e {
             HashStoreError::OutOfBlocks(e) => StoreError::Full(FullReason::Blocks(e)),
             other => other.into(),

@@ -24,37 +24,37 @@
 use super::{live, Store, StoreError};
 use crate::ecc::Media;
 use crate::flash::Flash;
-use crate::log::Log;
+use crate::ledger::Ledger;
 use crate::planted::{self, Bug};
 use crate::types::{Info, Value};
 
 impl<F: Flash> Store<F> {
     /// Whether an open must salvage: journal pages were found lost, or a
     /// salvage was cut short (the journal in force is marked uncertain).
-    pub(super) fn salvage_pending(log: &Log<Media<F>>, lost: bool) -> bool {
+    pub(super) fn salvage_pending(log: &Ledger<Media<F>>, lost: bool) -> bool {
         lost || log.uncertain().contains(&log.journal().region().generation)
     }
 
     /// Marks the journal and every incarnation uncertain from the next
     /// commit on, and every region written until [`Store::finish_salvage`].
     pub(super) fn begin_salvage(&mut self) {
-        let journal = self.log.journal().region().generation;
-        self.log.mark_uncertain(journal);
+        let journal = self.ledger.journal().region().generation;
+        self.ledger.mark_uncertain(journal);
         for incarnation in &self.incarnations {
-            self.log.mark_uncertain(incarnation.region().generation);
+            self.ledger.mark_uncertain(incarnation.region().generation);
         }
-        self.log.set_salvaging(true);
+        self.ledger.set_salvaging(true);
     }
 
     /// Freezes the log store (marked uncertain) with an empty journal
     /// after it: one anchor commit drops the hole and records the marks.
     pub(super) fn finish_salvage(&mut self) -> Result<(), StoreError> {
         let frozen = self.freeze(&[], true);
-        self.log.set_salvaging(false);
+        self.ledger.set_salvaging(false);
         let positions = frozen?;
         assert!(positions.is_empty(), "a salvage carries nothing");
-        let journal = self.log.journal().region().generation;
-        assert!(!self.log.uncertain().contains(&journal));
+        let journal = self.ledger.journal().region().generation;
+        assert!(!self.ledger.uncertain().contains(&journal));
         assert!(self.uncertain_incarnations() > 0);
         Ok(())
     }
@@ -63,7 +63,7 @@ impl<F: Flash> Store<F> {
     pub fn uncertain_incarnations(&self) -> usize {
         self.incarnations
             .iter()
-            .filter(|i| self.log.uncertain().contains(&i.region().generation))
+            .filter(|i| self.ledger.uncertain().contains(&i.region().generation))
             .count()
     }
 
@@ -72,7 +72,7 @@ impl<F: Flash> Store<F> {
     /// [`StoreError::Unknown`] where a lost page may have held a newer
     /// entry.
     pub(super) fn answer(&self, found: Option<(Value, u64)>) -> Result<Option<Info>, StoreError> {
-        let uncertain = self.log.uncertain();
+        let uncertain = self.ledger.uncertain();
         let sure = match found {
             Some((_, generation)) => !uncertain.contains(&generation),
             None => uncertain.is_empty(),
@@ -92,12 +92,12 @@ impl<F: Flash> Store<F> {
         if let Some(why) = &self.read_only {
             return Err(StoreError::ReadOnly(why.clone()));
         }
-        if self.log.uncertain().is_empty() {
+        if self.ledger.uncertain().is_empty() {
             return Ok(());
         }
         self.writing(|store| {
-            store.log.forget_uncertain();
-            Ok(store.log.recommit()?)
+            store.ledger.forget_uncertain();
+            Ok(store.ledger.recommit()?)
         })
     }
 }

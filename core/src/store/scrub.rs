@@ -55,12 +55,12 @@ impl<F: Flash> Store<F> {
             return Ok(0);
         }
         let mut rewrites = 0;
-        if self.log.journal().needs_scrub() {
+        if self.ledger.journal().needs_scrub() {
             self.rewrite_journal()?;
             rewrites += 1;
         }
-        if self.log.anchor_needs_scrub() {
-            self.log.recommit()?;
+        if self.ledger.anchor_needs_scrub() {
+            self.ledger.recommit()?;
             rewrites += 1;
         }
         let due = std::mem::take(&mut self.scrub_due);
@@ -123,7 +123,7 @@ impl<F: Flash> Store<F> {
         if crate::planted::active(crate::planted::Bug::ScrubSkipsAnchor) {
             return Ok(0);
         }
-        let (bits, read) = self.log.check_anchor_pages()?;
+        let (bits, read) = self.ledger.check_anchor_pages()?;
         report.bits_corrected_max = report.bits_corrected_max.max(bits);
         Ok(read)
     }
@@ -133,7 +133,7 @@ impl<F: Flash> Store<F> {
     fn target_generation(&self, target: usize) -> u64 {
         self.incarnations
             .get(target)
-            .map_or(self.log.journal().region().generation, |i| {
+            .map_or(self.ledger.journal().region().generation, |i| {
                 i.region().generation
             })
     }
@@ -145,7 +145,7 @@ impl<F: Flash> Store<F> {
         if let Some(index) = self.incarnation_index(generation) {
             return (index, page);
         }
-        if generation == self.log.journal().region().generation {
+        if generation == self.ledger.journal().region().generation {
             return (self.incarnations.len(), page);
         }
         (0, 0)
@@ -161,7 +161,7 @@ impl<F: Flash> Store<F> {
         budget: u64,
         report: &mut ScrubReport,
     ) -> Result<(u64, u64), StoreError> {
-        let (flash, incarnations) = (self.log.flash_mut(), &mut self.incarnations);
+        let (flash, incarnations) = (self.ledger.flash_mut(), &mut self.incarnations);
         if let Some(incarnation) = incarnations.get_mut(target) {
             let pages = incarnation.pages();
             let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
@@ -176,11 +176,13 @@ impl<F: Flash> Store<F> {
             }
             return Ok((last - first, pages));
         }
-        let sequences = self.log.journal().sequences_on_flash();
+        let sequences = self.ledger.journal().sequences_on_flash();
         let pages = sequences.end - sequences.start;
         let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
         let start = sequences.start;
-        let (bits, named) = self.log.check_journal_pages(start + first..start + last)?;
+        let (bits, named) = self
+            .ledger
+            .check_journal_pages(start + first..start + last)?;
         report.bits_corrected_max = report.bits_corrected_max.max(bits);
         report.pages_lost += named;
         Ok((last - first, pages))
@@ -211,7 +213,7 @@ impl<F: Flash> Store<F> {
         if !incarnation.lost_pages().is_empty() {
             return Ok(false);
         }
-        let table = match incarnation.read_table(self.log.flash_mut()) {
+        let table = match incarnation.read_table(self.ledger.flash_mut()) {
             Ok(table) => table,
             Err(HashStoreError::Corrupt { page, .. }) => {
                 let page = incarnation.page_index(page);
@@ -220,8 +222,8 @@ impl<F: Flash> Store<F> {
             }
             Err(other) => return Err(other.into()),
         };
-        let generation = self.log.next_generation();
-        let (flash, alloc) = self.log.flash_and_allocator();
+        let generation = self.ledger.next_generation();
+        let (flash, alloc) = self.ledger.flash_and_allocator();
         let copy = Incarnation::freeze(flash, alloc, generation, &table).map_err(|e| match e {
             HashStoreError::OutOfBlocks(e) => StoreError::Full(super::FullReason::Blocks(e)),
             other => other.into(),
@@ -234,11 +236,11 @@ impl<F: Flash> Store<F> {
         regions[index] = copy.region().clone();
         // A copy holds what its original held: uncertain if that was.
         let original = self.incarnations[index].region().generation;
-        if self.log.uncertain().contains(&original) {
-            self.log.mark_uncertain(generation);
+        if self.ledger.uncertain().contains(&original) {
+            self.ledger.mark_uncertain(generation);
         }
-        if let Err(error) = self.log.commit_incarnations(regions) {
-            self.log.release_region(copy.region());
+        if let Err(error) = self.ledger.commit_incarnations(regions) {
+            self.ledger.release_region(copy.region());
             return Err(self.blocks_full(error));
         }
         self.incarnations[index] = copy;

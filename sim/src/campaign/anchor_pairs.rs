@@ -74,11 +74,11 @@ pub fn anchor_pairs(seed: u64) -> Result<AnchorPairsOutcome, String> {
 /// after the open that moved it: lanes holding several records.
 fn anchor_history(seed: u64, geometry: logstore::Geometry) -> Result<SimFlash, String> {
     use logstore::testing::format::Entry;
-    use logstore::testing::Log;
+    use logstore::testing::Ledger;
     let config = crate::SimConfig::new(geometry);
     let mut flash = SimFlash::new(config, seed).map_err(|e| e.to_string())?;
-    Log::create(&mut flash, 16, vec![]).map_err(|e| e.to_string())?;
-    let (mut log, _, _) = Log::open(&mut flash).map_err(|e| e.to_string())?;
+    Ledger::create(&mut flash, 16, vec![]).map_err(|e| e.to_string())?;
+    let (mut log, _, _) = Ledger::open(&mut flash).map_err(|e| e.to_string())?;
     for i in 0..3 + seed % 4 {
         let entry = Entry::Tombstone { hash: hash_of(i) };
         log.append(&entry).map_err(|e| e.to_string())?;

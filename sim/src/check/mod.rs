@@ -455,12 +455,12 @@ enum Failure {
 /// A loss the store names rather than hides: durable journal pages lost
 /// at open, or a page it could not read back.
 fn is_reported_loss(error: &StoreError) -> bool {
-    use logstore::errors::{HashStoreError, JournalError, LogError};
+    use logstore::errors::{HashStoreError, JournalError, LedgerError};
     matches!(
         error,
         StoreError::DataLoss(_)
             | StoreError::HashStore(HashStoreError::Corrupt { .. })
-            | StoreError::Log(LogError::Journal(JournalError::Corrupt { .. }))
+            | StoreError::Ledger(LedgerError::Journal(JournalError::Corrupt { .. }))
             | StoreError::Flash(FlashError::Uncorrectable { .. })
     )
 }
@@ -468,11 +468,11 @@ fn is_reported_loss(error: &StoreError) -> bool {
 /// Power lost, a bad block where the store cannot route around it, or an
 /// earlier such failure: reopen and carry on.
 fn is_device_failure(error: &StoreError) -> bool {
-    use logstore::errors::LogError;
+    use logstore::errors::LedgerError;
     matches!(
         error,
         StoreError::Flash(FlashError::PowerLost | FlashError::BadBlock { .. })
-            | StoreError::Log(LogError::Poisoned)
+            | StoreError::Ledger(LedgerError::Poisoned)
     )
 }
 

@@ -2,7 +2,7 @@
 //! and with its checksums recomputed.
 
 use logstore::testing::format::reseal;
-use logstore::testing::Log;
+use logstore::testing::Ledger;
 use logstore::{Geometry, Hash, Info, Store, StoreConfig};
 
 use crate::nand::{SimConfig, SimFlash};
@@ -42,7 +42,7 @@ pub(super) fn device(image: &[u8], geometry: Geometry) -> SimFlash {
 
 pub(super) fn check_image(image: &[u8], geometry: Geometry) {
     let flash = device(image, geometry);
-    let Ok((log, _entries, _report)) = Log::open(flash.clone()) else {
+    let Ok((log, _entries, _report)) = Ledger::open(flash.clone()) else {
         return;
     };
     drop(log);

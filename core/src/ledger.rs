@@ -1,5 +1,7 @@
-//! The log: a journal made durable and crash-safe by the anchor, on blocks
-//! handed out by the allocator.
+//! The ledger: a journal made durable and crash-safe by the anchor, on
+//! blocks handed out by the allocator. (The log store is the in-RAM table
+//! with its journal; the ledger is what keeps the journal and every region
+//! durable.)
 //!
 //! Owns the flash device, the allocator, the anchor record in force and the
 //! open journal. Promises: `open` after any crash gives back a prefix of the
@@ -19,7 +21,7 @@ use crate::region::Region;
 
 /// Everything a log operation can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum LogError {
+pub enum LedgerError {
     /// The journal region has no room; nothing was changed.
     #[error("journal full: {pages} pages")]
     Full { pages: u64 },
@@ -41,23 +43,23 @@ pub enum LogError {
     Flash(#[from] FlashError),
 }
 
-impl From<AnchorError> for LogError {
+impl From<AnchorError> for LedgerError {
     fn from(error: AnchorError) -> Self {
         match error {
-            AnchorError::Flash(e) => LogError::Flash(e),
-            AnchorError::OutOfBlocks(e) => LogError::OutOfBlocks(e),
-            other => LogError::Anchor(other),
+            AnchorError::Flash(e) => LedgerError::Flash(e),
+            AnchorError::OutOfBlocks(e) => LedgerError::OutOfBlocks(e),
+            other => LedgerError::Anchor(other),
         }
     }
 }
 
-impl From<JournalError> for LogError {
+impl From<JournalError> for LedgerError {
     fn from(error: JournalError) -> Self {
         match error {
-            JournalError::Full { pages } => LogError::Full { pages },
-            JournalError::OutOfBlocks(e) => LogError::OutOfBlocks(e),
-            JournalError::Flash(e) => LogError::Flash(e),
-            other => LogError::Journal(other),
+            JournalError::Full { pages } => LedgerError::Full { pages },
+            JournalError::OutOfBlocks(e) => LedgerError::OutOfBlocks(e),
+            JournalError::Flash(e) => LedgerError::Flash(e),
+            other => LedgerError::Journal(other),
         }
     }
 }
@@ -67,7 +69,7 @@ pub const REGION_ATTEMPTS_MAX: u32 = 4;
 
 /// The log. See the module documentation.
 #[derive(Clone, Debug)]
-pub struct Log<F: Flash> {
+pub struct Ledger<F: Flash> {
     flash: F,
     alloc: Allocator,
     anchor: Anchor,
@@ -79,11 +81,11 @@ pub struct Log<F: Flash> {
     salvaging: bool,
 }
 
-impl<F: Flash> Log<F> {
+impl<F: Flash> Ledger<F> {
     /// Formats `flash`: the blocks marked bad at manufacture retired, an
     /// empty journal of `journal_blocks` erase blocks, and an anchor naming
     /// it, with the caller's opaque `config`.
-    pub fn create(mut flash: F, journal_blocks: u32, config: Vec<u8>) -> Result<Self, LogError> {
+    pub fn create(mut flash: F, journal_blocks: u32, config: Vec<u8>) -> Result<Self, LedgerError> {
         let geometry = flash.geometry();
         let mut alloc = Allocator::new(geometry.blocks, vec![0; geometry.blocks as usize]);
         for b in 0..geometry.blocks {
@@ -94,7 +96,7 @@ impl<F: Flash> Log<F> {
         let good = geometry.blocks - alloc.bad_blocks().len() as u32;
         let needed = LANES as u32 + journal_blocks;
         if good < needed || journal_blocks == 0 {
-            return Err(LogError::DeviceTooSmall {
+            return Err(LedgerError::DeviceTooSmall {
                 blocks: good,
                 needed,
                 journal_blocks,
@@ -114,7 +116,7 @@ impl<F: Flash> Log<F> {
             uncertain: Vec::new(),
         };
         let (anchor, record) = Anchor::format(&mut flash, &mut alloc, record)?;
-        Ok(Log {
+        Ok(Ledger {
             flash,
             alloc,
             anchor,
@@ -128,15 +130,15 @@ impl<F: Flash> Log<F> {
     /// Opens a formatted device after a clean stop or a crash: the newest
     /// anchor record, then the journal's entries in order.
     #[cfg(feature = "testing")]
-    pub fn open(flash: F) -> Result<(Self, Vec<Entry>, RecoveryReport), LogError> {
-        Log::open_returning(flash).map_err(|(error, _)| error)
+    pub fn open(flash: F) -> Result<(Self, Vec<Entry>, RecoveryReport), LedgerError> {
+        Ledger::open_returning(flash).map_err(|(error, _)| error)
     }
 
-    /// As [`Log::open`], but a failure gives the device back with the error
+    /// As [`Ledger::open`], but a failure gives the device back with the error
     /// (to power-cycle and retry, say).
     pub fn open_returning(
         mut flash: F,
-    ) -> Result<(Self, Vec<Entry>, RecoveryReport), (LogError, F)> {
+    ) -> Result<(Self, Vec<Entry>, RecoveryReport), (LedgerError, F)> {
         // What the device shows now is what recovery builds on: make it
         // durable first, so no later crash can take back what was found.
         if let Err(error) = flash.sync() {
@@ -152,7 +154,7 @@ impl<F: Flash> Log<F> {
                 Ok(recovered) => recovered,
                 Err(error) => return Err((error.into(), flash)),
             };
-        let log = Log {
+        let log = Ledger {
             flash,
             alloc,
             anchor: found.anchor,
@@ -164,9 +166,9 @@ impl<F: Flash> Log<F> {
         Ok((log, entries, report))
     }
 
-    fn check(&self) -> Result<(), LogError> {
+    fn check(&self) -> Result<(), LedgerError> {
         if self.poisoned {
-            Err(LogError::Poisoned)
+            Err(LedgerError::Poisoned)
         } else {
             Ok(())
         }
@@ -175,19 +177,19 @@ impl<F: Flash> Log<F> {
     /// Runs `op`, poisoning the log on any error but `Full`.
     fn guarded<T>(
         &mut self,
-        op: impl FnOnce(&mut Self) -> Result<T, LogError>,
-    ) -> Result<T, LogError> {
+        op: impl FnOnce(&mut Self) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
         self.check()?;
         let result = op(self);
         if let Err(error) = &result {
-            self.poisoned = !matches!(error, LogError::Full { .. });
+            self.poisoned = !matches!(error, LedgerError::Full { .. });
         }
         result
     }
 
     /// Appends an entry (durable at the next successful flush).
-    /// Returns the entry's position in the journal (see [`Log::read_entry`]).
-    pub fn append(&mut self, entry: &Entry) -> Result<u64, LogError> {
+    /// Returns the entry's position in the journal (see [`Ledger::read_entry`]).
+    pub fn append(&mut self, entry: &Entry) -> Result<u64, LedgerError> {
         self.guarded(|log| Ok(log.journal.append(&mut log.flash, &mut log.alloc, entry)?))
     }
 
@@ -198,7 +200,7 @@ impl<F: Flash> Log<F> {
 
     /// Makes every appended entry durable; a block retired since the last
     /// commit is recorded by one, so no reopen hands it out again.
-    pub fn flush(&mut self) -> Result<(), LogError> {
+    pub fn flush(&mut self) -> Result<(), LedgerError> {
         self.guarded(|log| {
             log.journal.flush(&mut log.flash, &mut log.alloc)?;
             let retired = log.alloc.bad_blocks().len() != log.record.bad_blocks.len();
@@ -215,7 +217,7 @@ impl<F: Flash> Log<F> {
     /// is on flash (see [`Journal::commit_tail`]): called after an open,
     /// before anything is served. A journal with no page left keeps it for
     /// the next flush.
-    pub fn commit_tail(&mut self) -> Result<(), LogError> {
+    pub fn commit_tail(&mut self) -> Result<(), LedgerError> {
         self.guarded(
             |log| match log.journal.commit_tail(&mut log.flash, &mut log.alloc) {
                 Err(JournalError::Full { .. }) => Ok(()),
@@ -226,14 +228,14 @@ impl<F: Flash> Log<F> {
 
     /// Copies `live` into a fresh journal region and switches to it;
     /// returns each entry's new position.
-    pub fn pack(&mut self, live: &[Entry]) -> Result<Vec<u64>, LogError> {
+    pub fn pack(&mut self, live: &[Entry]) -> Result<Vec<u64>, LedgerError> {
         let incarnations = self.record.incarnations.clone();
         self.replace_journal(live, incarnations)
     }
 
     /// Starts an empty journal in a fresh region (a new generation).
     #[cfg(feature = "testing")]
-    pub fn recycle(&mut self) -> Result<(), LogError> {
+    pub fn recycle(&mut self) -> Result<(), LedgerError> {
         let incarnations = self.record.incarnations.clone();
         self.replace_journal(&[], incarnations).map(|_| ())
     }
@@ -254,11 +256,13 @@ impl<F: Flash> Log<F> {
         &mut self,
         live: &[Entry],
         incarnations: Vec<Region>,
-    ) -> Result<Vec<u64>, LogError> {
+    ) -> Result<Vec<u64>, LedgerError> {
         self.check()?;
         let (journal, positions) = match self.write_journal(live) {
             Ok(written) => written,
-            Err(error @ (LogError::Full { .. } | LogError::OutOfBlocks(_))) => return Err(error),
+            Err(error @ (LedgerError::Full { .. } | LedgerError::OutOfBlocks(_))) => {
+                return Err(error)
+            }
             Err(error) => {
                 self.poisoned = true;
                 return Err(error);
@@ -277,7 +281,7 @@ impl<F: Flash> Log<F> {
     /// A fresh journal region holding `live`, flushed. A region whose
     /// blocks failed under the writes (retired) is given up for another,
     /// at most [`REGION_ATTEMPTS_MAX`] times; `Full` if `live` does not fit.
-    fn write_journal(&mut self, live: &[Entry]) -> Result<(Journal, Vec<u64>), LogError> {
+    fn write_journal(&mut self, live: &[Entry]) -> Result<(Journal, Vec<u64>), LedgerError> {
         let blocks = self.record.journal.blocks.len() as u32;
         let mut last_error = None;
         for _ in 0..REGION_ATTEMPTS_MAX {
@@ -310,7 +314,7 @@ impl<F: Flash> Log<F> {
 
     /// Commits an anchor record naming `journal` and `incarnations`, then
     /// releases every block the previous record named and this one does not.
-    fn commit(&mut self, journal: Region, incarnations: Vec<Region>) -> Result<(), LogError> {
+    fn commit(&mut self, journal: Region, incarnations: Vec<Region>) -> Result<(), LedgerError> {
         // The record in force changes only once the new one is durable: a
         // failed commit leaves it naming what is on flash.
         if self.salvaging {
@@ -352,7 +356,7 @@ impl<F: Flash> Log<F> {
     /// Commits an anchor naming the current journal and `incarnations`
     /// (one incarnation swapped for its copy, say); frees the blocks no
     /// longer named.
-    pub fn commit_incarnations(&mut self, incarnations: Vec<Region>) -> Result<(), LogError> {
+    pub fn commit_incarnations(&mut self, incarnations: Vec<Region>) -> Result<(), LedgerError> {
         self.guarded(|log| {
             let journal = log.record.journal.clone();
             log.commit(journal, incarnations)
@@ -363,7 +367,7 @@ impl<F: Flash> Log<F> {
     /// counted since, even after a failure (what a store going read-only
     /// leaves for the next open). The record's regions are the ones in
     /// force, so this is safe whatever failed.
-    pub fn record_wear(&mut self) -> Result<(), LogError> {
+    pub fn record_wear(&mut self) -> Result<(), LedgerError> {
         let (journal, incarnations) = (
             self.record.journal.clone(),
             self.record.incarnations.clone(),
@@ -399,7 +403,7 @@ impl<F: Flash> Log<F> {
     }
 
     /// Commits the record in force again (a scrub of the anchor).
-    pub fn recommit(&mut self) -> Result<(), LogError> {
+    pub fn recommit(&mut self) -> Result<(), LedgerError> {
         let incarnations = self.record.incarnations.clone();
         self.commit_incarnations(incarnations)
     }
@@ -471,18 +475,18 @@ impl<F: Flash> Log<F> {
     pub fn check_journal_pages(
         &mut self,
         sequences: std::ops::Range<u64>,
-    ) -> Result<(u32, u64), LogError> {
+    ) -> Result<(u32, u64), LedgerError> {
         Ok(self.journal.check_pages(&mut self.flash, sequences)?)
     }
 
     /// Reads the anchor's lanes back as a scrub does (see
     /// [`Anchor::check_pages`]): the most bits corrected, the pages read.
-    pub fn check_anchor_pages(&mut self) -> Result<(u32, u64), LogError> {
+    pub fn check_anchor_pages(&mut self) -> Result<(u32, u64), LedgerError> {
         Ok(self.anchor.check_pages(&mut self.flash)?)
     }
 
     /// The entry at `position` of the current journal (RAM page or flash).
-    pub fn read_entry(&mut self, position: u64) -> Result<Entry, LogError> {
+    pub fn read_entry(&mut self, position: u64) -> Result<Entry, LedgerError> {
         Ok(self.journal.read_entry(&mut self.flash, position)?)
     }
 
