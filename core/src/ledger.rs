@@ -8,7 +8,7 @@
 //! appended entries that holds every entry appended before the last
 //! successful `flush`; `pack`, `recycle` and `replace_journal` switch regions
 //! atomically through one anchor commit (a crash leaves the old state or the
-//! new one, whole). After any error but `Full`, the log refuses further work
+//! new one, whole). After any error but `Full`, the ledger refuses further work
 //! (`Poisoned`): drop it and `open` the device again.
 
 use crate::alloc::{Allocator, OutOfBlocks};
@@ -174,7 +174,7 @@ impl<F: Flash> Ledger<F> {
         }
     }
 
-    /// Runs `op`, poisoning the log on any error but `Full`.
+    /// Runs `op`, poisoning the ledger on any error but `Full`.
     fn guarded<T>(
         &mut self,
         op: impl FnOnce(&mut Self) -> Result<T, LedgerError>,
@@ -251,7 +251,7 @@ impl<F: Flash> Ledger<F> {
     /// Writes `live` to a new journal region and commits an anchor naming it
     /// and `incarnations`; then frees every block no longer named. `Full` if
     /// `live` does not fit, `OutOfBlocks` if no region could be had: nothing
-    /// the record names changed then, and the log stays usable.
+    /// the record names changed then, and the ledger stays usable.
     pub fn replace_journal(
         &mut self,
         live: &[Entry],
