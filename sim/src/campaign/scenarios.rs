@@ -20,7 +20,7 @@ use crate::nand::{Device, SimFlash};
 const DAY_NS: u64 = 86_400_000_000_000;
 
 /// Most days a retention scenario simulates: a century.
-pub const DAYS_MAX: u64 = 36_500;
+pub(crate) const DAYS_MAX: u64 = 36_500;
 
 /// A retention scenario: a store filled once on a worn part, then left to
 /// age, a background scrub step run every `step_days`.

@@ -27,7 +27,7 @@ use crate::nand::{pairing_name, Device, FaultRates};
 use crate::CrashMode;
 
 /// Most bytes a drawn device holds (data areas): 2 runs a core stay small.
-pub const DEVICE_BYTES_MAX: u64 = 16 << 20;
+pub(crate) const DEVICE_BYTES_MAX: u64 = 16 << 20;
 /// Fewest and most erase blocks a drawn device has.
 const BLOCKS_MIN: u32 = 24;
 const BLOCKS_MAX: u32 = 512;
@@ -311,7 +311,7 @@ pub struct SwarmSummary {
 
 /// The kind of a failure, from its message: the promise it broke or the
 /// loss it found.
-pub fn failure_kind(message: &str) -> String {
+pub(crate) fn failure_kind(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("promise broken: ") {
         return rest.split(':').next().unwrap_or(rest).to_string();
     }

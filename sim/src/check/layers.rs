@@ -18,23 +18,23 @@ use crate::check::digest::{Digest, HashMap};
 use crate::nand::SimFlash;
 
 /// An incarnation's identity: its generation and each block with its stamp.
-pub type LayerKey = (u64, Vec<(u32, u64)>);
+pub(crate) type LayerKey = (u64, Vec<(u32, u64)>);
 
 /// One incarnation's contents, tombstones included.
-pub type Layer = HashMap<Hash, Value>;
+pub(crate) type Layer = HashMap<Hash, Value>;
 
 /// The merged view of a list of incarnations: each hash's value in the
 /// newest one holding it (and that one's generation), and the digest of
 /// the live ones.
 #[derive(Clone, Debug, Default)]
-pub struct Merged {
+pub(crate) struct Merged {
     pub map: HashMap<Hash, (Value, u64)>,
     pub digest: Digest,
 }
 
 /// A read of the store that failed: what was read, and the store's error.
 #[derive(Debug)]
-pub struct ReadError {
+pub(crate) struct ReadError {
     pub what: String,
     pub error: StoreError,
 }
@@ -93,7 +93,7 @@ impl Layers {
 
     /// The contents of the store's `index`-th incarnation, whose key is
     /// `key`: from the cache, or read from flash once.
-    pub fn layer(
+    pub(crate) fn layer(
         &self,
         store: &mut Store<SimFlash>,
         index: usize,
@@ -118,7 +118,7 @@ impl Layers {
     }
 
     /// The merged view of the store's incarnations, whose keys are `keys`.
-    pub fn merged(
+    pub(crate) fn merged(
         &self,
         store: &mut Store<SimFlash>,
         keys: &[LayerKey],
@@ -130,7 +130,7 @@ impl Layers {
     /// (with their contents): when the new list is the old one with some
     /// newer in front and some of the oldest gone, the view is derived from
     /// the old one's instead of merging every incarnation again.
-    pub fn merged_after(
+    pub(crate) fn merged_after(
         &self,
         store: &mut Store<SimFlash>,
         keys: &[LayerKey],
@@ -175,7 +175,7 @@ impl Layers {
 
     /// The digest of everything the store holds: its incarnations merged,
     /// then its log store over them.
-    pub fn store_digest(&self, store: &mut Store<SimFlash>) -> Result<Digest, ReadError> {
+    pub(crate) fn store_digest(&self, store: &mut Store<SimFlash>) -> Result<Digest, ReadError> {
         let keys = Layers::keys(store);
         let merged = self.merged(store, &keys)?;
         let log = store.log_contents().map_err(|error| ReadError {

@@ -108,7 +108,7 @@ pub fn info_of(info: u64) -> Info {
 }
 
 /// Working-set size of `churn`.
-pub const CHURN_KEYS: u64 = 64;
+pub(crate) const CHURN_KEYS: u64 = 64;
 
 /// `ops` steps of `kind` from `seed`, with a flush after every 1 to 32.
 pub fn generate(kind: WorkloadKind, seed: u64, ops: usize) -> Vec<Step> {

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::nand::{Device, SimConfig, SimFlash};
 
 /// Deepest directory nesting walked.
-pub const DEPTH_MAX: usize = 64;
+pub(crate) const DEPTH_MAX: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IngestConfig {
@@ -191,7 +191,11 @@ fn cluster_hashes(path: &Path, cluster_bytes: usize) -> std::io::Result<(Vec<Has
 /// lanes and spare ([`logstore::BlockBudget`]), `bad` bad blocks and 5% for
 /// a part's factory marks: a store of more incarnations than the device
 /// holds gets a larger device, not a refusal.
-pub fn fitted(geometry: Geometry, store: &StoreConfig, bad: usize) -> Result<Geometry, String> {
+pub(crate) fn fitted(
+    geometry: Geometry,
+    store: &StoreConfig,
+    bad: usize,
+) -> Result<Geometry, String> {
     let budget = store.block_budget(geometry).map_err(|e| e.to_string())?;
     let needed = u64::from(budget.needed()) + bad as u64;
     let blocks = u64::from(geometry.blocks).max(needed + needed.div_ceil(20));

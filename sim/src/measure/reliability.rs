@@ -90,7 +90,7 @@ pub fn losses(config: &CheckConfig, x: f64, seeds: u64, ops: usize) -> LossPoint
 
 /// A constant raw bit error rate: every read of every page, whatever its
 /// wear or age.
-pub fn constant_rber(rber: f64) -> ErrorModel {
+pub(crate) fn constant_rber(rber: f64) -> ErrorModel {
     ErrorModel {
         rber_fresh: rber,
         rber_worn: rber,

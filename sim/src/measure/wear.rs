@@ -19,7 +19,7 @@ use crate::nand::{Device, SimFlash, WearOut};
 
 /// Bytes a journal entry for an insert takes (tag, hash, info): what write
 /// amplification is measured against.
-pub const INSERT_ENTRY_BYTES: u64 = ENTRY_BYTES as u64;
+pub(crate) const INSERT_ENTRY_BYTES: u64 = ENTRY_BYTES as u64;
 
 /// Pages the background scrub step reads, every [`SCRUB_EVERY_OPS`] inserts
 /// on a part with bit errors.
@@ -52,7 +52,7 @@ pub struct WearConfig {
 
 /// Most inserts a run to the end of life attempts: a device that never
 /// wears out (or an index that never stops) ends there.
-pub const EOL_OPS_MAX: u64 = 1 << 32;
+pub(crate) const EOL_OPS_MAX: u64 = 1 << 32;
 
 impl WearConfig {
     /// A 1 MiB device (512-byte pages, 16 a block, 128 blocks) holding a

@@ -93,7 +93,7 @@ pub struct SwarmWearSummary {
 /// that its end of life may come before its blocks wear: the first blocks
 /// to fail (the weakest of the endurance spread) take its whole margin.
 /// Excused when the margin is under a tenth of the usable blocks.
-pub fn too_few_usable(usable: u32, needed: u32) -> Option<String> {
+pub(crate) fn too_few_usable(usable: u32, needed: u32) -> Option<String> {
     let margin = usable.saturating_sub(needed);
     (margin * 10 < usable).then(|| {
         format!("{usable} usable blocks, {needed} needed: a margin of {margin} (under a tenth)")

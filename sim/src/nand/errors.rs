@@ -17,10 +17,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Nanoseconds in a year, for retention rates.
-pub const YEAR_NS: f64 = 365.25 * 86_400.0 * 1e9;
+pub(crate) const YEAR_NS: f64 = 365.25 * 86_400.0 * 1e9;
 
 /// Most bits one read flips: past it a page is garbage anyway.
-pub const FLIPS_MAX: usize = 4_096;
+pub(crate) const FLIPS_MAX: usize = 4_096;
 
 /// How the raw bit error rate grows. All rates are per bit; all zero (the
 /// default) means no bit errors at all.
@@ -108,7 +108,7 @@ pub const CODEWORD_FAILURE_TARGET: f64 = 1e-12;
 
 /// The chance that a codeword of `bits` bits at RBER `rber` has more than
 /// `t` errors (Poisson tail; bounded work: `t` + 1 terms).
-pub fn codeword_failure(rber: f64, bits: u32, t: u32) -> f64 {
+pub(crate) fn codeword_failure(rber: f64, bits: u32, t: u32) -> f64 {
     let mean = rber * f64::from(bits);
     let mut term = (-mean).exp();
     let mut within = 0.0;
@@ -159,7 +159,7 @@ impl WeakBits {
 
 /// The identity of a page's weak bits: the device seed, the page and how
 /// many times its block was erased (a new program, new cells' charges).
-pub fn page_seed(device_seed: u64, page_index: u64, erase_count: u32) -> u64 {
+pub(crate) fn page_seed(device_seed: u64, page_index: u64, erase_count: u32) -> u64 {
     let mut mix = WeakBits::new(device_seed ^ page_index.rotate_left(17));
     let first = mix.next();
     first ^ u64::from(erase_count).wrapping_mul(0xD6E8_FEB8_6659_FD93)
@@ -170,7 +170,7 @@ pub fn page_seed(device_seed: u64, page_index: u64, erase_count: u32) -> u64 {
 /// statistics of the page's bits (exponential spacings), so the count is
 /// binomial in expectation and grows monotonically with `rber`. Returns the
 /// bits flipped.
-pub fn flip_weak_bits(page: &mut [u8], seed: u64, rber: f64) -> u32 {
+pub(crate) fn flip_weak_bits(page: &mut [u8], seed: u64, rber: f64) -> u32 {
     let bits = page.len() as f64 * 8.0;
     let mut weak = WeakBits::new(seed);
     let mut threshold = 0.0;
@@ -191,7 +191,7 @@ pub fn flip_weak_bits(page: &mut [u8], seed: u64, rber: f64) -> u32 {
 
 /// Flips a binomial number of random bits of `page` at rate `rber`, drawn
 /// from `rng`: transient read noise. Returns the bits flipped.
-pub fn flip_noise(page: &mut [u8], rng: &mut ChaCha8Rng, rber: f64) -> u32 {
+pub(crate) fn flip_noise(page: &mut [u8], rng: &mut ChaCha8Rng, rber: f64) -> u32 {
     if rber <= 0.0 {
         return 0;
     }
@@ -201,7 +201,7 @@ pub fn flip_noise(page: &mut [u8], rng: &mut ChaCha8Rng, rber: f64) -> u32 {
 
 /// Each block's endurance, spread as real parts spread: most within ±15%
 /// of `cycles` (log-normal), one in a hundred weak, dying at 30 to 60%.
-pub fn spread_endurance(cycles: u32, blocks: u32, seed: u64) -> Vec<u32> {
+pub(crate) fn spread_endurance(cycles: u32, blocks: u32, seed: u64) -> Vec<u32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00E0_DA2C_E5EE_D000);
     (0..blocks)
         .map(|_| {

@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 /// One line of a chart.
-pub struct Series {
+pub(crate) struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
     /// Dashed reference lines (limits) are drawn thin and without markers.
@@ -16,7 +16,7 @@ pub struct Series {
 }
 
 /// What a line chart shows.
-pub struct LineChart<'a> {
+pub(crate) struct LineChart<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
     pub y_label: &'a str,
@@ -62,7 +62,7 @@ fn x_bounds(chart: &LineChart<'_>) -> (f64, f64) {
 }
 
 /// Draws `chart` into `path` as SVG.
-pub fn line_chart(path: &Path, chart: &LineChart<'_>) -> Result<(), String> {
+pub(crate) fn line_chart(path: &Path, chart: &LineChart<'_>) -> Result<(), String> {
     draw_lines(path, chart).map_err(|e| format!("drawing {}: {e}", path.display()))
 }
 
@@ -133,7 +133,7 @@ where
 }
 
 /// A bar chart of `(x, count)` pairs, e.g. blocks per erase count.
-pub fn bar_chart(
+pub(crate) fn bar_chart(
     path: &Path,
     title: &str,
     x_label: &str,

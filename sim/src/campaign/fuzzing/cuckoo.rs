@@ -12,11 +12,11 @@ use super::decode;
 use super::ops::{bucket_slots, PolicyChoice};
 
 /// Most operations one `cuckoo` input runs.
-pub const CUCKOO_OPS_MAX: usize = 512;
+pub(crate) const CUCKOO_OPS_MAX: usize = 512;
 
 /// A `cuckoo` input: a small table and operations on adversarial keys.
 #[derive(Arbitrary, Clone, Debug)]
-pub struct CuckooInput {
+pub(crate) struct CuckooInput {
     /// 2, 4 or 8 slots a bucket.
     pub bucket_slots: u8,
     /// Order 0..=4.
@@ -29,7 +29,7 @@ pub struct CuckooInput {
 /// A key whose first two words (h1, h2 before masking) come from a tiny
 /// set, so many keys share buckets; `same` forces h2 == h1.
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub struct KeyChoice {
+pub(crate) struct KeyChoice {
     pub w1: u8,
     pub w2: u8,
     pub same: bool,
@@ -53,7 +53,7 @@ impl KeyChoice {
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub enum CuckooOp {
+pub(crate) enum CuckooOp {
     Insert { key: KeyChoice, value: u16 },
     Remove { key: KeyChoice },
     Get { key: KeyChoice },

@@ -3,18 +3,18 @@
 
 use logstore::testing::format::reseal;
 use logstore::testing::Ledger;
-use logstore::{Geometry, Hash, Info, Store, StoreConfig};
+use logstore::{Geometry, Hash, Info, Store};
 
 use crate::nand::{SimConfig, SimFlash};
 
 /// The device of the `image` target: 256-byte pages, 8 a block, 16 blocks.
-pub fn image_geometry() -> Geometry {
+pub(crate) fn image_geometry() -> Geometry {
     Geometry::new(256, 8, 16).expect("valid geometry")
 }
 
 /// Bytes of an `image` input's device: shorter inputs are padded with 0xFF
 /// (erased), longer ones truncated.
-pub const IMAGE_BYTES: usize = 256 * 8 * 16;
+pub(crate) const IMAGE_BYTES: usize = 256 * 8 * 16;
 
 /// The input as a whole device image.
 pub fn image_bytes(data: &[u8]) -> Vec<u8> {
@@ -95,13 +95,14 @@ pub(super) fn check_image(image: &[u8], geometry: Geometry) {
 /// Images of real stores on the `image` device, trailing erased bytes
 /// trimmed: seeds for `corpus/image/`. Each is a store after `ops` steps
 /// (some with a freeze, some with deletes and a pack) and a flush.
-pub fn image_seeds() -> Vec<Vec<u8>> {
+#[cfg(test)]
+pub(crate) fn image_seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     for (order, slots, journal_blocks, keys) in
         [(2, 4, 1, 3u64), (2, 4, 1, 40), (3, 2, 2, 30), (2, 2, 1, 60)]
     {
         let flash = SimFlash::new(SimConfig::new(image_geometry()), 1).expect("device");
-        let mut config = StoreConfig::new(order, journal_blocks);
+        let mut config = logstore::StoreConfig::new(order, journal_blocks);
         config.bucket_slots = slots;
         config.incarnations_max = 2;
         config.evict_oldest = true;

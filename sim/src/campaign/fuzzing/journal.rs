@@ -5,7 +5,7 @@ use logstore::testing::format::{seal_page, seal_record, Page};
 use logstore::testing::AnchorRecord;
 
 /// Bytes of the page the `journal` target decodes.
-pub const JOURNAL_PAGE_BYTES: usize = 256;
+pub(crate) const JOURNAL_PAGE_BYTES: usize = 256;
 
 /// Target `journal`: the input as a journal page (padded with 0xFF or
 /// truncated), as it is and with its CRC fixed, through `Page::decode`; a

@@ -20,7 +20,7 @@ pub use ops::*;
 use arbitrary::{Arbitrary, Unstructured};
 
 /// A target's body: the input bytes in, a panic on a finding.
-pub type Body = fn(&[u8]);
+pub(crate) type Body = fn(&[u8]);
 
 /// The targets, by name: the `fuzz/fuzz_targets/<name>.rs` files and the
 /// `corpus/<name>/` folders.

@@ -11,22 +11,22 @@ use crate::nand::{CrashMode, Device, FaultRates};
 use super::decode;
 
 /// Most steps one `ops` input runs.
-pub const OPS_STEPS_MAX: usize = 256;
+pub(crate) const OPS_STEPS_MAX: usize = 256;
 /// Keys of the `ops` target: a small space, so overwrites and deletes hit.
-pub const OPS_KEYS: u64 = 40;
+pub(crate) const OPS_KEYS: u64 = 40;
 
 /// An `ops` input: a small store configuration (the part, and the pairing
 /// it declares and follows, by the device seed), device faults and a
 /// sequence of steps, run against the model by [`crate::check::run`].
 #[derive(Arbitrary, Clone, Debug)]
-pub struct OpsInput {
+pub(crate) struct OpsInput {
     pub config: OpsConfig,
     pub faults: Option<OpsFaults>,
     pub steps: Vec<OpStep>,
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub struct OpsConfig {
+pub(crate) struct OpsConfig {
     /// 2, 4 or 8 slots a bucket.
     pub bucket_slots: u8,
     /// Order 2..=5.
@@ -47,14 +47,14 @@ pub struct OpsConfig {
 
 /// Program and erase failure rates, in 1/1024 per operation, at most 31/1024.
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub struct OpsFaults {
+pub(crate) struct OpsFaults {
     pub program_fail: u8,
     pub erase_fail: u8,
 }
 
 /// A cuckoo insert policy with small bounds.
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub enum PolicyChoice {
+pub(crate) enum PolicyChoice {
     /// At most 63 kicks, 7 retries.
     RandomWalk { max_kicks: u8, retries: u8 },
     /// Depth at most 7.
@@ -81,7 +81,7 @@ impl PolicyChoice {
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub enum OpStep {
+pub(crate) enum OpStep {
     Insert {
         key: u8,
         info: u16,
@@ -102,7 +102,7 @@ pub enum OpStep {
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub enum ModeChoice {
+pub(crate) enum ModeChoice {
     DropUnsynced,
     Reorder,
     Torn,
