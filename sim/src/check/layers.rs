@@ -3,7 +3,7 @@
 //! (its generation and its blocks' stamps, unique in the process), and the
 //! merged view of a list of incarnations with its digest.
 //!
-//! Promises: the digest of a store ([`Layers::store_digest`]) costs a read
+//! Promises: the digest of a store (`Layers::store_digest`) costs a read
 //! of its log store plus, for a list of incarnations never seen before, one
 //! merge; so checking a crash point does not grow with the store's size.
 //! The cache is shared by every snapshot of a run (and every branch of a

@@ -41,7 +41,7 @@ pub struct WearConfig {
     pub device: Option<Device>,
     pub wear_out: WearOut,
     /// Go on past `ops` until the store goes read-only (at most
-    /// [`EOL_OPS_MAX`] inserts).
+    /// `EOL_OPS_MAX` inserts).
     pub until_end_of_life: bool,
     /// Blocks marked bad at manufacture.
     pub bad_blocks: Vec<u32>,
