@@ -46,7 +46,7 @@ pub fn swarm_wear(seed: u64, ops: u64, until_end_of_life: bool) -> WearConfig {
 }
 
 /// The lowest share of rated endurance (mean over usable blocks) a run to
-/// the end of life must reach, unless [`too_few_usable`] excuses it.
+/// the end of life must reach, unless `too_few_usable` excuses it.
 pub const END_OF_LIFE_ENDURANCE_MIN: f64 = 0.9;
 
 /// One drawn wear run, as a swarm wear campaign reports it.

@@ -11,7 +11,7 @@
 //! exactly the weakest fail, so a page's errors only grow as it ages and a
 //! re-read sees them again; a small transient part (read noise) is drawn
 //! afresh at every read from the device's generator. Work per read is
-//! proportional to the errors injected, bounded by [`FLIPS_MAX`].
+//! proportional to the errors injected, bounded by `FLIPS_MAX`.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
