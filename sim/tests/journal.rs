@@ -1035,3 +1035,49 @@ fn a_log_whose_flush_failed_refuses_everything_until_reopened() {
     assert_eq!(entries.first(), Some(&entry(0)));
     assert!(!entries.contains(&entry(2)) && !entries.contains(&entry(3)));
 }
+
+/// The pages a pack of given entries would fill are counted as the journal
+/// fills them: an entry that exactly fills what is left of a page stays on
+/// that page. On 1 KiB pages, 12 inserts and 12 tombstones fill a page to
+/// the byte; a region of 8 pages takes 5 such pages (then the flush's copy
+/// and a page for the next entry and its copy), not 5 and one entry.
+#[test]
+fn a_pack_estimate_counts_pages_filled_to_the_byte() {
+    let geometry = Geometry::new(1024, 16, 64).unwrap();
+    let mut flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+    let ledger = Ledger::create(&mut flash, 1, vec![]).unwrap();
+    let journal = ledger.journal();
+    let page: Vec<Entry> = (0..12u64)
+        .map(entry_insert)
+        .chain((0..12u64).map(|i| Entry::Tombstone {
+            hash: *entry_insert(100 + i).hash(),
+        }))
+        .collect();
+    assert_eq!(
+        page.iter().map(Entry::encoded_bytes).sum::<usize>(),
+        1024 - JOURNAL_HEADER_BYTES
+    );
+    let pages = |n: usize| {
+        page.iter()
+            .cycle()
+            .take(n * page.len())
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    assert!(journal.would_take_more_after(&pages(5)));
+    let mut over = pages(5);
+    over.push(entry_insert(999));
+    assert!(!journal.would_take_more_after(&over));
+}
+
+fn entry_insert(i: u64) -> Entry {
+    let mut hash = [0u8; 32];
+    ChaCha8Rng::seed_from_u64(i).fill(&mut hash);
+    Entry::Hash {
+        hash,
+        info: Info {
+            physical_sector: i,
+            first_logical_sector: i,
+        },
+    }
+}
