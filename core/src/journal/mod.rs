@@ -244,7 +244,8 @@ impl Journal {
             }
             bytes += entry.encoded_bytes();
         }
-        pages += u64::from(bytes > 0);
+        // The page being filled counts once it holds an entry.
+        pages += u64::from(!entries.is_empty());
         pages + 3 <= self.region_pages()
     }
 
