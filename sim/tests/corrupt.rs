@@ -100,3 +100,24 @@ fn a_stale_lane_posing_as_the_newest_never_rolls_back() {
     );
     assert!(summary.singles.named > 0, "{summary:?}");
 }
+
+/// Once the store has frozen, a filter page and a bucket page of one
+/// incarnation are placed together too (the case the never-silent issue
+/// found by hand): kept or named, never silent, never the store.
+#[test]
+fn a_filter_page_and_a_bucket_page_lost_together_are_placed_and_named() {
+    let plan = CorruptPlan {
+        singles: false,
+        recovery_cuts: false,
+        ..CorruptPlan::new(Some(Device::Mlc), 0)
+    };
+    let summary = corrupt(&plan, &|_| {}).unwrap();
+    assert!(summary.filter_bucket_pairs > 0, "{summary:?}");
+    assert_eq!(
+        (summary.silent, summary.store_lost),
+        (0, 0),
+        "{:?}",
+        summary.failures
+    );
+    assert!(summary.pairs.named > 0, "{summary:?}");
+}

@@ -12,7 +12,8 @@
 //! no wrong answer), **silent** (some answer wrong: a value lost,
 //! reverted or resurrected) or **store lost** (the open fails otherwise).
 //! Then every pair of the pages the store depends on most (the anchor's
-//! lanes, the journal's last pages, the incarnations' filter pages), and a
+//! lanes, the journal's last pages, the incarnations' filter pages and a
+//! few of their bucket pages), and a
 //! power cut at every mutating operation of the recovery after each
 //! single fault of the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
 //! never silent, never the store; two anchor pages, never a rollback.
@@ -44,6 +45,8 @@ pub const FLUSHES_MAX: u32 = 1_000;
 /// The faults placed on pairs: unreadable, and another page's bytes (which
 /// may look like a newer record, or the wrong page of the right chain).
 const PAIR_FAULTS: [Fault; 3] = [Fault::PastEcc, Fault::Misdirected, Fault::Garbled];
+/// Bucket pages of each incarnation among the pages paired, about.
+const BUCKET_PAGES_PAIRED: usize = 3;
 /// Silent cases kept for the summary (each with its replay).
 const SILENT_SHOWN_MAX: usize = 10;
 
@@ -149,6 +152,8 @@ pub struct CorruptSummary {
     pub singles: Tally,
     /// Pairs with at least one page outside the journal.
     pub pairs: Tally,
+    /// Of the pairs, a filter page and a bucket page of an incarnation.
+    pub filter_bucket_pairs: u64,
     /// Pairs of two journal pages (not in `silent`: see the module doc).
     pub journal_pairs: Tally,
     pub recovery_cuts: Tally,
@@ -393,7 +398,7 @@ fn salvage_wrong(device: SimFlash, model: &Model) -> u64 {
 
 /// The pages the store depends on most, each with its role: the anchor's
 /// lanes, the journal's last programmed pages, the incarnations' filter
-/// pages.
+/// pages and a few of their bucket pages.
 fn critical_pages(flash: &SimFlash) -> Vec<(PageAddr, &'static str)> {
     const JOURNAL_LAST: usize = 4;
     let Ok((store, _)) = Store::open(flash.clone()) else {
@@ -427,14 +432,24 @@ fn critical_pages(flash: &SimFlash) -> Vec<(PageAddr, &'static str)> {
     );
     for region in store.incarnation_regions() {
         let filter_magic = 0x4C53_4631u32.to_le_bytes();
+        let (filters, buckets): (Vec<PageAddr>, Vec<PageAddr>) = region
+            .blocks
+            .iter()
+            .copied()
+            .flat_map(programmed)
+            .partition(|&page| flash.raw_page(page)[..4] == filter_magic);
+        pages.extend(filters.into_iter().map(|p| (p, "filter")));
+        // A few bucket pages of each incarnation (its first, its last and
+        // two between), so a filter page and a bucket page are lost
+        // together too.
+        let step = (buckets.len() / BUCKET_PAGES_PAIRED).max(1);
         pages.extend(
-            region
-                .blocks
+            buckets
                 .iter()
-                .copied()
-                .flat_map(programmed)
-                .filter(|&page| flash.raw_page(page)[..4] == filter_magic)
-                .map(|p| (p, "filter")),
+                .step_by(step)
+                .chain(buckets.last())
+                .take(BUCKET_PAGES_PAIRED + 1)
+                .map(|&p| (p, "bucket")),
         );
     }
     pages.sort_unstable_by_key(|(p, _)| (p.block.0, p.page));
@@ -456,7 +471,7 @@ fn place_pairs(
         .flat_map(|(i, &a)| critical[i + 1..].iter().map(move |&b| (a, b)))
         .flat_map(|pair| PAIR_FAULTS.map(|fault| (pair, fault)))
         .collect();
-    let results: Vec<(bool, Tally, Option<String>)> = pairs
+    let results: Vec<(bool, bool, Tally, Option<String>)> = pairs
         .par_iter()
         .filter_map(|&(((a, role_a), (b, role_b)), fault)| {
             let mut device = snapshot.clone();
@@ -469,12 +484,16 @@ fn place_pairs(
                 _ => None,
             };
             let journal_only = role_a == "journal" && role_b == "journal";
+            let filter_bucket = [role_a, role_b] == ["filter", "bucket"]
+                || [role_a, role_b] == ["bucket", "filter"];
             let mut tally = Tally::default();
             tally.add(outcome);
-            Some((journal_only, tally, failure.filter(|_| !journal_only)))
+            let failure = failure.filter(|_| !journal_only);
+            Some((journal_only, filter_bucket, tally, failure))
         })
         .collect();
-    for (journal_only, tally, failure) in results {
+    for (journal_only, filter_bucket, tally, failure) in results {
+        summary.filter_bucket_pairs += u64::from(filter_bucket);
         match journal_only {
             true => summary.journal_pairs.merge(tally),
             false => summary.pairs.merge(tally),
