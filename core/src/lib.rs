@@ -87,6 +87,7 @@ pub mod testing {
     pub use crate::cuckoo::compact::{CompactError, CompactTable, Resolve};
     pub use crate::cuckoo::config::{h1, h2, CuckooConfig, COMPACT_SLOT_BITS};
     pub use crate::cuckoo::full::CuckooTable;
+    pub use crate::ecc::bch::{Bch, BchError, Uncorrectable};
     pub use crate::ecc::Media;
     pub use crate::filter::HashFilter;
     pub use crate::flash::{BlockState, PageStates, ERASED};

@@ -1,7 +1,7 @@
 //! A systematic, shortened binary BCH code over GF(2^m), as NAND ECC engines use.
 //!
 //! This module owns the code's tables (the field GF(2^m), the generator
-//! polynomial's byte-wise remainder table) and the two operations on a page:
+//! polynomial's remainder tables) and the two operations on a page:
 //! [`Bch::encode`] computes the parity of the data, [`Bch::decode`] corrects up
 //! to `strength` (t) flipped bits anywhere in data and parity, or reports
 //! [`Uncorrectable`] and leaves both buffers exactly as they were.
@@ -19,8 +19,9 @@
 //!
 //! # Promises
 //!
-//! - Encoding is table-driven, a byte at a time; so is the first step of
-//!   decoding, and a clean codeword costs nothing more.
+//! - Encoding is table-driven, eight bytes at a time (eight tables of 256
+//!   remainders, "slicing by 8", as CRCs are computed); so is the first
+//!   step of decoding, and a clean codeword costs nothing more.
 //! - Decoding corrects any `k <= t` bit errors and returns `Ok(k)`. With more
 //!   errors it returns [`Uncorrectable`] (buffers untouched) or, rarely, a
 //!   miscorrection to another codeword at distance `<= t`.
@@ -31,6 +32,7 @@
 //! searches the locator's roots by a Chien search over the shortened codeword.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 /// Largest supported data size.
 const MAX_DATA_BYTES: usize = 4096;
@@ -54,10 +56,19 @@ const _: () = assert!(
 );
 /// Berlekamp–Massey writes locator coefficients up to index 3t - 1.
 const LOCATOR_LEN: usize = 3 * MAX_T + 1;
+/// Bytes the encoder consumes a step: one u64 word of the register.
+const SLICES: usize = 8;
+/// Codes [`Bch::shared`] keeps for the process; the oldest goes first.
+const SHARED_MAX: usize = 16;
+
+/// The codes built so far, shared by every [`Bch::shared`] caller: a code's
+/// tables take longer to build than thousands of pages take to check, and
+/// simulations open a device many times.
+static SHARED: Mutex<Vec<Arc<Bch>>> = Mutex::new(Vec::new());
 
 /// A BCH code protecting `data_bytes` of data with `strength` (t) correctable bit errors.
 #[derive(Clone)]
-pub(crate) struct Bch {
+pub struct Bch {
     data_bytes: usize,
     strength: u32,
     field: Field,
@@ -66,15 +77,19 @@ pub(crate) struct Bch {
     /// u64 words of the remainder register (`ceil(ecc_bits / 64)`).
     words: usize,
     /// Table row length: `words` rounded up to a power of two (the extra
-    /// words are zero), so that the encoder loop is specialized per size.
+    /// words are zero), so that the encoder loop is specialized per size
+    /// and its rows are whole vector registers.
     stride: usize,
-    /// `table[b * stride..][..words]` = `b(x) * x^ecc_bits mod g(x)`, left-aligned.
+    /// `SLICES` tables of 256 rows: row `b` of table `k` is
+    /// `b(x) * x^(8 * (SLICES - 1 - k)) * x^ecc_bits mod g(x)`, left-aligned,
+    /// at `table[(k * 256 + b) * stride..][..stride]`. Table `SLICES - 1`
+    /// is the byte-wise table.
     table: Vec<u64>,
 }
 
 /// The parameters admit no BCH code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum BchError {
+pub enum BchError {
     /// The parameters admit no code: data_bytes 0 or > 4096, strength 0 or > 128, or the codeword does not fit GF(2^m) for any m in 5..=16.
     #[error("no BCH code for {data_bytes} data bytes and {strength} correctable bits")]
     Unsupported { data_bytes: usize, strength: u32 },
@@ -82,7 +97,7 @@ pub(crate) enum BchError {
 
 /// A codeword with more errors than the code corrects (or one it cannot place).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Uncorrectable;
+pub struct Uncorrectable;
 
 impl fmt::Debug for Bch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,7 +112,7 @@ impl fmt::Debug for Bch {
 
 impl Bch {
     /// Chooses the smallest m in 5..=16 with 2^m - 1 >= data_bits + m*strength.
-    pub(crate) fn new(data_bytes: usize, strength: u32) -> Result<Bch, BchError> {
+    pub fn new(data_bytes: usize, strength: u32) -> Result<Bch, BchError> {
         let unsupported = BchError::Unsupported {
             data_bytes,
             strength,
@@ -118,7 +133,11 @@ impl Bch {
         let ecc_bits = generator.len() - 1;
         assert!(ecc_bits >= m as usize && ecc_bits <= (m * strength) as usize);
         let words = ecc_bits.div_ceil(64);
-        let stride = words.next_power_of_two();
+        let stride = if (2..=10).contains(&words) {
+            words.next_multiple_of(2)
+        } else {
+            words.next_power_of_two()
+        };
         let table = remainder_table(&generator, stride);
         Ok(Bch {
             data_bytes,
@@ -131,7 +150,27 @@ impl Bch {
         })
     }
 
-    pub(crate) fn data_bytes(&self) -> usize {
+    /// [`Bch::new`], built once per process for each (data_bytes,
+    /// strength) among the last [`SHARED_MAX`] asked for.
+    pub(crate) fn shared(data_bytes: usize, strength: u32) -> Result<Arc<Bch>, BchError> {
+        let same = |bch: &&Arc<Bch>| bch.data_bytes == data_bytes && bch.strength == strength;
+        // A panic elsewhere cannot leave the list half-changed: take it as is.
+        let mut shared = SHARED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(bch) = shared.iter().find(same) {
+            return Ok(Arc::clone(bch));
+        }
+        let bch = Arc::new(Bch::new(data_bytes, strength)?);
+        if shared.len() == SHARED_MAX {
+            shared.remove(0);
+        }
+        shared.push(Arc::clone(&bch));
+        assert!(shared.len() <= SHARED_MAX);
+        Ok(bch)
+    }
+
+    pub fn data_bytes(&self) -> usize {
         self.data_bytes
     }
 
@@ -146,17 +185,71 @@ impl Bch {
     }
 
     /// Bytes of parity: ceil(deg(g) / 8), deg(g) <= m * strength.
-    pub(crate) fn parity_bytes(&self) -> usize {
+    pub fn parity_bytes(&self) -> usize {
         self.ecc_bits.div_ceil(8)
     }
 
     /// Writes the parity of `data` (exactly data_bytes) into `parity` (exactly parity_bytes).
     ///
     /// The padding bits of the last parity byte are written as 1.
-    pub(crate) fn encode(&self, data: &[u8], parity: &mut [u8]) {
+    pub fn encode(&self, data: &[u8], parity: &mut [u8]) {
+        assert_eq!(parity.len(), self.parity_bytes(), "parity length");
+        let [register] = self.remainders([data]);
+        self.write_parity(&register, parity);
+    }
+
+    /// [`Bch::encode`] of two steps at once: the two remainders are
+    /// computed in lockstep, which hides each table lookup's latency behind
+    /// the other's (about twice the bytes a second of one at a time).
+    pub fn encode_two(&self, data: [&[u8]; 2], parity: [&mut [u8]; 2]) {
+        let registers = self.remainders(data);
+        for (register, parity) in registers.iter().zip(parity) {
+            assert_eq!(parity.len(), self.parity_bytes(), "parity length");
+            self.write_parity(register, parity);
+        }
+    }
+
+    /// [`Bch::encode`] a byte at a time through the byte-wise table alone,
+    /// as the encoder was before slicing: the tests' reference for the
+    /// sliced tables and the benchmark's baseline.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn encode_bytewise(&self, data: &[u8], parity: &mut [u8]) {
         assert_eq!(data.len(), self.data_bytes, "data length");
         assert_eq!(parity.len(), self.parity_bytes(), "parity length");
-        let register = self.remainder(data);
+        let register = match self.stride {
+            1 => self.bytewise_in::<1>(data),
+            2 => self.bytewise_in::<2>(data),
+            4 => self.bytewise_in::<4>(data),
+            6 => self.bytewise_in::<6>(data),
+            8 => self.bytewise_in::<8>(data),
+            10 => self.bytewise_in::<10>(data),
+            16 => self.bytewise_in::<16>(data),
+            _ => self.bytewise_in::<MAX_WORDS>(data),
+        };
+        self.write_parity(&register, parity);
+    }
+
+    /// The byte-wise remainder with a table stride of `W` words.
+    #[cfg(any(test, feature = "testing"))]
+    fn bytewise_in<const W: usize>(&self, data: &[u8]) -> [u64; MAX_WORDS] {
+        assert_eq!(self.stride, W, "table stride");
+        let byte_table = &self.table[(SLICES - 1) * 256 * W..];
+        let mut register = [0u64; W];
+        for &byte in data {
+            let index = usize::from((register[0] >> 56) as u8 ^ byte);
+            let row = &byte_table[index * W..][..W];
+            for i in 0..W - 1 {
+                register[i] = (register[i] << 8 | register[i + 1] >> 56) ^ row[i];
+            }
+            register[W - 1] = register[W - 1] << 8 ^ row[W - 1];
+        }
+        let mut remainder = [0u64; MAX_WORDS];
+        remainder[..W].copy_from_slice(&register);
+        remainder
+    }
+
+    /// The remainder's bytes into `parity`, the padding bits as 1.
+    fn write_parity(&self, register: &[u64; MAX_WORDS], parity: &mut [u8]) {
         for (i, byte) in parity.iter_mut().enumerate() {
             *byte = (register[i / 8] >> (56 - 8 * (i % 8))) as u8;
         }
@@ -168,10 +261,36 @@ impl Bch {
 
     /// Corrects `data` and `parity` in place; returns the number of bits corrected
     /// (0 when the codeword is clean), or Uncorrectable (then data and parity are unchanged).
-    pub(crate) fn decode(&self, data: &mut [u8], parity: &mut [u8]) -> Result<u32, Uncorrectable> {
+    pub fn decode(&self, data: &mut [u8], parity: &mut [u8]) -> Result<u32, Uncorrectable> {
+        let [register] = self.remainders([data]);
+        self.correct(register, data, parity)
+    }
+
+    /// [`Bch::decode`] of two steps, their remainders computed in lockstep
+    /// (see [`Bch::encode_two`]). The first is corrected first; when it is
+    /// uncorrectable the second is left as it was.
+    pub fn decode_two(
+        &self,
+        data: [&mut [u8]; 2],
+        parity: [&mut [u8]; 2],
+    ) -> Result<[u32; 2], Uncorrectable> {
+        let [first, second] = self.remainders([&*data[0], &*data[1]]);
+        let ([data_first, data_second], [parity_first, parity_second]) = (data, parity);
+        Ok([
+            self.correct(first, data_first, parity_first)?,
+            self.correct(second, data_second, parity_second)?,
+        ])
+    }
+
+    /// Decodes one codeword whose data remainder is `register`.
+    fn correct(
+        &self,
+        mut register: [u64; MAX_WORDS],
+        data: &mut [u8],
+        parity: &mut [u8],
+    ) -> Result<u32, Uncorrectable> {
         assert_eq!(data.len(), self.data_bytes, "data length");
         assert_eq!(parity.len(), self.parity_bytes(), "parity length");
-        let mut register = self.remainder(data);
         let received = self.parity_register(parity);
         for (word, received) in register.iter_mut().zip(&received).take(self.words) {
             *word ^= received;
@@ -203,34 +322,61 @@ impl Bch {
         8 * self.data_bytes + self.ecc_bits
     }
 
-    /// `data(x) * x^ecc_bits mod g(x)`, left-aligned in `words` u64s (the bit
-    /// 63 of word 0 is the coefficient of `x^(ecc_bits-1)`); later bits are 0.
-    fn remainder(&self, data: &[u8]) -> [u64; MAX_WORDS] {
+    /// `data(x) * x^ecc_bits mod g(x)` of each of `N` data buffers (each
+    /// exactly data_bytes), left-aligned in `words` u64s (the bit 63 of word
+    /// 0 is the coefficient of `x^(ecc_bits-1)`); later bits are 0.
+    fn remainders<const N: usize>(&self, data: [&[u8]; N]) -> [[u64; MAX_WORDS]; N] {
+        for buffer in data {
+            assert_eq!(buffer.len(), self.data_bytes, "data length");
+        }
         match self.stride {
-            1 => self.remainder_in::<1>(data),
-            2 => self.remainder_in::<2>(data),
-            4 => self.remainder_in::<4>(data),
-            8 => self.remainder_in::<8>(data),
-            16 => self.remainder_in::<16>(data),
-            _ => self.remainder_in::<MAX_WORDS>(data),
+            1 => self.remainders_in::<1, N>(data),
+            2 => self.remainders_in::<2, N>(data),
+            4 => self.remainders_in::<4, N>(data),
+            6 => self.remainders_in::<6, N>(data),
+            8 => self.remainders_in::<8, N>(data),
+            10 => self.remainders_in::<10, N>(data),
+            16 => self.remainders_in::<16, N>(data),
+            _ => self.remainders_in::<MAX_WORDS, N>(data),
         }
     }
 
-    /// [`Bch::remainder`] with a table stride of `W` words: the byte-wise LFSR.
-    fn remainder_in<const W: usize>(&self, data: &[u8]) -> [u64; MAX_WORDS] {
+    /// [`Bch::remainders`] with a table stride of `W` words. Eight bytes a
+    /// step: the register's top word, XOR-ed with the next eight data bytes,
+    /// leaves the register (a one-word shift), and each of its bytes adds
+    /// its row of the table for its place. The buffers advance in lockstep.
+    /// The last `len % 8` bytes go one at a time through the byte-wise table.
+    fn remainders_in<const W: usize, const N: usize>(
+        &self,
+        data: [&[u8]; N],
+    ) -> [[u64; MAX_WORDS]; N] {
         assert_eq!(self.stride, W, "table stride");
-        let mut register = [0u64; W];
-        for &byte in data {
-            let index = usize::from((register[0] >> 56) as u8 ^ byte);
-            let row = &self.table[index * W..][..W];
-            for i in 0..W - 1 {
-                register[i] = (register[i] << 8 | register[i + 1] >> 56) ^ row[i];
+        let (rows, []) = self.table.as_chunks::<W>() else {
+            panic!("table rows of {W} words");
+        };
+        let rows: &[[u64; W]; SLICES * 256] = rows.try_into().expect("table size");
+        let mut registers = [[0u64; W]; N];
+        for index in 0..self.data_bytes / SLICES {
+            for (register, buffer) in registers.iter_mut().zip(data) {
+                let chunk = buffer[index * SLICES..][..SLICES]
+                    .try_into()
+                    .expect("8 bytes");
+                slice_step(rows, register, chunk);
             }
-            register[W - 1] = register[W - 1] << 8 ^ row[W - 1];
         }
-        let mut remainder = [0u64; MAX_WORDS];
-        remainder[..W].copy_from_slice(&register);
-        remainder
+        let mut remainders = [[0u64; MAX_WORDS]; N];
+        for ((remainder, register), buffer) in remainders.iter_mut().zip(&mut registers).zip(data) {
+            for &byte in buffer.as_chunks::<SLICES>().1 {
+                let index = usize::from((register[0] >> 56) as u8 ^ byte);
+                let row = &rows[(SLICES - 1) * 256 + index];
+                for i in 0..W - 1 {
+                    register[i] = (register[i] << 8 | register[i + 1] >> 56) ^ row[i];
+                }
+                register[W - 1] = register[W - 1] << 8 ^ row[W - 1];
+            }
+            remainder[..W].copy_from_slice(register);
+        }
+        remainders
     }
 
     /// The received parity as a left-aligned register, padding bits cleared.
@@ -462,9 +608,57 @@ fn generator_poly(field: &Field, strength: u32) -> Vec<u8> {
     generator.into_iter().map(|c| c as u8).collect()
 }
 
-/// The 256 remainders `b(x) * x^E mod g(x)`, each left-aligned in `words` u64s.
-fn remainder_table(generator: &[u8], words: usize) -> Vec<u64> {
+/// One step of the sliced remainder: eight data bytes into `register`.
+#[inline(always)]
+fn slice_step<const W: usize>(
+    rows: &[[u64; W]; SLICES * 256],
+    register: &mut [u64; W],
+    chunk: [u8; SLICES],
+) {
+    let top = register[0] ^ u64::from_be_bytes(chunk);
+    let b = top.to_be_bytes().map(usize::from);
+    let pair = |k: usize| -> [u64; W] {
+        let (one, two) = (&rows[k * 256 + b[k]], &rows[(k + 1) * 256 + b[k + 1]]);
+        std::array::from_fn(|i| one[i] ^ two[i])
+    };
+    let (p0, p1, p2, p3) = (pair(0), pair(2), pair(4), pair(6));
+    for i in 0..W {
+        let shifted = if i + 1 < W { register[i + 1] } else { 0 };
+        register[i] = shifted ^ ((p0[i] ^ p1[i]) ^ (p2[i] ^ p3[i]));
+    }
+}
+
+/// The tables of [`Bch::table`]: `SLICES` tables of 256 remainders, each
+/// left-aligned in `stride` u64s. The byte-wise table (`b(x) * x^E mod g`)
+/// comes bit by bit from `g`; each table before it is the one after,
+/// multiplied by `x^8` through the byte-wise table.
+fn remainder_table(generator: &[u8], stride: usize) -> Vec<u64> {
+    let mut table = vec![0u64; SLICES * 256 * stride];
+    let (earlier, byte_table) = table.split_at_mut((SLICES - 1) * 256 * stride);
+    byte_remainders(generator, stride, byte_table);
+    let mut next = byte_table.to_vec();
+    for k in (0..SLICES - 1).rev() {
+        let rows = &mut earlier[k * 256 * stride..][..256 * stride];
+        for (row, from) in rows.chunks_exact_mut(stride).zip(next.chunks_exact(stride)) {
+            // row = from * x^8 mod g: shift out the top byte, add its remainder.
+            let top = usize::from((from[0] >> 56) as u8);
+            let reduce = &byte_table[top * stride..][..stride];
+            for i in 0..stride {
+                let carry = from.get(i + 1).map_or(0, |word| word >> 56);
+                row[i] = (from[i] << 8 | carry) ^ reduce[i];
+            }
+        }
+        next.copy_from_slice(rows);
+    }
+    table
+}
+
+/// The 256 remainders `b(x) * x^E mod g(x)`, each left-aligned in `stride`
+/// u64s, into `table`, bit by bit from the generator.
+fn byte_remainders(generator: &[u8], stride: usize, table: &mut [u64]) {
     let ecc_bits = generator.len() - 1;
+    let words = ecc_bits.div_ceil(64);
+    assert!(words <= stride && table.len() == 256 * stride);
     // g(x) - x^E, left-aligned: bit k from the top is the coefficient of x^(E-1-k).
     let mut feedback_poly = [0u64; MAX_WORDS];
     for k in 0..ecc_bits {
@@ -472,8 +666,7 @@ fn remainder_table(generator: &[u8], words: usize) -> Vec<u64> {
             feedback_poly[k / 64] |= 1 << (63 - k % 64);
         }
     }
-    let mut table = vec![0u64; 256 * words];
-    for (byte, row) in table.chunks_exact_mut(words).enumerate() {
+    for (byte, row) in table.chunks_exact_mut(stride).enumerate() {
         let mut register = [0u64; MAX_WORDS];
         for bit in (0..8).rev() {
             let feedback = (register[0] >> 63) ^ ((byte as u64 >> bit) & 1);
@@ -491,9 +684,8 @@ fn remainder_table(generator: &[u8], words: usize) -> Vec<u64> {
                 }
             }
         }
-        row.copy_from_slice(&register[..words]);
+        row.copy_from_slice(&register[..stride]);
     }
-    table
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub struct EccCounts {
 /// The code of a geometry, shared by every clone of a media.
 #[derive(Debug)]
 struct Codec {
-    bch: Bch,
+    bch: Arc<Bch>,
     /// Steps a page.
     steps: usize,
     /// Parity of an erased step XOR all ones: stored parity is the data's
@@ -60,7 +60,7 @@ impl Codec {
         }
         let bad = || FlashError::BadGeometry { geometry };
         let step = geometry.ecc_step_bytes as usize;
-        let bch = Bch::new(step, geometry.ecc_bits).map_err(|_| bad())?;
+        let bch = Bch::shared(step, geometry.ecc_bits).map_err(|_| bad())?;
         let steps = geometry.page_bytes as usize / step;
         let slot_bytes = geometry.ecc_parity_bytes().ok_or_else(bad)? as usize;
         if bch.parity_bytes() > slot_bytes || steps * slot_bytes > geometry.spare_bytes as usize {
@@ -81,26 +81,85 @@ impl Codec {
     /// Corrects `raw` (data, then spare) step by step in place: the most
     /// bits corrected in one step and the total, or `None` if a step is
     /// past correcting (that step left as it was).
-    fn correct(&self, raw: &mut [u8], data_bytes: usize) -> Option<(u32, u64)> {
-        let step_bytes = self.bch.data_bytes();
-        let (data, spare) = raw.split_at_mut(data_bytes);
+    fn correct(
+        &self,
+        raw: &mut [u8],
+        page_bytes: usize,
+        wanted_bytes: usize,
+    ) -> Option<(u32, u64)> {
+        let (data, spare) = raw.split_at_mut(page_bytes);
+        let wanted_steps = wanted_bytes.div_ceil(self.bch.data_bytes());
+        assert!(wanted_steps <= self.steps, "bytes beyond the page");
+        let mut steps = self.steps(data, spare).take(wanted_steps);
         let (mut most, mut total) = (0, 0u64);
-        for step in 0..self.steps {
-            let parity = &mut spare[self.parity_range(step)];
-            parity.iter_mut().zip(&self.mask).for_each(|(b, m)| *b ^= m);
-            let chunk = &mut data[step * step_bytes..(step + 1) * step_bytes];
-            let bits = self.bch.decode(chunk, parity).ok()?;
-            most = most.max(bits);
-            total += u64::from(bits);
+        // Two steps at a time (see `Bch::decode_two`); an odd last one alone.
+        for _ in 0..wanted_steps.div_ceil(2) {
+            let (first_data, first_parity) = steps.next().expect("a step");
+            first_parity
+                .iter_mut()
+                .zip(&self.mask)
+                .for_each(|(b, m)| *b ^= m);
+            let bits = match steps.next() {
+                Some((second_data, second_parity)) => {
+                    second_parity
+                        .iter_mut()
+                        .zip(&self.mask)
+                        .for_each(|(b, m)| *b ^= m);
+                    self.bch
+                        .decode_two([first_data, second_data], [first_parity, second_parity])
+                        .ok()?
+                }
+                None => [self.bch.decode(first_data, first_parity).ok()?, 0],
+            };
+            most = most.max(bits[0]).max(bits[1]);
+            total += u64::from(bits[0]) + u64::from(bits[1]);
         }
         Some((most, total))
     }
 
-    /// Step `step`'s parity: at the start of its slot of the spare area
-    /// ([`Geometry::ecc_parity_bytes`] a step).
-    fn parity_range(&self, step: usize) -> std::ops::Range<usize> {
-        let start = step * self.slot_bytes;
-        start..start + self.bch.parity_bytes()
+    /// Encodes `data` into the parity slots of `spare`, two steps at a time.
+    fn encode(&self, data: &[u8], spare: &mut [u8]) {
+        let step_bytes = self.bch.data_bytes();
+        let parity_bytes = self.bch.parity_bytes();
+        let mut steps = data
+            .chunks_exact(step_bytes)
+            .zip(spare.chunks_exact_mut(self.slot_bytes))
+            .map(|(data, slot)| (data, &mut slot[..parity_bytes]))
+            .take(self.steps);
+        for _ in 0..self.steps.div_ceil(2) {
+            let (first_data, first_parity) = steps.next().expect("a step");
+            match steps.next() {
+                Some((second_data, second_parity)) => {
+                    self.bch.encode_two(
+                        [first_data, second_data],
+                        [&mut *first_parity, &mut *second_parity],
+                    );
+                    second_parity
+                        .iter_mut()
+                        .zip(&self.mask)
+                        .for_each(|(b, m)| *b ^= m);
+                }
+                None => self.bch.encode(first_data, first_parity),
+            }
+            first_parity
+                .iter_mut()
+                .zip(&self.mask)
+                .for_each(|(b, m)| *b ^= m);
+        }
+    }
+
+    /// Each step's data and its parity: at the start of its slot of the
+    /// spare area ([`Geometry::ecc_parity_bytes`] a step), in order.
+    fn steps<'a>(
+        &self,
+        data: &'a mut [u8],
+        spare: &'a mut [u8],
+    ) -> impl Iterator<Item = (&'a mut [u8], &'a mut [u8])> {
+        let parity_bytes = self.bch.parity_bytes();
+        data.chunks_exact_mut(self.bch.data_bytes())
+            .zip(spare.chunks_exact_mut(self.slot_bytes))
+            .map(move |(data, slot)| (data, &mut slot[..parity_bytes]))
+            .take(self.steps)
     }
 }
 
@@ -165,7 +224,28 @@ impl<F: Flash> Media<F> {
 
     /// Corrects the raw page in `self.buf` step by step; the most bits
     /// corrected in one step, or `Uncorrectable`. Counted.
-    fn correct(&mut self, page: PageAddr) -> Result<u32, FlashError> {
+    /// Reads `page` from the device and corrects the ECC steps that hold
+    /// `buf` (the first `buf.len()` data bytes), then copies them out.
+    fn read_steps(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        self.io.reads += 1;
+        self.inner.read(page, &mut self.buf)?;
+        let bits = match self.correct(page, buf.len()) {
+            Ok(bits) => bits,
+            Err(error) => {
+                self.ecc.pages_uncorrectable += 1;
+                return Err(error);
+            }
+        };
+        buf.copy_from_slice(&self.buf[..buf.len()]);
+        let scrub = self.codec.as_ref().is_some_and(|c| bits >= c.scrub_bits);
+        self.ecc.pages_to_scrub += u64::from(scrub);
+        Ok(ReadStatus {
+            bits_corrected: bits,
+            scrub,
+        })
+    }
+
+    fn correct(&mut self, page: PageAddr, data_bytes: usize) -> Result<u32, FlashError> {
         let Some(codec) = self.codec.as_deref() else {
             return Ok(0);
         };
@@ -173,7 +253,7 @@ impl<F: Flash> Media<F> {
             return Ok(0);
         }
         let (most, total) = codec
-            .correct(&mut self.buf, self.raw.page_bytes as usize)
+            .correct(&mut self.buf, self.raw.page_bytes as usize, data_bytes)
             .ok_or(FlashError::Uncorrectable { page })?;
         self.ecc.bits_corrected += total;
         self.ecc.pages_corrected += u64::from(total > 0);
@@ -193,7 +273,7 @@ impl<F: Flash> Media<F> {
         self.inner.read(page, &mut self.check)?;
         let corrected = match self.codec.as_deref() {
             Some(codec) => codec
-                .correct(&mut self.check, self.raw.page_bytes as usize)
+                .correct(&mut self.check, data.len(), data.len())
                 .is_some(),
             None => true,
         };
@@ -214,18 +294,8 @@ impl<F: Flash> Media<F> {
         let Some(codec) = self.codec.as_deref() else {
             return;
         };
-        let step_bytes = codec.bch.data_bytes();
         let (data, spare) = self.buf.split_at_mut(data_bytes);
-        for step in 0..codec.steps {
-            let parity = &mut spare[codec.parity_range(step)];
-            codec
-                .bch
-                .encode(&data[step * step_bytes..(step + 1) * step_bytes], parity);
-            parity
-                .iter_mut()
-                .zip(&codec.mask)
-                .for_each(|(b, m)| *b ^= m);
-        }
+        codec.encode(data, spare);
     }
 }
 
@@ -240,22 +310,7 @@ impl<F: Flash> Flash for Media<F> {
 
     fn read_checked(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
         self.raw.data_only().check_io(page, buf.len())?;
-        self.io.reads += 1;
-        self.inner.read(page, &mut self.buf)?;
-        let bits = match self.correct(page) {
-            Ok(bits) => bits,
-            Err(error) => {
-                self.ecc.pages_uncorrectable += 1;
-                return Err(error);
-            }
-        };
-        buf.copy_from_slice(&self.buf[..buf.len()]);
-        let scrub = self.codec.as_ref().is_some_and(|c| bits >= c.scrub_bits);
-        self.ecc.pages_to_scrub += u64::from(scrub);
-        Ok(ReadStatus {
-            bits_corrected: bits,
-            scrub,
-        })
+        self.read_steps(page, buf)
     }
 
     fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {

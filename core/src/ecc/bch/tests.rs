@@ -106,12 +106,27 @@ fn generator_vanishes_at_the_designed_roots() {
 #[test]
 fn table_encoder_matches_bit_serial_division() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for (data_bytes, strength) in [(1, 1), (16, 2), (64, 3), (512, 4), (1024, 24), (200, 70)] {
+    for (data_bytes, strength) in [
+        (1, 1),
+        (7, 3),
+        (16, 2),
+        (64, 3),
+        (13, 40),
+        (512, 4),
+        (1023, 24),
+        (1024, 24),
+        (1021, 40),
+        (200, 70),
+    ] {
         let bch = Bch::new(data_bytes, strength).unwrap();
         let generator = generator_poly(&bch.field, strength);
         for _ in 0..4 {
             let data = random_data(&mut rng, data_bytes);
-            assert_eq!(encoded(&bch, &data), reference_parity(&generator, &data));
+            let parity = encoded(&bch, &data);
+            assert_eq!(parity, reference_parity(&generator, &data));
+            let mut bytewise = vec![0u8; bch.parity_bytes()];
+            bch.encode_bytewise(&data, &mut bytewise);
+            assert_eq!(parity, bytewise, "sliced and byte-wise tables agree");
         }
     }
 }
@@ -271,36 +286,69 @@ fn beyond_capacity_is_detected_or_lands_on_a_codeword() {
 }
 
 #[test]
-#[ignore = "timing print, run in release"]
-fn timing() {
-    use std::hint::black_box;
-    use std::time::Instant;
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let bch = Bch::new(1024, 24).unwrap();
+fn two_steps_at_once_are_two_steps_one_after_the_other() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    for (data_bytes, strength) in [(13, 3), (512, 4), (1024, 24), (1021, 40)] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        let data = [
+            random_data(&mut rng, data_bytes),
+            random_data(&mut rng, data_bytes),
+        ];
+        let mut parity = [vec![0u8; bch.parity_bytes()], vec![0u8; bch.parity_bytes()]];
+        let [first, second] = &mut parity;
+        bch.encode_two([&data[0], &data[1]], [first, second]);
+        assert_eq!(parity[0], encoded(&bch, &data[0]));
+        assert_eq!(parity[1], encoded(&bch, &data[1]));
+        // Errors in both: both corrected, each count told.
+        let (mut d, mut p) = (data.clone(), parity.clone());
+        let counts = [strength as usize / 2, strength as usize];
+        for (k, &count) in counts.iter().enumerate() {
+            for index in rand::seq::index::sample(&mut rng, bch.codeword_bits(), count) {
+                flip_bit(&mut d[k], &mut p[k], index);
+            }
+        }
+        let ([d0, d1], [p0, p1]) = (&mut d, &mut p);
+        let counts = counts.map(|count| count as u32);
+        assert_eq!(bch.decode_two([d0, d1], [p0, p1]), Ok(counts));
+        assert_eq!((&d, &p), (&data, &parity));
+        // The first past correcting: the second is left as received.
+        for index in rand::seq::index::sample(&mut rng, bch.codeword_bits(), 1) {
+            flip_bit(&mut d[1], &mut p[1], index);
+        }
+        let received = (d[1].clone(), p[1].clone());
+        for index in rand::seq::index::sample(&mut rng, 8 * data_bytes, 2 * strength as usize + 2) {
+            flip_bit(&mut d[0], &mut p[0], index);
+        }
+        let ([d0, d1], [p0, p1]) = (&mut d, &mut p);
+        if bch.decode_two([d0, d1], [p0, p1]).is_err() {
+            assert_eq!((&d[1], &p[1]), (&received.0, &received.1));
+        }
+    }
+}
+
+#[test]
+fn shared_codes_are_built_once_and_equal_new_ones() {
+    let first = Bch::shared(1024, 24).unwrap();
+    let again = Bch::shared(1024, 24).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "one code per (step, strength)");
+    let other = Bch::shared(512, 4).unwrap();
+    assert!(!Arc::ptr_eq(&first, &other));
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
     let data = random_data(&mut rng, 1024);
-    let mut parity = encoded(&bch, &data);
-    let rounds = 20_000;
-    let start = Instant::now();
-    for _ in 0..rounds {
-        bch.encode(black_box(&data), black_box(&mut parity));
+    assert_eq!(
+        encoded(&first, &data),
+        encoded(&Bch::new(1024, 24).unwrap(), &data)
+    );
+    assert_eq!(
+        Bch::shared(0, 24).unwrap_err(),
+        BchError::Unsupported {
+            data_bytes: 0,
+            strength: 24
+        }
+    );
+    // More codes than are kept: the oldest is built again, never wrong.
+    for strength in 1..=(SHARED_MAX as u32 + 1) {
+        assert_eq!(Bch::shared(64, strength).unwrap().strength(), strength);
     }
-    let encode = start.elapsed() / rounds;
-    let (mut d, mut p) = (data.clone(), parity.clone());
-    let start = Instant::now();
-    for _ in 0..rounds {
-        assert_eq!(bch.decode(black_box(&mut d), black_box(&mut p)), Ok(0));
-    }
-    let clean = start.elapsed() / rounds;
-    let mut corrupted = (data.clone(), parity.clone());
-    for index in rand::seq::index::sample(&mut rng, bch.codeword_bits(), 24) {
-        flip_bit(&mut corrupted.0, &mut corrupted.1, index);
-    }
-    let rounds = 500;
-    let start = Instant::now();
-    for _ in 0..rounds {
-        let (mut d, mut p) = corrupted.clone();
-        assert_eq!(bch.decode(black_box(&mut d), black_box(&mut p)), Ok(24));
-    }
-    let corrupt = start.elapsed() / rounds;
-    println!("1024 bytes, t=24: encode {encode:?}, clean decode {clean:?}, decode with 24 errors {corrupt:?}");
+    assert_eq!(SHARED.lock().unwrap().len(), SHARED_MAX);
 }
