@@ -64,7 +64,6 @@ fn placed_faults_are_kept_or_named_on_swarm_draws() {
             continue;
         };
         let plan = CorruptPlan { flushes: 3, ..plan };
-        assert!(plan.config.as_ref().is_some_and(|c| !c.store.evict_oldest));
         let summary = corrupt(&plan, &|_| {}).unwrap();
         assert_eq!(
             (summary.silent, summary.store_lost),
@@ -76,6 +75,30 @@ fn placed_faults_are_kept_or_named_on_swarm_draws() {
         ran += 1;
     }
     assert!(ran >= 4, "{ran} of 6 draws ran");
+}
+
+/// A drawn `evict_oldest` is kept: faults land on a store that has
+/// evicted, and are judged against what a clean reopen answers (evicted
+/// entries absent), so one bringing an evicted entry back would be silent.
+#[test]
+fn placed_faults_after_an_eviction_are_kept_or_named() {
+    let plan = CorruptPlan::swarm(1).expect("seed 1 runs");
+    assert!(plan.config.as_ref().is_some_and(|c| c.store.evict_oldest));
+    let plan = CorruptPlan {
+        flushes: 3,
+        pairs: false,
+        recovery_cuts: false,
+        ..plan
+    };
+    let summary = corrupt(&plan, &|_| {}).unwrap();
+    assert!(summary.points_evicted > 0, "{summary:?}");
+    assert_eq!(
+        (summary.silent, summary.store_lost),
+        (0, 0),
+        "{:?}",
+        summary.failures
+    );
+    assert!(summary.placements > 0);
 }
 
 /// A stale anchor lane (freed, not yet erased: a large device keeps many)

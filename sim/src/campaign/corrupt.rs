@@ -15,7 +15,8 @@
 //! lanes, the journal's last pages, the incarnations' filter pages and a
 //! few of their bucket pages), and a
 //! power cut at every mutating operation of the recovery after each
-//! single fault of the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
+//! fault on those pages at every point, and after a page past the ECC
+//! anywhere at the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
 //! never silent, never the store; two anchor pages, never a rollback.
 //!
 //! Pairs of two journal pages are tallied apart (`journal_pairs`): a
@@ -64,10 +65,12 @@ pub struct CorruptPlan {
     /// Pairs of the pages the store depends on most, at every point.
     pub pairs: bool,
     /// A power cut at every mutating operation of the recovery after each
-    /// single fault placed at the last point.
+    /// fault on a critical page at every point, and after a page past the
+    /// ECC anywhere at the last point.
     pub recovery_cuts: bool,
     /// The device and store to run on (a swarm's draw, say), instead of
-    /// `device`'s default check; eviction is turned off either way.
+    /// `device`'s default check; a drawn `evict_oldest` is kept, so faults
+    /// land on stores that have evicted too.
     pub config: Option<CheckConfig>,
 }
 
@@ -88,8 +91,7 @@ impl CorruptPlan {
     /// The plan on a swarm's draw for `seed` (its device, geometry, bad
     /// blocks, pairing and store), or why `create` refuses that draw.
     pub fn swarm(seed: u64) -> Result<Self, String> {
-        let mut config = crate::campaign::swarm::swarm_case(seed, 1).config;
-        config.store.evict_oldest = false;
+        let config = crate::campaign::swarm::swarm_case(seed, 1).config;
         if let Some(reason) = crate::campaign::swarm::refusal(&config) {
             return Err(reason);
         }
@@ -142,6 +144,10 @@ pub struct CorruptSummary {
     pub device: Option<Device>,
     pub seed: u64,
     pub points: u64,
+    /// Of the points, those reached after the store evicted (a drawn
+    /// `evict_oldest`): faults there are judged against what a clean
+    /// reopen answers, evicted entries absent.
+    pub points_evicted: u64,
     pub placements: u64,
     /// Over single faults and pairs (an unopenable store after a pair is
     /// named, not lost: guarantee 11 is about one fault).
@@ -189,12 +195,11 @@ pub fn corrupt(
             plan.flushes, plan.ops_per_flush_max
         ));
     }
-    let mut config = match (&plan.config, plan.device) {
+    let config = match (&plan.config, plan.device) {
         (Some(config), _) => config.clone(),
         (None, Some(device)) => CheckConfig::on_device(device),
         (None, None) => CheckConfig::default(),
     };
-    config.store.evict_oldest = false;
     let flash = SimFlash::new(config.sim_config(), plan.seed).map_err(|e| e.to_string())?;
     let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0xC022_0975);
@@ -210,7 +215,20 @@ pub fn corrupt(
         }
         let last = point + 1 == plan.flushes;
         let snapshot = store.flash().clone();
-        place_at_point(plan, &snapshot, &previous, &model, last, &mut summary);
+        let evicted = store.stats().evictions > 0;
+        let expected = match baseline(&snapshot, &model, evicted) {
+            Ok(expected) => expected,
+            Err(why) => {
+                // Wrong with no fault placed: counted among the singles.
+                summary.singles.silent += 1;
+                let outcome = Outcome::Silent(why);
+                let failure = describe(plan, &outcome, "no fault placed");
+                keep_failures(&mut summary, failure.into_iter().collect());
+                break;
+            }
+        };
+        summary.points_evicted += u64::from(evicted);
+        place_at_point(plan, &snapshot, &previous, &expected, last, &mut summary);
         summary.points += 1;
         progress(summary.points);
         previous = snapshot;
@@ -265,8 +283,34 @@ fn run_until_flush(
     Ok(true)
 }
 
-/// Every single fault on every programmed page, the pairs, and (at the
-/// last point) the recovery's power cuts.
+/// What the store answers at a quiescent point with no fault placed,
+/// reopened from `snapshot`: each answer must be the workload's (`model`),
+/// or absent once the store has `evicted` (an evicted entry is forgotten by
+/// design, and with it every older value). The faulted reopens are judged
+/// against these answers, so a fault that brings an evicted entry back is
+/// silent too. A wrong answer here, with no fault, fails the campaign.
+fn baseline(snapshot: &SimFlash, model: &Model, evicted: bool) -> Result<Model, String> {
+    let (mut store, _) =
+        Store::open(snapshot.clone()).map_err(|e| format!("open with no fault: {e}"))?;
+    let mut expected = Model::new();
+    for (&key, &value) in model {
+        let found = store
+            .get(&hash_of(key))
+            .map_err(|e| format!("key {key:#x} with no fault: {e}"))?;
+        if found != value.map(info_of) && !(evicted && found.is_none()) {
+            return Err(format!(
+                "key {key:#x} with no fault: store {found:?}, flushed {:?}",
+                value.map(info_of)
+            ));
+        }
+        expected.insert(key, found.and(value));
+    }
+    Ok(expected)
+}
+
+/// Every single fault on every programmed page, the pairs, and the
+/// recovery's power cuts (after every fault on the critical pages; at the
+/// last point, after a page past the ECC anywhere too).
 fn place_at_point(
     plan: &CorruptPlan,
     snapshot: &SimFlash,
@@ -307,8 +351,24 @@ fn place_at_point(
     if plan.pairs {
         place_pairs(plan, snapshot, model, summary);
     }
-    if plan.recovery_cuts && last {
-        place_with_recovery_cuts(plan, snapshot, &pages, model, summary);
+    if plan.recovery_cuts {
+        // Every point: each fault on the pages the store depends on most;
+        // the last point: past the ECC on every programmed page too.
+        let mut placements: Vec<(PageAddr, Fault)> = critical_pages(snapshot)
+            .into_iter()
+            .flat_map(|(page, _)| Fault::ALL.map(|fault| (page, fault)))
+            .collect();
+        if last {
+            placements.extend(pages.iter().map(|&page| (page, Fault::PastEcc)));
+            placements.sort_unstable_by_key(|&(p, f)| (p.block.0, p.page, f as u8));
+            placements.dedup();
+        }
+        let devices = Devices {
+            snapshot,
+            previous,
+            pages: &pages,
+        };
+        place_with_recovery_cuts(plan, devices, &placements, model, summary);
     }
 }
 
@@ -503,21 +563,30 @@ fn place_pairs(
     }
 }
 
-/// Each single fault past the ECC, then a torn power cut at every
-/// mutating operation the recovery makes (the open, and after a named
-/// loss the salvage the README prescribes), a restart and an open.
+/// The device at a quiescent point, as it was at the one before (for
+/// stale bytes), and its programmed pages.
+#[derive(Clone, Copy)]
+struct Devices<'a> {
+    snapshot: &'a SimFlash,
+    previous: &'a SimFlash,
+    pages: &'a [PageAddr],
+}
+
+/// Each placement, then a torn power cut at every mutating operation the
+/// recovery makes (the open, and after a named loss the salvage the
+/// README prescribes), a restart and an open.
 fn place_with_recovery_cuts(
     plan: &CorruptPlan,
-    snapshot: &SimFlash,
-    pages: &[PageAddr],
+    devices: Devices,
+    placements: &[(PageAddr, Fault)],
     model: &Model,
     summary: &mut CorruptSummary,
 ) {
-    let results: Vec<(Tally, u64, u64, Vec<String>)> = pages
+    let results: Vec<(Tally, u64, u64, Vec<String>)> = placements
         .par_iter()
-        .filter_map(|&page| {
-            let mut device = snapshot.clone();
-            place(&mut device, snapshot, pages, page, Fault::PastEcc)?;
+        .filter_map(|&(page, fault)| {
+            let mut device = devices.snapshot.clone();
+            place(&mut device, devices.previous, devices.pages, page, fault)?;
             let before = device.ops_mutating();
             let ops = recover(device.clone()).ops_mutating() - before;
             let opened = match Store::open_returning(device.clone()) {
@@ -532,7 +601,7 @@ fn place_with_recovery_cuts(
                 let mut restarted = recover(cut);
                 restarted.restart();
                 let (outcome, salvage_wrong) = classify(restarted, model);
-                let what = format!("PastEcc at {page:?}, power cut at recovery operation {op}");
+                let what = format!("{fault:?} at {page:?}, power cut at recovery operation {op}");
                 failures.extend(describe(plan, &outcome, &what));
                 if salvage_wrong > 0 {
                     failures.push(format!("salvage wrong: {what}: {salvage_wrong} keys"));

@@ -37,7 +37,7 @@ pub(crate) struct CorruptArgs {
     #[arg(long)]
     no_recovery_cuts: bool,
     /// Each seed of `--seeds` draws its own device, geometry, bad blocks,
-    /// pairing and store, as `sweep --swarm` does (eviction off), and the
+    /// pairing and store, as `sweep --swarm` does (eviction as drawn), and the
     /// campaign runs on each (`--device` and `--seed` are then not taken).
     ///
     /// Example: `logstore-sim corrupt --swarm --seeds 0..20 --flushes 5 --json`
@@ -80,8 +80,9 @@ pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
     } else {
         print_lines(&[
             format!(
-                "corrupt: {} points, {} placements: {} kept, {} named, {} silent, {} store lost",
+                "corrupt: {} points ({} after an eviction), {} placements: {} kept, {} named, {} silent, {} store lost",
                 summary.points,
+                summary.points_evicted,
                 summary.placements,
                 summary.kept,
                 summary.named,
@@ -141,10 +142,11 @@ fn corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool
         .collect();
     bar.finish_and_clear();
     let (mut placements, mut silent, mut store_lost, mut failures) = (0, 0, 0, Vec::new());
-    let mut rows = Vec::new();
+    let (mut rows, mut points_evicted) = (Vec::new(), 0);
     for (seed, summary) in runs {
         let summary = summary?;
         placements += summary.placements;
+        points_evicted += summary.points_evicted;
         silent += summary.silent + summary.salvage_wrong;
         store_lost += summary.store_lost;
         for failure in &summary.failures {
@@ -155,13 +157,14 @@ fn corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool
     let figures = json!({
         "drawn": chosen.len(), "refused": refused.values().sum::<u64>(),
         "refused_by_reason": refused, "runs": rows.len(), "placements": placements,
-        "silent": silent, "store_lost": store_lost, "runs_detail": rows,
+        "silent": silent, "store_lost": store_lost, "points_evicted": points_evicted,
+        "runs_detail": rows,
     });
     if args.output.json {
         print_lines(&[figures.to_string()])?;
     } else {
         print_lines(&[format!(
-            "corrupt swarm: {} drawn, {} refused, {} runs, {placements} placements: {silent} silent, {store_lost} store lost",
+            "corrupt swarm: {} drawn, {} refused, {} runs, {placements} placements ({points_evicted} points after an eviction): {silent} silent, {store_lost} store lost",
             chosen.len(),
             figures["refused"],
             figures["runs"]

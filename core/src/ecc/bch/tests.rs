@@ -106,19 +106,25 @@ fn generator_vanishes_at_the_designed_roots() {
 #[test]
 fn table_encoder_matches_bit_serial_division() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut strides = BTreeSet::new();
     for (data_bytes, strength) in [
         (1, 1),
         (7, 3),
         (16, 2),
         (64, 3),
+        (64, 8),
         (13, 40),
+        (256, 16),
         (512, 4),
+        (512, 32),
         (1023, 24),
         (1024, 24),
         (1021, 40),
         (200, 70),
+        (4096, 128),
     ] {
         let bch = Bch::new(data_bytes, strength).unwrap();
+        strides.insert(bch.stride);
         let generator = generator_poly(&bch.field, strength);
         for _ in 0..4 {
             let data = random_data(&mut rng, data_bytes);
@@ -129,6 +135,11 @@ fn table_encoder_matches_bit_serial_division() {
             assert_eq!(parity, bytewise, "sliced and byte-wise tables agree");
         }
     }
+    // Every specialized table stride, and the general one, is checked.
+    assert_eq!(
+        strides.into_iter().collect::<Vec<_>>(),
+        [1, 2, 4, 6, 8, 10, 16, MAX_WORDS]
+    );
 }
 
 #[test]
