@@ -76,11 +76,15 @@ pub enum Bug {
     /// After a salvage, a lookup answers from an incarnation older than
     /// the lost journal pages (or "absent") as if nothing had been lost.
     SalvageAnswersOlder,
+    /// A store that cannot freeze packs its journal at every refused
+    /// write, even when the pack leaves no room for another entry: wear
+    /// for nothing (the bug `Journal::would_take_more_after` fixed).
+    PackAtEveryRefusal,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 24] = [
+    pub const ALL: [Bug; 25] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -105,6 +109,7 @@ impl Bug {
         Bug::EvictOnlyAtLimit,
         Bug::AcceptsMisfit,
         Bug::SalvageAnswersOlder,
+        Bug::PackAtEveryRefusal,
     ];
 }
 

@@ -96,7 +96,10 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         },
         // Configurations nobody picked: each seed draws its device (bad
         // blocks anywhere, blocks growing bad), store and workload.
-        Bug::FullIsEndOfLife | Bug::EvictOnlyAtLimit | Bug::AcceptsMisfit => swarm,
+        Bug::FullIsEndOfLife
+        | Bug::EvictOnlyAtLimit
+        | Bug::AcceptsMisfit
+        | Bug::PackAtEveryRefusal => swarm,
         _ => fixed,
     }
 }

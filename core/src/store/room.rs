@@ -77,6 +77,7 @@ impl<F: Flash> Store<F> {
         // rewrite the region at every refused write, for nothing.
         let (numerator, denominator) = PACK_FILL_MAX;
         let worth_packing = flushing
+            || planted::active(Bug::PackAtEveryRefusal)
             || (live_bytes * denominator <= region_bytes * numerator
                 && self.ledger.journal().would_take_more_after(&live));
         match self.freeze(&[], false) {

@@ -165,6 +165,11 @@ pub struct Runner {
     /// Bad blocks when the current step began: more after it means blocks
     /// failed under its writes.
     bad_before_step: u32,
+    /// The device's mutating operations when the last refused write (`Full`)
+    /// ended, and whether it wrote with no block going bad, until another
+    /// write is taken: a refusal right after one that wrote must program and
+    /// erase nothing (wear for nothing).
+    last_refusal: Option<(u64, bool)>,
 }
 
 type Checked<T> = Result<T, String>;
@@ -233,6 +238,7 @@ impl Runner {
             refused: false,
             orphan: None,
             bad_durable: Vec::new(),
+            last_refusal: None,
             reopen_erases_from: None,
             erases_before,
             read_only_why: None,

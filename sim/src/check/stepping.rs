@@ -156,12 +156,39 @@ impl Runner {
         Ok(())
     }
 
+    /// A refused write right after another refusal that wrote (a pack, a
+    /// freeze), nothing taken in between, must program and erase nothing:
+    /// the first did not make room, and doing it again only wears the part.
+    /// A refusal under which a block went bad may be retried (the work was
+    /// cut short by the device, not found useless).
+    fn refusal_wears_nothing(&mut self, before: (u64, usize)) -> Checked<()> {
+        let after = (
+            self.store().flash().ops_mutating(),
+            self.store().bad_blocks().len(),
+        );
+        let wrote = after.0 > before.0;
+        let again = self.last_refusal == Some((before.0, true));
+        self.last_refusal = Some((after.0, wrote && after.1 == before.1));
+        if again && wrote {
+            return Err(format!(
+                "wear for nothing: a write refused (Full) right after a refusal that wrote made {} program(s) or erase(s) again",
+                after.0 - before.0
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn insert(&mut self, key: u64, info: u64) -> Result<(), Failure> {
         let (hash, info) = (hash_of(key), info_of(info));
         let appended = self.appending(hash, false);
+        let before = (
+            self.store().flash().ops_mutating(),
+            self.store().bad_blocks().len(),
+        );
         let result = self.store_mut().insert(hash, info);
         match result {
             Ok(()) => {
+                self.last_refusal = None;
                 self.observe_layers_after(Some(appended))
                     .map_err(Failure::Check)?;
                 self.model.apply(Op::Insert(hash, info));
@@ -171,6 +198,7 @@ impl Runner {
             Err(StoreError::Full(why)) => {
                 self.report.full += 1;
                 self.full_promise(&why).map_err(Failure::Check)?;
+                self.refusal_wears_nothing(before).map_err(Failure::Check)?;
                 self.observe_layers().map_err(Failure::Check)
             }
             Err(error) => Err(Failure::Store(error)),
@@ -181,11 +209,16 @@ impl Runner {
         let hash = hash_of(key);
         let expected = self.model.get(&hash).is_some();
         let appended = self.appending(hash, true);
+        let before = (
+            self.store().flash().ops_mutating(),
+            self.store().bad_blocks().len(),
+        );
         match self.store_mut().delete(&hash) {
             Ok(existed) if existed != expected => Err(Failure::Check(format!(
                 "delete of key {key}: store says it existed: {existed}, model: {expected}"
             ))),
             Ok(existed) => {
+                self.last_refusal = None;
                 self.observe_layers_after(existed.then_some(appended))
                     .map_err(Failure::Check)?;
                 if existed {
@@ -197,6 +230,7 @@ impl Runner {
             Err(StoreError::Full(why)) => {
                 self.report.full += 1;
                 self.full_promise(&why).map_err(Failure::Check)?;
+                self.refusal_wears_nothing(before).map_err(Failure::Check)?;
                 self.observe_layers().map_err(Failure::Check)
             }
             Err(error) => Err(Failure::Store(error)),
