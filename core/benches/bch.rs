@@ -2,8 +2,9 @@
 //! t = 40 as on `tlc`): the byte-wise encoder it had before (the baseline,
 //! one table a byte) against the sliced one (eight tables, eight bytes a
 //! step), one step and two in lockstep; a clean codeword checked (a
-//! decode that finds nothing, what most reads are); and a decode with t/2
-//! errors. Throughput is in data bytes.
+//! decode that finds nothing, what most reads are); a decode with two
+//! errors (the locator's roots in closed form) and with t/2 (a Chien
+//! search). Throughput is in data bytes.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use logstore::testing::Bch;
@@ -54,6 +55,15 @@ fn decoders(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(STEP_BYTES as u64));
         group.bench_function(BenchmarkId::new("clean", strength), |b| {
             b.iter(|| bch.decode(black_box(&mut clean_data), &mut clean_parity))
+        });
+        let mut two = data.clone();
+        two[100] ^= 0x10;
+        two[900] ^= 0x01;
+        group.bench_function(BenchmarkId::new("two_errors", strength), |b| {
+            b.iter(|| {
+                let (mut d, mut p) = (two.clone(), parity.clone());
+                assert_eq!(bch.decode(&mut d, &mut p), Ok(2));
+            })
         });
         let errors = strength as usize / 2;
         let mut noisy = data.clone();

@@ -307,7 +307,10 @@ impl Bch {
         // A nonzero remainder has a nonzero syndrome, so the locator has roots.
         debug_assert!(degree > 0, "nonzero remainder with an empty locator");
         let mut positions = [0u32; MAX_T];
-        let found = self.chien_search(&locator[..=degree], &mut positions[..degree]);
+        let found = match degree {
+            1 | 2 => self.small_roots(&locator[..=degree], &mut positions[..degree]),
+            _ => self.chien_search(&locator[..=degree], &mut positions[..degree]),
+        };
         if found != degree {
             return Err(Uncorrectable);
         }
@@ -509,6 +512,51 @@ impl Bch {
         found
     }
 
+    /// [`Bch::chien_search`] for a locator of degree 1 or 2, in closed
+    /// form (as Linux's `lib/bch.c` does for low degrees): with `y = 1/x =
+    /// alpha^p`, degree 1 is `y = l1`; degree 2 is `y^2 + l1 y + l2 = 0`,
+    /// that is `z^2 + z = l2 / l1^2` with `y = l1 z`, solved by the field's
+    /// table of `z^2 + z`. Roots outside the shortened codeword are not
+    /// positions, as in the search. Returns how many positions it wrote.
+    fn small_roots(&self, locator: &[u16], positions: &mut [u32]) -> usize {
+        let field = &self.field;
+        let in_codeword = |y: u16| {
+            let p = field.log(y);
+            (p < self.codeword_bits() as u32).then_some(p)
+        };
+        let mut found = 0;
+        let mut push = |p: Option<u32>| {
+            if let Some(p) = p {
+                positions[found] = p;
+                found += 1;
+            }
+        };
+        match *locator {
+            [_, l1] => push(in_codeword(l1)),
+            [_, 0, l2] => {
+                // y^2 = l2: one double root, sqrt(l2) (n is odd), never two
+                // errors; found once, as the search finds it.
+                let log = field.log(l2);
+                let root = if log.is_multiple_of(2) {
+                    log / 2
+                } else {
+                    (log + field.n) / 2
+                };
+                push(in_codeword(field.exp(root)));
+            }
+            [_, l1, l2] => {
+                let c = field.div(l2, field.square(l1));
+                if let Some(z) = field.half_solution(c) {
+                    // z and z + 1 both solve; z != 0 as c != 0.
+                    push(in_codeword(field.mul(l1, z)));
+                    push(in_codeword(field.mul(l1, z ^ 1)));
+                }
+            }
+            _ => unreachable!("a locator of degree 1 or 2"),
+        }
+        found
+    }
+
     /// Flips the codeword bit that is the coefficient of `x^degree`.
     fn flip(&self, data: &mut [u8], parity: &mut [u8], degree: usize) {
         let index = self.codeword_bits() - 1 - degree;
@@ -532,6 +580,9 @@ struct Field {
     exp: Vec<u16>,
     /// `log[alpha^i] = i`; `log[0]` is unused.
     log: Vec<u16>,
+    /// `half[c]` = a `z` with `z^2 + z = c`, plus one (0: no solution,
+    /// when the trace of `c` is 1). `z` and `z + 1` are the two solutions.
+    half: Vec<u32>,
 }
 
 impl Field {
@@ -551,7 +602,35 @@ impl Field {
             }
         }
         assert_eq!(x, 1, "primitive polynomial has order 2^m - 1");
-        Field { m, n, exp, log }
+        let mut field = Field {
+            m,
+            n,
+            exp,
+            log,
+            half: Vec::new(),
+        };
+        let mut half = vec![0u32; n as usize + 1];
+        for z in 0..=n {
+            let c = field.square(z as u16) ^ z as u16;
+            half[usize::from(c)] = z + 1;
+        }
+        field.half = half;
+        field
+    }
+
+    /// A `z` with `z^2 + z = c`, if there is one.
+    fn half_solution(&self, c: u16) -> Option<u16> {
+        let entry = self.half[usize::from(c)];
+        (entry > 0).then(|| (entry - 1) as u16)
+    }
+
+    /// `a / b`, b nonzero.
+    fn div(&self, a: u16, b: u16) -> u16 {
+        if a == 0 {
+            return 0;
+        }
+        let exponent = self.log(a) + self.n - self.log(b);
+        self.exp(exponent % self.n)
     }
 
     /// alpha^exponent, exponent < n.

@@ -17,18 +17,14 @@ impl<F: Flash> Store<F> {
     /// appends it, then commits the plan, so a failed append leaves the
     /// table untouched. Without incarnations a tombstone just removes; with
     /// them it stays and shadows them.
+    ///
+    /// The table is planned before the journal's room is made: a full table
+    /// that cannot freeze refuses the write at once, where packing the
+    /// journal first would rewrite a region for a write that fails anyway
+    /// (after every reopen, as a recovered journal resumes on a fresh page).
     pub(super) fn put(&mut self, entry: Entry) -> Result<(), StoreError> {
         self.maintain()?;
         for _ in 0..ROOM_ATTEMPTS_MAX {
-            if !self.ledger.has_room_for(&entry) {
-                let still_full = self.make_journal_room(false)?;
-                match still_full {
-                    Some(why) if !self.ledger.has_room_for(&entry) => {
-                        return Err(StoreError::Full(why))
-                    }
-                    _ => continue,
-                }
-            }
             let remove = self.incarnations.is_empty();
             let plan = match self.table.plan(&mut self.ledger, &entry, remove) {
                 Ok(plan) => plan,
@@ -39,6 +35,16 @@ impl<F: Flash> Store<F> {
                 Err(ApplyError::Cuckoo(e)) => return Err(e.into()),
                 Err(ApplyError::Ledger(e)) => return Err(e.into()),
             };
+            if !self.ledger.has_room_for(&entry) {
+                // A pack or a freeze moves the entries: plan again after it.
+                let still_full = self.make_journal_room(false)?;
+                match still_full {
+                    Some(why) if !self.ledger.has_room_for(&entry) => {
+                        return Err(StoreError::Full(why))
+                    }
+                    _ => continue,
+                }
+            }
             match self.ledger.append(&entry) {
                 Ok(position) => {
                     self.table.commit(plan, &entry, position)?;
@@ -70,7 +76,11 @@ impl<F: Flash> Store<F> {
         let live: Vec<Entry> = contents.iter().map(|(entry, _)| *entry).collect();
         let live_bytes: u64 = live.iter().map(|e| e.encoded_bytes() as u64).sum();
         let region_bytes = self.ledger.journal().region_bytes();
-        if live_bytes * 2 <= region_bytes {
+        // Half a region in bytes may still fill it in pages (page headers,
+        // the commit copy): a pack that leaves no room is no pack.
+        let journal = self.ledger.journal();
+        let pack_takes_more = journal.would_take_more_after(&live);
+        if live_bytes * 2 <= region_bytes && pack_takes_more {
             return self.pack(&contents, &live).map(|()| None);
         }
         // A pack after which the journal takes no more entries would
@@ -78,8 +88,7 @@ impl<F: Flash> Store<F> {
         let (numerator, denominator) = PACK_FILL_MAX;
         let worth_packing = flushing
             || planted::active(Bug::PackAtEveryRefusal)
-            || (live_bytes * denominator <= region_bytes * numerator
-                && self.ledger.journal().would_take_more_after(&live));
+            || (live_bytes * denominator <= region_bytes * numerator && pack_takes_more);
         match self.freeze(&[], false) {
             Err(StoreError::Full(why)) if worth_packing => self.pack_instead(&contents, &live, why),
             other => other.map(|_| None),

@@ -363,3 +363,37 @@ fn shared_codes_are_built_once_and_equal_new_ones() {
     }
     assert_eq!(SHARED.lock().unwrap().len(), SHARED_MAX);
 }
+
+#[test]
+fn low_degree_roots_in_closed_form_are_the_searchs_roots() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    // Shortened codes (roots beyond the codeword are no positions) and an
+    // odd and an even field degree.
+    for (data_bytes, strength) in [(16, 2), (512, 4), (1024, 24), (100, 3)] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        let n = bch.field.n;
+        let mut both = 0;
+        for round in 0..2_000 {
+            let l1 = if round % 5 == 0 {
+                0
+            } else {
+                rng.random_range(1..=n) as u16
+            };
+            let l2 = rng.random_range(1..=n) as u16;
+            for locator in [vec![1, l1.max(1)], vec![1, l1, l2]] {
+                let degree = locator.len() - 1;
+                let (mut closed, mut searched) = ([0u32; 2], [0u32; 2]);
+                let found_closed = bch.small_roots(&locator, &mut closed[..degree]);
+                let found_searched = bch.chien_search(&locator, &mut searched[..degree]);
+                let mut closed = closed[..found_closed].to_vec();
+                closed.sort_unstable();
+                assert_eq!(closed, searched[..found_searched], "{locator:?}");
+                both += usize::from(found_closed == degree && degree == 2);
+            }
+        }
+        assert!(
+            both > 0,
+            "some locators of degree 2 have both roots in the codeword"
+        );
+    }
+}
