@@ -548,6 +548,52 @@ fn fill_and_resolves_are_what_the_table_did() {
 /// eviction) and whose journal fills with updates packs its live entries
 /// instead, even when they fill more than half a region; the update that
 /// found the journal full then lands, it is not refused `Full`.
+/// Past `PACK_FILL_MAX` (three quarters of the journal's bytes live), a
+/// store that cannot freeze refuses an update rather than rewrite its
+/// whole journal for the few pages a pack would free, even where the pack
+/// would leave pages free.
+#[test]
+fn a_store_that_cannot_freeze_never_packs_past_three_quarters_of_its_journal() {
+    const JOURNAL_BLOCKS: u32 = 4;
+    let region_pages = logstore::unpaired_pages(&logstore::Pairing::KNOWN, 16).len() as u64
+        * u64::from(JOURNAL_BLOCKS);
+    let entry_bytes = logstore::testing::format::Entry::Hash {
+        hash: hash_of(0),
+        info: info_of(0),
+    }
+    .encoded_bytes() as u64;
+    let three_quarters = region_pages * 512 * 3 / (4 * entry_bytes);
+    let mut past = 0;
+    for live in three_quarters + 1..three_quarters + 24 {
+        let mut c = config(8, JOURNAL_BLOCKS, SlotLayoutKind::Full);
+        c.incarnations_max = 1;
+        c.evict_oldest = false;
+        let mut store = Store::create(device(128), c).unwrap();
+        // Bounded: a freeze comes within a table's worth of inserts.
+        for key in 1_000_000..1_100_000u64 {
+            if store.stats().incarnations == 1 {
+                break;
+            }
+            store.insert(hash_of(key), info_of(key)).unwrap();
+        }
+        assert_eq!(store.stats().incarnations, 1);
+        if (0..live).any(|key| store.insert(hash_of(key), info_of(key)).is_err()) {
+            continue;
+        }
+        past += 1;
+        let packs = store.stats().packs;
+        let mut refused = false;
+        for update in 0..region_pages * 64 {
+            refused |= store
+                .insert(hash_of(update % live), info_of(update))
+                .is_err();
+            assert_eq!(store.stats().packs, packs, "live {live}: packed past 3/4");
+        }
+        assert!(refused, "live {live}: the journal never filled");
+    }
+    assert!(past > 0, "no store took more than 3/4 of its journal live");
+}
+
 #[test]
 fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
     // What a pack rule counting only "half the region's bytes" would let
