@@ -174,7 +174,13 @@ pub(super) fn bucket_slots(choice: u8) -> usize {
 impl OpsInput {
     /// The check configuration: 40 blocks of 512-byte pages, on no part (8
     /// pages a block) or a preset part's small geometry, aged.
+    #[cfg(test)]
     pub fn check_config(&self) -> CheckConfig {
+        self.check_config_pinned(pinned_device())
+    }
+
+    /// [`OpsInput::check_config`] on the part `pin` names, if it names one.
+    fn check_config_pinned(&self, pin: Option<Option<Device>>) -> CheckConfig {
         let c = self.config;
         let mut store = StoreConfig::new(
             2 + u32::from(c.order % 4),
@@ -204,7 +210,7 @@ impl OpsInput {
             Some(Device::Mlc),
             Some(Device::Tlc),
         ][usize::from(c.device_seed % 4)];
-        let device = pinned_device().unwrap_or(drawn);
+        let device = pin.unwrap_or(drawn);
         let geometry = device.map_or_else(
             || Geometry::new(512, 8, 40).expect("valid geometry"),
             |d| d.small_geometry(40),
@@ -261,10 +267,21 @@ impl OpsInput {
 /// Target `ops`: store operations, flushes, power cuts and reopens against
 /// the model. A [`crate::check::CheckFailure`] is a finding.
 pub fn ops(data: &[u8]) {
+    ops_pinned(data, pinned_device());
+}
+
+/// Target `ops` with every input on `device` (`None`: the ideal device), as
+/// `LOGSTORE_FUZZ_DEVICE` pins it: what replays a finding of a per-preset
+/// campaign (`corpus/regressions/ops-<device>/`).
+pub fn ops_on(data: &[u8], device: Option<Device>) {
+    ops_pinned(data, Some(device));
+}
+
+fn ops_pinned(data: &[u8], pin: Option<Option<Device>>) {
     let Some(input) = decode::<OpsInput>(data) else {
         return;
     };
-    let config = input.check_config();
+    let config = input.check_config_pinned(pin);
     let steps = input.steps();
     let faulty = config.faults != FaultRates::default();
     // As `check::run`, but formatting a faulty device may fail (a bad
