@@ -167,8 +167,8 @@ pub struct Runner {
     bad_before_step: u32,
     /// The device's mutating operations when the last refused write (`Full`)
     /// ended, and whether it wrote with no block going bad, until another
-    /// write is taken: a refusal right after one that wrote must program and
-    /// erase nothing (wear for nothing).
+    /// write is taken or the store reopens: a refusal right after one that
+    /// wrote must program and erase nothing (wear for nothing).
     last_refusal: Option<(u64, bool)>,
 }
 

@@ -28,6 +28,7 @@ impl Runner {
         self.reopen_erases_from.get_or_insert(erases);
         self.absorb_stats();
         let mut flash = self.store.take().expect("store open").into_flash();
+        self.last_refusal = None;
         let mut durable = power_cycle;
         if power_cycle {
             flash.bake(self.bake_ns);

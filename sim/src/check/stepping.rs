@@ -160,7 +160,9 @@ impl Runner {
     /// freeze), nothing taken in between, must program and erase nothing:
     /// the first did not make room, and doing it again only wears the part.
     /// A refusal under which a block went bad may be retried (the work was
-    /// cut short by the device, not found useless).
+    /// cut short by the device, not found useless); a reopen in between
+    /// starts afresh (a recovered journal resumes on a fresh block, so the
+    /// room a pack made may be gone).
     fn refusal_wears_nothing(&mut self, before: (u64, usize)) -> Checked<()> {
         let after = (
             self.store().flash().ops_mutating(),
