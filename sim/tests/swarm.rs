@@ -5,6 +5,7 @@
 
 use logstore_sim::campaign::swarm::{refusal, swarm_case, Spread, BAD_FRACTION_MAX};
 use logstore_sim::campaign::Case;
+use logstore_sim::check::workload::Step;
 use logstore_sim::measure::wear_swarm::swarm_wear;
 
 #[test]
@@ -86,6 +87,31 @@ fn configurations_the_swarm_failed_on_pass() {
             "seed {seed}"
         );
     }
+}
+
+/// A third of the draws reopen the store cleanly every 16 to 400 steps:
+/// each reopen a run's steps hold is made (and checked), unless the run
+/// stopped at a loss it reported.
+#[test]
+fn drawn_reopens_are_made_and_checked() {
+    let (mut runs, mut reopens_planned) = (0, 0);
+    for seed in 0..90 {
+        let case = swarm_case(seed, 800);
+        if case.reopen_every.is_none() || refusal(&case.config).is_some() {
+            continue;
+        }
+        let planned = case.steps().iter().filter(|s| **s == Step::Reopen).count() as u64;
+        let report = case.run().unwrap_or_else(|f| panic!("seed {seed}: {f}"));
+        if report.losses_reported == 0 {
+            assert!(report.reopens >= planned, "seed {seed}: {report:?}");
+        }
+        runs += 1;
+        reopens_planned += planned;
+    }
+    assert!(
+        runs >= 15 && reopens_planned >= 2 * runs,
+        "{runs} runs, {reopens_planned} reopens"
+    );
 }
 
 #[test]

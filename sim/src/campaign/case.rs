@@ -40,6 +40,11 @@ pub struct Case {
     /// workload's own (a swarm draws it).
     #[serde(default)]
     pub flush_every: Option<u32>,
+    /// A reopen (the store dropped and the device opened again, power
+    /// on) before every this many workload steps: the recoveries a clean
+    /// restart runs, and the writes they make, meet the workload too.
+    #[serde(default)]
+    pub reopen_every: Option<u32>,
 }
 
 /// Time passing on a simulated part: every `every_steps` steps of the
@@ -151,7 +156,17 @@ impl Case {
             failure: None,
             device_time: None,
             flush_every: None,
+            reopen_every: None,
         }
+    }
+
+    /// The same run with clean reopens drawn from its seed (a stream of
+    /// its own, so nothing else the seed drew moves): one seed in four
+    /// reopens every 25 to 400 workload steps.
+    pub fn with_drawn_reopens(mut self) -> Case {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x0E0E_2E0E_5EED);
+        self.reopen_every = rng.random_ratio(1, 4).then(|| rng.random_range(25..=400));
+        self
     }
 
     /// The same run on `device` (its small geometry, endurance, latencies
@@ -219,6 +234,11 @@ impl Case {
                         days: time.bake_days,
                     });
                     steps.push(Step::Scrub { pages: SCRUB_PAGES });
+                }
+            }
+            if let Some(every) = self.reopen_every {
+                if index > 0 && index.is_multiple_of(every.max(1) as usize) {
+                    steps.push(Step::Reopen);
                 }
             }
             steps.push(step);

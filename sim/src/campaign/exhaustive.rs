@@ -415,4 +415,37 @@ mod tests {
             "{summary:?}"
         );
     }
+
+    /// A clean reopen writes (its recovery moves the anchor and resumes
+    /// the journal): with reopens in the workload, exhaustive cuts power
+    /// at each of their operations too, and loses nothing.
+    #[test]
+    fn exhaustive_crashes_inside_clean_reopens() {
+        let plain = Case::from_seed(4, 1_200, Some(WorkloadKind::Uniform), &CrashMode::ALL);
+        let plain = Case {
+            crashes: vec![],
+            ..plain
+        };
+        let reopening = Case {
+            reopen_every: Some(60),
+            ..plain.clone()
+        };
+        let reopens = reopening
+            .steps()
+            .iter()
+            .filter(|s| **s == Step::Reopen)
+            .count();
+        assert_eq!(reopens, 1_199 / 60);
+        let modes = [CrashMode::Torn];
+        let without = exhaustive(&plain, &modes, 1, &ProgressBar::hidden());
+        let with = exhaustive(&reopening, &modes, 2, &ProgressBar::hidden());
+        let first = with.failed_cases.first().map(|c| &c.failure);
+        assert_eq!(with.failures + without.failures, 0, "{first:?}");
+        assert!(
+            with.crash_points >= without.crash_points + reopens as u64,
+            "{} crash points with {reopens} reopens, {} without",
+            with.crash_points,
+            without.crash_points
+        );
+    }
 }

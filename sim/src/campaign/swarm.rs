@@ -200,6 +200,8 @@ pub fn swarm_case(seed: u64, ops: usize) -> Case {
         bake_days: rng.random_range(1..=60),
         every_steps: rng.random_range(50..=200),
     });
+    // Drawn last, so every draw above is as it was before reopens were.
+    let reopen_every = rng.random_ratio(1, 3).then(|| rng.random_range(16..=400));
     Case {
         version: env!("CARGO_PKG_VERSION").to_string(),
         seed,
@@ -220,6 +222,7 @@ pub fn swarm_case(seed: u64, ops: usize) -> Case {
         failure: None,
         device_time,
         flush_every,
+        reopen_every,
     }
 }
 
@@ -259,6 +262,14 @@ impl Spread {
 
     fn kind(&mut self, name: &'static str, value: String) {
         self.kinds.entry(name).or_default().insert(value);
+    }
+
+    /// Notes whether the run reopens, and how often.
+    pub fn note_reopens(&mut self, every: Option<u32>) {
+        self.kind("reopens", every.is_some().to_string());
+        if let Some(every) = every {
+            self.number("reopen_every", f64::from(every));
+        }
     }
 
     /// Notes what `config` drew.
@@ -347,6 +358,7 @@ pub fn swarm_sweep(seeds: &[u64], ops: usize, bar: &ProgressBar) -> SwarmSummary
         let case = swarm_case(seed, ops);
         summary.drawn += 1;
         summary.spread.note(&case.config);
+        summary.spread.note_reopens(case.reopen_every);
         match refusal(&case.config) {
             Some(reason) => {
                 summary.refused += 1;

@@ -21,6 +21,8 @@ pub struct SweepSummary {
     pub crashes: u64,
     /// Power cuts scheduled that no operation reached before the run ended.
     pub crashes_not_reached: u64,
+    /// Clean reopens (power on) the runs made, each followed by a check.
+    pub reopens: u64,
     pub failures: u64,
     pub seconds: f64,
     /// Operations the stores acknowledged, over all runs.
@@ -66,7 +68,9 @@ pub fn sweep(
     let outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)> = seeds
         .par_iter()
         .map(|&seed| {
-            let case = Case::from_seed(seed, ops, None, modes).on_part(part);
+            let case = Case::from_seed(seed, ops, None, modes)
+                .with_drawn_reopens()
+                .on_part(part);
             let outcome = case.run();
             bar.inc(1);
             (case, outcome)
@@ -94,6 +98,7 @@ pub fn summarize(outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)>) -> Sw
                 );
                 summary.crashes += report.crashes;
                 summary.crashes_not_reached += report.crashes_not_reached;
+                summary.reopens += report.reopens;
                 summary.acknowledged += report.acknowledged;
                 summary.runs_evicting += u64::from(report.evictions > 0);
                 summary.entries_evicted += report.entries_evicted;

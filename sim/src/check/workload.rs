@@ -46,12 +46,12 @@ pub enum Step {
 }
 
 impl Step {
-    /// Whether the step is the workload's own, not a power cut or time
-    /// passing inserted around it.
+    /// Whether the step is the workload's own, not a power cut, time
+    /// passing or a reopen inserted around it.
     pub fn is_workload(&self) -> bool {
         !matches!(
             self,
-            Step::CutPower { .. } | Step::Bake { .. } | Step::Scrub { .. }
+            Step::CutPower { .. } | Step::Bake { .. } | Step::Scrub { .. } | Step::Reopen
         )
     }
 }

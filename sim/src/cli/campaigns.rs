@@ -49,7 +49,9 @@ pub(crate) fn run(args: RunArgs) -> Result<bool, String> {
         .crash_mode
         .map_or(CrashMode::ALL.to_vec(), ModeArg::modes);
     let on = args.pairing.part(&args.part)?;
-    let mut case = Case::from_seed(args.seed, args.ops, args.workload, &modes).on_part(&on);
+    let mut case = Case::from_seed(args.seed, args.ops, args.workload, &modes)
+        .with_drawn_reopens()
+        .on_part(&on);
     case.config.check()?;
     if let Some(layout) = args.layout {
         case.config.store.layout = layout.kind();
@@ -57,7 +59,7 @@ pub(crate) fn run(args: RunArgs) -> Result<bool, String> {
     let outcome = case.run();
     let mut figures = json!({
         "seed": args.seed, "workload": case.workload.name(), "ops": args.ops,
-        "crash_points": case.crashes.len(),
+        "crash_points": case.crashes.len(), "reopen_every": case.reopen_every,
     });
     let ok = match outcome {
         Ok(report) => {
@@ -181,6 +183,10 @@ pub(crate) struct ExhaustiveArgs {
     /// length keep freezing).
     #[arg(long)]
     no_evict: bool,
+    /// Reopen the store (power on, no cut) before every N workload steps:
+    /// each reopen's recovery is crashed at every operation too.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    reopen_every: Option<u32>,
     /// Worker threads, at most one a core (default: one per core).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
@@ -198,7 +204,7 @@ pub(crate) struct ExhaustiveArgs {
 pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
     let part = args.pairing.part(&args.part)?;
-    let case = campaign::exhaustive_case(
+    let mut case = campaign::exhaustive_case(
         args.seed,
         args.ops,
         args.workload,
@@ -206,6 +212,7 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
         !args.no_evict,
         &part,
     );
+    case.reopen_every = args.reopen_every;
     case.config.check()?;
     let bar = progress_bar(args.ops as u64, "exhaustive");
     let modes = args.mode.modes();
