@@ -290,6 +290,50 @@ fn an_exhaustive_failure_replays_at_its_saved_step() {
     assert_eq!(failed.crashes[0].step, saved.step);
 }
 
+/// Exhaustive `--fail-ops` makes every operation fail in turn (a block
+/// going bad at that very point) and checks the store's handling: a
+/// retirement the next anchor commit forgets (a reopen hands the bad
+/// block out again) is caught, the failing branch replays from its case
+/// file, and without the bug every branch passes.
+#[test]
+fn an_operation_failing_at_every_point_catches_a_forgotten_retirement() {
+    use logstore_sim::campaign::{exhaustive_hits, Hit};
+    use logstore_sim::check::workload::WorkloadKind;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut case = Case::from_seed(5, 600, Some(WorkloadKind::Uniform), &CrashMode::ALL);
+    case.crashes.clear();
+    let bar = indicatif::ProgressBar::hidden();
+    let (summary, replayed) = pool.install(|| {
+        plant(Some(Bug::RetiredForgotten));
+        let summary = exhaustive_hits(&case, &[Hit::Fail], 1, &bar);
+        let replayed = summary.failed_cases.first().map(|f| f.run());
+        plant(None);
+        (summary, replayed)
+    });
+    let failed = summary
+        .failed_cases
+        .first()
+        .expect("the planted bug is caught");
+    assert!(
+        failed.crashes.is_empty() && failed.op_failures.len() == 1,
+        "{failed:?}"
+    );
+    let saved = failed.failure.clone().expect("a failed case says how");
+    let replayed = replayed
+        .expect("replayed")
+        .expect_err(&format!("fails again: {saved} {:?}", failed.op_failures));
+    assert_eq!(replayed.message, saved.message, "{saved} / {replayed}");
+    let report = failed.run().expect("passes without the bug");
+    assert_eq!(report.failures_scheduled, 1);
+    let clean = pool.install(|| exhaustive_hits(&case, &[Hit::Fail], 1, &bar));
+    assert_eq!(clean.failures, 0, "{:?}", clean.failed_cases.first());
+    assert_eq!(clean.fail_points, clean.ops_mutating);
+    assert_eq!(clean.crash_points, 0);
+}
+
 /// The wear run's audit has teeth: a flush that does not sync loses what
 /// it acknowledged at the audit's power cut.
 #[test]

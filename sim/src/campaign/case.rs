@@ -20,6 +20,14 @@ pub struct CrashPoint {
     pub mode: CrashMode,
 }
 
+/// A program or erase made to fail (`BadBlock`, power on) before step
+/// `step` of the workload: the `after_ops`-th mutating operation from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailPoint {
+    pub step: usize,
+    pub after_ops: u32,
+}
+
 /// Everything that fixes one run: replaying it gives the same outcome.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Case {
@@ -45,6 +53,10 @@ pub struct Case {
     /// restart runs, and the writes they make, meet the workload too.
     #[serde(default)]
     pub reopen_every: Option<u32>,
+    /// Operations forced to fail, placed as crash points are (exhaustive
+    /// `--fail-ops` saves its failing branches so).
+    #[serde(default)]
+    pub op_failures: Vec<FailPoint>,
 }
 
 /// Time passing on a simulated part: every `every_steps` steps of the
@@ -157,6 +169,7 @@ impl Case {
             device_time: None,
             flush_every: None,
             reopen_every: None,
+            op_failures: Vec::new(),
         }
     }
 
@@ -220,12 +233,20 @@ impl Case {
         let workload = generate(self.workload, self.seed, self.ops);
         let every = self.device_time.map(|t| t.every_steps.max(1) as usize);
         let mut crashes = self.crashes.iter().peekable();
+        let mut failures_sorted = self.op_failures.clone();
+        failures_sorted.sort_by_key(|f| f.step);
+        let mut failures = failures_sorted.iter().peekable();
         let mut steps = Vec::with_capacity(workload.len() + self.crashes.len() + 8);
         for (index, step) in workload.into_iter().enumerate() {
             while let Some(crash) = crashes.next_if(|c| c.step <= index) {
                 steps.push(Step::CutPower {
                     after_ops: crash.after_ops,
                     mode: crash.mode,
+                });
+            }
+            while let Some(failure) = failures.next_if(|f| f.step <= index) {
+                steps.push(Step::FailOp {
+                    after_ops: failure.after_ops,
                 });
             }
             if let (Some(every), Some(time)) = (every, self.device_time) {
@@ -251,6 +272,9 @@ impl Case {
         steps.extend(crashes.map(|crash| Step::CutPower {
             after_ops: crash.after_ops,
             mode: crash.mode,
+        }));
+        steps.extend(failures.map(|failure| Step::FailOp {
+            after_ops: failure.after_ops,
         }));
         steps
     }
@@ -310,6 +334,12 @@ impl Case {
             return Err(format!(
                 "crash point at step {} is past the workload's {} steps",
                 crash.step, self.ops
+            ));
+        }
+        if let Some(failure) = self.op_failures.iter().find(|f| f.step > self.ops) {
+            return Err(format!(
+                "failed operation at step {} is past the workload's {} steps",
+                failure.step, self.ops
             ));
         }
         self.config.check()

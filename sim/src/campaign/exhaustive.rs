@@ -22,9 +22,14 @@ pub struct ExhaustiveSummary {
     /// operation of the recovery and the first flush that follow, in each
     /// mode.
     pub crash_points_depth2: u64,
+    /// With `--fail-ops`: (mutating operation) branches where that
+    /// operation failed instead (`BadBlock`, power on), the block going
+    /// bad there; at depth 2 their recoveries are cut too (counted above).
+    pub fail_points: u64,
     pub failures: u64,
     pub seconds: f64,
-    /// All crash points (both depths) a second, over the whole campaign.
+    /// All crash points (both depths) and fail points a second, over the
+    /// whole campaign.
     pub crash_points_per_s: f64,
     /// Mutating flash operations of the workload without crashes.
     pub ops_mutating: u64,
@@ -80,11 +85,46 @@ pub fn exhaustive_case(
     case
 }
 
-/// One branch of the exhaustive tree: the cuts it arms, relative to the
-/// start of its step.
+/// What a branch does to its first chosen operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hit {
+    /// Power is cut while it is in flight.
+    Cut(CrashMode),
+    /// It fails (`BadBlock`, power on): its block goes bad there.
+    Fail,
+}
+
+impl Hit {
+    /// A cut in each of `modes`, and with `fail_ops` a failure too.
+    pub fn all(modes: &[CrashMode], fail_ops: bool) -> Vec<Hit> {
+        let cuts = modes.iter().map(|&mode| Hit::Cut(mode));
+        cuts.chain(fail_ops.then_some(Hit::Fail)).collect()
+    }
+}
+
+/// The power-cut modes among `hits` (a second cut uses each), or torn if
+/// there is none.
+fn cut_modes(hits: &[Hit]) -> Vec<CrashMode> {
+    let modes: Vec<CrashMode> = hits
+        .iter()
+        .filter_map(|hit| match hit {
+            Hit::Cut(mode) => Some(*mode),
+            Hit::Fail => None,
+        })
+        .collect();
+    if modes.is_empty() {
+        vec![CrashMode::Torn]
+    } else {
+        modes
+    }
+}
+
+/// One branch of the exhaustive tree: what it does to its first chosen
+/// operation and the cut it may arm second, relative to the start of its
+/// step.
 #[derive(Clone, Copy, Debug)]
 struct Branch {
-    first: (u64, CrashMode),
+    first: (u64, Hit),
     second: Option<(u64, CrashMode)>,
 }
 
@@ -96,7 +136,10 @@ impl Branch {
     /// Also returns the pages its cuts damaged through pairing.
     fn run(&self, snapshot: &Runner, step: &Step) -> (Result<u64, String>, u64) {
         let mut branch = snapshot.clone();
-        branch.arm(self.first.0, self.first.1);
+        match self.first.1 {
+            Hit::Cut(mode) => branch.arm(self.first.0, mode),
+            Hit::Fail => branch.schedule_failure(self.first.0),
+        }
         if let Some((after, mode)) = self.second {
             branch.arm(after, mode);
         }
@@ -109,16 +152,28 @@ impl Branch {
         (outcome, damaged)
     }
 
+    /// The case that replays the branch: its hits armed before workload
+    /// step `at.workload`, and the workload cut after that step, as the
+    /// branch ran it (the step, then the final flush, reopen and check; a
+    /// failure found only there, as a retirement a reopen forgets, shows
+    /// only if no later step covers it up).
     fn failed_case(&self, case: &Case, at: At, message: String) -> Case {
+        let after = |after_ops: u64| (at.ops_before + after_ops) as u32;
         let point = |(after_ops, mode): (u64, CrashMode)| CrashPoint {
             step: at.workload,
-            after_ops: (at.ops_before + after_ops) as u32,
+            after_ops: after(after_ops),
             mode,
         };
         let mut failed = case.clone();
-        failed.crashes = std::iter::once(point(self.first))
-            .chain(self.second.map(point))
-            .collect();
+        failed.ops = failed.ops.min(at.workload + 1);
+        failed.crashes = self.second.map(point).into_iter().collect();
+        match self.first.1 {
+            Hit::Cut(mode) => failed.crashes.insert(0, point((self.first.0, mode))),
+            Hit::Fail => failed.op_failures.push(FailPoint {
+                step: at.workload,
+                after_ops: after(self.first.0),
+            }),
+        }
         failed.failure = Some(CheckFailure {
             step: at.workload,
             message,
@@ -150,6 +205,20 @@ pub fn exhaustive(
     depth: u32,
     bar: &ProgressBar,
 ) -> ExhaustiveSummary {
+    exhaustive_hits(case, &Hit::all(modes, false), depth, bar)
+}
+
+/// As [`exhaustive`], with each of `hits` at every operation: a cut in a
+/// mode, or the operation failing ([`Hit::Fail`]: its block goes bad,
+/// and the store's handling of it is checked; at depth 2 it is cut in
+/// turn at every operation of that handling).
+pub fn exhaustive_hits(
+    case: &Case,
+    hits: &[Hit],
+    depth: u32,
+    bar: &ProgressBar,
+) -> ExhaustiveSummary {
+    assert!(!hits.is_empty());
     let start = Instant::now();
     let steps = case.steps();
     let mut summary = ExhaustiveSummary::default();
@@ -180,7 +249,7 @@ pub fn exhaustive(
             ops_before: ops_in_group,
         };
         if let Err(message) = runner.step(step) {
-            summary.fail_without_cut(case, at, modes[0], message);
+            summary.fail_without_cut(case, at, message);
             break;
         }
         let after = runner.flash().ops_mutating();
@@ -193,7 +262,7 @@ pub fn exhaustive(
                 &snapshot,
                 (at, step),
                 after - before,
-                modes,
+                hits,
                 depth,
                 &mut summary,
             );
@@ -229,12 +298,13 @@ fn explore_step(
     snapshot: &Runner,
     (at, step): (At, &Step),
     ops: u64,
-    modes: &[CrashMode],
+    hits: &[Hit],
     depth: u32,
     summary: &mut ExhaustiveSummary,
 ) {
+    let modes = cut_modes(hits);
     let firsts: Vec<Branch> = (0..ops)
-        .flat_map(|op| modes.iter().map(move |&mode| (op, mode)))
+        .flat_map(|op| hits.iter().map(move |&hit| (op, hit)))
         .map(|first| Branch {
             first,
             second: None,
@@ -247,7 +317,9 @@ fn explore_step(
             (*branch, outcome, damaged)
         })
         .collect();
-    summary.crash_points += outcomes.len() as u64;
+    let fails = outcomes.iter().filter(|o| o.0.first.1 == Hit::Fail).count() as u64;
+    summary.fail_points += fails;
+    summary.crash_points += outcomes.len() as u64 - fails;
     summary.note_pairs(outcomes.iter().map(|o| o.2));
     let start_ops = snapshot.flash().ops_mutating();
     let mut seconds = Vec::new();
@@ -293,21 +365,21 @@ fn explore_step(
 impl ExhaustiveSummary {
     /// A step failed with no cut armed (the workload alone broke a
     /// guarantee): its case replays without power cuts.
-    fn fail_without_cut(&mut self, case: &Case, at: At, mode: CrashMode, message: String) {
+    fn fail_without_cut(&mut self, case: &Case, at: At, message: String) {
         let branch = Branch {
-            first: (0, mode),
+            first: (0, Hit::Fail),
             second: None,
         };
         self.failures += 1;
         let mut failed = branch.failed_case(case, at, message);
-        failed.crashes.clear();
+        failed.op_failures.clear();
         self.failed_cases.push(failed);
     }
 
     /// The campaign's time since `start`, and its rate of crash points.
     fn timed(mut self, start: Instant) -> Self {
         self.seconds = start.elapsed().as_secs_f64();
-        let points = self.crash_points + self.crash_points_depth2;
+        let points = self.crash_points + self.crash_points_depth2 + self.fail_points;
         self.crash_points_per_s = points as f64 / self.seconds.max(f64::MIN_POSITIVE);
         self
     }

@@ -30,10 +30,10 @@ pub mod swarm;
 mod sweep;
 
 pub use case::{
-    check_ops, replay_command, save_failures, Case, CaseError, CrashPoint, DeviceTime, Part,
-    CASE_BYTES_MAX, OPS_MAX, SCRUB_PAGES,
+    check_ops, replay_command, save_failures, Case, CaseError, CrashPoint, DeviceTime, FailPoint,
+    Part, CASE_BYTES_MAX, OPS_MAX, SCRUB_PAGES,
 };
-pub use exhaustive::{exhaustive, exhaustive_case, ExhaustiveSummary};
+pub use exhaustive::{exhaustive, exhaustive_case, exhaustive_hits, ExhaustiveSummary, Hit};
 pub use sweep::{shard_seeds, summarize, sweep, SweepSummary};
 
 use indicatif::{ProgressBar, ProgressStyle};

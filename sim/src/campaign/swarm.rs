@@ -223,6 +223,7 @@ pub fn swarm_case(seed: u64, ops: usize) -> Case {
         device_time,
         flush_every,
         reopen_every,
+        op_failures: Vec::new(),
     }
 }
 

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use crate::check::layers::{Layer, LayerKey, Layers, ReadError};
 use crate::check::model::{Model, Op};
 use crate::check::workload::{hash_of, info_of, Step};
-use crate::nand::{CrashMode, SimFlash};
+use crate::nand::{CrashMode, ScheduledFault, SimFlash};
 
 /// A broken guarantee.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -74,6 +74,9 @@ pub struct CheckReport {
     pub acknowledged: u64,
     /// Power cuts armed by the steps.
     pub crashes_scheduled: u64,
+    /// Operations made to fail on purpose ([`Step::FailOp`]).
+    #[serde(default)]
+    pub failures_scheduled: u64,
     /// Power cuts that happened, each followed by a recovery.
     pub crashes: u64,
     /// Power cuts armed that no operation reached by the end of the run.
@@ -382,6 +385,15 @@ impl Runner {
     pub fn arm(&mut self, after_ops: u64, mode: CrashMode) {
         let now = self.flash().ops_mutating();
         self.arm_at(now + after_ops, mode);
+    }
+
+    /// Makes the `after_ops`-th next mutating operation fail (`BadBlock`,
+    /// power on), whether it is a program or an erase.
+    pub fn schedule_failure(&mut self, after_ops: u64) {
+        let flash = self.flash_mut();
+        let at = flash.ops_mutating() + after_ops;
+        flash.schedule_fault(at, ScheduledFault::Fails);
+        self.report.failures_scheduled += 1;
     }
 
     /// Arms a power cut at the mutating operation with index `op_index`, or

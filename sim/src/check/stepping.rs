@@ -23,7 +23,7 @@ impl Runner {
                 Ok(false)
             }
         });
-        if !matches!(step, Step::CutPower { .. }) {
+        if !matches!(step, Step::CutPower { .. } | Step::FailOp { .. }) {
             if let Some(from) = self.reopen_erases_from.take() {
                 let erases = self.flash().counters().erases.saturating_sub(from);
                 self.report.erases_per_reopen_max = self.report.erases_per_reopen_max.max(erases);
@@ -50,6 +50,10 @@ impl Runner {
             Step::Flush => self.flush(),
             Step::CutPower { after_ops, mode } => {
                 self.arm(u64::from(after_ops), mode);
+                Ok(())
+            }
+            Step::FailOp { after_ops } => {
+                self.schedule_failure(u64::from(after_ops));
                 Ok(())
             }
             Step::Reopen => self.reopen(false).map_err(Failure::Check),

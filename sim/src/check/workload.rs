@@ -33,6 +33,11 @@ pub enum Step {
         after_ops: u32,
         mode: CrashMode,
     },
+    /// The `after_ops`-th next mutating flash operation (a program or an
+    /// erase) fails with `BadBlock`, power on: its block goes bad there.
+    FailOp {
+        after_ops: u32,
+    },
     /// Drop the store and open the device again, without power loss.
     Reopen,
     /// The device sits idle this many days (retention errors grow).
@@ -46,12 +51,16 @@ pub enum Step {
 }
 
 impl Step {
-    /// Whether the step is the workload's own, not a power cut, time
-    /// passing or a reopen inserted around it.
+    /// Whether the step is the workload's own, not a power cut, a failure,
+    /// time passing or a reopen inserted around it.
     pub fn is_workload(&self) -> bool {
         !matches!(
             self,
-            Step::CutPower { .. } | Step::Bake { .. } | Step::Scrub { .. } | Step::Reopen
+            Step::CutPower { .. }
+                | Step::FailOp { .. }
+                | Step::Bake { .. }
+                | Step::Scrub { .. }
+                | Step::Reopen
         )
     }
 }

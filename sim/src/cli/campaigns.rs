@@ -187,6 +187,11 @@ pub(crate) struct ExhaustiveArgs {
     /// each reopen's recovery is crashed at every operation too.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     reopen_every: Option<u32>,
+    /// Also make each operation fail instead (a program or erase answers
+    /// BadBlock, power on): one more branch an operation, where a block
+    /// goes bad at that very point and the store must handle it.
+    #[arg(long)]
+    fail_ops: bool,
     /// Worker threads, at most one a core (default: one per core).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
@@ -215,9 +220,9 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     case.reopen_every = args.reopen_every;
     case.config.check()?;
     let bar = progress_bar(args.ops as u64, "exhaustive");
-    let modes = args.mode.modes();
+    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops);
     let summary =
-        pool(args.jobs)?.install(|| campaign::exhaustive(&case, &modes, args.depth, &bar));
+        pool(args.jobs)?.install(|| campaign::exhaustive_hits(&case, &hits, args.depth, &bar));
     let replays = save_failures(&summary.failed_cases, &args.cases, "exhaustive");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);

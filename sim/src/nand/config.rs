@@ -81,6 +81,8 @@ pub enum ScheduledFault {
     ProgramFail,
     /// The erase with this index fails.
     EraseFail,
+    /// The operation with this index fails, a program or an erase.
+    Fails,
 }
 
 /// Everything that shapes a simulated device besides its seed.

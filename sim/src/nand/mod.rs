@@ -531,7 +531,10 @@ impl SimFlash {
     }
 
     fn fault_fires(&mut self, op_index: u64, kind: ScheduledFault, rate: f64) -> bool {
-        let scheduled = self.scheduled.get(&op_index) == Some(&kind);
+        let scheduled = matches!(
+            self.scheduled.get(&op_index),
+            Some(&k) if k == kind || k == ScheduledFault::Fails
+        );
         let random = probability(rate) > 0.0 && self.rng.random_bool(probability(rate));
         scheduled || random
     }
