@@ -22,9 +22,10 @@ pub struct ExhaustiveSummary {
     /// operation of the recovery and the first flush that follow, in each
     /// mode.
     pub crash_points_depth2: u64,
-    /// With `--fail-ops`: (mutating operation) branches where that
-    /// operation failed instead (`BadBlock`, power on), the block going
-    /// bad there; at depth 2 their recoveries are cut too (counted above).
+    /// With `--fail-ops`: branches where an operation failed instead of
+    /// being cut (`BadBlock`, power on: the block goes bad there), at
+    /// depth 1 and, at depth 2, in the recovery after each first cut or
+    /// failure. Cuts in a failure's handling count as depth-2 crash points.
     pub fail_points: u64,
     pub failures: u64,
     pub seconds: f64,
@@ -102,30 +103,21 @@ impl Hit {
     }
 }
 
-/// The power-cut modes among `hits` (a second cut uses each), or torn if
-/// there is none.
-fn cut_modes(hits: &[Hit]) -> Vec<CrashMode> {
-    let modes: Vec<CrashMode> = hits
-        .iter()
-        .filter_map(|hit| match hit {
-            Hit::Cut(mode) => Some(*mode),
-            Hit::Fail => None,
-        })
-        .collect();
-    if modes.is_empty() {
-        vec![CrashMode::Torn]
-    } else {
-        modes
-    }
-}
-
 /// One branch of the exhaustive tree: what it does to its first chosen
-/// operation and the cut it may arm second, relative to the start of its
-/// step.
+/// operation and, at depth 2, to a second one, relative to the start of
+/// its step.
 #[derive(Clone, Copy, Debug)]
 struct Branch {
     first: (u64, Hit),
-    second: Option<(u64, CrashMode)>,
+    second: Option<(u64, Hit)>,
+}
+
+/// Arms `hit` at the `after`-th next operation of `runner`.
+fn arm(runner: &mut Runner, (after, hit): (u64, Hit)) {
+    match hit {
+        Hit::Cut(mode) => runner.arm(after, mode),
+        Hit::Fail => runner.schedule_failure(after),
+    }
 }
 
 impl Branch {
@@ -136,12 +128,9 @@ impl Branch {
     /// Also returns the pages its cuts damaged through pairing.
     fn run(&self, snapshot: &Runner, step: &Step) -> (Result<u64, String>, u64) {
         let mut branch = snapshot.clone();
-        match self.first.1 {
-            Hit::Cut(mode) => branch.arm(self.first.0, mode),
-            Hit::Fail => branch.schedule_failure(self.first.0),
-        }
-        if let Some((after, mode)) = self.second {
-            branch.arm(after, mode);
+        arm(&mut branch, self.first);
+        if let Some(second) = self.second {
+            arm(&mut branch, second);
         }
         let before = snapshot.flash().counters().paired_pages_corrupted;
         let outcome = branch
@@ -158,21 +147,20 @@ impl Branch {
     /// failure found only there, as a retirement a reopen forgets, shows
     /// only if no later step covers it up).
     fn failed_case(&self, case: &Case, at: At, message: String) -> Case {
-        let after = |after_ops: u64| (at.ops_before + after_ops) as u32;
-        let point = |(after_ops, mode): (u64, CrashMode)| CrashPoint {
-            step: at.workload,
-            after_ops: after(after_ops),
-            mode,
-        };
         let mut failed = case.clone();
         failed.ops = failed.ops.min(at.workload + 1);
-        failed.crashes = self.second.map(point).into_iter().collect();
-        match self.first.1 {
-            Hit::Cut(mode) => failed.crashes.insert(0, point((self.first.0, mode))),
-            Hit::Fail => failed.op_failures.push(FailPoint {
-                step: at.workload,
-                after_ops: after(self.first.0),
-            }),
+        failed.crashes.clear();
+        failed.op_failures.clear();
+        for (after, hit) in std::iter::once(self.first).chain(self.second) {
+            let (step, after_ops) = (at.workload, (at.ops_before + after) as u32);
+            match hit {
+                Hit::Cut(mode) => failed.crashes.push(CrashPoint {
+                    step,
+                    after_ops,
+                    mode,
+                }),
+                Hit::Fail => failed.op_failures.push(FailPoint { step, after_ops }),
+            }
         }
         failed.failure = Some(CheckFailure {
             step: at.workload,
@@ -302,7 +290,6 @@ fn explore_step(
     depth: u32,
     summary: &mut ExhaustiveSummary,
 ) {
-    let modes = cut_modes(hits);
     let firsts: Vec<Branch> = (0..ops)
         .flat_map(|op| hits.iter().map(move |&hit| (op, hit)))
         .map(|first| Branch {
@@ -336,9 +323,9 @@ fn explore_step(
                 let first_at = start_ops + branch.first.0;
                 let recovery_ops = final_flush.saturating_sub(first_at + 1);
                 seconds.extend((0..recovery_ops).flat_map(|j| {
-                    modes.iter().map(move |&mode| Branch {
+                    hits.iter().map(move |&hit| Branch {
                         first: branch.first,
-                        second: Some((branch.first.0 + 1 + j, mode)),
+                        second: Some((branch.first.0 + 1 + j, hit)),
                     })
                 }));
             }
@@ -355,7 +342,12 @@ fn explore_step(
             (failed, damaged)
         })
         .collect();
-    summary.crash_points_depth2 += seconds.len() as u64;
+    let fails = seconds
+        .iter()
+        .filter(|b| b.second.map(|s| s.1) == Some(Hit::Fail));
+    let fails = fails.count() as u64;
+    summary.fail_points += fails;
+    summary.crash_points_depth2 += seconds.len() as u64 - fails;
     summary.note_pairs(runs.iter().map(|r| r.1));
     let failed: Vec<Case> = runs.into_iter().filter_map(|r| r.0).collect();
     summary.failures += failed.len() as u64;
@@ -519,5 +511,31 @@ mod tests {
             with.crash_points,
             without.crash_points
         );
+    }
+
+    /// `--fail-ops`: every operation also fails in turn (a branch each),
+    /// and at depth 2 each first cut's or failure's handling is cut and
+    /// failed at every operation; nothing is lost.
+    #[test]
+    fn exhaustive_fails_each_operation_and_hits_its_handling() {
+        let case = Case {
+            crashes: vec![],
+            ..Case::from_seed(6, 400, Some(WorkloadKind::Lifecycle), &CrashMode::ALL)
+        };
+        let hits = Hit::all(&[CrashMode::Torn], true);
+        let one = exhaustive_hits(&case, &hits, 1, &ProgressBar::hidden());
+        let two = exhaustive_hits(&case, &hits, 2, &ProgressBar::hidden());
+        for summary in [&one, &two] {
+            let first = summary.failed_cases.first().map(|c| &c.failure);
+            assert_eq!(summary.failures, 0, "{first:?}");
+        }
+        assert!(one.ops_mutating > 10);
+        assert_eq!(
+            (one.fail_points, one.crash_points),
+            (one.ops_mutating, one.ops_mutating)
+        );
+        // Each operation of each handling gets a cut and a failure.
+        assert!(two.crash_points_depth2 > 0);
+        assert_eq!(two.fail_points - two.ops_mutating, two.crash_points_depth2);
     }
 }
