@@ -46,9 +46,12 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     let command = format!("cargo run --release -- report{}", sizes.flag);
     let bar = progress_bar(SECTIONS.len() as u64, "report");
     let mut sections = Vec::new();
+    let mut section_seconds = serde_json::Map::new();
     for (name, run) in SECTIONS {
         bar.set_message(name);
+        let start = std::time::Instant::now();
         sections.push(run(&sizes, out, &bar)?);
+        section_seconds.insert(name.to_string(), json!(start.elapsed().as_secs_f64()));
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -82,6 +85,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     Ok(json!({
         "report": path.display().to_string(), "failures": failures,
         "headlines": headlines, "sections": figures,
+        "section_seconds": section_seconds,
     }))
 }
 
