@@ -355,6 +355,20 @@ fn explore_step(
 }
 
 impl ExhaustiveSummary {
+    /// Adds `other`'s counts (not its seconds or rate) to this summary's.
+    pub fn absorb(&mut self, other: ExhaustiveSummary) {
+        self.crash_points += other.crash_points;
+        self.crash_points_depth2 += other.crash_points_depth2;
+        self.fail_points += other.fail_points;
+        self.failures += other.failures;
+        self.ops_mutating += other.ops_mutating;
+        self.steps += other.steps;
+        self.evictions += other.evictions;
+        self.paired_pages_corrupted += other.paired_pages_corrupted;
+        self.crash_points_pairs_damaged += other.crash_points_pairs_damaged;
+        self.failed_cases.extend(other.failed_cases);
+    }
+
     /// A step failed with no cut armed (the workload alone broke a
     /// guarantee): its case replays without power cuts.
     fn fail_without_cut(&mut self, case: &Case, at: At, message: String) {
@@ -369,7 +383,7 @@ impl ExhaustiveSummary {
     }
 
     /// The campaign's time since `start`, and its rate of crash points.
-    fn timed(mut self, start: Instant) -> Self {
+    pub(crate) fn timed(mut self, start: Instant) -> Self {
         self.seconds = start.elapsed().as_secs_f64();
         let points = self.crash_points + self.crash_points_depth2 + self.fail_points;
         self.crash_points_per_s = points as f64 / self.seconds.max(f64::MIN_POSITIVE);

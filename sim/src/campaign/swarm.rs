@@ -349,6 +349,61 @@ pub fn refusal(config: &CheckConfig) -> Option<String> {
         .map(|e| e.split(':').next().unwrap_or(&e).to_string())
 }
 
+/// Figures of an exhaustive swarm: the exhaustive campaign's, summed over
+/// the drawn configurations that run, and what was drawn.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SwarmExhaustiveSummary {
+    pub drawn: u64,
+    pub refused: u64,
+    pub refused_by_reason: BTreeMap<String, u64>,
+    pub failures_by_kind: BTreeMap<String, u64>,
+    pub spread: Spread,
+    #[serde(flatten)]
+    pub exhaustive: crate::campaign::ExhaustiveSummary,
+}
+
+/// `exhaustive` on the configuration each seed draws ([`swarm_case`] of
+/// `ops` steps, its scheduled cuts left out, its reopens, flushes and
+/// device time kept): every operation hit by each of `hits` on devices,
+/// stores and workloads nobody picked. Seeds run one after another, each
+/// campaign's branches in parallel.
+pub fn swarm_exhaustive(
+    seeds: &[u64],
+    ops: usize,
+    hits: &[crate::campaign::Hit],
+    depth: u32,
+    bar: &ProgressBar,
+) -> SwarmExhaustiveSummary {
+    let start = Instant::now();
+    let mut summary = SwarmExhaustiveSummary::default();
+    for &seed in seeds {
+        let mut case = swarm_case(seed, ops);
+        case.crashes.clear();
+        summary.drawn += 1;
+        summary.spread.note(&case.config);
+        summary.spread.note_reopens(case.reopen_every);
+        if let Some(reason) = refusal(&case.config) {
+            summary.refused += 1;
+            *summary.refused_by_reason.entry(reason).or_default() += 1;
+        } else {
+            let hidden = ProgressBar::hidden();
+            let one = crate::campaign::exhaustive_hits(&case, hits, depth, &hidden);
+            summary.exhaustive.absorb(one);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for case in &summary.exhaustive.failed_cases {
+        let message = case.failure.as_ref().map_or("", |f| f.message.as_str());
+        *summary
+            .failures_by_kind
+            .entry(failure_kind(message))
+            .or_default() += 1;
+    }
+    summary.exhaustive = std::mem::take(&mut summary.exhaustive).timed(start);
+    summary
+}
+
 /// Runs the swarm case of each seed, in parallel: refused ones are
 /// counted, the others run and summed as [`crate::campaign::sweep`] does.
 pub fn swarm_sweep(seeds: &[u64], ops: usize, bar: &ProgressBar) -> SwarmSummary {

@@ -187,6 +187,14 @@ pub(crate) struct ExhaustiveArgs {
     /// each reopen's recovery is crashed at every operation too.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     reopen_every: Option<u32>,
+    /// Draw the configuration per seed (device, geometry, pairing, bad
+    /// blocks, store, workload, reopens, as `sweep --swarm` does) and run
+    /// the campaign on each: needs --seeds.
+    #[arg(long, requires = "seeds", conflicts_with_all = ["reopen_every", "no_evict", "seed", "layout", "workload"])]
+    swarm: bool,
+    /// Seeds of the swarm's draws, A..B.
+    #[arg(long, value_parser = parse_seeds, requires = "swarm")]
+    seeds: Option<std::ops::Range<u64>>,
     /// Also make each operation fail instead (a program or erase answers
     /// BadBlock, power on): one more branch an operation, where a block
     /// goes bad at that very point and the store must handle it.
@@ -208,6 +216,9 @@ pub(crate) struct ExhaustiveArgs {
 
 pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
+    if let Some(seeds) = args.seeds.clone().filter(|_| args.swarm) {
+        return exhaustive_swarm(&args, seeds);
+    }
     let part = args.pairing.part(&args.part)?;
     let mut case = campaign::exhaustive_case(
         args.seed,
@@ -228,6 +239,22 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     figures["replay"] = json!(replays);
     emit(args.output.json, &figures)?;
     Ok(summary.failures == 0)
+}
+
+/// `exhaustive --swarm`: the campaign on each seed's drawn configuration.
+fn exhaustive_swarm(args: &ExhaustiveArgs, seeds: std::ops::Range<u64>) -> Result<bool, String> {
+    no_part_with_swarm(&args.part, &args.pairing)?;
+    let seeds: Vec<u64> = seeds.collect();
+    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops);
+    let bar = progress_bar(seeds.len() as u64, "exhaustive swarm");
+    let summary = pool(args.jobs)?
+        .install(|| swarm::swarm_exhaustive(&seeds, args.ops, &hits, args.depth, &bar));
+    let failed = &summary.exhaustive.failed_cases;
+    let replays = save_failures(failed, &args.cases, "exhaustive-swarm");
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["replay"] = json!(replays);
+    emit(args.output.json, &figures)?;
+    Ok(summary.exhaustive.failures == 0)
 }
 
 /// Replay one saved case file and say whether it still fails.
