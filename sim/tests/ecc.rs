@@ -6,7 +6,7 @@
 //! page it cannot read.
 
 use logstore::errors::{HashStoreError, IncarnationPageFault};
-use logstore::{ScrubReport, Store, StoreError};
+use logstore::{ScrubReport, Store, StoreConfig, StoreError};
 use logstore_sim::campaign::scenarios::{
     middle_page_lost, retention, scrub_past_a_lost_page, RetentionPlan,
 };
@@ -733,4 +733,29 @@ fn a_lookup_near_the_ecc_limit_has_the_next_write_rewrite_its_incarnation() {
     for (&key, &answer) in &l.model {
         assert_eq!(store.get(&hash_of(key)).unwrap(), answer, "key {key}");
     }
+}
+
+/// A scrub's `pages_read` is every page it read from the device: over a
+/// whole round (the journal, then the anchor's lanes) it equals the
+/// device's read count, and the anchor's pages are among them.
+#[test]
+fn a_scrub_counts_every_page_it_reads_the_anchor_included() {
+    let config = CheckConfig::on_device(Device::Mlc);
+    let flash = SimFlash::new(config.sim_config(), 3).unwrap();
+    let mut store = Store::create(flash, StoreConfig::new(6, 4)).unwrap();
+    for key in 0..40 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+    }
+    store.flush().unwrap();
+    let journal_pages = store.journal_page_addrs().len() as u64;
+    let reads_before = store.flash().counters().reads;
+    let report = store.scrub(1_000).unwrap();
+    let reads = store.flash().counters().reads - reads_before;
+    assert_eq!(report.rewrites, 0, "{report:?}");
+    assert_eq!(report.pages_read(), reads, "{report:?}");
+    // Two lanes, each read at page 0 and at the record's page at least.
+    assert!(
+        reads >= journal_pages + 4,
+        "{reads} reads, {journal_pages} journal pages"
+    );
 }
