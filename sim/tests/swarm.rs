@@ -142,10 +142,14 @@ fn exhaustive_on_drawn_configurations_hits_every_operation() {
 
 #[test]
 fn a_drawn_wear_run_evicts_and_fits_its_device() {
+    let mut wear_outs = std::collections::BTreeSet::new();
     for seed in 0..20 {
         let config = swarm_wear(seed, 1_000, true);
         assert!(config.store.evict_oldest && config.until_end_of_life);
         assert!((20..=200).contains(&config.endurance_cycles));
         assert_eq!(config.geometry, swarm_case(seed, 1).config.geometry);
+        wear_outs.insert(format!("{:?}", config.wear_out));
     }
+    // Every way a worn block fails is drawn.
+    assert_eq!(wear_outs.len(), 3, "{wear_outs:?}");
 }

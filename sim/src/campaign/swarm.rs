@@ -265,6 +265,11 @@ impl Spread {
         self.kinds.entry(name).or_default().insert(value);
     }
 
+    /// Notes how a wear run's worn blocks fail.
+    pub fn note_wear_out(&mut self, wear_out: crate::nand::WearOut) {
+        self.kind("wear_out", format!("{wear_out:?}"));
+    }
+
     /// Notes whether the run reopens, and how often.
     pub fn note_reopens(&mut self, every: Option<u32>) {
         self.kind("reopens", every.is_some().to_string());

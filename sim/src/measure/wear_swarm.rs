@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::campaign::swarm::{refusal, swarm_case, Spread};
 use crate::measure::wear::WearConfig;
-use crate::nand::Device;
+use crate::nand::{Device, WearOut};
 
 /// Pages a drawn wear run may program over the device's life, about: the
 /// endurance drawn is lowered (to 20 at least) on large devices to keep
@@ -22,7 +22,8 @@ const WEAR_PAGE_PROGRAMS_MAX: u64 = 3_000_000;
 
 /// The wear run seed `seed` draws: device, geometry, bad blocks, store and
 /// flush cadence as a swarm sweep draws them, a low endurance (20 to 200
-/// cycles, so a run reaches the end of life in seconds). The store always
+/// cycles, so a run reaches the end of life in seconds) and the way worn
+/// blocks fail. The store always
 /// evicts (one that answers `Full` stops wearing the device). Runs until
 /// `ops` inserts or, `until_end_of_life`, until read-only.
 pub fn swarm_wear(seed: u64, ops: u64, until_end_of_life: bool) -> WearConfig {
@@ -42,8 +43,19 @@ pub fn swarm_wear(seed: u64, ops: u64, until_end_of_life: bool) -> WearConfig {
     config.bad_blocks = case.config.bad_blocks;
     config.pairing_physical = case.config.pairing_physical;
     config.until_end_of_life = until_end_of_life;
+    // Drawn last, so every draw above is as it was before: how a block
+    // past its endurance fails (an erase or a program answering BadBlock,
+    // or both doing nothing and answering Ok).
+    config.wear_out = WEAR_OUTS[rng.random_range(0..WEAR_OUTS.len())];
     config
 }
+
+/// The wear-out modes a draw picks from.
+const WEAR_OUTS: [WearOut; 3] = [
+    WearOut::EraseFails,
+    WearOut::ProgramFails,
+    WearOut::SilentNoop,
+];
 
 /// The lowest share of rated endurance (mean over usable blocks) a run to
 /// the end of life must reach, unless `too_few_usable` excuses it.
@@ -56,6 +68,8 @@ pub struct WearRun {
     pub device: String,
     pub geometry: (u32, u32, u32),
     pub endurance_cycles: u32,
+    /// How its blocks fail past their endurance.
+    pub wear_out: WearOut,
     pub factory_bad: usize,
     pub usable_blocks: u32,
     /// Good blocks the store's budget needs ([`logstore::BlockBudget::needed`]).
@@ -116,6 +130,7 @@ pub fn swarm_wear_campaign(
         let check = config.check_config();
         summary.drawn += 1;
         summary.spread.note(&check);
+        summary.spread.note_wear_out(config.wear_out);
         match refusal(&check) {
             Some(reason) => {
                 summary.refused += 1;
@@ -160,6 +175,7 @@ fn wear_run(config: &WearConfig) -> WearRun {
         device: config.device.map_or("ideal", Device::name).to_string(),
         geometry: (g.page_bytes, g.pages_per_block, g.blocks),
         endurance_cycles: config.endurance_cycles,
+        wear_out: config.wear_out,
         factory_bad: config.bad_blocks.len(),
         usable_blocks: 0,
         blocks_needed: needed,
