@@ -598,3 +598,26 @@ fn torn_programs_damage_pages_as_the_cells_pair_not_as_declared() {
     wrong.pairing_physical = Some(Pairing::Tlc);
     assert!(wrong.check().is_err() && SimFlash::new(wrong, 0).is_err());
 }
+
+/// A failed (torn) erase leaves every page of its block unprogrammable,
+/// the last page too, until the block is erased again: its cells hold an
+/// unknown mix, as an interrupted erase leaves them.
+#[test]
+fn a_failed_erase_leaves_the_block_unprogrammable_until_erased_again() {
+    let g = geometry();
+    for page in [0, g.pages_per_block - 1] {
+        let mut flash = SimFlash::new(SimConfig::new(g), 5).unwrap();
+        let block = BlockAddr(2);
+        let at = flash.ops_mutating();
+        flash.schedule_fault(at, ScheduledFault::EraseFail);
+        assert!(matches!(flash.erase(block), Err(FlashError::BadBlock { .. })));
+        let addr = PageAddr { block, page };
+        let data = pattern(addr, 1);
+        assert!(
+            matches!(flash.program(addr, &data), Err(FlashError::Violation { .. })),
+            "page {page} programmable after a failed erase"
+        );
+        flash.erase(block).unwrap();
+        flash.program(addr, &data).unwrap();
+    }
+}

@@ -217,12 +217,6 @@ impl Journal {
         self.position as f64 / self.region_pages().max(1) as f64
     }
 
-    /// Entries appended but not yet programmed.
-    #[cfg(feature = "testing")]
-    pub fn buffered(&self) -> &[Entry] {
-        &self.buffer_entries
-    }
-
     fn page_room(&self) -> usize {
         self.geometry.page_bytes as usize - PAGE_HEADER_BYTES
     }
