@@ -27,7 +27,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         "Each seed draws its own configuration (Groce et al., \"Swarm Testing\", ISSTA 2012): the device (ideal, slc, mlc, tlc) and a geometry \
          within the part's range (512 B to 2 KiB pages, 16 to 192 pages a block, 24 to 512 blocks), factory-bad blocks (0 to 5%, block 0 included), \
          blocks growing bad, the pairing the part declares and the one its cells follow, aging; the table's shape, layout and policy, the journal, \
-         `incarnations_max`, eviction; the workload, a flush cadence, the crash modes. A configuration `create` refuses is counted, not run. \
+         `incarnations_max`, eviction; the workload, a flush cadence, clean reopens, the crash modes; for the wear runs, how worn blocks fail. A configuration `create` refuses is counted, not run. \
          Every run also checks the store's promises: no end of life with the spare free, an evicting store evicts rather than answer `Full`, \
          `Full` for blocks only when blocks failed, `create` accepts only what fits. Commands: \
          `cargo run --release -- sweep --swarm --seeds 0..{} --ops {} --json`, \
