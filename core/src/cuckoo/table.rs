@@ -163,3 +163,46 @@ impl<L: SlotLayout> Table<L> {
         slot
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cuckoo::{CuckooTable, Policy};
+    use crate::types::Info;
+    use rand::Rng;
+
+    /// `ram_bytes` is the table itself, its slots and every byte of its
+    /// scratch buffers, which a breadth-first insert near full grows.
+    #[test]
+    fn ram_bytes_counts_the_slots_and_every_scratch_buffer() {
+        let config = CuckooConfig {
+            order: 8,
+            bucket_slots: 4,
+            policy: Policy::Bfs { max_depth: 6 },
+            seed: 7,
+        };
+        let mut table: CuckooTable<Info> = CuckooTable::new(config).unwrap();
+        let empty = table.ram_bytes();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // Bounded: 1,024 slots fill well before 4,096 inserts.
+        for n in 0..4_096u64 {
+            let mut hash = [0u8; 32];
+            rng.fill(&mut hash[..]);
+            let info = Info {
+                physical_sector: n,
+                first_logical_sector: n,
+            };
+            if table.insert(hash, info).is_err() {
+                break;
+            }
+        }
+        let s = &table.scratch;
+        assert!(s.path.capacity() > 1 && s.nodes.capacity() > 1 && !s.visited.is_empty());
+        let scratch = s.path.capacity() * size_of::<SlotPos>()
+            + s.nodes.capacity() * size_of::<BfsNode>()
+            + s.visited.capacity() * size_of::<u64>();
+        let expected = size_of::<CuckooTable<Info>>() + table.slots.ram_bytes() + scratch;
+        assert_eq!(table.ram_bytes(), expected as u64);
+        assert!(table.ram_bytes() > empty);
+    }
+}

@@ -397,3 +397,20 @@ fn low_degree_roots_in_closed_form_are_the_searchs_roots() {
         );
     }
 }
+
+/// The strongest code a `Bch` takes corrects its full strength:
+/// Berlekamp–Massey runs all t of its steps on the 2t syndromes there are,
+/// and reads none past them.
+#[test]
+fn the_strongest_code_corrects_its_full_strength() {
+    let mut rng = ChaCha8Rng::seed_from_u64(u64::from(MAX_STRENGTH));
+    let bch = Bch::new(512, MAX_STRENGTH).unwrap();
+    for errors in [1, 2, 63, MAX_T] {
+        let data = random_data(&mut rng, 512);
+        let flips: BTreeSet<usize> =
+            rand::seq::index::sample(&mut rng, bch.codeword_bits(), errors)
+                .into_iter()
+                .collect();
+        corrects(512, MAX_STRENGTH, &data, &flips).unwrap();
+    }
+}
