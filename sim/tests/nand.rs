@@ -610,11 +610,17 @@ fn a_failed_erase_leaves_the_block_unprogrammable_until_erased_again() {
         let block = BlockAddr(2);
         let at = flash.ops_mutating();
         flash.schedule_fault(at, ScheduledFault::EraseFail);
-        assert!(matches!(flash.erase(block), Err(FlashError::BadBlock { .. })));
+        assert!(matches!(
+            flash.erase(block),
+            Err(FlashError::BadBlock { .. })
+        ));
         let addr = PageAddr { block, page };
         let data = pattern(addr, 1);
         assert!(
-            matches!(flash.program(addr, &data), Err(FlashError::Violation { .. })),
+            matches!(
+                flash.program(addr, &data),
+                Err(FlashError::Violation { .. })
+            ),
             "page {page} programmable after a failed erase"
         );
         flash.erase(block).unwrap();
