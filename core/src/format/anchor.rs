@@ -315,6 +315,23 @@ pub(crate) mod tests {
         }
     }
 
+    /// `seal_record` seals a record lying in a longer buffer (a page), its
+    /// magic restored, and refuses a buffer shorter than the record.
+    #[test]
+    fn seal_record_seals_a_record_in_a_page_and_refuses_a_short_one() {
+        let r = record(8);
+        let mut page = r.encode();
+        let len = page.len();
+        page.extend_from_slice(&[0xFF; 16]);
+        page[0] ^= 1;
+        assert!(seal_record(&mut page));
+        assert_eq!(AnchorRecord::decode(&page).unwrap(), Some((r, len)));
+        let mut short = page[..len - 1].to_vec();
+        let before = short.clone();
+        assert!(!seal_record(&mut short));
+        assert_eq!(short, before);
+    }
+
     #[test]
     fn encode_decode_round_trip() {
         let mut r = record(8);

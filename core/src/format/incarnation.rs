@@ -213,5 +213,14 @@ mod tests {
             Err(IncarnationPageFault::Erased)
         );
         assert_eq!(Header::check(&[0; 64]), Err(IncarnationPageFault::BadMagic));
+        // A page just long enough for its header checks; one byte shorter
+        // has no header.
+        let mut exact = vec![0u8; PAGE_HEADER_BYTES];
+        finish_page(&mut exact, &w.bytes);
+        assert_eq!(Header::check(&exact), Ok(header));
+        assert_eq!(
+            Header::check(&exact[..PAGE_HEADER_BYTES - 1]),
+            Err(IncarnationPageFault::BadMagic)
+        );
     }
 }

@@ -282,6 +282,53 @@ mod tests {
         assert_eq!(short, vec![1u8; PAGE_HEADER_BYTES - 1]);
     }
 
+    /// A page synced exactly [`SYNCED_SELF`] pages back reads as synced
+    /// through none (never as synced through itself); one page less still
+    /// reads as written.
+    #[test]
+    fn a_synced_distance_at_the_self_marker_reads_as_none() {
+        let sequence = u64::from(SYNCED_SELF) + 10;
+        for (back, expected) in [
+            (SYNCED_SELF, None),
+            (SYNCED_SELF - 1, Some(sequence - u64::from(SYNCED_SELF - 1))),
+        ] {
+            let page = Page {
+                epoch: 1,
+                generation: 2,
+                sequence,
+                synced_through: Some(sequence - u64::from(back)),
+                erase_count: 0,
+                entries: vec![],
+            };
+            let decoded = Page::decode(&page.encode(256)).expect("a page as written");
+            assert_eq!(decoded.synced_through, expected, "{back} back");
+        }
+    }
+
+    /// `reseal_page` reseals a journal page whatever it holds, and leaves
+    /// a page of another kind, or one shorter than a header, as it was.
+    #[test]
+    fn reseal_page_reseals_journal_pages_only() {
+        let page = Page {
+            epoch: 1,
+            generation: 2,
+            sequence: 3,
+            synced_through: None,
+            erase_count: 4,
+            entries: vec![entry(1)],
+        };
+        let mut bytes = page.encode(512);
+        bytes[PAGE_HEADER_BYTES + 5] ^= 0x20;
+        assert_eq!(Page::decode(&bytes), Err(JournalPageFault::BadCrc));
+        reseal_page(&mut bytes);
+        assert!(Page::decode(&bytes).is_ok());
+        for mut other in [vec![0x5Au8; 512], bytes[..PAGE_HEADER_BYTES - 1].to_vec()] {
+            let before = other.clone();
+            reseal_page(&mut other);
+            assert_eq!(other, before);
+        }
+    }
+
     fn entry(i: u8) -> Entry {
         Entry::Hash {
             hash: [i; 32],

@@ -214,6 +214,18 @@ mod tests {
         }
     }
 
+    /// A version-1 meta (written before filters: no filter fields) decodes
+    /// to the same shape with no filter.
+    #[test]
+    fn a_version_one_meta_decodes_without_a_filter() {
+        let g = geometry();
+        let shape = Shape::new(g, 6, 4, 17).unwrap();
+        let mut v1 = shape.encode();
+        v1.truncate(v1.len() - 16);
+        v1[..2].copy_from_slice(&1u16.to_le_bytes());
+        assert_eq!(Shape::decode(&v1, g, 4).unwrap(), shape);
+    }
+
     /// A filter larger than 4 bytes a slot and a page is refused, even with
     /// its page and block counts consistent; one at the bound is taken.
     #[test]
