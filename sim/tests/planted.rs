@@ -236,6 +236,7 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         Bug::PairingUnaware,
         Bug::ScrubCursorStuck,
         Bug::TrustDeclaredPairing,
+        Bug::TornTailKept,
     ] {
         for seed in 0..3 {
             let outcome = scenario(bug)(seed);
