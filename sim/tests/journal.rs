@@ -713,6 +713,27 @@ fn a_failed_program_wastes_the_rest_of_its_block() {
     assert_eq!(wasted(true) - wasted(false), rest);
 }
 
+/// A reopened journal resumes at the next block start: the rest of the
+/// block it was writing is wasted, and its stats say so, page by page.
+#[test]
+fn a_reopened_journal_wastes_the_rest_of_its_block() {
+    let flushes = 3u64;
+    let mut flash = device(3);
+    {
+        let mut log = Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+        for i in 0..flushes {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+        }
+    }
+    let (log, recovered, _) = Ledger::open(&mut flash).unwrap();
+    assert_eq!(recovered.len() as u64, flushes);
+    let g = geometry();
+    // Each flush took its page and its commit copy.
+    let rest = (u64::from(g.pages_per_block) - 2 * flushes) * u64::from(g.page_bytes);
+    assert_eq!(log.journal_stats().bytes_wasted, rest);
+}
+
 /// Formatting needs two anchor lanes and the journal's blocks among the
 /// good ones: exactly enough formats, one short is `DeviceTooSmall`.
 #[test]
