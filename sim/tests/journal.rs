@@ -734,6 +734,76 @@ fn a_reopened_journal_wastes_the_rest_of_its_block() {
     assert_eq!(log.journal_stats().bytes_wasted, rest);
 }
 
+/// Recovery names what stopped it: a valid page of another generation
+/// (left from an older use of the block) is a foreign generation, one of
+/// this generation out of its sequence is out of sequence.
+#[test]
+fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
+    use logstore::{StopFault, StopReason};
+    let mut base = device(3);
+    {
+        let mut log = Ledger::create(&mut base, JOURNAL_BLOCKS, vec![]).unwrap();
+        for i in 0..3 {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+        }
+    }
+    let region = Ledger::open(&mut base.clone())
+        .unwrap()
+        .0
+        .record()
+        .journal
+        .clone();
+    // Journal positions run over the pages the journal uses in each block
+    // (pages no pairing scheme could damage), block after block.
+    let g = base.geometry();
+    let pages = logstore::journal_block_pages(g);
+    let address = |position: usize| logstore::PageAddr {
+        block: region.blocks[position / pages.len()],
+        page: pages[position % pages.len()],
+    };
+    let mut last = None;
+    for position in 0..region.blocks.len() * pages.len() {
+        let mut buf = vec![0; g.page_bytes as usize];
+        base.read(address(position), &mut buf).unwrap();
+        if let Ok(decoded) = Page::decode(&buf) {
+            last = Some((position, decoded));
+        }
+    }
+    let (at, page) = last.expect("the journal wrote a page");
+    let next = address(at + 1);
+    let foreign = Page {
+        generation: page.generation + 1,
+        sequence: page.sequence + 1,
+        entries: vec![],
+        ..page.clone()
+    };
+    let skipped = Page {
+        sequence: page.sequence + 5,
+        entries: vec![],
+        ..page.clone()
+    };
+    let expected = [
+        StopFault::ForeignGeneration {
+            generation: page.generation + 1,
+        },
+        StopFault::OutOfSequence {
+            sequence: page.sequence + 5,
+            epoch: page.epoch,
+        },
+    ];
+    for (placed, fault) in [foreign, skipped].into_iter().zip(expected) {
+        let mut flash = base.clone();
+        flash
+            .program(next, &placed.encode(g.page_bytes as usize))
+            .unwrap();
+        let (_, recovered, report) = Ledger::open(&mut flash).unwrap();
+        assert_eq!(recovered.len(), 3);
+        let position = at as u64 + 1;
+        assert_eq!(report.stop, StopReason::Page { position, fault });
+    }
+}
+
 /// Formatting needs two anchor lanes and the journal's blocks among the
 /// good ones: exactly enough formats, one short is `DeviceTooSmall`.
 #[test]
