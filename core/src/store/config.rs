@@ -293,4 +293,31 @@ mod tests {
         assert!(StoreConfig::decode(&[1, 0, 3]).is_err());
         assert!(StoreConfig::decode(&[9, 0]).is_err());
     }
+
+    /// The compact layout takes a journal whose positions fill the slot's
+    /// bits exactly, and refuses one a bit wider.
+    #[test]
+    fn a_compact_journal_may_fill_the_slot_bits_exactly() {
+        let geometry = Geometry::new(4096, 256, 1 << 16).unwrap();
+        let (mut exact, mut wider) = (false, false);
+        // Bounded: 4,096 journal sizes at one order.
+        let order = 14;
+        for journal_blocks in 1..=4_096u32 {
+            let mut config = StoreConfig::new(order, journal_blocks);
+            config.layout = SlotLayoutKind::Compact;
+            let pos_bits = position_bits(geometry, journal_blocks);
+            let room = COMPACT_SLOT_BITS - order;
+            if pos_bits == room {
+                exact = true;
+                assert!(config.check(geometry).is_ok(), "{journal_blocks} blocks");
+            } else if pos_bits == room + 1 {
+                wider = true;
+                assert!(matches!(
+                    config.check(geometry),
+                    Err(StoreError::Config(CuckooError::CompactTooWide { .. }))
+                ));
+            }
+        }
+        assert!(exact && wider);
+    }
 }
