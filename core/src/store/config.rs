@@ -294,6 +294,38 @@ mod tests {
         assert!(StoreConfig::decode(&[9, 0]).is_err());
     }
 
+    /// A table that, frozen, fills the device exactly next to its journal
+    /// and the anchor's lanes fits; one block fewer does not.
+    #[test]
+    fn a_table_that_fills_the_device_exactly_fits() {
+        let mut found = false;
+        // Bounded: 3 block sizes, 8 journals, 6 orders.
+        for pages_per_block in [1, 2, 4] {
+            for journal_blocks in 1..=8u32 {
+                for order in 3..=8 {
+                    let config = StoreConfig::new(order, journal_blocks);
+                    let block_bytes = 512 * u64::from(pages_per_block);
+                    let capacity = config.cuckoo().capacity().unwrap();
+                    let table_bytes = capacity * crate::format::incarnation::SLOT_BYTES as u64;
+                    let needed = table_bytes + (u64::from(journal_blocks) + 2) * block_bytes;
+                    if !needed.is_multiple_of(block_bytes) {
+                        continue;
+                    }
+                    let blocks = (needed / block_bytes) as u32;
+                    let exact = Geometry::new(512, pages_per_block, blocks).unwrap();
+                    assert!(check_fits(&config, exact).is_ok(), "{exact:?}");
+                    let short = Geometry::new(512, pages_per_block, blocks - 1).unwrap();
+                    assert!(matches!(
+                        check_fits(&config, short),
+                        Err(StoreError::TooLarge(_))
+                    ));
+                    found = true;
+                }
+            }
+        }
+        assert!(found, "no configuration fills a device exactly");
+    }
+
     /// The compact layout takes a journal whose positions fill the slot's
     /// bits exactly, and refuses one a bit wider.
     #[test]
