@@ -801,7 +801,67 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
         assert_eq!(recovered.len(), 3);
         let position = at as u64 + 1;
         assert_eq!(report.stop, StopReason::Page { position, fault });
+        // The page it stopped at is dropped, counted in pages and bytes.
+        assert_eq!(report.pages_dropped, 1);
+        assert_eq!(report.bytes_dropped, u64::from(g.page_bytes));
     }
+}
+
+/// Appending resumes at a block start only under a new epoch: the next
+/// page in sequence found at a later block start, past erased pages, is a
+/// resumption under a later epoch and is not under the epoch it would
+/// continue (the writer never skips pages within an epoch).
+#[test]
+fn a_page_in_sequence_past_a_gap_resumes_only_under_a_new_epoch() {
+    let mut base = device(3);
+    {
+        let mut log = Ledger::create(&mut base, JOURNAL_BLOCKS, vec![]).unwrap();
+        for i in 0..3 {
+            log.append(&entry(i)).unwrap();
+            log.flush().unwrap();
+        }
+    }
+    let region = Ledger::open(&mut base.clone())
+        .unwrap()
+        .0
+        .record()
+        .journal
+        .clone();
+    let g = base.geometry();
+    let pages = logstore::journal_block_pages(g);
+    let address = |position: usize| logstore::PageAddr {
+        block: region.blocks[position / pages.len()],
+        page: pages[position % pages.len()],
+    };
+    let mut last = None;
+    for position in 0..region.blocks.len() * pages.len() {
+        let mut buf = vec![0; g.page_bytes as usize];
+        base.read(address(position), &mut buf).unwrap();
+        if let Ok(decoded) = Page::decode(&buf) {
+            last = Some((position, decoded));
+        }
+    }
+    let (at, page) = last.expect("the journal wrote a page");
+    let block_start = (at / pages.len() + 1) * pages.len();
+    assert!(
+        block_start > at + 1,
+        "a gap of erased pages before the block start"
+    );
+    let recovered_with = |epoch: u32| {
+        let placed = Page {
+            sequence: page.sequence + 1,
+            epoch,
+            entries: vec![entry(99)],
+            ..page.clone()
+        };
+        let mut flash = base.clone();
+        flash
+            .program(address(block_start), &placed.encode(g.page_bytes as usize))
+            .unwrap();
+        Ledger::open(&mut flash).unwrap().1
+    };
+    assert_eq!(recovered_with(page.epoch + 1).len(), 4);
+    assert_eq!(recovered_with(page.epoch).len(), 3);
 }
 
 /// Formatting needs two anchor lanes and the journal's blocks among the

@@ -359,6 +359,37 @@ fn an_evicting_store_short_of_blocks_evicts_instead_of_answering_full() {
     }
 }
 
+/// An evicting store on every device size it can be created on, from its
+/// budget up, and at every limit on its incarnations: whatever free blocks
+/// a freeze finds, it evicts and never answers `Full`.
+#[test]
+fn an_evicting_store_on_every_device_size_never_answers_full() {
+    for incarnations_max in 2..=4 {
+        let mut config = config(6, 2, LAYOUTS[0]);
+        config.incarnations_max = incarnations_max;
+        config.evict_oldest = true;
+        let budget = config
+            .block_budget(Geometry::new(512, 16, 64).unwrap())
+            .unwrap();
+        let mut sizes_created = 0;
+        for blocks in budget.needed()..budget.needed() + 12 {
+            let Ok(mut store) = Store::create(device(blocks), config.clone()) else {
+                continue;
+            };
+            sizes_created += 1;
+            for key in 0..4_000u64 {
+                let inserted = store.insert(hash_of(key), info_of(key));
+                assert!(inserted.is_ok(), "{blocks} blocks, key {key}: {inserted:?}");
+                if key % 16 == 15 {
+                    store.flush().unwrap();
+                }
+            }
+            assert!(store.stats().evictions > 0, "{blocks} blocks");
+        }
+        assert!(sizes_created >= 8, "{sizes_created} sizes created");
+    }
+}
+
 /// The checker's model of an eviction (swarm seeds 5506 and 33621): a
 /// write that evicts appends its own entry after the eviction, unflushed,
 /// so that entry shadows nothing the eviction dropped; only what the log
