@@ -373,7 +373,7 @@ fn an_evicting_store_on_every_device_size_never_answers_full() {
             .unwrap();
         let mut sizes_created = 0;
         for blocks in budget.needed()..budget.needed() + 12 {
-            let Ok(mut store) = Store::create(device(blocks), config.clone()) else {
+            let Ok(mut store) = Store::create(device(blocks), config) else {
                 continue;
             };
             sizes_created += 1;
