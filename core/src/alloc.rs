@@ -172,7 +172,20 @@ pub fn erase_or_retire<F: Flash>(
     alloc: &mut Allocator,
     block: BlockAddr,
 ) -> Result<bool, FlashError> {
-    alloc.note_erase(block);
+    erase_or_retire_counted(flash, alloc, block, true)
+}
+
+/// As [`erase_or_retire`], counting the erase only if `counted` (a planted
+/// bug forgets to).
+pub fn erase_or_retire_counted<F: Flash>(
+    flash: &mut F,
+    alloc: &mut Allocator,
+    block: BlockAddr,
+    counted: bool,
+) -> Result<bool, FlashError> {
+    if counted {
+        alloc.note_erase(block);
+    }
     match flash.erase(block) {
         Ok(()) => Ok(true),
         Err(FlashError::BadBlock { .. }) => {

@@ -33,7 +33,7 @@
 //! found in one lane only, or read with corrected bits at the scrub
 //! threshold, is noted so it is committed again.
 
-use crate::alloc::{erase_or_retire, Allocator, OutOfBlocks};
+use crate::alloc::{erase_or_retire_counted, Allocator, OutOfBlocks};
 use crate::flash::{BlockAddr, Flash, FlashError, PageAddr, ERASED};
 pub(crate) use crate::format::anchor::AnchorRecord;
 pub use crate::format::anchor::LANES;
@@ -210,9 +210,8 @@ impl Anchor {
     /// corrected in one step and the pages read. Bounded: [`LANES`] times
     /// the record's pages plus one.
     pub fn check_pages<F: Flash>(&mut self, flash: &mut F) -> Result<(u32, u64), AnchorError> {
-        let Some(lanes) = self.lanes else {
-            return Ok((0, 0));
-        };
+        // Lanes are known from the first commit, which `format` makes.
+        let lanes = self.lanes.expect("an anchor in use has committed");
         let mut buf = vec![0u8; flash.geometry().page_bytes as usize];
         let pages = std::iter::once(0).chain(self.record_pages.clone().filter(|&p| p > 0));
         let (mut most, mut read) = (0, 0);
@@ -326,43 +325,41 @@ impl Anchor {
     }
 }
 
-/// Two fresh lane blocks from `alloc`, erased (a block whose erase fails is
-/// retired and another taken; bounded by the device).
+/// Two fresh lane blocks from `alloc`, erased; on an error, the blocks
+/// taken go back.
 fn fresh_lanes<F: Flash>(
     flash: &mut F,
     alloc: &mut Allocator,
 ) -> Result<[BlockAddr; LANES], AnchorError> {
     let mut lanes = [BlockAddr(0); LANES];
-    let blocks = flash.geometry().blocks;
     for lane in 0..LANES {
-        let mut found = None;
-        for _ in 0..blocks {
-            let block = alloc.allocate()?;
-            let erased = if planted::active(Bug::AnchorEraseUncounted) {
-                flash.erase(block).map(|()| true).or_else(|e| match e {
-                    FlashError::BadBlock { .. } => {
-                        alloc.retire(block);
-                        Ok(false)
-                    }
-                    other => Err(other),
-                })?
-            } else {
-                erase_or_retire(flash, alloc, block)?
-            };
-            if erased {
-                found = Some(block);
-                break;
-            }
-        }
-        match found {
-            Some(block) => lanes[lane] = block,
-            None => {
+        match erased_block(flash, alloc) {
+            Ok(block) => lanes[lane] = block,
+            Err(error) => {
                 lanes[..lane].iter().for_each(|&b| alloc.release(b));
-                return Err(AnchorError::MovesExhausted { moves: MOVES_MAX });
+                return Err(error);
             }
         }
     }
     Ok(lanes)
+}
+
+/// A free block from `alloc`, erased: a block whose erase fails is retired
+/// and the next one taken. Bounded by the device: every try takes a free
+/// block for good or returns it erased, and fewer blocks than the device
+/// has are ever free (the journal holds some from the start), so the
+/// allocator runs out (`OutOfBlocks`) before the tries do.
+fn erased_block<F: Flash>(flash: &mut F, alloc: &mut Allocator) -> Result<BlockAddr, AnchorError> {
+    let counted = !planted::active(Bug::AnchorEraseUncounted);
+    let mut erased = None;
+    for _ in 0..flash.geometry().blocks {
+        let block = alloc.allocate()?;
+        if erase_or_retire_counted(flash, alloc, block, counted)? {
+            erased = Some(block);
+            break;
+        }
+    }
+    Ok(erased.expect("the allocator runs out before a try for each block"))
 }
 
 /// Programs `bytes` from `first_page` of lane 0, then of lane 1.
@@ -572,6 +569,23 @@ mod tests {
             r.validate(8),
             Err(AnchorError::UncertainUnnamed { generation: 99 })
         ));
+    }
+
+    /// A record carries one erase count a block of the device: a list of
+    /// another length is out of the device, named by its length.
+    #[test]
+    fn validate_rejects_an_erase_count_list_not_a_block_each() {
+        let mut short = record(8);
+        short.erase_counts.pop();
+        let Err(AnchorError::OutOfDevice {
+            what,
+            value,
+            blocks,
+        }) = short.validate(8)
+        else {
+            panic!("a short erase count list is out of the device");
+        };
+        assert_eq!((what, value, blocks), ("erase count list of length", 7, 8));
     }
 
     #[test]

@@ -128,6 +128,69 @@ fn an_incarnation_page_past_the_ecc_is_a_typed_error_on_lookup() {
     assert!(typed > 0);
 }
 
+/// A store on the MLC preset with incarnations, everything flushed.
+fn frozen_mlc_store() -> (Store<SimFlash>, CheckConfig) {
+    let config = CheckConfig::on_device(Device::Mlc);
+    let flash = SimFlash::new(config.sim_config(), 1).unwrap();
+    let mut store = Store::create(flash, config.store).unwrap();
+    for key in 0..2_000u64 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        if store.incarnation_regions().len() >= 2 {
+            break;
+        }
+    }
+    store.flush().unwrap();
+    (store, config)
+}
+
+/// Flips more bits than the ECC corrects in one step of `page`.
+fn past_the_ecc(store: &mut Store<SimFlash>, page: logstore::PageAddr) {
+    let bits = logstore::Flash::geometry(store.flash()).ecc_bits * 2 + 2;
+    for k in 0..bits {
+        store.flash_mut().flip_bit(page, k).unwrap();
+    }
+}
+
+/// An anchor lane page past the ECC: the scrub's read of the lanes finds
+/// it, the next commit moves the record to fresh lanes, and the store
+/// opens from them with everything it held.
+#[test]
+fn an_anchor_page_past_the_ecc_moves_the_anchor_at_the_scrub() {
+    let (mut store, _) = frozen_mlc_store();
+    let before = store.contents().unwrap();
+    let lanes = store.anchor_lanes();
+    past_the_ecc(
+        &mut store,
+        logstore::PageAddr {
+            block: lanes[0],
+            page: 0,
+        },
+    );
+    let pages_read = store.block_budget().needed() as u64 * 1_000;
+    let report = store.scrub(pages_read).unwrap();
+    assert!(report.rewrites >= 1, "{report:?}");
+    assert!(!store.anchor_lanes().contains(&lanes[0]), "the lanes moved");
+    let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+    assert_eq!(reopened.contents().unwrap(), before);
+}
+
+/// An incarnation page past the ECC, met by the scrub: the scrub goes on,
+/// counts the page lost and the store names it; nothing else changes.
+#[test]
+fn an_incarnation_page_past_the_ecc_is_counted_lost_by_the_scrub() {
+    let (mut store, _) = frozen_mlc_store();
+    let region = store.incarnation_regions().pop().expect("an incarnation");
+    let page = logstore::PageAddr {
+        block: region.blocks[0],
+        page: 1,
+    };
+    past_the_ecc(&mut store, page);
+    let pages_read = store.block_budget().needed() as u64 * 1_000;
+    let report = store.scrub(pages_read).unwrap();
+    assert_eq!(report.pages_lost, 1, "{report:?}");
+    assert_eq!(store.lost_pages(), vec![page]);
+}
+
 /// The ECC layer over a fresh simulated device of `sim`.
 fn media_on(sim: logstore_sim::SimConfig) -> logstore::testing::Media<SimFlash> {
     let geometry = sim.geometry;

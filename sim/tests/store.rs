@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use logstore::errors::LedgerError;
 use logstore::{FileFlash, Geometry, Hash, Info, SlotLayoutKind};
 use logstore::{FullReason, Store, StoreConfig, StoreError};
 use logstore_sim::{SimConfig, SimFlash};
@@ -696,4 +697,45 @@ fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
             "{layout:?}: updates taken with at most {taken_max} live entries, half a region holds {half_region_entries}"
         );
     }
+}
+
+/// A store created over an old one on the same device (its anchor records
+/// still there, at their sequences) opens as the new store: the new
+/// anchor's sequence starts above every record the old one left.
+#[test]
+fn a_store_created_over_an_old_one_opens_as_the_new_one() {
+    let config = config(6, 2, LAYOUTS[0]);
+    let mut old = Store::create(device(64), config).unwrap();
+    // Many commits: the old anchor's sequence runs well past a fresh one's.
+    for key in 0..600u64 {
+        old.insert(hash_of(key), info_of(key)).unwrap();
+        if key % 4 == 3 {
+            old.flush().unwrap();
+        }
+    }
+    assert!(!old.incarnation_regions().is_empty());
+    let mut new = Store::create(old.into_flash(), config).unwrap();
+    new.insert(hash_of(9_999), info_of(9_999)).unwrap();
+    new.flush().unwrap();
+    let (mut reopened, _) = Store::open(new.into_flash()).unwrap();
+    let contents = reopened.contents().unwrap();
+    assert_eq!(contents, vec![(hash_of(9_999), info_of(9_999))]);
+}
+
+/// A part whose every erase fails cannot take a store: create answers
+/// that it ran out of blocks, every one retired and none left held.
+#[test]
+fn a_part_whose_every_erase_fails_refuses_create() {
+    let mut sim = SimConfig::new(Geometry::new(512, 16, 64).unwrap());
+    sim.faults.erase_fail = 1.0;
+    let flash = SimFlash::new(sim, 3).unwrap();
+    let error = Store::create(flash, config(6, 2, LAYOUTS[0])).err();
+    let Some(StoreError::Ledger(LedgerError::OutOfBlocks(out))) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(
+        (out.in_use, out.bad),
+        (0, 64),
+        "every block retired, none held"
+    );
 }
