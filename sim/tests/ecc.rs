@@ -191,6 +191,67 @@ fn an_incarnation_page_past_the_ecc_is_counted_lost_by_the_scrub() {
     assert_eq!(store.lost_pages(), vec![page]);
 }
 
+/// A store on the MLC preset with `layout`, keys `0..keys` inserted and a
+/// flush every four: no incarnation yet, the journal's first page holds
+/// keys 0 to 3.
+fn journal_only_mlc_store(layout: logstore::SlotLayoutKind, keys: u64) -> Store<SimFlash> {
+    let config = CheckConfig::on_device(Device::Mlc);
+    let flash = SimFlash::new(config.sim_config(), 1).unwrap();
+    let store_config = StoreConfig {
+        layout,
+        ..config.store
+    };
+    let mut store = Store::create(flash, store_config).unwrap();
+    for key in 0..keys {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        if key % 4 == 3 {
+            store.flush().unwrap();
+        }
+    }
+    assert!(store.incarnation_regions().is_empty());
+    store
+}
+
+/// A journal page past the ECC under full slots, which hold whole
+/// entries: the scrub names it once and moves the live entries from the
+/// table, so the store loses nothing, now or reopened.
+#[test]
+fn a_journal_page_past_the_ecc_loses_nothing_under_full_slots() {
+    let mut store = journal_only_mlc_store(logstore::SlotLayoutKind::Full, 40);
+    let before = store.contents().unwrap();
+    let first = store.journal_page_addrs()[0];
+    past_the_ecc(&mut store, first);
+    let pages_read = store.block_budget().needed() as u64 * 1_000;
+    let report = store.scrub(pages_read).unwrap();
+    assert_eq!(report.pages_lost, 1, "{report:?}");
+    assert!(report.rewrites >= 1, "{report:?}");
+    assert!(!store.journal_page_addrs().contains(&first), "the journal moved");
+    assert_eq!(store.scrub(pages_read).unwrap().pages_lost, 0, "named once");
+    let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+    assert_eq!(reopened.contents().unwrap(), before);
+}
+
+/// A journal page past the ECC under compact slots, which keep only a
+/// tag and the entry's journal position: a lookup that must read the
+/// page is a typed error, never a miss; other keys read as they were.
+#[test]
+fn a_journal_page_past_the_ecc_is_a_typed_error_on_a_compact_lookup() {
+    let mut store = journal_only_mlc_store(logstore::SlotLayoutKind::Compact, 40);
+    let first = store.journal_page_addrs()[0];
+    past_the_ecc(&mut store, first);
+    let lookup = store.get(&hash_of(0));
+    assert!(
+        matches!(
+            lookup,
+            Err(StoreError::Ledger(logstore::errors::LedgerError::Journal(
+                logstore::errors::JournalError::Corrupt { .. }
+            )))
+        ),
+        "{lookup:?}"
+    );
+    assert_eq!(store.get(&hash_of(39)).unwrap(), Some(info_of(39)));
+}
+
 /// The ECC layer over a fresh simulated device of `sim`.
 fn media_on(sim: logstore_sim::SimConfig) -> logstore::testing::Media<SimFlash> {
     let geometry = sim.geometry;

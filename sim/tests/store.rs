@@ -739,3 +739,18 @@ fn a_part_whose_every_erase_fails_refuses_create() {
         "every block retired, none held"
     );
 }
+
+/// A device whose anchor holds no store configuration (a ledger written
+/// by something else) is not opened as a store: the error says the
+/// configuration does not decode, and the device comes back unchanged.
+#[test]
+fn a_ledger_without_a_store_configuration_does_not_open_as_a_store() {
+    let mut flash = device(64);
+    logstore::testing::Ledger::create(&mut flash, 2, b"not a store".to_vec()).unwrap();
+    let image = flash.image();
+    let Err((error, returned)) = Store::open_returning(flash) else {
+        panic!("a foreign ledger opened as a store");
+    };
+    assert!(matches!(error, StoreError::ConfigDecode(_)), "{error}");
+    assert!(returned.image() == image, "the device is given back as it was");
+}
