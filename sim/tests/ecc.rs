@@ -225,7 +225,10 @@ fn a_journal_page_past_the_ecc_loses_nothing_under_full_slots() {
     let report = store.scrub(pages_read).unwrap();
     assert_eq!(report.pages_lost, 1, "{report:?}");
     assert!(report.rewrites >= 1, "{report:?}");
-    assert!(!store.journal_page_addrs().contains(&first), "the journal moved");
+    assert!(
+        !store.journal_page_addrs().contains(&first),
+        "the journal moved"
+    );
     assert_eq!(store.scrub(pages_read).unwrap().pages_lost, 0, "named once");
     let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
     assert_eq!(reopened.contents().unwrap(), before);

@@ -399,6 +399,90 @@ fn stale_foreign_erased_and_misplaced_pages_are_named() {
     ));
 }
 
+/// Bytes of an incarnation page's header, and of one slot (state, hash,
+/// info): the on-flash format (docs/DESIGN.md).
+const INCARNATION_HEADER_BYTES: usize = 36;
+const SLOT_BYTES: usize = 49;
+
+/// A page that passes its checks (resealed) yet holds a slot of no known
+/// state, an entry outside both its candidate buckets, or an entry its
+/// other candidate bucket holds too: named corrupt, never misread.
+#[test]
+fn a_resealed_page_with_a_bad_slot_a_misplaced_or_a_duplicate_entry_is_named() {
+    let f = frozen(512, 6, 4, 12);
+    let (g, inc) = (f.geometry, &f.incarnation);
+    let (order, per_page, slots) = (inc.order(), u64::from(inc.buckets_per_page()), 4);
+    let slot_at = |bucket: u64, slot: usize| {
+        let page = inc.page_addr(bucket / per_page);
+        let in_page = (bucket % per_page) as usize * slots + slot;
+        g.page_offset(page) as usize + INCARNATION_HEADER_BYTES + in_page * SLOT_BYTES
+    };
+    let image = f.flash.image();
+    let holds = |at: usize, hash: &Hash| image[at] == 1 && image[at + 1..at + 33] == hash[..];
+    let empty_in = |bucket: u64| {
+        (0..slots)
+            .map(|s| slot_at(bucket, s))
+            .find(|&at| image[at] == 0)
+    };
+    // A stored hash, where it sits, and its other candidate bucket with a
+    // free slot.
+    let (probe, at, other_free) = f
+        .table
+        .iter()
+        .find_map(|(hash, _)| {
+            let [b1, b2] = [
+                logstore::testing::h1(hash, order),
+                logstore::testing::h2(hash, order),
+            ];
+            let at = (0..slots)
+                .map(|s| slot_at(b1, s))
+                .find(|&at| holds(at, hash))?;
+            (b1 != b2)
+                .then(|| empty_in(b2))
+                .flatten()
+                .map(|free| (*hash, at, free))
+        })
+        .expect("a stored hash whose other bucket has room");
+    let misplaced_bucket = (0..1u64 << order)
+        .find(|&b| empty_in(b).is_some() && slot_at(b, 0) / 512 != at / 512)
+        .expect("a bucket with room elsewhere");
+    let read_all_why = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut crafted = image.clone();
+        edit(&mut crafted);
+        logstore::testing::format::reseal(&mut crafted, g);
+        let mut flash = SimFlash::from_image(SimConfig::new(g), &crafted, 0).unwrap();
+        inc.read_all(&mut flash).err()
+    };
+    let slot = image[at..at + SLOT_BYTES].to_vec();
+    let bad_state = read_all_why(&|image| image[at] = 7);
+    assert!(
+        matches!(
+            bad_state,
+            Some(HashStoreError::Corrupt {
+                why: PageFault::BadSlotState(7),
+                ..
+            })
+        ),
+        "{bad_state:?}"
+    );
+    let free = empty_in(misplaced_bucket).unwrap();
+    let misplaced = read_all_why(&|image| image[free..free + SLOT_BYTES].copy_from_slice(&slot));
+    assert!(
+        matches!(
+            misplaced,
+            Some(HashStoreError::Corrupt { why: PageFault::Misplaced { bucket }, .. })
+                if bucket == misplaced_bucket
+        ),
+        "{misplaced:?}"
+    );
+    let duplicate =
+        read_all_why(&|image| image[other_free..other_free + SLOT_BYTES].copy_from_slice(&slot));
+    assert!(
+        matches!(duplicate, Some(HashStoreError::DuplicateHash { .. })),
+        "{duplicate:?}"
+    );
+}
+
 #[test]
 fn open_checks_the_shape_against_region_and_geometry() {
     let f = frozen(512, 6, 4, 13);

@@ -752,5 +752,8 @@ fn a_ledger_without_a_store_configuration_does_not_open_as_a_store() {
         panic!("a foreign ledger opened as a store");
     };
     assert!(matches!(error, StoreError::ConfigDecode(_)), "{error}");
-    assert!(returned.image() == image, "the device is given back as it was");
+    assert!(
+        returned.image() == image,
+        "the device is given back as it was"
+    );
 }
