@@ -465,6 +465,22 @@ fn a_resealed_page_with_a_bad_slot_a_misplaced_or_a_duplicate_entry_is_named() {
         ),
         "{bad_state:?}"
     );
+    // A lookup meeting the slot names it too.
+    let mut crafted = image.clone();
+    crafted[at] = 7;
+    logstore::testing::format::reseal(&mut crafted, g);
+    let mut flash = SimFlash::from_image(SimConfig::new(g), &crafted, 0).unwrap();
+    let lookup = inc.get(&mut flash, &probe);
+    assert!(
+        matches!(
+            lookup,
+            Err(HashStoreError::Corrupt {
+                why: PageFault::BadSlotState(7),
+                ..
+            })
+        ),
+        "{lookup:?}"
+    );
     let free = empty_in(misplaced_bucket).unwrap();
     let misplaced = read_all_why(&|image| image[free..free + SLOT_BYTES].copy_from_slice(&slot));
     assert!(
