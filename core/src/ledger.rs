@@ -456,11 +456,6 @@ impl<F: Flash> Ledger<F> {
         &self.alloc
     }
 
-    #[cfg(feature = "testing")]
-    pub fn allocator_mut(&mut self) -> &mut Allocator {
-        &mut self.alloc
-    }
-
     /// The anchor record in force.
     pub fn record(&self) -> &AnchorRecord {
         &self.record

@@ -1232,3 +1232,21 @@ fn entry_insert(i: u64) -> Entry {
         },
     }
 }
+
+/// A journal needs pages that hold its header and an entry: on a part
+/// with smaller pages, create refuses, naming the page size.
+#[test]
+fn a_journal_refuses_pages_too_small_for_an_entry() {
+    use logstore::errors::JournalError;
+    let small = Geometry::new(64, 8, 32).unwrap();
+    let mut flash = SimFlash::new(SimConfig::new(small), 0).unwrap();
+    let created = Ledger::create(&mut flash, 2, vec![]);
+    assert!(
+        matches!(
+            created,
+            Err(LedgerError::Journal(JournalError::PageTooSmall { page_bytes: 64 }))
+        ),
+        "{:?}",
+        created.err()
+    );
+}
