@@ -67,7 +67,11 @@ impl StoreConfig {
             return Err(LedgerError::Journal(JournalError::PageTooSmall { page_bytes }).into());
         }
         Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
-        self.block_budget(geometry)?.check(geometry.blocks, 0)?;
+        // The budget fails only on a shape `check_shape` refused above.
+        let budget = self
+            .block_budget(geometry)
+            .expect("a checked shape has a budget");
+        budget.check(geometry.blocks, 0)?;
         if self.layout == SlotLayoutKind::Compact {
             let pos_bits = position_bits(geometry, self.journal_blocks);
             if pos_bits > COMPACT_SLOT_BITS.saturating_sub(self.order) {
