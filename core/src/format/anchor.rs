@@ -179,9 +179,8 @@ impl AnchorRecord {
     }
 
     /// The sequence in the header at the start of `bytes`, if one starts
-    /// there (magic and version right), its CRC not checked: how open
-    /// tells a lane from its page 0 alone.
-    /// Bytes too short to hold the sequence start no record.
+    /// there (magic and version right, the sequence within `bytes`), its
+    /// CRC not checked: how open tells a lane from its page 0 alone.
     pub fn header_sequence(bytes: &[u8]) -> Option<u64> {
         let sequence = bytes.get(8..16)?;
         starts_record(bytes).then(|| u64::from_le_bytes(sequence.try_into().expect("8 bytes")))
