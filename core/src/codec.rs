@@ -93,6 +93,26 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The error a [`Reader`] gives reading fields of `widths` bytes, in
+/// order, from the first `len` bytes of a record: the field `len` cuts.
+#[cfg(test)]
+pub(crate) fn truncated_at(widths: &[usize], len: usize) -> DecodeError {
+    let (offset, needed) = widths
+        .iter()
+        .scan(0, |end, &width| {
+            let start = *end;
+            *end += width;
+            Some((start, width))
+        })
+        .find(|&(start, width)| len < start + width)
+        .expect("a field past the cut");
+    DecodeError::Truncated {
+        offset,
+        needed,
+        available: len - offset,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +127,44 @@ mod tests {
         assert_eq!(r.u32(), Ok(3));
         assert_eq!(r.u64(), Ok(4));
         assert_eq!(r.raw(2), Ok(&[9u8, 9][..]));
-        assert!(matches!(r.u8(), Err(DecodeError::Truncated { .. })));
+        assert_eq!(
+            r.u8(),
+            Err(DecodeError::Truncated {
+                offset: 17,
+                needed: 1,
+                available: 0
+            })
+        );
+    }
+
+    /// The test helper names the field a cut falls in: its offset, its
+    /// width and the bytes of it that are there.
+    #[test]
+    fn truncated_at_names_the_field_a_cut_falls_in() {
+        let widths = [2, 4, 1];
+        assert_eq!(
+            truncated_at(&widths, 0),
+            DecodeError::Truncated {
+                offset: 0,
+                needed: 2,
+                available: 0
+            }
+        );
+        assert_eq!(
+            truncated_at(&widths, 5),
+            DecodeError::Truncated {
+                offset: 2,
+                needed: 4,
+                available: 3
+            }
+        );
+        assert_eq!(
+            truncated_at(&widths, 6),
+            DecodeError::Truncated {
+                offset: 6,
+                needed: 1,
+                available: 0
+            }
+        );
     }
 }

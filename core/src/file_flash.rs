@@ -131,3 +131,100 @@ impl Flash for FileFlash {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+    use std::io::ErrorKind;
+
+    fn geometry() -> Geometry {
+        Geometry::new(512, 4, 4).unwrap()
+    }
+
+    /// The kind of the host I/O error under `error`, if it is one.
+    fn io_kind(error: &FlashError) -> Option<ErrorKind> {
+        let source = error.source()?;
+        source.downcast_ref::<std::io::Error>().map(|io| io.kind())
+    }
+
+    /// A geometry out of limits is refused by `create` and `open` before
+    /// any file is made or read.
+    #[test]
+    fn a_geometry_out_of_limits_touches_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        let geometry = Geometry {
+            page_bytes: 500,
+            ..geometry()
+        };
+        let refused = FlashError::BadGeometry { geometry }.to_string();
+        let created = FileFlash::create(&path, geometry).unwrap_err();
+        assert_eq!(created.to_string(), refused);
+        assert_eq!(io_kind(&created), None);
+        assert!(!path.exists());
+        let opened = FileFlash::open(&path, geometry).unwrap_err();
+        assert_eq!(opened.to_string(), refused);
+    }
+
+    /// An image in a directory that does not exist cannot be created, and
+    /// one that does not exist cannot be opened: host I/O errors, named.
+    #[test]
+    fn a_missing_image_or_directory_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let created = FileFlash::create(&missing.join("image"), geometry()).unwrap_err();
+        assert_eq!(io_kind(&created), Some(ErrorKind::NotFound));
+        let opened = FileFlash::open(&missing, geometry()).unwrap_err();
+        assert_eq!(io_kind(&opened), Some(ErrorKind::NotFound));
+        assert!(opened.to_string().starts_with("I/O failure: "));
+    }
+
+    /// A created image, reopened, has the geometry it was made with and
+    /// the page programmed into it; the rules carry over (that page is
+    /// programmed).
+    #[test]
+    fn a_reopened_image_keeps_its_geometry_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        let page = PageAddr::new(2, 0);
+        let data = vec![0x3C; 512];
+        let mut flash = FileFlash::create(&path, geometry()).unwrap();
+        assert_eq!(flash.geometry(), geometry());
+        flash.program(page, &data).unwrap();
+        flash.sync().unwrap();
+        drop(flash);
+        let mut flash = FileFlash::open(&path, geometry()).unwrap();
+        assert_eq!(flash.geometry(), geometry());
+        let mut buf = vec![0; 512];
+        flash.read(page, &mut buf).unwrap();
+        assert_eq!(buf, data);
+        let rule = crate::flash::Rule::ProgramTwice;
+        assert_eq!(
+            flash.program(page, &data).unwrap_err().to_string(),
+            FlashError::Violation { rule, page }.to_string()
+        );
+    }
+
+    /// An image cut short under an open device (by another process) reads
+    /// past its end as a host I/O error, never as zeros or erased bytes.
+    #[test]
+    fn a_page_past_an_image_cut_short_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        let mut flash = FileFlash::create(&path, geometry()).unwrap();
+        let mut buf = vec![0; 512];
+        let last = PageAddr::new(3, 3);
+        flash.read(last, &mut buf).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(geometry().block_bytes())
+            .unwrap();
+        let error = flash.read(last, &mut buf).unwrap_err();
+        assert_eq!(io_kind(&error), Some(ErrorKind::UnexpectedEof));
+        flash.read(PageAddr::new(0, 3), &mut buf).unwrap();
+        assert_eq!(buf, vec![ERASED; 512]);
+    }
+}

@@ -126,9 +126,11 @@ impl Geometry {
         if !step_ok || self.ecc_bits > ECC_BITS_MAX {
             return false;
         }
-        let Some(parity_bytes) = self.ecc_parity_bytes() else {
-            return false;
-        };
+        // A step of at most 4 KiB and at most 128 bits (checked above) fit
+        // GF(2^16): 32768 + 16 * 128 bits < 2^16.
+        let parity_bytes = self
+            .ecc_parity_bytes()
+            .expect("GF(2^16) holds a checked step and strength");
         u64::from(self.page_bytes / step) * u64::from(parity_bytes) <= u64::from(self.spare_bytes)
     }
 

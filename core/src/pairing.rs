@@ -156,7 +156,7 @@ impl Pairing {
                 }
             }
         }
-        debug_assert_eq!(roles.len(), (wordlines * self.groups()) as usize);
+        assert_eq!(roles.len(), (wordlines * self.groups()) as usize);
         roles
     }
 
@@ -246,6 +246,16 @@ mod tests {
         assert_eq!(Pairing::Tlc2.damaged_by(3, 12), vec![0, 1]);
         assert_eq!(Pairing::Tlc2.damaged_by(4, 12), vec![2]);
         assert_ne!(Pairing::Tlc2.roles(48), Pairing::Tlc.roles(48));
+    }
+
+    /// A page past the block has no role, so a cut there damages nothing.
+    #[test]
+    fn a_page_past_the_block_damages_nothing() {
+        for pairing in Pairing::KNOWN {
+            assert_eq!(pairing.damaged_by(48, 48), Vec::<u32>::new());
+        }
+        // The last page is the last wordline's upper: its lower and middle.
+        assert_eq!(Pairing::Tlc.damaged_by(47, 48), vec![42, 45]);
     }
 
     /// No two pages of the layout share a wordline under any known scheme

@@ -14,6 +14,8 @@ pub const RETRIES_MAX: u32 = 1 << 10;
 pub const DEPTH_MAX: u32 = 32;
 /// The breadth-first search gives up once its queue holds this many buckets.
 pub const BFS_NODES_MAX: usize = 1 << 16;
+// Capacities stay below 2^64 (see `CuckooConfig::capacity`).
+const _: () = assert!(ORDER_MAX + 3 < 64);
 /// Bits of a [`super::CompactTable`] slot: tag (order bits) + position (the rest). 5 bytes a slot.
 pub const COMPACT_SLOT_BITS: u32 = 40;
 
@@ -73,13 +75,17 @@ impl CuckooConfig {
 
     /// Number of slots, checked: `Err` if invalid or too large to address in RAM.
     pub fn capacity(&self) -> Result<u64, CuckooError> {
-        let capacity = self.buckets()?.checked_mul(self.bucket_slots as u64);
-        let too_large = CuckooError::TooLarge {
-            order: self.order,
-            bucket_slots: self.bucket_slots,
-        };
-        let capacity = capacity.ok_or(too_large.clone())?;
-        usize::try_from(capacity).map_err(|_| too_large)?;
+        // `validate` (in `buckets`) bounds the order to ORDER_MAX and the
+        // slots to 8: at most 2^43 slots, no overflow.
+        let capacity = self.buckets()? * self.bucket_slots as u64;
+        // Every such capacity is addressable where usize is 64 bits.
+        #[cfg(not(target_pointer_width = "64"))]
+        if usize::try_from(capacity).is_err() {
+            return Err(CuckooError::TooLarge {
+                order: self.order,
+                bucket_slots: self.bucket_slots,
+            });
+        }
         Ok(capacity)
     }
 

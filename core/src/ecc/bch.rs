@@ -90,7 +90,7 @@ pub struct Bch {
 /// The parameters admit no BCH code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BchError {
-    /// The parameters admit no code: data_bytes 0 or > 4096, strength 0 or > 128, or the codeword does not fit GF(2^m) for any m in 5..=16.
+    /// The parameters admit no code: data_bytes 0 or > 4096, or strength 0 or > 128 (within those, GF(2^16) always holds the codeword).
     #[error("no BCH code for {data_bytes} data bytes and {strength} correctable bits")]
     Unsupported { data_bytes: usize, strength: u32 },
 }
@@ -125,9 +125,10 @@ impl Bch {
             return Err(unsupported);
         }
         let data_bits = 8 * data_bytes as u64;
+        // 4096 bytes and 128 bits (checked above): 32768 + 16 * 128 < 2^16.
         let m = (MIN_M..=MAX_M)
             .find(|&m| (1u64 << m) > data_bits + u64::from(m * strength))
-            .ok_or(unsupported)?;
+            .expect("GF(2^16) holds every codeword within the bounds");
         let field = Field::new(m);
         let generator = generator_poly(&field, strength);
         let ecc_bits = generator.len() - 1;
@@ -254,9 +255,9 @@ impl Bch {
             *byte = (register[i / 8] >> (56 - 8 * (i % 8))) as u8;
         }
         let padding_bits = 8 * parity.len() - self.ecc_bits;
-        if let Some(last) = parity.last_mut() {
-            *last |= ((1u16 << padding_bits) - 1) as u8;
-        }
+        // Parity is at least m >= 5 bits: never empty.
+        let last = parity.last_mut().expect("a parity byte");
+        *last |= ((1u16 << padding_bits) - 1) as u8;
     }
 
     /// Corrects `data` and `parity` in place; returns the number of bits corrected
@@ -305,7 +306,7 @@ impl Bch {
             .error_locator(&syndromes, &mut locator)
             .ok_or(Uncorrectable)?;
         // A nonzero remainder has a nonzero syndrome, so the locator has roots.
-        debug_assert!(degree > 0, "nonzero remainder with an empty locator");
+        assert!(degree > 0, "nonzero remainder with an empty locator");
         let mut positions = [0u32; MAX_T];
         let found = match degree {
             1 | 2 => self.small_roots(&locator[..=degree], &mut positions[..degree]),
@@ -354,9 +355,8 @@ impl Bch {
         data: [&[u8]; N],
     ) -> [[u64; MAX_WORDS]; N] {
         assert_eq!(self.stride, W, "table stride");
-        let (rows, []) = self.table.as_chunks::<W>() else {
-            panic!("table rows of {W} words");
-        };
+        let (rows, rest) = self.table.as_chunks::<W>();
+        assert!(rest.is_empty(), "table rows of {W} words");
         let rows: &[[u64; W]; SLICES * 256] = rows.try_into().expect("table size");
         let mut registers = [[0u64; W]; N];
         for index in 0..self.data_bytes / SLICES {
@@ -464,7 +464,7 @@ impl Bch {
             }
             if i + 1 < t {
                 // The length never exceeds the syndromes processed (2i + 1).
-                debug_assert!(degree <= 2 * i + 1);
+                assert!(degree <= 2 * i + 1);
                 discrepancy = syndromes[2 * i + 2];
                 for j in 1..=degree.min(2 * i + 2) {
                     discrepancy ^= self.field.mul(locator[j], syndromes[2 * i + 2 - j]);
@@ -519,6 +519,10 @@ impl Bch {
     /// table of `z^2 + z`. Roots outside the shortened codeword are not
     /// positions, as in the search. Returns how many positions it wrote.
     fn small_roots(&self, locator: &[u16], positions: &mut [u32]) -> usize {
+        assert!(
+            locator.len() == 2 || locator.len() == 3,
+            "a locator of degree 1 or 2"
+        );
         let field = &self.field;
         let in_codeword = |y: u16| {
             let p = field.log(y);
@@ -544,7 +548,9 @@ impl Bch {
                 };
                 push(in_codeword(field.exp(root)));
             }
-            [_, l1, l2] => {
+            _ => {
+                // Degree 2 (asserted above), l1 nonzero.
+                let (l1, l2) = (locator[1], locator[2]);
                 let c = field.div(l2, field.square(l1));
                 if let Some(z) = field.half_solution(c) {
                     // z and z + 1 both solve; z != 0 as c != 0.
@@ -552,7 +558,6 @@ impl Bch {
                     push(in_codeword(field.mul(l1, z ^ 1)));
                 }
             }
-            _ => unreachable!("a locator of degree 1 or 2"),
         }
         found
     }
@@ -640,7 +645,7 @@ impl Field {
 
     /// The log of a nonzero element.
     fn log(&self, x: u16) -> u32 {
-        debug_assert!(x != 0);
+        assert!(x != 0, "the log of zero");
         u32::from(self.log[usize::from(x)])
     }
 

@@ -54,28 +54,35 @@ struct Codec {
 }
 
 impl Codec {
-    fn new(geometry: Geometry) -> Result<Option<Codec>, FlashError> {
+    /// The code of a geometry [`Geometry::validate`] took; `None` without
+    /// an ECC. `validate` took a step of 16 B to 4 KiB that divides the
+    /// page and at most 128 bits (so a BCH code exists), and the parity of
+    /// the smallest field holding a step's codeword, the code's own field,
+    /// for every step within the spare area.
+    fn new(geometry: Geometry) -> Option<Codec> {
         if geometry.ecc_bits == 0 {
-            return Ok(None);
+            return None;
         }
-        let bad = || FlashError::BadGeometry { geometry };
         let step = geometry.ecc_step_bytes as usize;
-        let bch = Bch::shared(step, geometry.ecc_bits).map_err(|_| bad())?;
+        let bch = Bch::shared(step, geometry.ecc_bits).expect("a validated ECC has a code");
         let steps = geometry.page_bytes as usize / step;
-        let slot_bytes = geometry.ecc_parity_bytes().ok_or_else(bad)? as usize;
-        if bch.parity_bytes() > slot_bytes || steps * slot_bytes > geometry.spare_bytes as usize {
-            return Err(bad());
-        }
+        let slot_bytes = geometry
+            .ecc_parity_bytes()
+            .expect("a validated ECC has a parity slot") as usize;
+        assert!(
+            bch.parity_bytes() <= slot_bytes && steps * slot_bytes <= geometry.spare_bytes as usize,
+            "a validated ECC's parity fits the spare area"
+        );
         let mut mask = vec![0u8; bch.parity_bytes()];
         bch.encode(&vec![ERASED; step], &mut mask);
         mask.iter_mut().for_each(|b| *b ^= ERASED);
-        Ok(Some(Codec {
+        Some(Codec {
             scrub_bits: (geometry.ecc_bits * 3).div_ceil(4),
             slot_bytes,
             bch,
             steps,
             mask,
-        }))
+        })
     }
 
     /// Corrects `raw` (data, then spare) step by step in place: the most
@@ -182,10 +189,10 @@ impl<F: Flash> Media<F> {
     /// cannot be built gives the device back with the error.
     pub fn new(inner: F) -> Result<Self, (FlashError, F)> {
         let raw = inner.geometry();
-        let codec = match raw.validate().and_then(|()| Codec::new(raw)) {
-            Ok(codec) => codec.map(Arc::new),
-            Err(error) => return Err((error, inner)),
-        };
+        if let Err(error) = raw.validate() {
+            return Err((error, inner));
+        }
+        let codec = Codec::new(raw).map(Arc::new);
         Ok(Media {
             buf: vec![ERASED; raw.raw_page_bytes() as usize],
             check: vec![ERASED; raw.raw_page_bytes() as usize],
@@ -334,5 +341,135 @@ impl<F: Flash> Flash for Media<F> {
 
     fn is_bad(&mut self, block: BlockAddr) -> Result<bool, FlashError> {
         self.inner.is_bad(block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::{Rule, PAGE_BYTES_MIN};
+
+    /// A device in RAM: a flat image of raw pages; the NAND rules are the
+    /// media's callers' concern here.
+    #[derive(Debug)]
+    struct RamFlash {
+        geometry: Geometry,
+        image: Vec<u8>,
+    }
+
+    impl RamFlash {
+        fn new(geometry: Geometry) -> Self {
+            RamFlash {
+                geometry,
+                image: vec![ERASED; geometry.image_bytes() as usize],
+            }
+        }
+
+        fn page(&mut self, page: PageAddr) -> &mut [u8] {
+            let at = self.geometry.page_offset(page) as usize;
+            &mut self.image[at..][..self.geometry.raw_page_bytes() as usize]
+        }
+    }
+
+    impl Flash for RamFlash {
+        fn geometry(&self) -> Geometry {
+            self.geometry
+        }
+        fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+            buf.copy_from_slice(self.page(page));
+            Ok(())
+        }
+        fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+            self.page(page).copy_from_slice(data);
+            Ok(())
+        }
+        fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+            let at = self.geometry.page_offset(PageAddr { block, page: 0 }) as usize;
+            self.image[at..][..self.geometry.raw_block_bytes() as usize].fill(ERASED);
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<(), FlashError> {
+            Ok(())
+        }
+    }
+
+    /// 512-byte pages, 8 a block, 4 blocks, a 4-bit BCH over each page
+    /// (7 bytes of parity) in a 16-byte spare area.
+    fn geometry() -> Geometry {
+        Geometry::new(512, 8, 4)
+            .unwrap()
+            .with_ecc(16, 512, 4)
+            .unwrap()
+    }
+
+    /// A device whose geometry is out of limits, or whose ECC parity does
+    /// not fit its spare area, is given back with the error naming the
+    /// geometry: nothing is built over it.
+    #[test]
+    fn a_device_of_a_geometry_out_of_limits_is_given_back() {
+        let small_spare = Geometry {
+            spare_bytes: 6,
+            ..geometry()
+        };
+        let odd_page = Geometry {
+            page_bytes: PAGE_BYTES_MIN + 1,
+            ..Geometry::new(PAGE_BYTES_MIN, 8, 4).unwrap()
+        };
+        for geometry in [small_spare, odd_page] {
+            let (error, inner) = Media::new(RamFlash::new(geometry)).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                FlashError::BadGeometry { geometry }.to_string()
+            );
+            assert_eq!(inner.geometry(), geometry);
+        }
+        let media = Media::new(RamFlash::new(geometry())).unwrap();
+        assert_eq!(media.parity_bytes_per_page(), 7);
+    }
+
+    /// A read or a program whose buffer is not a data page long is a
+    /// `BufferLength` violation, and reaches neither the device nor the
+    /// counts.
+    #[test]
+    fn a_buffer_not_a_page_long_is_refused_before_the_device() {
+        let mut media = Media::new(RamFlash::new(geometry())).unwrap();
+        let page = PageAddr::new(1, 0);
+        let rule = Rule::BufferLength {
+            expected: 512,
+            actual: 100,
+        };
+        let refused = FlashError::Violation { rule, page }.to_string();
+        let mut buf = vec![0u8; 100];
+        assert_eq!(media.read(page, &mut buf).unwrap_err().to_string(), refused);
+        assert_eq!(media.program(page, &buf).unwrap_err().to_string(), refused);
+        assert_eq!(media.counts(), IoCounts::default());
+        assert!(media.inner().image.iter().all(|&b| b == ERASED));
+    }
+
+    /// A page programmed through the media reads back; its block erased,
+    /// it reads erased; every operation is counted, the program's verify
+    /// read apart.
+    #[test]
+    fn programs_erases_and_syncs_reach_the_device_and_are_counted() {
+        let mut media = Media::new(RamFlash::new(geometry())).unwrap();
+        let page = PageAddr::new(2, 0);
+        let data: Vec<u8> = (0..512u32).map(|i| (i * 7) as u8).collect();
+        media.program(page, &data).unwrap();
+        let mut buf = vec![0u8; 512];
+        media.read(page, &mut buf).unwrap();
+        assert_eq!(buf, data);
+        media.erase(page.block).unwrap();
+        media.sync().unwrap();
+        media.read(page, &mut buf).unwrap();
+        assert!(buf.iter().all(|&b| b == ERASED));
+        let counts = IoCounts {
+            reads: 2,
+            verify_reads: 1,
+            programs: 1,
+            bytes_programmed: 512 + 16,
+            erases: 1,
+            syncs: 1,
+        };
+        assert_eq!(media.counts(), counts);
     }
 }

@@ -89,12 +89,73 @@ fn geometry_limits_are_enforced() {
         (512, 0, 4),
         (512, 8, 0),
     ] {
-        assert!(
-            matches!(
-                Geometry::new(page, ppb, blocks),
-                Err(FlashError::BadGeometry { .. })
-            ),
-            "{page} {ppb} {blocks} accepted"
+        let geometry = Geometry {
+            page_bytes: page,
+            pages_per_block: ppb,
+            blocks,
+            ..geometry()
+        };
+        assert_eq!(
+            Geometry::new(page, ppb, blocks).unwrap_err().to_string(),
+            FlashError::BadGeometry { geometry }.to_string(),
+            "{page} {ppb} {blocks}"
+        );
+    }
+}
+
+/// A step too large for any field up to GF(2^16) has no parity slot:
+/// 8 KiB of data is 2^16 bits alone.
+#[test]
+fn no_parity_when_no_field_holds_the_codeword() {
+    let g = Geometry {
+        spare_bytes: 4096,
+        ecc_step_bytes: 8192,
+        ecc_bits: 1,
+        ..Geometry::new(8192, 64, 8).unwrap()
+    };
+    assert_eq!(g.ecc_parity_bytes(), None);
+    assert!(g.validate().is_err());
+    let half = Geometry {
+        ecc_step_bytes: 4096,
+        ..g
+    };
+    assert_eq!(half.ecc_parity_bytes(), Some(2));
+}
+
+/// A broken rule's message names the page and the rule, its numbers
+/// included; a bad block's names the block and the operation.
+#[test]
+fn errors_name_the_page_the_rule_and_the_operation() {
+    let page = PageAddr::new(1, 2);
+    for (rule, told) in [
+        (Rule::ProgramTwice, "page programmed twice without an erase".to_string()),
+        (
+            Rule::ProgramOutOfOrder { next_page: 3 },
+            "pages of a block must be programmed in increasing order (lowest programmable page is 3)"
+                .to_string(),
+        ),
+        (
+            Rule::BufferLength {
+                expected: 512,
+                actual: 100,
+            },
+            "buffer of 100 bytes, a page is 512".to_string(),
+        ),
+    ] {
+        assert_eq!(
+            FlashError::Violation { rule, page }.to_string(),
+            format!("flash rule violated at block 1 page 2: {told}")
+        );
+    }
+    for (op, name) in [
+        (FlashOp::Read, "read"),
+        (FlashOp::Program, "program"),
+        (FlashOp::Erase, "erase"),
+    ] {
+        let block = BlockAddr(4);
+        assert_eq!(
+            FlashError::BadBlock { block, op }.to_string(),
+            format!("block 4 is bad: {name} failed")
         );
     }
 }

@@ -179,12 +179,11 @@ impl AnchorRecord {
     }
 
     /// The sequence in the header at the start of `bytes`, if one starts
-    /// there (magic and version right), its CRC not checked: how open
-    /// tells a lane from its page 0 alone.
+    /// there (magic and version right, the sequence within `bytes`), its
+    /// CRC not checked: how open tells a lane from its page 0 alone.
     pub fn header_sequence(bytes: &[u8]) -> Option<u64> {
-        let mut r = Reader::new(bytes);
-        let starts = r.u32().ok()? == MAGIC && r.u16().ok()? == VERSION;
-        starts.then(|| u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
+        let sequence = bytes.get(8..16)?;
+        starts_record(bytes).then(|| u64::from_le_bytes(sequence.try_into().expect("8 bytes")))
     }
 
     /// The sequence and length of the record at the start of `bytes`, its
@@ -194,7 +193,8 @@ impl AnchorRecord {
         if !crc_holds(&bytes[..total], CRC_RANGE) {
             return None;
         }
-        let sequence = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
+        // `record_bytes` found a whole header: the sequence is there.
+        let sequence = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
         Some((sequence, total))
     }
 
@@ -249,16 +249,20 @@ impl AnchorRecord {
 /// The length of the record whose header starts `bytes` (magic and version
 /// right, payload within `bytes`), unchecked otherwise.
 fn record_bytes(bytes: &[u8]) -> Option<usize> {
-    if bytes.len() < HEADER_BYTES {
+    let header = bytes.get(..HEADER_BYTES)?;
+    if !starts_record(header) {
         return None;
     }
-    let mut r = Reader::new(bytes);
-    if r.u32().ok()? != MAGIC || r.u16().ok()? != VERSION {
-        return None;
-    }
-    let payload = u32::from_le_bytes(bytes[LENGTH_RANGE].try_into().ok()?) as usize;
-    let total = HEADER_BYTES.checked_add(payload)?;
-    (total <= bytes.len()).then_some(total)
+    let payload = u32::from_le_bytes(header[LENGTH_RANGE].try_into().expect("4 bytes")) as usize;
+    // Compared with the bytes after the header, not added to it: no
+    // overflow where usize is 32 bits.
+    (payload <= bytes.len() - HEADER_BYTES).then_some(HEADER_BYTES + payload)
+}
+
+/// Whether `bytes` start with a record's magic and version.
+fn starts_record(bytes: &[u8]) -> bool {
+    bytes.get(..4) == Some(&MAGIC.to_le_bytes()[..])
+        && bytes.get(4..6) == Some(&VERSION.to_le_bytes()[..])
 }
 
 /// Recomputes the CRC of the record whose header starts `bytes`, if any.
@@ -384,6 +388,139 @@ pub(crate) mod tests {
                 "count {count}"
             );
         }
+    }
+
+    /// A header with `flags` and a sequence of 1 before `payload`, sealed.
+    fn sealed(flags: u16, payload: &[u8]) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u32(MAGIC)
+            .u16(VERSION)
+            .u16(flags)
+            .u64(1)
+            .u32(payload.len() as u32)
+            .u32(0)
+            .raw(payload);
+        seal(&mut w.bytes, CRC_RANGE);
+        w.bytes
+    }
+
+    /// A record cut anywhere in its payload, its length and CRC made to
+    /// match, decodes to an error (truncated, or a count past the bytes
+    /// left), never to a record and never a panic: every field is checked.
+    #[test]
+    fn a_payload_cut_anywhere_is_a_decode_error() {
+        let mut r = record(8);
+        r.incarnations.push(r.incarnations[0].clone());
+        r.uncertain = vec![4, 6];
+        let payload = r.encode()[HEADER_BYTES..].to_vec();
+        assert_eq!(
+            AnchorRecord::decode(&sealed(FLAG_UNCERTAIN, &payload))
+                .unwrap()
+                .map(|(decoded, _)| decoded.incarnations.len()),
+            Some(2)
+        );
+        for len in 0..payload.len() {
+            let cut = sealed(FLAG_UNCERTAIN, &payload[..len]);
+            let decoded = AnchorRecord::decode(&cut);
+            assert!(decoded.is_err(), "cut at {len}: {decoded:?}");
+        }
+        // A list's count past the bytes left is `Invalid`, named.
+        let blocks_at = 12 + 8 + 4 + 3 + 8;
+        let mut crafted = payload.clone();
+        crafted[blocks_at..blocks_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            AnchorRecord::decode(&sealed(FLAG_UNCERTAIN, &crafted)),
+            Err(DecodeError::Invalid {
+                what: "region block count",
+                value: u64::from(u32::MAX)
+            })
+        );
+    }
+
+    /// The lanes, the next generation and `config_len` as a config length.
+    fn payload_to_config(config_len: u32) -> Writer {
+        let mut w = Writer::default();
+        w.u32(0).u32(6).u32(7).u64(7).u32(config_len);
+        w
+    }
+
+    /// A configuration of [`META_BYTES_MAX`] bytes decodes; one byte more
+    /// is `Invalid` before anything is read or allocated.
+    #[test]
+    fn a_config_past_its_bound_is_invalid() {
+        let mut r = record(8);
+        r.config = vec![5; META_BYTES_MAX];
+        let (decoded, _) = AnchorRecord::decode(&r.encode()).unwrap().unwrap();
+        assert_eq!(decoded, r);
+        let past = payload_to_config(META_BYTES_MAX as u32 + 1);
+        assert_eq!(
+            AnchorRecord::decode(&sealed(0, &past.bytes)),
+            Err(DecodeError::Invalid {
+                what: "config length",
+                value: META_BYTES_MAX as u64 + 1
+            })
+        );
+    }
+
+    /// [`REGIONS_MAX`] incarnations decode; a count one past it is
+    /// `Invalid` before any is read.
+    #[test]
+    fn an_incarnation_count_past_its_bound_is_invalid() {
+        let mut r = record(8);
+        r.incarnations = (0..REGIONS_MAX as u64)
+            .map(|generation| Region {
+                generation,
+                blocks: vec![BlockAddr(3)],
+                meta: vec![],
+            })
+            .collect();
+        let (decoded, _) = AnchorRecord::decode(&r.encode()).unwrap().unwrap();
+        assert_eq!(decoded.incarnations.len(), REGIONS_MAX);
+        let mut past = payload_to_config(0);
+        encode_region(&r.journal, &mut past);
+        past.u32(REGIONS_MAX as u32 + 1);
+        assert_eq!(
+            AnchorRecord::decode(&sealed(0, &past.bytes)),
+            Err(DecodeError::Invalid {
+                what: "incarnation count",
+                value: REGIONS_MAX as u64 + 1
+            })
+        );
+    }
+
+    /// `header_sequence` reads the sequence of a header from its first 16
+    /// bytes alone, CRC unchecked, and gives none for anything shorter
+    /// (never a panic) or for another magic or version.
+    #[test]
+    fn header_sequence_needs_the_magic_the_version_and_sixteen_bytes() {
+        let mut r = record(8);
+        r.sequence = 42;
+        let mut bytes = r.encode();
+        bytes[HEADER_BYTES] ^= 1;
+        assert_eq!(AnchorRecord::header_sequence(&bytes[..16]), Some(42));
+        for len in 0..16 {
+            assert_eq!(AnchorRecord::header_sequence(&bytes[..len]), None, "{len}");
+        }
+        for at in [0, 4] {
+            let mut other = bytes.clone();
+            other[at] ^= 1;
+            assert_eq!(AnchorRecord::header_sequence(&other), None, "{at}");
+        }
+    }
+
+    /// `peek` finds no record in bytes shorter than a header, or shorter
+    /// than the payload its header names, and the record's sequence and
+    /// length in bytes that hold it and more.
+    #[test]
+    fn peek_needs_the_whole_record() {
+        let mut r = record(8);
+        r.sequence = 9;
+        let mut bytes = r.encode();
+        let len = bytes.len();
+        assert_eq!(AnchorRecord::peek(&bytes[..HEADER_BYTES - 1]), None);
+        assert_eq!(AnchorRecord::peek(&bytes[..len - 1]), None);
+        bytes.push(0);
+        assert_eq!(AnchorRecord::peek(&bytes), Some((9, len)));
     }
 
     #[test]

@@ -67,3 +67,50 @@ impl ConfigRecord {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::truncated_at;
+
+    fn record() -> ConfigRecord {
+        ConfigRecord {
+            order: 12,
+            bucket_slots: 4,
+            policy: (1, 6, 0),
+            journal_blocks: 16,
+            incarnations_max: 8,
+            evict_oldest: true,
+            seed: 77,
+            layout: 1,
+        }
+    }
+
+    /// A record round-trips; cut anywhere it is `Truncated` at the field
+    /// cut; another version is `Invalid`, named.
+    #[test]
+    fn a_record_cut_anywhere_is_truncated_at_the_field_cut() {
+        let bytes = record().encode();
+        assert_eq!(ConfigRecord::decode(&bytes), Ok(record()));
+        // Version, order, bucket slots, policy tag and bounds, journal
+        // blocks, incarnations, evict-oldest, seed, layout.
+        let fields = [2, 4, 1, 1, 4, 4, 4, 4, 1, 8, 1];
+        assert_eq!(fields.iter().sum::<usize>(), bytes.len());
+        for len in 0..bytes.len() {
+            assert_eq!(
+                ConfigRecord::decode(&bytes[..len]),
+                Err(truncated_at(&fields, len)),
+                "{len} bytes"
+            );
+        }
+        let mut other = bytes.clone();
+        other[0] = 3;
+        assert_eq!(
+            ConfigRecord::decode(&other),
+            Err(DecodeError::Invalid {
+                what: "store config version",
+                value: 3
+            })
+        );
+    }
+}

@@ -63,16 +63,18 @@ pub(crate) fn decode_page(page: &[u8]) -> Option<(Header, &[u8])> {
     if !crc_holds(page, CRC_RANGE) {
         return None;
     }
-    let mut r = Reader::new(&page[4..]);
-    if r.u16().ok()? != VERSION {
+    // The page holds a whole header (checked above): no field is cut.
+    const WHOLE: &str = "a field of a whole header";
+    let mut r = Reader::new(&page[4..PAGE_HEADER_BYTES]);
+    if r.u16().expect(WHOLE) != VERSION {
         return None;
     }
-    let _reserved = r.u16().ok()?;
+    let _reserved = r.u16().expect(WHOLE);
     let header = Header {
-        generation: r.u64().ok()?,
-        index: r.u32().ok()?,
-        total_bytes: r.u32().ok()?,
-        erase_count: r.u32().ok()?,
+        generation: r.u64().expect(WHOLE),
+        index: r.u32().expect(WHOLE),
+        total_bytes: r.u32().expect(WHOLE),
+        erase_count: r.u32().expect(WHOLE),
     };
     Some((header, &page[PAGE_HEADER_BYTES..]))
 }

@@ -89,19 +89,21 @@ impl Header {
         if page.len() < PAGE_HEADER_BYTES {
             return Err(IncarnationPageFault::BadMagic);
         }
+        // The page holds a whole header (checked above): no field is cut.
+        const WHOLE: &str = "a field of a whole header";
         let mut r = Reader::new(page);
-        let read = |r: &mut Reader<'_>| -> Option<(u32, u16, Header)> {
-            let (magic, version, slots) = (r.u32().ok()?, r.u16().ok()?, r.u16().ok()?);
-            let header = Header {
-                slots,
-                generation: r.u64().ok()?,
-                first: r.u64().ok()?,
-                count: r.u32().ok()?,
-                erase_count: r.u32().ok()?,
-            };
-            Some((magic, version, header))
+        let (magic, version, slots) = (
+            r.u32().expect(WHOLE),
+            r.u16().expect(WHOLE),
+            r.u16().expect(WHOLE),
+        );
+        let header = Header {
+            slots,
+            generation: r.u64().expect(WHOLE),
+            first: r.u64().expect(WHOLE),
+            count: r.u32().expect(WHOLE),
+            erase_count: r.u32().expect(WHOLE),
         };
-        let (magic, version, header) = read(&mut r).ok_or(IncarnationPageFault::BadMagic)?;
         if magic != MAGIC {
             return Err(IncarnationPageFault::BadMagic);
         }
@@ -189,6 +191,63 @@ mod tests {
         assert_eq!(
             decode_slot(&[9; SLOT_BYTES]),
             Err(IncarnationPageFault::BadSlotState(9))
+        );
+    }
+
+    /// A slot cut short (in its hash or in either half of its info) is a
+    /// fault naming its state byte, never a panic or a partial entry.
+    #[test]
+    fn a_slot_cut_short_is_a_bad_slot_state() {
+        let hash = [7u8; 32];
+        let info = Info {
+            physical_sector: 3,
+            first_logical_sector: 9,
+        };
+        for (value, state) in [
+            (Value::Tombstone, SLOT_TOMBSTONE),
+            (Value::Live(info), SLOT_LIVE),
+        ] {
+            let mut w = Writer::default();
+            encode_slot(&mut w, Some((&hash, &value)));
+            let whole = if state == SLOT_LIVE {
+                SLOT_BYTES
+            } else {
+                1 + HASH_BYTES
+            };
+            assert_eq!(decode_slot(&w.bytes[..whole]), Ok(Some((hash, value))));
+            for len in [1, 20, 1 + HASH_BYTES + 4, 1 + HASH_BYTES + 12] {
+                if len < whole {
+                    assert_eq!(
+                        decode_slot(&w.bytes[..len]),
+                        Err(IncarnationPageFault::BadSlotState(state)),
+                        "{state} cut at {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A sealed page of another version is `BadVersion`, naming it; its
+    /// message says so.
+    #[test]
+    fn a_page_of_another_version_is_refused_by_name() {
+        let header = Header {
+            slots: 4,
+            generation: 9,
+            first: 0,
+            count: 1,
+            erase_count: 5,
+        };
+        let mut w = Writer::default();
+        header.encode(&mut w);
+        w.bytes[4..6].copy_from_slice(&(PAGE_VERSION + 1).to_le_bytes());
+        let mut page = vec![0u8; 256];
+        finish_page(&mut page, &w.bytes);
+        let fault = Header::check(&page).unwrap_err();
+        assert_eq!(fault, IncarnationPageFault::BadVersion(PAGE_VERSION + 1));
+        assert_eq!(
+            fault.to_string(),
+            format!("unknown page version {}", PAGE_VERSION + 1)
         );
     }
 

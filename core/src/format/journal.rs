@@ -257,6 +257,7 @@ pub fn seal_page(page: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::truncated_at;
 
     /// The fuzzers' sealer makes a changed page pass the CRC again, so
     /// the decoder's own checks are reached.
@@ -378,10 +379,84 @@ mod tests {
         assert_eq!(Page::decode(&bytes), Ok(page));
         bytes[24..28].copy_from_slice(&(SYNCED_SELF + 1).to_le_bytes());
         seal_page(&mut bytes);
-        assert!(matches!(
+        assert_eq!(
             Page::decode(&bytes),
-            Err(JournalPageFault::Malformed(_))
-        ));
+            Err(JournalPageFault::Malformed(DecodeError::Invalid {
+                what: "synced-through distance",
+                value: u64::from(SYNCED_SELF + 1)
+            }))
+        );
+    }
+
+    /// Widths of the header's fields, in order: magic, epoch, generation,
+    /// sequence, synced distance, body length, entry count, erase count, CRC.
+    const HEADER_FIELDS: [usize; 9] = [4, 4, 8, 8, 4, 2, 2, 4, 4];
+
+    /// A page cut anywhere in its header is `Malformed`, naming the field
+    /// cut, never a panic; one of 4 bytes without the magic is `BadMagic`.
+    #[test]
+    fn a_page_cut_in_its_header_is_malformed_at_the_field_cut() {
+        assert_eq!(HEADER_FIELDS.iter().sum::<usize>(), PAGE_HEADER_BYTES);
+        let bytes = Page {
+            epoch: 1,
+            generation: 2,
+            sequence: 3,
+            synced_through: None,
+            erase_count: 4,
+            entries: vec![entry(1)],
+        }
+        .encode(256);
+        for len in 1..PAGE_HEADER_BYTES {
+            assert_eq!(
+                Page::decode(&bytes[..len]),
+                Err(JournalPageFault::Malformed(truncated_at(
+                    &HEADER_FIELDS,
+                    len
+                ))),
+                "{len} bytes"
+            );
+        }
+        assert_eq!(Page::decode(&[0; 4]), Err(JournalPageFault::BadMagic));
+    }
+
+    /// A body length that cuts the page's last entry (its tag, hash or
+    /// either half of its info) is `Malformed` at that field; one longer
+    /// than its entries is `Malformed` for the trailing bytes.
+    #[test]
+    fn a_body_length_that_cuts_or_outruns_the_entries_is_malformed() {
+        let bytes = Page {
+            epoch: 1,
+            generation: 2,
+            sequence: 3,
+            synced_through: None,
+            erase_count: 4,
+            entries: vec![entry(1)],
+        }
+        .encode(256);
+        let with_length = |length: usize| {
+            let mut page = bytes.clone();
+            page[28..30].copy_from_slice(&(length as u16).to_le_bytes());
+            seal_page(&mut page);
+            Page::decode(&page)
+        };
+        assert!(with_length(ENTRY_BYTES).is_ok());
+        for length in 0..ENTRY_BYTES {
+            assert_eq!(
+                with_length(length),
+                Err(JournalPageFault::Malformed(truncated_at(
+                    &[1, 32, 8, 8],
+                    length
+                ))),
+                "body of {length} bytes"
+            );
+        }
+        assert_eq!(
+            with_length(ENTRY_BYTES + 1),
+            Err(JournalPageFault::Malformed(DecodeError::Invalid {
+                what: "trailing entry bytes",
+                value: 1
+            }))
+        );
     }
 
     #[test]

@@ -193,6 +193,7 @@ impl Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::truncated_at;
 
     fn geometry() -> Geometry {
         Geometry::new(512, 8, 16).unwrap()
@@ -206,12 +207,38 @@ mod tests {
         let meta = shape.encode();
         assert_eq!(Shape::decode(&meta, g, 4).unwrap(), shape);
         assert!(Shape::decode(&meta, g, 5).is_err());
+        // Version, order, bucket slots, buckets a page, pages, entries,
+        // filter pages, filter bytes.
+        let fields = [2, 1, 1, 4, 8, 8, 8, 8];
         for len in 0..meta.len() {
-            assert!(matches!(
+            assert_eq!(
                 Shape::decode(&meta[..len], g, 4),
-                Err(MetaError::Decode(DecodeError::Truncated { .. }))
-            ));
+                Err(MetaError::Decode(truncated_at(&fields, len))),
+                "{len} bytes"
+            );
         }
+    }
+
+    /// A filter page count that is not the one its filter bytes take is
+    /// `Invalid`, however the block count is set.
+    #[test]
+    fn a_filter_page_count_off_its_bytes_is_invalid() {
+        let g = geometry();
+        let shape = Shape::new(g, 6, 4, 17).unwrap().with_filter(1000, g);
+        let blocks = shape.blocks_needed(g) as usize;
+        assert_eq!(Shape::decode(&shape.encode(), g, blocks), Ok(shape));
+        let wrong = shape.filter_pages + 1;
+        let off = Shape {
+            filter_pages: wrong,
+            ..shape
+        };
+        assert_eq!(
+            Shape::decode(&off.encode(), g, off.blocks_needed(g) as usize),
+            Err(MetaError::Decode(DecodeError::Invalid {
+                what: "filter page count",
+                value: wrong
+            }))
+        );
     }
 
     /// A version-1 meta (written before filters: no filter fields) decodes

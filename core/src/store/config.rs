@@ -67,7 +67,11 @@ impl StoreConfig {
             return Err(LedgerError::Journal(JournalError::PageTooSmall { page_bytes }).into());
         }
         Incarnation::check_shape(geometry, self.order, self.bucket_slots)?;
-        self.block_budget(geometry)?.check(geometry.blocks, 0)?;
+        // The budget fails only on a shape `check_shape` refused above.
+        let budget = self
+            .block_budget(geometry)
+            .expect("a checked shape has a budget");
+        budget.check(geometry.blocks, 0)?;
         if self.layout == SlotLayoutKind::Compact {
             let pos_bits = position_bits(geometry, self.journal_blocks);
             if pos_bits > COMPACT_SLOT_BITS.saturating_sub(self.order) {
@@ -273,6 +277,7 @@ pub(crate) fn check_fits(config: &StoreConfig, geometry: Geometry) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flash::FlashError;
 
     #[test]
     fn config_round_trips() {
@@ -315,10 +320,12 @@ mod tests {
                     let exact = Geometry::new(512, pages_per_block, blocks).unwrap();
                     assert!(check_fits(&config, exact).is_ok(), "{exact:?}");
                     let short = Geometry::new(512, pages_per_block, blocks - 1).unwrap();
-                    assert!(matches!(
-                        check_fits(&config, short),
-                        Err(StoreError::TooLarge(_))
-                    ));
+                    let message = check_fits(&config, short).unwrap_err().to_string();
+                    let tail = format!(
+                        "need {needed} bytes; the device has {}",
+                        short.device_bytes()
+                    );
+                    assert!(message.ends_with(&tail), "{message}");
                     found = true;
                 }
             }
@@ -344,12 +351,130 @@ mod tests {
                 assert!(config.check(geometry).is_ok(), "{journal_blocks} blocks");
             } else if pos_bits == room + 1 {
                 wider = true;
-                assert!(matches!(
-                    config.check(geometry),
-                    Err(StoreError::Config(CuckooError::CompactTooWide { .. }))
-                ));
+                assert_eq!(
+                    config.check(geometry).unwrap_err().to_string(),
+                    StoreError::Config(CuckooError::CompactTooWide { order, pos_bits }).to_string()
+                );
             }
         }
         assert!(exact && wider);
+    }
+
+    /// A geometry outside the device limits is refused first, as the
+    /// flash error naming it.
+    #[test]
+    fn a_geometry_out_of_limits_is_refused_as_a_flash_error() {
+        let geometry = Geometry {
+            page_bytes: 500,
+            ..Geometry::new(512, 8, 64).unwrap()
+        };
+        assert_eq!(
+            StoreConfig::new(4, 1)
+                .check(geometry)
+                .unwrap_err()
+                .to_string(),
+            FlashError::BadGeometry { geometry }.to_string()
+        );
+    }
+
+    /// Journal pages of 128 bytes, below [`JOURNAL_PAGE_BYTES_MIN`], are
+    /// refused although the table fits; 256-byte pages are taken.
+    #[test]
+    fn pages_below_the_journal_minimum_are_refused() {
+        let config = StoreConfig::new(4, 2);
+        let small = Geometry::new(128, 64, 256).unwrap();
+        let page_bytes = small.page_bytes;
+        let too_small = LedgerError::Journal(JournalError::PageTooSmall { page_bytes });
+        assert!(check_fits(&config, small).is_ok());
+        assert_eq!(
+            config.check(small).unwrap_err().to_string(),
+            StoreError::from(too_small).to_string()
+        );
+        assert!(config.check(Geometry::new(256, 64, 256).unwrap()).is_ok());
+    }
+
+    /// A bucket of 8 slots does not fit a 256-byte page with its header:
+    /// the check and the block budget both refuse it, naming the sizes;
+    /// 4 slots fit.
+    #[test]
+    fn a_bucket_larger_than_a_page_is_refused() {
+        let geometry = Geometry::new(256, 64, 256).unwrap();
+        let mut config = StoreConfig::new(4, 2);
+        config.bucket_slots = 8;
+        let message = "a bucket of 8 slots needs 428 bytes with the header, pages are 256";
+        assert_eq!(config.check(geometry).unwrap_err().to_string(), message);
+        assert_eq!(
+            config.block_budget(geometry).unwrap_err().to_string(),
+            message
+        );
+        config.bucket_slots = 4;
+        assert!(config.check(geometry).is_ok());
+    }
+
+    /// A device with exactly the blocks the budget needs passes the check;
+    /// one block fewer is `TooFewBlocks`, naming the count.
+    #[test]
+    fn a_device_one_block_short_of_the_budget_is_refused() {
+        let config = StoreConfig::new(4, 1);
+        let budget = config
+            .block_budget(Geometry::new(512, 8, 1).unwrap())
+            .unwrap();
+        let needed = budget.needed();
+        assert!(config.check(Geometry::new(512, 8, needed).unwrap()).is_ok());
+        let short = Geometry::new(512, 8, needed - 1).unwrap();
+        let expected = StoreError::TooFewBlocks(TooFewBlocks {
+            budget,
+            needed,
+            good: needed - 1,
+            bad: 0,
+        });
+        assert_eq!(
+            config.check(short).unwrap_err().to_string(),
+            expected.to_string()
+        );
+    }
+
+    /// A record with a policy tag or a slot layout this version does not
+    /// know is `Invalid`, naming the field and the tag.
+    #[test]
+    fn an_unknown_policy_tag_or_layout_is_invalid() {
+        let record = ConfigRecord::decode(&StoreConfig::new(12, 16).encode()).unwrap();
+        let policy = ConfigRecord {
+            policy: (3, 0, 0),
+            ..record
+        };
+        assert_eq!(
+            StoreConfig::decode(&policy.encode()),
+            Err(DecodeError::Invalid {
+                what: "policy tag",
+                value: 3
+            })
+        );
+        let layout = ConfigRecord {
+            layout: 2,
+            ..record
+        };
+        assert_eq!(
+            StoreConfig::decode(&layout.encode()),
+            Err(DecodeError::Invalid {
+                what: "slot layout",
+                value: 2
+            })
+        );
+    }
+
+    /// A configuration of a table the cuckoo module refuses (a crafted
+    /// anchor's, at open) is refused by the fit check as that error,
+    /// before any size is computed from it.
+    #[test]
+    fn the_fit_check_refuses_an_impossible_table() {
+        let geometry = Geometry::new(512, 8, 64).unwrap();
+        let order = crate::cuckoo::ORDER_MAX + 1;
+        assert_eq!(
+            check_fits(&StoreConfig::new(order, 1), geometry)
+                .unwrap_err()
+                .to_string(),
+            StoreError::Config(CuckooError::OrderTooLarge { order }).to_string()
+        );
     }
 }

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
+use std::sync::PoisonError;
 
 fn encoded(bch: &Bch, data: &[u8]) -> Vec<u8> {
     let mut parity = vec![0; bch.parity_bytes()];
@@ -331,9 +332,8 @@ fn two_steps_at_once_are_two_steps_one_after_the_other() {
             flip_bit(&mut d[0], &mut p[0], index);
         }
         let ([d0, d1], [p0, p1]) = (&mut d, &mut p);
-        if bch.decode_two([d0, d1], [p0, p1]).is_err() {
-            assert_eq!((&d[1], &p[1]), (&received.0, &received.1));
-        }
+        assert_eq!(bch.decode_two([d0, d1], [p0, p1]), Err(Uncorrectable));
+        assert_eq!((&d[1], &p[1]), (&received.0, &received.1));
     }
 }
 
@@ -361,7 +361,8 @@ fn shared_codes_are_built_once_and_equal_new_ones() {
     for strength in 1..=(SHARED_MAX as u32 + 1) {
         assert_eq!(Bch::shared(64, strength).unwrap().strength(), strength);
     }
-    assert_eq!(SHARED.lock().unwrap().len(), SHARED_MAX);
+    let shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(shared.len(), SHARED_MAX);
 }
 
 #[test]
@@ -412,5 +413,72 @@ fn the_strongest_code_corrects_its_full_strength() {
                 .into_iter()
                 .collect();
         corrects(512, MAX_STRENGTH, &data, &flips).unwrap();
+    }
+}
+
+/// The debug form names the code's parameters and field, not its tables.
+#[test]
+fn debug_names_the_parameters_not_the_tables() {
+    let bch = Bch::new(512, 8).unwrap();
+    assert_eq!(
+        format!("{bch:?}"),
+        format!(
+            "Bch {{ data_bytes: 512, strength: 8, m: 13, ecc_bits: {}, .. }}",
+            bch.ecc_bits
+        )
+    );
+    assert_eq!(bch.ecc_bits.div_ceil(8), 13);
+}
+
+/// A panic in a thread holding the shared codes leaves them usable:
+/// later callers get a code equal to a new one.
+#[test]
+fn shared_codes_survive_a_panic_while_held() {
+    let panicked = std::thread::spawn(|| {
+        let _held = SHARED.lock();
+        panic!("a panic while the shared codes are held (expected)");
+    })
+    .join();
+    assert!(panicked.is_err() && SHARED.is_poisoned());
+    let shared = Bch::shared(32, 2).unwrap();
+    let data: Vec<u8> = (0..32).collect();
+    assert_eq!(
+        encoded(&shared, &data),
+        encoded(&Bch::new(32, 2).unwrap(), &data)
+    );
+    SHARED.clear_poison();
+}
+
+/// Three errors whose powers of alpha cancel (S1 = 0, S3 != 0) make
+/// Berlekamp–Massey's locator jump to degree 3, past t = 2: the word is
+/// uncorrectable and left as received.
+#[test]
+fn a_locator_past_the_strength_is_uncorrectable() {
+    let bch = Bch::new(16, 2).unwrap();
+    let field = &bch.field;
+    let bits = bch.codeword_bits() as u32;
+    let (p, q, r) = (0..bits)
+        .flat_map(|p| (p + 1..bits).map(move |q| (p, q)))
+        .map(|(p, q)| (p, q, field.log(field.exp(p) ^ field.exp(q))))
+        .find(|&(_, q, r)| q < r && r < bits)
+        .expect("three positions whose powers cancel");
+    let data: Vec<u8> = (0..16).map(|i| i * 13).collect();
+    let (mut d, mut parity) = (data.clone(), encoded(&bch, &data));
+    for position in [p, q, r] {
+        bch.flip(&mut d, &mut parity, position as usize);
+    }
+    let received = (d.clone(), parity.clone());
+    assert_eq!(bch.decode(&mut d, &mut parity), Err(Uncorrectable));
+    assert_eq!((d, parity), received);
+}
+
+/// Zero divided by any nonzero element is zero; otherwise division
+/// undoes multiplication.
+#[test]
+fn field_division_undoes_multiplication() {
+    let field = &Bch::new(16, 2).unwrap().field;
+    for b in 1..=field.n as u16 {
+        assert_eq!(field.div(0, b), 0);
+        assert_eq!(field.div(field.mul(b, 7), b), 7);
     }
 }
