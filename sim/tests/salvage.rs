@@ -170,6 +170,10 @@ fn after_the_salvage(mut store: Store<SimFlash>, model: &Model, cuts: u64) {
     let (mut store, _) = Store::open(store.into_flash()).unwrap();
     assert_eq!(store.stats().incarnations_uncertain, 0);
     assert_eq!(store.get(&hash_of(NEVER)).unwrap(), None);
+    // Nothing left to forget: accepting again writes nothing.
+    let ops = store.flash().ops_mutating();
+    store.accept_loss().unwrap();
+    assert_eq!(store.flash().ops_mutating(), ops);
     for &key in model.keys() {
         assert!(store.get(&hash_of(key)).is_ok(), "key {key}");
     }

@@ -88,10 +88,8 @@ impl<F: Flash> Store<F> {
     /// Forgets every uncertain mark (one anchor commit): from then on the
     /// store answers what it holds, as if the lost pages had held nothing
     /// newer. For a caller that has checked or rewritten what it needs.
+    /// With nothing uncertain it writes nothing; a read-only store refuses.
     pub fn accept_loss(&mut self) -> Result<(), StoreError> {
-        if let Some(why) = &self.read_only {
-            return Err(StoreError::ReadOnly(why.clone()));
-        }
         if self.ledger.uncertain().is_empty() {
             return Ok(());
         }
