@@ -238,14 +238,17 @@ impl<F: Flash> Store<F> {
                     .map_err(StoreError::Flash)?,
             );
         }
-        config.block_budget(geometry)?.check(geometry.blocks, bad)?;
+        let budget = config.block_budget(geometry).expect("checked with the config");
+        budget.check(geometry.blocks, bad)?;
         let media = Media::new(flash).map_err(|(error, _)| StoreError::Flash(error))?;
         let log = Ledger::create(media, config.journal_blocks, config.encode())?;
+        // The config's check fitted the journal's positions in the slots.
         let table = LogTable::new(
             config.layout,
             config.cuckoo(),
             log.journal().position_bits(),
-        )?;
+        )
+        .expect("checked with the config");
         Ok(Store::assemble(log, config, table, Vec::new()))
     }
 
