@@ -260,17 +260,17 @@ impl Table<CompactSlots> {
 
     /// Carries out `plan`, made by [`Table::plan_insert`] for `hash` with no
     /// change to the table since, storing position `pos`; returns the
-    /// position replaced. `Err(Position)` (nothing changed) if `pos` does not
-    /// fit a slot.
-    pub fn commit_insert<E>(
+    /// position replaced. `Err(CompactPosition)` (nothing changed) if `pos`
+    /// does not fit a slot.
+    pub fn commit_insert(
         &mut self,
         plan: InsertPlan,
         hash: &Hash,
         pos: u64,
-    ) -> Result<Option<u64>, CompactError<E>> {
+    ) -> Result<Option<u64>, CuckooError> {
         if pos >= self.slots.pos_empty {
             let limit = self.slots.pos_empty;
-            return Err(CompactError::Position { pos, limit });
+            return Err(CuckooError::CompactPosition { pos, limit });
         }
         match plan {
             InsertPlan::Present(slot) => {
@@ -309,7 +309,9 @@ impl Table<CompactSlots> {
             return Err(CompactError::Position { pos, limit });
         }
         let plan = self.plan_insert(hash, resolve)?;
-        self.commit_insert(plan, hash, pos)
+        Ok(self
+            .commit_insert(plan, hash, pos)
+            .expect("the position was checked above"))
     }
 
     /// Empties the occupied slot `slot`; returns its position.
@@ -437,7 +439,7 @@ mod tests {
 
     /// A table of 4-bit positions takes positions up to 14 (15 marks a free
     /// slot): `position_limit` says so, and a commit at 15 is refused with
-    /// `Position`, the table unchanged, where one at 14 is stored.
+    /// `CompactPosition`, the table unchanged, where one at 14 is stored.
     #[test]
     fn a_commit_at_the_position_limit_is_refused_one_below_is_kept() {
         let mut table = CompactTable::new(CuckooConfig::new(3, 1), 4).unwrap();
@@ -447,12 +449,12 @@ mod tests {
         let plan = table.plan_insert(&hash, &mut |p| resolve(&journal, p));
         let plan = plan.unwrap();
         assert_eq!(
-            table.commit_insert::<String>(plan, &hash, 15),
-            Err(CompactError::Position { pos: 15, limit: 15 })
+            table.commit_insert(plan, &hash, 15),
+            Err(CuckooError::CompactPosition { pos: 15, limit: 15 })
         );
         assert_eq!(table.len(), 0);
         assert_eq!(table.placements().count(), 0);
-        assert_eq!(table.commit_insert::<String>(plan, &hash, 14), Ok(None));
+        assert_eq!(table.commit_insert(plan, &hash, 14), Ok(None));
         assert_eq!(
             table.get(&hash, &mut |p| resolve(&journal, p)),
             Ok(Some(14))
