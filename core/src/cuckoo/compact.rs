@@ -446,8 +446,8 @@ mod tests {
         assert_eq!(table.position_limit(), 15);
         let journal: Vec<Hash> = (0..15u8).map(|n| [n; 32]).collect();
         let hash = journal[14];
-        let plan = table.plan_insert(&hash, &mut |p| resolve(&journal, p));
-        let plan = plan.unwrap();
+        let mut resolver = |p| resolve(&journal, p);
+        let plan = table.plan_insert(&hash, &mut resolver).unwrap();
         assert_eq!(
             table.commit_insert(plan, &hash, 15),
             Err(CuckooError::CompactPosition { pos: 15, limit: 15 })
@@ -455,10 +455,7 @@ mod tests {
         assert_eq!(table.len(), 0);
         assert_eq!(table.placements().count(), 0);
         assert_eq!(table.commit_insert(plan, &hash, 14), Ok(None));
-        assert_eq!(
-            table.get(&hash, &mut |p| resolve(&journal, p)),
-            Ok(Some(14))
-        );
+        assert_eq!(table.get(&hash, &mut resolver), Ok(Some(14)));
         assert_eq!(table.len(), 1);
     }
 }
