@@ -241,6 +241,29 @@ fn journal_entries_count_what_is_on_flash() {
     assert!(after > generation, "a freeze starts a new journal");
 }
 
+/// `incarnation_contents` reads a frozen incarnation back from flash and
+/// refuses an index past the last, naming it and the count.
+#[test]
+fn incarnation_contents_reads_each_incarnation_and_names_one_past_the_last() {
+    let geometry = Geometry::new(512, 16, 128).unwrap();
+    let flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+    let mut store = Store::create(flash, StoreConfig::new(6, 4)).unwrap();
+    let mut key = 0;
+    // Bounded: a 256-slot table freezes within a few hundred inserts.
+    while store.stats().freezes == 0 && key < 10_000 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        key += 1;
+    }
+    assert_eq!(store.incarnation_regions().len(), 1);
+    let frozen = store.incarnation_contents(0).unwrap();
+    let first = (hash_of(0), logstore::Value::Live(info_of(0)));
+    assert!(frozen.contains(&first), "{} entries", frozen.len());
+    match store.incarnation_contents(1) {
+        Err(StoreError::TooLarge(why)) => assert_eq!(why, "no incarnation 1 of 1"),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The ECC's parity must fit the spare area, a slot a step.
 #[test]
 fn ecc_parity_must_fit_the_spare_area() {
