@@ -54,16 +54,15 @@ impl CompactSlots {
                 pos_bits,
             });
         }
-        let too_large = || CuckooError::TooLarge {
-            order: config.order,
-            bucket_slots: config.bucket_slots,
-        };
+        let mut bytes = Vec::new();
         let size = usize::try_from(capacity)
             .ok()
             .and_then(|slots| slots.checked_mul(COMPACT_SLOT_BYTES))
-            .ok_or_else(too_large)?;
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(size).map_err(|_| too_large())?;
+            .filter(|&size| bytes.try_reserve_exact(size).is_ok())
+            .ok_or(CuckooError::TooLarge {
+                order: config.order,
+                bucket_slots: config.bucket_slots,
+            })?;
         bytes.resize(size, 0xff);
         Ok(CompactSlots {
             order: config.order,
@@ -355,7 +354,8 @@ impl Table<CompactSlots> {
         let mut remapped = Vec::new();
         remapped
             .try_reserve_exact(self.len as usize)
-            .map_err(|_| CuckooError::TooLarge {
+            .ok()
+            .ok_or(CuckooError::TooLarge {
                 order: self.config.order,
                 bucket_slots: self.config.bucket_slots,
             })?;
