@@ -660,25 +660,49 @@ fn page_index_inverts_page_addr_within_the_region_only() {
     assert_eq!(inc.page_index(past), None);
 }
 
+/// `frozen`'s region as meta version 1 wrote it: no filter page count or
+/// length after the entry count, no blocks for filter pages.
+fn version_1_region(f: &Frozen) -> Region {
+    let mut region = f.incarnation.region().clone();
+    region.meta.truncate(region.meta.len() - 16);
+    region.meta[..2].copy_from_slice(&1u16.to_le_bytes());
+    let ppb = u64::from(f.geometry.pages_per_block);
+    let blocks = f.incarnation.bucket_pages().div_ceil(ppb);
+    region.blocks.truncate(blocks as usize);
+    region
+}
+
 /// An incarnation of meta version 1 has no filter pages: its filter is
 /// built from the buckets at load, and it answers as the table does.
 #[test]
 fn a_version_1_incarnation_rebuilds_its_filter_from_the_buckets() {
     use logstore::testing::FilterLoad;
     let f = frozen(512, 6, 4, 21);
-    let g = f.geometry;
-    let bucket_pages = f.incarnation.bucket_pages();
-    let mut region = f.incarnation.region().clone();
-    // Version 1: no filter page count or length after the entry count.
-    region.meta.truncate(region.meta.len() - 16);
-    region.meta[..2].copy_from_slice(&1u16.to_le_bytes());
-    let blocks = bucket_pages.div_ceil(u64::from(g.pages_per_block));
-    region.blocks.truncate(blocks as usize);
-    let mut old = Incarnation::open(region, g).unwrap();
-    assert_eq!(old.pages(), bucket_pages);
+    let mut old = Incarnation::open(version_1_region(&f), f.geometry).unwrap();
+    assert_eq!(old.pages(), f.incarnation.bucket_pages());
     let mut flash = f.flash.clone();
     assert_eq!(old.load_filter(&mut flash).unwrap(), FilterLoad::Rebuilt);
     check_answers(&old, &mut flash, &f.table, &f.absent);
+}
+
+/// A filter rebuilt from buckets holding fewer entries than the meta
+/// counts is refused with both counts, not built from what was found.
+#[test]
+fn a_filter_rebuild_refuses_buckets_short_of_the_meta_count() {
+    let f = frozen(512, 6, 4, 22);
+    let entries = f.incarnation.entries();
+    let mut region = version_1_region(&f);
+    // The entry count follows version, order, slots, buckets a page, pages.
+    region.meta[16..24].copy_from_slice(&(entries + 1).to_le_bytes());
+    let mut short = Incarnation::open(region, f.geometry).unwrap();
+    let mut flash = f.flash.clone();
+    let err = short.load_filter(&mut flash).unwrap_err();
+    assert!(
+        matches!(err, HashStoreError::EntryCount { expected, found }
+            if (expected, found) == (entries + 1, entries)),
+        "{err}"
+    );
+    assert!(short.filter().is_none());
 }
 
 /// A filter page that no longer checks out (bits past the ECC, another
