@@ -366,6 +366,36 @@ mod tests {
         table
     }
 
+    /// A compact table over `log` holding `put(0)` on the journal's first
+    /// page, that page on flash alone (later pages hold more entries) and
+    /// then overwritten with zeros in the image: it no longer checks out.
+    /// Returns the table and the entry's position.
+    fn compact_over_a_corrupt_page(
+        dir: &tempfile::TempDir,
+        log: &mut Ledger<FileFlash>,
+    ) -> (LogTable, u64) {
+        let mut table = compact(log, &[put(0)]);
+        let position = table.contents(log).unwrap()[0].1.unwrap();
+        for n in 1..40 {
+            log.append(&put(n)).unwrap();
+        }
+        log.flush().unwrap();
+        let first = log.journal().page_addrs()[0];
+        let geometry = log.flash().geometry();
+        let mut image = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("image"))
+            .unwrap();
+        use std::io::{Seek, SeekFrom, Write};
+        image
+            .seek(SeekFrom::Start(geometry.page_offset(first)))
+            .unwrap();
+        image
+            .write_all(&vec![0; geometry.page_bytes as usize])
+            .unwrap();
+        (table, position)
+    }
+
     /// Each layout refuses a shape it cannot hold with the typed error: a
     /// bucket of 3 slots; a compact position of 38 bits beside a 3-bit tag
     /// (37 fit a 40-bit slot).
@@ -456,5 +486,29 @@ mod tests {
         let moved: Vec<(Entry, Option<u64>)> =
             [(put(0), Some(new[0])), (put(1), Some(new[1]))].into();
         assert_eq!(after, moved);
+    }
+
+    /// A journal page that no longer checks out makes every compact read
+    /// through it the ledger's typed error: a lookup, a removal's plan, the
+    /// contents and a freeze, each naming what reading the entry names.
+    #[test]
+    fn a_corrupt_journal_page_fails_every_compact_read_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ledger(&dir);
+        let (mut table, position) = compact_over_a_corrupt_page(&dir, &mut log);
+        let cause = format!("{:?}", log.read_entry(position).unwrap_err());
+        assert!(cause.starts_with("Journal(Corrupt"), "{cause}");
+        let hash = *put(0).hash();
+        let lookup = table.get(&mut log, &hash).unwrap_err();
+        assert_eq!(format!("{lookup:?}"), cause);
+        let removal = table.plan(&mut log, &Entry::Tombstone { hash }, true);
+        assert_eq!(
+            format!("{:?}", removal.unwrap_err()),
+            format!("Ledger({cause})")
+        );
+        let contents = table.contents(&mut log).unwrap_err();
+        assert_eq!(format!("{contents:?}"), cause);
+        let frozen = table.frozen(&mut log).map(|_| ()).unwrap_err();
+        assert_eq!(format!("{frozen:?}"), format!("Ledger({cause})"));
     }
 }
