@@ -216,6 +216,33 @@ fn the_store_runs_on_a_plain_file_on(layout: SlotLayoutKind) {
     assert_eq!(contents, model);
 }
 
+/// A journal page damaged past the ECC under a running compact store makes
+/// `log_contents` the error a lookup through that page gets, not a
+/// shorter list.
+#[test]
+fn log_contents_over_a_damaged_journal_page_is_an_error() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.img");
+    let geometry = Geometry::new(512, 16, 64).unwrap();
+    let flash = FileFlash::create(&path, geometry).unwrap();
+    let mut store = Store::create(flash, config(6, 2, SlotLayoutKind::Compact)).unwrap();
+    for key in 0..40u64 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+    }
+    store.flush().unwrap();
+    let first = store.journal_page_addrs()[0];
+    let mut image = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    image
+        .seek(SeekFrom::Start(geometry.page_offset(first)))
+        .unwrap();
+    image.write_all(&[0; 512]).unwrap();
+    let lookup = store.get(&hash_of(0)).unwrap_err().to_string();
+    let contents = store.log_contents().unwrap_err().to_string();
+    assert!(lookup.contains("is corrupt"), "{lookup}");
+    assert_eq!(contents, lookup);
+}
+
 /// The journal's generation and the entries on flash, as the checker reads
 /// them: flushed entries count, a freeze starts a new journal.
 #[test]
