@@ -55,6 +55,7 @@ impl<V: Copy + Default> FullSlots<V> {
         let capacity = config.capacity()? as usize;
         // `capacity()` is `buckets()` times the slots: it checked the config.
         let buckets = config.buckets().expect("capacity() checked the config") as usize;
+        assert!([2, 4, 8].contains(&config.bucket_slots));
         let mut entries = Vec::new();
         let mut tags = Vec::new();
         entries
