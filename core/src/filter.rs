@@ -197,7 +197,8 @@ mod tests {
                         && back.candidates(h)[usize::from(!second)]
                 })
                 .count();
-            assert!(wrong_bucket <= 10, "{wrong_bucket} of {}", placed.len());
+            let asked = placed.len();
+            assert!(wrong_bucket <= 10, "{wrong_bucket} of {asked}");
             let others = hashes(u64::MAX, 100_000);
             let positives: usize = others
                 .iter()

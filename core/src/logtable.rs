@@ -163,10 +163,11 @@ impl LogTable {
             LogTable::Full(t) if removing => {
                 Ok(t.find_slot(hash).map_or(Plan::Nothing, Plan::Remove))
             }
-            LogTable::Full(t) => t.plan_insert(hash).map(Plan::Insert).map_err(|e| match e {
-                CuckooError::Full { .. } => ApplyError::Full,
-                other => ApplyError::Cuckoo(other),
-            }),
+            // `plan_insert`'s only error is `Full`.
+            LogTable::Full(t) => t
+                .plan_insert(hash)
+                .map(Plan::Insert)
+                .map_err(|_full| ApplyError::Full),
             LogTable::Compact(t) => {
                 let mut resolver = |p| resolve(log, p);
                 if removing {
@@ -178,11 +179,10 @@ impl LogTable {
                 t.plan_insert(hash, &mut resolver)
                     .map(Plan::Insert)
                     .map_err(|e| match e {
-                        CompactError::Full { .. } => ApplyError::Full,
                         CompactError::Resolve(e) => ApplyError::Ledger(e),
-                        CompactError::Position { pos, limit } => {
-                            ApplyError::Cuckoo(CuckooError::CompactPosition { pos, limit })
-                        }
+                        // `plan_insert` fails on a resolve or on room: a
+                        // position is checked by `commit_insert`, not here.
+                        _full => ApplyError::Full,
                     })
             }
         }
@@ -204,13 +204,7 @@ impl LogTable {
                 t.commit_insert(plan, *entry.hash(), value_of(entry));
             }
             (LogTable::Compact(t), Plan::Insert(plan)) => {
-                t.commit_insert::<()>(plan, entry.hash(), position)
-                    .map_err(|e| match e {
-                        CompactError::Position { pos, limit } => {
-                            CuckooError::CompactPosition { pos, limit }
-                        }
-                        _ => unreachable!("commit fails only on a position"),
-                    })?;
+                t.commit_insert(plan, entry.hash(), position)?;
             }
         }
         Ok(())
@@ -290,9 +284,10 @@ impl LogTable {
             .map(|(h, _)| *h)
             .collect();
         for hash in &tombstones {
-            if let Some(slot) = table.find_slot(hash) {
-                table.remove_at(slot);
-            }
+            let slot = table
+                .find_slot(hash)
+                .expect("a tombstone the table just listed");
+            table.remove_at(slot);
         }
         Ok(Cow::Owned(table))
     }
@@ -326,4 +321,194 @@ impl LogTable {
 pub(crate) enum FrozenError {
     Ledger(LedgerError),
     Cuckoo(CuckooError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file_flash::FileFlash;
+    use crate::flash::Geometry;
+    use crate::types::Info;
+
+    /// Bits of a journal position in the compact tables below.
+    const POSITION_BITS: u32 = 20;
+    /// The first position those tables cannot hold (all ones marks a free slot).
+    const POSITION_LIMIT: u64 = (1 << POSITION_BITS) - 1;
+
+    /// An empty ledger on a file-backed device in `dir`.
+    fn ledger(dir: &tempfile::TempDir) -> Ledger<FileFlash> {
+        let geometry = Geometry::new(512, 8, 16).unwrap();
+        let flash = FileFlash::create(&dir.path().join("image"), geometry).unwrap();
+        Ledger::create(flash, 4, Vec::new()).unwrap()
+    }
+
+    /// Entry `n` of a family whose hashes share buckets 2 and 5 at order 3,
+    /// so each lookup among them resolves the others' positions too.
+    fn put(n: u8) -> Entry {
+        let mut hash = [n; 32];
+        hash[..8].copy_from_slice(&2u64.to_le_bytes());
+        hash[8..16].copy_from_slice(&5u64.to_le_bytes());
+        let info = Info {
+            physical_sector: u64::from(n),
+            first_logical_sector: 0,
+        };
+        Entry::Hash { hash, info }
+    }
+
+    /// A compact table of 2^3 buckets holding `entries`, appended to `log`.
+    fn compact(log: &mut Ledger<FileFlash>, entries: &[Entry]) -> LogTable {
+        let config = CuckooConfig::new(3, 1);
+        let mut table = LogTable::new(SlotLayoutKind::Compact, config, POSITION_BITS).unwrap();
+        for entry in entries {
+            let position = log.append(entry).unwrap();
+            table.apply(log, entry, position, false).unwrap();
+        }
+        table
+    }
+
+    /// A compact table over `log` holding `put(0)` on the journal's first
+    /// page, that page on flash alone (later pages hold more entries) and
+    /// then overwritten with zeros in the image: it no longer checks out.
+    /// Returns the table and the entry's position.
+    fn compact_over_a_corrupt_page(
+        dir: &tempfile::TempDir,
+        log: &mut Ledger<FileFlash>,
+    ) -> (LogTable, u64) {
+        let mut table = compact(log, &[put(0)]);
+        let position = table.contents(log).unwrap()[0].1.unwrap();
+        for n in 1..40 {
+            log.append(&put(n)).unwrap();
+        }
+        log.flush().unwrap();
+        let first = log.journal().page_addrs()[0];
+        let geometry = log.flash().geometry();
+        let mut image = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("image"))
+            .unwrap();
+        use std::io::{Seek, SeekFrom, Write};
+        image
+            .seek(SeekFrom::Start(geometry.page_offset(first)))
+            .unwrap();
+        image
+            .write_all(&vec![0; geometry.page_bytes as usize])
+            .unwrap();
+        (table, position)
+    }
+
+    /// Each layout refuses a shape it cannot hold with the typed error: a
+    /// bucket of 3 slots; a compact position of 38 bits beside a 3-bit tag
+    /// (37 fit a 40-bit slot).
+    #[test]
+    fn either_layout_refuses_a_shape_it_cannot_hold() {
+        let odd = CuckooConfig {
+            bucket_slots: 3,
+            ..CuckooConfig::new(3, 1)
+        };
+        let full = LogTable::new(SlotLayoutKind::Full, odd, POSITION_BITS);
+        assert_eq!(
+            full.err(),
+            Some(CuckooError::BucketSlots { bucket_slots: 3 })
+        );
+        let config = CuckooConfig::new(3, 1);
+        assert!(LogTable::new(SlotLayoutKind::Compact, config, 37).is_ok());
+        assert_eq!(
+            LogTable::new(SlotLayoutKind::Compact, config, 38).err(),
+            Some(CuckooError::CompactTooWide {
+                order: 3,
+                pos_bits: 38
+            })
+        );
+    }
+
+    /// A planned insert committed at a position the compact slots cannot
+    /// hold is refused with `CompactPosition`, the table unchanged; the same
+    /// plan at the entry's journal position is then committed and found.
+    #[test]
+    fn a_commit_past_the_position_bits_is_refused_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ledger(&dir);
+        let mut table = compact(&mut log, &[put(0)]);
+        let entry = put(1);
+        let plan = table.plan(&mut log, &entry, false).unwrap();
+        let position = log.append(&entry).unwrap();
+        assert_eq!(
+            table.commit(plan, &entry, POSITION_LIMIT).err(),
+            Some(CuckooError::CompactPosition {
+                pos: POSITION_LIMIT,
+                limit: POSITION_LIMIT
+            })
+        );
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.get(&mut log, entry.hash()).unwrap(), None);
+        table.commit(plan, &entry, position).unwrap();
+        assert_eq!(
+            table.get(&mut log, entry.hash()).unwrap(),
+            Some(value_of(&entry))
+        );
+        assert_eq!(table.len(), 2);
+    }
+
+    /// A remap leaving out an occupied slot's position, or mapping one past
+    /// the slot's bits, is refused and changes nothing; a complete one moves
+    /// every slot to its new position.
+    #[test]
+    fn a_remap_must_cover_every_slot_and_fit_its_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ledger(&dir);
+        let mut table = compact(&mut log, &[put(0), put(1)]);
+        let before = table.contents(&mut log).unwrap();
+        let old: Vec<u64> = before.iter().map(|(_, p)| p.unwrap()).collect();
+        let stray = table.remap(&before[..1], &old[..1]);
+        assert_eq!(
+            stray.err(),
+            Some(CuckooError::CompactPosition {
+                pos: old[1],
+                limit: u64::MAX
+            })
+        );
+        let too_far = table.remap(&before, &[old[0], POSITION_LIMIT]);
+        assert_eq!(
+            too_far.err(),
+            Some(CuckooError::CompactPosition {
+                pos: POSITION_LIMIT,
+                limit: POSITION_LIMIT
+            })
+        );
+        assert_eq!(table.contents(&mut log).unwrap(), before);
+        // The same entries again, further on: a pack's new positions.
+        let new: Vec<u64> = [put(0), put(1)]
+            .iter()
+            .map(|entry| log.append(entry).unwrap())
+            .collect();
+        table.remap(&before, &new).unwrap();
+        let after = table.contents(&mut log).unwrap();
+        let moved: Vec<(Entry, Option<u64>)> =
+            [(put(0), Some(new[0])), (put(1), Some(new[1]))].into();
+        assert_eq!(after, moved);
+    }
+
+    /// A journal page that no longer checks out makes every compact read
+    /// through it the ledger's typed error: a lookup, a removal's plan, the
+    /// contents and a freeze, each naming what reading the entry names.
+    #[test]
+    fn a_corrupt_journal_page_fails_every_compact_read_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ledger(&dir);
+        let (mut table, position) = compact_over_a_corrupt_page(&dir, &mut log);
+        let cause = format!("{:?}", log.read_entry(position).unwrap_err());
+        assert!(cause.starts_with("Journal(Corrupt"), "{cause}");
+        let hash = *put(0).hash();
+        let lookup = table.get(&mut log, &hash).unwrap_err();
+        assert_eq!(format!("{lookup:?}"), cause);
+        let removal = table.plan(&mut log, &Entry::Tombstone { hash }, true);
+        assert_eq!(
+            format!("{:?}", removal.unwrap_err()),
+            format!("Ledger({cause})")
+        );
+        let contents = table.contents(&mut log).unwrap_err();
+        assert_eq!(format!("{contents:?}"), cause);
+        let frozen = table.frozen(&mut log).map(|_| ()).unwrap_err();
+        assert_eq!(format!("{frozen:?}"), format!("Ledger({cause})"));
+    }
 }

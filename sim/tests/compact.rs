@@ -609,6 +609,8 @@ fn resolves_per_lookup_at_95_percent() {
     assert!(positive <= 1.01 && negative <= 0.01);
 }
 
+/// A kick to the wrong bucket is caught in either layout: filling the
+/// table panics with the bug planted and not without it.
 #[test]
 fn planted_kick_wrong_bucket_is_caught() {
     use logstore::testing::{plant, Bug};
@@ -619,10 +621,16 @@ fn planted_kick_wrong_bucket_is_caught() {
     let caught = catch_unwind(AssertUnwindSafe(|| {
         compact_fill(config(8, 4, walk(128), 1));
     }));
+    let caught_full = catch_unwind(|| fill_at_first_failure(config(8, 4, walk(128), 1)));
     plant(None);
     std::panic::set_hook(hook);
     assert!(caught.is_err(), "a wrong-bucket kick went unnoticed");
+    assert!(
+        caught_full.is_err(),
+        "a full-layout wrong-bucket kick went unnoticed"
+    );
     compact_fill(config(8, 4, walk(128), 1));
+    assert!(fill_at_first_failure(config(8, 4, walk(128), 1)).is_ok());
 }
 
 /// A compact table reports its shape (2^order buckets of B slots) and

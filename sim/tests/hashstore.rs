@@ -208,6 +208,13 @@ fn buckets_too_large_for_a_page_are_refused() {
             matches!(err, HashStoreError::PageTooSmall { .. }),
             "{page_bytes} {bucket_slots}: {err}"
         );
+        // `blocks_max` refuses the same shape, naming the page and the bucket.
+        let max = Incarnation::blocks_max(g, 3, bucket_slots).unwrap_err();
+        assert!(
+            matches!(max, HashStoreError::PageTooSmall { page_bytes: p, bucket_slots: b, .. }
+                if (p, b) == (page_bytes, bucket_slots)),
+            "{page_bytes} {bucket_slots}: {max}"
+        );
         assert_eq!(alloc.free_count(), 14);
         assert_eq!(flash.ops_mutating(), 0);
     }
@@ -724,6 +731,80 @@ fn page_addresses_follow_the_documented_layout() {
     }
 }
 
+/// `page_index` inverts `page_addr` and names no page outside the region:
+/// a block it does not hold, or a page of its last block past its pages.
+#[test]
+fn page_index_inverts_page_addr_within_the_region_only() {
+    let f = frozen(512, 6, 2, 15);
+    let inc = &f.incarnation;
+    for page in 0..inc.pages() {
+        assert_eq!(inc.page_index(inc.page_addr(page)), Some(page));
+    }
+    let blocks = &inc.region().blocks;
+    let outside = (0..f.geometry.blocks)
+        .map(logstore::BlockAddr)
+        .find(|block| !blocks.contains(block))
+        .unwrap();
+    let page = PageAddr {
+        block: outside,
+        page: 0,
+    };
+    assert_eq!(inc.page_index(page), None);
+    let ppb = u64::from(f.geometry.pages_per_block);
+    let spare = blocks.len() as u64 * ppb - inc.pages();
+    assert!(spare > 0, "the last block is full: pick another shape");
+    let past = PageAddr {
+        block: *blocks.last().unwrap(),
+        page: (inc.pages() % ppb) as u32,
+    };
+    assert_eq!(inc.page_index(past), None);
+}
+
+/// `frozen`'s region as meta version 1 wrote it: no filter page count or
+/// length after the entry count, no blocks for filter pages.
+fn version_1_region(f: &Frozen) -> Region {
+    let mut region = f.incarnation.region().clone();
+    region.meta.truncate(region.meta.len() - 16);
+    region.meta[..2].copy_from_slice(&1u16.to_le_bytes());
+    let ppb = u64::from(f.geometry.pages_per_block);
+    let blocks = f.incarnation.bucket_pages().div_ceil(ppb);
+    region.blocks.truncate(blocks as usize);
+    region
+}
+
+/// An incarnation of meta version 1 has no filter pages: its filter is
+/// built from the buckets at load, and it answers as the table does.
+#[test]
+fn a_version_1_incarnation_rebuilds_its_filter_from_the_buckets() {
+    use logstore::testing::FilterLoad;
+    let f = frozen(512, 6, 4, 21);
+    let mut old = Incarnation::open(version_1_region(&f), f.geometry).unwrap();
+    assert_eq!(old.pages(), f.incarnation.bucket_pages());
+    let mut flash = f.flash.clone();
+    assert_eq!(old.load_filter(&mut flash).unwrap(), FilterLoad::Rebuilt);
+    check_answers(&old, &mut flash, &f.table, &f.absent);
+}
+
+/// A filter rebuilt from buckets holding fewer entries than the meta
+/// counts is refused with both counts, not built from what was found.
+#[test]
+fn a_filter_rebuild_refuses_buckets_short_of_the_meta_count() {
+    let f = frozen(512, 6, 4, 22);
+    let entries = f.incarnation.entries();
+    let mut region = version_1_region(&f);
+    // The entry count follows version, order, slots, buckets a page, pages.
+    region.meta[16..24].copy_from_slice(&(entries + 1).to_le_bytes());
+    let mut short = Incarnation::open(region, f.geometry).unwrap();
+    let mut flash = f.flash.clone();
+    let err = short.load_filter(&mut flash).unwrap_err();
+    assert!(
+        matches!(err, HashStoreError::EntryCount { expected, found }
+            if (expected, found) == (entries + 1, entries)),
+        "{err}"
+    );
+    assert!(short.filter().is_none());
+}
+
 /// A filter page that no longer checks out (bits past the ECC, another
 /// incarnation's page, erased) is rebuilt from the buckets, and says so;
 /// answers are the same and the rebuilt filter names the same buckets.
@@ -847,6 +928,7 @@ fn read_table_keeps_the_shape_and_the_placement() {
         let mut flash = device(g, 40);
         let inc = Incarnation::freeze(&mut flash, &mut allocator(g), GENERATION, &table).unwrap();
         let back = inc.read_table(&mut flash).unwrap();
+        assert_eq!((inc.order(), inc.bucket_slots()), (5, bucket_slots));
         assert_eq!(back.config().bucket_slots, bucket_slots);
         assert_eq!(back.config().order, 5);
         for bucket in 0..table.buckets() {
@@ -908,6 +990,10 @@ fn another_incarnations_filter_page_is_not_taken() {
     let mut loaded = Incarnation::open(inc_a.region().clone(), g).unwrap();
     assert_eq!(loaded.load_filter(&mut flash).unwrap(), FilterLoad::Rebuilt);
     check_answers(&loaded, &mut flash, &a, &absent_hashes(64, 1));
+    // A scrub names that page a damaged filter page, not a lost bucket page.
+    let checked = loaded.check_pages(&mut flash, 0..loaded.pages()).unwrap();
+    assert_eq!(checked.filter_pages_damaged, 1);
+    assert!(checked.lost.is_empty() && checked.status.scrub);
 }
 
 /// A lookup whose page read needed three quarters of the ECC's strength

@@ -217,6 +217,33 @@ fn the_store_runs_on_a_plain_file_on(layout: SlotLayoutKind) {
     assert_eq!(contents, model);
 }
 
+/// A journal page damaged past the ECC under a running compact store makes
+/// `log_contents` the error a lookup through that page gets, not a
+/// shorter list.
+#[test]
+fn log_contents_over_a_damaged_journal_page_is_an_error() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.img");
+    let geometry = Geometry::new(512, 16, 64).unwrap();
+    let flash = FileFlash::create(&path, geometry).unwrap();
+    let mut store = Store::create(flash, config(6, 2, SlotLayoutKind::Compact)).unwrap();
+    for key in 0..40u64 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+    }
+    store.flush().unwrap();
+    let first = store.journal_page_addrs()[0];
+    let mut image = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    image
+        .seek(SeekFrom::Start(geometry.page_offset(first)))
+        .unwrap();
+    image.write_all(&[0; 512]).unwrap();
+    let lookup = store.get(&hash_of(0)).unwrap_err().to_string();
+    let contents = store.log_contents().unwrap_err().to_string();
+    assert!(lookup.contains("is corrupt"), "{lookup}");
+    assert_eq!(contents, lookup);
+}
+
 /// The journal's generation and the entries on flash, as the checker reads
 /// them: flushed entries count, a freeze starts a new journal.
 #[test]
@@ -240,6 +267,29 @@ fn journal_entries_count_what_is_on_flash() {
     store.flush().unwrap();
     let (after, _) = store.journal_entries();
     assert!(after > generation, "a freeze starts a new journal");
+}
+
+/// `incarnation_contents` reads a frozen incarnation back from flash and
+/// refuses an index past the last, naming it and the count.
+#[test]
+fn incarnation_contents_reads_each_incarnation_and_names_one_past_the_last() {
+    let geometry = Geometry::new(512, 16, 128).unwrap();
+    let flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+    let mut store = Store::create(flash, StoreConfig::new(6, 4)).unwrap();
+    let mut key = 0;
+    // Bounded: a 256-slot table freezes within a few hundred inserts.
+    while store.stats().freezes == 0 && key < 10_000 {
+        store.insert(hash_of(key), info_of(key)).unwrap();
+        key += 1;
+    }
+    assert_eq!(store.incarnation_regions().len(), 1);
+    let frozen = store.incarnation_contents(0).unwrap();
+    let first = (hash_of(0), logstore::Value::Live(info_of(0)));
+    assert!(frozen.contains(&first), "{} entries", frozen.len());
+    match store.incarnation_contents(1) {
+        Err(StoreError::TooLarge(why)) => assert_eq!(why, "no incarnation 1 of 1"),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The ECC's parity must fit the spare area, a slot a step.

@@ -54,16 +54,15 @@ impl CompactSlots {
                 pos_bits,
             });
         }
-        let too_large = || CuckooError::TooLarge {
-            order: config.order,
-            bucket_slots: config.bucket_slots,
-        };
+        let mut bytes = Vec::new();
         let size = usize::try_from(capacity)
             .ok()
             .and_then(|slots| slots.checked_mul(COMPACT_SLOT_BYTES))
-            .ok_or_else(too_large)?;
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(size).map_err(|_| too_large())?;
+            .filter(|&size| bytes.try_reserve_exact(size).is_ok())
+            .ok_or(CuckooError::TooLarge {
+                order: config.order,
+                bucket_slots: config.bucket_slots,
+            })?;
         bytes.resize(size, 0xff);
         Ok(CompactSlots {
             order: config.order,
@@ -165,7 +164,10 @@ impl SlotLayout for CompactSlots {
     }
 
     fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64> {
-        let (tag, _position) = self.entry(SlotPos { bucket, slot })?;
+        // The policies kick only out of full buckets (see `SlotLayout`).
+        let (tag, _position) = self
+            .entry(SlotPos { bucket, slot })
+            .expect("kicking out of a free slot");
         if crate::planted::active(crate::planted::Bug::KickWrongBucket) && tag != bucket {
             return Some((tag + 1) & order_mask(self.order));
         }
@@ -177,13 +179,10 @@ impl SlotLayout for CompactSlots {
             self.alternate_bucket(from.bucket, from.slot),
             Some(to.bucket)
         );
-        let entry = self.entry(from);
-        assert!(entry.is_some(), "kicking a free slot");
-        if let Some((_tag, position)) = entry {
-            self.free(from);
-            // The entry's other bucket is the one it leaves: no hash needed.
-            self.put(to, from.bucket, position);
-        }
+        let (_tag, position) = self.entry(from).expect("kicking a free slot");
+        self.free(from);
+        // The entry's other bucket is the one it leaves: no hash needed.
+        self.put(to, from.bucket, position);
     }
 }
 
@@ -201,9 +200,8 @@ impl Table<CompactSlots> {
     /// An empty table; allocates all its slots now. `pos_bits`: bits a position needs,
     /// 1 to `COMPACT_SLOT_BITS - order`; positions must be below 2^pos_bits - 1.
     pub fn new(config: CuckooConfig, pos_bits: u32) -> Result<Self, CuckooError> {
-        config.capacity()?;
         let slots = CompactSlots::new(&config, pos_bits)?;
-        Table::with_slots(config, slots)
+        Ok(Table::with_slots(config, slots))
     }
 
     /// Positions must be below this: 2^pos_bits - 1 (all ones marks a free slot).
@@ -261,17 +259,17 @@ impl Table<CompactSlots> {
 
     /// Carries out `plan`, made by [`Table::plan_insert`] for `hash` with no
     /// change to the table since, storing position `pos`; returns the
-    /// position replaced. `Err(Position)` (nothing changed) if `pos` does not
-    /// fit a slot.
-    pub fn commit_insert<E>(
+    /// position replaced. `Err(CompactPosition)` (nothing changed) if `pos`
+    /// does not fit a slot.
+    pub fn commit_insert(
         &mut self,
         plan: InsertPlan,
         hash: &Hash,
         pos: u64,
-    ) -> Result<Option<u64>, CompactError<E>> {
+    ) -> Result<Option<u64>, CuckooError> {
         if pos >= self.slots.pos_empty {
             let limit = self.slots.pos_empty;
-            return Err(CompactError::Position { pos, limit });
+            return Err(CuckooError::CompactPosition { pos, limit });
         }
         match plan {
             InsertPlan::Present(slot) => {
@@ -310,7 +308,9 @@ impl Table<CompactSlots> {
             return Err(CompactError::Position { pos, limit });
         }
         let plan = self.plan_insert(hash, resolve)?;
-        self.commit_insert(plan, hash, pos)
+        Ok(self
+            .commit_insert(plan, hash, pos)
+            .expect("the position was checked above"))
     }
 
     /// Empties the occupied slot `slot`; returns its position.
@@ -354,7 +354,8 @@ impl Table<CompactSlots> {
         let mut remapped = Vec::new();
         remapped
             .try_reserve_exact(self.len as usize)
-            .map_err(|_| CuckooError::TooLarge {
+            .ok()
+            .ok_or(CuckooError::TooLarge {
                 order: self.config.order,
                 bucket_slots: self.config.bucket_slots,
             })?;
@@ -421,5 +422,40 @@ impl Table<CompactSlots> {
         self.slots.resolves += resolves;
         self.slots.false_positives += false_positives;
         found.transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal stand-in: the hash at each position.
+    fn resolve(journal: &[Hash], pos: u64) -> Result<Hash, String> {
+        journal
+            .get(pos as usize)
+            .copied()
+            .ok_or(format!("no {pos}"))
+    }
+
+    /// A table of 4-bit positions takes positions up to 14 (15 marks a free
+    /// slot): `position_limit` says so, and a commit at 15 is refused with
+    /// `CompactPosition`, the table unchanged, where one at 14 is stored.
+    #[test]
+    fn a_commit_at_the_position_limit_is_refused_one_below_is_kept() {
+        let mut table = CompactTable::new(CuckooConfig::new(3, 1), 4).unwrap();
+        assert_eq!(table.position_limit(), 15);
+        let journal: Vec<Hash> = (0..15u8).map(|n| [n; 32]).collect();
+        let hash = journal[14];
+        let mut resolver = |p| resolve(&journal, p);
+        let plan = table.plan_insert(&hash, &mut resolver).unwrap();
+        assert_eq!(
+            table.commit_insert(plan, &hash, 15),
+            Err(CuckooError::CompactPosition { pos: 15, limit: 15 })
+        );
+        assert_eq!(table.len(), 0);
+        assert_eq!(table.placements().count(), 0);
+        assert_eq!(table.commit_insert(plan, &hash, 14), Ok(None));
+        assert_eq!(table.get(&hash, &mut resolver), Ok(Some(14)));
+        assert_eq!(table.len(), 1);
     }
 }

@@ -53,18 +53,18 @@ fn tag_of(hash: &Hash) -> u8 {
 impl<V: Copy + Default> FullSlots<V> {
     fn new(config: &CuckooConfig) -> Result<Self, CuckooError> {
         let capacity = config.capacity()? as usize;
-        let buckets = config.buckets()? as usize;
-        let too_large = || CuckooError::TooLarge {
-            order: config.order,
-            bucket_slots: config.bucket_slots,
-        };
-        assert!(matches!(config.bucket_slots, 2 | 4 | 8));
+        // `capacity()` is `buckets()` times the slots: it checked the config.
+        let buckets = config.buckets().expect("capacity() checked the config") as usize;
+        assert!([2, 4, 8].contains(&config.bucket_slots));
         let mut entries = Vec::new();
         let mut tags = Vec::new();
         entries
             .try_reserve_exact(capacity)
-            .map_err(|_| too_large())?;
-        tags.try_reserve_exact(capacity).map_err(|_| too_large())?;
+            .and_then(|()| tags.try_reserve_exact(capacity))
+            .map_err(|_| CuckooError::TooLarge {
+                order: config.order,
+                bucket_slots: config.bucket_slots,
+            })?;
         entries.resize(capacity, ([0u8; 32], V::default()));
         tags.resize(capacity, 0u8);
         let slot_bits = (0..config.bucket_slots).fold(0u64, |bits, slot| bits | 0x80 << (8 * slot));
@@ -93,8 +93,8 @@ impl<V: Copy + Default> FullSlots<V> {
         match *bytes {
             [a, b] => u64::from(u16::from_le_bytes([a, b])),
             [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
-            [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
-            _ => unreachable!("bucket_slots is 2, 4 or 8"),
+            // `CuckooConfig::capacity()` admits 2, 4 or 8 slots a bucket.
+            _ => u64::from_le_bytes(bytes.try_into().expect("bucket_slots is 2, 4 or 8")),
         }
     }
 
@@ -178,9 +178,8 @@ impl<V: Copy + Default> SlotLayout for FullSlots<V> {
 
     fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64> {
         let pos = SlotPos { bucket, slot };
-        if !self.is_occupied(pos) {
-            return None;
-        }
+        // The policies kick only out of full buckets (see `SlotLayout`).
+        assert!(self.is_occupied(pos), "kicking out of a free slot");
         let roots = Roots::of(&self.entries[self.index(pos)].0, self.order);
         assert!(
             roots.as_slice().contains(&bucket),
@@ -215,9 +214,8 @@ pub type CuckooTable<V> = Table<FullSlots<V>>;
 impl<V: Copy + Default> Table<FullSlots<V>> {
     /// An empty table; allocates all its slots now.
     pub fn new(config: CuckooConfig) -> Result<Self, CuckooError> {
-        config.capacity()?;
         let slots = FullSlots::new(&config)?;
-        Table::with_slots(config, slots)
+        Ok(Table::with_slots(config, slots))
     }
 
     /// A table with exactly the given placement (bucket, slot, hash, value), used to
@@ -449,5 +447,51 @@ mod tests {
             assert_eq!(table.get(&twins[0]), Some(&0));
             assert_eq!(table.len(), bucket_slots as u64 - 1);
         }
+    }
+
+    /// `contains` answers for a hash in either of its buckets, and no
+    /// longer once it is removed.
+    #[test]
+    fn contains_follows_inserts_and_removes() {
+        let mut table: CuckooTable<u64> = CuckooTable::new(CuckooConfig::new(3, 1)).unwrap();
+        let mut first = [7u8; 32];
+        first[..8].copy_from_slice(&2u64.to_le_bytes());
+        first[8..16].copy_from_slice(&5u64.to_le_bytes());
+        let mut absent = first;
+        absent[31] = 8;
+        assert!(!table.contains(&first));
+        table.insert(first, 1).unwrap();
+        assert!(table.contains(&first) && !table.contains(&absent));
+        assert_eq!(table.remove(&first), Some(1));
+        assert!(!table.contains(&first));
+    }
+
+    /// A bucket past the last is refused with both numbers named.
+    #[test]
+    #[should_panic(expected = "bucket 8 out of 8")]
+    fn a_bucket_past_the_last_panics_naming_the_count() {
+        let table: CuckooTable<u64> = CuckooTable::new(CuckooConfig::new(3, 1)).unwrap();
+        let _ = table.bucket(8);
+    }
+
+    /// A valid config whose slots the address space cannot hold (2^43
+    /// slots of 40 bytes: 320 TiB, above the 128 TiB of a 47-bit user
+    /// space) is `TooLarge`, an error, not an abort.
+    #[test]
+    fn a_table_beyond_the_address_space_is_too_large() {
+        let config = CuckooConfig {
+            order: 40,
+            bucket_slots: 8,
+            ..CuckooConfig::default()
+        };
+        assert_eq!(config.capacity(), Ok(1 << 43));
+        let table = CuckooTable::<u64>::new(config);
+        assert_eq!(
+            table.err(),
+            Some(CuckooError::TooLarge {
+                order: 40,
+                bucket_slots: 8
+            })
+        );
     }
 }

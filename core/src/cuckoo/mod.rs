@@ -28,7 +28,7 @@ pub(crate) use table::InsertPlan;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cuckoo::config::{KICKS_MAX, RETRIES_MAX};
+    use crate::cuckoo::config::{BFS_NODES_MAX, KICKS_MAX, RETRIES_MAX};
     use crate::types::{Hash, Info};
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
@@ -131,10 +131,13 @@ mod tests {
                 );
             }
             let third = hash_with(5, 13, 9);
-            assert!(matches!(
+            assert_eq!(
                 table.insert(third, info(2)),
-                Err(CuckooError::Full { .. })
-            ));
+                Err(CuckooError::Full {
+                    len: 2,
+                    capacity: 16
+                })
+            );
             // A two-bucket entry goes to its other bucket instead.
             assert_eq!(table.insert(hash_with(5, 6, 3), info(3)), Ok(None));
             assert_eq!(table.bucket(6).flatten().count(), 1);
@@ -181,18 +184,23 @@ mod tests {
             policy: Policy::Bfs { max_depth: 1000 },
             ..config
         };
-        assert!(matches!(
+        assert_eq!(
             unbounded.buckets(),
-            Err(CuckooError::PolicyOutOfBounds { .. })
-        ));
+            Err(CuckooError::PolicyOutOfBounds {
+                policy: unbounded.policy
+            })
+        );
         // A random walk is bounded in kicks and in retries, each alone.
         for (max_kicks, retries) in [(KICKS_MAX + 1, 1), (1, RETRIES_MAX + 1)] {
             let walk = CuckooConfig {
                 policy: Policy::RandomWalk { max_kicks, retries },
                 ..config
             };
-            assert!(
-                matches!(walk.buckets(), Err(CuckooError::PolicyOutOfBounds { .. })),
+            assert_eq!(
+                walk.buckets(),
+                Err(CuckooError::PolicyOutOfBounds {
+                    policy: walk.policy
+                }),
                 "{max_kicks} kicks, {retries} retries"
             );
         }
@@ -227,16 +235,12 @@ mod tests {
                 for n in 0..table.capacity() * 2 {
                     let before = snapshot(&table);
                     let (len, kicks) = (table.len(), table.stats().kicks);
-                    match table.insert(random_hash(&mut rng), info(n)) {
-                        Ok(_) => continue,
-                        Err(CuckooError::Full {
-                            len: full_len,
-                            capacity,
-                        }) => {
-                            assert_eq!((full_len, capacity), (len, table.capacity()));
-                        }
-                        Err(other) => panic!("{other}"),
+                    let inserted = table.insert(random_hash(&mut rng), info(n));
+                    if inserted.is_ok() {
+                        continue;
                     }
+                    let capacity = table.capacity();
+                    assert_eq!(inserted, Err(CuckooError::Full { len, capacity }));
                     failures += 1;
                     assert_eq!(snapshot(&table), before, "{policy:?} B={bucket_slots}");
                     assert_eq!((table.len(), table.stats().kicks), (len, kicks));
@@ -303,11 +307,16 @@ mod tests {
                     let hash = random_hash(&mut rng);
                     journal.push(hash);
                     let got = compact.insert(&hash, pos, &mut |p| resolve(&journal, p));
-                    match (full.insert(hash, pos), got) {
-                        (Ok(None), Ok(None)) => {}
-                        (Err(CuckooError::Full { .. }), Err(CompactError::Full { .. })) => break,
-                        other => panic!("{policy:?} B={bucket_slots}: {other:?}"),
+                    let (len, capacity) = (full.len(), full.capacity());
+                    let want = full.insert(hash, pos);
+                    let context = format!("{policy:?} B={bucket_slots}: {want:?} {got:?}");
+                    if want.is_ok() {
+                        assert_eq!((want, got), (Ok(None), Ok(None)), "{context}");
+                        continue;
                     }
+                    assert_eq!(want, Err(CuckooError::Full { len, capacity }), "{context}");
+                    assert_eq!(got, Err(CompactError::Full { len, capacity }), "{context}");
+                    break;
                 }
                 let layout: Vec<(u64, usize, u64)> = (0..full.buckets())
                     .flat_map(|b| full.bucket(b).enumerate().map(move |(s, e)| (b, s, e)))
@@ -321,6 +330,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A table of B=2 whose buckets 0 to `BFS_NODES_MAX - 1` are full, each
+    /// kicking into buckets 2b+1 and 2b+2 (a heap: the breadth-first search
+    /// meets them in index order), every bucket above them free.
+    fn heap_of_full_buckets() -> CuckooTable<Info> {
+        let order = 17;
+        let full_buckets = BFS_NODES_MAX as u64;
+        let placements = (0..full_buckets).flat_map(|bucket| {
+            (0..2).map(move |slot| {
+                let child = (2 * bucket + 1 + slot as u64) & ((1 << order) - 1);
+                (bucket, slot, hash_with(bucket, child, 0), info(bucket))
+            })
+        });
+        let config = CuckooConfig {
+            order,
+            bucket_slots: 2,
+            policy: Policy::Bfs { max_depth: 32 },
+            seed: 1,
+        };
+        CuckooTable::from_placements(config, placements).unwrap()
+    }
+
+    /// The breadth-first search gives up at `BFS_NODES_MAX` buckets: a free
+    /// slot in the bucket it would reach next is not found (`Full`, nothing
+    /// moved), one in the last bucket it may reach is.
+    #[test]
+    fn bfs_gives_up_at_its_node_bound() {
+        let mut table = heap_of_full_buckets();
+        let root_only = hash_with(0, 0, 0xee);
+        let (len, capacity) = (table.len(), table.capacity());
+        assert_eq!(len, 2 * BFS_NODES_MAX as u64);
+        let before = snapshot(&table);
+        // Bucket BFS_NODES_MAX, free, would be the search's next node.
+        assert_eq!(
+            table.insert(root_only, info(1)),
+            Err(CuckooError::Full { len, capacity })
+        );
+        assert_eq!(snapshot(&table), before);
+        // Its last node, bucket BFS_NODES_MAX - 1, with a free slot: found.
+        let last = BFS_NODES_MAX as u64 - 1;
+        let (last_hash, _) = table
+            .bucket(last)
+            .flatten()
+            .next()
+            .map(|(h, v)| (*h, *v))
+            .unwrap();
+        assert_eq!(table.remove(&last_hash), Some(info(last)));
+        assert_eq!(table.insert(root_only, info(1)), Ok(None));
+        assert_eq!(table.get(&root_only), Some(&info(1)));
+        assert_eq!(table.len(), len);
+        check_invariants(&table);
     }
 
     #[derive(Clone, Debug)]
@@ -346,13 +407,14 @@ mod tests {
                 Op::Insert(key, value) => {
                     let hash = keys[key % keys.len()];
                     let before = snapshot(&table);
+                    let (len, capacity) = (table.len(), table.capacity());
                     match table.insert(hash, info(value)) {
                         Ok(previous) => assert_eq!(previous, model.insert(hash, info(value))),
-                        Err(CuckooError::Full { .. }) => {
+                        Err(error) => {
+                            assert_eq!(error, CuckooError::Full { len, capacity });
                             assert!(!model.contains_key(&hash), "overwrite failed");
                             assert_eq!(snapshot(&table), before);
                         }
-                        Err(other) => panic!("{other}"),
                     }
                 }
                 Op::Remove(key) => {

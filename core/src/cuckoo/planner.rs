@@ -23,8 +23,9 @@ pub trait SlotLayout {
     fn free_slot(&self, bucket: u64) -> Option<usize>;
     /// Whether the slot holds no entry.
     fn is_free(&self, pos: SlotPos) -> bool;
-    /// The other bucket of the entry in (`bucket`, `slot`); `None` if the slot is
-    /// empty or its entry has a single bucket (h1 == h2), so it cannot be kicked.
+    /// The other bucket of the entry in the occupied slot (`bucket`, `slot`);
+    /// `None` if it has a single bucket (h1 == h2), so it cannot be kicked.
+    /// The policies ask only of full buckets: a free slot panics.
     fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64>;
     /// Move the entry in `from` (occupied) to `to` (free), leaving `from` free.
     fn move_entry(&mut self, from: SlotPos, to: SlotPos);

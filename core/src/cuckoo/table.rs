@@ -11,7 +11,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{CuckooConfig, CuckooError, CuckooStats, Roots, SlotPos};
+use super::config::{CuckooConfig, CuckooStats, Roots, SlotPos};
 use super::planner::{apply_path, plan_path, BfsNode, Scratch, SlotLayout};
 
 /// A bucketed cuckoo table over the slot layout `L`: see
@@ -48,9 +48,12 @@ pub enum InsertPlan {
 }
 
 impl<L: SlotLayout> Table<L> {
-    pub(super) fn with_slots(config: CuckooConfig, slots: L) -> Result<Self, CuckooError> {
-        Ok(Table {
-            capacity: config.capacity()?,
+    /// A table over `slots`, built from `config` (so its `capacity()` checked).
+    pub(super) fn with_slots(config: CuckooConfig, slots: L) -> Self {
+        Table {
+            capacity: config
+                .capacity()
+                .expect("the slots' constructor checked the config"),
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             stats: CuckooStats::default(),
             scratch: Scratch::default(),
@@ -58,7 +61,7 @@ impl<L: SlotLayout> Table<L> {
             plans: 0,
             config,
             slots,
-        })
+        }
     }
 
     pub fn config(&self) -> &CuckooConfig {
