@@ -191,6 +191,48 @@ fn an_incarnation_page_past_the_ecc_is_counted_lost_by_the_scrub() {
     assert_eq!(store.lost_pages(), vec![page]);
 }
 
+/// An incarnation the scrub must move (a page at the scrub threshold)
+/// that holds a page past the ECC the scrub has not reached yet: the
+/// copy's read meets that page, names it lost and leaves the incarnation
+/// in place (a copy could not keep the loss visible).
+#[test]
+fn an_incarnation_to_move_with_a_page_past_the_ecc_stays_and_names_it() {
+    let (mut store, _) = frozen_mlc_store();
+    let region = store.incarnation_regions()[0].clone();
+    let geometry = logstore::Flash::geometry(store.flash());
+    let near = logstore::PageAddr {
+        block: region.blocks[0],
+        page: 0,
+    };
+    let lost = logstore::PageAddr {
+        block: region.blocks[0],
+        page: 1,
+    };
+    for bit in 0..(geometry.ecc_bits * 3).div_ceil(4) {
+        store.flash_mut().flip_bit(near, bit * 8).unwrap();
+    }
+    past_the_ecc(&mut store, lost);
+    let report = store.scrub(1).unwrap();
+    assert_eq!(report.rewrites, 0, "{report:?}");
+    assert_eq!(store.lost_pages(), vec![lost]);
+    assert_eq!(store.incarnation_regions()[0], region, "left in place");
+}
+
+/// A scrub of an empty store reads what there is (the anchor's lanes) and
+/// stops: no target holds a page, nothing is rewritten.
+#[test]
+fn a_scrub_of_an_empty_store_reads_the_anchor_and_stops() {
+    let config = CheckConfig::on_device(Device::Mlc);
+    let flash = SimFlash::new(config.sim_config(), 1).unwrap();
+    let mut store = Store::create(flash, config.store).unwrap();
+    let report = store.scrub(1_000).unwrap();
+    assert_eq!(report.rewrites, 0, "{report:?}");
+    assert!(
+        report.pages_read() > 0 && report.pages_read() < 10,
+        "{report:?}"
+    );
+}
+
 /// A store on the MLC preset with `layout`, keys `0..keys` inserted and a
 /// flush every four: no incarnation yet, the journal's first page holds
 /// keys 0 to 3.

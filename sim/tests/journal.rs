@@ -1244,7 +1244,9 @@ fn a_journal_refuses_pages_too_small_for_an_entry() {
     assert!(
         matches!(
             created,
-            Err(LedgerError::Journal(JournalError::PageTooSmall { page_bytes: 64 }))
+            Err(LedgerError::Journal(JournalError::PageTooSmall {
+                page_bytes: 64
+            }))
         ),
         "{:?}",
         created.err()

@@ -24,7 +24,10 @@ pub enum CompactError<E> {
     /// The resolver failed; the table is unchanged.
     #[error("resolving a position to its hash: {0}")]
     Resolve(E),
-    /// The position is not below `limit` (2^pos_bits - 1); the table is unchanged.
+    /// The position is not below `limit` (2^pos_bits - 1); the table is
+    /// unchanged. Only the testing `insert` checks it here; the store's
+    /// commit returns [`CuckooError::CompactPosition`].
+    #[cfg(feature = "testing")]
     #[error("position {pos} does not fit a compact slot: positions must be below {limit}")]
     Position { pos: u64, limit: u64 },
 }

@@ -106,7 +106,8 @@ impl Incarnation {
 
     /// Writes the pages of region block `index` into a fresh block, retrying
     /// on another block while erases or programs fail. Every failed attempt
-    /// retires a block, so the device size bounds the attempts.
+    /// retires a block, so the allocator runs out (`OutOfBlocks`) before
+    /// the device's count of attempts does.
     fn write_block<F: Flash>(
         &self,
         flash: &mut F,
@@ -117,10 +118,14 @@ impl Incarnation {
         let ppb = u64::from(self.geometry.pages_per_block);
         let pages = index * ppb..((index + 1) * ppb).min(self.shape.all_pages());
         let mut buf = vec![ERASED; self.geometry.page_bytes as usize];
+        let mut written = None;
         for _ in 0..=self.geometry.blocks {
             let block = alloc.allocate_cold()?;
             match self.try_block(flash, alloc, source, block, pages.clone(), &mut buf) {
-                Ok(true) => return Ok(block),
+                Ok(true) => {
+                    written = Some(block);
+                    break;
+                }
                 Ok(false) => continue,
                 Err(e) => {
                     alloc.release(block);
@@ -128,9 +133,7 @@ impl Incarnation {
                 }
             }
         }
-        Err(HashStoreError::RetriesExhausted {
-            attempts: self.geometry.blocks + 1,
-        })
+        Ok(written.expect("the allocator runs out before the attempts"))
     }
 
     /// Erases `block` and programs `pages` into it; `Ok(false)` if the block

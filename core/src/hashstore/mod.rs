@@ -68,9 +68,6 @@ pub enum HashStoreError {
     /// The pages read back could not be laid out as a table again.
     #[error("hash store entries do not form a table: {0}")]
     Table(crate::cuckoo::CuckooError),
-    /// Every block tried for one region block failed (each one was retired).
-    #[error("{attempts} blocks failed in a row while freezing")]
-    RetriesExhausted { attempts: u32 },
     #[error(transparent)]
     OutOfBlocks(#[from] OutOfBlocks),
     #[error(transparent)]

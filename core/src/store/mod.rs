@@ -238,7 +238,9 @@ impl<F: Flash> Store<F> {
                     .map_err(StoreError::Flash)?,
             );
         }
-        let budget = config.block_budget(geometry).expect("checked with the config");
+        let budget = config
+            .block_budget(geometry)
+            .expect("checked with the config");
         budget.check(geometry.blocks, bad)?;
         let media = Media::new(flash).map_err(|(error, _)| StoreError::Flash(error))?;
         let log = Ledger::create(media, config.journal_blocks, config.encode())?;
@@ -331,10 +333,7 @@ impl<F: Flash> Store<F> {
             StoreError::Ledger(LedgerError::Anchor(
                 crate::anchor::AnchorError::MovesExhausted { .. },
             )) => Some(WornOut::AnchorCannotMove),
-            StoreError::HashStore(HashStoreError::RetriesExhausted { .. })
-            | StoreError::Full(FullReason::JournalRegion { .. })
-                if bad > 0 =>
-            {
+            StoreError::Full(FullReason::JournalRegion { .. }) if bad > 0 => {
                 Some(WornOut::RegionsFailing { bad })
             }
             StoreError::Full(FullReason::Blocks(_))

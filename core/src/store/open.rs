@@ -2,7 +2,6 @@
 //! filter loaded or rebuilt, the journal replayed into the table; a named
 //! loss, or with salvage the rest served and the loss marked.
 
-use super::config::check_fits;
 use crate::ecc::Media;
 use crate::flash::Flash;
 use crate::format::journal::Entry;
@@ -121,7 +120,9 @@ impl<F: Flash> Store<F> {
     ) -> Result<(StoreConfig, LogTable, Vec<Incarnation>), StoreError> {
         let config = StoreConfig::decode(&log.record().config).map_err(StoreError::ConfigDecode)?;
         let geometry = log.flash().geometry();
-        check_fits(&config, geometry)?;
+        // All that create checked (a record that says otherwise was not
+        // written by a store on this device).
+        config.check(geometry)?;
         let incarnations = log
             .record()
             .incarnations
@@ -132,7 +133,8 @@ impl<F: Flash> Store<F> {
             config.layout,
             config.cuckoo(),
             log.journal().position_bits(),
-        )?;
+        )
+        .expect("checked with the config");
         Ok((config, table, incarnations))
     }
 
