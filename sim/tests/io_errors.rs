@@ -358,3 +358,46 @@ fn every_operation_failing(case: Case) {
         check(flash.inner, &model, fail_at);
     }
 }
+
+/// A device reporting a geometry no NAND part has (pages of 100 bytes):
+/// open refuses it before any I/O and gives the device back.
+#[test]
+fn a_device_of_a_bad_geometry_is_refused_and_given_back() {
+    let bad = BadGeometry(FailingAt {
+        inner: Case::device(CASES[0]),
+        ops: 0,
+        fail_at: u64::MAX,
+    });
+    let Err((error, returned)) = Store::open_returning(bad) else {
+        panic!("a bad geometry opened");
+    };
+    assert!(
+        matches!(error, StoreError::Flash(FlashError::BadGeometry { .. })),
+        "{error}"
+    );
+    assert_eq!(returned.0.ops, 0, "no I/O before the geometry is checked");
+}
+
+/// A device whose geometry is out of every supported bound.
+struct BadGeometry(FailingAt);
+
+impl Flash for BadGeometry {
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            page_bytes: 100,
+            ..self.0.geometry()
+        }
+    }
+    fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.0.read(page, buf)
+    }
+    fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+        self.0.program(page, data)
+    }
+    fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+        self.0.erase(block)
+    }
+    fn sync(&mut self) -> Result<(), FlashError> {
+        self.0.sync()
+    }
+}
