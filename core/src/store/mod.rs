@@ -242,7 +242,9 @@ impl<F: Flash> Store<F> {
             .block_budget(geometry)
             .expect("checked with the config");
         budget.check(geometry.blocks, bad)?;
-        let media = Media::new(flash).map_err(|(error, _)| StoreError::Flash(error))?;
+        // The config's check validated the geometry Media checks.
+        let media = Media::new(flash).map_err(|(error, _)| error);
+        let media = media.expect("checked with the config");
         let log = Ledger::create(media, config.journal_blocks, config.encode())?;
         // The config's check fitted the journal's positions in the slots.
         let table = LogTable::new(
