@@ -1252,3 +1252,22 @@ fn a_journal_refuses_pages_too_small_for_an_entry() {
         created.err()
     );
 }
+
+/// A flush of a page the entries do not fill wastes the rest of it: its
+/// room past the header, less the entries, counted byte for byte (the
+/// commit copy that follows wastes nothing more).
+#[test]
+fn a_flush_of_a_partial_page_wastes_the_rest_of_it() {
+    let mut flash = device(3);
+    let mut log = Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    let before = log.journal_stats().bytes_wasted;
+    let entries = [entry(1), entry(3)];
+    for e in &entries {
+        log.append(e).unwrap();
+    }
+    log.flush().unwrap();
+    let room = geometry().page_bytes as usize - JOURNAL_HEADER_BYTES;
+    let used: usize = entries.iter().map(Entry::encoded_bytes).sum();
+    let wasted = log.journal_stats().bytes_wasted - before;
+    assert_eq!(wasted, (room - used) as u64);
+}
