@@ -807,3 +807,36 @@ fn a_ledger_without_a_store_configuration_does_not_open_as_a_store() {
         "the device is given back as it was"
     );
 }
+
+/// A store that can neither freeze (at its incarnation limit, no
+/// eviction) nor pack its live entries into one journal region answers
+/// `Full`, naming its limit, on a device with no bad block: full, not
+/// worn out, and it goes on answering lookups.
+#[test]
+fn live_entries_outgrowing_a_journal_region_at_the_limit_are_full_not_worn_out() {
+    let config = StoreConfig {
+        incarnations_max: 1,
+        ..config(6, 1, LAYOUTS[0])
+    };
+    let mut store = Store::create(device(64), config).unwrap();
+    let mut refused = None;
+    for key in 0..2_000u64 {
+        match store.insert(hash_of(key), info_of(key)) {
+            Ok(()) => {}
+            Err(error) => {
+                refused = Some((key, error));
+                break;
+            }
+        }
+    }
+    let Some((key, error)) = refused else {
+        panic!("the store never filled");
+    };
+    assert!(
+        matches!(error, StoreError::Full(FullReason::Incarnations { max: 1 })),
+        "key {key}: {error}"
+    );
+    assert!(store.read_only().is_none(), "full is not the end of life");
+    assert_eq!(store.blocks_free_and_bad().1, 0);
+    assert_eq!(store.get(&hash_of(0)).unwrap(), Some(info_of(0)));
+}
