@@ -208,4 +208,35 @@ mod tests {
         assert_eq!(table.ram_bytes(), expected as u64);
         assert!(table.ram_bytes() > empty);
     }
+
+    /// Each entry an insert moves counts one kick: none for an insert
+    /// into a free slot, some once the table fills near full.
+    #[test]
+    fn kicks_count_the_entries_inserts_move() {
+        let config = CuckooConfig {
+            order: 6,
+            bucket_slots: 2,
+            policy: Policy::Bfs { max_depth: 6 },
+            seed: 7,
+        };
+        let mut table: CuckooTable<Info> = CuckooTable::new(config).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut kicks_seen = Vec::new();
+        // Bounded: 128 slots fill well before 1,024 inserts.
+        for n in 0..1_024u64 {
+            let mut hash = [0u8; 32];
+            rng.fill(&mut hash[..]);
+            let info = Info {
+                physical_sector: n,
+                first_logical_sector: n,
+            };
+            if table.insert(hash, info).is_err() {
+                break;
+            }
+            kicks_seen.push(table.stats.kicks);
+        }
+        assert_eq!(kicks_seen[0], 0, "the first insert finds a free slot");
+        assert!(table.stats.kicks > 0, "a table filled near full kicks");
+        assert!(kicks_seen.windows(2).all(|w| w[0] <= w[1]));
+    }
 }
