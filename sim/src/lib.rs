@@ -45,3 +45,28 @@ pub use nand::{
     CrashMode, Device, ErrorModel, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash,
     WearOut,
 };
+
+/// The size of a campaign in the test suite: `full`, scaled by the one
+/// setting every long test reads, and never below `least`.
+///
+/// The setting is `LOGSTORE_TEST_SCALE`, a percentage from 1 to 100. Unset,
+/// it is 100, except under nextest's `mutants` profile (the suite each
+/// cargo-mutants mutant runs), where it is 25: a mutant is decided by
+/// fewer seeds and steps of the same campaigns, under the same
+/// assertions. CI and `cargo test` run the full sizes.
+///
+/// # Panics
+/// On a setting that is not a whole number from 1 to 100: a test run with
+/// it would not be the one asked for.
+pub fn test_size(full: u64, least: u64) -> u64 {
+    assert!(least <= full, "least {least} above full {full}");
+    let percent = match std::env::var("LOGSTORE_TEST_SCALE") {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(percent @ 1..=100) => percent,
+            _ => panic!("LOGSTORE_TEST_SCALE={text:?}: a percentage from 1 to 100"),
+        },
+        Err(_) if std::env::var("NEXTEST_PROFILE").as_deref() == Ok("mutants") => 25,
+        Err(_) => 100,
+    };
+    (full * percent).div_ceil(100).clamp(least, full)
+}

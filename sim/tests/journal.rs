@@ -450,7 +450,7 @@ fn anchor_updates_crashed_at_every_operation_are_old_or_new() {
 /// with a typed error; the device always opens, old or new.
 #[test]
 fn anchor_moves_survive_a_block_failing_at_any_operation() {
-    let rounds = 30u64;
+    let rounds = logstore_sim::test_size(30, 10);
     let mut dry = fresh_log(6);
     let start = dry.ops_mutating();
     {

@@ -224,7 +224,7 @@ fn the_swarm_catches_a_false_end_of_life_the_fixed_campaign_misses() {
 
 #[test]
 fn the_same_seeds_pass_without_a_planted_bug() {
-    for seed in 0..40 {
+    for seed in 0..logstore_sim::test_size(40, 10) {
         let case = Case::from_seed(seed, 600, None, &CrashMode::ALL);
         assert!(case.run().is_ok(), "seed {seed} fails with no bug planted");
     }
@@ -238,7 +238,7 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         Bug::TrustDeclaredPairing,
         Bug::TornTailKept,
     ] {
-        for seed in 0..3 {
+        for seed in 0..logstore_sim::test_size(3, 1) {
             let outcome = scenario(bug)(seed);
             assert!(
                 outcome.is_ok(),

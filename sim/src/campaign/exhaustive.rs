@@ -479,7 +479,8 @@ mod tests {
 
     #[test]
     fn exhaustive_crashes_inside_evictions_and_their_recoveries() {
-        let mut case = Case::from_seed(9, 2_500, Some(WorkloadKind::Lifecycle), &CrashMode::ALL);
+        let ops = crate::test_size(2_500, 2_000) as usize;
+        let mut case = Case::from_seed(9, ops, Some(WorkloadKind::Lifecycle), &CrashMode::ALL);
         case.crashes.clear();
         case.config = CheckConfig::evicting();
         case.config.store.incarnations_max = 2;
@@ -499,7 +500,8 @@ mod tests {
     /// at each of their operations too, and loses nothing.
     #[test]
     fn exhaustive_crashes_inside_clean_reopens() {
-        let plain = Case::from_seed(4, 1_200, Some(WorkloadKind::Uniform), &CrashMode::ALL);
+        let ops = crate::test_size(1_200, 400) as usize;
+        let plain = Case::from_seed(4, ops, Some(WorkloadKind::Uniform), &CrashMode::ALL);
         let plain = Case {
             crashes: vec![],
             ..plain
@@ -513,7 +515,7 @@ mod tests {
             .iter()
             .filter(|s| **s == Step::Reopen)
             .count();
-        assert_eq!(reopens, 1_199 / 60);
+        assert_eq!(reopens, (ops - 1) / 60);
         let modes = [CrashMode::Torn];
         let without = exhaustive(&plain, &modes, 1, &ProgressBar::hidden());
         let with = exhaustive(&reopening, &modes, 2, &ProgressBar::hidden());
