@@ -558,6 +558,30 @@ mod tests {
     use super::*;
     use crate::format::anchor::tests::record;
 
+    /// A record ending exactly at its lanes' last page is appended there;
+    /// the lanes move only for the next one, which does not fit.
+    #[test]
+    fn a_record_ending_at_the_last_page_is_appended_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
+        let path = dir.path().join("image");
+        let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
+        let mut alloc = Allocator::new(16, vec![0; 16]);
+        alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
+        let (mut anchor, mut last) = Anchor::format(&mut flash, &mut alloc, record(16)).unwrap();
+        let first_lanes = anchor.lanes().unwrap();
+        // One page a record: pages 0 to 7 of the same lanes.
+        assert_eq!(anchor.record_pages, 0..1);
+        for page in 1..geometry.pages_per_block {
+            last = anchor.commit(&mut flash, &mut alloc, last).unwrap();
+            assert_eq!(anchor.record_pages, page..page + 1);
+            assert_eq!(anchor.lanes(), Some(first_lanes), "page {page}");
+        }
+        anchor.commit(&mut flash, &mut alloc, last).unwrap();
+        assert_eq!(anchor.record_pages, 0..1);
+        assert_ne!(anchor.lanes(), Some(first_lanes));
+    }
+
     #[test]
     fn validate_rejects_an_uncertain_generation_it_does_not_name() {
         let mut r = record(8);

@@ -104,7 +104,7 @@ pub mod testing {
     pub mod format {
         pub use crate::format::anchor::{seal_record, META_BYTES_MAX};
         pub use crate::format::journal::{
-            seal_page, Entry, Page, PAGE_HEADER_BYTES as JOURNAL_HEADER_BYTES,
+            entries_per_page, seal_page, Entry, Page, PAGE_HEADER_BYTES as JOURNAL_HEADER_BYTES,
         };
         pub use crate::format::{reseal, ENTRY_BYTES};
     }

@@ -80,11 +80,15 @@ pub enum Bug {
     /// write, even when the pack leaves no room for another entry: wear
     /// for nothing (the bug `Journal::would_take_more_after` fixed).
     PackAtEveryRefusal,
+    /// A journal page whose program fails with a host I/O error is taken
+    /// as programmed: the flush acknowledges entries that never reached
+    /// the cells.
+    IoErrorIgnored,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 25] = [
+    pub const ALL: [Bug; 26] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -110,6 +114,7 @@ impl Bug {
         Bug::AcceptsMisfit,
         Bug::SalvageAnswersOlder,
         Bug::PackAtEveryRefusal,
+        Bug::IoErrorIgnored,
     ];
 }
 

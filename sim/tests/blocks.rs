@@ -328,3 +328,19 @@ fn a_run_of_failing_programs_ends_in_read_only_or_carries_on() {
         "{reasons:?}"
     );
 }
+
+/// `create` asks the device which blocks are marked bad (MTD's
+/// `block_isbad`) through a borrowed device too: they are retired before
+/// anything is written, none of them programmed or erased.
+#[test]
+fn create_through_a_borrowed_device_retires_its_factory_bad_blocks() {
+    let mut config = SimConfig::new(Geometry::new(512, 16, 64).unwrap());
+    config.factory_bad = vec![5, 9, 40];
+    let mut flash = SimFlash::new(config, 1).unwrap();
+    let store = Store::create(&mut flash, StoreConfig::new(6, 4)).unwrap();
+    let bad: Vec<u32> = store.bad_blocks().iter().map(|b| b.0).collect();
+    assert_eq!(bad, [5, 9, 40]);
+    drop(store);
+    let counters = flash.counters();
+    assert_eq!((counters.program_failures, counters.erase_failures), (0, 0));
+}

@@ -928,3 +928,36 @@ fn a_scrub_counts_every_page_it_reads_the_anchor_included() {
         "{reads} reads, {journal_pages} journal pages"
     );
 }
+
+/// The journal's recovery asks for a scrub when a page it reads needs
+/// three quarters of the ECC's strength: the recovery report and the
+/// journal say so; one bit fewer, neither does.
+#[test]
+fn a_journal_page_near_the_ecc_limit_at_open_asks_for_a_scrub() {
+    use logstore::testing::format::Entry;
+    use logstore::testing::Ledger;
+    let geometry = Device::Slc.small_geometry(64);
+    let threshold = (geometry.ecc_bits * 3).div_ceil(4);
+    for flips in [threshold - 1, threshold] {
+        let mut media = media_on(logstore_sim::SimConfig::new(geometry));
+        let mut log = Ledger::create(&mut media, 4, vec![]).unwrap();
+        for key in 0..3 {
+            let entry = Entry::Hash {
+                hash: hash_of(key),
+                info: info_of(key),
+            };
+            log.append(&entry).unwrap();
+            log.flush().unwrap();
+        }
+        let page = log.journal().page_addrs()[1];
+        drop(log);
+        for bit in 0..flips {
+            media.inner_mut().flip_bit(page, bit * 8 + 1).unwrap();
+        }
+        let (log, entries, report) = Ledger::open(&mut media).unwrap();
+        assert_eq!(entries.len(), 3);
+        let asked = flips >= threshold;
+        let scrub = (report.scrub, log.journal().needs_scrub());
+        assert_eq!(scrub, (asked, asked), "{flips} flips");
+    }
+}

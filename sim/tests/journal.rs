@@ -808,7 +808,8 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
 }
 
 /// Appending resumes at a block start only under a new epoch: the next
-/// page in sequence found at a later block start, past erased pages, is a
+/// page in sequence found at a later block start, past erased pages, or a
+/// copy of the last page there with the next page after it, is a
 /// resumption under a later epoch and is not under the epoch it would
 /// continue (the writer never skips pages within an epoch).
 #[test]
@@ -862,6 +863,29 @@ fn a_page_in_sequence_past_a_gap_resumes_only_under_a_new_epoch() {
     };
     assert_eq!(recovered_with(page.epoch + 1).len(), 4);
     assert_eq!(recovered_with(page.epoch).len(), 3);
+    // The same with a copy of the last page at the block start and the
+    // next page after it: a copy past a gap opens a resumption only under
+    // a later epoch too.
+    let recovered_after_copy = |epoch: u32| {
+        let copy = Page {
+            epoch,
+            ..page.clone()
+        };
+        let next = Page {
+            sequence: page.sequence + 1,
+            epoch,
+            entries: vec![entry(99)],
+            ..page.clone()
+        };
+        let mut flash = base.clone();
+        for (offset, placed) in [copy, next].iter().enumerate() {
+            let bytes = placed.encode(g.page_bytes as usize);
+            flash.program(address(block_start + offset), &bytes).unwrap();
+        }
+        Ledger::open(&mut flash).unwrap().1
+    };
+    assert_eq!(recovered_after_copy(page.epoch + 1).len(), 4);
+    assert_eq!(recovered_after_copy(page.epoch).len(), 3);
 }
 
 /// Formatting needs two anchor lanes and the journal's blocks among the
@@ -1270,4 +1294,51 @@ fn a_flush_of_a_partial_page_wastes_the_rest_of_it() {
     let used: usize = entries.iter().map(Entry::encoded_bytes).sum();
     let wasted = log.journal_stats().bytes_wasted - before;
     assert_eq!(wasted, (room - used) as u64);
+}
+
+/// `pages_left` counts down a page a page programmed (each counted whole),
+/// and a position on no page of the journal (before its first page on
+/// flash, past the buffered one, up to two regions on) is an error:
+/// `NoEntry`, or `Corrupt` where the region's page there is erased; never
+/// an entry, never a read outside the region.
+#[test]
+fn positions_on_no_page_are_errors_and_pages_left_counts_down() {
+    let mut flash = fresh_log(11);
+    let page_bytes = u64::from(flash.geometry().page_bytes);
+    let (mut log, _) = open(&mut flash);
+    let region_pages = log.journal().region_bytes() / page_bytes;
+    let (left, before) = (log.journal().pages_left(), log.journal().stats());
+    assert!(left > 3 && left <= region_pages, "{left} of {region_pages}");
+    let mut positions = Vec::new();
+    for i in 0..4 {
+        positions.push(log.append(&entry(i)).unwrap());
+        log.flush().unwrap();
+    }
+    // Each flush's page, and the copy of the last page a flush writes
+    // before the next page (a torn program must not take it).
+    let used = left - log.journal().pages_left();
+    let after = log.journal().stats();
+    let programmed = after.pages_programmed - before.pages_programmed;
+    assert!(used >= 4, "{used} pages for 4 flushes");
+    assert_eq!(programmed, used);
+    assert_eq!(after.bytes_programmed - before.bytes_programmed, used * page_bytes);
+    assert_eq!(after.entries_on_flash - before.entries_on_flash, 4);
+    let per_page = logstore::testing::format::entries_per_page(page_bytes as u32);
+    assert!(positions.iter().all(|p| p % per_page == 0));
+    let on_flash = log.journal().sequences_on_flash();
+    for sequence in 0..on_flash.end + 2 * region_pages {
+        let found = log.read_entry(sequence * per_page);
+        if let Some(i) = positions.iter().position(|&p| p == sequence * per_page) {
+            assert_eq!(found.unwrap(), entry(i as u64), "sequence {sequence}");
+        } else if !on_flash.contains(&sequence) {
+            use logstore::errors::JournalError::{Corrupt, NoEntry};
+            assert!(
+                matches!(
+                    found,
+                    Err(LedgerError::Journal(NoEntry { .. } | Corrupt { .. }))
+                ),
+                "sequence {sequence}: {found:?}"
+            );
+        }
+    }
 }

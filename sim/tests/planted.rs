@@ -94,6 +94,10 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
                 other => Err(format!("a second opener got {other:?}")),
             }
         },
+        // A host I/O error at every operation of a workload, in turn:
+        // one ignored under a journal page loses what its flush
+        // acknowledged.
+        Bug::IoErrorIgnored => io_error_campaign,
         // Configurations nobody picked: each seed draws its device (bad
         // blocks anywhere, blocks growing bad), store and workload.
         Bug::FullIsEndOfLife
@@ -150,6 +154,31 @@ fn torn_mlc_campaign(
         summary
     });
     assert!(summary.crash_points <= 1_000, "{}", summary.crash_points);
+    match summary.failed_cases.first() {
+        None => Ok(()),
+        Some(failed) => Err(format!("{:?}", failed.failure)),
+    }
+}
+
+/// `exhaustive --io-errors` on a seeded workload of the ideal device, one
+/// worker (the bug is planted per thread).
+fn io_error_campaign(seed: u64) -> Result<(), String> {
+    use logstore_sim::campaign::{exhaustive_hits, Hit};
+    let bug = logstore::testing::active(Bug::IoErrorIgnored).then_some(Bug::IoErrorIgnored);
+    let mut case = Case::from_seed(seed, 300, None, &CrashMode::ALL);
+    case.crashes.clear();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let summary = pool.install(|| {
+        plant(bug);
+        let bar = indicatif::ProgressBar::hidden();
+        let summary = exhaustive_hits(&case, &[Hit::Io], 1, &bar);
+        plant(None);
+        summary
+    });
+    assert_eq!(summary.io_points, summary.ops_mutating);
     match summary.failed_cases.first() {
         None => Ok(()),
         Some(failed) => Err(format!("{:?}", failed.failure)),
@@ -237,6 +266,7 @@ fn the_same_seeds_pass_without_a_planted_bug() {
         Bug::ScrubCursorStuck,
         Bug::TrustDeclaredPairing,
         Bug::TornTailKept,
+        Bug::IoErrorIgnored,
     ] {
         for seed in 0..logstore_sim::test_size(3, 1) {
             let outcome = scenario(bug)(seed);

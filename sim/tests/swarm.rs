@@ -114,14 +114,15 @@ fn drawn_reopens_are_made_and_checked() {
     );
 }
 
-/// `exhaustive --swarm`: every operation of each drawn configuration's
-/// workload is cut in each mode and failed in turn, and nothing is lost.
+/// `exhaustive --swarm --fail-ops --io-errors`: every operation of each
+/// drawn configuration's workload is cut in each mode, failed, and failed
+/// with a host I/O error in turn, and nothing is lost.
 #[test]
 fn exhaustive_on_drawn_configurations_hits_every_operation() {
     use logstore_sim::campaign::swarm::swarm_exhaustive;
     use logstore_sim::campaign::Hit;
     use logstore_sim::CrashMode;
-    let hits = Hit::all(&CrashMode::ALL, true);
+    let hits = Hit::all(&CrashMode::ALL, true, true);
     let bar = indicatif::ProgressBar::hidden();
     let summary = swarm_exhaustive(&(0..8).collect::<Vec<_>>(), 150, &hits, 1, &bar);
     let e = &summary.exhaustive;
@@ -130,8 +131,8 @@ fn exhaustive_on_drawn_configurations_hits_every_operation() {
     assert!(summary.drawn == 8 && summary.refused < 4, "{summary:?}");
     assert!(e.ops_mutating > 100, "{e:?}");
     assert_eq!(
-        (e.crash_points, e.fail_points),
-        (3 * e.ops_mutating, e.ops_mutating)
+        (e.crash_points, e.fail_points, e.io_points),
+        (3 * e.ops_mutating, e.ops_mutating, e.ops_mutating)
     );
     assert!(
         summary.spread.kinds["device"].len() >= 2,

@@ -440,6 +440,17 @@ mod tests {
             .ok_or(format!("no {pos}"))
     }
 
+    /// The slots' RAM is every bucket's slots at their packed width (the
+    /// figure the report's RAM per entry divides), allocated up front.
+    #[test]
+    fn ram_bytes_counts_every_packed_slot() {
+        let table = CompactTable::new(CuckooConfig::new(8, 1), 20).unwrap();
+        let slots = table.slots.buckets() as usize * table.slots.bucket_slots();
+        assert_eq!(slots, 256 * 4);
+        assert!(table.slots.ram_bytes() >= slots * COMPACT_SLOT_BYTES);
+        assert!(table.slots.ram_bytes() < 2 * slots * COMPACT_SLOT_BYTES);
+    }
+
     /// A table of 4-bit positions takes positions up to 14 (15 marks a free
     /// slot): `position_limit` says so, and a commit at 15 is refused with
     /// `CompactPosition`, the table unchanged, where one at 14 is stored.

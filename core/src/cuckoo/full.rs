@@ -415,6 +415,18 @@ mod tests {
         }
     }
 
+    /// A slot's tag is its hash's byte 16, 0 taken as 1 (0 marks a free
+    /// slot): hashes of one bucket differing there are told apart without
+    /// reading their whole hashes.
+    #[test]
+    fn a_tag_is_the_hashs_byte_16_and_never_zero() {
+        for byte in [0u8, 1, 2, 0x37, 0xff] {
+            let mut hash = [9u8; 32];
+            hash[16] = byte;
+            assert_eq!(tag_of(&hash), byte.max(1));
+        }
+    }
+
     /// Hashes sharing a bucket and a tag are told apart by the whole hash;
     /// a removed one is gone, the other stays.
     #[test]

@@ -353,6 +353,30 @@ mod tests {
         CuckooTable::from_placements(config, placements).unwrap()
     }
 
+    /// An insert that moves one entry counts one kick: bucket 0 full, its
+    /// two entries' other buckets (1 and 2) free, a hash whose buckets
+    /// are both 0.
+    #[test]
+    fn an_insert_moving_one_entry_counts_one_kick() {
+        let placements = (0..2usize).map(|slot| {
+            let hash = hash_with(0, 1 + slot as u64, 0);
+            (0, slot, hash, info(slot as u64))
+        });
+        for policy in POLICIES {
+            let config = CuckooConfig {
+                order: 4,
+                bucket_slots: 2,
+                policy,
+                seed: 1,
+            };
+            let mut table = CuckooTable::from_placements(config, placements.clone()).unwrap();
+            assert_eq!(table.stats().kicks, 0);
+            assert_eq!(table.insert(hash_with(0, 0, 0xee), info(9)), Ok(None));
+            assert_eq!(table.stats().kicks, 1, "{policy:?}");
+            check_invariants(&table);
+        }
+    }
+
     /// The breadth-first search gives up at `BFS_NODES_MAX` buckets: a free
     /// slot in the bucket it would reach next is not found (`Full`, nothing
     /// moved), one in the last bucket it may reach is.

@@ -317,3 +317,87 @@ pub(crate) fn apply_path<L: SlotLayout>(layout: &mut L, path: &[SlotPos]) {
         layout.move_entry(path[i - 1], path[i]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Buckets of two slots: 0 to 3 full, their entries kicking only among
+    /// themselves (bucket `b`'s slot `s` to `b + 1 + s`, mod 4), unless
+    /// `exit` sends bucket 3's second slot to bucket 4, the only free one.
+    struct Ring {
+        exit: bool,
+    }
+
+    impl SlotLayout for Ring {
+        fn bucket_slots(&self) -> usize {
+            2
+        }
+        fn buckets(&self) -> u64 {
+            8
+        }
+        fn ram_bytes(&self) -> usize {
+            0
+        }
+        fn clear(&mut self) {}
+        fn free_slot(&self, bucket: u64) -> Option<usize> {
+            (bucket == 4).then_some(0)
+        }
+        fn is_free(&self, pos: SlotPos) -> bool {
+            pos.bucket == 4
+        }
+        fn alternate_bucket(&self, bucket: u64, slot: usize) -> Option<u64> {
+            assert!(bucket < 4, "bucket {bucket} is not full");
+            if self.exit && (bucket, slot) == (3, 1) {
+                return Some(4);
+            }
+            Some((bucket + 1 + slot as u64) % 4)
+        }
+        fn move_entry(&mut self, from: SlotPos, to: SlotPos) {
+            panic!("the planner moved {from:?} to {to:?}");
+        }
+    }
+
+    const ROOTS: Roots = Roots {
+        buckets: [0, 1],
+        count: 2,
+    };
+
+    /// Each bucket is expanded once: with no free slot reachable, the
+    /// search ends after the four buckets of the ring, not at its node
+    /// bound, however deep it may go, and leaves the bitmap clear.
+    #[test]
+    fn the_breadth_first_search_expands_each_bucket_once() {
+        let mut scratch = Scratch::default();
+        let found = plan_path(
+            &Ring { exit: false },
+            ROOTS,
+            Policy::Bfs { max_depth: 32 },
+            &mut rand::SeedableRng::seed_from_u64(0),
+            &mut scratch,
+        );
+        assert!(!found);
+        let mut buckets: Vec<u64> = scratch.nodes.iter().map(|n| n.bucket).collect();
+        buckets.sort_unstable();
+        assert_eq!(buckets, [0, 1, 2, 3]);
+        assert!(scratch.visited.iter().all(|&word| word == 0));
+    }
+
+    /// With the exit, the path found is the shortest: root 1 kicks to 3,
+    /// 3 kicks to the free bucket 4.
+    #[test]
+    fn the_breadth_first_search_finds_the_shortest_path() {
+        let mut scratch = Scratch::default();
+        let found = plan_path(
+            &Ring { exit: true },
+            ROOTS,
+            Policy::Bfs { max_depth: 32 },
+            &mut rand::SeedableRng::seed_from_u64(0),
+            &mut scratch,
+        );
+        assert!(found);
+        let path: Vec<(u64, usize)> = scratch.path.iter().map(|p| (p.bucket, p.slot)).collect();
+        assert_eq!(path, [(1, 1), (3, 1), (4, 0)]);
+        assert!(scratch.visited.iter().all(|&word| word == 0));
+    }
+}

@@ -20,3 +20,23 @@ fn position_bits_cover_every_position_and_no_more() {
         }
     }
 }
+
+/// The page map opens a run only where a page does not follow the last
+/// one (a resume, a skipped block): pages in sequence at the next
+/// positions extend it, after a run starting past position 0 too.
+#[test]
+fn the_page_map_opens_a_run_only_where_pages_stop_following() {
+    let mut map = Vec::new();
+    note_page(&mut map, 10, 0);
+    note_page(&mut map, 11, 1);
+    assert_eq!(map, [(10, 0)]);
+    // A skipped block: the next page further on.
+    note_page(&mut map, 12, 8);
+    note_page(&mut map, 13, 9);
+    note_page(&mut map, 14, 10);
+    assert_eq!(map, [(10, 0), (12, 8)]);
+    // A resume: the chain goes on at a block start, a sequence skipped.
+    note_page(&mut map, 16, 16);
+    note_page(&mut map, 17, 17);
+    assert_eq!(map, [(10, 0), (12, 8), (16, 16)]);
+}

@@ -314,3 +314,56 @@ impl<F: Flash> Store<F> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file_flash::FileFlash;
+    use crate::flash::Geometry;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// An evicting store counts the blocks its incarnations hold as room
+    /// from exactly two lane moves' worth of free blocks (an eviction's
+    /// anchor commit and the flush before it can be made), not below.
+    #[test]
+    fn room_counts_the_incarnations_from_two_lane_moves_of_free_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let geometry = Geometry::new(512, 16, 128).unwrap();
+        let flash = FileFlash::create(&dir.path().join("image"), geometry).unwrap();
+        let mut config = StoreConfig::new(6, 4);
+        config.evict_oldest = true;
+        let mut store = Store::create(flash, config).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for n in 0..10_000u64 {
+            // Bounded: a 256-slot table freezes long before.
+            if !store.incarnations.is_empty() {
+                break;
+            }
+            let info = Info {
+                physical_sector: n,
+                first_logical_sector: n,
+            };
+            store.insert(rng.random(), info).unwrap();
+        }
+        let held: usize = store
+            .incarnations
+            .iter()
+            .map(|i| i.region().blocks.len())
+            .sum();
+        assert!(held > 0);
+        let two_moves = store.budget().lanes * 2;
+        for _ in 0..geometry.blocks {
+            // Bounded by the device's blocks: each pass takes one.
+            if store.ledger.free_and_bad_blocks().0 == two_moves {
+                break;
+            }
+            store.ledger.flash_and_allocator().1.allocate().unwrap();
+        }
+        let (free, _) = store.ledger.free_and_bad_blocks();
+        assert_eq!(free, two_moves);
+        assert_eq!(store.room(), u64::from(free) + held as u64);
+        store.ledger.flash_and_allocator().1.allocate().unwrap();
+        assert_eq!(store.room(), u64::from(free - 1));
+    }
+}

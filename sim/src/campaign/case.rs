@@ -20,12 +20,26 @@ pub struct CrashPoint {
     pub mode: CrashMode,
 }
 
-/// A program or erase made to fail (`BadBlock`, power on) before step
-/// `step` of the workload: the `after_ops`-th mutating operation from there.
+/// A program or erase made to fail (`BadBlock`, power on; or with `io` a
+/// host I/O error) before step `step` of the workload: the `after_ops`-th
+/// mutating operation from there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FailPoint {
     pub step: usize,
     pub after_ops: u32,
+    #[serde(default)]
+    pub io: bool,
+}
+
+impl FailPoint {
+    fn as_step(&self) -> Step {
+        let after_ops = self.after_ops;
+        if self.io {
+            Step::IoError { after_ops }
+        } else {
+            Step::FailOp { after_ops }
+        }
+    }
 }
 
 /// Everything that fixes one run: replaying it gives the same outcome.
@@ -245,9 +259,7 @@ impl Case {
                 });
             }
             while let Some(failure) = failures.next_if(|f| f.step <= index) {
-                steps.push(Step::FailOp {
-                    after_ops: failure.after_ops,
-                });
+                steps.push(failure.as_step());
             }
             if let (Some(every), Some(time)) = (every, self.device_time) {
                 if index > 0 && index % every == 0 {
@@ -273,9 +285,7 @@ impl Case {
             after_ops: crash.after_ops,
             mode: crash.mode,
         }));
-        steps.extend(failures.map(|failure| Step::FailOp {
-            after_ops: failure.after_ops,
-        }));
+        steps.extend(failures.map(FailPoint::as_step));
         steps
     }
 

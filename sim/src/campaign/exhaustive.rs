@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::check::workload::{Step, WorkloadKind};
 use crate::check::{Aging, CheckConfig, CheckFailure, Runner};
-use crate::nand::CrashMode;
+use crate::nand::{CrashMode, ScheduledFault};
 
 use super::*;
 
@@ -27,6 +27,10 @@ pub struct ExhaustiveSummary {
     /// depth 1 and, at depth 2, in the recovery after each first cut or
     /// failure. Cuts in a failure's handling count as depth-2 crash points.
     pub fail_points: u64,
+    /// With `--io-errors`: branches where an operation failed with a host
+    /// I/O error instead (nothing reached the cells), at both depths as
+    /// `fail_points` are.
+    pub io_points: u64,
     pub failures: u64,
     pub seconds: f64,
     /// All crash points (both depths) and fail points a second, over the
@@ -93,13 +97,18 @@ pub enum Hit {
     Cut(CrashMode),
     /// It fails (`BadBlock`, power on): its block goes bad there.
     Fail,
+    /// It fails with a host I/O error before reaching the cells: the
+    /// device is unchanged, the store must say so and lose nothing.
+    Io,
 }
 
 impl Hit {
-    /// A cut in each of `modes`, and with `fail_ops` a failure too.
-    pub fn all(modes: &[CrashMode], fail_ops: bool) -> Vec<Hit> {
+    /// A cut in each of `modes`, with `fail_ops` a failure too, and with
+    /// `io_errors` a host I/O error.
+    pub fn all(modes: &[CrashMode], fail_ops: bool, io_errors: bool) -> Vec<Hit> {
         let cuts = modes.iter().map(|&mode| Hit::Cut(mode));
-        cuts.chain(fail_ops.then_some(Hit::Fail)).collect()
+        let fails = fail_ops.then_some(Hit::Fail);
+        cuts.chain(fails).chain(io_errors.then_some(Hit::Io)).collect()
     }
 }
 
@@ -116,7 +125,8 @@ struct Branch {
 fn arm(runner: &mut Runner, (after, hit): (u64, Hit)) {
     match hit {
         Hit::Cut(mode) => runner.arm(after, mode),
-        Hit::Fail => runner.schedule_failure(after),
+        Hit::Fail => runner.schedule_failure(after, ScheduledFault::Fails),
+        Hit::Io => runner.schedule_failure(after, ScheduledFault::Io),
     }
 }
 
@@ -159,7 +169,11 @@ impl Branch {
                     after_ops,
                     mode,
                 }),
-                Hit::Fail => failed.op_failures.push(FailPoint { step, after_ops }),
+                Hit::Fail | Hit::Io => failed.op_failures.push(FailPoint {
+                    step,
+                    after_ops,
+                    io: hit == Hit::Io,
+                }),
             }
         }
         failed.failure = Some(CheckFailure {
@@ -193,7 +207,7 @@ pub fn exhaustive(
     depth: u32,
     bar: &ProgressBar,
 ) -> ExhaustiveSummary {
-    exhaustive_hits(case, &Hit::all(modes, false), depth, bar)
+    exhaustive_hits(case, &Hit::all(modes, false, false), depth, bar)
 }
 
 /// As [`exhaustive`], with each of `hits` at every operation: a cut in a
@@ -304,9 +318,7 @@ fn explore_step(
             (*branch, outcome, damaged)
         })
         .collect();
-    let fails = outcomes.iter().filter(|o| o.0.first.1 == Hit::Fail).count() as u64;
-    summary.fail_points += fails;
-    summary.crash_points += outcomes.len() as u64 - fails;
+    summary.count_points(outcomes.iter().map(|o| o.0.first.1), false);
     summary.note_pairs(outcomes.iter().map(|o| o.2));
     let start_ops = snapshot.flash().ops_mutating();
     let mut seconds = Vec::new();
@@ -342,12 +354,7 @@ fn explore_step(
             (failed, damaged)
         })
         .collect();
-    let fails = seconds
-        .iter()
-        .filter(|b| b.second.map(|s| s.1) == Some(Hit::Fail));
-    let fails = fails.count() as u64;
-    summary.fail_points += fails;
-    summary.crash_points_depth2 += seconds.len() as u64 - fails;
+    summary.count_points(seconds.iter().filter_map(|b| b.second.map(|s| s.1)), true);
     summary.note_pairs(runs.iter().map(|r| r.1));
     let failed: Vec<Case> = runs.into_iter().filter_map(|r| r.0).collect();
     summary.failures += failed.len() as u64;
@@ -360,6 +367,7 @@ impl ExhaustiveSummary {
         self.crash_points += other.crash_points;
         self.crash_points_depth2 += other.crash_points_depth2;
         self.fail_points += other.fail_points;
+        self.io_points += other.io_points;
         self.failures += other.failures;
         self.ops_mutating += other.ops_mutating;
         self.steps += other.steps;
@@ -385,9 +393,24 @@ impl ExhaustiveSummary {
     /// The campaign's time since `start`, and its rate of crash points.
     pub(crate) fn timed(mut self, start: Instant) -> Self {
         self.seconds = start.elapsed().as_secs_f64();
-        let points = self.crash_points + self.crash_points_depth2 + self.fail_points;
+        let points =
+            self.crash_points + self.crash_points_depth2 + self.fail_points + self.io_points;
         self.crash_points_per_s = points as f64 / self.seconds.max(f64::MIN_POSITIVE);
         self
+    }
+
+    /// Counts the branches of `hits`: cuts at depth 1 or 2, failures and
+    /// I/O errors at either.
+    fn count_points(&mut self, hits: impl Iterator<Item = Hit>, depth2: bool) {
+        for hit in hits {
+            let counter = match hit {
+                Hit::Cut(_) if depth2 => &mut self.crash_points_depth2,
+                Hit::Cut(_) => &mut self.crash_points,
+                Hit::Fail => &mut self.fail_points,
+                Hit::Io => &mut self.io_points,
+            };
+            *counter += 1;
+        }
     }
 
     /// Counts the pages each branch's cuts damaged through pairing.
@@ -529,16 +552,17 @@ mod tests {
         );
     }
 
-    /// `--fail-ops`: every operation also fails in turn (a branch each),
-    /// and at depth 2 each first cut's or failure's handling is cut and
-    /// failed at every operation; nothing is lost.
+    /// `--fail-ops --io-errors`: every operation also fails, and fails
+    /// with a host I/O error, in turn (a branch each), and at depth 2 each
+    /// first hit's handling is cut, failed and failed with an I/O error at
+    /// every operation; nothing is lost.
     #[test]
     fn exhaustive_fails_each_operation_and_hits_its_handling() {
         let case = Case {
             crashes: vec![],
             ..Case::from_seed(6, 400, Some(WorkloadKind::Lifecycle), &CrashMode::ALL)
         };
-        let hits = Hit::all(&[CrashMode::Torn], true);
+        let hits = Hit::all(&[CrashMode::Torn], true, true);
         let one = exhaustive_hits(&case, &hits, 1, &ProgressBar::hidden());
         let two = exhaustive_hits(&case, &hits, 2, &ProgressBar::hidden());
         for summary in [&one, &two] {
@@ -547,11 +571,13 @@ mod tests {
         }
         assert!(one.ops_mutating > 10);
         assert_eq!(
-            (one.fail_points, one.crash_points),
-            (one.ops_mutating, one.ops_mutating)
+            (one.fail_points, one.io_points, one.crash_points),
+            (one.ops_mutating, one.ops_mutating, one.ops_mutating)
         );
-        // Each operation of each handling gets a cut and a failure.
+        // Each operation of each handling gets a cut, a failure and an
+        // I/O error.
         assert!(two.crash_points_depth2 > 0);
         assert_eq!(two.fail_points - two.ops_mutating, two.crash_points_depth2);
+        assert_eq!(two.io_points - two.ops_mutating, two.crash_points_depth2);
     }
 }

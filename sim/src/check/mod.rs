@@ -387,12 +387,14 @@ impl Runner {
         self.arm_at(now + after_ops, mode);
     }
 
-    /// Makes the `after_ops`-th next mutating operation fail (`BadBlock`,
-    /// power on), whether it is a program or an erase.
-    pub fn schedule_failure(&mut self, after_ops: u64) {
+    /// Makes the `after_ops`-th next mutating operation fail, whether it
+    /// is a program or an erase: `Fails` (`BadBlock`, power on: its block
+    /// goes bad) or `Io` (a host I/O error: nothing reaches the cells).
+    pub fn schedule_failure(&mut self, after_ops: u64, fault: ScheduledFault) {
+        assert!(matches!(fault, ScheduledFault::Fails | ScheduledFault::Io));
         let flash = self.flash_mut();
         let at = flash.ops_mutating() + after_ops;
-        flash.schedule_fault(at, ScheduledFault::Fails);
+        flash.schedule_fault(at, fault);
         self.report.failures_scheduled += 1;
     }
 
@@ -489,7 +491,7 @@ fn is_device_failure(error: &StoreError) -> bool {
     use logstore::errors::LedgerError;
     matches!(
         error,
-        StoreError::Flash(FlashError::PowerLost | FlashError::BadBlock { .. })
+        StoreError::Flash(FlashError::PowerLost | FlashError::BadBlock { .. } | FlashError::Io(_))
             | StoreError::Ledger(LedgerError::Poisoned)
     )
 }

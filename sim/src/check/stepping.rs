@@ -23,7 +23,10 @@ impl Runner {
                 Ok(false)
             }
         });
-        if !matches!(step, Step::CutPower { .. } | Step::FailOp { .. }) {
+        if !matches!(
+            step,
+            Step::CutPower { .. } | Step::FailOp { .. } | Step::IoError { .. }
+        ) {
             if let Some(from) = self.reopen_erases_from.take() {
                 let erases = self.flash().counters().erases.saturating_sub(from);
                 self.report.erases_per_reopen_max = self.report.erases_per_reopen_max.max(erases);
@@ -53,7 +56,11 @@ impl Runner {
                 Ok(())
             }
             Step::FailOp { after_ops } => {
-                self.schedule_failure(u64::from(after_ops));
+                self.schedule_failure(u64::from(after_ops), ScheduledFault::Fails);
+                Ok(())
+            }
+            Step::IoError { after_ops } => {
+                self.schedule_failure(u64::from(after_ops), ScheduledFault::Io);
                 Ok(())
             }
             Step::Reopen => self.reopen(false).map_err(Failure::Check),

@@ -38,6 +38,12 @@ pub enum Step {
     FailOp {
         after_ops: u32,
     },
+    /// The `after_ops`-th next mutating flash operation fails with a host
+    /// I/O error before it reaches the cells (the device and its blocks
+    /// stay as they were).
+    IoError {
+        after_ops: u32,
+    },
     /// Drop the store and open the device again, without power loss.
     Reopen,
     /// The device sits idle this many days (retention errors grow).
@@ -58,6 +64,7 @@ impl Step {
             self,
             Step::CutPower { .. }
                 | Step::FailOp { .. }
+                | Step::IoError { .. }
                 | Step::Bake { .. }
                 | Step::Scrub { .. }
                 | Step::Reopen

@@ -200,6 +200,12 @@ pub(crate) struct ExhaustiveArgs {
     /// goes bad at that very point and the store must handle it.
     #[arg(long)]
     fail_ops: bool,
+    /// Also make each operation fail with a host I/O error (the bus, a
+    /// driver or the file under the device fails; nothing reaches the
+    /// cells): one more branch an operation, where the store must return
+    /// the error, and lose nothing flushed across the reopen that follows.
+    #[arg(long)]
+    io_errors: bool,
     /// Worker threads, at most one a core (default: one per core).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
@@ -231,7 +237,7 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     case.reopen_every = args.reopen_every;
     case.config.check()?;
     let bar = progress_bar(args.ops as u64, "exhaustive");
-    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops);
+    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops, args.io_errors);
     let summary =
         pool(args.jobs)?.install(|| campaign::exhaustive_hits(&case, &hits, args.depth, &bar));
     let replays = save_failures(&summary.failed_cases, &args.cases, "exhaustive");
@@ -245,7 +251,7 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
 fn exhaustive_swarm(args: &ExhaustiveArgs, seeds: std::ops::Range<u64>) -> Result<bool, String> {
     no_part_with_swarm(&args.part, &args.pairing)?;
     let seeds: Vec<u64> = seeds.collect();
-    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops);
+    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops, args.io_errors);
     let bar = progress_bar(seeds.len() as u64, "exhaustive swarm");
     let summary = pool(args.jobs)?
         .install(|| swarm::swarm_exhaustive(&seeds, args.ops, &hits, args.depth, &bar));

@@ -83,6 +83,11 @@ pub enum ScheduledFault {
     EraseFail,
     /// The operation with this index fails, a program or an erase.
     Fails,
+    /// The operation with this index, a program or an erase, fails with
+    /// a host I/O error (`FlashError::Io`) before it reaches the cells:
+    /// the device keeps what it held and its blocks stay good, as when
+    /// the bus, a driver or the file under a device fails.
+    Io,
 }
 
 /// Everything that shapes a simulated device besides its seed.

@@ -80,6 +80,10 @@ pub struct Counters {
     pub reads_beyond_ecc: u64,
     pub program_failures: u64,
     pub erase_failures: u64,
+    /// Programs and erases that failed with a host I/O error
+    /// ([`ScheduledFault::Io`]) before reaching the cells.
+    #[serde(default)]
+    pub io_failures: u64,
     pub power_cuts: u64,
     /// Sum of the simulated latency of every operation.
     pub device_time_ns: u64,
@@ -439,6 +443,12 @@ impl SimFlash {
         if let Some(mode) = self.cuts.remove(&op_index) {
             self.crash(mode, Some(in_flight));
             return Err(FlashError::PowerLost);
+        }
+        if self.scheduled.get(&op_index) == Some(&ScheduledFault::Io) {
+            self.counters.io_failures += 1;
+            return Err(FlashError::Io(std::io::Error::other(format!(
+                "host I/O failure scheduled at operation {op_index}"
+            ))));
         }
         Ok(op_index)
     }

@@ -1,5 +1,6 @@
 //! The `ops` target: a small store configuration, device faults and up
-//! to 256 steps, run against the model by the checker.
+//! to 256 steps (store operations, flushes, reopens, power cuts, blocks
+//! failing and host I/O errors), run against the model by the checker.
 
 use arbitrary::Arbitrary;
 use logstore::{Geometry, Pairing, Policy, SlotLayoutKind, StoreConfig};
@@ -99,6 +100,13 @@ pub(crate) enum OpStep {
         mode: ModeChoice,
     },
     Reopen,
+    /// The `after_ops % 64`-th next mutating flash operation fails: its
+    /// block goes bad there (`BadBlock`), or with `io` a host I/O error
+    /// leaves the device untouched.
+    FailOp {
+        after_ops: u8,
+        io: bool,
+    },
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
@@ -259,6 +267,14 @@ impl OpsInput {
                     mode: mode.into(),
                 },
                 OpStep::Reopen => Step::Reopen,
+                OpStep::FailOp { after_ops, io } => {
+                    let after_ops = u32::from(after_ops % 64);
+                    if io {
+                        Step::IoError { after_ops }
+                    } else {
+                        Step::FailOp { after_ops }
+                    }
+                }
             })
             .collect()
     }
