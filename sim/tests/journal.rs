@@ -880,7 +880,9 @@ fn a_page_in_sequence_past_a_gap_resumes_only_under_a_new_epoch() {
         let mut flash = base.clone();
         for (offset, placed) in [copy, next].iter().enumerate() {
             let bytes = placed.encode(g.page_bytes as usize);
-            flash.program(address(block_start + offset), &bytes).unwrap();
+            flash
+                .program(address(block_start + offset), &bytes)
+                .unwrap();
         }
         Ledger::open(&mut flash).unwrap().1
     };
@@ -1321,7 +1323,10 @@ fn positions_on_no_page_are_errors_and_pages_left_counts_down() {
     let programmed = after.pages_programmed - before.pages_programmed;
     assert!(used >= 4, "{used} pages for 4 flushes");
     assert_eq!(programmed, used);
-    assert_eq!(after.bytes_programmed - before.bytes_programmed, used * page_bytes);
+    assert_eq!(
+        after.bytes_programmed - before.bytes_programmed,
+        used * page_bytes
+    );
     assert_eq!(after.entries_on_flash - before.entries_on_flash, 4);
     let per_page = logstore::testing::format::entries_per_page(page_bytes as u32);
     assert!(positions.iter().all(|p| p % per_page == 0));

@@ -108,7 +108,9 @@ impl Hit {
     pub fn all(modes: &[CrashMode], fail_ops: bool, io_errors: bool) -> Vec<Hit> {
         let cuts = modes.iter().map(|&mode| Hit::Cut(mode));
         let fails = fail_ops.then_some(Hit::Fail);
-        cuts.chain(fails).chain(io_errors.then_some(Hit::Io)).collect()
+        cuts.chain(fails)
+            .chain(io_errors.then_some(Hit::Io))
+            .collect()
     }
 }
 
