@@ -34,6 +34,9 @@ pub struct Allocator {
     erase_counts: Vec<u32>,
     /// (erase count, block) of every free block.
     free: BTreeSet<(u32, u32)>,
+    /// Blocks marked [`BlockUse::Bad`]: the checker asks at every step,
+    /// so it is kept, not counted.
+    bad: u32,
 }
 
 impl Allocator {
@@ -44,6 +47,7 @@ impl Allocator {
             uses: vec![BlockUse::Free; blocks as usize],
             erase_counts,
             free: BTreeSet::new(),
+            bad: 0,
         };
         allocator.rebuild_free();
         allocator
@@ -81,6 +85,7 @@ impl Allocator {
         if new == BlockUse::Free {
             self.free.insert((self.erase_counts[index], block.0));
         }
+        self.bad += u32::from(new == BlockUse::Bad);
         self.uses[index] = new;
     }
 
@@ -142,7 +147,7 @@ impl Allocator {
     }
 
     pub fn bad_count(&self) -> u32 {
-        self.uses.iter().filter(|&&u| u == BlockUse::Bad).count() as u32
+        self.bad
     }
 
     pub fn bad_blocks(&self) -> Vec<BlockAddr> {

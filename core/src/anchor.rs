@@ -582,6 +582,39 @@ mod tests {
         assert_ne!(anchor.lanes(), Some(first_lanes));
     }
 
+    /// The newest record naming a lane outside the device is refused by
+    /// its validation, as any record naming a block outside the device
+    /// is: the open never reads past the device for that lane's copy.
+    #[test]
+    fn a_record_naming_a_lane_outside_the_device_is_refused_as_out_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
+        let path = dir.path().join("image");
+        let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
+        let mut alloc = Allocator::new(16, vec![0; 16]);
+        alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
+        let (anchor, last) = Anchor::format(&mut flash, &mut alloc, record(16)).unwrap();
+        let lanes = anchor.lanes().unwrap();
+        let mut outside = last.clone();
+        outside.sequence += 1;
+        outside.lanes[1] = BlockAddr(16);
+        let mut page = outside.encode();
+        assert!(page.len() <= 512);
+        page.resize(512, ERASED);
+        let addr = PageAddr {
+            block: lanes[0],
+            page: 1,
+        };
+        flash.program(addr, &page).unwrap();
+        let opened = Anchor::open(&mut flash).err().map(|e| e.to_string());
+        let expected = AnchorError::OutOfDevice {
+            what: "block",
+            value: 16,
+            blocks: 16,
+        };
+        assert_eq!(opened, Some(expected.to_string()));
+    }
+
     #[test]
     fn validate_rejects_an_uncertain_generation_it_does_not_name() {
         let mut r = record(8);

@@ -465,13 +465,13 @@ impl<F: Flash> Ledger<F> {
         &self.journal
     }
 
-    /// Reads journal pages `sequences` back as a scrub does (see
-    /// [`Journal::check_pages`]).
+    /// Reads journal pages `pages` (counted from the first on flash) back
+    /// as a scrub does (see [`Journal::check_pages`]).
     pub fn check_journal_pages(
         &mut self,
-        sequences: std::ops::Range<u64>,
+        pages: std::ops::Range<u64>,
     ) -> Result<(u32, u64), LedgerError> {
-        Ok(self.journal.check_pages(&mut self.flash, sequences)?)
+        Ok(self.journal.check_pages(&mut self.flash, pages)?)
     }
 
     /// Reads the anchor's lanes back as a scrub does (see

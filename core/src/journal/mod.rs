@@ -356,8 +356,17 @@ impl Journal {
             .collect()
     }
 
-    /// Reads pages `sequences` (clamped to those on flash) back as a scrub
-    /// does, noting whether the region needs moving; returns the most bits
+    /// How many pages the journal has on flash: a scrub's check counts
+    /// them from 0 ([`Journal::check_pages`]), whatever sequence the first
+    /// one holds (above 0 after a recovery past a lost first page).
+    pub fn pages_on_flash(&self) -> u64 {
+        let on_flash = self.sequences_on_flash();
+        on_flash.end - on_flash.start
+    }
+
+    /// Reads pages `pages` back as a scrub does, counted from the first
+    /// page on flash (0) and clamped to [`Journal::pages_on_flash`],
+    /// noting whether the region needs moving; returns the most bits
     /// corrected in one step, and how many pages the ECC could not correct
     /// that no earlier check had named. Such a page does not stop the
     /// check: it is named once, and the region is marked for moving (a
@@ -365,12 +374,13 @@ impl Journal {
     pub fn check_pages<F: Flash>(
         &mut self,
         flash: &mut F,
-        sequences: std::ops::Range<u64>,
+        pages: std::ops::Range<u64>,
     ) -> Result<(u32, u64), JournalError> {
-        let on_flash = self.sequences_on_flash();
+        let (first, count) = (self.sequences_on_flash().start, self.pages_on_flash());
+        let sequences = first + pages.start.min(count)..first + pages.end.min(count);
         let mut buf = vec![0u8; self.geometry.page_bytes as usize];
         let (mut most, mut named) = (0, 0);
-        for sequence in sequences.start.max(on_flash.start)..sequences.end.min(on_flash.end) {
+        for sequence in sequences {
             let Some(page_position) = self.locate(sequence) else {
                 continue;
             };

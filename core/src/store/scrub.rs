@@ -176,13 +176,9 @@ impl<F: Flash> Store<F> {
             }
             return Ok((last - first, pages));
         }
-        let sequences = self.ledger.journal().sequences_on_flash();
-        let pages = sequences.end - sequences.start;
+        let pages = self.ledger.journal().pages_on_flash();
         let (first, last) = (first.min(pages), first.saturating_add(budget).min(pages));
-        let start = sequences.start;
-        let (bits, named) = self
-            .ledger
-            .check_journal_pages(start + first..start + last)?;
+        let (bits, named) = self.ledger.check_journal_pages(first..last)?;
         report.bits_corrected_max = report.bits_corrected_max.max(bits);
         report.pages_lost += named;
         Ok((last - first, pages))
