@@ -10,9 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod common;
-
-use common::{hash_of, info_of};
+use crate::common::{hash_of, info_of};
 use logstore::{FileFlash, FlashError, Geometry, Store, StoreConfig};
 
 const HOLDER_ENV: &str = "LOGSTORE_LOCK_HOLDER";
@@ -54,7 +52,13 @@ fn second_opener_of_an_image_is_refused() {
         insert_range(&mut store, 0..300);
     }
     let mut holder = Command::new(std::env::current_exe().unwrap())
-        .args(["holder", "--exact", "--ignored", "--nocapture", "--quiet"])
+        .args([
+            "file_lock::holder",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--quiet",
+        ])
         .env(HOLDER_ENV, &path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

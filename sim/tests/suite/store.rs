@@ -11,8 +11,7 @@ use logstore_sim::{SimConfig, SimFlash};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-mod common;
-use common::{hash_of, info_of};
+use crate::common::{hash_of, info_of};
 
 /// Every test runs on both slot layouts.
 const LAYOUTS: [SlotLayoutKind; 2] = [SlotLayoutKind::Full, SlotLayoutKind::Compact];

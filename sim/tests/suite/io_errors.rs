@@ -6,8 +6,6 @@
 //! before it, and nothing that was never written or was deleted and
 //! flushed.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use logstore::{
@@ -16,7 +14,7 @@ use logstore::{
 };
 use logstore_sim::{CrashMode, Device, SimConfig, SimFlash};
 
-use common::{hash_of, info_of};
+use crate::common::{hash_of, info_of};
 
 /// A device whose operation number `fail_at` (reads, programs, erases,
 /// syncs and bad-block queries counted together, from 0) fails with a host

@@ -174,6 +174,33 @@ fn an_anchor_page_past_the_ecc_moves_the_anchor_at_the_scrub() {
     assert_eq!(reopened.contents().unwrap(), before);
 }
 
+/// The anchor's record in force on a later page of its lanes (not page
+/// 0) past the ECC: the scrub reads the record's pages too, so the next
+/// commit moves the record to fresh lanes, and the store opens from them
+/// with everything it held.
+#[test]
+fn an_anchor_record_page_past_the_ecc_moves_the_anchor_at_the_scrub() {
+    let (mut store, _) = frozen_mlc_store();
+    let before = store.contents().unwrap();
+    let lanes = store.anchor_lanes();
+    let pages_per_block = logstore::Flash::geometry(store.flash()).pages_per_block;
+    let last = (0..pages_per_block)
+        .map(|page| logstore::PageAddr {
+            block: lanes[0],
+            page,
+        })
+        .rfind(|&addr| store.flash().raw_page(addr).iter().any(|&b| b != 0xFF))
+        .expect("a programmed lane page");
+    assert!(last.page > 0, "records appended past page 0: {last:?}");
+    past_the_ecc(&mut store, last);
+    let pages_read = store.block_budget().needed() as u64 * 1_000;
+    let report = store.scrub(pages_read).unwrap();
+    assert!(report.rewrites >= 1, "{report:?}");
+    assert!(!store.anchor_lanes().contains(&lanes[0]), "the lanes moved");
+    let (mut reopened, _) = Store::open(store.into_flash()).unwrap();
+    assert_eq!(reopened.contents().unwrap(), before);
+}
+
 /// An incarnation page past the ECC, met by the scrub: the scrub goes on,
 /// counts the page lost and the store names it; nothing else changes.
 #[test]
@@ -252,6 +279,21 @@ fn journal_only_mlc_store(layout: logstore::SlotLayoutKind, keys: u64) -> Store<
     }
     assert!(store.incarnation_regions().is_empty());
     store
+}
+
+/// The scrub goes through the journal a page a step: step k reads page
+/// k alone, so a page past the ECC at offset 2 is named by the third step
+/// and by no other.
+#[test]
+fn a_scrub_one_page_a_step_reads_the_journal_page_by_page() {
+    let mut store = journal_only_mlc_store(logstore::SlotLayoutKind::Full, 40);
+    let pages = store.journal_page_addrs();
+    assert!(pages.len() >= 5, "{pages:?}");
+    past_the_ecc(&mut store, pages[2]);
+    let reports: Vec<ScrubReport> = (0..3).map(|_| store.scrub(1).unwrap()).collect();
+    let lost: Vec<u64> = reports.iter().map(|r| r.pages_lost).collect();
+    assert_eq!(lost, [0, 0, 1], "{reports:?}");
+    assert!(reports.iter().all(|r| r.pages_read() == 1), "{reports:?}");
 }
 
 /// A journal page past the ECC under full slots, which hold whole
@@ -343,6 +385,37 @@ fn a_silently_dropped_program_fails_its_read_back() {
             matches!(media.program(page, &data), Err(FlashError::BadBlock { .. })),
             "{device:?}: a dropped program passed its read-back"
         );
+    }
+}
+
+/// A read past the ECC is an `Uncorrectable` error, counted in
+/// `pages_uncorrectable` at every read that meets it; a clean read
+/// counts nothing there.
+#[test]
+fn a_read_past_the_ecc_is_counted_uncorrectable_each_time() {
+    use logstore::{Flash, FlashError, PageAddr};
+    let geometry = Device::Slc.small_geometry(8);
+    let page = PageAddr {
+        block: logstore::BlockAddr(2),
+        page: 0,
+    };
+    let data = vec![0x3C; geometry.page_bytes as usize];
+    let mut media = media_on(logstore_sim::SimConfig::new(geometry));
+    media.erase(page.block).unwrap();
+    media.program(page, &data).unwrap();
+    let mut buf = vec![0u8; data.len()];
+    media.read_checked(page, &mut buf).unwrap();
+    assert_eq!(media.ecc_counts().pages_uncorrectable, 0);
+    for bit in 0..geometry.ecc_bits * 2 + 2 {
+        media.inner_mut().flip_bit(page, bit * 8 + 1).unwrap();
+    }
+    for reads in 1..=2 {
+        let read = media.read_checked(page, &mut buf);
+        assert!(
+            matches!(read, Err(FlashError::Uncorrectable { .. })),
+            "{read:?}"
+        );
+        assert_eq!(media.ecc_counts().pages_uncorrectable, reads);
     }
 }
 

@@ -10,8 +10,7 @@ use logstore_sim::{CrashMode, SimConfig, SimFlash, WearOut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-mod common;
-use common::{hash_of, info_of};
+use crate::common::{hash_of, info_of};
 
 #[test]
 fn blocks_zero_and_one_factory_bad_format_and_pass_a_sweep() {

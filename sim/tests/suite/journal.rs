@@ -1347,3 +1347,48 @@ fn positions_on_no_page_are_errors_and_pages_left_counts_down() {
         }
     }
 }
+
+/// A journal recovered past a lost first page starts on flash at sequence
+/// 1, not 0: a scrub's check counts its pages from the first one there.
+/// Offset 2 is sequence 3, and a page past the ECC there is named by the
+/// check of that offset, by no other, and once.
+#[test]
+fn a_check_of_journal_pages_counts_from_the_first_page_on_flash() {
+    let geometry = geometry().with_ecc(16, 256, 4).unwrap();
+    let mut flash = SimFlash::new(SimConfig::new(geometry), 5).unwrap();
+    Ledger::create(Media::new(&mut flash).unwrap(), JOURNAL_BLOCKS, vec![]).unwrap();
+    let per_page = logstore::testing::format::entries_per_page(geometry.page_bytes);
+    {
+        let (mut log, _, _) = Ledger::open(Media::new(&mut flash).unwrap()).unwrap();
+        for i in 0..6 * per_page {
+            log.append(&entry(i)).unwrap();
+        }
+        log.flush().unwrap();
+    }
+    let chain = journal_pages(&mut Media::new(&mut flash).unwrap());
+    let past_the_ecc = |flash: &mut SimFlash, addr| {
+        for bit in 0..geometry.ecc_bits * 2 + 2 {
+            flash.flip_bit(addr, bit).unwrap();
+        }
+    };
+    for page in chain.iter().filter(|p| p.sequence == 0) {
+        past_the_ecc(&mut flash, page.addr);
+    }
+    let third = chain.iter().find(|p| p.sequence == 3).unwrap().addr;
+    let pages = chain.iter().map(|p| p.sequence).max().unwrap() + 1;
+    assert!(pages >= 6, "{pages} pages");
+    let (mut log, _, report) = Ledger::open(Media::new(&mut flash).unwrap()).unwrap();
+    assert_eq!(report.lost.len(), 1, "{report:?}");
+    assert_eq!(log.journal().sequences_on_flash(), 1..pages);
+    assert_eq!(log.journal().pages_on_flash(), pages - 1);
+    past_the_ecc(log.flash_mut().inner_mut(), third);
+    assert_eq!(log.check_journal_pages(0..2).unwrap().1, 0);
+    assert_eq!(log.check_journal_pages(3..pages + 3).unwrap().1, 0);
+    assert_eq!(log.check_journal_pages(2..3).unwrap().1, 1, "sequence 3");
+    assert_eq!(
+        log.check_journal_pages(0..pages).unwrap().1,
+        0,
+        "named once"
+    );
+    assert!(log.journal().needs_scrub());
+}
