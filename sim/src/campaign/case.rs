@@ -196,6 +196,26 @@ impl Case {
         self
     }
 
+    /// A quarter of the seeds also fail one or two operations on purpose,
+    /// placed as crash points are: a program or erase failing (its block
+    /// goes bad there) or, one in two, a host I/O error (the operation
+    /// never reaches the cells). Drawn from a stream of its own, so every
+    /// other draw of the seed stays as it was.
+    pub fn with_drawn_failures(mut self) -> Case {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xFA11_0B5E_ED00);
+        if rng.random_ratio(1, 4) {
+            let ops = self.ops;
+            let drawn = (0..rng.random_range(1..=2)).map(|_| FailPoint {
+                step: rng.random_range(0..ops),
+                after_ops: rng.random_range(0..16),
+                io: rng.random_bool(0.5),
+            });
+            self.op_failures.extend(drawn.collect::<Vec<_>>());
+            self.op_failures.sort_by_key(|f| f.step);
+        }
+        self
+    }
+
     /// The same run on `device` (its small geometry, endurance, latencies
     /// and bit errors), aged as the seed says: each block 0 to 80% worn,
     /// 0 to a year unpowered at every power cut. No device: unchanged.

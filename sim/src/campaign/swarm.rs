@@ -225,6 +225,7 @@ pub fn swarm_case(seed: u64, ops: usize) -> Case {
         reopen_every,
         op_failures: Vec::new(),
     }
+    .with_drawn_failures()
 }
 
 /// 0 to 4 power cuts in the drawn modes (none if no mode was drawn).
@@ -368,7 +369,7 @@ pub struct SwarmExhaustiveSummary {
 }
 
 /// `exhaustive` on the configuration each seed draws ([`swarm_case`] of
-/// `ops` steps, its scheduled cuts left out, its reopens, flushes and
+/// `ops` steps, its scheduled cuts and failures left out, its reopens, flushes and
 /// device time kept): every operation hit by each of `hits` on devices,
 /// stores and workloads nobody picked. Seeds run one after another, each
 /// campaign's branches in parallel.
@@ -384,6 +385,7 @@ pub fn swarm_exhaustive(
     for &seed in seeds {
         let mut case = swarm_case(seed, ops);
         case.crashes.clear();
+        case.op_failures.clear();
         summary.drawn += 1;
         summary.spread.note(&case.config);
         summary.spread.note_reopens(case.reopen_every);

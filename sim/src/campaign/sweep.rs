@@ -23,6 +23,11 @@ pub struct SweepSummary {
     pub crashes_not_reached: u64,
     /// Clean reopens (power on) the runs made, each followed by a check.
     pub reopens: u64,
+    /// Operations the runs made fail on purpose (a block going bad, a
+    /// host I/O error), and the device failures the runs recovered from by
+    /// reopening (those and any the random fault rates caused there).
+    pub failures_scheduled: u64,
+    pub device_failures: u64,
     pub failures: u64,
     pub seconds: f64,
     /// Operations the stores acknowledged, over all runs.
@@ -70,6 +75,7 @@ pub fn sweep(
         .map(|&seed| {
             let case = Case::from_seed(seed, ops, None, modes)
                 .with_drawn_reopens()
+                .with_drawn_failures()
                 .on_part(part);
             let outcome = case.run();
             bar.inc(1);
@@ -99,6 +105,8 @@ pub fn summarize(outcomes: Vec<(Case, Result<CheckReport, CheckFailure>)>) -> Sw
                 summary.crashes += report.crashes;
                 summary.crashes_not_reached += report.crashes_not_reached;
                 summary.reopens += report.reopens;
+                summary.failures_scheduled += report.failures_scheduled;
+                summary.device_failures += report.device_failures;
                 summary.acknowledged += report.acknowledged;
                 summary.runs_evicting += u64::from(report.evictions > 0);
                 summary.entries_evicted += report.entries_evicted;

@@ -15,7 +15,8 @@ use super::args::{
 };
 
 /// One run: a seeded workload with power cuts (1 to 4, at seeded
-/// points), every recovery checked against the model.
+/// points), for one seed in four an operation or two made to fail (as a
+/// sweep draws them), every recovery checked against the model.
 ///
 /// Example: `logstore-sim run --seed 7 --ops 5000 --workload churn --crash-mode torn`
 #[derive(clap::Args, Debug)]
@@ -51,6 +52,7 @@ pub(crate) fn run(args: RunArgs) -> Result<bool, String> {
     let on = args.pairing.part(&args.part)?;
     let mut case = Case::from_seed(args.seed, args.ops, args.workload, &modes)
         .with_drawn_reopens()
+        .with_drawn_failures()
         .on_part(&on);
     case.config.check()?;
     if let Some(layout) = args.layout {
@@ -59,7 +61,8 @@ pub(crate) fn run(args: RunArgs) -> Result<bool, String> {
     let outcome = case.run();
     let mut figures = json!({
         "seed": args.seed, "workload": case.workload.name(), "ops": args.ops,
-        "crash_points": case.crashes.len(), "reopen_every": case.reopen_every,
+        "crash_points": case.crashes.len(), "fail_points": case.op_failures.len(),
+        "reopen_every": case.reopen_every,
     });
     let ok = match outcome {
         Ok(report) => {
@@ -80,7 +83,9 @@ pub(crate) fn run(args: RunArgs) -> Result<bool, String> {
 }
 
 /// Many seeds, each a run with random workload, crash points, modes and
-/// faults, in parallel. Failures are saved as case files.
+/// faults, in parallel: a quarter of the seeds also fail one or two
+/// operations at seeded points (a block going bad, a host I/O error).
+/// Failures are saved as case files.
 ///
 /// Example: `logstore-sim sweep --seeds 0..10000 --ops 1000 --shard 1/4`
 ///

@@ -241,7 +241,7 @@ fn retention_markdown() -> String {
          by the fraction of endurance its block has used. The background scrub (`Store::scrub`) must read every page again well within it; \
          a read at three quarters of the ECC's strength moves the data. The model is calibrated so that at rated endurance this is the rated retention \
          (JESD218: 1 year for MLC and TLC, 10 for SLC). Scenario: `scenarios::retention` keeps every entry for five years at 95% of endurance with a scrub every 30 days, \
-         and loses pages without it (`cargo test --release -p logstore-sim --test ecc`).\n\n",
+         and loses pages without it (`cargo test --release -p logstore-sim --test suite ecc::`).\n\n",
     );
     md.push_str(
         "| preset | fresh | 50% worn | 90% worn | rated endurance |\n|---|---:|---:|---:|---:|\n",

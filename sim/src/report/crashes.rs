@@ -32,21 +32,23 @@ pub(super) fn crash_section(
     let _ = writeln!(
         md,
         "**Sweep**: {} seeds × {} steps of a seeded workload (uniform, dedup, churn or lifecycle), each with 1 to 4 power cuts at seeded points and modes; \
-         one seed in four with program and erase failures, one in four reopening the store cleanly (power on) every 25 to 400 steps, half on the compact slot layout, half keeping 2 incarnations and evicting the oldest. \
+         one seed in four with program and erase failures at random rates, one in four with one or two operations made to fail at seeded points (a program or erase, its block going bad, or a host I/O error), one in four reopening the store cleanly (power on) every 25 to 400 steps, half on the compact slot layout, half keeping 2 incarnations and evicting the oldest. \
          After every cut the device restarts, the store reopens and must equal the model after a prefix of the acknowledged operations holding every durable one; \
          the client then retries the step that failed. A cut still armed when a run ends is counted as not reached. \
          Command: `cargo run --release -- sweep --seeds 0..{} --ops {}`.\n",
         sizes.sweep_seeds, sizes.sweep_ops, sizes.sweep_seeds, sizes.sweep_ops
     );
-    md.push_str("| runs | cuts scheduled | cuts hit and recovered | not reached | clean reopens | runs that evicted | entries evicted | operations acknowledged | failures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str("| runs | cuts scheduled | cuts hit and recovered | not reached | clean reopens | operations failed on purpose | device failures recovered | runs that evicted | entries evicted | operations acknowledged | failures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let _ = writeln!(
         md,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         sweep.runs,
         sweep.crashes_scheduled,
         sweep.crashes,
         sweep.crashes_not_reached,
         sweep.reopens,
+        sweep.failures_scheduled,
+        sweep.device_failures,
         sweep.runs_evicting,
         sweep.entries_evicted,
         sweep.acknowledged,
@@ -75,6 +77,8 @@ pub(super) fn crash_section(
             "sweep_runs": sweep.runs, "sweep_crashes_scheduled": sweep.crashes_scheduled,
             "sweep_crashes": sweep.crashes, "sweep_crashes_not_reached": sweep.crashes_not_reached,
             "sweep_reopens": sweep.reopens,
+            "sweep_failures_scheduled": sweep.failures_scheduled,
+            "sweep_device_failures": sweep.device_failures,
             "sweep_entries_evicted": sweep.entries_evicted, "failures": failures,
             "exhaustive_crash_points": exhaustive.0, "exhaustive_crash_points_depth2": exhaustive.1,
             "crash_points_per_s": speed, "replay": replays,

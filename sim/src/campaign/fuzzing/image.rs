@@ -1,7 +1,8 @@
 //! The `image` target: the bytes as a whole device image, opened as is
-//! and with its checksums recomputed.
+//! and with its checksums recomputed; the recovered journal read back at
+//! every position.
 
-use logstore::testing::format::reseal;
+use logstore::testing::format::{entries_per_page, reseal, Entry};
 use logstore::testing::Ledger;
 use logstore::{Geometry, Hash, Info, Store};
 
@@ -24,7 +25,8 @@ pub fn image_bytes(data: &[u8]) -> Vec<u8> {
 }
 
 /// Target `image`: the input as a whole device image, as it is and with its
-/// checksums fixed. Opening must give a typed error or a consistent store.
+/// checksums fixed. Opening must give a typed error or a consistent store,
+/// whose journal reads back at every position as its recovery kept it.
 pub fn image(data: &[u8]) {
     let geometry = image_geometry();
     let mut image = image_bytes(data);
@@ -42,9 +44,10 @@ pub(super) fn device(image: &[u8], geometry: Geometry) -> SimFlash {
 
 pub(super) fn check_image(image: &[u8], geometry: Geometry) {
     let flash = device(image, geometry);
-    let Ok((log, _entries, _report)) = Ledger::open(flash.clone()) else {
+    let Ok((mut log, entries, _report)) = Ledger::open(flash.clone()) else {
         return;
     };
+    check_positions(&mut log, &entries, geometry);
     drop(log);
     let Ok((mut store, _report)) = Store::open(flash) else {
         return;
@@ -89,6 +92,32 @@ pub(super) fn check_image(image: &[u8], geometry: Geometry) {
     match store.get(&hash) {
         Ok(found) => assert_eq!(found, Some(info), "a flushed insert is lost"),
         Err(error) => panic!("get of a flushed insert: {error}"),
+    }
+}
+
+/// Most journal positions one input reads back.
+const POSITIONS_MAX: u64 = 4_096;
+
+/// The positions of a recovered journal: every entry the recovery kept
+/// reads back at its position, and every other position (past a page's
+/// entries, on a page lost or never written, in a gap between runs of
+/// the page map, two pages past the end) is an error: never an entry,
+/// never a panic.
+fn check_positions(log: &mut Ledger<SimFlash>, entries: &[Entry], geometry: Geometry) {
+    let kept = log.journal().recovered_positions().to_vec();
+    assert_eq!(kept.len(), entries.len(), "an entry a position");
+    for (entry, &position) in entries.iter().zip(&kept) {
+        match log.read_entry(position) {
+            Ok(found) => assert_eq!(found, *entry, "position {position} reads back"),
+            Err(error) => panic!("kept entry at position {position} reads {error}"),
+        }
+    }
+    let per_page = entries_per_page(geometry.page_bytes);
+    let end = (log.journal().sequences_on_flash().end + 2) * per_page;
+    for position in (0..end.min(POSITIONS_MAX)).filter(|p| kept.binary_search(p).is_err()) {
+        if let Ok(found) = log.read_entry(position) {
+            panic!("position {position}, kept by no recovery, reads {found:?}");
+        }
     }
 }
 
