@@ -83,6 +83,17 @@ pub(crate) fn decode_page(page: &[u8]) -> Option<(Header, &[u8])> {
 mod tests {
     use super::*;
 
+    /// Bytes shorter than a header are no filter page, whatever they
+    /// start with: the magic alone reads no further.
+    #[test]
+    fn bytes_shorter_than_a_header_are_no_page() {
+        let mut short = vec![0u8; PAGE_HEADER_BYTES - 1];
+        short[..4].copy_from_slice(&MAGIC.to_le_bytes());
+        for len in 0..short.len() {
+            assert_eq!(decode_page(&short[..len]), None, "{len} bytes");
+        }
+    }
+
     #[test]
     fn pages_round_trip_and_every_flip_is_refused() {
         let filter: Vec<u8> = (0..700u32).map(|i| (i * 7) as u8).collect();

@@ -268,6 +268,24 @@ mod tests {
         }
     }
 
+    /// The largest order a table may have decodes; one above is invalid.
+    #[test]
+    fn an_order_up_to_the_bound_decodes() {
+        let g = geometry();
+        let at = Shape::new(g, crate::cuckoo::ORDER_MAX, 2, 0).unwrap();
+        let blocks = at.blocks_needed(g) as usize;
+        assert_eq!(Shape::decode(&at.encode(), g, blocks), Ok(at));
+        let order = crate::cuckoo::ORDER_MAX + 1;
+        let past = Shape { order, ..at };
+        assert_eq!(
+            Shape::decode(&past.encode(), g, blocks),
+            Err(MetaError::Decode(DecodeError::Invalid {
+                what: "order",
+                value: u64::from(order)
+            }))
+        );
+    }
+
     #[test]
     fn buckets_fill_pages_without_spanning() {
         let g = geometry();
