@@ -84,7 +84,8 @@ mod tests {
     use super::*;
 
     /// Bytes shorter than a header are no filter page, whatever they
-    /// start with: the magic alone reads no further.
+    /// start with: the magic alone reads no further. A page exactly a
+    /// header long decodes, with no payload.
     #[test]
     fn bytes_shorter_than_a_header_are_no_page() {
         let mut short = vec![0u8; PAGE_HEADER_BYTES - 1];
@@ -92,6 +93,15 @@ mod tests {
         for len in 0..short.len() {
             assert_eq!(decode_page(&short[..len]), None, "{len} bytes");
         }
+        let header = Header {
+            generation: 1,
+            index: 0,
+            total_bytes: 0,
+            erase_count: 2,
+        };
+        let mut exact = vec![0u8; PAGE_HEADER_BYTES];
+        encode_page(header, &[], &mut exact);
+        assert_eq!(decode_page(&exact), Some((header, &[][..])));
     }
 
     #[test]
