@@ -1,5 +1,6 @@
 //! The command line refuses bad input with exit status 2 and a one-line
-//! reason, before allocating anything; `report` prints a short summary.
+//! reason, before allocating anything. (`report`'s short summary and
+//! `--json`: `report.rs`.)
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -86,25 +87,6 @@ fn invalid_case_files_are_bad_input_not_failed_checks() {
         c["workload"] = "retired-kind".into();
     });
     assert!(refused(&["replay", &old]).contains("written by logstore-sim 0.0.1"));
-}
-
-#[test]
-fn report_prints_short_lines_and_json_on_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().display().to_string();
-    let plain = sim(&["report", "--quick", "--out", &out]);
-    assert_eq!(plain.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&plain.stdout);
-    assert!(text.lines().count() >= 8, "{text}");
-    for line in text.lines() {
-        assert!(line.chars().count() <= 300, "long line: {line}");
-    }
-    assert!(text.contains("failures: 0"), "{text}");
-    assert!(dir.path().join("README.md").exists());
-    let json = sim(&["report", "--quick", "--json", "--out", &out]);
-    let figures: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(figures["failures"], 0);
-    assert!(figures["sections"]["speed"].is_object());
 }
 
 /// Bad blocks that leave the store too few good blocks, and a part whose

@@ -1,9 +1,8 @@
-//! The report is deterministic: two `--quick` runs write the same markdown
-//! (timings aside) and byte-identical SVG plots, and every section is there.
+//! The report is deterministic: two `--quick` runs of the command line
+//! (its short summary, and `--json`) write the same markdown (timings
+//! aside) and byte-identical SVG plots, and every section is there.
 
 use std::path::Path;
-
-use logstore_sim::report::{write, ReportSize};
 
 /// The report without the machine-dependent parts between the markers.
 fn without_timings(text: &str) -> String {
@@ -28,15 +27,38 @@ fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+fn report(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_logstore-sim"))
+        .arg("report")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Two `report --quick` runs, as a user makes them: one printing its
+/// short summary, one `--json`. Each prints what it should, and both
+/// write the same report (timings aside) and the same plots.
 #[test]
-fn quick_report_is_deterministic_and_complete() {
+fn quick_report_is_deterministic_complete_and_printed_short() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let summary = write(ReportSize::Quick, a.path()).unwrap();
-    write(ReportSize::Quick, b.path()).unwrap();
-    assert_eq!(
-        summary["failures"], 0,
-        "the quick campaigns found failures: {summary}"
-    );
+    let plain = report(&["--quick", "--out", &a.path().display().to_string()]);
+    assert_eq!(plain.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&plain.stdout);
+    assert!(printed.lines().count() >= 8, "{printed}");
+    for line in printed.lines() {
+        assert!(line.chars().count() <= 300, "long line: {line}");
+    }
+    assert!(printed.contains("failures: 0"), "{printed}");
+    let json = report(&[
+        "--quick",
+        "--json",
+        "--out",
+        &b.path().display().to_string(),
+    ]);
+    assert_eq!(json.status.code(), Some(0));
+    let figures: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(figures["failures"], 0, "the quick campaigns found failures");
+    assert!(figures["sections"]["speed"].is_object());
     let text = read(a.path(), "README.md");
     assert_eq!(
         without_timings(&text),
