@@ -24,11 +24,14 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// How a file is replayed: a target's body, or `ops` on a preset.
+type Body = Box<dyn Fn(&[u8]) + Sync>;
+
 /// A corpus file and the body that replays it, named for the message.
 struct Replay {
     label: String,
     path: PathBuf,
-    run: Box<dyn Fn(&[u8]) + Sync>,
+    run: Body,
 }
 
 /// Every file to replay: each target's corpus and regressions, and the
