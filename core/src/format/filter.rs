@@ -88,7 +88,7 @@ mod tests {
     /// header long decodes, with no payload.
     #[test]
     fn bytes_shorter_than_a_header_are_no_page() {
-        let mut short = vec![0u8; PAGE_HEADER_BYTES - 1];
+        let mut short = [0u8; PAGE_HEADER_BYTES - 1];
         short[..4].copy_from_slice(&MAGIC.to_le_bytes());
         for len in 0..short.len() {
             assert_eq!(decode_page(&short[..len]), None, "{len} bytes");
