@@ -79,6 +79,34 @@ pub struct Ledger<F: Flash> {
     /// While on, every region a commit names for the first time, and every
     /// journal written with entries, is marked uncertain (a salvage).
     salvaging: bool,
+    /// Pages programmed and passed over by the journals replaced since
+    /// open (the current one counts its own).
+    journal_pages_before: JournalPages,
+}
+
+/// A journal's pages: programmed, and passed over (left erased so that a
+/// cut program could not reach an acknowledged page).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalPages {
+    pub programmed: u64,
+    pub passed_over: u64,
+}
+
+impl JournalPages {
+    fn of(journal: &Journal) -> JournalPages {
+        let stats = journal.stats();
+        JournalPages {
+            programmed: stats.pages_programmed,
+            passed_over: stats.pages_passed_over,
+        }
+    }
+
+    fn plus(self, other: JournalPages) -> JournalPages {
+        JournalPages {
+            programmed: self.programmed + other.programmed,
+            passed_over: self.passed_over + other.passed_over,
+        }
+    }
 }
 
 impl<F: Flash> Ledger<F> {
@@ -124,6 +152,7 @@ impl<F: Flash> Ledger<F> {
             journal,
             poisoned: false,
             salvaging: false,
+            journal_pages_before: JournalPages::default(),
         })
     }
 
@@ -162,6 +191,7 @@ impl<F: Flash> Ledger<F> {
             journal,
             poisoned: false,
             salvaging: false,
+            journal_pages_before: JournalPages::default(),
         };
         Ok((log, entries, report))
     }
@@ -273,6 +303,9 @@ impl<F: Flash> Ledger<F> {
         }
         self.guarded(|log| {
             log.commit(journal.region().clone(), incarnations)?;
+            log.journal_pages_before = log
+                .journal_pages_before
+                .plus(JournalPages::of(&log.journal));
             log.journal = journal;
             Ok(positions)
         })
@@ -483,6 +516,12 @@ impl<F: Flash> Ledger<F> {
     /// The entry at `position` of the current journal (RAM page or flash).
     pub fn read_entry(&mut self, position: u64) -> Result<Entry, LedgerError> {
         Ok(self.journal.read_entry(&mut self.flash, position)?)
+    }
+
+    /// Pages the journals programmed and passed over since open.
+    pub fn journal_pages(&self) -> JournalPages {
+        self.journal_pages_before
+            .plus(JournalPages::of(&self.journal))
     }
 
     #[cfg(feature = "testing")]

@@ -54,11 +54,9 @@ pub use file_flash::FileFlash;
 pub use flash::{
     BlockAddr, Flash, FlashError, FlashOp, Geometry, IoCounts, PageAddr, ReadStatus, Rule,
 };
-pub use journal::{
-    block_pages as journal_block_pages, Loss, RecoveryReport, StopFault, StopReason,
-};
+pub use journal::{journal_pages_at_risk, Loss, RecoveryReport, StopFault, StopReason};
 pub use logtable::SlotLayoutKind;
-pub use pairing::{unpaired_pages, PageRole, Pairing, MLC_LEAD_MAX};
+pub use pairing::{pages_at_risk, PageRole, Pairing, MLC_LEAD_MAX};
 pub use store::{
     BlockBudget, FullReason, ScrubReport, Store, StoreConfig, StoreError, StoreStats, TooFewBlocks,
     WornOut,

@@ -45,34 +45,34 @@ pub struct PageRole {
 /// Most lower pages an MLC scheme may lead with.
 pub const MLC_LEAD_MAX: u32 = 8;
 
-/// The pages of a block no two of which share a wordline under any of
-/// `schemes` that fits the block, chosen greedily in page order: a page is
-/// taken unless one of the schemes puts it on a wordline a page was taken
-/// on before. A program of one of these pages, cut short, damages only
-/// pages of lower groups on its wordline, and none of those is taken,
-/// whichever of the schemes the cells follow. Page 0 is always taken.
+/// For each page of a block, the earlier pages a program of it, cut short,
+/// may damage under any of `schemes` that fits the block: those of lower
+/// groups on its wordline. A writer that programs a page only while none
+/// of these holds data it has acknowledged loses nothing to a cut,
+/// whichever of the schemes the cells follow. Page 0 damages nothing.
 /// Work: one pass over the block's pages a scheme.
-pub fn unpaired_pages(schemes: &[Pairing], pages_per_block: u32) -> Vec<u32> {
-    let fitting: Vec<Vec<PageRole>> = schemes
-        .iter()
-        .filter(|s| s.fits(pages_per_block))
-        .map(|s| s.roles(pages_per_block))
-        .collect();
-    let mut taken_on: Vec<Vec<bool>> = vec![vec![false; pages_per_block as usize]; fitting.len()];
-    let mut pages = Vec::new();
-    for page in 0..pages_per_block as usize {
-        let free = fitting
-            .iter()
-            .zip(&taken_on)
-            .all(|(roles, taken)| !taken[roles[page].wordline as usize]);
-        if free {
-            for (roles, taken) in fitting.iter().zip(&mut taken_on) {
-                taken[roles[page].wordline as usize] = true;
+pub fn pages_at_risk(schemes: &[Pairing], pages_per_block: u32) -> Vec<Vec<u32>> {
+    let mut at_risk: Vec<Vec<u32>> = vec![Vec::new(); pages_per_block as usize];
+    for scheme in schemes.iter().filter(|s| s.fits(pages_per_block)) {
+        let roles = scheme.roles(pages_per_block);
+        // The pages programmed so far on each wordline, with their group.
+        let mut on_wordline: Vec<Vec<(u32, u32)>> = vec![Vec::new(); roles.len()];
+        for (page, role) in roles.iter().enumerate() {
+            let earlier = &mut on_wordline[role.wordline as usize];
+            for &(lower, group) in earlier.iter() {
+                if group < role.group && !at_risk[page].contains(&lower) {
+                    at_risk[page].push(lower);
+                }
             }
-            pages.push(page as u32);
+            earlier.push((page as u32, role.group));
         }
     }
-    pages
+    at_risk.iter_mut().for_each(|pages| pages.sort_unstable());
+    assert!(
+        at_risk.first().is_none_or(Vec::is_empty),
+        "page 0 damages nothing"
+    );
+    at_risk
 }
 
 impl Pairing {
@@ -82,7 +82,7 @@ impl Pairing {
     /// (`Mlc { lead: 3 }`), and the two TLC orders. Other MLC leads are
     /// covered only when the part declares them: covering every lead up to
     /// [`MLC_LEAD_MAX`] too would leave the journal 4 pages of a 16-page
-    /// block, where these leave it 8 (see [`unpaired_pages`]).
+    /// block (see [`pages_at_risk`]), where these leave it 8.
     pub const KNOWN: [Pairing; 5] = [
         Pairing::None,
         Pairing::Mlc { lead: 2 },
@@ -258,39 +258,38 @@ mod tests {
         assert_eq!(Pairing::Tlc.damaged_by(47, 48), vec![42, 45]);
     }
 
-    /// No two pages of the layout share a wordline under any known scheme
-    /// that fits, nor under the one given; on the presets' blocks the
-    /// layout keeps as many pages as the lower pages of the part's own
-    /// scheme (16 and 128 MLC, 48 and 192 TLC) and half an SLC block.
+    /// A page's pages at risk are exactly the union of what each fitting
+    /// scheme says its cut damages (`damaged_by`), and a scheme that does
+    /// not fit the block adds nothing.
     #[test]
-    fn unpaired_pages_share_no_wordline_under_any_scheme() {
+    fn pages_at_risk_are_what_any_fitting_scheme_damages() {
         let wider = Pairing::Mlc { lead: 5 };
         for ppb in [2, 8, 12, 16, 48, 64, 128, 192] {
             let mut schemes = Pairing::KNOWN.to_vec();
             schemes.push(wider);
-            let pages = unpaired_pages(&schemes, ppb);
-            assert_eq!(pages.first(), Some(&0));
-            for scheme in schemes.iter().filter(|s| s.fits(ppb)) {
-                for &page in &pages {
-                    let hit: Vec<u32> = scheme
-                        .damaged_by(page, ppb)
-                        .into_iter()
-                        .filter(|p| pages.contains(p))
-                        .collect();
-                    assert!(hit.is_empty(), "{scheme:?} {ppb}: {page} damages {hit:?}");
-                }
+            let at_risk = pages_at_risk(&schemes, ppb);
+            assert_eq!(at_risk.len(), ppb as usize);
+            for page in 0..ppb {
+                let mut union: Vec<u32> = schemes
+                    .iter()
+                    .filter(|s| s.fits(ppb))
+                    .flat_map(|s| s.damaged_by(page, ppb))
+                    .collect();
+                union.sort_unstable();
+                union.dedup();
+                assert_eq!(at_risk[page as usize], union, "{ppb}: page {page}");
             }
         }
-        for (scheme, ppb) in [
-            (Pairing::Mlc { lead: 2 }, 16),
-            (Pairing::Mlc { lead: 2 }, 128),
-            (Pairing::Tlc, 48),
-            (Pairing::Tlc, 192),
-            (Pairing::None, 16),
-        ] {
-            let pages = unpaired_pages(&Pairing::KNOWN, ppb);
-            let lower = scheme.lower_pages(ppb).len().min(ppb as usize / 2);
-            assert_eq!(pages.len(), lower, "{scheme:?} {ppb}");
-        }
+        // TLC schemes do not fit 16 pages: only the MLC ones count there.
+        let mlc_only = pages_at_risk(&[Pairing::Mlc { lead: 2 }], 16);
+        assert_eq!(
+            pages_at_risk(&[Pairing::Mlc { lead: 2 }, Pairing::Tlc], 16),
+            mlc_only
+        );
+        assert_eq!(mlc_only[2], vec![0]);
+        assert_eq!(
+            pages_at_risk(&[Pairing::None], 16),
+            vec![Vec::<u32>::new(); 16]
+        );
     }
 }

@@ -87,7 +87,10 @@ impl Codec {
 
     /// Corrects `raw` (data, then spare) step by step in place: the most
     /// bits corrected in one step and the total, or `None` if a step is
-    /// past correcting (that step left as it was).
+    /// past correcting (that step left as it was). A step read all ones,
+    /// data and parity, is the erased codeword: nothing to correct, so it
+    /// skips the decode (what most reads of a scan and of a block's unused
+    /// tail are); a step erased but for a flipped bit is decoded as any.
     fn correct(
         &self,
         raw: &mut [u8],
@@ -97,29 +100,30 @@ impl Codec {
         let (data, spare) = raw.split_at_mut(page_bytes);
         let wanted_steps = wanted_bytes.div_ceil(self.bch.data_bytes());
         assert!(wanted_steps <= self.steps, "bytes beyond the page");
-        let mut steps = self.steps(data, spare).take(wanted_steps);
         let (mut most, mut total) = (0, 0u64);
-        // Two steps at a time (see `Bch::decode_two`); an odd last one alone.
-        for _ in 0..wanted_steps.div_ceil(2) {
-            let (first_data, first_parity) = steps.next().expect("a step");
-            first_parity
-                .iter_mut()
-                .zip(&self.mask)
-                .for_each(|(b, m)| *b ^= m);
-            let bits = match steps.next() {
-                Some((second_data, second_parity)) => {
-                    second_parity
-                        .iter_mut()
-                        .zip(&self.mask)
-                        .for_each(|(b, m)| *b ^= m);
-                    self.bch
-                        .decode_two([first_data, second_data], [first_parity, second_parity])
-                        .ok()?
-                }
-                None => [self.bch.decode(first_data, first_parity).ok()?, 0],
-            };
+        let mut tally = |bits: [u32; 2]| {
             most = most.max(bits[0]).max(bits[1]);
             total += u64::from(bits[0]) + u64::from(bits[1]);
+        };
+        // Two steps at a time (see `Bch::decode_two`); an odd last one alone.
+        let mut pending: Option<(&mut [u8], &mut [u8])> = None;
+        for (step_data, parity) in self.steps(data, spare).take(wanted_steps) {
+            let erased = all_erased(step_data) && all_erased(parity);
+            parity.iter_mut().zip(&self.mask).for_each(|(b, m)| *b ^= m);
+            if erased {
+                continue;
+            }
+            match pending.take() {
+                None => pending = Some((step_data, parity)),
+                Some((first_data, first_parity)) => tally(
+                    self.bch
+                        .decode_two([first_data, step_data], [first_parity, parity])
+                        .ok()?,
+                ),
+            }
+        }
+        if let Some((last_data, last_parity)) = pending {
+            tally([self.bch.decode(last_data, last_parity).ok()?, 0]);
         }
         Some((most, total))
     }
@@ -168,6 +172,12 @@ impl Codec {
             .map(move |(data, slot)| (data, &mut slot[..parity_bytes]))
             .take(self.steps)
     }
+}
+
+/// Whether every byte of `bytes` is [`ERASED`], eight bytes a comparison.
+fn all_erased(bytes: &[u8]) -> bool {
+    let (words, rest) = bytes.as_chunks::<8>();
+    words.iter().all(|w| u64::from_ne_bytes(*w) == u64::MAX) && rest.iter().all(|&b| b == ERASED)
 }
 
 /// A raw device seen through its ECC. See the module documentation.

@@ -1,4 +1,4 @@
-//! The anchor record: a 24-byte header (magic `LSA1`, version 3, flags,
+//! The anchor record: a 24-byte header (magic `LSA1`, version 4, flags,
 //! sequence, payload length, CRC32C over header and payload), then the
 //! payload laid over as many pages as it needs: the [`LANES`] lanes it is
 //! written in, next generation, the store's configuration, the journal region, the
@@ -13,11 +13,14 @@ use crate::region::Region;
 
 /// "LSA1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4131;
-/// Version 3: three lanes ([`LANES`]), and the journal region's pages laid
-/// out by `journal::block_pages` safe under every known pairing scheme
-/// (version 2 had two lanes and kept the journal to the declared scheme's
-/// lower pages); a store of version 2 is not read as one of 3.
-pub(crate) const VERSION: u16 = 3;
+/// Version 4: three lanes ([`LANES`]), and the journal region's pages all
+/// used but those appending passes over to keep acknowledged pages out of
+/// a cut program's reach (`journal::journal_pages_at_risk`). Version 3
+/// kept the journal to the pages no two of which share a wordline under
+/// any known scheme, version 2 to the declared scheme's lower pages and
+/// had two lanes; a store of an older version is not read as one of 4
+/// (its journal positions mean other pages).
+pub(crate) const VERSION: u16 = 4;
 /// Lanes every record is written to: three, so that any two pages lost
 /// among them (the newest record in two lanes, or two lanes' first pages)
 /// still leave one whole copy of the newest record, found from a lane

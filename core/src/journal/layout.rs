@@ -1,34 +1,37 @@
-//! Where the journal writes: the pages of a block it uses (those no
-//! known pairing scheme can damage), the bits a position takes, and the
-//! map of page sequences to region positions.
+//! Where the journal writes: which earlier pages of a block a program may
+//! damage through its pairing (under every scheme a part is known to pair
+//! by), the bits a position takes, and the map of page sequences to region
+//! positions.
 
 use crate::flash::Geometry;
-use crate::pairing::{unpaired_pages, Pairing};
+use crate::pairing::{pages_at_risk, Pairing};
 use crate::planted::{self, Bug};
 
 use super::entries_per_page;
 
-/// The pages of each block the journal writes, in order: those no two of
-/// which share a wordline under any scheme a part is known to pair by
-/// ([`Pairing::KNOWN`]) nor under the one this part declares
-/// ([`unpaired_pages`]). No program the journal makes can, cut short,
-/// damage a page it flushed before, whatever pairing the part declares
-/// and whichever of these its cells follow: a part may declare none (as
-/// many MLC drivers do) or the wrong scheme, and nothing the store can
-/// read tells it so before a cut has done its damage. On the presets'
-/// blocks the layout holds as many pages as the part's lower pages (the
-/// declared-only layout's "SLC mode"); on a part that declares none, half
-/// its pages.
-pub fn block_pages(geometry: Geometry) -> Vec<u32> {
-    if planted::active(Bug::PairingUnaware) {
-        return (0..geometry.pages_per_block).collect();
-    }
-    if planted::active(Bug::TrustDeclaredPairing) {
-        return geometry.pairing.lower_pages(geometry.pages_per_block);
-    }
-    let mut schemes = Pairing::KNOWN.to_vec();
-    schemes.push(geometry.pairing);
-    unpaired_pages(&schemes, geometry.pages_per_block)
+/// For each page of a block, the earlier pages a program of it, cut short,
+/// may damage: those of lower groups on its wordline under any scheme a
+/// part is known to pair by ([`Pairing::KNOWN`]) or the one this part
+/// declares ([`pages_at_risk`]). The journal programs a page only while
+/// none of these holds a page an acknowledged flush wrote, and passes over
+/// (leaves erased) a page it may not program, so no program it makes can,
+/// cut short, damage what it acknowledged, whatever pairing the part
+/// declares and whichever of these its cells follow: a part may declare
+/// none (as many MLC drivers do) or the wrong scheme, and nothing the
+/// store can read tells it so before a cut has done its damage. A flush
+/// writes the upper pages of the wordlines it opened itself; only the
+/// pages whose wordline a flush boundary cuts are passed over.
+pub fn journal_pages_at_risk(geometry: Geometry) -> Vec<Vec<u32>> {
+    let schemes = if planted::active(Bug::PairingUnaware) {
+        Vec::new()
+    } else if planted::active(Bug::TrustDeclaredPairing) {
+        vec![geometry.pairing]
+    } else {
+        let mut schemes = Pairing::KNOWN.to_vec();
+        schemes.push(geometry.pairing);
+        schemes
+    };
+    pages_at_risk(&schemes, geometry.pages_per_block)
 }
 
 /// Bits a position needs in a journal of `blocks` blocks: every page

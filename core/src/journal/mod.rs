@@ -23,7 +23,7 @@
 mod layout;
 mod recovery;
 
-pub use layout::block_pages;
+pub use layout::journal_pages_at_risk;
 use layout::note_page;
 pub(crate) use layout::position_bits;
 
@@ -72,6 +72,9 @@ pub struct JournalStats {
     pub bytes_programmed: u64,
     /// Bytes of pages closed before they were full (by a flush) or skipped.
     pub bytes_wasted: u64,
+    /// Pages left erased because a program there could damage a page an
+    /// acknowledged flush wrote (see [`journal_pages_at_risk`]).
+    pub pages_passed_over: u64,
     pub flushes: u64,
     pub blocks_retired: u64,
     /// Entries in the region's pages on flash: recovered, then programmed.
@@ -110,9 +113,14 @@ pub struct Journal {
     /// A page read back with corrected bits at or past the scrub threshold:
     /// the region should be rewritten (packed) before errors outgrow the ECC.
     needs_scrub: bool,
-    /// The pages of a block the journal writes ([`block_pages`]): region
-    /// position `p` is page `block_pages[p % len]` of block `p / len`.
-    block_pages: Vec<u32>,
+    /// For each page of a block, the earlier pages its program may damage
+    /// ([`journal_pages_at_risk`]). Region position `p` is page
+    /// `p % pages_per_block` of block `p / pages_per_block`.
+    at_risk: std::sync::Arc<[Vec<u32>]>,
+    /// The block (region index) the journal programs in, and the sequence
+    /// of each page programmed in it (`None`: erased or passed over).
+    block_in_use: u64,
+    block_sequences: Vec<Option<u64>>,
     /// The entries of the last page programmed, sequence `sequence - 1`,
     /// while no commit copy of it is on flash: the next flush (or
     /// [`Journal::commit_tail`] after a recovery) copies it.
@@ -163,6 +171,7 @@ impl Journal {
         epoch: u32,
         erase_from: u64,
     ) -> Self {
+        let at_risk = journal_pages_at_risk(geometry);
         Journal {
             region,
             geometry,
@@ -178,7 +187,9 @@ impl Journal {
             read_cache: None,
             synced_through: None,
             needs_scrub: false,
-            block_pages: block_pages(geometry),
+            at_risk: at_risk.clone().into(),
+            block_in_use: position / u64::from(geometry.pages_per_block),
+            block_sequences: vec![None; geometry.pages_per_block as usize],
             uncopied: None,
             unreadable: Vec::new(),
         }
@@ -198,11 +209,15 @@ impl Journal {
     }
 
     fn region_pages(&self) -> u64 {
-        self.region.blocks.len() as u64 * self.block_pages.len() as u64
+        self.region.blocks.len() as u64 * self.pages_per_block()
     }
 
-    /// Bytes of the pages the region's blocks give the journal
-    /// ([`block_pages`]).
+    fn pages_per_block(&self) -> u64 {
+        u64::from(self.geometry.pages_per_block)
+    }
+
+    /// Bytes of the pages of the region's blocks (some are passed over:
+    /// see [`journal_pages_at_risk`]).
     pub fn region_bytes(&self) -> u64 {
         self.region_pages() * u64::from(self.geometry.page_bytes)
     }
@@ -227,7 +242,9 @@ impl Journal {
 
     /// Whether a region like this one, holding just `entries` (a pack of
     /// them, flushed), would take more: the pages they fill, the flush's
-    /// commit copy, then a page for the next entry and one for its copy.
+    /// commit copy, then a page for the next entry and one for its copy,
+    /// each passing over the pages it may not program. Bounded by the
+    /// region's pages.
     pub fn would_take_more_after(&self, entries: &[Entry]) -> bool {
         let room = self.page_room();
         let (mut pages, mut bytes) = (0u64, 0usize);
@@ -240,14 +257,103 @@ impl Journal {
         }
         // The page being filled counts once it holds an entry.
         pages += u64::from(!entries.is_empty());
-        pages + 3 <= self.region_pages()
+        if pages >= self.region_pages() {
+            return false;
+        }
+        // A fresh journal vouches for nothing before its first flush.
+        let packed = (0..pages).map(|sequence| (sequence, None));
+        let copy = pages.checked_sub(1).map(|last| (last, Some(last)));
+        let next = [(pages, pages.checked_sub(1)), (pages, Some(pages))];
+        let planned: Vec<(u64, Option<u64>)> = packed.chain(copy).chain(next).collect();
+        let empty = (0, vec![None; self.pages_per_block() as usize]);
+        self.fits_from(0, empty, &planned)
     }
 
     /// Whether [`Journal::append`] would take `entry` without `Full`,
-    /// leaving a page for the flush's commit copy.
+    /// leaving a page for the flush's commit copy: the pages appending and
+    /// the next flush would program fit the region, passing over those
+    /// they may not program ([`Journal::writable`]).
     pub fn has_room_for(&self, entry: &Entry) -> bool {
-        let page_needed = if self.fits_in_buffer(entry) { 0 } else { 1 };
-        self.position + page_needed + 1 < self.region_pages()
+        let synced = self.synced_through;
+        let mut pages = Vec::with_capacity(3);
+        if !self.fits_in_buffer(entry) {
+            pages.push((self.sequence, synced));
+        }
+        let last = self.sequence + pages.len() as u64;
+        pages.push((last, synced));
+        pages.push((last, Some(last)));
+        self.fits_after(&pages)
+    }
+
+    /// Whether `pages` (sequence, `synced_through`), programmed in turn
+    /// from the current position, fit the region, each passing over the
+    /// pages it may not program as appending would. Bounded by the
+    /// region's pages.
+    fn fits_after(&self, pages: &[(u64, Option<u64>)]) -> bool {
+        let block = (self.block_in_use, self.block_sequences.clone());
+        self.fits_from(self.position, block, pages)
+    }
+
+    /// [`Journal::fits_after`] from `position`, with `block` the block in
+    /// use and what its pages hold.
+    fn fits_from(
+        &self,
+        mut position: u64,
+        mut block: (u64, Vec<Option<u64>>),
+        pages: &[(u64, Option<u64>)],
+    ) -> bool {
+        for &(sequence, synced_through) in pages {
+            let protected = protected_through(sequence, synced_through);
+            while position < self.region_pages()
+                && !self.writable_in((block.0, &block.1), position, protected)
+            {
+                position += 1;
+            }
+            if position >= self.region_pages() {
+                return false;
+            }
+            note_in(&mut block, position, self.pages_per_block(), sequence);
+            position += 1;
+        }
+        true
+    }
+
+    /// Whether the page at `position` may be programmed by a page that
+    /// vouches for every sequence up to `protected`: none of the pages its
+    /// program may damage holds one of those. A block the journal has not
+    /// programmed in yet holds none.
+    fn writable(&self, position: u64, protected: Option<u64>) -> bool {
+        self.writable_in(
+            (self.block_in_use, &self.block_sequences),
+            position,
+            protected,
+        )
+    }
+
+    fn writable_in(
+        &self,
+        (in_use, sequences): (u64, &[Option<u64>]),
+        position: u64,
+        protected: Option<u64>,
+    ) -> bool {
+        let (block, page) = (
+            position / self.pages_per_block(),
+            position % self.pages_per_block(),
+        );
+        if block != in_use {
+            return true;
+        }
+        let vouched = |sequence: u64| protected.is_some_and(|p| sequence <= p);
+        self.at_risk[page as usize]
+            .iter()
+            .all(|&r| !sequences[r as usize].is_some_and(vouched))
+    }
+
+    /// Notes that the page at `position` now holds `sequence`.
+    fn note_programmed(&mut self, position: u64, sequence: u64) {
+        let mut block = (self.block_in_use, std::mem::take(&mut self.block_sequences));
+        note_in(&mut block, position, self.pages_per_block(), sequence);
+        (self.block_in_use, self.block_sequences) = block;
     }
 
     /// Appends to the RAM page, programming the previous page first when the
@@ -457,17 +563,17 @@ impl Journal {
     }
 
     fn address(&self, position: u64) -> PageAddr {
-        let per_block = self.block_pages.len() as u64;
+        let per_block = self.pages_per_block();
         PageAddr {
             block: self.region.blocks[(position / per_block) as usize],
-            page: self.block_pages[(position % per_block) as usize],
+            page: (position % per_block) as u32,
         }
     }
 
     /// Moves to the next block start under a new epoch, wasting the rest of
     /// the current block.
     fn skip_to_next_block(&mut self) {
-        let per_block = self.block_pages.len() as u64;
+        let per_block = self.pages_per_block();
         let next = (self.position / per_block + 1) * per_block;
         self.stats.bytes_wasted += (next - self.position) * u64::from(self.geometry.page_bytes);
         self.position = next;
@@ -520,12 +626,14 @@ impl Journal {
         page: &mut Page,
     ) -> Result<(), JournalError> {
         let attempts_max = self.region.blocks.len() + 1;
+        let protected = protected_through(page.sequence, page.synced_through);
         for _ in 0..attempts_max {
+            self.pass_over_unwritable(protected);
             if self.position >= self.region_pages() {
                 break;
             }
             let addr = self.address(self.position);
-            if self.position.is_multiple_of(self.block_pages.len() as u64)
+            if self.position.is_multiple_of(self.pages_per_block())
                 && self.position >= self.erase_from
                 && !erase_or_retire(flash, alloc, addr.block)?
             {
@@ -537,7 +645,10 @@ impl Journal {
             page.erase_count = alloc.erase_counts()[addr.block.0 as usize];
             let bytes = page.encode(self.geometry.page_bytes as usize);
             match flash.program(addr, &bytes) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.note_programmed(self.position, page.sequence);
+                    return Ok(());
+                }
                 Err(FlashError::BadBlock { block, .. }) => {
                     alloc.retire(block);
                     self.stats.blocks_retired += 1;
@@ -550,6 +661,25 @@ impl Journal {
         Err(JournalError::Full {
             pages: self.region_pages(),
         })
+    }
+
+    /// Moves the position past the pages a page vouching for every
+    /// sequence up to `protected` may not program ([`Journal::writable`]),
+    /// leaving them erased (wasted); bounded by
+    /// the region. Passing over the last pages of a block opens a new
+    /// epoch at the next block start, as a retired block does: recovery
+    /// reads erased pages at a block's end as the end of an epoch, and a
+    /// page is passed over within an epoch only before a page programmed
+    /// in the same block.
+    fn pass_over_unwritable(&mut self, protected: Option<u64>) {
+        while self.position < self.region_pages() && !self.writable(self.position, protected) {
+            self.position += 1;
+            self.stats.pages_passed_over += 1;
+            self.stats.bytes_wasted += u64::from(self.geometry.page_bytes);
+            if self.position.is_multiple_of(self.pages_per_block()) {
+                self.epoch += 1;
+            }
+        }
     }
 
     /// The buffered page is on flash at the current position: it is the
@@ -567,6 +697,29 @@ impl Journal {
         self.buffer_entries.clear();
         self.uncopied = Some(last);
     }
+}
+
+/// The sequences a page must not put at risk: those it vouches for. A
+/// page vouches for every sequence up to its `synced_through`; a commit
+/// copy (`synced_through` its own sequence) for every page of its flush
+/// but its original, whose loss it answers for itself. A cut program that
+/// still reads back would otherwise vouch for a page it damaged.
+fn protected_through(sequence: u64, synced_through: Option<u64>) -> Option<u64> {
+    if synced_through == Some(sequence) {
+        sequence.checked_sub(1)
+    } else {
+        synced_through
+    }
+}
+
+/// Notes in `(block, sequences)` that the page at `position` holds
+/// `sequence`, starting over when `position` is in another block.
+fn note_in(block: &mut (u64, Vec<Option<u64>>), position: u64, per_block: u64, sequence: u64) {
+    if position / per_block != block.0 {
+        block.0 = position / per_block;
+        block.1.fill(None);
+    }
+    block.1[(position % per_block) as usize] = Some(sequence);
 }
 
 #[cfg(test)]

@@ -136,15 +136,14 @@ struct RegionPages {
 
 fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<RegionPages, FlashError> {
     let geometry = flash.geometry();
-    let block_pages = super::block_pages(geometry);
     let mut pages = RegionPages {
-        found: Vec::with_capacity(region.blocks.len() * block_pages.len()),
+        found: Vec::with_capacity(region.blocks.len() * geometry.pages_per_block as usize),
         bits_corrected_max: 0,
         scrub: false,
     };
     let mut buf = vec![0u8; geometry.page_bytes as usize];
     for &block in &region.blocks {
-        for &page in &block_pages {
+        for page in 0..geometry.pages_per_block {
             let found = match flash.read_checked(PageAddr { block, page }, &mut buf) {
                 Ok(status) => {
                     pages.bits_corrected_max = pages.bits_corrected_max.max(status.bits_corrected);
@@ -273,7 +272,7 @@ impl Journal {
     /// The journal after `scan`: appending resumes at the first block start
     /// past everything programmed, under a new epoch.
     fn resumed(region: Region, geometry: Geometry, found: &[Found], scan: &mut Scan) -> Journal {
-        let ppb = super::block_pages(geometry).len() as u64;
+        let ppb = u64::from(geometry.pages_per_block);
         let last_programmed = found
             .iter()
             .rposition(|f| !matches!(f, Found::Erased))
@@ -319,14 +318,42 @@ fn continues(page: &Page, sequence: u64, epoch: u32, resuming: bool) -> bool {
     page.sequence == sequence && epoch_ok
 }
 
+/// Which pages of the region the journal may have passed over: erased,
+/// with a page programmed after them in their block (a block is programmed
+/// in page order, so nothing was written there since its erase), and a
+/// page appending may pass over (one whose program puts earlier pages at
+/// risk: see [`super::journal_pages_at_risk`]). They are not part of the
+/// chain, neither a stop nor a loss. Page 0 of a block never is one: found
+/// erased before programmed pages, it was lost.
+fn passed_over(found: &[Found], geometry: Geometry) -> Vec<bool> {
+    let ppb = u64::from(geometry.pages_per_block);
+    let at_risk = super::journal_pages_at_risk(geometry);
+    let mut passed = vec![false; found.len()];
+    for (block, pages) in found.chunks(ppb as usize).enumerate() {
+        let Some(last) = pages.iter().rposition(|f| !matches!(f, Found::Erased)) else {
+            continue;
+        };
+        for (page, f) in pages[..last].iter().enumerate() {
+            let may_pass = !at_risk[page].is_empty();
+            passed[block * ppb as usize + page] = may_pass && matches!(f, Found::Erased);
+        }
+    }
+    passed
+}
+
 fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
     let mut scan = Scan::new(generation);
-    let ppb = super::block_pages(geometry).len() as u64;
+    let ppb = u64::from(geometry.pages_per_block);
     let per_page = entries_per_page(geometry.page_bytes);
+    let passed = passed_over(found, geometry);
     let mut position = 0u64;
     // Bounded: every iteration accepts a page at or past `position` and
-    // moves past it, or stops.
+    // moves past it, passes over a page, or stops.
     while position < found.len() as u64 {
+        if passed[position as usize] {
+            position += 1;
+            continue;
+        }
         let here = found[position as usize].page_of(generation);
         if here.is_some_and(|page| copy_of_last(page, &scan, position, ppb)) {
             pass_copy(&mut scan, here.expect("checked"));
@@ -334,7 +361,8 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
             scan.next_position = position;
             continue;
         }
-        let next = found.get(position as usize + 1);
+        let next_at = (position + 1..found.len() as u64).find(|&p| !passed[p as usize]);
+        let next = next_at.map(|p| &found[p as usize]);
         // At a block start the pair may open a later epoch (a resume).
         let resuming = position.is_multiple_of(ppb);
         let pair = next.and_then(|f| f.page_of(generation)).filter(|page| {
@@ -346,9 +374,9 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
             _ if pair.is_some() => {
                 let page = pair.expect("checked");
                 scan.report.epochs_followed += u32::from(page.epoch != scan.epoch);
-                (position + 1, page)
+                (next_at.expect("a pair has a position"), page)
             }
-            _ => match find_resumption(found, generation, &scan, position, ppb) {
+            _ => match find_resumption(found, &passed, generation, &scan, (position, ppb)) {
                 Some((start, page)) if copy_of_last(page, &scan, start, ppb) => {
                     pass_copy(&mut scan, page);
                     position = start + 1;
@@ -417,21 +445,31 @@ fn accept(scan: &mut Scan, position: u64, page: &Page, per_page: u64) {
 
 /// The first block start at or after `position` holding the expected
 /// sequence under a later epoch, or a copy of the page accepted last: where
-/// appending resumed after a crash or a failed program.
+/// appending resumed after a crash or a failed program, or after passing
+/// over a block's last pages. A block start found unreadable (or erased
+/// before programmed pages) stands aside for the next page of its block
+/// that was not passed over, which may hold the expected sequence under
+/// the block's epoch (the start held a copy of the page accepted last, or
+/// the page the next one copies).
 fn find_resumption<'a>(
     found: &'a [Found],
+    passed: &[bool],
     generation: u64,
     scan: &Scan,
-    position: u64,
-    ppb: u64,
+    (position, per_block): (u64, u64),
 ) -> Option<(u64, &'a Page)> {
-    (position.div_ceil(ppb) * ppb..found.len() as u64)
-        .step_by(ppb as usize)
+    (position.div_ceil(per_block) * per_block..found.len() as u64)
+        .step_by(per_block as usize)
         .find_map(|start| {
-            let page = found[start as usize].page_of(generation)?;
-            let resumes = continues(page, scan.sequence, scan.epoch, true)
-                || copy_of_last(page, scan, start, ppb) && page.epoch > scan.epoch;
-            resumes.then_some((start, page))
+            if let Some(page) = found[start as usize].page_of(generation) {
+                let resumes = continues(page, scan.sequence, scan.epoch, true)
+                    || copy_of_last(page, scan, start, per_block) && page.epoch > scan.epoch;
+                return resumes.then_some((start, page));
+            }
+            let block_end = (start + per_block).min(found.len() as u64);
+            let next = (start + 1..block_end).find(|&p| !passed[p as usize])?;
+            let page = found[next as usize].page_of(generation)?;
+            continues(page, scan.sequence, scan.epoch, true).then_some((next, page))
         })
 }
 

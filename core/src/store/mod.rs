@@ -156,6 +156,11 @@ pub struct StoreStats {
     pub evictions: u64,
     /// Bytes of journal entries appended since open.
     pub bytes_appended: u64,
+    /// Journal pages programmed since open, and pages the journal left
+    /// erased rather than put an acknowledged page within a cut program's
+    /// reach (see [`crate::journal_pages_at_risk`]).
+    pub journal_pages_programmed: u64,
+    pub journal_pages_passed_over: u64,
     /// Every operation the store sent to flash since open.
     pub io: IoCounts,
     /// What the error correction saw since open.
@@ -463,6 +468,8 @@ impl<F: Flash> Store<F> {
             freezes: self.freezes,
             evictions: self.evictions,
             bytes_appended: self.bytes_appended,
+            journal_pages_programmed: self.ledger.journal_pages().programmed,
+            journal_pages_passed_over: self.ledger.journal_pages().passed_over,
             io: self.ledger.flash().counts(),
             ecc: self.ledger.flash().ecc_counts(),
             scrubs: self.scrubs,

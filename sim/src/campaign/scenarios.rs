@@ -205,8 +205,10 @@ pub fn middle_page_lost(seed: u64, device: Device) -> Result<MiddleOutcome, Stri
     let flash = SimFlash::new(config.sim_config(), seed).map_err(|e| e.to_string())?;
     let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
     let geometry = config.geometry;
-    let block_pages = logstore::journal_block_pages(geometry).len() as u64;
-    let pages_max = u64::from(config.store.journal_blocks) * block_pages;
+    // The journal programs at least a third of a block's pages (TLC at a
+    // flush a page, passing over the rest: `logstore::journal_pages_at_risk`).
+    let pages_max =
+        u64::from(config.store.journal_blocks) * u64::from(geometry.pages_per_block) / 3;
     let (by_page, flush_last) = fill_journal(&mut store, &mut rng, pages_max)?;
     let pages = store.journal_page_addrs();
     let stats = store.stats();

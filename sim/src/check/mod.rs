@@ -99,6 +99,10 @@ pub struct CheckReport {
     pub bits_corrected: u64,
     pub pages_uncorrectable: u64,
     pub scrubs: u64,
+    /// Journal pages the store programmed, and those it left erased to
+    /// keep acknowledged pages out of a cut program's reach.
+    pub journal_pages_programmed: u64,
+    pub journal_pages_passed_over: u64,
     /// Raw bit errors the device injected into reads.
     pub bit_errors: u64,
     /// Reads with more flipped bits in a codeword than the ECC corrects.
@@ -266,6 +270,8 @@ impl Runner {
             self.report.bits_corrected += stats.ecc.bits_corrected;
             self.report.pages_uncorrectable += stats.ecc.pages_uncorrectable;
             self.report.scrubs += stats.scrubs;
+            self.report.journal_pages_programmed += stats.journal_pages_programmed;
+            self.report.journal_pages_passed_over += stats.journal_pages_passed_over;
             let counters = store.flash().counters();
             self.report.bit_errors = counters.bit_errors;
             self.report.reads_beyond_ecc = counters.reads_beyond_ecc;

@@ -133,6 +133,10 @@ pub struct WearReport {
     pub bits_corrected: u64,
     pub pages_uncorrectable: u64,
     pub scrubs: u64,
+    /// Journal pages programmed, and passed over (left erased: see
+    /// `logstore::journal_pages_at_risk`), over the whole run.
+    pub journal_pages_programmed: u64,
+    pub journal_pages_passed_over: u64,
     /// The audit: durable entries lost, found with an older value, or back
     /// after their delete. 0 unless a guarantee broke.
     pub lost_flushed: u64,
@@ -312,6 +316,8 @@ fn finish(report: &mut WearReport, runner: &Runner, config: &WearConfig) {
     report.bits_corrected = checked.bits_corrected;
     report.pages_uncorrectable = checked.pages_uncorrectable;
     report.scrubs = checked.scrubs;
+    report.journal_pages_programmed = checked.journal_pages_programmed;
+    report.journal_pages_passed_over = checked.journal_pages_passed_over;
     report.erases_per_reopen_max = checked.erases_per_reopen_max;
     report.erase_count_drift_max = checked.erase_count_drift_max;
     let usable = usable_counts(flash);

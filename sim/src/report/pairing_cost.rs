@@ -109,22 +109,21 @@ fn cost_markdown(costs: &[FlushCost], ops: u64) -> String {
         "What the protection costs, on the same ingest ({ops} inserts; small geometry, 16 pages a block for SLC and MLC, 48 for TLC): \
          write amplification (bytes programmed, spare included, over bytes of entries), erases an insert (a journal of fewer pages packs sooner), \
          device time a flush (a lower page programs in half the nominal time, an upper in one and a half), \
-         and the share of a journal block's bytes the journal writes, against the share it would write trusting the part's declared pairing \
-         (its lower pages, every page on SLC; that layout loses flushed entries on a part whose cells pair otherwise: the planted `TrustDeclaredPairing` fails within 1,000 crash points). \
+         the journal pages a flush programs (its commit copy included), and the share of the journal's pages it programs (the rest it passes over, left erased). \
          `cargo run --release -- wear --ops {ops} --device <preset> --flush-every <n>`.\n\n\
-         | preset | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal capacity | declared-only capacity |\n|---|---:|---:|---:|---:|---:|---:|\n"
+         | preset | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal pages a flush | journal capacity |\n|---|---:|---:|---:|---:|---:|---:|\n"
     );
     for cost in costs {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.0}% | {:.0}% |",
+            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.1} | {:.0}% |",
             label(cost),
             cost.flush_every,
             cost.write_amplification,
             cost.erases_per_insert,
             cost.device_us_per_flush,
-            100.0 * cost.journal_capacity,
-            100.0 * cost.declared_capacity
+            cost.pages_per_flush,
+            100.0 * cost.journal_capacity
         );
     }
     md.push('\n');

@@ -77,14 +77,15 @@ fn every_part_keeps_every_entry_for_five_years_on_its_own_geometry() {
 }
 
 /// The model's retention errors do outgrow the ECC: without the scrub the
-/// same five years end in an uncorrectable page, named.
+/// same part, left ten years, ends in an uncorrectable page, named.
 #[test]
 fn without_the_scrub_retention_outgrows_the_ecc_and_the_read_says_so() {
     let plan = RetentionPlan {
         scrub_pages: 0,
+        days: 10 * 365,
         ..RetentionPlan::worn(Device::Mlc)
     };
-    let error = retention(3, plan).expect_err("five unscrubbed years past the ECC");
+    let error = retention(3, plan).expect_err("ten unscrubbed years past the ECC");
     assert!(error.contains("than the ECC corrects"), "{error}");
 }
 

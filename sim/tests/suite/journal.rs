@@ -719,18 +719,21 @@ fn a_failed_program_wastes_the_rest_of_its_block() {
 fn a_reopened_journal_wastes_the_rest_of_its_block() {
     let flushes = 3u64;
     let mut flash = device(3);
-    {
+    let passed_over = {
         let mut log = Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
         for i in 0..flushes {
             log.append(&entry(i)).unwrap();
             log.flush().unwrap();
         }
-    }
+        log.journal_stats().pages_passed_over
+    };
     let (log, recovered, _) = Ledger::open(&mut flash).unwrap();
     assert_eq!(recovered.len() as u64, flushes);
     let g = geometry();
-    // Each flush took its page and its commit copy.
-    let rest = (u64::from(g.pages_per_block) - 2 * flushes) * u64::from(g.page_bytes);
+    // Each flush took its page and its commit copy, and passed over some
+    // (perhaps into the next block).
+    let (used, per_block) = (2 * flushes + passed_over, u64::from(g.pages_per_block));
+    let rest = (per_block - used % per_block) % per_block * u64::from(g.page_bytes);
     assert_eq!(log.journal_stats().bytes_wasted, rest);
 }
 
@@ -754,10 +757,10 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
         .record()
         .journal
         .clone();
-    // Journal positions run over the pages the journal uses in each block
-    // (pages no pairing scheme could damage), block after block.
+    // Journal positions run over every page of each block, block after
+    // block (the pages it passed over among them, left erased).
     let g = base.geometry();
-    let pages = logstore::journal_block_pages(g);
+    let pages: Vec<u32> = (0..g.pages_per_block).collect();
     let address = |position: usize| logstore::PageAddr {
         block: region.blocks[position / pages.len()],
         page: pages[position % pages.len()],
@@ -829,7 +832,7 @@ fn a_page_in_sequence_past_a_gap_resumes_only_under_a_new_epoch() {
         .journal
         .clone();
     let g = base.geometry();
-    let pages = logstore::journal_block_pages(g);
+    let pages: Vec<u32> = (0..g.pages_per_block).collect();
     let address = |position: usize| logstore::PageAddr {
         block: region.blocks[position / pages.len()],
         page: pages[position % pages.len()],
@@ -954,10 +957,10 @@ fn use_fraction_is_the_share_of_pages_programmed() {
         log.append(&entry(i)).unwrap();
         log.flush().unwrap();
     }
-    let block_pages = logstore::journal_block_pages(geometry()).len() as u64;
-    let region_pages = u64::from(JOURNAL_BLOCKS) * block_pages;
-    // Each flush: its page and its commit copy.
-    let expected = (2 * pages) as f64 / region_pages as f64;
+    let region_pages = u64::from(JOURNAL_BLOCKS) * u64::from(geometry().pages_per_block);
+    // Each flush: its page and its commit copy, and the pages passed over.
+    let stats = log.journal_stats();
+    let expected = (2 * pages + stats.pages_passed_over) as f64 / region_pages as f64;
     assert!((log.journal().use_fraction() - expected).abs() < 1e-12);
     let stats = log.journal_stats();
     assert_eq!(stats.entries_appended, pages);
@@ -1216,8 +1219,11 @@ fn a_log_whose_flush_failed_refuses_everything_until_reopened() {
 /// The pages a pack of given entries would fill are counted as the journal
 /// fills them: an entry that exactly fills what is left of a page stays on
 /// that page. On 1 KiB pages, 12 inserts and 12 tombstones fill a page to
-/// the byte; a region of 8 pages takes 5 such pages (then the flush's copy
-/// and a page for the next entry and its copy), not 5 and one entry.
+/// the byte; the most such pages a one-block region takes (then the
+/// flush's copy and a page for the next entry and its copy, passing over
+/// what they must) take one entry more only as a page more, and on a
+/// paired block more than the 8 pages the journal kept to before it passed
+/// over only what a flush boundary cuts.
 #[test]
 fn a_pack_estimate_counts_pages_filled_to_the_byte() {
     let geometry = Geometry::new(1024, 16, 64).unwrap();
@@ -1241,10 +1247,16 @@ fn a_pack_estimate_counts_pages_filled_to_the_byte() {
             .copied()
             .collect::<Vec<_>>()
     };
-    assert!(journal.would_take_more_after(&pages(5)));
-    let mut over = pages(5);
+    let most = (0..16)
+        .take_while(|&n| journal.would_take_more_after(&pages(n)))
+        .last()
+        .expect("an empty pack fits");
+    // The layout of pages unpaired under every scheme held 5 such pages.
+    assert!(most > 5, "{most} pages");
+    let mut over = pages(most);
     over.push(entry_insert(999));
     assert!(!journal.would_take_more_after(&over));
+    assert!(!journal.would_take_more_after(&pages(most + 1)));
 }
 
 fn entry_insert(i: u64) -> Entry {
@@ -1317,15 +1329,17 @@ fn positions_on_no_page_are_errors_and_pages_left_counts_down() {
         log.flush().unwrap();
     }
     // Each flush's page, and the copy of the last page a flush writes
-    // before the next page (a torn program must not take it).
+    // before the next page (a torn program must not take it), and the
+    // pages passed over rather than put a flushed page at risk.
     let used = left - log.journal().pages_left();
     let after = log.journal().stats();
     let programmed = after.pages_programmed - before.pages_programmed;
+    let passed_over = after.pages_passed_over - before.pages_passed_over;
     assert!(used >= 4, "{used} pages for 4 flushes");
-    assert_eq!(programmed, used);
+    assert_eq!(programmed + passed_over, used);
     assert_eq!(
         after.bytes_programmed - before.bytes_programmed,
-        used * page_bytes
+        programmed * page_bytes
     );
     assert_eq!(after.entries_on_flash - before.entries_on_flash, 4);
     let per_page = logstore::testing::format::entries_per_page(page_bytes as u32);

@@ -454,13 +454,14 @@ fn a_write_that_evicts_is_checked_against_the_log_store_before_it() {
     for layout in LAYOUTS {
         for delete in [false, true] {
             // A freeze at the limit evicts: key 0 was in the evicted
-            // incarnation only, and the store rightly lost it.
+            // incarnation only, and the store rightly lost it. A journal of
+            // one block fills before the table: any write freezes there.
             for incarnations_max in [1, 2] {
                 let check = CheckConfig {
                     store: StoreConfig {
                         incarnations_max,
                         evict_oldest: true,
-                        ..config(6, 2, layout)
+                        ..config(6, 1, layout)
                     },
                     ..CheckConfig::default()
                 };
@@ -636,8 +637,8 @@ fn fill_and_resolves_are_what_the_table_did() {
 #[test]
 fn a_store_that_cannot_freeze_never_packs_past_three_quarters_of_its_journal() {
     const JOURNAL_BLOCKS: u32 = 4;
-    let region_pages = logstore::unpaired_pages(&logstore::Pairing::KNOWN, 16).len() as u64
-        * u64::from(JOURNAL_BLOCKS);
+    // Every page of the region's 16-page blocks counts (some are passed over).
+    let region_pages = 16 * u64::from(JOURNAL_BLOCKS);
     let entry_bytes = logstore::testing::format::Entry::Hash {
         hash: hash_of(0),
         info: info_of(0),
@@ -677,15 +678,26 @@ fn a_store_that_cannot_freeze_never_packs_past_three_quarters_of_its_journal() {
 
 #[test]
 fn a_store_that_cannot_freeze_packs_and_takes_the_update() {
-    // What a pack rule counting only "half the region's bytes" would let
-    // a store that cannot freeze take: live entries up to this many.
-    let region_bytes = logstore::unpaired_pages(&logstore::Pairing::KNOWN, 16).len() * 512;
-    let entry_bytes = logstore::testing::format::Entry::Hash {
-        hash: hash_of(0),
-        info: info_of(0),
-    }
-    .encoded_bytes();
-    let half_region_entries = (region_bytes / (2 * entry_bytes)) as u64;
+    // What a pack rule counting only "half what a region holds" would let
+    // a store that cannot freeze take: live entries up to this many. A
+    // region holds what a fresh one-block journal says a pack of it leaves
+    // room for (its pages, their copy, and the next entry's page and copy,
+    // passing over what they must).
+    let mut flash = device(8);
+    let ledger = logstore::testing::Ledger::create(&mut flash, 1, vec![]).unwrap();
+    let entries = |n: u64| -> Vec<logstore::testing::format::Entry> {
+        (0..n)
+            .map(|key| logstore::testing::format::Entry::Hash {
+                hash: hash_of(key),
+                info: info_of(key),
+            })
+            .collect()
+    };
+    let region_entries = (1..16 * 16)
+        .take_while(|&n| ledger.journal().would_take_more_after(&entries(n)))
+        .last()
+        .expect("a region holds an entry");
+    let half_region_entries = region_entries / 2;
     for layout in LAYOUTS {
         let (mut seen, mut taken_max) = (0, 0);
         for live in 8..96u64 {
