@@ -361,7 +361,10 @@ fn scan_chain(found: &[Found], generation: u64, geometry: Geometry) -> Scan {
             scan.next_position = position;
             continue;
         }
-        let next_at = (position + 1..found.len() as u64).find(|&p| !passed[p as usize]);
+        // The pair's second page: the next page programmed, past erased
+        // ones (passed over, or cut off the block's end by a lost page).
+        let next_at = (position + 1..found.len() as u64)
+            .find(|&p| !matches!(found[p as usize], Found::Erased));
         let next = next_at.map(|p| &found[p as usize]);
         // At a block start the pair may open a later epoch (a resume).
         let resuming = position.is_multiple_of(ppb);

@@ -10,6 +10,8 @@
 //! Owns the measurement; the report lays it out. Promises: deterministic
 //! figures (a seeded ingest on the simulator's clock).
 
+use logstore::Pairing;
+
 use crate::measure::wear::{wear, WearConfig};
 use crate::nand::Device;
 
@@ -30,6 +32,43 @@ pub struct FlushCost {
     pub journal_capacity: f64,
     /// Journal pages programmed a flush (its commit copy included).
     pub pages_per_flush: f64,
+    /// The fewest pages any layout safe under the part's own scheme gives
+    /// up at a flush boundary, on average over where in a block it falls
+    /// ([`boundary_cost`]), and the capacity that leaves at
+    /// `pages_per_flush` (its commit copy's own cost not counted: a bound).
+    pub boundary_pages_min: f64,
+    pub capacity_bound: f64,
+}
+
+/// The fewest pages a flush boundary costs a layout that never programs
+/// a page whose program could damage an acknowledged one under `scheme`,
+/// on average over the boundary's place in a block of `pages_per_block`
+/// pages. Blocks are programmed in page order, so a wordline the boundary
+/// cuts (a page of it programmed before, one of a higher group after)
+/// keeps a page that is never programmed: the later one, or, had the
+/// writer known where the boundary falls, the earlier one. A writer may
+/// also pad to a later place with fewer cuts: each padded page costs one.
+/// So a boundary at page `p` costs at least the least, over `q >= p` (the
+/// block's end included), of `q - p` plus the wordlines cut at `q`.
+pub fn boundary_cost(scheme: Pairing, pages_per_block: u32) -> f64 {
+    let roles = scheme.roles(pages_per_block);
+    let ppb = pages_per_block as usize;
+    // Wordlines with a page before `q` and a page at or after it.
+    let cut = |q: usize| -> usize {
+        let before: std::collections::BTreeSet<u32> =
+            roles[..q].iter().map(|r| r.wordline).collect();
+        roles[q..]
+            .iter()
+            .map(|r| r.wordline)
+            .filter(|w| before.contains(w))
+            .collect::<std::collections::BTreeSet<u32>>()
+            .len()
+    };
+    let cuts: Vec<usize> = (0..=ppb)
+        .map(|q| if q == ppb { 0 } else { cut(q) })
+        .collect();
+    let least = |p: usize| (p..=ppb).map(|q| q - p + cuts[q]).min().unwrap_or(0);
+    (0..ppb).map(least).sum::<usize>() as f64 / ppb as f64
 }
 
 /// The ingest of `ops` inserts flushed every `flush_every` on `device`'s
@@ -40,6 +79,9 @@ pub fn flush_cost(device: Device, flush_every: u32, ops: u64) -> Result<FlushCos
     let report = wear(&config, &|_| {})?;
     let flushes = (report.ops_done / u64::from(flush_every.max(1))).max(1);
     let used = report.journal_pages_programmed + report.journal_pages_passed_over;
+    let pages_per_flush = report.journal_pages_programmed as f64 / flushes as f64;
+    let boundary_pages_min =
+        boundary_cost(config.geometry.pairing, config.geometry.pages_per_block);
     Ok(FlushCost {
         device,
         flush_every,
@@ -47,7 +89,9 @@ pub fn flush_cost(device: Device, flush_every: u32, ops: u64) -> Result<FlushCos
         erases_per_insert: report.erases as f64 / report.ops_done.max(1) as f64,
         device_us_per_flush: report.device_seconds * 1e6 / flushes as f64,
         journal_capacity: report.journal_pages_programmed as f64 / used.max(1) as f64,
-        pages_per_flush: report.journal_pages_programmed as f64 / flushes as f64,
+        pages_per_flush,
+        boundary_pages_min,
+        capacity_bound: pages_per_flush / (pages_per_flush + boundary_pages_min),
     })
 }
 
@@ -89,7 +133,23 @@ mod tests {
                 assert!(declared.journal_capacity >= safe.journal_capacity);
                 assert!(safe.write_amplification >= naive.write_amplification);
                 assert!(safe.erases_per_insert >= naive.erases_per_insert);
+                assert!(safe.journal_capacity <= safe.capacity_bound, "{safe:?}");
             }
         }
+    }
+
+    /// A boundary's least cost, by hand: SLC cuts nothing; dist3 on 16
+    /// pages (L0 L1 U0 L2 U1 L3 U2 ... L7 U6 U7) cuts one wordline at an
+    /// odd page (the lower page before it waits for its upper), two at an
+    /// even one from 2 to 14, none at 0; padding a page to an odd one
+    /// costs as much as an even one's second cut.
+    #[test]
+    fn a_boundary_costs_the_wordlines_it_cuts() {
+        assert_eq!(boundary_cost(Pairing::None, 16), 0.0);
+        // least(p): 0 at p = 0, 1 at each odd p (8 of them), 2 at each
+        // even p from 2 to 14 (7 of them).
+        let expected = (8 + 7 * 2) as f64 / 16.0;
+        assert_eq!(boundary_cost(Pairing::Mlc { lead: 2 }, 16), expected);
+        assert!(boundary_cost(Pairing::Tlc, 48) > boundary_cost(Pairing::None, 48));
     }
 }

@@ -25,8 +25,10 @@ pub(super) fn section(sizes: &Sizes, out: &Path, bar: &ProgressBar) -> Result<Se
         "The `mlc` preset pairs its pages as Linux's `dist3_pairing_scheme` (the upper page of a wordline programmed three pages after its lower), \
          `tlc` interleaves lower, middle and upper pages (L0 L1 M0 L2 M1 U0 ...). A program cut in torn mode damages the pages of lower groups on its wordline, \
          synced long before (most of their bits scrambled); in the other modes the program in flight is lost whole. \
-         The index keeps its journal to pages no two of which share a wordline under any known scheme (none, dist3, dist5, both TLC orders) nor the declared one, \
-         whatever the part declares: a cut program of the journal never reaches a page it flushed, even on a part that declares a pairing its cells do not follow. \
+         The index writes its journal on every page of a block but those a flush boundary cuts: it passes over (leaves erased) a page whose program, cut short, \
+         could damage a page it vouches for (every page an acknowledged flush wrote; for a commit copy, the pages of its own flush too) under any known scheme \
+         (none, dist3, dist5, both TLC orders) or the declared one, whatever the part declares: a cut program of the journal never reaches a page it vouched for, \
+         even on a part that declares a pairing its cells do not follow. A flush writes the upper pages of the wordlines it opened itself. \
          Incarnations use every page (they are written whole and named only after); the anchor writes each record to its two lanes one after the other, \
          so a cut in one leaves the other whole.\n\n",
     );
@@ -109,25 +111,41 @@ fn cost_markdown(costs: &[FlushCost], ops: u64) -> String {
         "What the protection costs, on the same ingest ({ops} inserts; small geometry, 16 pages a block for SLC and MLC, 48 for TLC): \
          write amplification (bytes programmed, spare included, over bytes of entries), erases an insert (a journal of fewer pages packs sooner), \
          device time a flush (a lower page programs in half the nominal time, an upper in one and a half), \
-         the journal pages a flush programs (its commit copy included), and the share of the journal's pages it programs (the rest it passes over, left erased). \
+         the journal pages a flush programs (its commit copy included), the share of the journal's pages it programs (the rest it passes over, left erased), \
+         and the most any layout safe under the part's own scheme could program at that many pages a flush: blocks are programmed in page order, \
+         so each wordline a flush boundary cuts keeps a page never programmed, or the writer pads past the boundary, a page a page; \
+         on average over where in a block a boundary falls that is at least {} pages on `mlc`'s 16-page blocks and {} on `tlc`'s 48 (`measure::pairing_cost::boundary_cost`; \
+         the commit copy's own cost, and the other schemes the journal guards against, not counted). The write amplification of a journal on every page, unprotected \
+         (the planted `PairingUnaware`), is in `cargo test --release -p logstore-sim --lib pairing_cost -- --nocapture`. \
          `cargo run --release -- wear --ops {ops} --device <preset> --flush-every <n>`.\n\n\
-         | preset | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal pages a flush | journal capacity |\n|---|---:|---:|---:|---:|---:|---:|\n"
+         | preset | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal pages a flush | journal capacity | bound |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        bound_of(costs, Device::Mlc),
+        bound_of(costs, Device::Tlc),
     );
     for cost in costs {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.1} | {:.0}% |",
+            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.1} | {:.1}% | {:.1}% |",
             label(cost),
             cost.flush_every,
             cost.write_amplification,
             cost.erases_per_insert,
             cost.device_us_per_flush,
             cost.pages_per_flush,
-            100.0 * cost.journal_capacity
+            100.0 * cost.journal_capacity,
+            100.0 * cost.capacity_bound
         );
     }
     md.push('\n');
     md
+}
+
+/// A preset's least boundary cost, as the rows measured it.
+fn bound_of(costs: &[FlushCost], device: Device) -> String {
+    costs
+        .iter()
+        .find(|c| c.device == device)
+        .map_or_else(|| "-".into(), |c| format!("{:.2}", c.boundary_pages_min))
 }
 
 fn chart(out: &Path, costs: &[FlushCost]) -> Result<(), String> {

@@ -145,3 +145,29 @@ fn a_filter_page_and_a_bucket_page_lost_together_are_placed_and_named() {
     );
     assert!(summary.pairs.named > 0, "{summary:?}");
 }
+
+/// Single faults on the journal's pages where it passes over pages (a
+/// flush boundary cut a wordline): a lost commit copy at a block start
+/// (mlc, seed 1, after the sixth flush) and an erased last page of a block
+/// whose pages before it were passed over (slc, seed 2, the eighth) each
+/// dropped the flushes after them, silently, until recovery learned to
+/// look past them. Both are named or kept now.
+#[test]
+fn faults_next_to_passed_over_pages_are_kept_or_named() {
+    for (device, seed, flushes) in [(Device::Mlc, 1, 6), (Device::Slc, 2, 8)] {
+        let plan = CorruptPlan {
+            flushes,
+            pairs: false,
+            recovery_cuts: false,
+            ..CorruptPlan::new(Some(device), seed)
+        };
+        let summary = corrupt(&plan, &|_| {}).unwrap();
+        assert_eq!(
+            (summary.silent, summary.store_lost),
+            (0, 0),
+            "{device:?}: {:?}",
+            summary.failures
+        );
+        assert!(summary.singles.named > 0, "{summary:?}");
+    }
+}
