@@ -17,6 +17,7 @@
 //! | [`reliability`] | losses and lifetime under bit errors, with the ECC and without |
 //! | [`pairing_cost`] | what keeping the journal off paired pages costs |
 
+pub mod campaign_speed;
 pub mod fill;
 pub mod ingest;
 pub mod lookups;

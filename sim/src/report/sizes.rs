@@ -28,6 +28,9 @@ pub(super) struct Sizes {
     pub(super) wear_ops: u64,
     pub(super) wa_ops: u64,
     pub(super) speed_keys: u64,
+    /// Whether the speed section times the campaigns issue 24 names
+    /// (about ten seconds; not in the quick report).
+    pub(super) campaign_rates: bool,
     pub(super) lookup_order: u32,
     /// Runs a point of the bit error curves, and their steps.
     pub(super) ecc_seeds: u64,
@@ -76,6 +79,7 @@ impl Sizes {
             wear_ops: 8_000,
             wa_ops: 2_000,
             speed_keys: 1 << 12,
+            campaign_rates: false,
             lookup_order: 8,
             ecc_seeds: 6,
             ecc_ops: 300,
@@ -109,6 +113,7 @@ impl Sizes {
             wear_ops: 2_000_000,
             wa_ops: 50_000,
             speed_keys: 1 << 17,
+            campaign_rates: true,
             lookup_order: 14,
             ecc_seeds: 60,
             ecc_ops: 600,
@@ -142,6 +147,7 @@ impl Sizes {
             wear_ops: 20_000_000,
             wa_ops: 200_000,
             speed_keys: 1 << 19,
+            campaign_rates: true,
             lookup_order: 15,
             ecc_seeds: 400,
             ecc_ops: 2_000,

@@ -7,6 +7,7 @@ use std::path::Path;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
+use crate::measure::campaign_speed::{self, CampaignRate};
 use crate::measure::speed;
 
 use super::{Section, Sizes};
@@ -34,6 +35,12 @@ pub(super) fn speed_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<
         );
         figures.insert(figure.key.clone(), json!(figure.value));
     }
+    if sizes.campaign_rates {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let rates = campaign_speed::campaign_rates(&root)?;
+        md.push_str(&rates_markdown(&rates));
+        figures.insert("campaign_rates".into(), json!(rates));
+    }
     md.push_str("<!-- timings:end -->\n");
     let headline = headline_of(&timings);
     Ok(Section {
@@ -41,6 +48,28 @@ pub(super) fn speed_section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<
         figures: Value::Object(figures),
         headline,
     })
+}
+
+/// The campaigns issue 24 timed, one core each: now, then, and the goal.
+fn rates_markdown(rates: &[CampaignRate]) -> String {
+    let mut md = String::from(
+        "\n**Campaigns on one core**, timed in this run beside what issue 24 measured at `fede5b8` (one run each, this machine's kind) and the rate it asks for. \
+         The exhaustive campaigns also check every crash point: a failure here fails the report.\n\n\
+         | campaign | unit | now | issue 24 | target | now / target |\n|---|---|---:|---:|---:|---:|\n",
+    );
+    for rate in rates {
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {:.2} |",
+            rate.command,
+            rate.unit,
+            speed::format_rate(&json!(rate.now)),
+            rate.issue_24,
+            speed::format_rate(&json!(rate.target)),
+            rate.now / rate.target
+        );
+    }
+    md
 }
 
 /// The speed section's one line: store inserts and lookups a second.
