@@ -57,7 +57,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     bar.finish_and_clear();
     let mut text = format!(
         "# logstore report\n\n\
-         Written by `{command}` (about two minutes on 2 cores; `--quick` takes seconds, `--full` much longer). \
+         Written by `{command}` (about five minutes on 2 cores; `--quick` takes seconds, `--full` much longer). \
          Every figure below but the timings is deterministic: the same command writes the same bytes. \
          Each figure names the command that reproduces it alone.\n\n"
     );
