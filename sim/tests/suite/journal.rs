@@ -810,13 +810,16 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
     }
 }
 
-/// Appending resumes at a block start only under a new epoch: the next
-/// page in sequence found at a later block start, past erased pages, or a
-/// copy of the last page there with the next page after it, is a
-/// resumption under a later epoch and is not under the epoch it would
-/// continue (the writer never skips pages within an epoch).
+/// Past erased pages at a block's end, the next page in sequence at the
+/// next block start continues the chain under a later epoch (a
+/// resumption, or pages passed over to the block's end) and under the
+/// same one (the writer opens a new epoch when it passes over a block's
+/// last pages, so a same-epoch page there means the block's last page was
+/// programmed and lost). A copy of the last page at the block start with
+/// the next page after it is a resumption only under a later epoch: the
+/// writer copies a page twice only at a resume.
 #[test]
-fn a_page_in_sequence_past_a_gap_resumes_only_under_a_new_epoch() {
+fn a_page_in_sequence_past_a_blocks_erased_end_continues_the_chain() {
     let mut base = device(3);
     {
         let mut log = Ledger::create(&mut base, JOURNAL_BLOCKS, vec![]).unwrap();
@@ -865,7 +868,7 @@ fn a_page_in_sequence_past_a_gap_resumes_only_under_a_new_epoch() {
         Ledger::open(&mut flash).unwrap().1
     };
     assert_eq!(recovered_with(page.epoch + 1).len(), 4);
-    assert_eq!(recovered_with(page.epoch).len(), 3);
+    assert_eq!(recovered_with(page.epoch).len(), 4);
     // The same with a copy of the last page at the block start and the
     // next page after it: a copy past a gap opens a resumption only under
     // a later epoch too.
