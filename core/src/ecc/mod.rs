@@ -482,4 +482,30 @@ mod tests {
         };
         assert_eq!(media.counts(), counts);
     }
+
+    /// A step is taken for the erased codeword only when every byte of it,
+    /// data and parity, reads all ones: an erased page whose parity bytes
+    /// were all cleared (more flips than the code corrects) is refused,
+    /// not read as erased.
+    #[test]
+    fn an_erased_page_with_its_parity_cleared_is_uncorrectable() {
+        let mut media = Media::new(RamFlash::new(geometry())).unwrap();
+        let page = PageAddr::new(1, 3);
+        let parity_bytes = media.codec.as_ref().unwrap().bch.parity_bytes();
+        media.inner_mut().page(page)[512..512 + parity_bytes].fill(0);
+        let mut buf = vec![0u8; 512];
+        assert!(matches!(
+            media.read_checked(page, &mut buf),
+            Err(FlashError::Uncorrectable { .. })
+        ));
+        // Erased but for the parity's first byte: one bit within it flipped
+        // back is still one flip, and corrected.
+        media.erase(page.block).unwrap();
+        media.inner_mut().page(page)[512] = 0xFE;
+        assert_eq!(
+            media.read_checked(page, &mut buf).unwrap().bits_corrected,
+            1
+        );
+        assert!(buf.iter().all(|&b| b == ERASED));
+    }
 }

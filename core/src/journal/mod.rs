@@ -188,7 +188,8 @@ impl Journal {
             synced_through: None,
             needs_scrub: false,
             at_risk: at_risk.clone().into(),
-            block_in_use: position / u64::from(geometry.pages_per_block),
+            // No page of any block noted yet: which block does not matter.
+            block_in_use: 0,
             block_sequences: vec![None; geometry.pages_per_block as usize],
             uncopied: None,
             unreadable: Vec::new(),
