@@ -56,6 +56,12 @@ fn decoders(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("clean", strength), |b| {
             b.iter(|| bch.decode(black_box(&mut clean_data), &mut clean_parity))
         });
+        // The same check with the remainder through the sliced tables, as
+        // before carry-less multiplication (and on a CPU without it).
+        let tables = bch.with_tables_only();
+        group.bench_function(BenchmarkId::new("clean_by_tables", strength), |b| {
+            b.iter(|| tables.decode(black_box(&mut clean_data), &mut clean_parity))
+        });
         let mut two = data.clone();
         two[100] ^= 0x10;
         two[900] ^= 0x01;
@@ -74,6 +80,13 @@ fn decoders(c: &mut Criterion) {
             b.iter(|| {
                 let (mut d, mut p) = (noisy.clone(), parity.clone());
                 assert_eq!(bch.decode(&mut d, &mut p), Ok(errors as u32));
+            })
+        });
+        // The same page through the Chien search the codec used before.
+        group.bench_function(BenchmarkId::new("half_t_errors_by_search", strength), |b| {
+            b.iter(|| {
+                let (mut d, mut p) = (noisy.clone(), parity.clone());
+                assert_eq!(bch.decode_by_search(&mut d, &mut p), Ok(errors as u32));
             })
         });
     }

@@ -28,8 +28,9 @@
 //! - Neither operation allocates; every loop is bounded by t, n or m.
 //!
 //! The design follows the Linux kernel's `lib/bch.c` (same primitive
-//! polynomials, generator construction and binary Berlekamp–Massey), but
-//! searches the locator's roots by a Chien search over the shortened codeword.
+//! polynomials, generator construction and binary Berlekamp–Massey, and
+//! its way of finding the locator's roots: split by traces, in [`roots`],
+//! not searched position by position).
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -85,6 +86,12 @@ pub struct Bch {
     /// at `table[(k * 256 + b) * stride..][..stride]`. Table `SLICES - 1`
     /// is the byte-wise table.
     table: Vec<u64>,
+    /// The minimal polynomials' remainder tables the syndromes use.
+    syndrome_tables: syndromes::SyndromeTables,
+    /// The constants for remainders by carry-less multiplication, where
+    /// the CPU has it.
+    #[cfg(target_arch = "x86_64")]
+    folding: Option<clmul::Folding>,
 }
 
 /// The parameters admit no BCH code.
@@ -140,6 +147,9 @@ impl Bch {
             words.next_power_of_two()
         };
         let table = remainder_table(&generator, stride);
+        let syndrome_tables = syndromes::SyndromeTables::new(&field, strength);
+        #[cfg(target_arch = "x86_64")]
+        let folding = clmul::Folding::new(&generator, words);
         Ok(Bch {
             data_bytes,
             strength,
@@ -148,6 +158,9 @@ impl Bch {
             words,
             stride,
             table,
+            syndrome_tables,
+            #[cfg(target_arch = "x86_64")]
+            folding,
         })
     }
 
@@ -283,12 +296,37 @@ impl Bch {
         ])
     }
 
+    /// [`Bch::decode`] finding the locator's roots by a Chien search over
+    /// every position of the codeword, as this codec did before it split
+    /// them with traces: the reference the tests and the `bch` benchmark
+    /// hold the split against. Same results; slower past two errors.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn decode_by_search(
+        &self,
+        data: &mut [u8],
+        parity: &mut [u8],
+    ) -> Result<u32, Uncorrectable> {
+        let [register] = self.remainders([data]);
+        self.correct_by(register, data, parity, RootFinder::Search)
+    }
+
     /// Decodes one codeword whose data remainder is `register`.
     fn correct(
+        &self,
+        register: [u64; MAX_WORDS],
+        data: &mut [u8],
+        parity: &mut [u8],
+    ) -> Result<u32, Uncorrectable> {
+        self.correct_by(register, data, parity, RootFinder::Split)
+    }
+
+    /// [`Bch::correct`] with the given way of finding the locator's roots.
+    fn correct_by(
         &self,
         mut register: [u64; MAX_WORDS],
         data: &mut [u8],
         parity: &mut [u8],
+        finder: RootFinder,
     ) -> Result<u32, Uncorrectable> {
         assert_eq!(data.len(), self.data_bytes, "data length");
         assert_eq!(parity.len(), self.parity_bytes(), "parity length");
@@ -308,11 +346,13 @@ impl Bch {
         // A nonzero remainder has a nonzero syndrome, so the locator has roots.
         assert!(degree > 0, "nonzero remainder with an empty locator");
         let mut positions = [0u32; MAX_T];
-        let found = match degree {
-            1 | 2 => self.small_roots(&locator[..=degree], &mut positions[..degree]),
-            _ => self.chien_search(&locator[..=degree], &mut positions[..degree]),
+        let locator = &locator[..=degree];
+        let found = match finder {
+            RootFinder::Split => self.error_positions(locator, &mut positions[..degree]),
+            #[cfg(any(test, feature = "testing"))]
+            RootFinder::Search => self.chien_search(locator, &mut positions[..degree]) == degree,
         };
-        if found != degree {
+        if !found {
             return Err(Uncorrectable);
         }
         for &position in &positions[..degree] {
@@ -332,6 +372,18 @@ impl Bch {
     fn remainders<const N: usize>(&self, data: [&[u8]; N]) -> [[u64; MAX_WORDS]; N] {
         for buffer in data {
             assert_eq!(buffer.len(), self.data_bytes, "data length");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(folding) = &self.folding {
+            macro_rules! folded {
+                ($($w:literal)*) => {
+                    match self.words {
+                        $($w => return self.folded::<$w, N>(folding, data),)*
+                        _ => {}
+                    }
+                };
+            }
+            folded!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
         }
         match self.stride {
             1 => self.remainders_in::<1, N>(data),
@@ -382,6 +434,44 @@ impl Bch {
         remainders
     }
 
+    /// [`Bch::remainders`] by carry-less multiplication ([`clmul`]) in `W`
+    /// (= `words`) words, the last `len % 8` bytes through the byte-wise
+    /// table.
+    #[cfg(target_arch = "x86_64")]
+    fn folded<const W: usize, const N: usize>(
+        &self,
+        folding: &clmul::Folding,
+        data: [&[u8]; N],
+    ) -> [[u64; MAX_WORDS]; N] {
+        assert_eq!(W, self.words, "the register's words");
+        let registers = clmul::remainders::<W, N>(folding, data);
+        let mut remainders = [[0u64; MAX_WORDS]; N];
+        for ((remainder, register), buffer) in remainders.iter_mut().zip(registers).zip(data) {
+            remainder[..W].copy_from_slice(&register);
+            for &byte in buffer.as_chunks::<SLICES>().1 {
+                let index = usize::from((remainder[0] >> 56) as u8 ^ byte);
+                let row = &self.table[((SLICES - 1) * 256 + index) * self.stride..][..W];
+                for i in 0..W {
+                    let carry = if i + 1 < W { remainder[i + 1] >> 56 } else { 0 };
+                    remainder[i] = (remainder[i] << 8 | carry) ^ row[i];
+                }
+            }
+        }
+        remainders
+    }
+
+    /// This code computing remainders through its tables only, as it does
+    /// on a CPU without carry-less multiplication: the reference the tests
+    /// and the `bch` benchmark hold the folding against.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn with_tables_only(&self) -> Bch {
+        Bch {
+            #[cfg(target_arch = "x86_64")]
+            folding: None,
+            ..self.clone()
+        }
+    }
+
     /// The received parity as a left-aligned register, padding bits cleared.
     fn parity_register(&self, parity: &[u8]) -> [u64; MAX_WORDS] {
         let mut register = [0u64; MAX_WORDS];
@@ -394,29 +484,12 @@ impl Bch {
     }
 
     /// `syndromes[i] = S_(i+1) = r(alpha^(i+1))` for i in 0..2t, evaluated on
-    /// the remainder (g vanishes at every alpha^j, j = 1..=2t).
+    /// the remainder (g vanishes at every alpha^j, j = 1..=2t): the odd ones
+    /// through [`syndromes`]' tables, the even ones as squares.
     fn syndromes(&self, remainder: &[u64], syndromes: &mut [u16; 2 * MAX_T]) {
-        let t = self.strength as usize;
-        let n = self.field.n;
-        for (w, &word) in remainder.iter().enumerate() {
-            let mut bits = word;
-            for _ in 0..word.count_ones() {
-                let leading = bits.leading_zeros() as usize;
-                bits ^= 1 << (63 - leading);
-                let degree = (self.ecc_bits - 1 - (64 * w + leading)) as u32;
-                // alpha^(degree * j) for odd j; degree < ecc_bits < n.
-                let step = 2 * degree % n;
-                let mut exponent = degree;
-                for syndrome in syndromes[..2 * t].iter_mut().step_by(2) {
-                    *syndrome ^= self.field.exp(exponent);
-                    exponent += step;
-                    if exponent >= n {
-                        exponent -= n;
-                    }
-                }
-            }
-        }
-        for i in 0..t {
+        self.syndrome_tables
+            .odd_syndromes(&self.field, remainder, self.ecc_bits, syndromes);
+        for i in 0..self.strength as usize {
             syndromes[2 * i + 1] = self.field.square(syndromes[i]);
         }
     }
@@ -477,6 +550,7 @@ impl Bch {
     /// Finds the roots `alpha^(-p)` of `locator` for the positions (degrees)
     /// p of the shortened codeword; writes up to `positions.len()` of them and
     /// returns how many it found.
+    #[cfg(any(test, feature = "testing"))]
     fn chien_search(&self, locator: &[u16], positions: &mut [u32]) -> usize {
         let n = self.field.n;
         // Per nonzero term c_j x^j: log(c_j) - j*p (mod n) and j.
@@ -512,54 +586,25 @@ impl Bch {
         found
     }
 
-    /// [`Bch::chien_search`] for a locator of degree 1 or 2, in closed
-    /// form (as Linux's `lib/bch.c` does for low degrees): with `y = 1/x =
-    /// alpha^p`, degree 1 is `y = l1`; degree 2 is `y^2 + l1 y + l2 = 0`,
-    /// that is `z^2 + z = l2 / l1^2` with `y = l1 z`, solved by the field's
-    /// table of `z^2 + z`. Roots outside the shortened codeword are not
-    /// positions, as in the search. Returns how many positions it wrote.
-    fn small_roots(&self, locator: &[u16], positions: &mut [u32]) -> usize {
-        assert!(
-            locator.len() == 2 || locator.len() == 3,
-            "a locator of degree 1 or 2"
-        );
-        let field = &self.field;
-        let in_codeword = |y: u16| {
-            let p = field.log(y);
-            (p < self.codeword_bits() as u32).then_some(p)
-        };
-        let mut found = 0;
-        let mut push = |p: Option<u32>| {
-            if let Some(p) = p {
-                positions[found] = p;
-                found += 1;
-            }
-        };
-        match *locator {
-            [_, l1] => push(in_codeword(l1)),
-            [_, 0, l2] => {
-                // y^2 = l2: one double root, sqrt(l2) (n is odd), never two
-                // errors; found once, as the search finds it.
-                let log = field.log(l2);
-                let root = if log.is_multiple_of(2) {
-                    log / 2
-                } else {
-                    (log + field.n) / 2
-                };
-                push(in_codeword(field.exp(root)));
-            }
-            _ => {
-                // Degree 2 (asserted above), l1 nonzero.
-                let (l1, l2) = (locator[1], locator[2]);
-                let c = field.div(l2, field.square(l1));
-                if let Some(z) = field.half_solution(c) {
-                    // z and z + 1 both solve; z != 0 as c != 0.
-                    push(in_codeword(field.mul(l1, z)));
-                    push(in_codeword(field.mul(l1, z ^ 1)));
-                }
+    /// The positions (degrees) p of the shortened codeword whose
+    /// `alpha^(-p)` are the roots of `locator` (degree `positions.len()`),
+    /// into `positions`; false unless there are that many, distinct, all
+    /// inside the codeword (the roots split out by [`roots`]).
+    fn error_positions(&self, locator: &[u16], positions: &mut [u32]) -> bool {
+        let mut roots = [0u16; MAX_T];
+        let degree = positions.len();
+        if !roots::locator_roots(&self.field, locator, &mut roots[..degree]) {
+            return false;
+        }
+        let bits = self.codeword_bits() as u32;
+        for (position, &root) in positions.iter_mut().zip(&roots[..degree]) {
+            // y = 1/x = alpha^p: the root's log is the position.
+            *position = self.field.log(root);
+            if *position >= bits {
+                return false;
             }
         }
-        found
+        true
     }
 
     /// Flips the codeword bit that is the coefficient of `x^degree`.
@@ -573,6 +618,16 @@ impl Bch {
             parity[index / 8] ^= 0x80 >> (index % 8);
         }
     }
+}
+
+/// How [`Bch::correct_by`] finds the error locator's roots.
+#[derive(Clone, Copy)]
+enum RootFinder {
+    /// Split by traces ([`roots`]): what decoding uses.
+    Split,
+    /// A Chien search over every position: the reference.
+    #[cfg(any(test, feature = "testing"))]
+    Search,
 }
 
 /// GF(2^m) by log and antilog tables.
@@ -772,5 +827,9 @@ fn byte_remainders(generator: &[u8], stride: usize, table: &mut [u64]) {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod clmul;
+mod roots;
+mod syndromes;
 #[cfg(test)]
 mod tests;

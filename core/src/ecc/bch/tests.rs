@@ -365,37 +365,104 @@ fn shared_codes_are_built_once_and_equal_new_ones() {
     assert_eq!(shared.len(), SHARED_MAX);
 }
 
+/// A locator `prod (1 + alpha^p x)` over `positions`.
+fn locator_of(bch: &Bch, positions: &[u32]) -> Vec<u16> {
+    let mut locator = vec![1u16];
+    for &p in positions {
+        locator.push(0);
+        for k in (1..locator.len()).rev() {
+            locator[k] ^= bch.field.mul(locator[k - 1], bch.field.exp(p));
+        }
+    }
+    locator
+}
+
+/// The roots split out by traces are the Chien search's, locator by
+/// locator: locators built from chosen positions (inside the shortened
+/// codeword, past it, some repeated) and random ones (mostly without
+/// their degree's roots in the field). Shortened codes, odd and even field
+/// degrees, every degree up to t.
 #[test]
-fn low_degree_roots_in_closed_form_are_the_searchs_roots() {
+fn split_roots_are_the_searchs_roots() {
     let mut rng = ChaCha8Rng::seed_from_u64(8);
-    // Shortened codes (roots beyond the codeword are no positions) and an
-    // odd and an even field degree.
-    for (data_bytes, strength) in [(16, 2), (512, 4), (1024, 24), (100, 3)] {
+    for (data_bytes, strength) in [(16, 2), (512, 4), (1024, 24), (100, 3), (64, 12)] {
         let bch = Bch::new(data_bytes, strength).unwrap();
-        let n = bch.field.n;
-        let mut both = 0;
-        for round in 0..2_000 {
-            let l1 = if round % 5 == 0 {
-                0
-            } else {
-                rng.random_range(1..=n) as u16
+        let (n, bits) = (bch.field.n, bch.codeword_bits() as u32);
+        let (mut split, mut refused) = (0, 0);
+        for round in 0..600 {
+            let degree = rng.random_range(1..=strength as usize);
+            let locator = match round % 4 {
+                0 => {
+                    let mut locator: Vec<u16> = (0..=degree)
+                        .map(|_| rng.random_range(0..=n) as u16)
+                        .collect();
+                    locator[0] = 1;
+                    locator[degree] = locator[degree].max(1);
+                    locator
+                }
+                1 => {
+                    // Anywhere in the field: past the codeword, or twice.
+                    let mut positions: Vec<u32> =
+                        (0..degree).map(|_| rng.random_range(0..n)).collect();
+                    if degree > 1 && rng.random_bool(0.5) {
+                        positions[1] = positions[0];
+                    }
+                    locator_of(&bch, &positions)
+                }
+                _ => {
+                    let positions: Vec<u32> =
+                        rand::seq::index::sample(&mut rng, bits as usize, degree)
+                            .into_iter()
+                            .map(|p| p as u32)
+                            .collect();
+                    locator_of(&bch, &positions)
+                }
             };
-            let l2 = rng.random_range(1..=n) as u16;
-            for locator in [vec![1, l1.max(1)], vec![1, l1, l2]] {
-                let degree = locator.len() - 1;
-                let (mut closed, mut searched) = ([0u32; 2], [0u32; 2]);
-                let found_closed = bch.small_roots(&locator, &mut closed[..degree]);
-                let found_searched = bch.chien_search(&locator, &mut searched[..degree]);
-                let mut closed = closed[..found_closed].to_vec();
-                closed.sort_unstable();
-                assert_eq!(closed, searched[..found_searched], "{locator:?}");
-                both += usize::from(found_closed == degree && degree == 2);
+            let (mut by_split, mut searched) = (vec![0u32; degree], vec![0u32; degree]);
+            let splits = bch.error_positions(&locator, &mut by_split);
+            let found = bch.chien_search(&locator, &mut searched);
+            assert_eq!(splits, found == degree, "{locator:?}");
+            if splits {
+                by_split.sort_unstable();
+                assert_eq!(by_split, searched, "{locator:?}");
+                split += 1;
+            } else {
+                refused += 1;
             }
         }
         assert!(
-            both > 0,
-            "some locators of degree 2 have both roots in the codeword"
+            split >= 250 && refused >= 100,
+            "{split} split, {refused} refused"
         );
+    }
+}
+
+/// The reference decoder (a Chien search) and the decoder agree on every
+/// count of errors up to t and past it.
+#[test]
+fn decoding_by_search_and_by_split_agree() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let bch = Bch::new(1024, 24).unwrap();
+    for errors in 0..=30 {
+        let data = random_data(&mut rng, 1024);
+        let mut parity = vec![0u8; bch.parity_bytes()];
+        bch.encode(&data, &mut parity);
+        let (mut noisy, mut noisy_parity) = (data.clone(), parity.clone());
+        for index in rand::seq::index::sample(&mut rng, bch.codeword_bits(), errors) {
+            flip_bit(&mut noisy, &mut noisy_parity, index);
+        }
+        let (mut split, mut split_parity) = (noisy.clone(), noisy_parity.clone());
+        let by_split = bch.decode(&mut split, &mut split_parity);
+        let by_search = bch.decode_by_search(&mut noisy, &mut noisy_parity);
+        assert_eq!(by_split, by_search, "{errors} errors");
+        assert_eq!(
+            (split, split_parity),
+            (noisy, noisy_parity),
+            "{errors} errors"
+        );
+        if errors <= 24 {
+            assert_eq!(by_split, Ok(errors as u32));
+        }
     }
 }
 
@@ -481,4 +548,111 @@ fn field_division_undoes_multiplication() {
         assert_eq!(field.div(0, b), 0);
         assert_eq!(field.div(field.mul(b, 7), b), 7);
     }
+}
+
+/// `S_j = r(alpha^j)` bit by bit: one field lookup a set bit of the
+/// remainder a syndrome (how the codec computed them before the tables).
+fn syndromes_bit_by_bit(bch: &Bch, remainder: &[u64]) -> Vec<u16> {
+    let n = bch.field.n;
+    let mut syndromes = vec![0u16; 2 * bch.strength as usize];
+    for degree in 0..bch.ecc_bits {
+        let index = bch.ecc_bits - 1 - degree;
+        if remainder[index / 64] >> (63 - index % 64) & 1 == 1 {
+            for (j, syndrome) in syndromes.iter_mut().enumerate() {
+                let exponent = (degree as u64 * (j as u64 + 1) % u64::from(n)) as u32;
+                *syndrome ^= bch.field.exp(exponent);
+            }
+        }
+    }
+    syndromes
+}
+
+/// The syndromes through the minimal polynomials' tables are the
+/// remainder evaluated at `alpha^j`, for every j up to 2t, on codes whose
+/// parity is a whole number of bytes and codes whose is not, and on
+/// remainders sparse and dense.
+#[test]
+fn table_syndromes_are_the_remainder_evaluated() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    for (data_bytes, strength) in [
+        (16, 2),
+        (64, 3),
+        (512, 4),
+        (1024, 24),
+        (2048, 40),
+        (512, MAX_STRENGTH),
+    ] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        for round in 0..40 {
+            let mut remainder = [0u64; MAX_WORDS];
+            let bits = if round % 2 == 0 {
+                1 + round / 4
+            } else {
+                bch.ecc_bits
+            };
+            for _ in 0..bits {
+                let index = rng.random_range(0..bch.ecc_bits);
+                remainder[index / 64] |= 1 << (63 - index % 64);
+            }
+            let mut syndromes = [0u16; 2 * MAX_T];
+            bch.syndromes(&remainder[..bch.words], &mut syndromes);
+            let expected = syndromes_bit_by_bit(&bch, &remainder);
+            assert_eq!(
+                &syndromes[..expected.len()],
+                &expected[..],
+                "t {strength} round {round}"
+            );
+        }
+    }
+}
+
+/// The remainders by carry-less multiplication are the tables', bit for
+/// bit, for registers of one word to sixteen (and larger ones, left to the
+/// tables), data a whole number of
+/// eight-byte chunks or not, one buffer or two in lockstep. (On a CPU
+/// without PCLMULQDQ both are the tables and the test says nothing new.)
+#[test]
+fn folded_remainders_are_the_tables() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut folded_codes = 0;
+    for (data_bytes, strength) in [
+        (8, 1),
+        (16, 2),
+        (100, 3),
+        (512, 4),
+        (1024, 24),
+        (1021, 40),
+        (2048, 70),
+        (4096, 72),
+        (4096, 100),
+    ] {
+        let bch = Bch::new(data_bytes, strength).unwrap();
+        let tables = bch.with_tables_only();
+        #[cfg(target_arch = "x86_64")]
+        {
+            folded_codes += usize::from(bch.folding.is_some() && bch.words <= 16);
+            assert!(tables.folding.is_none());
+        }
+        for _ in 0..20 {
+            let (first, second) = (
+                random_data(&mut rng, data_bytes),
+                random_data(&mut rng, data_bytes),
+            );
+            assert_eq!(
+                bch.remainders([&first[..]]),
+                tables.remainders([&first[..]]),
+                "{data_bytes} t {strength}"
+            );
+            assert_eq!(
+                bch.remainders([&first[..], &second[..]]),
+                tables.remainders([&first[..], &second[..]]),
+                "{data_bytes} t {strength}"
+            );
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("pclmulqdq") {
+        assert_eq!(folded_codes, 6, "codes of up to 16 words fold");
+    }
+    let _ = folded_codes;
 }

@@ -1,0 +1,222 @@
+//! The data remainder by carry-less multiplication (x86-64's `PCLMULQDQ`),
+//! eight bytes a step, where the CPU has it; [`super::Bch::remainders`]
+//! falls back to the sliced tables where it has not.
+//!
+//! This module owns the folding constants and one promise: [`remainders`]
+//! returns, bit for bit, what the tables return (the tests compare them).
+//!
+//! **How.** The register holds `R(x) x^pad` (left-aligned in `W` words, so
+//! it is a remainder modulo `G(x) = g(x) x^pad`, of degree `E' = 64 W`).
+//! Eight data bytes `D` enter as `R' = (R x^64 + D x^E') mod G`: the
+//! register's top word `T` (XOR-ed with `D`) leaves it, the other words
+//! move up one, and `T x^E' mod G` is added. That product is reduced by
+//! Barrett's method: with `mu = floor(x^(E'+64) / G) = x^64 + mu_low`, the
+//! quotient is `q = T + floor(T mu_low / x^64)` (exact for polynomials of
+//! degree below 64), and `T x^E' mod G` is the low `E'` bits of
+//! `q (G - x^E')`: `W + 1` carry-less products a step, where the tables
+//! take `8 W` loads. Linux's CRC code and Intel's white paper on CRCs with
+//! `PCLMULQDQ` do the same for degrees up to 64.
+
+use std::arch::x86_64::{
+    __m128i, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x, _mm_unpackhi_epi64,
+};
+
+/// The constants of one code.
+#[derive(Clone, Debug)]
+pub(super) struct Folding {
+    /// `mu - x^64`, `mu = floor(x^(E+64) / g)` (= `floor(x^(E'+64) / G)`).
+    mu_low: u64,
+    /// `G - x^E'`, left-aligned in the code's words (word 0 the top).
+    low: Vec<u64>,
+    /// `K_j = x^(E' + 64 j) mod G` for `j < FOLD_WORDS`, each in the code's
+    /// words, one after the other (`K_0` is `low`).
+    powers: Vec<u64>,
+}
+
+impl Folding {
+    /// The constants for `generator` (binary, lowest degree first) in
+    /// `words` u64s, or `None` when this CPU cannot multiply carry-less.
+    pub(super) fn new(generator: &[u8], words: usize) -> Option<Folding> {
+        if !std::arch::is_x86_feature_detected!("pclmulqdq") {
+            return None;
+        }
+        let ecc_bits = generator.len() - 1;
+        assert!(words == ecc_bits.div_ceil(64), "the register's words");
+        let mut low = vec![0u64; words];
+        // Bit k from the top is the coefficient of x^(E'-1-k) in G, that
+        // of x^(E-1-k) in g.
+        for k in 0..ecc_bits {
+            if generator[ecc_bits - 1 - k] == 1 {
+                low[k / 64] |= 1 << (63 - k % 64);
+            }
+        }
+        let mut powers = low.clone();
+        for j in 1..FOLD_WORDS {
+            let mut power = powers[(j - 1) * words..].to_vec();
+            for _ in 0..64 {
+                times_x(&mut power, &low);
+            }
+            powers.extend_from_slice(&power);
+        }
+        Some(Folding {
+            mu_low: barrett_mu_low(generator),
+            low,
+            powers,
+        })
+    }
+}
+
+/// `register x mod G` in place, `low` = `G - x^E'`.
+fn times_x(register: &mut [u64], low: &[u64]) {
+    let out = register[0] >> 63;
+    for k in 0..register.len() {
+        let carry = register.get(k + 1).map_or(0, |next| next >> 63);
+        register[k] = register[k] << 1 | carry;
+    }
+    if out == 1 {
+        for (word, &g) in register.iter_mut().zip(low) {
+            *word ^= g;
+        }
+    }
+}
+
+/// `floor(x^(E+64) / g) - x^64` by long division, bit by bit.
+fn barrett_mu_low(generator: &[u8]) -> u64 {
+    let ecc_bits = generator.len() - 1;
+    assert_eq!(generator[ecc_bits], 1, "a monic generator");
+    let mut rest = vec![0u8; ecc_bits + 65];
+    rest[ecc_bits + 64] = 1;
+    let mut mu_low = 0u64;
+    for degree in (ecc_bits..=ecc_bits + 64).rev() {
+        if rest[degree] == 1 {
+            let shift = degree - ecc_bits;
+            if shift < 64 {
+                mu_low |= 1 << shift;
+            }
+            for (k, &c) in generator.iter().enumerate() {
+                rest[shift + k] ^= c;
+            }
+        }
+    }
+    mu_low
+}
+
+/// `(high, low)` words of the carry-less product `a b`.
+#[inline]
+#[target_feature(enable = "pclmulqdq")]
+fn product(a: u64, b: u64) -> (u64, u64) {
+    let p: __m128i = _mm_clmulepi64_si128(
+        _mm_set_epi64x(0, a as i64),
+        _mm_set_epi64x(0, b as i64),
+        0x00,
+    );
+    (
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(p, p)) as u64,
+        _mm_cvtsi128_si64(p) as u64,
+    )
+}
+
+/// Words a folding step takes from each buffer where the register has at
+/// least as many: its products are independent, so four words cost about
+/// the latency one word costs alone.
+const FOLD_WORDS: usize = 4;
+
+/// The registers after the whole eight-byte chunks of each of `N` buffers
+/// (advanced in lockstep: independent chains that pipeline), left-aligned
+/// in `W` words; the caller adds the last `len % 8` bytes.
+pub(super) fn remainders<const W: usize, const N: usize>(
+    folding: &Folding,
+    data: [&[u8]; N],
+) -> [[u64; W]; N] {
+    assert_eq!(folding.low.len(), W, "the code's words");
+    let chunks = data[0].len() / 8;
+    for buffer in data {
+        assert_eq!(buffer.len() / 8, chunks, "buffers of one length");
+    }
+    // SAFETY: a `Folding` exists only where the CPU has PCLMULQDQ.
+    unsafe { remainders_in::<W, N>(folding, data, chunks) }
+}
+
+#[target_feature(enable = "pclmulqdq")]
+fn remainders_in<const W: usize, const N: usize>(
+    folding: &Folding,
+    data: [&[u8]; N],
+    chunks: usize,
+) -> [[u64; W]; N] {
+    let word = |buffer: &[u8], index: usize| {
+        u64::from_be_bytes(buffer[index * 8..][..8].try_into().expect("8 bytes"))
+    };
+    let mut registers = [[0u64; W]; N];
+    let mut index = 0;
+    if W >= FOLD_WORDS {
+        while index + FOLD_WORDS <= chunks {
+            for (register, buffer) in registers.iter_mut().zip(data) {
+                let top: [u64; FOLD_WORDS] =
+                    std::array::from_fn(|i| register[i] ^ word(buffer, index + i));
+                fold_words::<W>(folding, register, top);
+            }
+            index += FOLD_WORDS;
+        }
+    }
+    for index in index..chunks {
+        for (register, buffer) in registers.iter_mut().zip(data) {
+            let top = register[0] ^ word(buffer, index);
+            let mut reduced = reduce::<W>(folding, top);
+            for k in 0..W {
+                let next = if k + 1 < W { register[k + 1] } else { 0 };
+                reduced[k] ^= next;
+            }
+            *register = reduced;
+        }
+    }
+    registers
+}
+
+/// `top x^E' mod G` (`W` words) by Barrett's method.
+#[inline]
+#[target_feature(enable = "pclmulqdq")]
+fn reduce<const W: usize>(folding: &Folding, top: u64) -> [u64; W] {
+    let low: &[u64; W] = folding.low[..].try_into().expect("W words");
+    let quotient = top ^ product(top, folding.mu_low).0;
+    let mut reduced = [0u64; W];
+    for k in 0..W {
+        let (high, low) = product(quotient, low[k]);
+        reduced[k] ^= low;
+        // The high word of the top product is past E': it cancels.
+        if k > 0 {
+            reduced[k - 1] ^= high;
+        }
+    }
+    reduced
+}
+
+/// Four words at once: the register's top words (XOR-ed with the data's)
+/// `top[i]` leave it and `top[i] x^(E' + 64 (3 - i)) mod G` is added, as
+/// `top[i] K_(3-i)` summed, its overflow word past E' reduced once.
+#[inline]
+#[target_feature(enable = "pclmulqdq")]
+fn fold_words<const W: usize>(folding: &Folding, register: &mut [u64; W], top: [u64; FOLD_WORDS]) {
+    let mut sum = [0u64; W];
+    let mut overflow = 0u64;
+    for (i, &t) in top.iter().enumerate() {
+        let constant = &folding.powers[(FOLD_WORDS - 1 - i) * W..][..W];
+        for (k, &c) in constant.iter().enumerate() {
+            let (high, low) = product(t, c);
+            sum[k] ^= low;
+            if k > 0 {
+                sum[k - 1] ^= high;
+            } else {
+                overflow ^= high;
+            }
+        }
+    }
+    let reduced = reduce::<W>(folding, overflow);
+    for k in 0..W {
+        let next = if k + FOLD_WORDS < W {
+            register[k + FOLD_WORDS]
+        } else {
+            0
+        };
+        register[k] = next ^ sum[k] ^ reduced[k];
+    }
+}
