@@ -636,7 +636,8 @@ struct Field {
     m: u32,
     /// Multiplicative order of alpha: 2^m - 1.
     n: u32,
-    /// `exp[i] = alpha^i` for i in 0..n.
+    /// `exp[i] = alpha^i` for i in 0..2n (twice round, so that a sum of two
+    /// logs needs no reduction).
     exp: Vec<u16>,
     /// `log[alpha^i] = i`; `log[0]` is unused.
     log: Vec<u16>,
@@ -650,11 +651,12 @@ impl Field {
         assert!((MIN_M..=MAX_M).contains(&m), "field degree");
         let polynomial = PRIMITIVE_POLYS[(m - MIN_M) as usize];
         let n = (1u32 << m) - 1;
-        let mut exp = vec![0u16; n as usize];
+        let mut exp = vec![0u16; 2 * n as usize];
         let mut log = vec![0u16; n as usize + 1];
         let mut x = 1u32;
         for i in 0..n {
             exp[i as usize] = x as u16;
+            exp[(i + n) as usize] = x as u16;
             log[x as usize] = i as u16;
             x <<= 1;
             if x & (1 << m) != 0 {
@@ -708,12 +710,12 @@ impl Field {
         if a == 0 || b == 0 {
             return 0;
         }
-        let exponent = self.log(a) + self.log(b);
-        self.exp(if exponent >= self.n {
-            exponent - self.n
-        } else {
-            exponent
-        })
+        self.exp_of_sum(self.log(a), self.log(b))
+    }
+
+    /// `alpha^(a + b)` for two logs `a, b < n`.
+    fn exp_of_sum(&self, a: u32, b: u32) -> u16 {
+        self.exp[(a + b) as usize]
     }
 
     fn square(&self, a: u16) -> u16 {

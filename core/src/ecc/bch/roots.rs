@@ -76,7 +76,11 @@ pub(super) fn locator_roots(field: &Field, locator: &[u16], roots: &mut [u16]) -
     }
     reversed.degree = degree;
     let mut found = 0;
-    let split = split(field, &reversed, roots, &mut found);
+    let mut scratch = Scratch {
+        powers: [Poly::ZERO; MAX_M as usize + 1],
+        wide: [0; 2 * MAX_T + 1],
+    };
+    let split = split(field, &reversed, roots, &mut found, &mut scratch);
     assert!(!split || found == degree, "a split finds every root");
     split
 }
@@ -85,7 +89,13 @@ pub(super) fn locator_roots(field: &Field, locator: &[u16], roots: &mut [u16]) -
 /// false as soon as a factor has no distinct roots in the field. Depth at
 /// most `r.degree` (every factor is smaller); the frame is small, the
 /// powers live in [`factor`]'s.
-fn split(field: &Field, r: &Poly, roots: &mut [u16], found: &mut usize) -> bool {
+fn split(
+    field: &Field,
+    r: &Poly,
+    roots: &mut [u16],
+    found: &mut usize,
+    scratch: &mut Scratch,
+) -> bool {
     match r.degree {
         1 => {
             // y + c: the root is c (characteristic 2).
@@ -94,8 +104,10 @@ fn split(field: &Field, r: &Poly, roots: &mut [u16], found: &mut usize) -> bool 
             true
         }
         2 => quadratic(field, r, roots, found),
-        _ => match factor(field, r) {
-            Some((g, h)) => split(field, &g, roots, found) && split(field, &h, roots, found),
+        _ => match factor(field, r, scratch) {
+            Some((g, h)) => {
+                split(field, &g, roots, found, scratch) && split(field, &h, roots, found, scratch)
+            }
             None => false,
         },
     }
@@ -117,17 +129,33 @@ fn quadratic(field: &Field, r: &Poly, roots: &mut [u16], found: &mut usize) -> b
     true
 }
 
+/// The working space of one search, reused by every [`factor`] (one at a
+/// time): zeroing it for each would cost more than the arithmetic.
+struct Scratch {
+    /// `powers[i] = y^(2^i) mod r` of the polynomial being factored.
+    powers: [Poly; MAX_M as usize + 1],
+    /// A square before its reduction.
+    wide: [u16; 2 * MAX_T + 1],
+}
+
 /// Two monic factors of `r` (degree >= 3), both of positive degree, when
 /// `r` has distinct roots in the field; `None` when it has not.
-fn factor(field: &Field, r: &Poly) -> Option<(Poly, Poly)> {
+fn factor(field: &Field, r: &Poly, scratch: &mut Scratch) -> Option<(Poly, Poly)> {
     let m = field.m as usize;
     let logs = Logs::of(field, r);
-    // powers[i] = y^(2^i) mod r; degree >= 3, so y is its own remainder.
-    let mut powers = [Poly::ZERO; MAX_M as usize + 1];
-    powers[0].c[1] = 1;
-    powers[0].degree = 1;
+    // Degree >= 3, so y is its own remainder.
+    let powers = &mut scratch.powers;
+    assign(&mut powers[0], &[0, 1]);
     for i in 1..=m {
-        powers[i] = square_mod(field, &powers[i - 1], r, &logs);
+        let (done, next) = powers.split_at_mut(i);
+        square_mod(
+            field,
+            &done[i - 1],
+            r,
+            &logs,
+            &mut scratch.wide,
+            &mut next[0],
+        );
     }
     if powers[m].coefficients() != powers[0].coefficients() {
         return None;
@@ -141,6 +169,20 @@ fn factor(field: &Field, r: &Poly) -> Option<(Poly, Poly)> {
     }
     // Distinct roots in the field always split (see the module's comment).
     unreachable!("a polynomial with distinct roots in the field did not split")
+}
+
+/// `out = coefficients` (lowest first, at least one), its old terms cleared.
+fn assign(out: &mut Poly, coefficients: &[u16]) {
+    assert!(
+        (1..=MAX_T + 1).contains(&coefficients.len()),
+        "a polynomial"
+    );
+    if out.degree >= coefficients.len() {
+        out.c[coefficients.len()..=out.degree].fill(0);
+    }
+    out.c[..coefficients.len()].copy_from_slice(coefficients);
+    out.degree = coefficients.len() - 1;
+    out.trim();
 }
 
 /// The logs of a polynomial's coefficients, `u32::MAX` for a zero one: the
@@ -164,24 +206,29 @@ fn mul_log(field: &Field, a: u16, log_b: u32) -> u16 {
     if a == 0 {
         return 0;
     }
-    let exponent = field.log(a) + log_b;
-    field.exp(if exponent >= field.n {
-        exponent - field.n
-    } else {
-        exponent
-    })
+    field.exp_of_sum(field.log(a), log_b)
 }
 
-/// `u^2 mod r` for `u` of degree below `r`'s (monic), whose coefficients'
-/// logs are `logs`.
-fn square_mod(field: &Field, u: &Poly, r: &Poly, logs: &Logs) -> Poly {
+/// `out = u^2 mod r` for `u` of degree below `r`'s (monic), whose
+/// coefficients' logs are `logs`; `wide` is working space.
+fn square_mod(
+    field: &Field,
+    u: &Poly,
+    r: &Poly,
+    logs: &Logs,
+    wide: &mut [u16; 2 * MAX_T + 1],
+    out: &mut Poly,
+) {
     let d = r.degree;
-    let mut wide = [0u16; 2 * MAX_T + 1];
+    assert!(u.degree < d, "u reduced mod r");
+    let top = 2 * u.degree;
+    let wide = &mut wide[..=top.max(d - 1)];
+    wide.fill(0);
     for (j, &c) in u.coefficients().iter().enumerate() {
         wide[2 * j] = field.square(c);
     }
     // Each term at or past y^d becomes the same multiple of r - y^d lower down.
-    for e in (d..=2 * u.degree).rev() {
+    for e in (d..=top).rev() {
         let c = wide[e];
         if c == 0 {
             continue;
@@ -189,21 +236,12 @@ fn square_mod(field: &Field, u: &Poly, r: &Poly, logs: &Logs) -> Poly {
         let log_c = field.log(c);
         for (j, &log) in logs.0[..d].iter().enumerate() {
             if log != u32::MAX {
-                let exponent = log + log_c;
-                wide[e - d + j] ^= field.exp(if exponent >= field.n {
-                    exponent - field.n
-                } else {
-                    exponent
-                });
+                wide[e - d + j] ^= field.exp_of_sum(log, log_c);
             }
         }
         wide[e] = 0;
     }
-    let mut out = Poly::ZERO;
-    out.c[..d].copy_from_slice(&wide[..d]);
-    out.degree = d - 1;
-    out.trim();
-    out
+    assign(out, &wide[..d]);
 }
 
 /// `Tr(alpha^k y) mod r = sum of alpha^(k 2^i) y^(2^i)`, from the powers
@@ -212,8 +250,12 @@ fn trace_mod(field: &Field, powers: &[Poly], k: u32, degree: usize) -> Poly {
     let mut out = Poly::ZERO;
     let mut log_beta = k % field.n;
     for power in powers {
-        for (sum, &c) in out.c.iter_mut().zip(power.coefficients()) {
-            *sum ^= mul_log(field, c, log_beta);
+        let terms = out.c.iter_mut().zip(power.coefficients());
+        if log_beta == 0 {
+            // beta = 1 (k = 0, tried first): no products.
+            terms.for_each(|(sum, &c)| *sum ^= c);
+        } else {
+            terms.for_each(|(sum, &c)| *sum ^= mul_log(field, c, log_beta));
         }
         log_beta = 2 * log_beta % field.n;
     }
