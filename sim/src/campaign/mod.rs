@@ -18,6 +18,7 @@
 //! | [`anchor_pairs`] | every pair of anchor lane pages damaged: never a rollback |
 //! | [`scenarios`] | seeded scenarios of what real parts do (retention, a page lost mid-log) |
 //! | [`fuzzing`] | the bodies of the fuzz targets, shared with `cargo test` |
+//! | [`merge`] | the results of a sharded sweep folded into one |
 
 pub mod anchor_pairs;
 mod case;
@@ -25,6 +26,7 @@ pub mod corrupt;
 mod exhaustive;
 pub mod fault;
 pub mod fuzzing;
+pub mod merge;
 pub mod scenarios;
 pub mod swarm;
 mod sweep;

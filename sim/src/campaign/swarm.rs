@@ -252,8 +252,9 @@ pub struct Spread {
     pub kinds: BTreeMap<&'static str, BTreeSet<String>>,
     /// Distinct geometries (page bytes, pages a block, blocks) per device.
     pub geometries: BTreeMap<String, usize>,
-    #[serde(skip)]
-    shapes: BTreeSet<(String, u32, u32, u32)>,
+    /// Every geometry drawn (device, page bytes, pages a block, blocks):
+    /// what `geometries` counts, kept so that shards' spreads merge.
+    pub shapes: BTreeSet<(String, u32, u32, u32)>,
 }
 
 impl Spread {

@@ -145,6 +145,8 @@ pub(crate) fn sweep(args: SweepArgs) -> Result<bool, String> {
         let replays = save_failures(&summary.sweep.failed_cases, &args.cases, "swarm");
         let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
         figures["replay"] = json!(replays);
+        figures["cases"] = json!(summary.sweep.failed_cases);
+        figures["campaign"] = sweep_campaign(&args, "drawn per seed");
         emit(args.output.json, &figures)?;
         return Ok(summary.sweep.failures == 0);
     }
@@ -155,8 +157,91 @@ pub(crate) fn sweep(args: SweepArgs) -> Result<bool, String> {
     let replays = save_failures(&summary.failed_cases, &args.cases, "sweep");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
+    figures["cases"] = json!(summary.failed_cases);
+    figures["campaign"] = sweep_campaign(&args, &format!("{part:?}"));
     emit(args.output.json, &figures)?;
     Ok(summary.failures == 0)
+}
+
+/// What names a sweep's campaign in its result, for `merge`: everything
+/// that decides its figures, and its shard.
+fn sweep_campaign(args: &SweepArgs, part: &str) -> serde_json::Value {
+    let (index, count) = args.shard.unwrap_or((0, 1));
+    json!({
+        "command": if args.swarm { "sweep --swarm" } else { "sweep" },
+        "seeds": format!("{}..{}", args.seeds.start, args.seeds.end),
+        "ops": args.ops,
+        "part": part,
+        "version": env!("CARGO_PKG_VERSION"),
+        "shard": [index, count],
+    })
+}
+
+/// Folds the `--json` results of every shard of one sweep (`sweep
+/// --shard I/N --json`, run anywhere) into one result: the figures one
+/// unsharded run gives, the seconds summed (work done) with the slowest
+/// shard's beside them. The failing cases, carried in the results, are
+/// saved to `--cases` with the command that replays each. Shards of
+/// another campaign, a shard twice or one missing are refused, named.
+///
+/// Example: `for i in 0 1 2 3; do logstore-sim sweep --seeds 0..100000
+/// --shard $i/4 --json > shard-$i.json; done; logstore-sim merge
+/// merged.json shard-*.json`
+#[derive(clap::Args, Debug)]
+pub(crate) struct MergeArgs {
+    /// File the merged result is written to (JSON; `report --from` reads it).
+    out: PathBuf,
+    /// Each shard's result, once (any order).
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Folder the failing cases are saved to.
+    #[arg(long, default_value = "corpus/regressions")]
+    cases: PathBuf,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Largest shard result `merge` reads.
+const SHARD_BYTES_MAX: u64 = 1 << 30;
+
+pub(crate) fn merge(args: MergeArgs) -> Result<bool, String> {
+    let mut shards = Vec::with_capacity(args.shards.len());
+    for path in &args.shards {
+        let bytes = std::fs::metadata(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        if bytes > SHARD_BYTES_MAX {
+            return Err(format!(
+                "{}: {bytes} bytes, more than a shard's result holds",
+                path.display()
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a result (sweep --json): {e}", path.display()))?;
+        shards.push(value);
+    }
+    let mut merged = campaign::merge::merge(&shards).map_err(|e| e.to_string())?;
+    let cases: Vec<Case> = match merged["cases"].take() {
+        serde_json::Value::Null => Vec::new(),
+        cases => serde_json::from_value(cases)
+            .map_err(|e| format!("the shards' failing cases do not read: {e}"))?,
+    };
+    let prefix = if merged["campaign"]["command"] == "sweep --swarm" {
+        "swarm"
+    } else {
+        "sweep"
+    };
+    merged["replay"] = json!(save_failures(&cases, &args.cases, prefix));
+    merged["cases"] = json!(cases);
+    let text = serde_json::to_string_pretty(&merged).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut shown = merged.clone();
+    if let Some(map) = shown.as_object_mut() {
+        map.remove("cases");
+    }
+    emit(args.output.json, &shown)?;
+    Ok(merged["failures"].as_u64() == Some(0))
 }
 
 /// Crash at every mutating flash operation of one workload, in each

@@ -12,6 +12,7 @@ mod crashes;
 mod end_of_life;
 mod fill;
 mod frozen_lookups;
+mod merged;
 mod pairing_cost;
 pub(crate) mod plot;
 mod ram;
@@ -27,6 +28,7 @@ use serde_json::{json, Value};
 
 use crate::campaign::progress_bar;
 
+pub use merged::write_from;
 pub use sizes::ReportSize;
 use sizes::Sizes;
 

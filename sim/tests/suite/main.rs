@@ -17,6 +17,7 @@ mod flash_contract;
 mod hashstore;
 mod io_errors;
 mod journal;
+mod merge;
 mod nand;
 mod pairing;
 mod planted;
