@@ -1,5 +1,6 @@
-//! Ingest of real files: cut into clusters, SHA-256 each, look up, insert
-//! on a miss, count hits — the dedup trace a QCOW2 image would produce.
+//! Ingest of real files, or of disk images as their guests see them
+//! ([`super::image`]): cut into clusters, SHA-256 each, look up, insert
+//! on a miss, count hits — the dedup trace of the seed's QCOW2 use.
 //!
 //! Owns the walk (directories followed, links not, unreadable entries
 //! reported and skipped) and the figures: dedup, and what the index cost
@@ -17,6 +18,7 @@ use logstore::{Geometry, Hash, Info};
 use logstore::{Store, StoreConfig, StoreError};
 use sha2::{Digest, Sha256};
 
+use crate::measure::image::{Cluster as ImageCluster, Image};
 use crate::nand::{Device, SimConfig, SimFlash};
 
 /// Deepest directory nesting walked.
@@ -64,6 +66,10 @@ impl IngestConfig {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct IngestReport {
     pub files: u64,
+    /// Disk images read (`ingest --image`).
+    pub images: u64,
+    /// Clusters of the images their tables map nothing to: skipped.
+    pub clusters_unallocated: u64,
     pub clusters: u64,
     pub unique: u64,
     /// clusters / unique.
@@ -205,66 +211,145 @@ pub(crate) fn fitted(
     Ok(fitted)
 }
 
+/// One ingest: the store, the exact set of hashes seen, the figures.
+struct Run {
+    store: Store<SimFlash>,
+    seen: HashSet<Hash>,
+    report: IngestReport,
+    evicting: bool,
+}
+
+impl Run {
+    fn new(config: &IngestConfig) -> Result<Run, String> {
+        if config.cluster_bytes == 0 {
+            return Err("cluster size must be at least 1 byte".into());
+        }
+        let geometry = fitted(config.geometry, &config.store, config.bad_blocks.len())?;
+        let mut sim = match config.device {
+            Some(device) => device.sim_config(geometry),
+            None => SimConfig::new(geometry),
+        };
+        sim.factory_bad.extend(config.bad_blocks.iter().copied());
+        let flash = SimFlash::new(sim, 0).map_err(|e| e.to_string())?;
+        let store = Store::create(flash, config.store).map_err(|e| e.to_string())?;
+        Ok(Run {
+            store,
+            seen: HashSet::new(),
+            report: IngestReport::default(),
+            evicting: config.store.evict_oldest,
+        })
+    }
+
+    /// One cluster of `path` looked up and inserted on a miss; false when
+    /// the store is full (the ingest stops there, said in `stopped`).
+    fn cluster(&mut self, hash: Hash, path: &Path) -> Result<bool, String> {
+        let report = &mut self.report;
+        match ingest_cluster(
+            &mut self.store,
+            &mut self.seen,
+            hash,
+            report.clusters,
+            self.evicting,
+        ) {
+            Ok(Cluster { missed, reads }) => {
+                report.clusters += 1;
+                report.lookups += 1;
+                report.lookup_page_reads += reads;
+                report.duplicates_missed += u64::from(missed);
+                Ok(true)
+            }
+            Err(Miss::Store(StoreError::Full(reason))) => {
+                report.stopped = Some(format!(
+                    "store full after {} clusters: {reason:?}",
+                    report.clusters
+                ));
+                Ok(false)
+            }
+            Err(Miss::Store(e)) => Err(format!("{}: {e}", path.display())),
+            Err(Miss::Disagree(message)) => Err(format!("{}: {message}", path.display())),
+        }
+    }
+
+    fn finish(mut self) -> Result<IngestReport, String> {
+        self.store.flush().map_err(|e| e.to_string())?;
+        finish(&mut self.report, &self.store, self.seen.len() as u64);
+        Ok(self.report)
+    }
+}
+
 /// Ingests every file under `paths`; `tick` gets the files done.
 pub fn ingest(
     paths: &[PathBuf],
     config: &IngestConfig,
     tick: &dyn Fn(u64, u64),
 ) -> Result<IngestReport, String> {
-    if config.cluster_bytes == 0 {
-        return Err("cluster size must be at least 1 byte".into());
-    }
-    let geometry = fitted(config.geometry, &config.store, config.bad_blocks.len())?;
-    let mut sim = match config.device {
-        Some(device) => device.sim_config(geometry),
-        None => SimConfig::new(geometry),
-    };
-    sim.factory_bad.extend(config.bad_blocks.iter().copied());
-    let flash = SimFlash::new(sim, 0).map_err(|e| e.to_string())?;
-    let mut store = Store::create(flash, config.store).map_err(|e| e.to_string())?;
-    let mut report = IngestReport::default();
-    let files = walk(paths, &mut report.skipped);
-    let mut seen: HashSet<Hash> = HashSet::new();
-    let evicting = config.store.evict_oldest;
+    let mut run = Run::new(config)?;
+    let files = walk(paths, &mut run.report.skipped);
     'files: for (index, path) in files.iter().enumerate() {
         tick(index as u64, files.len() as u64);
         let (hashes, bytes) = match cluster_hashes(path, config.cluster_bytes) {
             Ok(found) => found,
             Err(e) => {
-                report
+                run.report
                     .skipped
                     .push((path.display().to_string(), e.to_string()));
                 continue;
             }
         };
-        report.files += 1;
-        report.bytes += bytes;
+        run.report.files += 1;
+        run.report.bytes += bytes;
         for hash in hashes {
-            let found = ingest_cluster(&mut store, &mut seen, hash, report.clusters, evicting);
-            match found {
-                Ok(Cluster { missed, reads }) => {
-                    report.clusters += 1;
-                    report.lookups += 1;
-                    report.lookup_page_reads += reads;
-                    report.duplicates_missed += u64::from(missed);
-                }
-                Err(Miss::Store(StoreError::Full(reason))) => {
-                    report.stopped = Some(format!(
-                        "store full after {} clusters: {reason:?}",
-                        report.clusters
-                    ));
-                    break 'files;
-                }
-                Err(Miss::Store(e)) => return Err(format!("{}: {e}", path.display())),
-                Err(Miss::Disagree(message)) => {
-                    return Err(format!("{}: {message}", path.display()))
-                }
+            if !run.cluster(hash, path)? {
+                break 'files;
             }
         }
     }
-    store.flush().map_err(|e| e.to_string())?;
-    finish(&mut report, &store, seen.len() as u64);
-    Ok(report)
+    run.finish()
+}
+
+/// Ingests disk images (raw or QCOW2) as their guests see them, in
+/// clusters of `config.cluster_bytes` (a power of two): unallocated
+/// clusters are skipped and counted in `clusters_unallocated`. `tick`
+/// gets the clusters done of the image being read.
+pub fn ingest_images(
+    images: &[PathBuf],
+    config: &IngestConfig,
+    tick: &dyn Fn(u64, u64),
+) -> Result<IngestReport, String> {
+    let cluster_bytes = config.cluster_bytes as u64;
+    if !cluster_bytes.is_power_of_two() {
+        return Err(format!(
+            "{cluster_bytes}-byte clusters: an image's are a power of two"
+        ));
+    }
+    let mut run = Run::new(config)?;
+    let mut buf = vec![0u8; config.cluster_bytes];
+    'images: for path in images {
+        let mut image = Image::open(path, cluster_bytes).map_err(|e| e.to_string())?;
+        let total = image.disk_bytes().div_ceil(cluster_bytes);
+        run.report.images += 1;
+        let mut done = 0;
+        // Each cluster read advances the image by at least one cluster.
+        while let Some(cluster) = image.next_cluster(&mut buf).map_err(|e| e.to_string())? {
+            match cluster {
+                ImageCluster::Unallocated(count) => {
+                    run.report.clusters_unallocated += count;
+                    done += count;
+                }
+                ImageCluster::Data(len) => {
+                    run.report.bytes += len as u64;
+                    done += 1;
+                    if !run.cluster(Sha256::digest(&buf[..len]).into(), path)? {
+                        break 'images;
+                    }
+                }
+            }
+            if done % 1024 == 0 || done == total {
+                tick(done, total);
+            }
+        }
+    }
+    run.finish()
 }
 
 /// The figures the store and device tell at the end.

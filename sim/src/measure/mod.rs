@@ -12,6 +12,7 @@
 //! | [`wear`] | a long ingest on a device of limited endurance |
 //! | [`wear_swarm`] | drawn wear runs to the end of life, and what they promised |
 //! | [`ingest`] | real files cut into clusters, hashed, looked up and inserted |
+//! | [`image`] | raw and QCOW2 disk images read as the guest sees them, a cluster at a time |
 //! | [`lookups`] | what a lookup costs across frozen incarnations, with filters and without |
 //! | [`speed`] | timings of store and table operations |
 //! | [`reliability`] | losses and lifetime under bit errors, with the ECC and without |
@@ -19,6 +20,7 @@
 
 pub mod campaign_speed;
 pub mod fill;
+pub mod image;
 pub mod ingest;
 pub mod lookups;
 pub mod pairing_cost;

@@ -12,6 +12,7 @@ mod crashes;
 mod end_of_life;
 mod fill;
 mod frozen_lookups;
+mod images;
 mod merged;
 mod pairing_cost;
 pub(crate) mod plot;
@@ -113,7 +114,7 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
 
-const SECTIONS: [(&str, SectionFn); 12] = [
+const SECTIONS: [(&str, SectionFn); 13] = [
     ("fill", fill::fill_section),
     ("crash", crashes::crash_section),
     ("bit_errors", bit_errors::section),
@@ -125,5 +126,6 @@ const SECTIONS: [(&str, SectionFn); 12] = [
     ("write_amplification", wear::wa_section),
     ("ram", ram::ram_section),
     ("lookups", frozen_lookups::section),
+    ("images", images::section),
     ("speed", timings::speed_section),
 ];

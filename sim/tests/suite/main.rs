@@ -15,6 +15,7 @@ mod file_lock;
 mod fill;
 mod flash_contract;
 mod hashstore;
+mod image;
 mod io_errors;
 mod journal;
 mod merge;
