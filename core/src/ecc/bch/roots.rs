@@ -324,3 +324,81 @@ fn quotient(field: &Field, r: &Poly, g: &Poly) -> Poly {
     assert!(rest.c[..=r.degree].iter().all(|&c| c == 0), "g divides r");
     q
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// `r(y)` by Horner's rule.
+    fn evaluate(field: &Field, r: &Poly, y: u16) -> u16 {
+        r.coefficients()
+            .iter()
+            .rev()
+            .fold(0, |sum, &c| field.mul(sum, y) ^ c)
+    }
+
+    /// The monic product of `y + root` over `roots`.
+    fn product(field: &Field, roots: &[u16]) -> Poly {
+        let mut r = Poly::ZERO;
+        r.c[0] = 1;
+        for &root in roots {
+            r.degree += 1;
+            for k in (0..=r.degree).rev() {
+                let lower = if k > 0 { r.c[k - 1] } else { 0 };
+                r.c[k] = lower ^ field.mul(r.c[k], root);
+            }
+        }
+        r
+    }
+
+    /// Every trace polynomial the split builds, `Tr(alpha^k y) mod r`,
+    /// takes at each root of `r` the field trace of `alpha^k` times it
+    /// (0 or 1): the property the split stands on, for each `k` of the
+    /// basis, over odd and even field degrees.
+    #[test]
+    fn trace_polynomials_take_the_trace_at_every_root() {
+        for m in [5, 8, 13] {
+            let field = Field::new(m);
+            let mut rng = ChaCha8Rng::seed_from_u64(u64::from(m));
+            let (mut zeros, mut ones) = (0, 0);
+            for _ in 0..20 {
+                let degree = rng.random_range(3..=8);
+                let mut roots: Vec<u16> = Vec::new();
+                while roots.len() < degree {
+                    let root = rng.random_range(1..=field.n) as u16;
+                    if !roots.contains(&root) {
+                        roots.push(root);
+                    }
+                }
+                let r = product(&field, &roots);
+                assert_eq!(r.degree, degree);
+                let logs = Logs::of(&field, &r);
+                let mut powers = [Poly::ZERO; MAX_M as usize + 1];
+                let mut wide = [0u16; 2 * MAX_T + 1];
+                assign(&mut powers[0], &[0, 1]);
+                for i in 1..m as usize {
+                    let (done, next) = powers.split_at_mut(i);
+                    square_mod(&field, &done[i - 1], &r, &logs, &mut wide, &mut next[0]);
+                }
+                for k in 0..m {
+                    let trace = trace_mod(&field, &powers[..m as usize], k, degree);
+                    for &root in &roots {
+                        let mut x = field.mul(field.exp(k), root);
+                        let mut expected = 0;
+                        for _ in 0..m {
+                            expected ^= x;
+                            x = field.square(x);
+                        }
+                        assert!(expected <= 1, "a trace is 0 or 1");
+                        assert_eq!(evaluate(&field, &trace, root), expected, "m {m} k {k}");
+                        zeros += usize::from(expected == 0);
+                        ones += usize::from(expected == 1);
+                    }
+                }
+            }
+            assert!(zeros > 100 && ones > 100, "{zeros} zeros, {ones} ones");
+        }
+    }
+}
