@@ -13,6 +13,7 @@
 //! | [`check`] | the model, workloads, the store's layers and digests, and the [`check::Runner`] that checks every recovery |
 //! | [`campaign`] | what searches for failures: case files, sweep, exhaustive, swarm draws, placed faults (`corrupt`), scenarios, the fuzz bodies |
 //! | [`measure`] | what measures: fill, wear, ingest, lookups, speed, reliability, the cost of pairing |
+//! | `littlefs` | (feature `littlefs`) littlefs on the same simulated parts, crashed at every operation |
 //! | [`report`] | the report: one file a section, and the plots |
 //!
 //! `main.rs` is the command line over them. The design they implement is
@@ -37,6 +38,8 @@
 
 pub mod campaign;
 pub mod check;
+#[cfg(feature = "littlefs")]
+pub mod littlefs;
 pub mod measure;
 pub mod nand;
 pub mod report;

@@ -299,6 +299,19 @@ pub(crate) struct ExhaustiveArgs {
     /// Worker threads, at most one a core (default: one per core).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
+    /// The store put through the cuts: this index, or littlefs (a build
+    /// with `--features littlefs`: a file workload, each operation cut at
+    /// every flash operation; it takes --ops, --seed, --mode, --device,
+    /// --no-ecc and --crash-at).
+    #[arg(long, value_enum, default_value_t = SubjectArg::Logstore)]
+    subject: SubjectArg,
+    /// With --subject littlefs on a part: raw pages, without our ECC.
+    #[arg(long, requires = "subject")]
+    no_ecc: bool,
+    /// With --subject littlefs: only this crash point (what a failure's
+    /// replay command names).
+    #[arg(long, requires = "subject")]
+    crash_at: Option<u64>,
     #[command(flatten)]
     part: PartArgs,
     #[command(flatten)]
@@ -310,8 +323,23 @@ pub(crate) struct ExhaustiveArgs {
     output: Output,
 }
 
+/// The store a campaign runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SubjectArg {
+    /// This crate's flash index.
+    Logstore,
+    /// littlefs, through the littlefs2 crate.
+    Littlefs,
+}
+
 pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
+    if args.subject == SubjectArg::Littlefs {
+        return exhaustive_littlefs(&args);
+    }
+    if args.no_ecc || args.crash_at.is_some() {
+        return Err("--no-ecc and --crash-at are taken with --subject littlefs only".into());
+    }
     if let Some(seeds) = args.seeds.clone().filter(|_| args.swarm) {
         return exhaustive_swarm(&args, seeds);
     }
@@ -384,4 +412,64 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
     };
     emit(args.output.json, &figures)?;
     Ok(ok)
+}
+
+/// `exhaustive --subject littlefs`: every mode asked, summed.
+#[cfg(feature = "littlefs")]
+fn exhaustive_littlefs(args: &ExhaustiveArgs) -> Result<bool, String> {
+    use logstore_sim::littlefs::{exhaustive as lfs_exhaustive, LfsConfig, LfsSummary};
+    let other = args.depth != 1
+        || args.fail_ops
+        || args.io_errors
+        || args.swarm
+        || args.reopen_every.is_some()
+        || args.no_evict
+        || !args.part.bad_blocks.is_empty()
+        || args.pairing.pairing_physical.is_some()
+        || args.pairing.declared_pairing.is_some();
+    if other {
+        return Err(
+            "--subject littlefs takes --ops, --seed, --mode, --device, --no-ecc and --crash-at only".into(),
+        );
+    }
+    let mut total = LfsSummary::default();
+    for mode in args.mode.modes() {
+        let config = LfsConfig {
+            seed: args.seed,
+            ops: args.ops,
+            device: args.part.device,
+            mode,
+            ecc: !args.no_ecc,
+            bug: None,
+        };
+        let summary = lfs_exhaustive(&config, args.crash_at)?;
+        for replay in &summary.replay {
+            eprintln!("FAILED ({replay})");
+        }
+        total.subject = summary.subject;
+        total.crash_points += summary.crash_points;
+        total.failures += summary.failures;
+        total.silent += summary.silent;
+        total.reported += summary.reported;
+        total.steps = summary.steps;
+        total.seconds += summary.seconds;
+        total.write_amplification = summary.write_amplification;
+        total.erase_max = summary.erase_max;
+        total.erase_mean = summary.erase_mean;
+        total.paired_pages_corrupted += summary.paired_pages_corrupted;
+        total.replay.extend(summary.replay);
+        total.stopped = total.stopped.or(summary.stopped);
+    }
+    let mut figures = serde_json::to_value(&total).map_err(|e| e.to_string())?;
+    figures["crash_points_per_s"] = json!(total.crash_points as f64 / total.seconds.max(1e-9));
+    figures["device"] = json!(args.part.device.map_or("ideal", |d| d.name()));
+    emit(args.output.json, &figures)?;
+    Ok(total.failures == 0)
+}
+
+#[cfg(not(feature = "littlefs"))]
+fn exhaustive_littlefs(_: &ExhaustiveArgs) -> Result<bool, String> {
+    Err("this build has no littlefs: build with `--features littlefs` \
+         (littlefs2 binds littlefs's C with bindgen, which needs libclang: apt-get install libclang-dev)"
+        .into())
 }

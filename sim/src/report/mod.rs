@@ -13,6 +13,8 @@ mod end_of_life;
 mod fill;
 mod frozen_lookups;
 mod images;
+#[cfg(feature = "littlefs")]
+mod littlefs;
 mod merged;
 mod pairing_cost;
 pub(crate) mod plot;
@@ -47,10 +49,10 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     let sizes = Sizes::of(size);
     std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let command = format!("cargo run --release -- report{}", sizes.flag);
-    let bar = progress_bar(SECTIONS.len() as u64, "report");
+    let bar = progress_bar(section_list().len() as u64, "report");
     let mut sections = Vec::new();
     let mut section_seconds = serde_json::Map::new();
-    for (name, run) in SECTIONS {
+    for (name, run) in section_list() {
         bar.set_message(name);
         let start = std::time::Instant::now();
         sections.push(run(&sizes, out, &bar)?);
@@ -66,7 +68,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     );
     let mut figures = serde_json::Map::new();
     let mut headlines = serde_json::Map::new();
-    for ((name, _), section) in SECTIONS.iter().zip(sections) {
+    for ((name, _), section) in section_list().iter().zip(sections) {
         text.push_str(&section.markdown);
         text.push('\n');
         figures.insert(name.to_string(), section.figures);
@@ -99,7 +101,7 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
         "report written to {}",
         summary["report"].as_str().unwrap_or("?")
     )];
-    for (name, _) in SECTIONS {
+    for (name, _) in section_list() {
         let line = summary["headlines"][name].as_str().unwrap_or("");
         lines.push(format!("  {:<20} {line}", name.replace('_', " ")));
     }
@@ -113,6 +115,16 @@ pub fn summary_lines(summary: &Value) -> Vec<String> {
 }
 
 type SectionFn = fn(&Sizes, &Path, &ProgressBar) -> Result<Section, String>;
+
+/// The sections in order: littlefs beside logstore only in a build with
+/// the `littlefs` feature.
+fn section_list() -> Vec<(&'static str, SectionFn)> {
+    #[cfg_attr(not(feature = "littlefs"), allow(unused_mut))]
+    let mut list = SECTIONS.to_vec();
+    #[cfg(feature = "littlefs")]
+    list.insert(SECTIONS.len() - 1, ("littlefs", littlefs::section));
+    list
+}
 
 const SECTIONS: [(&str, SectionFn); 13] = [
     ("fill", fill::fill_section),

@@ -51,6 +51,10 @@ pub(super) struct Sizes {
     pub(super) swarm_wear_seeds: u64,
     /// Quiescent points of the fault-placement campaigns.
     pub(super) corrupt_flushes: u32,
+    /// Steps of the littlefs-beside-logstore campaigns (a build with
+    /// `--features littlefs`).
+    #[cfg_attr(not(feature = "littlefs"), allow(dead_code))]
+    pub(super) littlefs_ops: usize,
 }
 
 impl Sizes {
@@ -92,6 +96,7 @@ impl Sizes {
             swarm_ops: 300,
             swarm_wear_seeds: 2,
             corrupt_flushes: 2,
+            littlefs_ops: 100,
         }
     }
 
@@ -126,6 +131,7 @@ impl Sizes {
             swarm_ops: 1_000,
             swarm_wear_seeds: 12,
             corrupt_flushes: 20,
+            littlefs_ops: 1_000,
         }
     }
 
@@ -160,6 +166,7 @@ impl Sizes {
             swarm_ops: 2_000,
             swarm_wear_seeds: 50,
             corrupt_flushes: 60,
+            littlefs_ops: 4_000,
         }
     }
 }
