@@ -87,8 +87,12 @@ pub struct LfsSummary {
     /// The first failures, each with the command that replays it.
     pub replay: Vec<String>,
     /// Why the workload stopped early: littlefs failed an operation with
-    /// no cut (a device error it did not handle, or a full device).
+    /// no cut (a device error it did not handle, or a full device), or
+    /// could not format the device.
     pub stopped: Option<String>,
+    /// Runs whose device littlefs could not format (a factory-bad block
+    /// where its superblocks go).
+    pub unformattable: u64,
 }
 
 /// An operation's kind and file, for messages.
@@ -471,9 +475,86 @@ where
 /// the device before it), each followed by a mount and the check.
 /// `crash_at`: only that crash point (a replay).
 pub fn exhaustive(config: &LfsConfig, crash_at: Option<u64>) -> Result<LfsSummary, String> {
+    campaign(config, crash_at, 1)
+}
+
+/// Crash points a sweep run checks: one in this many, drawn by the seed.
+pub const SWEEP_SAMPLE: u64 = 8;
+
+/// `sweep --subject littlefs`: a run a seed (its own workload, device
+/// seed and crash mode, `seed % 3` of drop, reorder, torn), each cut at a
+/// seeded eighth of its crash points; the summaries summed, in parallel.
+pub fn sweep(
+    seeds: &[u64],
+    ops: usize,
+    device: Option<Device>,
+    ecc: bool,
+) -> Result<LfsSummary, String> {
+    use rayon::prelude::*;
+    let runs: Vec<Result<LfsSummary, String>> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let config = LfsConfig {
+                seed,
+                ops,
+                device,
+                mode: CrashMode::ALL[(seed % 3) as usize],
+                ecc,
+                bug: None,
+            };
+            campaign(&config, None, SWEEP_SAMPLE)
+        })
+        .collect();
+    let mut total = LfsSummary {
+        subject: "littlefs",
+        ..LfsSummary::default()
+    };
+    for run in runs {
+        total.add(&run?);
+    }
+    Ok(total)
+}
+
+impl LfsSummary {
+    /// Sums `other` into this one (the wear figures: the latest run's).
+    pub fn add(&mut self, other: &LfsSummary) {
+        self.subject = other.subject;
+        self.crash_points += other.crash_points;
+        self.failures += other.failures;
+        self.silent += other.silent;
+        self.reported += other.reported;
+        self.steps = other.steps;
+        self.seconds += other.seconds;
+        self.write_amplification = other.write_amplification;
+        self.erase_max = other.erase_max;
+        self.erase_mean = other.erase_mean;
+        self.paired_pages_corrupted += other.paired_pages_corrupted;
+        self.unformattable += other.unformattable;
+        for replay in &other.replay {
+            if self.replay.len() < REPLAYS_MAX {
+                self.replay.push(replay.clone());
+            }
+        }
+        if self.stopped.is_none() {
+            self.stopped.clone_from(&other.stopped);
+        }
+    }
+}
+
+/// Whether crash point `point` of seed `seed` is one a `sample`-th run
+/// checks (every one at 1).
+fn sampled(seed: u64, point: u64, sample: u64) -> bool {
+    if sample <= 1 {
+        return true;
+    }
+    let mixed = (seed ^ point.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 32) % sample == 0
+}
+
+fn campaign(config: &LfsConfig, crash_at: Option<u64>, sample: u64) -> Result<LfsSummary, String> {
     match config.device {
-        Some(Device::Tlc) => exhaustive_on::<48>(config, crash_at),
-        _ => exhaustive_on::<16>(config, crash_at),
+        Some(Device::Tlc) => exhaustive_on::<48>(config, crash_at, sample),
+        _ => exhaustive_on::<16>(config, crash_at, sample),
     }
 }
 
@@ -483,6 +564,7 @@ const REPLAYS_MAX: usize = 10;
 fn exhaustive_on<const PAGES: usize>(
     config: &LfsConfig,
     crash_at: Option<u64>,
+    sample: u64,
 ) -> Result<LfsSummary, String>
 where
     BlockDevice<PAGES>: Storage,
@@ -490,12 +572,21 @@ where
     let start = std::time::Instant::now();
     let ops = workload(config.seed, config.ops);
     let mut device = BlockDevice::<PAGES>::new(config)?;
-    Filesystem::format(&mut device).map_err(|e| format!("littlefs did not format: {e:?}"))?;
     let mut summary = LfsSummary {
         subject: "littlefs",
         steps: ops.len(),
         ..LfsSummary::default()
     };
+    if let Err(error) = Filesystem::format(&mut device) {
+        let bad: Vec<u32> = (0..BLOCKS as u32)
+            .filter(|&b| device.pages.sim().is_factory_bad(BlockAddr(b)))
+            .collect();
+        summary.unformattable = 1;
+        summary.stopped = Some(format!(
+            "littlefs did not format: {error:?} (factory-bad blocks {bad:?}; littlefs keeps its superblocks in blocks 0 and 1)"
+        ));
+        return Ok(summary);
+    }
     let mut state = State::new();
     let mut written = 0u64;
     for (step, op) in ops.iter().enumerate() {
@@ -512,7 +603,9 @@ where
         }
         let last = probe.pages.sim().ops_mutating();
         for point in first..last {
-            if crash_at.is_some_and(|at| at != point) {
+            let chosen =
+                crash_at.map_or_else(|| sampled(config.seed, point, sample), |at| at == point);
+            if !chosen {
                 continue;
             }
             summary.crash_points += 1;
@@ -630,6 +723,38 @@ mod tests {
             assert_eq!(dropped.failures, 0, "{device:?}: {:?}", dropped.replay);
             assert_eq!(dropped.crash_points, torn.crash_points);
         }
+    }
+
+    /// A sweep runs a workload a seed, its modes drawn, each at a sampled
+    /// eighth of its crash points: on SLC nothing is lost, on MLC the
+    /// paired pages cost files again, and every failure names its replay.
+    #[test]
+    fn a_sweep_samples_crash_points_across_seeds() {
+        let clean = sweep(&[0, 1, 2, 3], 60, Some(Device::Slc), true).unwrap();
+        assert!(clean.crash_points > 50, "{clean:?}");
+        assert_eq!(clean.failures, 0, "{:?}", clean.replay);
+        let every: u64 = (0..4u64)
+            .map(|seed| {
+                let mode = CrashMode::ALL[(seed % 3) as usize];
+                let one = LfsConfig {
+                    seed,
+                    ..config(Some(Device::Slc), mode)
+                };
+                exhaustive(&one, None).unwrap().crash_points
+            })
+            .sum();
+        assert!(
+            clean.crash_points * 4 < every,
+            "a sample: {} of {every}",
+            clean.crash_points
+        );
+        let paired = sweep(&[2, 5, 8, 11], 60, Some(Device::Mlc), true).unwrap();
+        assert!(paired.failures > 0, "torn seeds on mlc: {paired:?}");
+        assert!(
+            paired.replay[0].contains("--mode torn"),
+            "{}",
+            paired.replay[0]
+        );
     }
 
     /// The adapter that never makes programs durable loses closed files

@@ -115,6 +115,15 @@ pub(crate) struct SweepArgs {
     /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(u64, u64)>,
+    /// The store put through the cuts: this index, or littlefs (a build
+    /// with `--features littlefs`: a file workload a seed, its crash mode
+    /// drawn, cut at a seeded eighth of its crash points; it takes
+    /// --seeds, --ops, --jobs, --device and --no-ecc).
+    #[arg(long, value_enum, default_value_t = SubjectArg::Logstore)]
+    subject: SubjectArg,
+    /// With --subject littlefs on a part: raw pages, without our ECC.
+    #[arg(long)]
+    no_ecc: bool,
     #[command(flatten)]
     part: PartArgs,
     #[command(flatten)]
@@ -138,6 +147,12 @@ pub(crate) fn sweep(args: SweepArgs) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
     let (index, count) = args.shard.unwrap_or((0, 1));
     let chosen = shard_seeds(args.seeds.clone(), index, count);
+    if args.subject == SubjectArg::Littlefs {
+        return sweep_littlefs(&args, &chosen);
+    }
+    if args.no_ecc {
+        return Err("--no-ecc is taken with --subject littlefs only".into());
+    }
     if args.swarm {
         no_part_with_swarm(&args.part, &args.pairing)?;
         let bar = progress_bar(chosen.len() as u64, "swarm");
@@ -469,7 +484,40 @@ fn exhaustive_littlefs(args: &ExhaustiveArgs) -> Result<bool, String> {
 
 #[cfg(not(feature = "littlefs"))]
 fn exhaustive_littlefs(_: &ExhaustiveArgs) -> Result<bool, String> {
-    Err("this build has no littlefs: build with `--features littlefs` \
-         (littlefs2 binds littlefs's C with bindgen, which needs libclang: apt-get install libclang-dev)"
-        .into())
+    Err(NO_LITTLEFS.into())
+}
+
+#[cfg(not(feature = "littlefs"))]
+fn sweep_littlefs(_: &SweepArgs, _: &[u64]) -> Result<bool, String> {
+    Err(NO_LITTLEFS.into())
+}
+
+#[cfg(not(feature = "littlefs"))]
+const NO_LITTLEFS: &str = "this build has no littlefs: build with `--features littlefs` \
+     (littlefs2 binds littlefs's C with bindgen, which needs libclang: apt-get install libclang-dev)";
+
+/// `sweep --subject littlefs`: a seed a run, summed.
+#[cfg(feature = "littlefs")]
+fn sweep_littlefs(args: &SweepArgs, seeds: &[u64]) -> Result<bool, String> {
+    let other = args.swarm
+        || !args.part.bad_blocks.is_empty()
+        || args.pairing.pairing_physical.is_some()
+        || args.pairing.declared_pairing.is_some();
+    if other {
+        return Err(
+            "--subject littlefs takes --seeds, --ops, --jobs, --shard, --device and --no-ecc only"
+                .into(),
+        );
+    }
+    let summary = pool(args.jobs)?.install(|| {
+        logstore_sim::littlefs::sweep(seeds, args.ops, args.part.device, !args.no_ecc)
+    })?;
+    for replay in &summary.replay {
+        eprintln!("FAILED ({replay})");
+    }
+    let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+    figures["runs"] = json!(seeds.len());
+    figures["device"] = json!(args.part.device.map_or("ideal", |d| d.name()));
+    emit(args.output.json, &figures)?;
+    Ok(summary.failures == 0)
 }

@@ -48,7 +48,12 @@ struct Section {
 pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     let sizes = Sizes::of(size);
     std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
-    let command = format!("cargo run --release -- report{}", sizes.flag);
+    let features = if cfg!(feature = "littlefs") {
+        " --features littlefs"
+    } else {
+        ""
+    };
+    let command = format!("cargo run --release{features} -- report{}", sizes.flag);
     let bar = progress_bar(section_list().len() as u64, "report");
     let mut sections = Vec::new();
     let mut section_seconds = serde_json::Map::new();
@@ -62,7 +67,7 @@ pub fn write(size: ReportSize, out: &Path) -> Result<Value, String> {
     bar.finish_and_clear();
     let mut text = format!(
         "# logstore report\n\n\
-         Written by `{command}` (about five minutes on 2 cores; `--quick` takes seconds, `--full` much longer). \
+         Written by `{command}` (about four minutes on 2 cores; `--quick` takes seconds, `--full` much longer). \
          Every figure below but the timings is deterministic: the same command writes the same bytes. \
          Each figure names the command that reproduces it alone.\n\n"
     );
