@@ -548,7 +548,7 @@ fn sampled(seed: u64, point: u64, sample: u64) -> bool {
         return true;
     }
     let mixed = (seed ^ point.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (mixed >> 32) % sample == 0
+    (mixed >> 32).is_multiple_of(sample)
 }
 
 fn campaign(config: &LfsConfig, crash_at: Option<u64>, sample: u64) -> Result<LfsSummary, String> {
