@@ -68,10 +68,14 @@ pub enum Cluster {
     Unallocated(u64),
 }
 
+/// The bytes an image is read from: a file, or memory (the fuzz target).
+pub trait Source: Read + Seek {}
+impl<T: Read + Seek> Source for T {}
+
 /// An image opened for reading in clusters of `cluster_bytes`.
-pub struct Image {
+pub struct Image<R: Source = File> {
     path: PathBuf,
-    file: File,
+    file: R,
     format: Format,
     disk_bytes: u64,
     cluster_bytes: u64,
@@ -94,20 +98,33 @@ struct Tables {
     l2: Option<(usize, Vec<u64>)>,
 }
 
-impl Image {
+impl Image<File> {
     /// Opens `path` (QCOW2 when it starts with QCOW2's magic, raw
     /// otherwise) to be read in clusters of `cluster_bytes` (> 0).
-    pub fn open(path: &Path, cluster_bytes: u64) -> Result<Image, ImageError> {
-        assert!(cluster_bytes > 0, "a cluster holds bytes");
+    pub fn open(path: &Path, cluster_bytes: u64) -> Result<Image<File>, ImageError> {
         let io = |source| ImageError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = File::open(path).map_err(io)?;
+        let file = File::open(path).map_err(io)?;
         let file_bytes = file.metadata().map_err(io)?.len();
+        Image::from_source(file, file_bytes, path, cluster_bytes)
+    }
+}
+
+impl<R: Source> Image<R> {
+    /// As [`Image::open`], from `file_bytes` bytes of `file`, named `path`
+    /// in errors.
+    pub fn from_source(
+        mut file: R,
+        file_bytes: u64,
+        path: &Path,
+        cluster_bytes: u64,
+    ) -> Result<Image<R>, ImageError> {
+        assert!(cluster_bytes > 0, "a cluster holds bytes");
         let mut magic = [0u8; 4];
         let is_qcow = file_bytes >= 4 && {
-            file.read_exact(&mut magic).map_err(io)?;
+            read_at(&mut file, path, 0, &mut magic)?;
             u32::from_be_bytes(magic) == QCOW_MAGIC
         };
         let (format, disk_bytes) = if is_qcow {
@@ -175,7 +192,12 @@ impl Image {
     }
 }
 
-fn read_at(file: &mut File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<(), ImageError> {
+fn read_at(
+    file: &mut impl Source,
+    path: &Path,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<(), ImageError> {
     let io = |source| ImageError::Io {
         path: path.to_path_buf(),
         source,
@@ -186,7 +208,11 @@ fn read_at(file: &mut File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<
 
 impl Tables {
     /// The header's checks and the L1 table; the guest's disk size.
-    fn read(path: &Path, file: &mut File, file_bytes: u64) -> Result<(Tables, u64), ImageError> {
+    fn read(
+        path: &Path,
+        file: &mut impl Source,
+        file_bytes: u64,
+    ) -> Result<(Tables, u64), ImageError> {
         let malformed = |what: String| ImageError::Malformed {
             path: path.to_path_buf(),
             what,
@@ -299,7 +325,7 @@ impl Tables {
     /// where nothing is mapped); whether any of them is mapped data.
     fn read_guest(
         &mut self,
-        file: &mut File,
+        file: &mut impl Source,
         path: &Path,
         start: u64,
         buf: &mut [u8],
@@ -338,7 +364,7 @@ impl Tables {
     /// not allocated (or reads as zeros).
     fn host_offset(
         &mut self,
-        file: &mut File,
+        file: &mut impl Source,
         path: &Path,
         index: u64,
     ) -> Result<Option<u64>, ImageError> {
@@ -482,3 +508,47 @@ fn run_tool(command: &mut std::process::Command) -> Result<(), String> {
         ))
     }
 }
+
+/// The body of the `qcow2` fuzz target: any bytes as an image, read to
+/// the end (at most [`FUZZ_CLUSTERS_MAX`] clusters) in clusters of 512 B
+/// to 64 KiB (the first byte picks), must give clusters or a typed error,
+/// never a panic; the bytes of a data cluster are exactly its length.
+pub fn fuzz_qcow2(data: &[u8]) {
+    let cluster_bytes = 512u64 << (data.first().copied().unwrap_or(0) % 8);
+    let source = std::io::Cursor::new(data);
+    let name = Path::new("fuzz input");
+    let Ok(mut image) = Image::from_source(source, data.len() as u64, name, cluster_bytes) else {
+        return;
+    };
+    let mut buf = vec![0u8; cluster_bytes as usize];
+    let mut seen = 0u64;
+    for _ in 0..FUZZ_CLUSTERS_MAX {
+        match image.next_cluster(&mut buf) {
+            Ok(Some(Cluster::Data(len))) => {
+                assert!(
+                    len as u64 <= cluster_bytes && len > 0,
+                    "a data cluster of {len} bytes"
+                );
+                seen += 1;
+            }
+            Ok(Some(Cluster::Unallocated(count))) => {
+                assert!(count > 0, "a run of no clusters");
+                seen += count;
+            }
+            Ok(None) => {
+                assert_eq!(
+                    seen,
+                    image.disk_bytes().div_ceil(cluster_bytes),
+                    "every cluster, once"
+                );
+                return;
+            }
+            Err(ImageError::Io { source, .. }) => panic!("an I/O error reading memory: {source}"),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Clusters the fuzz body reads of one input at most (a damaged size may
+/// name a vast disk).
+pub const FUZZ_CLUSTERS_MAX: usize = 4_096;

@@ -24,11 +24,12 @@ pub(crate) type Body = fn(&[u8]);
 
 /// The targets, by name: the `fuzz/fuzz_targets/<name>.rs` files and the
 /// `corpus/<name>/` folders.
-pub const TARGETS: [(&str, Body); 4] = [
+pub const TARGETS: [(&str, Body); 5] = [
     ("ops", ops),
     ("image", image),
     ("cuckoo", cuckoo),
     ("journal", journal),
+    ("qcow2", crate::measure::image::fuzz_qcow2),
 ];
 
 /// The body of target `name`, if there is one.

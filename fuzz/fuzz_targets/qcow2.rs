@@ -1,0 +1,9 @@
+//! Fuzz target `qcow2`: the body is `logstore_sim::measure::image::fuzz_qcow2`
+//! (any bytes as a disk image, read to the end: clusters or a typed error,
+//! never a panic), which `sim/tests/corpus.rs` also runs on every file of
+//! `corpus/qcow2/`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| logstore_sim::measure::image::fuzz_qcow2(data));
