@@ -58,11 +58,14 @@ impl Runner {
 
     /// Flushes at the end of the workload. A power cut still armed may fire
     /// inside it (a cut during the final flush), and so may the next one
-    /// after the recovery: each failed attempt fired an armed cut or met a
-    /// failing block, so the armed cuts and [`OPEN_ATTEMPTS_MAX`] bound them.
+    /// after the recovery: each failed attempt fired an armed cut, a fault
+    /// scheduled ahead (a host I/O error, a failing program or erase), or
+    /// met a failing block, so those and [`OPEN_ATTEMPTS_MAX`] bound them.
     /// `Ok(Err(why))`: the store turned read-only (worn out) instead.
     pub(super) fn final_flush(&mut self) -> Checked<Result<(), logstore::WornOut>> {
-        let attempts_max = self.flash().armed_cuts() as u32 + OPEN_ATTEMPTS_MAX;
+        let flash = self.flash();
+        let ahead = flash.armed_cuts() + flash.scheduled_faults_ahead();
+        let attempts_max = ahead as u32 + OPEN_ATTEMPTS_MAX;
         for _ in 0..attempts_max {
             match self.store_mut().flush() {
                 Ok(()) => return Ok(Ok(())),

@@ -36,9 +36,10 @@ impl Runner {
         } else {
             self.report.reopens += 1;
         }
-        // Each armed cut may fire in one open's recovery; past them, a
-        // failing block costs an open.
-        let attempts_max = flash.armed_cuts() as u32 + OPEN_ATTEMPTS_MAX;
+        // Each armed cut or fault scheduled ahead may fire in one open's
+        // recovery; past them, a failing block costs an open.
+        let ahead = flash.armed_cuts() + flash.scheduled_faults_ahead();
+        let attempts_max = ahead as u32 + OPEN_ATTEMPTS_MAX;
         for _ in 0..attempts_max {
             match Store::open_returning(flash) {
                 Ok((store, recovery)) => {

@@ -380,6 +380,12 @@ impl SimFlash {
         }
     }
 
+    /// Faults forced by [`SimFlash::schedule_fault`] at operations not yet
+    /// made: each may fail one operation still to come.
+    pub fn scheduled_faults_ahead(&self) -> usize {
+        self.scheduled.range(self.ops_mutating..).count()
+    }
+
     /// Forces `fault` on the mutating operation with index `op_index`, if it
     /// is of the matching kind.
     pub fn schedule_fault(&mut self, op_index: u64, fault: ScheduledFault) {

@@ -58,12 +58,14 @@ impl SyndromeTables {
         assert!(remainder.len() * 8 >= bytes, "the remainder's words");
         // states[i] = r(x) x^pad mod M_(2i+1), pad the zero bits below r.
         let mut states = [0u32; MAX_T];
+        let states = &mut states[..t];
         for index in 0..bytes {
             let byte = u32::from((remainder[index / 8] >> (56 - 8 * (index % 8))) as u8);
-            let rows = self.reduce.chunks_exact(256);
-            for ((state, &degree), row) in states.iter_mut().zip(&self.degrees).zip(rows) {
+            for (i, state) in states.iter_mut().enumerate() {
+                let degree = self.degrees[i];
                 let wide = *state << 8 | byte;
-                *state = (wide & ((1 << degree) - 1)) ^ u32::from(row[(wide >> degree) as usize]);
+                let reduce = self.reduce[i * 256 + (wide >> degree) as usize];
+                *state = (wide & ((1 << degree) - 1)) ^ u32::from(reduce);
             }
         }
         let pad = (8 * bytes - ecc_bits) as u32;
@@ -77,7 +79,11 @@ impl SyndromeTables {
                 if state >> bit & 1 == 1 {
                     value ^= field.exp(exponent);
                 }
-                exponent = (exponent + j) % n;
+                // j < 2t < n: one subtraction reduces it.
+                exponent += j;
+                if exponent >= n {
+                    exponent -= n;
+                }
             }
             syndromes[2 * i] = value;
         }
