@@ -353,6 +353,35 @@ mod tests {
         r
     }
 
+    /// The gcd of two products of distinct `y + r` is the product over
+    /// the roots they share (1 when none), monic, whatever the length of
+    /// Euclid's remainder sequence (coprime polynomials of degrees d and
+    /// d - 1 take it to its longest).
+    #[test]
+    fn gcds_are_the_shared_roots_product() {
+        let field = Field::new(13);
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        for round in 0..200 {
+            let mut roots: Vec<u16> = Vec::new();
+            while roots.len() < 24 {
+                let root = rng.random_range(1..=field.n) as u16;
+                if !roots.contains(&root) {
+                    roots.push(root);
+                }
+            }
+            let d = rng.random_range(3..=12);
+            let shared = (round % 4).min(d - 1);
+            let a_roots = &roots[..d];
+            let mut b_roots: Vec<u16> = roots[12..12 + d - 1 - shared].to_vec();
+            b_roots.extend_from_slice(&a_roots[..shared]);
+            let (a, b) = (product(&field, a_roots), product(&field, &b_roots));
+            assert_eq!(b.degree, d - 1);
+            let g = gcd(&field, &a, &b);
+            let expected = product(&field, &a_roots[..shared]);
+            assert_eq!(g.coefficients(), expected.coefficients(), "round {round}");
+        }
+    }
+
     /// Every trace polynomial the split builds, `Tr(alpha^k y) mod r`,
     /// takes at each root of `r` the field trace of `alpha^k` times it
     /// (0 or 1): the property the split stands on, for each `k` of the
