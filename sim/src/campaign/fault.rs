@@ -1,6 +1,7 @@
 //! The faults a campaign places on a page on purpose ([`Fault`]) and how
 //! each is placed on a simulated device ([`place`]): read back past the
-//! ECC, erased, stale, another page's bytes, garbled.
+//! ECC, at its limit or one past it, erased, stale, another page's bytes,
+//! garbled.
 
 use logstore::{Flash, PageAddr};
 
@@ -11,6 +12,13 @@ use crate::nand::SimFlash;
 pub enum Fault {
     /// More flipped bits in its first ECC step than the ECC corrects.
     PastEcc,
+    /// Exactly as many flipped bits in its first ECC step as the ECC
+    /// corrects (t): the decoder's limit, which must read back whole.
+    AtEcc,
+    /// One more flipped bit than the ECC corrects (t + 1): the count at
+    /// which a BCH decoder may land on another codeword; refused, or
+    /// caught by the page's own CRC. Only on a part with an ECC.
+    PastEccByOne,
     /// The page reads back erased.
     Erased,
     /// The bytes the page held before its block's last erase.
@@ -28,8 +36,10 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 7] = [
         Fault::PastEcc,
+        Fault::AtEcc,
+        Fault::PastEccByOne,
         Fault::Erased,
         Fault::Stale,
         Fault::Misdirected,
@@ -48,13 +58,19 @@ pub fn place(
 ) -> Option<()> {
     let g = device.geometry();
     let raw = match fault {
-        Fault::PastEcc => {
-            // Distinct bits of the first step, more than the ECC corrects.
-            let step_bits = g.ecc_step_bytes.max(1) * 8;
-            for k in 0..g.ecc_bits * 2 + 2 {
-                device
-                    .flip_bit(page, (k * 97 + 13) % step_bits.min(g.page_bytes * 8))
-                    .ok()?;
+        Fault::PastEcc | Fault::AtEcc | Fault::PastEccByOne => {
+            // Distinct bits of the first step (97 is odd, the step's bits
+            // a power of two): more than the ECC corrects, exactly as
+            // many, or one more. The boundary kinds need an ECC.
+            let flips = match fault {
+                Fault::PastEcc => g.ecc_bits * 2 + 2,
+                _ if g.ecc_bits == 0 => return None,
+                Fault::AtEcc => g.ecc_bits,
+                _ => g.ecc_bits + 1,
+            };
+            let step_bits = (g.ecc_step_bytes.max(1) * 8).min(g.page_bytes * 8);
+            for k in 0..flips {
+                device.flip_bit(page, (k * 97 + 13) % step_bits).ok()?;
             }
             return Some(());
         }

@@ -171,3 +171,51 @@ fn faults_next_to_passed_over_pages_are_kept_or_named() {
         assert!(summary.singles.named > 0, "{summary:?}");
     }
 }
+
+/// The ECC's limit, placed: t flipped bits in a page's first step read
+/// back whole (t corrected), t + 1 never read back as the page (refused,
+/// or another codeword the page's CRC then refuses), on every preset's
+/// code. (`corrupt` places both kinds on every programmed page.)
+#[test]
+fn the_ecc_limit_placed_reads_back_whole_and_one_past_it_never_does() {
+    use logstore::testing::Media;
+    use logstore::{Flash, PageAddr};
+    use logstore_sim::campaign::fault::{place, Fault};
+    use logstore_sim::nand::{SimConfig, SimFlash};
+    for device in [Device::Slc, Device::Mlc, Device::Tlc] {
+        let geometry = device.small_geometry(8);
+        let t = geometry.ecc_bits;
+        let flash = SimFlash::new(SimConfig::new(geometry), 1).unwrap();
+        let mut media = Media::new(flash).map_err(|(e, _)| e).unwrap();
+        let data: Vec<u8> = (0..geometry.page_bytes)
+            .map(|i| (i * 7 + 3) as u8)
+            .collect();
+        let pages = [PageAddr::new(1, 0), PageAddr::new(1, 1)];
+        for &page in &pages {
+            media.program(page, &data).unwrap();
+        }
+        media.sync().unwrap();
+        let before = media.inner().clone();
+        let mut read = vec![0u8; geometry.page_bytes as usize];
+        place(media.inner_mut(), &before, &pages, pages[0], Fault::AtEcc).unwrap();
+        let status = media.read_checked(pages[0], &mut read).unwrap();
+        assert_eq!(
+            (status.bits_corrected, &read),
+            (t, &data),
+            "{device:?} at t = {t}"
+        );
+        place(
+            media.inner_mut(),
+            &before,
+            &pages,
+            pages[1],
+            Fault::PastEccByOne,
+        )
+        .unwrap();
+        match media.read_checked(pages[1], &mut read) {
+            Err(logstore::FlashError::Uncorrectable { .. }) => {}
+            Ok(_) => assert_ne!(read, data, "{device:?}: t + 1 flips read back as the page"),
+            Err(other) => panic!("{device:?}: {other}"),
+        }
+    }
+}
