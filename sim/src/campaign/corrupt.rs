@@ -320,11 +320,18 @@ fn place_at_point(
     summary: &mut CorruptSummary,
 ) {
     let pages = programmed_pages(snapshot);
-    let singles: Vec<(PageAddr, Fault)> = pages
+    let mut singles: Vec<(PageAddr, Fault)> = pages
         .iter()
         .filter(|_| plan.singles)
         .flat_map(|&page| Fault::ALL.map(|fault| (page, fault)))
         .collect();
+    if plan.singles {
+        singles.extend(
+            erased_pages_read(snapshot)
+                .into_iter()
+                .flat_map(|page| ERASED_FAULTS.map(|fault| (page, fault))),
+        );
+    }
     let results: Vec<(Tally, u64, Vec<String>)> = singles
         .par_iter()
         .filter_map(|&(page, fault)| {
@@ -403,6 +410,36 @@ fn describe(plan: &CorruptPlan, outcome: &Outcome, what: &str) -> Option<String>
 }
 
 /// Every page of the device holding programmed bytes.
+/// The faults placed on erased pages: bits flipped, within the ECC, at
+/// its limit and past it (the other kinds leave an erased page as it is,
+/// or put a programmed page where the writer left none).
+const ERASED_FAULTS: [Fault; 3] = [Fault::AtEcc, Fault::PastEccByOne, Fault::PastEcc];
+
+/// The erased pages an open reads: page 0 of every block whose page 0 is
+/// erased (the anchor's scan reads every block's), and the first erased
+/// page after the last programmed one of each partly written block (a
+/// journal's or a lane's next page, which recovery reads to find the end).
+fn erased_pages_read(flash: &SimFlash) -> Vec<PageAddr> {
+    let g = flash.geometry();
+    let erased = |page: PageAddr| flash.raw_page(page).iter().all(|&b| b == 0xFF);
+    let mut found = Vec::new();
+    for block in 0..g.blocks {
+        let first = PageAddr::new(block, 0);
+        if erased(first) {
+            found.push(first);
+            continue;
+        }
+        let last = (0..g.pages_per_block)
+            .rev()
+            .find(|&page| !erased(PageAddr::new(block, page)))
+            .unwrap_or(0);
+        if last + 1 < g.pages_per_block {
+            found.push(PageAddr::new(block, last + 1));
+        }
+    }
+    found
+}
+
 fn programmed_pages(flash: &SimFlash) -> Vec<PageAddr> {
     let g = flash.geometry();
     (0..g.blocks)

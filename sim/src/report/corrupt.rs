@@ -36,7 +36,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     let _ = writeln!(
         md,
         "`corrupt` (CORDS-style, Ganesan et al., FAST 2017): after each of {} flushes of a workload, every programmed page in turn is read back past \
-         the ECC, with exactly t or t + 1 bits flipped in a step (the decoder's limit), erased, holds its stale bytes, another page's bytes, or garbled bytes, and the store reopens; then every pair of the anchor's \
+         the ECC, with exactly t or t + 1 bits flipped in a step (the decoder's limit), erased, holds its stale bytes, another page's bytes, or garbled bytes, and the store reopens; the erased pages an open reads (every erased page 0, each partly written block's next page) get bits flipped at the ECC's limit, one past it and far past it; then every pair of the anchor's \
          pages, the journal's last pages and the filter pages; then a power cut at every operation of the recovery after a placed fault (the open, and after a named loss the salvage). \
          Each placement is **kept** (every flushed entry answers right), **named** (`DataLoss` at open, or a typed error on the key), \
          **silent** (a wrong answer with no error) or the **store lost** (no open). Goal: 0 silent, 0 lost. Pairs of two journal pages are \
