@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`nand`] | the simulated device: geometry, presets, bit errors, wear, power cuts |
 //! | [`check`] | the model, workloads, the store's layers and digests, and the [`check::Runner`] that checks every recovery |
+//! | [`subject`] | the seam a crash campaign drives a store through: the index and littlefs as subjects, one campaign and model for both |
 //! | [`campaign`] | what searches for failures: case files, sweep, exhaustive, swarm draws, placed faults (`corrupt`), scenarios, the fuzz bodies |
 //! | [`measure`] | what measures: fill, wear, ingest, lookups, speed, reliability, the cost of pairing |
 //! | `littlefs` | (feature `littlefs`) littlefs on the same simulated parts, crashed at every operation |
@@ -43,6 +44,7 @@ pub mod littlefs;
 pub mod measure;
 pub mod nand;
 pub mod report;
+pub mod subject;
 
 pub use nand::{
     CrashMode, Device, ErrorModel, FaultRates, Latency, ScheduledFault, SimConfig, SimFlash,

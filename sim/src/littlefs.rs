@@ -33,7 +33,8 @@ use logstore::{BlockAddr, Flash, FlashError, Geometry, PageAddr};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::nand::{CrashMode, Device, SimConfig, SimFlash};
+use crate::nand::{Device, SimConfig, SimFlash};
+use crate::subject::{self, Refused, Subject, SubjectConfig, SubjectSummary};
 
 /// Bytes a page (littlefs's read and program size) on every geometry.
 const PAGE_BYTES: usize = 512;
@@ -52,73 +53,11 @@ pub enum AdapterBug {
     NoSync,
 }
 
-/// One campaign's configuration.
-#[derive(Clone, Debug)]
-pub struct LfsConfig {
-    pub seed: u64,
-    pub ops: usize,
-    pub device: Option<Device>,
-    pub mode: CrashMode,
-    /// Through our BCH ECC (on a part); raw pages otherwise.
-    pub ecc: bool,
-    pub bug: Option<AdapterBug>,
-}
-
-/// What the campaign found.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct LfsSummary {
-    pub subject: &'static str,
-    pub crash_points: u64,
-    pub failures: u64,
-    /// Failures where littlefs mounted and served files as neither before
-    /// nor after the operation the cut hit, saying nothing.
-    pub silent: u64,
-    /// Failures where littlefs did not mount, or said a read failed.
-    pub reported: u64,
-    pub steps: usize,
-    pub seconds: f64,
-    /// Bytes programmed (spare areas counted) over the bytes the workload
-    /// wrote, on the run without cuts.
-    pub write_amplification: f64,
-    pub erase_max: u32,
-    pub erase_mean: f64,
-    /// Pages torn programs damaged through their pairing, over every branch.
-    pub paired_pages_corrupted: u64,
-    /// The first failures, each with the command that replays it.
-    pub replay: Vec<String>,
-    /// Why the workload stopped early: littlefs failed an operation with
-    /// no cut (a device error it did not handle, or a full device), or
-    /// could not format the device.
-    pub stopped: Option<String>,
-    /// Runs whose device littlefs could not format (a factory-bad block
-    /// where its superblocks go).
-    pub unformattable: u64,
-}
-
-/// An operation's kind and file, for messages.
-#[derive(Debug)]
-#[allow(dead_code)]
-enum OpKind {
-    Write(u8),
-    Rename(u8, u8),
-    Remove(u8),
-}
-
-impl OpKind {
-    fn of(op: &Op) -> OpKind {
-        match op {
-            Op::Write { file, .. } => OpKind::Write(*file),
-            Op::Rename { from, to } => OpKind::Rename(*from, *to),
-            Op::Remove { file } => OpKind::Remove(*file),
-        }
-    }
-}
-
 /// The files: index to contents.
-type State = BTreeMap<u8, Vec<u8>>;
+pub type State = BTreeMap<u8, Vec<u8>>;
 
-#[derive(Clone, Debug)]
-enum Op {
+#[derive(Clone)]
+pub enum Op {
     Write {
         file: u8,
         append: bool,
@@ -131,6 +70,24 @@ enum Op {
     Remove {
         file: u8,
     },
+}
+
+/// An operation's kind, files and size, for messages.
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Write {
+                file,
+                append,
+                bytes,
+            } => {
+                let how = if *append { "append" } else { "write" };
+                write!(f, "{how} {} bytes to f{file}", bytes.len())
+            }
+            Op::Rename { from, to } => write!(f, "rename f{from} to f{to}"),
+            Op::Remove { file } => write!(f, "remove f{file}"),
+        }
+    }
 }
 
 fn workload(seed: u64, ops: usize) -> Vec<Op> {
@@ -229,7 +186,7 @@ pub type Lfs16 = BlockDevice<16>;
 pub type Lfs48 = BlockDevice<48>;
 
 impl<const PAGES: usize> BlockDevice<PAGES> {
-    fn new(config: &LfsConfig) -> Result<Self, String> {
+    fn new(config: &SubjectConfig, bug: Option<AdapterBug>) -> Result<Self, String> {
         let geometry = match config.device {
             Some(device) => device.small_geometry(BLOCKS as u32),
             None => Geometry::new(PAGE_BYTES as u32, PAGES as u32, BLOCKS as u32)
@@ -253,7 +210,7 @@ impl<const PAGES: usize> BlockDevice<PAGES> {
         Ok(BlockDevice {
             raw: vec![0u8; geometry.raw_page_bytes() as usize],
             pages,
-            bug: config.bug,
+            bug,
         })
     }
 
@@ -419,271 +376,151 @@ fn read_state<S: Storage>(fs: &Filesystem<'_, S>) -> LfsResult<State> {
     Ok(state)
 }
 
-/// The states a cut inside `op` may leave: as before it, as after it,
-/// and for a write that creates its file, before it with the file there
-/// and empty (littlefs commits a new file's entry at open, its data at
-/// close).
-fn allowed(before: &State, op: &Op, after: &State) -> Vec<State> {
-    let mut states = vec![before.clone(), after.clone()];
-    if let Op::Write { file, .. } = op {
-        if !before.contains_key(file) {
-            let mut created = before.clone();
-            created.insert(*file, Vec::new());
-            states.push(created);
-        }
-    }
-    states
-}
-
-/// What a cut left: `Ok` if the files are as before or after the
-/// operation it hit, else why not.
-enum Verdict {
-    Kept,
-    Silent(String),
-    Reported(String),
-}
-
-fn check_after_cut<const PAGES: usize>(
-    device: &mut BlockDevice<PAGES>,
-    allowed: &[State],
-) -> Verdict
+impl<const PAGES: usize> Subject for BlockDevice<PAGES>
 where
     BlockDevice<PAGES>: Storage,
 {
-    device.pages.sim_mut().restart();
-    let found = Filesystem::mount_and_then(device, read_state);
-    match found {
-        Err(error) => Verdict::Reported(format!(
-            "after the cut littlefs did not mount or read: {error:?}"
-        )),
-        Ok(state) if allowed.contains(&state) => Verdict::Kept,
-        Ok(state) => {
-            let differs: Vec<String> = (0..FILES)
-                .filter(|f| allowed.iter().all(|s| state.get(f) != s.get(f)))
-                .map(|f| format!("f{f}"))
+    type Op = Op;
+    type State = State;
+    type Options = Option<AdapterBug>;
+    const NAME: &'static str = "littlefs";
+
+    fn workload(seed: u64, ops: usize) -> Vec<Op> {
+        workload(seed, ops)
+    }
+
+    fn format(config: &SubjectConfig, bug: &Option<AdapterBug>) -> Result<Self, Refused> {
+        let mut device = BlockDevice::<PAGES>::new(config, *bug).map_err(Refused::Config)?;
+        if let Err(error) = Filesystem::format(&mut device) {
+            let bad: Vec<u32> = (0..BLOCKS as u32)
+                .filter(|&b| device.pages.sim().is_factory_bad(BlockAddr(b)))
                 .collect();
-            Verdict::Silent(format!(
-                "after the cut the files are neither as before the operation nor as after it ({} differ)",
-                differs.join(", ")
-            ))
+            return Err(Refused::Unformattable(format!(
+                "littlefs did not format: {error:?} (factory-bad blocks {bad:?}; littlefs keeps its superblocks in blocks 0 and 1)"
+            )));
         }
+        Ok(device)
+    }
+
+    /// Mounts, runs `op` (open, write, close; or rename, or remove) and
+    /// unmounts: littlefs2's filesystem borrows its device.
+    fn apply(&mut self, op: &Op, state: &State) -> Result<(), String> {
+        Filesystem::mount_and_then(self, |fs| run_op(fs, state, op))
+            .map_err(|error| format!("{op:?}: {error:?}"))
+    }
+
+    fn mount(&mut self) -> Result<(), String> {
+        Filesystem::mount_and_then(self, |_| Ok(())).map_err(|error| format!("{error:?}"))
+    }
+
+    fn read_back(&mut self) -> Result<State, String> {
+        Filesystem::mount_and_then(self, read_state).map_err(|error| format!("{error:?}"))
+    }
+
+    fn flash(&self) -> &SimFlash {
+        self.pages.sim()
+    }
+
+    fn flash_mut(&mut self) -> &mut SimFlash {
+        self.pages.sim_mut()
+    }
+
+    fn after(state: &State, op: &Op) -> State {
+        apply(state, op)
+    }
+
+    /// Every operation closes what it opened: a closed file is durable.
+    fn durable(_: &Op) -> bool {
+        true
+    }
+
+    /// A write that creates its file may leave it there and empty
+    /// (littlefs commits a new file's entry at open, its data at close).
+    fn also_allowed(before: &State, op: &Op) -> Vec<State> {
+        match op {
+            Op::Write { file, .. } if !before.contains_key(file) => {
+                let mut created = before.clone();
+                created.insert(*file, Vec::new());
+                vec![created]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn difference(found: &State, allowed: &[State]) -> String {
+        let differs: Vec<String> = (0..FILES)
+            .filter(|f| allowed.iter().all(|s| found.get(f) != s.get(f)))
+            .map(|f| format!("f{f}"))
+            .collect();
+        format!(
+            "the files are neither as before the operation nor as after it: {} differ",
+            differs.join(", ")
+        )
+    }
+
+    fn bytes_written(op: &Op) -> u64 {
+        match op {
+            Op::Write { bytes, .. } => bytes.len() as u64,
+            _ => 0,
+        }
+    }
+
+    fn replay_command(config: &SubjectConfig, _: &Option<AdapterBug>, point: u64) -> String {
+        let mut command = format!(
+            "cargo run --release --features littlefs -- exhaustive --subject littlefs --seed {} --ops {} --mode {} --crash-at {point}",
+            config.seed,
+            config.ops,
+            config.mode.name()
+        );
+        if let Some(device) = config.device {
+            command.push_str(&format!(" --device {}", device.name()));
+        }
+        if !config.ecc {
+            command.push_str(" --no-ecc");
+        }
+        command
     }
 }
 
-/// The exhaustive campaign: the workload's operations one after another,
-/// a power cut at every mutating flash operation of each (from a copy of
-/// the device before it), each followed by a mount and the check.
-/// `crash_at`: only that crash point (a replay).
-pub fn exhaustive(config: &LfsConfig, crash_at: Option<u64>) -> Result<LfsSummary, String> {
-    campaign(config, crash_at, 1)
+/// The exhaustive campaign ([`subject::exhaustive`]) on littlefs, its
+/// block device sized to the part's blocks. `crash_at`: only that crash
+/// point (a replay).
+pub fn exhaustive(
+    config: &SubjectConfig,
+    bug: Option<AdapterBug>,
+    crash_at: Option<u64>,
+) -> Result<SubjectSummary, String> {
+    match config.device {
+        Some(Device::Tlc) => subject::exhaustive::<Lfs48>(config, &bug, crash_at),
+        _ => subject::exhaustive::<Lfs16>(config, &bug, crash_at),
+    }
 }
 
-/// Crash points a sweep run checks: one in this many, drawn by the seed.
-pub const SWEEP_SAMPLE: u64 = 8;
-
-/// `sweep --subject littlefs`: a run a seed (its own workload, device
-/// seed and crash mode, `seed % 3` of drop, reorder, torn), each cut at a
-/// seeded eighth of its crash points; the summaries summed, in parallel.
+/// `sweep --subject littlefs` ([`subject::sweep`]).
 pub fn sweep(
     seeds: &[u64],
     ops: usize,
     device: Option<Device>,
     ecc: bool,
-) -> Result<LfsSummary, String> {
-    use rayon::prelude::*;
-    let runs: Vec<Result<LfsSummary, String>> = seeds
-        .par_iter()
-        .map(|&seed| {
-            let config = LfsConfig {
-                seed,
-                ops,
-                device,
-                mode: CrashMode::ALL[(seed % 3) as usize],
-                ecc,
-                bug: None,
-            };
-            campaign(&config, None, SWEEP_SAMPLE)
-        })
-        .collect();
-    let mut total = LfsSummary {
-        subject: "littlefs",
-        ..LfsSummary::default()
-    };
-    for run in runs {
-        total.add(&run?);
+) -> Result<SubjectSummary, String> {
+    match device {
+        Some(Device::Tlc) => subject::sweep::<Lfs48>(seeds, ops, device, ecc),
+        _ => subject::sweep::<Lfs16>(seeds, ops, device, ecc),
     }
-    Ok(total)
-}
-
-impl LfsSummary {
-    /// Sums `other` into this one (the wear figures: the latest run's).
-    pub fn add(&mut self, other: &LfsSummary) {
-        self.subject = other.subject;
-        self.crash_points += other.crash_points;
-        self.failures += other.failures;
-        self.silent += other.silent;
-        self.reported += other.reported;
-        self.steps = other.steps;
-        self.seconds += other.seconds;
-        self.write_amplification = other.write_amplification;
-        self.erase_max = other.erase_max;
-        self.erase_mean = other.erase_mean;
-        self.paired_pages_corrupted += other.paired_pages_corrupted;
-        self.unformattable += other.unformattable;
-        for replay in &other.replay {
-            if self.replay.len() < REPLAYS_MAX {
-                self.replay.push(replay.clone());
-            }
-        }
-        if self.stopped.is_none() {
-            self.stopped.clone_from(&other.stopped);
-        }
-    }
-}
-
-/// Whether crash point `point` of seed `seed` is one a `sample`-th run
-/// checks (every one at 1).
-fn sampled(seed: u64, point: u64, sample: u64) -> bool {
-    if sample <= 1 {
-        return true;
-    }
-    let mixed = (seed ^ point.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (mixed >> 32).is_multiple_of(sample)
-}
-
-fn campaign(config: &LfsConfig, crash_at: Option<u64>, sample: u64) -> Result<LfsSummary, String> {
-    match config.device {
-        Some(Device::Tlc) => exhaustive_on::<48>(config, crash_at, sample),
-        _ => exhaustive_on::<16>(config, crash_at, sample),
-    }
-}
-
-/// Replays kept a campaign: at most this many failures are listed.
-const REPLAYS_MAX: usize = 10;
-
-fn exhaustive_on<const PAGES: usize>(
-    config: &LfsConfig,
-    crash_at: Option<u64>,
-    sample: u64,
-) -> Result<LfsSummary, String>
-where
-    BlockDevice<PAGES>: Storage,
-{
-    let start = std::time::Instant::now();
-    let ops = workload(config.seed, config.ops);
-    let mut device = BlockDevice::<PAGES>::new(config)?;
-    let mut summary = LfsSummary {
-        subject: "littlefs",
-        steps: ops.len(),
-        ..LfsSummary::default()
-    };
-    if let Err(error) = Filesystem::format(&mut device) {
-        let bad: Vec<u32> = (0..BLOCKS as u32)
-            .filter(|&b| device.pages.sim().is_factory_bad(BlockAddr(b)))
-            .collect();
-        summary.unformattable = 1;
-        summary.stopped = Some(format!(
-            "littlefs did not format: {error:?} (factory-bad blocks {bad:?}; littlefs keeps its superblocks in blocks 0 and 1)"
-        ));
-        return Ok(summary);
-    }
-    let mut state = State::new();
-    let mut written = 0u64;
-    for (step, op) in ops.iter().enumerate() {
-        let after = apply(&state, op);
-        let first = device.pages.sim().ops_mutating();
-        let mut probe = device.clone();
-        let done = Filesystem::mount_and_then(&mut probe, |fs| run_op(fs, &state, op));
-        if let Err(error) = done {
-            summary.stopped = Some(format!(
-                "littlefs failed step {step} ({op:?}) with no power cut: {error:?}",
-                op = OpKind::of(op)
-            ));
-            break;
-        }
-        let last = probe.pages.sim().ops_mutating();
-        for point in first..last {
-            let chosen =
-                crash_at.map_or_else(|| sampled(config.seed, point, sample), |at| at == point);
-            if !chosen {
-                continue;
-            }
-            summary.crash_points += 1;
-            let mut branch = device.clone();
-            branch.pages.sim_mut().cut_power_at(point, config.mode);
-            let outcome = Filesystem::mount_and_then(&mut branch, |fs| run_op(fs, &state, op));
-            if outcome.is_ok() && branch.pages.sim().is_powered() {
-                return Err(format!("the cut at operation {point} did not happen"));
-            }
-            let verdict = check_after_cut(&mut branch, &allowed(&state, op, &after));
-            summary.paired_pages_corrupted += branch.pages.sim().counters().paired_pages_corrupted;
-            note(&mut summary, config, point, verdict);
-        }
-        device = probe;
-        if let Op::Write { bytes, .. } = op {
-            written += bytes.len() as u64;
-        }
-        state = after;
-    }
-    let counters = device.pages.sim().counters();
-    let erases = device.pages.sim().erase_counts();
-    summary.write_amplification = counters.bytes_programmed as f64 / written.max(1) as f64;
-    summary.erase_max = erases.iter().copied().max().unwrap_or(0);
-    summary.erase_mean =
-        erases.iter().map(|&e| f64::from(e)).sum::<f64>() / erases.len().max(1) as f64;
-    summary.seconds = start.elapsed().as_secs_f64();
-    Ok(summary)
-}
-
-fn note(summary: &mut LfsSummary, config: &LfsConfig, point: u64, verdict: Verdict) {
-    let why = match verdict {
-        Verdict::Kept => return,
-        Verdict::Silent(why) => {
-            summary.silent += 1;
-            why
-        }
-        Verdict::Reported(why) => {
-            summary.reported += 1;
-            why
-        }
-    };
-    summary.failures += 1;
-    if summary.replay.len() < REPLAYS_MAX {
-        summary
-            .replay
-            .push(format!("{why}; replay: {}", replay_command(config, point)));
-    }
-}
-
-/// The command that runs one crash point of the campaign again.
-pub fn replay_command(config: &LfsConfig, point: u64) -> String {
-    let mut command = format!(
-        "cargo run --release --features littlefs -- exhaustive --subject littlefs --seed {} --ops {} --mode {} --crash-at {point}",
-        config.seed,
-        config.ops,
-        config.mode.name()
-    );
-    if let Some(device) = config.device {
-        command.push_str(&format!(" --device {}", device.name()));
-    }
-    if !config.ecc {
-        command.push_str(" --no-ecc");
-    }
-    command
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nand::CrashMode;
 
-    fn config(device: Option<Device>, mode: CrashMode) -> LfsConfig {
-        LfsConfig {
+    fn config(device: Option<Device>, mode: CrashMode) -> SubjectConfig {
+        SubjectConfig {
             seed: 3,
             ops: 60,
             device,
             mode,
             ecc: true,
-            bug: None,
         }
     }
 
@@ -696,7 +533,7 @@ mod tests {
             (None, CrashMode::Torn),
             (Some(Device::Slc), CrashMode::Torn),
         ] {
-            let summary = exhaustive(&config(device, mode), None).unwrap();
+            let summary = exhaustive(&config(device, mode), None, None).unwrap();
             assert!(summary.crash_points > 100, "{summary:?}");
             assert_eq!(
                 summary.failures, 0,
@@ -716,10 +553,11 @@ mod tests {
     #[test]
     fn on_paired_parts_torn_programs_cost_littlefs_closed_files() {
         for device in [Device::Mlc, Device::Tlc] {
-            let torn = exhaustive(&config(Some(device), CrashMode::Torn), None).unwrap();
+            let torn = exhaustive(&config(Some(device), CrashMode::Torn), None, None).unwrap();
             assert!(torn.failures > 0 && torn.silent > 0, "{device:?}: {torn:?}");
             assert!(torn.paired_pages_corrupted > 0, "{device:?}: {torn:?}");
-            let dropped = exhaustive(&config(Some(device), CrashMode::DropUnsynced), None).unwrap();
+            let dropped =
+                exhaustive(&config(Some(device), CrashMode::DropUnsynced), None, None).unwrap();
             assert_eq!(dropped.failures, 0, "{device:?}: {:?}", dropped.replay);
             assert_eq!(dropped.crash_points, torn.crash_points);
         }
@@ -736,11 +574,11 @@ mod tests {
         let every: u64 = (0..4u64)
             .map(|seed| {
                 let mode = CrashMode::ALL[(seed % 3) as usize];
-                let one = LfsConfig {
+                let one = SubjectConfig {
                     seed,
                     ..config(Some(Device::Slc), mode)
                 };
-                exhaustive(&one, None).unwrap().crash_points
+                exhaustive(&one, None, None).unwrap().crash_points
             })
             .sum();
         assert!(
@@ -761,9 +599,9 @@ mod tests {
     /// at a cut: the campaign says so, with the command that replays it.
     #[test]
     fn an_adapter_without_sync_is_caught() {
-        let mut planted = config(None, CrashMode::DropUnsynced);
-        planted.bug = Some(AdapterBug::NoSync);
-        let summary = exhaustive(&planted, None).unwrap();
+        let planted = config(None, CrashMode::DropUnsynced);
+        let bug = Some(AdapterBug::NoSync);
+        let summary = exhaustive(&planted, bug, None).unwrap();
         assert!(summary.failures > 0, "{summary:?}");
         assert!(summary.replay[0].contains("--subject littlefs"));
         // A replay of one failing point fails alone.
@@ -773,7 +611,7 @@ mod tests {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|n| n.parse().ok())
             .unwrap();
-        let again = exhaustive(&planted, Some(point)).unwrap();
+        let again = exhaustive(&planted, bug, Some(point)).unwrap();
         assert_eq!((again.crash_points, again.failures), (1, 1));
     }
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use logstore_sim::campaign::{self, progress_bar, shard_seeds, swarm, Case};
 use logstore_sim::check::workload::WorkloadKind;
+use logstore_sim::nand::Device;
+use logstore_sim::subject::{self, index::IndexSubject, SubjectConfig, SubjectSummary};
 use logstore_sim::CrashMode;
 use serde_json::json;
 
@@ -147,8 +149,8 @@ pub(crate) fn sweep(args: SweepArgs) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
     let (index, count) = args.shard.unwrap_or((0, 1));
     let chosen = shard_seeds(args.seeds.clone(), index, count);
-    if args.subject == SubjectArg::Littlefs {
-        return sweep_littlefs(&args, &chosen);
+    if args.subject != SubjectArg::Logstore {
+        return sweep_seam(&args, &chosen);
     }
     if args.no_ecc {
         return Err("--no-ecc is taken with --subject littlefs only".into());
@@ -341,19 +343,39 @@ pub(crate) struct ExhaustiveArgs {
 /// The store a campaign runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SubjectArg {
-    /// This crate's flash index.
+    /// This crate's flash index, under its own checker: every promise it
+    /// makes (incarnations, journal, evictions, wear) at every recovery.
     Logstore,
-    /// littlefs, through the littlefs2 crate.
+    /// littlefs, through the littlefs2 crate (a build with
+    /// `--features littlefs`).
     Littlefs,
+    /// This index through the subject seam: the campaign and model
+    /// littlefs meets, checking only the guarantee every subject states
+    /// (after a cut, a prefix of the acknowledged operations holding every
+    /// flushed one); the lifecycle workload.
+    LogstoreSeam,
+}
+
+impl SubjectArg {
+    fn name(self) -> &'static str {
+        match self {
+            SubjectArg::Logstore => "logstore",
+            SubjectArg::Littlefs => "littlefs",
+            SubjectArg::LogstoreSeam => "logstore-seam",
+        }
+    }
 }
 
 pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     campaign::check_ops(args.ops)?;
-    if args.subject == SubjectArg::Littlefs {
-        return exhaustive_littlefs(&args);
+    if args.subject != SubjectArg::Logstore {
+        return exhaustive_seam(&args);
     }
     if args.no_ecc || args.crash_at.is_some() {
-        return Err("--no-ecc and --crash-at are taken with --subject littlefs only".into());
+        return Err(
+            "--no-ecc and --crash-at are taken with --subject littlefs or logstore-seam only"
+                .into(),
+        );
     }
     if let Some(seeds) = args.seeds.clone().filter(|_| args.swarm) {
         return exhaustive_swarm(&args, seeds);
@@ -429,10 +451,9 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// `exhaustive --subject littlefs`: every mode asked, summed.
-#[cfg(feature = "littlefs")]
-fn exhaustive_littlefs(args: &ExhaustiveArgs) -> Result<bool, String> {
-    use logstore_sim::littlefs::{exhaustive as lfs_exhaustive, LfsConfig, LfsSummary};
+/// `exhaustive --subject littlefs|logstore-seam`: the subject seam's
+/// campaign, every mode asked, summed.
+fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
     let other = args.depth != 1
         || args.fail_ops
         || args.io_errors
@@ -443,37 +464,28 @@ fn exhaustive_littlefs(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.pairing.pairing_physical.is_some()
         || args.pairing.declared_pairing.is_some();
     if other {
-        return Err(
-            "--subject littlefs takes --ops, --seed, --mode, --device, --no-ecc and --crash-at only".into(),
-        );
+        return Err(format!(
+            "--subject {} takes --ops, --seed, --mode, --device, --no-ecc and --crash-at only",
+            args.subject.name()
+        ));
     }
-    let mut total = LfsSummary::default();
+    let mut total = SubjectSummary::default();
     for mode in args.mode.modes() {
-        let config = LfsConfig {
+        let config = SubjectConfig {
             seed: args.seed,
             ops: args.ops,
             device: args.part.device,
             mode,
             ecc: !args.no_ecc,
-            bug: None,
         };
-        let summary = lfs_exhaustive(&config, args.crash_at)?;
+        let summary = match args.subject {
+            SubjectArg::Littlefs => littlefs_exhaustive(&config, args.crash_at)?,
+            _ => subject::exhaustive::<IndexSubject>(&config, &(), args.crash_at)?,
+        };
         for replay in &summary.replay {
             eprintln!("FAILED ({replay})");
         }
-        total.subject = summary.subject;
-        total.crash_points += summary.crash_points;
-        total.failures += summary.failures;
-        total.silent += summary.silent;
-        total.reported += summary.reported;
-        total.steps = summary.steps;
-        total.seconds += summary.seconds;
-        total.write_amplification = summary.write_amplification;
-        total.erase_max = summary.erase_max;
-        total.erase_mean = summary.erase_mean;
-        total.paired_pages_corrupted += summary.paired_pages_corrupted;
-        total.replay.extend(summary.replay);
-        total.stopped = total.stopped.or(summary.stopped);
+        total.add(&summary);
     }
     let mut figures = serde_json::to_value(&total).map_err(|e| e.to_string())?;
     figures["crash_points_per_s"] = json!(total.crash_points as f64 / total.seconds.max(1e-9));
@@ -482,13 +494,36 @@ fn exhaustive_littlefs(args: &ExhaustiveArgs) -> Result<bool, String> {
     Ok(total.failures == 0)
 }
 
-#[cfg(not(feature = "littlefs"))]
-fn exhaustive_littlefs(_: &ExhaustiveArgs) -> Result<bool, String> {
-    Err(NO_LITTLEFS.into())
+#[cfg(feature = "littlefs")]
+fn littlefs_exhaustive(
+    config: &SubjectConfig,
+    crash_at: Option<u64>,
+) -> Result<SubjectSummary, String> {
+    logstore_sim::littlefs::exhaustive(config, None, crash_at)
 }
 
 #[cfg(not(feature = "littlefs"))]
-fn sweep_littlefs(_: &SweepArgs, _: &[u64]) -> Result<bool, String> {
+fn littlefs_exhaustive(_: &SubjectConfig, _: Option<u64>) -> Result<SubjectSummary, String> {
+    Err(NO_LITTLEFS.into())
+}
+
+#[cfg(feature = "littlefs")]
+fn littlefs_sweep(
+    seeds: &[u64],
+    ops: usize,
+    device: Option<Device>,
+    ecc: bool,
+) -> Result<SubjectSummary, String> {
+    logstore_sim::littlefs::sweep(seeds, ops, device, ecc)
+}
+
+#[cfg(not(feature = "littlefs"))]
+fn littlefs_sweep(
+    _: &[u64],
+    _: usize,
+    _: Option<Device>,
+    _: bool,
+) -> Result<SubjectSummary, String> {
     Err(NO_LITTLEFS.into())
 }
 
@@ -496,21 +531,22 @@ fn sweep_littlefs(_: &SweepArgs, _: &[u64]) -> Result<bool, String> {
 const NO_LITTLEFS: &str = "this build has no littlefs: build with `--features littlefs` \
      (littlefs2 binds littlefs's C with bindgen, which needs libclang: apt-get install libclang-dev)";
 
-/// `sweep --subject littlefs`: a seed a run, summed.
-#[cfg(feature = "littlefs")]
-fn sweep_littlefs(args: &SweepArgs, seeds: &[u64]) -> Result<bool, String> {
+/// `sweep --subject littlefs|logstore-seam`: a seed a run, summed.
+fn sweep_seam(args: &SweepArgs, seeds: &[u64]) -> Result<bool, String> {
     let other = args.swarm
         || !args.part.bad_blocks.is_empty()
         || args.pairing.pairing_physical.is_some()
         || args.pairing.declared_pairing.is_some();
     if other {
-        return Err(
-            "--subject littlefs takes --seeds, --ops, --jobs, --shard, --device and --no-ecc only"
-                .into(),
-        );
+        return Err(format!(
+            "--subject {} takes --seeds, --ops, --jobs, --shard, --device and --no-ecc only",
+            args.subject.name()
+        ));
     }
-    let summary = pool(args.jobs)?.install(|| {
-        logstore_sim::littlefs::sweep(seeds, args.ops, args.part.device, !args.no_ecc)
+    let (device, ecc) = (args.part.device, !args.no_ecc);
+    let summary = pool(args.jobs)?.install(|| match args.subject {
+        SubjectArg::Littlefs => littlefs_sweep(seeds, args.ops, device, ecc),
+        _ => subject::sweep::<IndexSubject>(seeds, args.ops, device, ecc),
     })?;
     for replay in &summary.replay {
         eprintln!("FAILED ({replay})");

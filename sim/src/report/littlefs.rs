@@ -1,6 +1,7 @@
 //! The report's littlefs section (a build with `--features littlefs`):
 //! littlefs and this index through the same exhaustive torn-crash
-//! campaign on each preset, side by side (issue 25).
+//! campaign on each preset, side by side (issue 25): the subject seam's
+//! ([`crate::subject`]) for both, and the index's own checker beside.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,8 +11,9 @@ use serde_json::json;
 
 use crate::campaign::{self, Hit, Part};
 use crate::check::workload::WorkloadKind;
-use crate::littlefs::{exhaustive as lfs_exhaustive, LfsConfig};
+use crate::littlefs::exhaustive as lfs_exhaustive;
 use crate::nand::{CrashMode, Device};
+use crate::subject::{self, index::IndexSubject, SubjectConfig};
 
 use super::{Section, Sizes};
 
@@ -23,15 +25,21 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
          and the store's own guarantee checked after each, on the presets' small geometries through our BCH ECC. \
          littlefs (the C library, through the `littlefs2` crate, `sim/src/littlefs.rs`) runs a file workload (files written \
          and closed, appended, renamed, removed); its guarantee is the one it states: it mounts, and every file is as at its \
-         last close. logstore runs its uniform workload under its guarantees. A failure is **silent** when the store \
-         mounted and served other data without a word. Commands: \
-         `cargo run --release --features littlefs -- exhaustive --subject littlefs --ops {ops} --mode torn --device D --json` and \
+         last close. Both go through the same campaign and model, the subject seam (`sim/src/subject/`): logstore runs its \
+         lifecycle workload (inserts, deletes, lookups, a flush every 1 to 32), and its guarantee is the model's prefix \
+         rule (every flushed entry kept). The last column is logstore under its own checker instead (`check::Runner`: its \
+         uniform workload, and every promise it makes beyond the guarantee, at every recovery). A failure is **silent** when \
+         the store mounted and served other data without a word. Write amplification: bytes programmed (spare areas \
+         counted) over the bytes the workload wrote (file data; 48 bytes an entry). Commands: \
+         `cargo run --release --features littlefs -- exhaustive --subject littlefs --ops {ops} --mode torn --device D --json`, \
+         the same with `--subject logstore-seam`, and \
          `cargo run --release -- exhaustive --ops {ops} --mode torn --device D --jobs 1 --json`.\n\n\
-         | device | littlefs crash points | littlefs failures (silent) | pages damaged through pairing | littlefs write amplification | littlefs erases max / mean | logstore crash points | logstore failures | logstore pages damaged through pairing |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+         | device | store | crash points | failures (silent) | pages damaged through pairing | write amplification | erases max / mean |\n\
+         |---|---|---:|---:|---:|---:|---:|\n"
     );
     let mut figures = serde_json::Map::new();
     let mut lost_on = Vec::new();
+    let mut logstore_lost_on = Vec::new();
     for device in [
         None,
         Some(Device::Slc),
@@ -40,14 +48,25 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     ] {
         let name = device.map_or("ideal", Device::name);
         let lfs = lfs_exhaustive(
-            &LfsConfig {
+            &SubjectConfig {
                 seed: 0,
                 ops,
                 device,
                 mode: CrashMode::Torn,
                 ecc: true,
-                bug: None,
             },
+            None,
+            None,
+        )?;
+        let seam = subject::exhaustive::<IndexSubject>(
+            &SubjectConfig {
+                seed: 0,
+                ops,
+                device,
+                mode: CrashMode::Torn,
+                ecc: true,
+            },
+            &(),
             None,
         )?;
         let case = campaign::exhaustive_case(
@@ -60,27 +79,34 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         );
         let hits = Hit::all(&[CrashMode::Torn], false, false);
         let ours = campaign::exhaustive_hits(&case, &hits, 1, &ProgressBar::hidden());
+        for (store, run) in [("littlefs", &lfs), ("logstore (seam)", &seam)] {
+            let _ = writeln!(
+                md,
+                "| {name} | {store} | {} | {} ({}) | {} | {:.2} | {} / {:.1} |",
+                run.crash_points,
+                run.failures,
+                run.silent,
+                run.paired_pages_corrupted,
+                run.write_amplification,
+                run.erase_max,
+                run.erase_mean,
+            );
+        }
         let _ = writeln!(
             md,
-            "| {name} | {} | {} ({}) | {} | {:.2} | {} / {:.1} | {} | {} | {} |",
-            lfs.crash_points,
-            lfs.failures,
-            lfs.silent,
-            lfs.paired_pages_corrupted,
-            lfs.write_amplification,
-            lfs.erase_max,
-            lfs.erase_mean,
-            ours.crash_points,
-            ours.failures,
-            ours.paired_pages_corrupted,
+            "| {name} | logstore (own checker) | {} | {} | {} | | |",
+            ours.crash_points, ours.failures, ours.paired_pages_corrupted,
         );
         if lfs.failures > 0 {
             lost_on.push(name);
         }
+        if seam.failures > 0 || ours.failures > 0 {
+            logstore_lost_on.push(name);
+        }
         figures.insert(
             name.to_string(),
-            json!({"littlefs": lfs, "logstore": {"crash_points": ours.crash_points, "failures": ours.failures,
-                "paired_pages_corrupted": ours.paired_pages_corrupted}}),
+            json!({"littlefs": lfs, "logstore_seam": seam, "logstore": {"crash_points": ours.crash_points,
+                "failures": ours.failures, "paired_pages_corrupted": ours.paired_pages_corrupted}}),
         );
     }
     md.push_str(
@@ -92,7 +118,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
          leaves the pages a flush boundary cuts unwritten (\"Paired pages\" in the README). Each failure's replay command \
          runs one crash point again (`--crash-at`).\n\n",
     );
-    let headline = if lost_on.is_empty() {
+    let mut headline = if lost_on.is_empty() {
         "littlefs kept every closed file on every preset".to_string()
     } else {
         format!(
@@ -100,6 +126,11 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
             lost_on.join(", ")
         )
     };
+    headline.push_str(&if logstore_lost_on.is_empty() {
+        "; logstore, through the same campaign, lost nothing".to_string()
+    } else {
+        format!("; logstore FAILED on {}", logstore_lost_on.join(", "))
+    });
     Ok(Section {
         markdown: md,
         figures: serde_json::Value::Object(figures),

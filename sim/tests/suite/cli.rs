@@ -208,3 +208,28 @@ fn help_describes_each_command_by_its_own_summary() {
         assert!(line.contains(word), "{command}: {line}");
     }
 }
+
+/// The index through the subject seam runs from the command line and says
+/// what it checked; what the seam does not take is refused by name, and
+/// littlefs in a build without it names the feature.
+#[test]
+fn the_subject_seam_runs_the_index_and_refuses_what_it_does_not_take() {
+    let seam = ["exhaustive", "--subject", "logstore-seam", "--ops", "200"];
+    let out = sim(&[&seam[..], &["--device", "mlc", "--mode", "torn", "--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(figures["subject"], "logstore");
+    assert_eq!(figures["device"], "mlc");
+    assert!(figures["crash_points"].as_u64().unwrap() > 10, "{figures}");
+    assert_eq!(figures["failures"], 0, "{figures}");
+    assert!(refused(&[&seam[..], &["--no-ecc"]].concat()).contains("--no-ecc"));
+    assert!(refused(&[&seam[..], &["--fail-ops"]].concat()).contains("logstore-seam"));
+    if !cfg!(feature = "littlefs") {
+        let why = refused(&["exhaustive", "--subject", "littlefs"]);
+        assert!(why.contains("--features littlefs"), "{why}");
+    }
+}

@@ -1,0 +1,424 @@
+//! The seam between a crash campaign and the store it puts through the
+//! simulated NAND (issue 25): a [`Subject`] is formatted on a part, runs a
+//! workload's operations, syncs, mounts again after a power cut and reads
+//! back what it serves; its model says what each operation does and what
+//! must survive a cut. The campaign ([`explore`]) and its model
+//! ([`History`]) drive any subject through the trait alone.
+//!
+//! Owns the trait, the campaign's configuration and summary, and these
+//! promises:
+//! - a run is a pure function of its [`SubjectConfig`] (and the
+//!   subject's options): the same seed gives the same crash points, the
+//!   same bytes on flash and the same figures;
+//! - every mutating flash operation of every workload operation is a
+//!   crash point (or a seeded sample of them: a sweep), cut on a copy of
+//!   the device as it was before that operation;
+//! - after each cut the subject mounts and serves one of the states its
+//!   model allows ([`History::allowed`]); anything else is a failure,
+//!   **silent** when it mounted and served other data without a word,
+//!   and each failure carries the command that replays it.
+//!
+//! Two subjects implement it: this index ([`index::IndexSubject`]: its
+//! guarantee is the model's prefix rule, every flushed entry kept) and,
+//! with the `littlefs` feature, littlefs (`crate::littlefs`: every file as
+//! at its last close). The index's own checker ([`crate::check::Runner`])
+//! checks promises only this index makes (its incarnations, journal,
+//! evictions, wear) on top of the same guarantee; the seam is what another
+//! store needs, and what puts both stores through one campaign.
+
+pub mod index;
+
+use crate::nand::{CrashMode, Device, SimFlash};
+
+/// A store put through the simulated part. A value holds the store and
+/// its device; cloning it copies both (a branch of the campaign).
+pub trait Subject: Clone + Sized {
+    /// One operation of the subject's workload.
+    type Op: Clone + std::fmt::Debug;
+    /// What the subject serves, compared whole against the model.
+    type State: Clone + PartialEq + std::fmt::Debug + Default;
+    /// What only this subject takes (a planted adapter bug, say).
+    type Options: Clone + std::fmt::Debug + Default;
+    /// Its `--subject` name.
+    const NAME: &'static str;
+
+    /// The seeded workload of `ops` operations.
+    fn workload(seed: u64, ops: usize) -> Vec<Self::Op>;
+    /// A fresh store on the part `config` names. `Err(Unformattable)`:
+    /// the part cannot hold it (a factory-bad block where the store's
+    /// fixed metadata goes), counted rather than failed.
+    fn format(config: &SubjectConfig, options: &Self::Options) -> Result<Self, Refused>;
+    /// Runs `op` to its acknowledgement; `state` is what the model holds
+    /// before it.
+    fn apply(&mut self, op: &Self::Op, state: &Self::State) -> Result<(), String>;
+    /// Mounts the store again on its device once power is back (the
+    /// campaign has restarted the device).
+    fn mount(&mut self) -> Result<(), String>;
+    /// What the mounted store serves.
+    fn read_back(&mut self) -> Result<Self::State, String>;
+    fn flash(&self) -> &SimFlash;
+    fn flash_mut(&mut self) -> &mut SimFlash;
+
+    /// The model: the state after `op` from `state`.
+    fn after(state: &Self::State, op: &Self::Op) -> Self::State;
+    /// Whether `op`, acknowledged, makes itself and every operation before
+    /// it durable (a flush, a file's close).
+    fn durable(op: &Self::Op) -> bool;
+    /// States a cut inside `op` may leave besides the model's (a new
+    /// file's empty entry littlefs commits at open).
+    fn also_allowed(_before: &Self::State, _op: &Self::Op) -> Vec<Self::State> {
+        Vec::new()
+    }
+    /// How `found` differs from every state in `allowed` (the first is
+    /// the last durable one), for a failure's message.
+    fn difference(found: &Self::State, allowed: &[Self::State]) -> String {
+        format!(
+            "serves {}; last durable: {}",
+            describe(found),
+            describe(&allowed[0])
+        )
+    }
+    /// Bytes of user data `op` writes (write amplification's denominator).
+    fn bytes_written(op: &Self::Op) -> u64;
+    /// The command that runs crash point `point` of the campaign again.
+    fn replay_command(config: &SubjectConfig, options: &Self::Options, point: u64) -> String;
+}
+
+/// Why a subject was not formatted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The part cannot hold the store (its superblocks on factory-bad
+    /// blocks, say): counted, not failed.
+    Unformattable(String),
+    /// The campaign's configuration is wrong.
+    Config(String),
+}
+
+/// One campaign's part and workload.
+#[derive(Clone, Debug)]
+pub struct SubjectConfig {
+    pub seed: u64,
+    pub ops: usize,
+    /// The preset (its small geometry), or the ideal device.
+    pub device: Option<Device>,
+    pub mode: CrashMode,
+    /// Through our BCH ECC on a part (a subject with its own ECC, as this
+    /// index, takes only `true`); raw pages otherwise.
+    pub ecc: bool,
+}
+
+/// The failures a campaign lists, each with its replay.
+const REPLAYS_MAX: usize = 10;
+
+/// What a campaign found.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct SubjectSummary {
+    pub subject: &'static str,
+    pub crash_points: u64,
+    pub failures: u64,
+    /// Failures where the store mounted and served a state its model does
+    /// not allow, saying nothing.
+    pub silent: u64,
+    /// Failures where the store did not mount, or said a read failed.
+    pub reported: u64,
+    pub steps: usize,
+    pub seconds: f64,
+    /// Bytes programmed (spare areas counted) over the bytes the workload
+    /// wrote, on the run without cuts.
+    pub write_amplification: f64,
+    pub erase_max: u32,
+    pub erase_mean: f64,
+    /// Pages torn programs damaged through their pairing, over every branch.
+    pub paired_pages_corrupted: u64,
+    /// The first failures, each with the command that replays it.
+    pub replay: Vec<String>,
+    /// Why the workload stopped early: the store failed an operation with
+    /// no cut (a device error it did not handle, a full device), or could
+    /// not be formatted.
+    pub stopped: Option<String>,
+    /// Runs whose part the store could not be formatted on.
+    pub unformattable: u64,
+}
+
+impl SubjectSummary {
+    /// Sums `other` into this one (the wear figures and steps: the latest
+    /// run's).
+    pub fn add(&mut self, other: &SubjectSummary) {
+        self.subject = other.subject;
+        self.crash_points += other.crash_points;
+        self.failures += other.failures;
+        self.silent += other.silent;
+        self.reported += other.reported;
+        self.steps = other.steps;
+        self.seconds += other.seconds;
+        self.write_amplification = other.write_amplification;
+        self.erase_max = other.erase_max;
+        self.erase_mean = other.erase_mean;
+        self.paired_pages_corrupted += other.paired_pages_corrupted;
+        self.unformattable += other.unformattable;
+        for replay in &other.replay {
+            if self.replay.len() < REPLAYS_MAX {
+                self.replay.push(replay.clone());
+            }
+        }
+        if self.stopped.is_none() {
+            self.stopped.clone_from(&other.stopped);
+        }
+    }
+}
+
+/// The model's memory of a run: the state as of the last durable
+/// operation and every state acknowledged since, oldest first. A cut may
+/// leave any of them (a prefix of the acknowledged operations that holds
+/// every durable one), or the state after the operation it hit.
+#[derive(Clone, Debug)]
+pub struct History<S: Subject> {
+    durable: S::State,
+    since: Vec<S::State>,
+}
+
+impl<S: Subject> Default for History<S> {
+    fn default() -> Self {
+        History {
+            durable: S::State::default(),
+            since: Vec::new(),
+        }
+    }
+}
+
+impl<S: Subject> History<S> {
+    /// The state the store holds now, as the model has it.
+    pub fn latest(&self) -> &S::State {
+        self.since.last().unwrap_or(&self.durable)
+    }
+
+    /// Records `op` acknowledged.
+    pub fn acknowledge(&mut self, op: &S::Op) {
+        let after = S::after(self.latest(), op);
+        if S::durable(op) {
+            self.durable = after;
+            self.since.clear();
+        } else {
+            self.since.push(after);
+        }
+    }
+
+    /// The states a cut inside `op` (not yet acknowledged) may leave.
+    pub fn allowed(&self, op: &S::Op) -> Vec<S::State> {
+        let latest = self.latest();
+        let mut states = vec![self.durable.clone()];
+        states.extend(self.since.iter().cloned());
+        states.push(S::after(latest, op));
+        states.extend(S::also_allowed(latest, op));
+        states
+    }
+}
+
+/// What a cut left.
+enum Verdict {
+    Kept,
+    Silent(String),
+    Reported(String),
+}
+
+/// Mounts `branch` after its cut and compares what it serves with what
+/// the model allows.
+fn check_after_cut<S: Subject>(branch: &mut S, allowed: &[S::State]) -> Verdict {
+    branch.flash_mut().restart();
+    let found = branch.mount().and_then(|()| branch.read_back());
+    match found {
+        Err(error) => Verdict::Reported(format!(
+            "after the cut {} did not mount or read: {error}",
+            S::NAME
+        )),
+        Ok(state) if allowed.contains(&state) => Verdict::Kept,
+        Ok(state) => Verdict::Silent(format!(
+            "after the cut {} serves a state its model does not allow ({})",
+            S::NAME,
+            S::difference(&state, allowed)
+        )),
+    }
+}
+
+/// A state, shortened for a message.
+pub fn describe<T: std::fmt::Debug>(state: &T) -> String {
+    let text = format!("{state:?}");
+    match text.char_indices().nth(160) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
+    }
+}
+
+/// Whether crash point `point` of seed `seed` is one a `sample`-th run
+/// checks (every one at 1).
+fn sampled(seed: u64, point: u64, sample: u64) -> bool {
+    if sample <= 1 {
+        return true;
+    }
+    let mixed = (seed ^ point.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 32).is_multiple_of(sample)
+}
+
+/// The campaign: the workload's operations one after another, a power cut
+/// at every mutating flash operation of each (or at a seeded `sample`-th
+/// of them), from a copy of the device before it, each followed by a
+/// mount and the check. `crash_at`: only that crash point (a replay).
+pub fn explore<S: Subject>(
+    config: &SubjectConfig,
+    options: &S::Options,
+    crash_at: Option<u64>,
+    sample: u64,
+) -> Result<SubjectSummary, String> {
+    let start = std::time::Instant::now();
+    let ops = S::workload(config.seed, config.ops);
+    let mut summary = SubjectSummary {
+        subject: S::NAME,
+        steps: ops.len(),
+        ..SubjectSummary::default()
+    };
+    let mut subject = match S::format(config, options) {
+        Ok(subject) => subject,
+        Err(Refused::Unformattable(why)) => {
+            summary.unformattable = 1;
+            summary.stopped = Some(why);
+            return Ok(summary);
+        }
+        Err(Refused::Config(why)) => return Err(why),
+    };
+    let mut history = History::<S>::default();
+    let mut written = 0u64;
+    for (step, op) in ops.iter().enumerate() {
+        let first = subject.flash().ops_mutating();
+        let mut probe = subject.clone();
+        if let Err(error) = probe.apply(op, history.latest()) {
+            summary.stopped = Some(format!(
+                "{} failed step {step} ({op:?}) with no power cut: {error}",
+                S::NAME
+            ));
+            break;
+        }
+        let last = probe.flash().ops_mutating();
+        let allowed = history.allowed(op);
+        for point in first..last {
+            let chosen =
+                crash_at.map_or_else(|| sampled(config.seed, point, sample), |at| at == point);
+            if chosen {
+                cut_at(
+                    &subject,
+                    op,
+                    &history,
+                    &allowed,
+                    point,
+                    config,
+                    options,
+                    &mut summary,
+                )?;
+            }
+        }
+        subject = probe;
+        written += S::bytes_written(op);
+        history.acknowledge(op);
+    }
+    wear(&mut summary, subject.flash(), written);
+    summary.seconds = start.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// One crash point: `op` run on a copy of `subject` cut at `point`, then
+/// mounted and checked.
+#[allow(clippy::too_many_arguments)]
+fn cut_at<S: Subject>(
+    subject: &S,
+    op: &S::Op,
+    history: &History<S>,
+    allowed: &[S::State],
+    point: u64,
+    config: &SubjectConfig,
+    options: &S::Options,
+    summary: &mut SubjectSummary,
+) -> Result<(), String> {
+    summary.crash_points += 1;
+    let mut branch = subject.clone();
+    branch.flash_mut().cut_power_at(point, config.mode);
+    let outcome = branch.apply(op, history.latest());
+    if outcome.is_ok() && branch.flash().is_powered() {
+        return Err(format!("the cut at operation {point} did not happen"));
+    }
+    let verdict = check_after_cut(&mut branch, allowed);
+    summary.paired_pages_corrupted += branch.flash().counters().paired_pages_corrupted;
+    let why = match verdict {
+        Verdict::Kept => return Ok(()),
+        Verdict::Silent(why) => {
+            summary.silent += 1;
+            why
+        }
+        Verdict::Reported(why) => {
+            summary.reported += 1;
+            why
+        }
+    };
+    summary.failures += 1;
+    if summary.replay.len() < REPLAYS_MAX {
+        let replay = S::replay_command(config, options, point);
+        summary.replay.push(format!("{why}; replay: {replay}"));
+    }
+    Ok(())
+}
+
+/// The run's write amplification and erase spread, from its device.
+fn wear(summary: &mut SubjectSummary, flash: &SimFlash, written: u64) {
+    let erases = flash.erase_counts();
+    summary.write_amplification = flash.counters().bytes_programmed as f64 / written.max(1) as f64;
+    summary.erase_max = erases.iter().copied().max().unwrap_or(0);
+    summary.erase_mean =
+        erases.iter().map(|&e| f64::from(e)).sum::<f64>() / erases.len().max(1) as f64;
+}
+
+/// Every crash point of one seed's workload.
+pub fn exhaustive<S: Subject>(
+    config: &SubjectConfig,
+    options: &S::Options,
+    crash_at: Option<u64>,
+) -> Result<SubjectSummary, String> {
+    explore::<S>(config, options, crash_at, 1)
+}
+
+/// Crash points a sweep run checks: one in this many, drawn by the seed.
+pub const SWEEP_SAMPLE: u64 = 8;
+
+/// A sweep: a run a seed (its own workload, device seed and crash mode,
+/// `seed % 3` of drop, reorder, torn), each cut at a seeded eighth of its
+/// crash points; the summaries summed, in parallel.
+pub fn sweep<S: Subject + Send>(
+    seeds: &[u64],
+    ops: usize,
+    device: Option<Device>,
+    ecc: bool,
+) -> Result<SubjectSummary, String>
+where
+    S::Options: Sync,
+{
+    use rayon::prelude::*;
+    let options = S::Options::default();
+    let runs: Vec<Result<SubjectSummary, String>> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let config = SubjectConfig {
+                seed,
+                ops,
+                device,
+                mode: CrashMode::ALL[(seed % 3) as usize],
+                ecc,
+            };
+            explore::<S>(&config, &options, None, SWEEP_SAMPLE)
+        })
+        .collect();
+    let mut total = SubjectSummary {
+        subject: S::NAME,
+        ..SubjectSummary::default()
+    };
+    for run in runs {
+        total.add(&run?);
+    }
+    Ok(total)
+}
