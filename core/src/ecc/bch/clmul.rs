@@ -18,19 +18,22 @@
 //! `PCLMULQDQ` do the same for degrees up to 64.
 
 use std::arch::x86_64::{
-    __m128i, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x, _mm_unpackhi_epi64,
+    __m128i, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_cvtsi64_si128, _mm_set_epi64x,
+    _mm_setzero_si128, _mm_unpackhi_epi64, _mm_xor_si128,
 };
 
-/// The constants of one code.
+/// The constants of one code, each word in the low half of an XMM
+/// register's worth (the products then never leave the vector registers
+/// until a step's words are summed).
 #[derive(Clone, Debug)]
 pub(super) struct Folding {
     /// `mu - x^64`, `mu = floor(x^(E+64) / g)` (= `floor(x^(E'+64) / G)`).
-    mu_low: u64,
+    mu_low: __m128i,
     /// `G - x^E'`, left-aligned in the code's words (word 0 the top).
-    low: Vec<u64>,
+    low: Vec<__m128i>,
     /// `K_j = x^(E' + 64 j) mod G` for `j < FOLD_WORDS`, each in the code's
     /// words, one after the other (`K_0` is `low`).
-    powers: Vec<u64>,
+    powers: Vec<__m128i>,
 }
 
 impl Folding {
@@ -58,12 +61,26 @@ impl Folding {
             }
             powers.extend_from_slice(&power);
         }
+        // SAFETY: the CPU has PCLMULQDQ (checked above).
+        let [mu_low, low, powers] = unsafe {
+            [
+                vectors(&[barrett_mu_low(generator)]),
+                vectors(&low),
+                vectors(&powers),
+            ]
+        };
         Some(Folding {
-            mu_low: barrett_mu_low(generator),
+            mu_low: mu_low[0],
             low,
             powers,
         })
     }
+}
+
+/// Each word in the low half of a vector.
+#[target_feature(enable = "pclmulqdq")]
+fn vectors(words: &[u64]) -> Vec<__m128i> {
+    words.iter().map(|&w| _mm_set_epi64x(0, w as i64)).collect()
 }
 
 /// `register x mod G` in place, `low` = `G - x^E'`.
@@ -101,18 +118,21 @@ fn barrett_mu_low(generator: &[u8]) -> u64 {
     mu_low
 }
 
-/// `(high, low)` words of the carry-less product `a b`.
+/// The carry-less product of the low words of `a` and `b`: its high word
+/// in the high half.
 #[inline]
 #[target_feature(enable = "pclmulqdq")]
-fn product(a: u64, b: u64) -> (u64, u64) {
-    let p: __m128i = _mm_clmulepi64_si128(
-        _mm_set_epi64x(0, a as i64),
-        _mm_set_epi64x(0, b as i64),
-        0x00,
-    );
+fn product(a: __m128i, b: __m128i) -> __m128i {
+    _mm_clmulepi64_si128(a, b, 0x00)
+}
+
+/// The low and the high word of `v`.
+#[inline]
+#[target_feature(enable = "pclmulqdq")]
+fn words(v: __m128i) -> (u64, u64) {
     (
-        _mm_cvtsi128_si64(_mm_unpackhi_epi64(p, p)) as u64,
-        _mm_cvtsi128_si64(p) as u64,
+        _mm_cvtsi128_si64(v) as u64,
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) as u64,
     )
 }
 
@@ -161,33 +181,50 @@ fn remainders_in<const W: usize, const N: usize>(
     for index in index..chunks {
         for (register, buffer) in registers.iter_mut().zip(data) {
             let top = register[0] ^ word(buffer, index);
-            let mut reduced = reduce::<W>(folding, top);
-            for k in 0..W {
-                let next = if k + 1 < W { register[k + 1] } else { 0 };
-                reduced[k] ^= next;
-            }
-            *register = reduced;
+            let mut sums = [_mm_setzero_si128(); W];
+            reduce_into::<W>(folding, top, &mut sums);
+            settle::<W>(register, &sums, 1);
         }
     }
     registers
 }
 
-/// `top x^E' mod G` (`W` words) by Barrett's method.
+/// Adds `top x^E' mod G` to `sums` by Barrett's method: word `k` of it is
+/// the low word of `sums[k]` and the high word of `sums[k + 1]` (the high
+/// word of `sums[0]`, past E', cancels).
 #[inline]
 #[target_feature(enable = "pclmulqdq")]
-fn reduce<const W: usize>(folding: &Folding, top: u64) -> [u64; W] {
-    let low: &[u64; W] = folding.low[..].try_into().expect("W words");
-    let quotient = top ^ product(top, folding.mu_low).0;
-    let mut reduced = [0u64; W];
+fn reduce_into<const W: usize>(folding: &Folding, top: u64, sums: &mut [__m128i; W]) {
+    let low: &[__m128i; W] = folding.low[..].try_into().expect("W words");
+    let top_vector = _mm_cvtsi64_si128(top as i64);
+    let quotient = top ^ words(product(top_vector, folding.mu_low)).1;
+    let quotient = _mm_cvtsi64_si128(quotient as i64);
     for k in 0..W {
-        let (high, low) = product(quotient, low[k]);
-        reduced[k] ^= low;
-        // The high word of the top product is past E': it cancels.
-        if k > 0 {
-            reduced[k - 1] ^= high;
-        }
+        sums[k] = _mm_xor_si128(sums[k], product(quotient, low[k]));
     }
-    reduced
+}
+
+/// The register after a step that took `taken` words from its top: word
+/// `k` is the register's word `k + taken` and word `k` of the sums.
+#[inline]
+#[target_feature(enable = "pclmulqdq")]
+fn settle<const W: usize>(register: &mut [u64; W], sums: &[__m128i; W], taken: usize) {
+    // Upwards: word `k + taken` is read before it is overwritten.
+    let mut low = words(sums[0]).0;
+    for k in 0..W {
+        let (low_next, high_next) = if k + 1 < W {
+            words(sums[k + 1])
+        } else {
+            (0, 0)
+        };
+        let next = if k + taken < W {
+            register[k + taken]
+        } else {
+            0
+        };
+        register[k] = next ^ low ^ high_next;
+        low = low_next;
+    }
 }
 
 /// Four words at once: the register's top words (XOR-ed with the data's)
@@ -196,27 +233,15 @@ fn reduce<const W: usize>(folding: &Folding, top: u64) -> [u64; W] {
 #[inline]
 #[target_feature(enable = "pclmulqdq")]
 fn fold_words<const W: usize>(folding: &Folding, register: &mut [u64; W], top: [u64; FOLD_WORDS]) {
-    let mut sum = [0u64; W];
-    let mut overflow = 0u64;
+    let mut sums = [_mm_setzero_si128(); W];
     for (i, &t) in top.iter().enumerate() {
+        let t = _mm_cvtsi64_si128(t as i64);
         let constant = &folding.powers[(FOLD_WORDS - 1 - i) * W..][..W];
-        for (k, &c) in constant.iter().enumerate() {
-            let (high, low) = product(t, c);
-            sum[k] ^= low;
-            if k > 0 {
-                sum[k - 1] ^= high;
-            } else {
-                overflow ^= high;
-            }
+        for (sum, &c) in sums.iter_mut().zip(constant) {
+            *sum = _mm_xor_si128(*sum, product(t, c));
         }
     }
-    let reduced = reduce::<W>(folding, overflow);
-    for k in 0..W {
-        let next = if k + FOLD_WORDS < W {
-            register[k + FOLD_WORDS]
-        } else {
-            0
-        };
-        register[k] = next ^ sum[k] ^ reduced[k];
-    }
+    let overflow = words(sums[0]).1;
+    reduce_into::<W>(folding, overflow, &mut sums);
+    settle::<W>(register, &sums, FOLD_WORDS);
 }
