@@ -51,6 +51,13 @@ pub enum AdapterBug {
     /// Programs and erases are never made durable (no device sync): a
     /// cut drops what littlefs took as written.
     NoSync,
+    /// A program the block refuses (it went bad) is answered as done.
+    /// littlefs reads back each program and compares, so it relocates
+    /// anyway: the campaign shows it absorbed.
+    FailureSwallowed,
+    /// A program or erase the block refuses is answered as an I/O error,
+    /// not as corruption: littlefs does not relocate.
+    FailureAsIo,
 }
 
 /// The files: index to contents.
@@ -231,13 +238,30 @@ impl<const PAGES: usize> BlockDevice<PAGES> {
     }
 
     fn program_page(&mut self, at: PageAddr, data: &[u8]) -> Result<(), FlashError> {
-        match &mut self.pages {
+        let done = match &mut self.pages {
             Pages::Ecc(media) => media.program(at, data),
             Pages::Raw(flash) => {
                 self.raw.fill(0xff);
                 self.raw[..PAGE_BYTES].copy_from_slice(data);
                 flash.program(at, &self.raw)
             }
+        };
+        match done {
+            Err(FlashError::BadBlock { .. }) if self.bug == Some(AdapterBug::FailureSwallowed) => {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// A failed program's or erase's error as littlefs's (the planted
+    /// `FailureAsIo` answers a block gone bad as an I/O error).
+    fn error_of(&self, error: FlashError) -> LfsError {
+        match error {
+            FlashError::BadBlock { .. } if self.bug == Some(AdapterBug::FailureAsIo) => {
+                LfsError::IO
+            }
+            other => lfs_error(other),
         }
     }
 
@@ -251,6 +275,28 @@ impl<const PAGES: usize> BlockDevice<PAGES> {
             Pages::Raw(flash) => flash.sync(),
         }
     }
+}
+
+/// littlefs's name for an error (`LFS_ERR_...`) and its code.
+fn named(error: LfsError) -> String {
+    let name = match error.code() {
+        -5 => "IO",
+        -84 => "CORRUPT",
+        -2 => "NOENT",
+        -17 => "EXIST",
+        -20 => "NOTDIR",
+        -21 => "ISDIR",
+        -39 => "NOTEMPTY",
+        -9 => "BADF",
+        -27 => "FBIG",
+        -22 => "INVAL",
+        -28 => "NOSPC",
+        -12 => "NOMEM",
+        -61 => "NOATTR",
+        -36 => "NAMETOOLONG",
+        _ => "unknown",
+    };
+    format!("LFS_ERR_{name} ({})", error.code())
 }
 
 /// A flash error as littlefs's: an unreadable page, a failed program or
@@ -286,7 +332,7 @@ macro_rules! storage {
             fn write(&mut self, off: usize, data: &[u8]) -> LfsResult<usize> {
                 for (i, chunk) in data.chunks(PAGE_BYTES).enumerate() {
                     let at = Self::address(off + i * PAGE_BYTES);
-                    self.program_page(at, chunk).map_err(lfs_error)?;
+                    self.program_page(at, chunk).map_err(|e| self.error_of(e))?;
                 }
                 self.durable().map_err(lfs_error)?;
                 Ok(data.len())
@@ -300,7 +346,7 @@ macro_rules! storage {
                         Pages::Ecc(media) => media.erase(block),
                         Pages::Raw(flash) => flash.erase(block),
                     }
-                    .map_err(lfs_error)?;
+                    .map_err(|e| self.error_of(e))?;
                 }
                 self.durable().map_err(lfs_error)?;
                 Ok(len)
@@ -396,7 +442,8 @@ where
                 .filter(|&b| device.pages.sim().is_factory_bad(BlockAddr(b)))
                 .collect();
             return Err(Refused::Unformattable(format!(
-                "littlefs did not format: {error:?} (factory-bad blocks {bad:?}; littlefs keeps its superblocks in blocks 0 and 1)"
+                "littlefs did not format: {} (factory-bad blocks {bad:?}; littlefs keeps its superblocks in blocks 0 and 1)",
+                named(error)
             )));
         }
         Ok(device)
@@ -406,15 +453,15 @@ where
     /// unmounts: littlefs2's filesystem borrows its device.
     fn apply(&mut self, op: &Op, state: &State) -> Result<(), String> {
         Filesystem::mount_and_then(self, |fs| run_op(fs, state, op))
-            .map_err(|error| format!("{op:?}: {error:?}"))
+            .map_err(|error| format!("{op:?}: {}", named(error)))
     }
 
     fn mount(&mut self) -> Result<(), String> {
-        Filesystem::mount_and_then(self, |_| Ok(())).map_err(|error| format!("{error:?}"))
+        Filesystem::mount_and_then(self, |_| Ok(())).map_err(named)
     }
 
     fn read_back(&mut self) -> Result<State, String> {
-        Filesystem::mount_and_then(self, read_state).map_err(|error| format!("{error:?}"))
+        Filesystem::mount_and_then(self, read_state).map_err(named)
     }
 
     fn flash(&self) -> &SimFlash {
@@ -478,6 +525,9 @@ where
         if !config.ecc {
             command.push_str(" --no-ecc");
         }
+        if config.fail_ops {
+            command.push_str(" --fail-ops");
+        }
         command
     }
 }
@@ -521,6 +571,7 @@ mod tests {
             device,
             mode,
             ecc: true,
+            fail_ops: false,
         }
     }
 
@@ -592,6 +643,34 @@ mod tests {
             paired.replay[0].contains("--mode torn"),
             "{}",
             paired.replay[0]
+        );
+    }
+
+    /// With every program and erase failed in turn (power on), littlefs
+    /// relocates (most) or refuses the operation, and serves what it
+    /// acknowledged, across a remount too. An adapter that answers a
+    /// failed program as done is absorbed by littlefs's own read-back of
+    /// every program; one that answers a block gone bad as an I/O error
+    /// turns every failure into a refused operation (littlefs relocates on
+    /// corruption only), and the campaign's refusals say so.
+    #[test]
+    fn failed_programs_are_relocated_and_adapter_bugs_show() {
+        let failing = SubjectConfig {
+            fail_ops: true,
+            ..config(None, CrashMode::DropUnsynced)
+        };
+        let summary = exhaustive(&failing, None, None).unwrap();
+        assert_eq!(summary.ops_failed, summary.crash_points, "{summary:?}");
+        assert!(summary.ops_failed > 100, "{summary:?}");
+        assert_eq!(summary.failures, 0, "{:?}", summary.replay);
+        assert!(summary.refused * 4 < summary.ops_failed, "{summary:?}");
+        let swallowed = exhaustive(&failing, Some(AdapterBug::FailureSwallowed), None).unwrap();
+        assert_eq!(swallowed.failures, 0, "{:?}", swallowed.replay);
+        let as_io = exhaustive(&failing, Some(AdapterBug::FailureAsIo), None).unwrap();
+        assert_eq!(as_io.refused, as_io.ops_failed, "{as_io:?}");
+        assert_eq!(
+            as_io.refusals.keys().collect::<Vec<_>>(),
+            ["LFS_ERR_IO (-5)"]
         );
     }
 

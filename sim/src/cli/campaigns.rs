@@ -455,7 +455,6 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
 /// campaign, every mode asked, summed.
 fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
     let other = args.depth != 1
-        || args.fail_ops
         || args.io_errors
         || args.swarm
         || args.reopen_every.is_some()
@@ -465,7 +464,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --ops, --seed, --mode, --device, --no-ecc and --crash-at only",
+            "--subject {} takes --ops, --seed, --mode, --device, --fail-ops, --no-ecc and --crash-at only",
             args.subject.name()
         ));
     }
@@ -477,6 +476,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
             device: args.part.device,
             mode,
             ecc: !args.no_ecc,
+            fail_ops: args.fail_ops,
         };
         let summary = match args.subject {
             SubjectArg::Littlefs => littlefs_exhaustive(&config, args.crash_at)?,

@@ -162,6 +162,9 @@ pub struct SimFlash {
     stamps: Vec<u64>,
     ops_mutating: u64,
     scheduled: BTreeMap<u64, ScheduledFault>,
+    /// The block of the last program or erase that failed (scheduled,
+    /// random or worn out).
+    last_failed_block: Option<BlockAddr>,
     counters: Counters,
 }
 
@@ -206,6 +209,7 @@ impl SimFlash {
             stamps: (0..geometry.blocks).map(|_| fresh_stamp()).collect(),
             ops_mutating: 0,
             scheduled: BTreeMap::new(),
+            last_failed_block: None,
             counters: Counters::default(),
             config,
         })
@@ -388,6 +392,11 @@ impl SimFlash {
 
     /// Forces `fault` on the mutating operation with index `op_index`, if it
     /// is of the matching kind.
+    /// The block of the last program or erase that failed, if any did.
+    pub fn last_failed_block(&self) -> Option<BlockAddr> {
+        self.last_failed_block
+    }
+
     pub fn schedule_fault(&mut self, op_index: u64, fault: ScheduledFault) {
         self.scheduled.insert(op_index, fault);
     }

@@ -180,6 +180,7 @@ impl Flash for SimFlash {
             || self.fault_fires(op_index, ScheduledFault::ProgramFail, rate);
         let mut written = data.to_vec();
         if failed {
+            self.last_failed_block = Some(page.block);
             for byte in written.iter_mut() {
                 *byte |= self.rng.random::<u8>();
             }
@@ -232,6 +233,7 @@ impl Flash for SimFlash {
         let reads_before = self.reads_since_erase[block.0 as usize];
         let state_before = self.states.block_state(block);
         if failed {
+            self.last_failed_block = Some(block);
             self.tear_erase(block);
         } else {
             self.apply_erase(block);

@@ -27,7 +27,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
          and closed, appended, renamed, removed); its guarantee is the one it states: it mounts, and every file is as at its \
          last close. Both go through the same campaign and model, the subject seam (`sim/src/subject/`): logstore runs its \
          lifecycle workload (inserts, deletes, lookups, a flush every 1 to 32), and its guarantee is the model's prefix \
-         rule (every flushed entry kept). The last column is logstore under its own checker instead (`check::Runner`: its \
+         rule (every flushed entry kept). The third row a preset is logstore under its own checker instead (`check::Runner`: its \
          uniform workload, and every promise it makes beyond the guarantee, at every recovery). A failure is **silent** when \
          the store mounted and served other data without a word. Write amplification: bytes programmed (spare areas \
          counted) over the bytes the workload wrote (file data; 48 bytes an entry). Commands: \
@@ -54,6 +54,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 device,
                 mode: CrashMode::Torn,
                 ecc: true,
+                fail_ops: false,
             },
             None,
             None,
@@ -65,6 +66,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 device,
                 mode: CrashMode::Torn,
                 ecc: true,
+                fail_ops: false,
             },
             &(),
             None,
@@ -118,6 +120,9 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
          leaves the pages a flush boundary cuts unwritten (\"Paired pages\" in the README). Each failure's replay command \
          runs one crash point again (`--crash-at`).\n\n",
     );
+    if failed_ops_table(ops, &mut md, &mut figures)? {
+        logstore_lost_on.push("a failed program or erase");
+    }
     let mut headline = if lost_on.is_empty() {
         "littlefs kept every closed file on every preset".to_string()
     } else {
@@ -136,4 +141,99 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         figures: serde_json::Value::Object(figures),
         headline,
     })
+}
+
+/// The second table: each program and erase failed in turn, power on
+/// (its block gone bad), on the ideal device and MLC, for both subjects
+/// through the seam. Says whether logstore failed.
+fn failed_ops_table(
+    ops: usize,
+    md: &mut String,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<bool, String> {
+    let _ = write!(
+        md,
+        "**A program or erase failed, power on.** The same {ops} steps; at every mutating flash operation, besides the cut, \
+         a branch where that program or erase fails and its block goes bad, the store running on: what it acknowledges it \
+         must serve, then and after a remount; what it refuses must leave the state before or after the operation. \
+         littlefs relocates a block whose program or erase answers `LFS_ERR_CORRUPT` (it keeps no bad block table, so a \
+         block gone bad for good can come round again); logstore retires it. Command: the ones above with `--fail-ops` \
+         (`--mode drop`).\n\n\
+         | device | store | programs and erases failed | failures (silent) | operations refused | refusals by error |\n\
+         |---|---|---:|---:|---:|---|\n"
+    );
+    let mut logstore_failed = false;
+    let mut examples = Vec::new();
+    let mut blocks = std::collections::BTreeSet::new();
+    let (mut refusal_kinds, mut lfs_failures) = (std::collections::BTreeSet::new(), 0);
+    for device in [None, Some(Device::Mlc)] {
+        let name = device.map_or("ideal", Device::name);
+        let config = SubjectConfig {
+            seed: 0,
+            ops,
+            device,
+            mode: CrashMode::DropUnsynced,
+            ecc: true,
+            fail_ops: true,
+        };
+        let lfs = lfs_exhaustive(&config, None, None)?;
+        let seam = subject::exhaustive::<IndexSubject>(&config, &(), None)?;
+        for (store, run) in [("littlefs", &lfs), ("logstore (seam)", &seam)] {
+            let refusals: Vec<String> = run
+                .refusals
+                .iter()
+                .map(|(kind, count)| format!("{kind}: {count}"))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {name} | {store} | {} | {} ({}) | {} | {} |",
+                run.ops_failed,
+                run.failures,
+                run.silent,
+                run.refused,
+                refusals.join(", ")
+            );
+        }
+        logstore_failed |= seam.failures > 0;
+        blocks.extend(lfs.refusal_blocks.keys().copied());
+        refusal_kinds.extend(lfs.refusals.keys().cloned());
+        lfs_failures += lfs.failures;
+        examples.extend((lfs.refusal_replays.values()).map(|r| format!("littlefs on {name}: {r}")));
+        figures.insert(
+            format!("{name}_failed_ops"),
+            json!({"littlefs": lfs, "logstore_seam": seam}),
+        );
+    }
+    if !examples.is_empty() {
+        let names: Vec<String> = blocks.iter().map(u32::to_string).collect();
+        let _ = write!(
+            md,
+            "\nEvery operation littlefs refused had its failed program or erase in block {}",
+            names.join(" or ")
+        );
+        if blocks.iter().all(|&b| b < 2) {
+            md.push_str(
+                ": littlefs keeps its superblock pair in blocks 0 and 1 and cannot move it (`lfs.c`: \"can't relocate \
+                 superblock, filesystem is now frozen\", `LFS_ERR_NOSPC`)",
+            );
+        }
+        if lfs_failures == 0 {
+            md.push_str("; every failure elsewhere it relocated, and it lost nothing");
+        }
+        if refusal_kinds
+            .iter()
+            .any(|k| k.starts_with("LFS_ERR_NAMETOOLONG"))
+        {
+            md.push_str(
+                ". Creating a file (a two-byte name) then answers `LFS_ERR_NAMETOOLONG`: `lfs_file_open` takes any \
+                 `LFS_ERR_NOSPC` from the create's commit for a name too long for a metadata block",
+            );
+        }
+        md.push_str(". The first refusal of each kind:\n\n");
+        for example in &examples {
+            let _ = writeln!(md, "- {example}");
+        }
+    }
+    md.push('\n');
+    Ok(logstore_failed)
 }

@@ -187,6 +187,9 @@ impl Subject for IndexSubject {
         if let Some(device) = config.device {
             command.push_str(&format!(" --device {}", device.name()));
         }
+        if config.fail_ops {
+            command.push_str(" --fail-ops");
+        }
         command
     }
 }
@@ -205,6 +208,7 @@ mod tests {
             device,
             mode,
             ecc: true,
+            fail_ops: false,
         }
     }
 
@@ -264,6 +268,23 @@ mod tests {
                 summary.replay
             );
             assert_eq!(summary.stopped, None);
+        }
+    }
+
+    /// With each program and erase failed in turn (power on, its block
+    /// gone bad), the index routes around the block: it refuses no
+    /// operation and serves what it acknowledged, across a reopen too.
+    #[test]
+    fn the_index_absorbs_every_failed_program_and_erase() {
+        for device in [None, Some(Device::Mlc)] {
+            let failing = SubjectConfig {
+                fail_ops: true,
+                ..config(device, CrashMode::DropUnsynced)
+            };
+            let summary = exhaustive::<IndexSubject>(&failing, &(), None).unwrap();
+            assert_eq!(summary.ops_failed, summary.crash_points, "{summary:?}");
+            assert!(summary.ops_failed > 50, "{summary:?}");
+            assert_eq!((summary.failures, summary.refused), (0, 0), "{summary:?}");
         }
     }
 

@@ -28,7 +28,7 @@
 
 pub mod index;
 
-use crate::nand::{CrashMode, Device, SimFlash};
+use crate::nand::{CrashMode, Device, ScheduledFault, SimFlash};
 
 /// A store put through the simulated part. A value holds the store and
 /// its device; cloning it copies both (a branch of the campaign).
@@ -105,6 +105,9 @@ pub struct SubjectConfig {
     /// Through our BCH ECC on a part (a subject with its own ECC, as this
     /// index, takes only `true`); raw pages otherwise.
     pub ecc: bool,
+    /// Also fail each crash point's program or erase, power on (its block
+    /// goes bad), and check what the subject makes of it.
+    pub fail_ops: bool,
 }
 
 /// The failures a campaign lists, each with its replay.
@@ -138,6 +141,35 @@ pub struct SubjectSummary {
     pub stopped: Option<String>,
     /// Runs whose part the store could not be formatted on.
     pub unformattable: u64,
+    /// Programs and erases failed on purpose, power on (`fail_ops`).
+    pub ops_failed: u64,
+    /// Of those, the ones whose operation the subject refused (an error
+    /// returned: no state change promised, none allowed but the operation
+    /// done or not).
+    pub refused: u64,
+    /// The refusals by the error's last words (`LFS_ERR_NOSPC (-28)`, say):
+    /// at most [`REFUSAL_KINDS_MAX`] kinds, the rest under "other".
+    pub refusals: std::collections::BTreeMap<String, u64>,
+    /// The refusals by the block of the failed program or erase.
+    pub refusal_blocks: std::collections::BTreeMap<u32, u64>,
+    /// The first refusal of each kind, with the command that replays it.
+    pub refusal_replays: std::collections::BTreeMap<String, String>,
+}
+
+/// Kinds of refusal a summary names.
+pub const REFUSAL_KINDS_MAX: usize = 8;
+
+impl SubjectSummary {
+    /// Counts `count` refusals of `kind` (an error's last words).
+    fn refusals_of(&mut self, kind: &str, count: u64) {
+        let known = self.refusals.contains_key(kind);
+        let kind = if known || self.refusals.len() < REFUSAL_KINDS_MAX {
+            kind
+        } else {
+            "other"
+        };
+        *self.refusals.entry(kind.to_string()).or_default() += count;
+    }
 }
 
 impl SubjectSummary {
@@ -156,6 +188,19 @@ impl SubjectSummary {
         self.erase_mean = other.erase_mean;
         self.paired_pages_corrupted += other.paired_pages_corrupted;
         self.unformattable += other.unformattable;
+        self.ops_failed += other.ops_failed;
+        self.refused += other.refused;
+        for (kind, &count) in &other.refusals {
+            self.refusals_of(kind, count);
+        }
+        for (block, count) in &other.refusal_blocks {
+            *self.refusal_blocks.entry(*block).or_default() += count;
+        }
+        for (kind, replay) in &other.refusal_replays {
+            if self.refusals.contains_key(kind) && !self.refusal_replays.contains_key(kind) {
+                self.refusal_replays.insert(kind.clone(), replay.clone());
+            }
+        }
         for replay in &other.replay {
             if self.replay.len() < REPLAYS_MAX {
                 self.replay.push(replay.clone());
@@ -203,6 +248,14 @@ impl<S: Subject> History<S> {
         }
     }
 
+    /// The states the store may hold after a reopen now: the last durable
+    /// one and each acknowledged since.
+    pub fn settled(&self) -> Vec<S::State> {
+        let mut states = vec![self.durable.clone()];
+        states.extend(self.since.iter().cloned());
+        states
+    }
+
     /// The states a cut inside `op` (not yet acknowledged) may leave.
     pub fn allowed(&self, op: &S::Op) -> Vec<S::State> {
         let latest = self.latest();
@@ -226,14 +279,19 @@ enum Verdict {
 fn check_after_cut<S: Subject>(branch: &mut S, allowed: &[S::State]) -> Verdict {
     branch.flash_mut().restart();
     let found = branch.mount().and_then(|()| branch.read_back());
+    judge::<S>(found, allowed, "after the cut")
+}
+
+/// What `found` says of a store that must serve one of `allowed` (the
+/// first the last durable state) `when`.
+fn judge<S: Subject>(found: Result<S::State, String>, allowed: &[S::State], when: &str) -> Verdict {
     match found {
-        Err(error) => Verdict::Reported(format!(
-            "after the cut {} did not mount or read: {error}",
-            S::NAME
-        )),
+        Err(error) => {
+            Verdict::Reported(format!("{when} {} did not mount or read: {error}", S::NAME))
+        }
         Ok(state) if allowed.contains(&state) => Verdict::Kept,
         Ok(state) => Verdict::Silent(format!(
-            "after the cut {} serves a state its model does not allow ({})",
+            "{when} {} serves a state its model does not allow ({})",
             S::NAME,
             S::difference(&state, allowed)
         )),
@@ -313,6 +371,32 @@ pub fn explore<S: Subject>(
                     options,
                     &mut summary,
                 )?;
+                if config.fail_ops {
+                    let branch = Branch {
+                        subject: &subject,
+                        op,
+                        history: &history,
+                        point,
+                    };
+                    let (verdict, refused) = branch.fail()?;
+                    summary.ops_failed += 1;
+                    if let Some(Refusal { why, block }) = refused {
+                        summary.refused += 1;
+                        if let Some(block) = block {
+                            *summary.refusal_blocks.entry(block).or_default() += 1;
+                        }
+                        let kind = why.rsplit(": ").next().unwrap_or(&why).to_string();
+                        summary.refusals_of(&kind, 1);
+                        if summary.refusals.contains_key(&kind) {
+                            summary.refusal_replays.entry(kind).or_insert_with(|| {
+                                let replay = S::replay_command(config, options, point);
+                                let block = block.map_or("none".into(), |b| b.to_string());
+                                format!("{why} (the failed operation's block: {block}); replay: {replay}")
+                            });
+                        }
+                    }
+                    note::<S>(&mut summary, verdict, config, options, point);
+                }
             }
         }
         subject = probe;
@@ -346,8 +430,79 @@ fn cut_at<S: Subject>(
     }
     let verdict = check_after_cut(&mut branch, allowed);
     summary.paired_pages_corrupted += branch.flash().counters().paired_pages_corrupted;
+    note::<S>(summary, verdict, config, options, point);
+    Ok(())
+}
+
+/// One crash point's operation on a copy of the subject, for the failed
+/// program or erase.
+struct Branch<'a, S: Subject> {
+    subject: &'a S,
+    op: &'a S::Op,
+    history: &'a History<S>,
+    point: u64,
+}
+
+impl<S: Subject> Branch<'_, S> {
+    /// Fails the program or erase at the point, power on (its block goes
+    /// bad), runs the operation on: acknowledged, the subject must serve
+    /// the state after it, and after a remount a state the model allows
+    /// with it acknowledged; refused, the state before or after it. Also
+    /// says why the subject refused, if it did.
+    fn fail(&self) -> Result<(Verdict, Option<Refusal>), String> {
+        let mut branch = self.subject.clone();
+        branch
+            .flash_mut()
+            .schedule_fault(self.point, ScheduledFault::Fails);
+        let latest = self.history.latest();
+        let after = S::after(latest, self.op);
+        let outcome = branch.apply(self.op, latest);
+        if branch.flash().scheduled_faults_ahead() > 0 {
+            return Err(format!(
+                "the failure at operation {} did not happen",
+                self.point
+            ));
+        }
+        if let Err(why) = outcome {
+            let block = branch.flash().last_failed_block().map(|b| b.0);
+            let found = branch.read_back();
+            let when =
+                format!("after refusing an operation whose program or erase failed ({why}),");
+            let mut allowed = vec![latest.clone(), after];
+            allowed.extend(S::also_allowed(latest, self.op));
+            let refusal = Refusal { why, block };
+            return Ok((judge::<S>(found, &allowed, &when), Some(refusal)));
+        }
+        let when = "after absorbing a failed program or erase,";
+        let live = judge::<S>(branch.read_back(), &[after], when);
+        if !matches!(live, Verdict::Kept) {
+            return Ok((live, None));
+        }
+        let mut acknowledged = self.history.clone();
+        acknowledged.acknowledge(self.op);
+        let found = branch.mount().and_then(|()| branch.read_back());
+        let when = "after absorbing a failed program or erase and a reopen,";
+        Ok((judge::<S>(found, &acknowledged.settled(), when), None))
+    }
+}
+
+/// An operation the subject refused after a program or erase failed:
+/// its error, and the block of the failed program or erase.
+struct Refusal {
+    why: String,
+    block: Option<u32>,
+}
+
+/// Counts a verdict; a failure keeps its replay.
+fn note<S: Subject>(
+    summary: &mut SubjectSummary,
+    verdict: Verdict,
+    config: &SubjectConfig,
+    options: &S::Options,
+    point: u64,
+) {
     let why = match verdict {
-        Verdict::Kept => return Ok(()),
+        Verdict::Kept => return,
         Verdict::Silent(why) => {
             summary.silent += 1;
             why
@@ -362,7 +517,6 @@ fn cut_at<S: Subject>(
         let replay = S::replay_command(config, options, point);
         summary.replay.push(format!("{why}; replay: {replay}"));
     }
-    Ok(())
 }
 
 /// The run's write amplification and erase spread, from its device.
@@ -409,6 +563,7 @@ where
                 device,
                 mode: CrashMode::ALL[(seed % 3) as usize],
                 ecc,
+                fail_ops: false,
             };
             explore::<S>(&config, &options, None, SWEEP_SAMPLE)
         })
