@@ -33,6 +33,7 @@ use logstore::{BlockAddr, Flash, FlashError, Geometry, PageAddr};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::campaign::corrupt_subject::{corrupt_subject, SubjectCorruptSummary};
 use crate::nand::{Device, SimConfig, SimFlash};
 use crate::subject::{self, Refused, Subject, SubjectConfig, SubjectSummary};
 
@@ -546,6 +547,14 @@ pub fn exhaustive(
     }
 }
 
+/// `corrupt --subject littlefs` ([`corrupt_subject`]).
+pub fn corrupt(config: &SubjectConfig, points: u32) -> Result<SubjectCorruptSummary, String> {
+    match config.device {
+        Some(Device::Tlc) => corrupt_subject::<Lfs48>(config, &None, points),
+        _ => corrupt_subject::<Lfs16>(config, &None, points),
+    }
+}
+
 /// `sweep --subject littlefs` ([`subject::sweep`]).
 pub fn sweep(
     seeds: &[u64],
@@ -672,6 +681,20 @@ mod tests {
             as_io.refusals.keys().collect::<Vec<_>>(),
             ["LFS_ERR_IO (-5)"]
         );
+    }
+
+    /// One fault on one page: littlefs keeps no checksum of file data and
+    /// falls back to the other block of a metadata pair when a commit
+    /// fails its CRC, so a single damaged page can serve other contents
+    /// without a word; at the ECC's limit most pages still read whole.
+    #[test]
+    fn one_damaged_page_can_cost_littlefs_silently() {
+        let summary = corrupt(&config(Some(Device::Mlc), CrashMode::DropUnsynced), 3).unwrap();
+        assert!(summary.placements > 500, "{summary:?}");
+        assert!(summary.silent > 0, "{summary:?}");
+        // The part's own raw errors come on top of the t placed.
+        let [kept, named, silent] = summary.by_fault["AtEcc"];
+        assert!(kept > 50 * (named + silent).max(1), "{summary:?}");
     }
 
     /// The adapter that never makes programs durable loses closed files

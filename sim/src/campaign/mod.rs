@@ -14,6 +14,7 @@
 //! | `mod.rs` | [`Case`] files, `run`, `sweep`, `exhaustive` |
 //! | [`swarm`] | what each seed draws (device, store, workload) and the swarm sweep |
 //! | [`corrupt`] | faults placed on purpose, CORDS-style |
+//! | [`corrupt_subject`] | single faults placed on any subject through the seam (littlefs beside the index) |
 //! | [`fault`] | the faults placed on a page, and how each is placed |
 //! | [`anchor_pairs`] | every pair of anchor lane pages damaged: never a rollback |
 //! | [`scenarios`] | seeded scenarios of what real parts do (retention, a page lost mid-log) |
@@ -23,6 +24,7 @@
 pub mod anchor_pairs;
 mod case;
 pub mod corrupt;
+pub mod corrupt_subject;
 mod exhaustive;
 pub mod fault;
 pub mod fuzzing;

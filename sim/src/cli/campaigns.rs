@@ -357,7 +357,7 @@ pub(crate) enum SubjectArg {
 }
 
 impl SubjectArg {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             SubjectArg::Logstore => "logstore",
             SubjectArg::Littlefs => "littlefs",
@@ -528,7 +528,7 @@ fn littlefs_sweep(
 }
 
 #[cfg(not(feature = "littlefs"))]
-const NO_LITTLEFS: &str = "this build has no littlefs: build with `--features littlefs` \
+pub(crate) const NO_LITTLEFS: &str = "this build has no littlefs: build with `--features littlefs` \
      (littlefs2 binds littlefs's C with bindgen, which needs libclang: apt-get install libclang-dev)";
 
 /// `sweep --subject littlefs|logstore-seam`: a seed a run, summed.

@@ -6,6 +6,7 @@ use logstore_sim::Device;
 use serde_json::json;
 
 use super::args::{parse_seeds, print_lines, Output};
+use super::campaigns::SubjectArg;
 
 /// Faults placed on purpose (CORDS-style): after each of `--flushes`
 /// flushes, every programmed page in turn read back past the ECC, erased,
@@ -46,6 +47,20 @@ pub(crate) struct CorruptArgs {
     /// Seeds of a swarm, as A..B (B excluded).
     #[arg(long, value_parser = parse_seeds, requires = "swarm")]
     seeds: Option<std::ops::Range<u64>>,
+    /// The store the faults are placed on: this index under its own
+    /// campaign (the default), or a subject through the seam (littlefs in
+    /// a build with `--features littlefs`, or this index as littlefs meets
+    /// it): single faults only, at `--flushes` quiescent points of a
+    /// workload of `--flushes` times `--ops-per-flush` operations, the
+    /// whole state read back after a remount.
+    ///
+    /// Example: `logstore-sim corrupt --subject littlefs --device mlc --json`
+    #[arg(long, value_enum, default_value_t = SubjectArg::Logstore)]
+    subject: SubjectArg,
+    /// With a subject through the seam on a part: raw pages, without our
+    /// ECC (littlefs only).
+    #[arg(long)]
+    no_ecc: bool,
     #[command(flatten)]
     output: Output,
 }
@@ -57,6 +72,12 @@ pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
             "--flushes {} and --ops-per-flush {}: 1 to {FLUSHES_MAX} flushes, at least one operation",
             args.flushes, args.ops_per_flush
         ));
+    }
+    if args.subject != SubjectArg::Logstore {
+        return corrupt_seam(args);
+    }
+    if args.no_ecc {
+        return Err("--no-ecc is taken with --subject littlefs only".into());
     }
     if let Some(seeds) = args.seeds.clone() {
         if args.device.is_some() {
@@ -174,4 +195,72 @@ fn corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool
         eprintln!("{failure}");
     }
     Ok(silent == 0 && store_lost == 0)
+}
+
+/// `corrupt --subject littlefs|logstore-seam`: single faults through the
+/// subject seam; a silent placement fails the run.
+fn corrupt_seam(args: &CorruptArgs) -> Result<bool, String> {
+    use logstore_sim::campaign::corrupt_subject::{corrupt_subject, SubjectCorruptSummary};
+    use logstore_sim::subject::{index::IndexSubject, SubjectConfig};
+    if args.swarm || args.no_pairs || args.no_recovery_cuts {
+        return Err(format!(
+            "--subject {} takes --device, --seed, --flushes, --ops-per-flush and --no-ecc only",
+            args.subject.name()
+        ));
+    }
+    let config = SubjectConfig {
+        seed: args.seed,
+        ops: (args.flushes as usize) * (args.ops_per_flush as usize),
+        device: args.device,
+        mode: logstore_sim::CrashMode::DropUnsynced,
+        ecc: !args.no_ecc,
+        fail_ops: false,
+    };
+    let summary: SubjectCorruptSummary = match args.subject {
+        SubjectArg::Littlefs => littlefs_corrupt(&config, args.flushes)?,
+        _ => corrupt_subject::<IndexSubject>(&config, &(), args.flushes)?,
+    };
+    if args.output.json {
+        print_lines(&[serde_json::to_string(&summary).map_err(|e| e.to_string())?])?;
+    } else {
+        let mut lines = vec![format!(
+            "corrupt {}: {} points, {} placements: {} kept, {} named ({} not mounted), {} silent",
+            summary.subject,
+            summary.points,
+            summary.placements,
+            summary.kept,
+            summary.named,
+            summary.not_mounted,
+            summary.silent
+        )];
+        for (fault, [kept, named, silent]) in &summary.by_fault {
+            lines.push(format!(
+                "  {fault}: {kept} kept, {named} named, {silent} silent"
+            ));
+        }
+        print_lines(&lines)?;
+    }
+    for silent in &summary.silent_shown {
+        eprintln!("SILENT ({silent})");
+    }
+    if let Some(why) = &summary.stopped {
+        eprintln!("stopped: {why}");
+    }
+    Ok(summary.silent == 0)
+}
+
+#[cfg(feature = "littlefs")]
+fn littlefs_corrupt(
+    config: &logstore_sim::subject::SubjectConfig,
+    points: u32,
+) -> Result<logstore_sim::campaign::corrupt_subject::SubjectCorruptSummary, String> {
+    logstore_sim::littlefs::corrupt(config, points)
+}
+
+#[cfg(not(feature = "littlefs"))]
+fn littlefs_corrupt(
+    _: &logstore_sim::subject::SubjectConfig,
+    _: u32,
+) -> Result<logstore_sim::campaign::corrupt_subject::SubjectCorruptSummary, String> {
+    Err(super::campaigns::NO_LITTLEFS.into())
 }

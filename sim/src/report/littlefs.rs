@@ -123,6 +123,10 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     if failed_ops_table(ops, &mut md, &mut figures)? {
         logstore_lost_on.push("a failed program or erase");
     }
+    let (lfs_silent, ours_silent) = one_fault_table(ops, &mut md, &mut figures)?;
+    if ours_silent {
+        logstore_lost_on.push("one damaged page");
+    }
     let mut headline = if lost_on.is_empty() {
         "littlefs kept every closed file on every preset".to_string()
     } else {
@@ -131,6 +135,9 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
             lost_on.join(", ")
         )
     };
+    if lfs_silent {
+        headline.push_str("; one damaged page can cost littlefs silently");
+    }
     headline.push_str(&if logstore_lost_on.is_empty() {
         "; logstore, through the same campaign, lost nothing".to_string()
     } else {
@@ -236,4 +243,98 @@ fn failed_ops_table(
     }
     md.push('\n');
     Ok(logstore_failed)
+}
+
+/// The third table: one fault placed on one page at a time, at four
+/// quiescent points, for both subjects through the seam, on the ideal
+/// device and MLC. Says whether littlefs and whether logstore were silent.
+fn one_fault_table(
+    ops: usize,
+    md: &mut String,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(bool, bool), String> {
+    use crate::campaign::corrupt_subject::corrupt_subject;
+    const POINTS: u32 = 4;
+    let _ = write!(
+        md,
+        "**One page damaged.** The `corrupt` campaign through the seam: the same {ops} steps, at {POINTS} quiescent points \
+         (after a close; for logstore, a flush) each fault of the `corrupt` campaign in turn on each programmed page (past \
+         the ECC, at its limit and one past it, erased, stale, another page's bytes, one header bit changed), each on a copy, \
+         then a remount and every file or entry read back: **kept** (as last made durable), **named** (the mount or a read \
+         failed with an error) or **silent**. Command: `cargo run --release --features littlefs -- corrupt --subject \
+         littlefs --flushes {POINTS} --ops-per-flush {} --device D`, and `--subject logstore-seam`.\n\n\
+         | device | store | placements | kept | named (not mounted) | silent | silent by fault |\n\
+         |---|---|---:|---:|---:|---:|---|\n",
+        ops / POINTS as usize
+    );
+    let (mut lfs_silent, mut ours_silent) = (false, false);
+    let mut at_limit_whole = true;
+    let mut shown = Vec::new();
+    for device in [None, Some(Device::Mlc)] {
+        let name = device.map_or("ideal", Device::name);
+        let config = SubjectConfig {
+            seed: 0,
+            ops,
+            device,
+            mode: CrashMode::DropUnsynced,
+            ecc: true,
+            fail_ops: false,
+        };
+        let lfs = crate::littlefs::corrupt(&config, POINTS)?;
+        let ours = corrupt_subject::<IndexSubject>(&config, &(), POINTS)?;
+        for (store, run) in [("littlefs", &lfs), ("logstore (seam)", &ours)] {
+            let by_fault: Vec<String> = run
+                .by_fault
+                .iter()
+                .filter(|(_, counts)| counts[2] > 0)
+                .map(|(fault, counts)| format!("{fault} {}", counts[2]))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {name} | {store} | {} | {} | {} ({}) | {} | {} |",
+                run.placements,
+                run.kept,
+                run.named,
+                run.not_mounted,
+                run.silent,
+                by_fault.join(", ")
+            );
+        }
+        lfs_silent |= lfs.silent > 0;
+        ours_silent |= ours.silent > 0;
+        for run in [&lfs, &ours] {
+            if let Some([_, named, silent]) = run.by_fault.get("AtEcc") {
+                at_limit_whole &= *named == 0 && *silent == 0;
+            }
+        }
+        shown.extend(
+            lfs.silent_shown
+                .first()
+                .map(|s| format!("littlefs on {name}: {s}")),
+        );
+        figures.insert(
+            format!("{name}_one_fault"),
+            json!({"littlefs": lfs, "logstore_seam": ours}),
+        );
+    }
+    if lfs_silent {
+        md.push_str(
+            "\nlittlefs keeps a CRC on its metadata commits but none on file data, and when a metadata block's newest \
+             commit fails its CRC it falls back to the other block of the pair, an older revision: one damaged page past \
+             the ECC, erased, stale or another page's bytes can serve older or other contents without a word. littlefs \
+             leaves error correction to the block device; this is what one fault the device's ECC does not catch costs \
+             it. ",
+        );
+        if at_limit_whole {
+            md.push_str(
+                "Under the ECC, a page at the ECC's limit read back whole on both stores. ",
+            );
+        }
+        for example in &shown {
+            let _ = write!(md, "First silent placement, {example}. ");
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+    Ok((lfs_silent, ours_silent))
 }
