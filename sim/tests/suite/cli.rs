@@ -228,8 +228,25 @@ fn the_subject_seam_runs_the_index_and_refuses_what_it_does_not_take() {
     assert_eq!(figures["failures"], 0, "{figures}");
     assert!(refused(&[&seam[..], &["--no-ecc"]].concat()).contains("--no-ecc"));
     assert!(refused(&[&seam[..], &["--io-errors"]].concat()).contains("logstore-seam"));
+    let corrupt = ["corrupt", "--subject", "logstore-seam", "--flushes", "2"];
+    let out = sim(&[&corrupt[..], &["--ops-per-flush", "60", "--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(figures["subject"], "logstore");
+    assert!(figures["placements"].as_u64().unwrap() > 20, "{figures}");
+    assert_eq!(figures["silent"], 0, "{figures}");
+    assert!(refused(&[&corrupt[..], &["--no-pairs"]].concat()).contains("logstore-seam"));
+    assert!(
+        refused(&["corrupt", "--subject", "logstore-seam", "--flushes", "65"]).contains("1 to 64")
+    );
     if !cfg!(feature = "littlefs") {
         let why = refused(&["exhaustive", "--subject", "littlefs"]);
+        assert!(why.contains("--features littlefs"), "{why}");
+        let why = refused(&["corrupt", "--subject", "littlefs"]);
         assert!(why.contains("--features littlefs"), "{why}");
     }
 }
