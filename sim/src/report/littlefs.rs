@@ -143,6 +143,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     } else {
         format!("; logstore FAILED on {}", logstore_lost_on.join(", "))
     });
+    figures.insert("logstore_failures".into(), json!(logstore_lost_on.len()));
     Ok(Section {
         markdown: md,
         figures: serde_json::Value::Object(figures),
