@@ -13,10 +13,13 @@
 //! reverted or resurrected) or **store lost** (the open fails otherwise).
 //! Then every pair of the pages the store depends on most (the anchor's
 //! lanes, the journal's last pages, the incarnations' filter pages and a
-//! few of their bucket pages), and a
+//! few of their bucket pages; each pair with the same fault on both:
+//! past the ECC, another page's bytes, a header bit, the ECC's limit and
+//! one past it), and a
 //! power cut at every mutating operation of the recovery after each
 //! fault on those pages at every point, and after a page past the ECC
-//! anywhere at the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
+//! anywhere and the ECC's limit, one past and past it on each erased page
+//! an open reads, at the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
 //! never silent, never the store; two anchor pages, never a rollback.
 //!
 //! Pairs of two journal pages are tallied apart (`journal_pairs`): a
@@ -43,9 +46,17 @@ pub use super::fault::Fault;
 
 /// Most quiescent points a campaign may ask for.
 pub const FLUSHES_MAX: u32 = 1_000;
-/// The faults placed on pairs: unreadable, and another page's bytes (which
-/// may look like a newer record, or the wrong page of the right chain).
-const PAIR_FAULTS: [Fault; 3] = [Fault::PastEcc, Fault::Misdirected, Fault::Garbled];
+/// The faults placed on pairs: unreadable, another page's bytes (which
+/// may look like a newer record, or the wrong page of the right chain),
+/// and the ECC's limit on both pages (t flips each: both must read whole;
+/// t + 1: each refused, or landing on another codeword its CRC refuses).
+const PAIR_FAULTS: [Fault; 5] = [
+    Fault::PastEcc,
+    Fault::Misdirected,
+    Fault::Garbled,
+    Fault::AtEcc,
+    Fault::PastEccByOne,
+];
 /// Bucket pages of each incarnation among the pages paired, about.
 const BUCKET_PAGES_PAIRED: usize = 3;
 /// Silent cases kept for the summary (each with its replay).
@@ -162,7 +173,13 @@ pub struct CorruptSummary {
     pub filter_bucket_pairs: u64,
     /// Pairs of two journal pages (not in `silent`: see the module doc).
     pub journal_pairs: Tally,
+    /// Of the pairs (both kinds), those at the ECC's limit or one past it
+    /// on both pages.
+    pub pairs_at_ecc_limit: Tally,
     pub recovery_cuts: Tally,
+    /// Of the recovery cuts, those after a fault on an erased page an open
+    /// reads.
+    pub recovery_cuts_erased: Tally,
     /// Of the recovery cuts, those inside `open_salvaging` (after an open
     /// that named a loss).
     pub salvage_cuts: u64,
@@ -367,6 +384,13 @@ fn place_at_point(
             .collect();
         if last {
             placements.extend(pages.iter().map(|&page| (page, Fault::PastEcc)));
+            // And the erased pages an open reads, at the ECC's limit and
+            // past it.
+            placements.extend(
+                erased_pages_read(snapshot)
+                    .into_iter()
+                    .flat_map(|page| ERASED_FAULTS.map(|fault| (page, fault))),
+            );
             placements.sort_unstable_by_key(|&(p, f)| (p.block.0, p.page, f as u8));
             placements.dedup();
         }
@@ -568,7 +592,7 @@ fn place_pairs(
         .flat_map(|(i, &a)| critical[i + 1..].iter().map(move |&b| (a, b)))
         .flat_map(|pair| PAIR_FAULTS.map(|fault| (pair, fault)))
         .collect();
-    let results: Vec<(bool, bool, Tally, Option<String>)> = pairs
+    let results: Vec<(bool, bool, bool, Tally, Option<String>)> = pairs
         .par_iter()
         .filter_map(|&(((a, role_a), (b, role_b)), fault)| {
             let mut device = snapshot.clone();
@@ -586,11 +610,15 @@ fn place_pairs(
             let mut tally = Tally::default();
             tally.add(outcome);
             let failure = failure.filter(|_| !journal_only);
-            Some((journal_only, filter_bucket, tally, failure))
+            let at_limit = matches!(fault, Fault::AtEcc | Fault::PastEccByOne);
+            Some((journal_only, filter_bucket, at_limit, tally, failure))
         })
         .collect();
-    for (journal_only, filter_bucket, tally, failure) in results {
+    for (journal_only, filter_bucket, at_limit, tally, failure) in results {
         summary.filter_bucket_pairs += u64::from(filter_bucket);
+        if at_limit {
+            summary.pairs_at_ecc_limit.merge(tally);
+        }
         match journal_only {
             true => summary.journal_pairs.merge(tally),
             false => summary.pairs.merge(tally),
@@ -619,7 +647,7 @@ fn place_with_recovery_cuts(
     model: &Model,
     summary: &mut CorruptSummary,
 ) {
-    let results: Vec<(Tally, u64, u64, Vec<String>)> = placements
+    let results: Vec<(Tally, u64, u64, bool, Vec<String>)> = placements
         .par_iter()
         .filter_map(|&(page, fault)| {
             let mut device = devices.snapshot.clone();
@@ -646,10 +674,14 @@ fn place_with_recovery_cuts(
                 tally.add(outcome);
                 wrong += salvage_wrong;
             }
-            Some((tally, wrong, in_salvage, failures))
+            let erased = devices.snapshot.raw_page(page).iter().all(|&b| b == 0xFF);
+            Some((tally, wrong, in_salvage, erased, failures))
         })
         .collect();
-    for (tally, wrong, in_salvage, failures) in results {
+    for (tally, wrong, in_salvage, erased, failures) in results {
+        if erased {
+            summary.recovery_cuts_erased.merge(tally);
+        }
         summary.placements += tally.kept + tally.named + tally.silent + tally.store_lost;
         summary.recovery_cuts.merge(tally);
         summary.salvage_cuts += in_salvage;

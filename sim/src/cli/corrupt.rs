@@ -113,12 +113,20 @@ pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
             format!("  singles {:?}", summary.singles),
             format!("  pairs {:?}", summary.pairs),
             format!(
+                "  of them at the ECC's limit or one past it {:?}",
+                summary.pairs_at_ecc_limit
+            ),
+            format!(
                 "  journal pairs (two witnesses of a flush; no guarantee) {:?}",
                 summary.journal_pairs
             ),
             format!(
                 "  recovery cuts {:?} ({} inside the salvage)",
                 summary.recovery_cuts, summary.salvage_cuts
+            ),
+            format!(
+                "  of them after a fault on an erased page {:?}",
+                summary.recovery_cuts_erased
             ),
             format!("  salvage wrong answers {}", summary.salvage_wrong),
         ])?;

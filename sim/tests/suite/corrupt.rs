@@ -219,3 +219,24 @@ fn the_ecc_limit_placed_reads_back_whole_and_one_past_it_never_does() {
         }
     }
 }
+
+/// The ECC's limit in pairs (t flips, and t + 1, on both pages of each
+/// critical pair) and power cuts in the recovery after faults on the
+/// erased pages an open reads: placed, and never silent.
+#[test]
+fn ecc_limit_pairs_and_cuts_after_erased_page_faults_are_placed_and_never_silent() {
+    let plan = CorruptPlan {
+        flushes: 3,
+        ..CorruptPlan::new(Some(Device::Mlc), 2)
+    };
+    let summary = corrupt(&plan, &|_| {}).unwrap();
+    assert!(summary.pairs_at_ecc_limit.kept > 0, "{summary:?}");
+    let cuts = summary.recovery_cuts_erased;
+    assert!(cuts.kept + cuts.named > 0, "{summary:?}");
+    assert_eq!(
+        (summary.silent, summary.store_lost),
+        (0, 0),
+        "{:?}",
+        summary.failures
+    );
+}
