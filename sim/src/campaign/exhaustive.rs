@@ -31,6 +31,9 @@ pub struct ExhaustiveSummary {
     /// I/O error instead (nothing reached the cells), at both depths as
     /// `fail_points` are.
     pub io_points: u64,
+    /// Branches where a run of host I/O errors began ([`Hit::IoBurst`]).
+    #[serde(default)]
+    pub io_burst_points: u64,
     pub failures: u64,
     pub seconds: f64,
     /// All crash points (both depths) and fail points a second, over the
@@ -100,7 +103,14 @@ pub enum Hit {
     /// It fails with a host I/O error before reaching the cells: the
     /// device is unchanged, the store must say so and lose nothing.
     Io,
+    /// It and the operations after it fail with host I/O errors, this
+    /// many in a row: more than a store's retries (and the checker's
+    /// attempts) when it is large, every retry failing in turn.
+    IoBurst(u32),
 }
+
+/// Longest run of I/O errors a branch schedules.
+pub const IO_BURST_MAX: u32 = 64;
 
 impl Hit {
     /// A cut in each of `modes`, with `fail_ops` a failure too, and with
@@ -111,6 +121,15 @@ impl Hit {
         cuts.chain(fails)
             .chain(io_errors.then_some(Hit::Io))
             .collect()
+    }
+
+    /// The host I/O errors this hit schedules, one after another.
+    fn io_errors(self) -> u32 {
+        match self {
+            Hit::Io => 1,
+            Hit::IoBurst(count) => count,
+            Hit::Cut(_) | Hit::Fail => 0,
+        }
     }
 }
 
@@ -129,6 +148,12 @@ fn arm(runner: &mut Runner, (after, hit): (u64, Hit)) {
         Hit::Cut(mode) => runner.arm(after, mode),
         Hit::Fail => runner.schedule_failure(after, ScheduledFault::Fails),
         Hit::Io => runner.schedule_failure(after, ScheduledFault::Io),
+        Hit::IoBurst(count) => {
+            assert!((1..=IO_BURST_MAX).contains(&count), "a burst of {count}");
+            for next in 0..u64::from(count) {
+                runner.schedule_failure(after + next, ScheduledFault::Io);
+            }
+        }
     }
 }
 
@@ -171,11 +196,20 @@ impl Branch {
                     after_ops,
                     mode,
                 }),
-                Hit::Fail | Hit::Io => failed.op_failures.push(FailPoint {
+                Hit::Fail => failed.op_failures.push(FailPoint {
                     step,
                     after_ops,
-                    io: hit == Hit::Io,
+                    io: false,
                 }),
+                Hit::Io | Hit::IoBurst(_) => {
+                    failed
+                        .op_failures
+                        .extend((0..hit.io_errors()).map(|next| FailPoint {
+                            step,
+                            after_ops: after_ops + next,
+                            io: true,
+                        }))
+                }
             }
         }
         failed.failure = Some(CheckFailure {
@@ -370,6 +404,7 @@ impl ExhaustiveSummary {
         self.crash_points_depth2 += other.crash_points_depth2;
         self.fail_points += other.fail_points;
         self.io_points += other.io_points;
+        self.io_burst_points += other.io_burst_points;
         self.failures += other.failures;
         self.ops_mutating += other.ops_mutating;
         self.steps += other.steps;
@@ -395,8 +430,11 @@ impl ExhaustiveSummary {
     /// The campaign's time since `start`, and its rate of crash points.
     pub(crate) fn timed(mut self, start: Instant) -> Self {
         self.seconds = start.elapsed().as_secs_f64();
-        let points =
-            self.crash_points + self.crash_points_depth2 + self.fail_points + self.io_points;
+        let points = self.crash_points
+            + self.crash_points_depth2
+            + self.fail_points
+            + self.io_points
+            + self.io_burst_points;
         self.crash_points_per_s = points as f64 / self.seconds.max(f64::MIN_POSITIVE);
         self
     }
@@ -410,6 +448,7 @@ impl ExhaustiveSummary {
                 Hit::Cut(_) => &mut self.crash_points,
                 Hit::Fail => &mut self.fail_points,
                 Hit::Io => &mut self.io_points,
+                Hit::IoBurst(_) => &mut self.io_burst_points,
             };
             *counter += 1;
         }
@@ -581,5 +620,41 @@ mod tests {
         assert!(two.crash_points_depth2 > 0);
         assert_eq!(two.fail_points - two.ops_mutating, two.crash_points_depth2);
         assert_eq!(two.io_points - two.ops_mutating, two.crash_points_depth2);
+    }
+
+    /// `--io-burst 12`: from every operation, twelve host I/O errors in a
+    /// row, more than the checker's attempts at an open or a final flush
+    /// (it counts faults scheduled ahead: without that it called 414 of
+    /// 877 such branches failures, `corpus/regressions/exhaustive-io-
+    /// burst-12-past-the-checkers-attempts.json`); every retry fails in
+    /// turn, the store says so, and loses nothing. A failing branch's case
+    /// holds the twelve.
+    #[test]
+    fn bursts_of_io_errors_past_every_retry_lose_nothing() {
+        let case = exhaustive_case(
+            0,
+            600,
+            WorkloadKind::Uniform,
+            logstore::SlotLayoutKind::Full,
+            true,
+            &Part::on(Some(Device::Mlc)),
+        );
+        let summary = exhaustive_hits(&case, &[Hit::IoBurst(12)], 1, &ProgressBar::hidden());
+        let first = summary.failed_cases.first().map(|c| &c.failure);
+        assert_eq!(summary.failures, 0, "{first:?}");
+        assert!(summary.ops_mutating > 10);
+        assert_eq!(summary.io_burst_points, summary.ops_mutating);
+        let branch = Branch {
+            first: (3, Hit::IoBurst(12)),
+            second: None,
+        };
+        let at = At {
+            workload: 5,
+            ops_before: 1,
+        };
+        let failed = branch.failed_case(&case, at, "planted".into());
+        let afters: Vec<u32> = failed.op_failures.iter().map(|f| f.after_ops).collect();
+        assert_eq!(afters, (4..16).collect::<Vec<u32>>());
+        assert!(failed.op_failures.iter().all(|f| f.io && f.step == 5));
     }
 }

@@ -37,7 +37,9 @@ pub use case::{
     check_ops, replay_command, save_failures, Case, CaseError, CrashPoint, DeviceTime, FailPoint,
     Part, CASE_BYTES_MAX, OPS_MAX, SCRUB_PAGES,
 };
-pub use exhaustive::{exhaustive, exhaustive_case, exhaustive_hits, ExhaustiveSummary, Hit};
+pub use exhaustive::{
+    exhaustive, exhaustive_case, exhaustive_hits, ExhaustiveSummary, Hit, IO_BURST_MAX,
+};
 pub use sweep::{shard_seeds, summarize, sweep, SweepSummary};
 
 use indicatif::{ProgressBar, ProgressStyle};

@@ -313,13 +313,21 @@ pub(crate) struct ExhaustiveArgs {
     /// the error, and lose nothing flushed across the reopen that follows.
     #[arg(long)]
     io_errors: bool,
+    /// Also, from each operation, this many host I/O errors in a row
+    /// (2 to 64): one more branch an operation, where every retry the
+    /// store makes fails in turn, past its own retries and the checker's
+    /// attempts; the store must return the error and lose nothing.
+    ///
+    /// Example: `logstore-sim exhaustive --ops 2000 --mode drop --io-burst 12`
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=i64::from(campaign::IO_BURST_MAX)))]
+    io_burst: Option<u32>,
     /// Worker threads, at most one a core (default: one per core).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
     /// The store put through the cuts: this index, or littlefs (a build
     /// with `--features littlefs`: a file workload, each operation cut at
     /// every flash operation; it takes --ops, --seed, --mode, --device,
-    /// --no-ecc and --crash-at).
+    /// --fail-ops, --no-ecc and --crash-at).
     #[arg(long, value_enum, default_value_t = SubjectArg::Logstore)]
     subject: SubjectArg,
     /// With --subject littlefs on a part: raw pages, without our ECC.
@@ -392,7 +400,7 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     case.reopen_every = args.reopen_every;
     case.config.check()?;
     let bar = progress_bar(args.ops as u64, "exhaustive");
-    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops, args.io_errors);
+    let hits = hits_of(&args);
     let summary =
         pool(args.jobs)?.install(|| campaign::exhaustive_hits(&case, &hits, args.depth, &bar));
     let replays = save_failures(&summary.failed_cases, &args.cases, "exhaustive");
@@ -402,11 +410,18 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     Ok(summary.failures == 0)
 }
 
+/// The branches the arguments ask for at each operation.
+fn hits_of(args: &ExhaustiveArgs) -> Vec<campaign::Hit> {
+    let mut hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops, args.io_errors);
+    hits.extend(args.io_burst.map(campaign::Hit::IoBurst));
+    hits
+}
+
 /// `exhaustive --swarm`: the campaign on each seed's drawn configuration.
 fn exhaustive_swarm(args: &ExhaustiveArgs, seeds: std::ops::Range<u64>) -> Result<bool, String> {
     no_part_with_swarm(&args.part, &args.pairing)?;
     let seeds: Vec<u64> = seeds.collect();
-    let hits = campaign::Hit::all(&args.mode.modes(), args.fail_ops, args.io_errors);
+    let hits = hits_of(args);
     let bar = progress_bar(seeds.len() as u64, "exhaustive swarm");
     let summary = pool(args.jobs)?
         .install(|| swarm::swarm_exhaustive(&seeds, args.ops, &hits, args.depth, &bar));
@@ -456,6 +471,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
 fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
     let other = args.depth != 1
         || args.io_errors
+        || args.io_burst.is_some()
         || args.swarm
         || args.reopen_every.is_some()
         || args.no_evict
