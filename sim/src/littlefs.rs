@@ -204,10 +204,17 @@ impl<const PAGES: usize> BlockDevice<PAGES> {
             geometry.pages_per_block as usize, PAGES,
             "the device's pages a block"
         );
-        let sim = match config.device {
+        let mut sim = match config.device {
             Some(device) => device.sim_config(geometry),
             None => SimConfig::new(geometry),
         };
+        if let Some(block) = config.bad_blocks.iter().find(|&&b| b >= BLOCKS as u32) {
+            return Err(format!(
+                "--bad-blocks {block}: littlefs's device has blocks 0 to {}",
+                BLOCKS - 1
+            ));
+        }
+        sim.factory_bad.extend(config.bad_blocks.iter().copied());
         let flash = SimFlash::new(sim, config.seed).map_err(|e| e.to_string())?;
         let ecc = config.ecc && geometry.ecc_parity_bytes().is_some();
         let pages = if ecc {
@@ -431,6 +438,7 @@ where
     type State = State;
     type Options = Option<AdapterBug>;
     const NAME: &'static str = "littlefs";
+    const ECC_OPTIONAL: bool = true;
 
     fn workload(seed: u64, ops: usize) -> Vec<Op> {
         workload(seed, ops)
@@ -514,22 +522,13 @@ where
     }
 
     fn replay_command(config: &SubjectConfig, _: &Option<AdapterBug>, point: u64) -> String {
-        let mut command = format!(
-            "cargo run --release --features littlefs -- exhaustive --subject littlefs --seed {} --ops {} --mode {} --crash-at {point}",
+        format!(
+            "cargo run --release --features littlefs -- exhaustive --subject littlefs --seed {} --ops {} --mode {} --crash-at {point}{}",
             config.seed,
             config.ops,
-            config.mode.name()
-        );
-        if let Some(device) = config.device {
-            command.push_str(&format!(" --device {}", device.name()));
-        }
-        if !config.ecc {
-            command.push_str(" --no-ecc");
-        }
-        if config.fail_ops {
-            command.push_str(" --fail-ops");
-        }
-        command
+            config.mode.name(),
+            config.replay_options()
+        )
     }
 }
 
@@ -555,17 +554,26 @@ pub fn corrupt(config: &SubjectConfig, points: u32) -> Result<SubjectCorruptSumm
     }
 }
 
-/// `sweep --subject littlefs` ([`subject::sweep`]).
+/// `sweep --subject littlefs` ([`subject::sweep`]); with `swarm`, each
+/// seed's drawn part decides the block device's pages a block.
 pub fn sweep(
     seeds: &[u64],
     ops: usize,
-    device: Option<Device>,
-    ecc: bool,
+    part: (Option<Device>, bool),
+    swarm: bool,
 ) -> Result<SubjectSummary, String> {
-    match device {
-        Some(Device::Tlc) => subject::sweep::<Lfs48>(seeds, ops, device, ecc),
-        _ => subject::sweep::<Lfs16>(seeds, ops, device, ecc),
+    if !swarm {
+        return match part.0 {
+            Some(Device::Tlc) => subject::sweep::<Lfs48>(seeds, ops, part, false),
+            _ => subject::sweep::<Lfs16>(seeds, ops, part, false),
+        };
     }
+    let (tlc, other): (Vec<u64>, Vec<u64>) = seeds
+        .iter()
+        .partition(|&&seed| subject::draw::<Lfs16>(seed, ops).device == Some(Device::Tlc));
+    let mut total = subject::sweep::<Lfs16>(&other, ops, part, true)?;
+    total.add(&subject::sweep::<Lfs48>(&tlc, ops, part, true)?);
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -581,6 +589,7 @@ mod tests {
             mode,
             ecc: true,
             fail_ops: false,
+            bad_blocks: Vec::new(),
         }
     }
 
@@ -628,7 +637,7 @@ mod tests {
     /// paired pages cost files again, and every failure names its replay.
     #[test]
     fn a_sweep_samples_crash_points_across_seeds() {
-        let clean = sweep(&[0, 1, 2, 3], 60, Some(Device::Slc), true).unwrap();
+        let clean = sweep(&[0, 1, 2, 3], 60, (Some(Device::Slc), true), false).unwrap();
         assert!(clean.crash_points > 50, "{clean:?}");
         assert_eq!(clean.failures, 0, "{:?}", clean.replay);
         let every: u64 = (0..4u64)
@@ -646,7 +655,7 @@ mod tests {
             "a sample: {} of {every}",
             clean.crash_points
         );
-        let paired = sweep(&[2, 5, 8, 11], 60, Some(Device::Mlc), true).unwrap();
+        let paired = sweep(&[2, 5, 8, 11], 60, (Some(Device::Mlc), true), false).unwrap();
         assert!(paired.failures > 0, "torn seeds on mlc: {paired:?}");
         assert!(
             paired.replay[0].contains("--mode torn"),
@@ -695,6 +704,28 @@ mod tests {
         // The part's own raw errors come on top of the t placed.
         let [kept, named, silent] = summary.by_fault["AtEcc"];
         assert!(kept > 50 * (named + silent).max(1), "{summary:?}");
+    }
+
+    /// On drawn configurations (part, raw pages, mode, failing programs,
+    /// factory-bad blocks), littlefs loses closed files only where its
+    /// guarantee does not reach: torn programs on paired pages, or pages
+    /// without an ECC under the part's bit errors; a part whose bad blocks
+    /// take its superblocks is counted unformattable.
+    #[test]
+    fn on_drawn_parts_littlefs_fails_only_on_torn_pairs_or_raw_pages() {
+        let seeds: Vec<u64> = (0..60).collect();
+        let summary = sweep(&seeds, 60, (None, true), true).unwrap();
+        assert!(
+            summary.crash_points > 500 && summary.ops_failed > 100,
+            "{summary:?}"
+        );
+        assert!(summary.failures > 0, "{summary:?}");
+        for replay in &summary.replay {
+            assert!(
+                replay.contains("--mode torn") || replay.contains("--no-ecc"),
+                "{replay}"
+            );
+        }
     }
 
     /// The adapter that never makes programs durable loses closed files

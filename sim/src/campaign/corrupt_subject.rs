@@ -190,6 +190,7 @@ mod tests {
             mode: CrashMode::DropUnsynced,
             ecc: true,
             fail_ops: false,
+            bad_blocks: Vec::new(),
         }
     }
 

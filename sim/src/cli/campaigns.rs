@@ -475,12 +475,11 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.swarm
         || args.reopen_every.is_some()
         || args.no_evict
-        || !args.part.bad_blocks.is_empty()
         || args.pairing.pairing_physical.is_some()
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --ops, --seed, --mode, --device, --fail-ops, --no-ecc and --crash-at only",
+            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --no-ecc and --crash-at only",
             args.subject.name()
         ));
     }
@@ -493,6 +492,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
             mode,
             ecc: !args.no_ecc,
             fail_ops: args.fail_ops,
+            bad_blocks: args.part.bad_blocks.clone(),
         };
         let summary = match args.subject {
             SubjectArg::Littlefs => littlefs_exhaustive(&config, args.crash_at)?,
@@ -527,20 +527,38 @@ fn littlefs_exhaustive(_: &SubjectConfig, _: Option<u64>) -> Result<SubjectSumma
 fn littlefs_sweep(
     seeds: &[u64],
     ops: usize,
-    device: Option<Device>,
-    ecc: bool,
+    part: (Option<Device>, bool),
+    swarm: bool,
 ) -> Result<SubjectSummary, String> {
-    logstore_sim::littlefs::sweep(seeds, ops, device, ecc)
+    logstore_sim::littlefs::sweep(seeds, ops, part, swarm)
 }
 
 #[cfg(not(feature = "littlefs"))]
 fn littlefs_sweep(
     _: &[u64],
     _: usize,
-    _: Option<Device>,
+    _: (Option<Device>, bool),
     _: bool,
 ) -> Result<SubjectSummary, String> {
     Err(NO_LITTLEFS.into())
+}
+
+/// What a subject swarm drew over `seeds`: parts, raw pages, failing
+/// operations and factory-bad blocks, counted (the draw is the index's
+/// and littlefs's alike but for raw pages, which only littlefs takes).
+fn drawn(seeds: &[u64], ops: usize) -> serde_json::Value {
+    use logstore_sim::subject::{draw, index::IndexSubject};
+    let mut devices = std::collections::BTreeMap::<&str, u64>::new();
+    let (mut fail_ops, mut bad) = (0u64, 0u64);
+    for &seed in seeds {
+        let config = draw::<IndexSubject>(seed, ops);
+        *devices
+            .entry(config.device.map_or("ideal", |d| d.name()))
+            .or_default() += 1;
+        fail_ops += u64::from(config.fail_ops);
+        bad += u64::from(!config.bad_blocks.is_empty());
+    }
+    json!({"devices": devices, "fail_ops": fail_ops, "with_bad_blocks": bad})
 }
 
 #[cfg(not(feature = "littlefs"))]
@@ -549,27 +567,35 @@ pub(crate) const NO_LITTLEFS: &str = "this build has no littlefs: build with `--
 
 /// `sweep --subject littlefs|logstore-seam`: a seed a run, summed.
 fn sweep_seam(args: &SweepArgs, seeds: &[u64]) -> Result<bool, String> {
-    let other = args.swarm
-        || !args.part.bad_blocks.is_empty()
+    if args.swarm && (args.part.device.is_some() || args.no_ecc) {
+        return Err(
+            "--swarm draws the part per seed: --device and --no-ecc are not taken with it".into(),
+        );
+    }
+    let other = !args.part.bad_blocks.is_empty()
         || args.pairing.pairing_physical.is_some()
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --seeds, --ops, --jobs, --shard, --device and --no-ecc only",
+            "--subject {} takes --seeds, --ops, --jobs, --shard, --device, --no-ecc and --swarm only",
             args.subject.name()
         ));
     }
-    let (device, ecc) = (args.part.device, !args.no_ecc);
+    let part = (args.part.device, !args.no_ecc);
     let summary = pool(args.jobs)?.install(|| match args.subject {
-        SubjectArg::Littlefs => littlefs_sweep(seeds, args.ops, device, ecc),
-        _ => subject::sweep::<IndexSubject>(seeds, args.ops, device, ecc),
+        SubjectArg::Littlefs => littlefs_sweep(seeds, args.ops, part, args.swarm),
+        _ => subject::sweep::<IndexSubject>(seeds, args.ops, part, args.swarm),
     })?;
     for replay in &summary.replay {
         eprintln!("FAILED ({replay})");
     }
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["runs"] = json!(seeds.len());
-    figures["device"] = json!(args.part.device.map_or("ideal", |d| d.name()));
+    if args.swarm {
+        figures["drawn"] = drawn(seeds, args.ops);
+    } else {
+        figures["device"] = json!(args.part.device.map_or("ideal", |d| d.name()));
+    }
     emit(args.output.json, &figures)?;
     Ok(summary.failures == 0)
 }

@@ -223,6 +223,7 @@ fn corrupt_seam(args: &CorruptArgs) -> Result<bool, String> {
         mode: logstore_sim::CrashMode::DropUnsynced,
         ecc: !args.no_ecc,
         fail_ops: false,
+        bad_blocks: Vec::new(),
     };
     let summary: SubjectCorruptSummary = match args.subject {
         SubjectArg::Littlefs => littlefs_corrupt(&config, args.flushes)?,

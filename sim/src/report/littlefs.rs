@@ -55,6 +55,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 mode: CrashMode::Torn,
                 ecc: true,
                 fail_ops: false,
+                bad_blocks: Vec::new(),
             },
             None,
             None,
@@ -67,6 +68,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 mode: CrashMode::Torn,
                 ecc: true,
                 fail_ops: false,
+                bad_blocks: Vec::new(),
             },
             &(),
             None,
@@ -183,6 +185,7 @@ fn failed_ops_table(
             mode: CrashMode::DropUnsynced,
             ecc: true,
             fail_ops: true,
+            bad_blocks: Vec::new(),
         };
         let lfs = lfs_exhaustive(&config, None, None)?;
         let seam = subject::exhaustive::<IndexSubject>(&config, &(), None)?;
@@ -280,6 +283,7 @@ fn one_fault_table(
             mode: CrashMode::DropUnsynced,
             ecc: true,
             fail_ops: false,
+            bad_blocks: Vec::new(),
         };
         let lfs = crate::littlefs::corrupt(&config, POINTS)?;
         let ours = corrupt_subject::<IndexSubject>(&config, &(), POINTS)?;

@@ -54,6 +54,7 @@ impl Subject for IndexSubject {
     type State = Entries;
     type Options = ();
     const NAME: &'static str = "logstore";
+    const ECC_OPTIONAL: bool = false;
 
     fn workload(seed: u64, ops: usize) -> Vec<Step> {
         generate(WorkloadKind::Lifecycle, seed, ops)
@@ -67,6 +68,7 @@ impl Subject for IndexSubject {
         }
         let check = CheckConfig {
             device_seed: config.seed,
+            bad_blocks: config.bad_blocks.clone(),
             ..config
                 .device
                 .map_or_else(CheckConfig::default, CheckConfig::on_device)
@@ -178,19 +180,13 @@ impl Subject for IndexSubject {
     }
 
     fn replay_command(config: &SubjectConfig, _: &(), point: u64) -> String {
-        let mut command = format!(
-            "cargo run --release -- exhaustive --subject logstore-seam --seed {} --ops {} --mode {} --crash-at {point}",
+        format!(
+            "cargo run --release -- exhaustive --subject logstore-seam --seed {} --ops {} --mode {} --crash-at {point}{}",
             config.seed,
             config.ops,
-            config.mode.name()
-        );
-        if let Some(device) = config.device {
-            command.push_str(&format!(" --device {}", device.name()));
-        }
-        if config.fail_ops {
-            command.push_str(" --fail-ops");
-        }
-        command
+            config.mode.name(),
+            config.replay_options()
+        )
     }
 }
 
@@ -209,6 +205,7 @@ mod tests {
             mode,
             ecc: true,
             fail_ops: false,
+            bad_blocks: Vec::new(),
         }
     }
 
@@ -286,6 +283,27 @@ mod tests {
             assert!(summary.ops_failed > 50, "{summary:?}");
             assert_eq!((summary.failures, summary.refused), (0, 0), "{summary:?}");
         }
+    }
+
+    /// On drawn configurations (part, mode, failing programs and erases,
+    /// factory-bad blocks anywhere, block 0 too), through the seam: no
+    /// failure, nothing refused.
+    #[test]
+    fn the_index_through_the_seam_on_drawn_parts_loses_nothing() {
+        let seeds: Vec<u64> = (0..60).collect();
+        let summary =
+            crate::subject::sweep::<IndexSubject>(&seeds, 300, (None, true), true).unwrap();
+        assert!(
+            summary.crash_points > 200 && summary.ops_failed > 50,
+            "{summary:?}"
+        );
+        assert_eq!(
+            (summary.failures, summary.refused),
+            (0, 0),
+            "{:?}",
+            summary.replay
+        );
+        assert_eq!(summary.unformattable, 0);
     }
 
     /// Planted in the index, a flush that does not sync and a journal that

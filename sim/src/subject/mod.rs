@@ -41,6 +41,9 @@ pub trait Subject: Clone + Sized {
     type Options: Clone + std::fmt::Debug + Default;
     /// Its `--subject` name.
     const NAME: &'static str;
+    /// Whether it runs on raw pages too (`ecc: false`): a store with its
+    /// own ECC, as this index, does not.
+    const ECC_OPTIONAL: bool;
 
     /// The seeded workload of `ops` operations.
     fn workload(seed: u64, ops: usize) -> Vec<Self::Op>;
@@ -108,6 +111,30 @@ pub struct SubjectConfig {
     /// Also fail each crash point's program or erase, power on (its block
     /// goes bad), and check what the subject makes of it.
     pub fail_ops: bool,
+    /// Blocks marked bad at manufacture, besides the part's own marks.
+    pub bad_blocks: Vec<u32>,
+}
+
+impl SubjectConfig {
+    /// The options a replay command needs beyond the seed, steps and mode:
+    /// the device, `--no-ecc`, `--fail-ops`, `--bad-blocks`.
+    pub fn replay_options(&self) -> String {
+        let mut options = String::new();
+        if let Some(device) = self.device {
+            options.push_str(&format!(" --device {}", device.name()));
+        }
+        if !self.ecc {
+            options.push_str(" --no-ecc");
+        }
+        if self.fail_ops {
+            options.push_str(" --fail-ops");
+        }
+        if !self.bad_blocks.is_empty() {
+            let blocks: Vec<String> = self.bad_blocks.iter().map(u32::to_string).collect();
+            options.push_str(&format!(" --bad-blocks {}", blocks.join(",")));
+        }
+        options
+    }
 }
 
 /// The failures a campaign lists, each with its replay.
@@ -542,28 +569,34 @@ pub const SWEEP_SAMPLE: u64 = 8;
 
 /// A sweep: a run a seed (its own workload, device seed and crash mode,
 /// `seed % 3` of drop, reorder, torn), each cut at a seeded eighth of its
-/// crash points; the summaries summed, in parallel.
+/// crash points; the summaries summed, in parallel. With `swarm`, each
+/// seed draws its whole configuration ([`draw`]) instead.
 pub fn sweep<S: Subject + Send>(
     seeds: &[u64],
     ops: usize,
-    device: Option<Device>,
-    ecc: bool,
+    part: (Option<Device>, bool),
+    swarm: bool,
 ) -> Result<SubjectSummary, String>
 where
     S::Options: Sync,
 {
     use rayon::prelude::*;
     let options = S::Options::default();
+    let (device, ecc) = part;
     let runs: Vec<Result<SubjectSummary, String>> = seeds
         .par_iter()
         .map(|&seed| {
-            let config = SubjectConfig {
-                seed,
-                ops,
-                device,
-                mode: CrashMode::ALL[(seed % 3) as usize],
-                ecc,
-                fail_ops: false,
+            let config = match swarm {
+                true => draw::<S>(seed, ops),
+                false => SubjectConfig {
+                    seed,
+                    ops,
+                    device,
+                    mode: CrashMode::ALL[(seed % 3) as usize],
+                    ecc,
+                    fail_ops: false,
+                    bad_blocks: Vec::new(),
+                },
             };
             explore::<S>(&config, &options, None, SWEEP_SAMPLE)
         })
@@ -576,4 +609,43 @@ where
         total.add(&run?);
     }
     Ok(total)
+}
+
+/// Blocks a drawn configuration may mark bad: littlefs's device has 64.
+const DRAWN_BAD_BLOCKS_BELOW: u32 = 64;
+
+/// What a swarm draws for `seed` (configurations nobody picked): the part
+/// (ideal, SLC, MLC or TLC, a quarter each), raw pages one time in four
+/// where the subject takes them, the crash mode, failing programs and
+/// erases one seed in two, and 0 to 3 factory-bad blocks anywhere in the
+/// first 64 (littlefs's superblocks included: such a part is counted
+/// unformattable).
+pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5A_B1_EC_70);
+    let device = [
+        None,
+        Some(Device::Slc),
+        Some(Device::Mlc),
+        Some(Device::Tlc),
+    ][rng.random_range(0..4)];
+    // Drawn for every subject, so both draw the same part.
+    let raw = rng.random_ratio(1, 4);
+    let ecc = !(S::ECC_OPTIONAL && raw);
+    let mode = CrashMode::ALL[rng.random_range(0..3)];
+    let fail_ops = rng.random_bool(0.5);
+    let mut bad_blocks: Vec<u32> = (0..rng.random_range(0..=3))
+        .map(|_| rng.random_range(0..DRAWN_BAD_BLOCKS_BELOW))
+        .collect();
+    bad_blocks.sort_unstable();
+    bad_blocks.dedup();
+    SubjectConfig {
+        seed,
+        ops,
+        device,
+        mode,
+        ecc,
+        fail_ops,
+        bad_blocks,
+    }
 }
