@@ -126,6 +126,10 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
         logstore_lost_on.push("a failed program or erase");
     }
     let (lfs_silent, ours_silent) = one_fault_table(ops, &mut md, &mut figures)?;
+    let (lfs_other, ours_failed) = swarm_table(sizes.littlefs_swarm_seeds, &mut md, &mut figures)?;
+    if ours_failed {
+        logstore_lost_on.push("drawn parts");
+    }
     if ours_silent {
         logstore_lost_on.push("one damaged page");
     }
@@ -139,6 +143,11 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     };
     if lfs_silent {
         headline.push_str("; one damaged page can cost littlefs silently");
+    }
+    if lfs_other > 0 {
+        headline.push_str(&format!(
+            "; littlefs failed {lfs_other} times on drawn parts outside torn pairs and raw pages"
+        ));
     }
     headline.push_str(&if logstore_lost_on.is_empty() {
         "; logstore, through the same campaign, lost nothing".to_string()
@@ -342,4 +351,56 @@ fn one_fault_table(
     }
     md.push('\n');
     Ok((lfs_silent, ours_silent))
+}
+
+/// Steps of each drawn run in the swarm table.
+const SWARM_OPS: usize = 300;
+
+/// The fourth table: both subjects on `seeds` drawn configurations
+/// ([`subject::draw`]), their failures sorted by what the draw exposed
+/// the store to. Says how many of littlefs's fall outside torn pairs and
+/// raw pages, and whether logstore failed.
+fn swarm_table(
+    seeds: u64,
+    md: &mut String,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(u64, bool), String> {
+    let seeds: Vec<u64> = (0..seeds).collect();
+    let lfs = crate::littlefs::sweep(&seeds, SWARM_OPS, (None, true), true)?;
+    let ours = subject::sweep::<IndexSubject>(&seeds, SWARM_OPS, (None, true), true)?;
+    let _ = write!(
+        md,
+        "**Drawn parts.** {} seeds, each drawing its part (ideal, SLC, MLC, TLC), raw pages one time in four (littlefs \
+         only), the crash mode, failing programs and erases one seed in two and 0 to 3 factory-bad blocks, {SWARM_OPS} \
+         steps each, a seeded eighth of the crash points cut. Failures are sorted by what the draw exposed the store to: \
+         torn programs on MLC or TLC paired pages, a part's bit errors on raw pages, or neither. Command: `cargo run \
+         --release --features littlefs -- sweep --subject littlefs --swarm --seeds 0..{} --ops {SWARM_OPS} --json`, and \
+         `--subject logstore-seam`.\n\n\
+         | store | crash points | failed operations | unformattable | failures | on torn paired pages | on raw pages | other |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+        seeds.len(),
+        seeds.len()
+    );
+    let cause = |run: &crate::subject::SubjectSummary, c: &str| {
+        run.failures_by_cause.get(c).copied().unwrap_or(0)
+    };
+    for (store, run) in [("littlefs", &lfs), ("logstore (seam)", &ours)] {
+        let _ = writeln!(
+            md,
+            "| {store} | {} | {} | {} | {} | {} | {} | {} |",
+            run.crash_points,
+            run.ops_failed,
+            run.unformattable,
+            run.failures,
+            cause(run, "torn paired pages"),
+            cause(run, "raw pages"),
+            cause(run, "other")
+        );
+    }
+    md.push('\n');
+    figures.insert(
+        "swarm".into(),
+        json!({"littlefs": lfs, "logstore_seam": ours}),
+    );
+    Ok((cause(&lfs, "other"), ours.failures > 0))
 }

@@ -55,6 +55,8 @@ pub(super) struct Sizes {
     /// `--features littlefs`).
     #[cfg_attr(not(feature = "littlefs"), allow(dead_code))]
     pub(super) littlefs_ops: usize,
+    /// Drawn configurations of the littlefs section's swarm table.
+    pub(super) littlefs_swarm_seeds: u64,
 }
 
 impl Sizes {
@@ -97,6 +99,7 @@ impl Sizes {
             swarm_wear_seeds: 2,
             corrupt_flushes: 2,
             littlefs_ops: 100,
+            littlefs_swarm_seeds: 20,
         }
     }
 
@@ -132,6 +135,7 @@ impl Sizes {
             swarm_wear_seeds: 12,
             corrupt_flushes: 20,
             littlefs_ops: 1_000,
+            littlefs_swarm_seeds: 200,
         }
     }
 
@@ -167,6 +171,7 @@ impl Sizes {
             swarm_wear_seeds: 50,
             corrupt_flushes: 60,
             littlefs_ops: 4_000,
+            littlefs_swarm_seeds: 1_000,
         }
     }
 }

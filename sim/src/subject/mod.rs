@@ -116,6 +116,20 @@ pub struct SubjectConfig {
 }
 
 impl SubjectConfig {
+    /// What this configuration exposes a store to beyond its guarantee,
+    /// for sorting failures: torn programs on paired pages, a part's bit
+    /// errors on raw pages, or nothing ("other").
+    pub fn cause(&self) -> &'static str {
+        let paired = matches!(self.device, Some(Device::Mlc | Device::Tlc));
+        if paired && self.mode == CrashMode::Torn {
+            "torn paired pages"
+        } else if self.device.is_some() && !self.ecc {
+            "raw pages"
+        } else {
+            "other"
+        }
+    }
+
     /// The options a replay command needs beyond the seed, steps and mode:
     /// the device, `--no-ecc`, `--fail-ops`, `--bad-blocks`.
     pub fn replay_options(&self) -> String {
@@ -177,6 +191,10 @@ pub struct SubjectSummary {
     /// The refusals by the error's last words (`LFS_ERR_NOSPC (-28)`, say):
     /// at most [`REFUSAL_KINDS_MAX`] kinds, the rest under "other".
     pub refusals: std::collections::BTreeMap<String, u64>,
+    /// Failures by what the run's configuration exposed the store to
+    /// (`torn paired pages`: MLC or TLC under torn cuts; `raw pages`: a
+    /// part's bit errors without an ECC; `other`), in sweeps.
+    pub failures_by_cause: std::collections::BTreeMap<String, u64>,
     /// The refusals by the block of the failed program or erase.
     pub refusal_blocks: std::collections::BTreeMap<u32, u64>,
     /// The first refusal of each kind, with the command that replays it.
@@ -219,6 +237,9 @@ impl SubjectSummary {
         self.refused += other.refused;
         for (kind, &count) in &other.refusals {
             self.refusals_of(kind, count);
+        }
+        for (cause, count) in &other.failures_by_cause {
+            *self.failures_by_cause.entry(cause.clone()).or_default() += count;
         }
         for (block, count) in &other.refusal_blocks {
             *self.refusal_blocks.entry(*block).or_default() += count;
@@ -598,7 +619,12 @@ where
                     bad_blocks: Vec::new(),
                 },
             };
-            explore::<S>(&config, &options, None, SWEEP_SAMPLE)
+            let mut run = explore::<S>(&config, &options, None, SWEEP_SAMPLE)?;
+            if run.failures > 0 {
+                run.failures_by_cause
+                    .insert(config.cause().to_string(), run.failures);
+            }
+            Ok(run)
         })
         .collect();
     let mut total = SubjectSummary {
