@@ -56,6 +56,7 @@ pub(super) struct Sizes {
     #[cfg_attr(not(feature = "littlefs"), allow(dead_code))]
     pub(super) littlefs_ops: usize,
     /// Drawn configurations of the littlefs section's swarm table.
+    #[cfg_attr(not(feature = "littlefs"), allow(dead_code))]
     pub(super) littlefs_swarm_seeds: u64,
 }
 
