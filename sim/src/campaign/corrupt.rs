@@ -173,8 +173,8 @@ pub struct CorruptSummary {
     pub filter_bucket_pairs: u64,
     /// Pairs of two journal pages (not in `silent`: see the module doc).
     pub journal_pairs: Tally,
-    /// Of the pairs (both kinds), those at the ECC's limit or one past it
-    /// on both pages.
+    /// Of `pairs` (a page outside the journal), those at the ECC's limit
+    /// or one past it on both pages.
     pub pairs_at_ecc_limit: Tally,
     pub recovery_cuts: Tally,
     /// Of the recovery cuts, those after a fault on an erased page an open
@@ -616,7 +616,7 @@ fn place_pairs(
         .collect();
     for (journal_only, filter_bucket, at_limit, tally, failure) in results {
         summary.filter_bucket_pairs += u64::from(filter_bucket);
-        if at_limit {
+        if at_limit && !journal_only {
             summary.pairs_at_ecc_limit.merge(tally);
         }
         match journal_only {

@@ -230,7 +230,8 @@ fn ecc_limit_pairs_and_cuts_after_erased_page_faults_are_placed_and_never_silent
         ..CorruptPlan::new(Some(Device::Mlc), 2)
     };
     let summary = corrupt(&plan, &|_| {}).unwrap();
-    assert!(summary.pairs_at_ecc_limit.kept > 0, "{summary:?}");
+    let limit = summary.pairs_at_ecc_limit;
+    assert!(limit.kept > 0 && limit.silent == 0, "{summary:?}");
     let cuts = summary.recovery_cuts_erased;
     assert!(cuts.kept + cuts.named > 0, "{summary:?}");
     assert_eq!(
