@@ -186,6 +186,9 @@ pub struct BlockDevice<const PAGES: usize> {
     pages: Pages,
     raw: Vec<u8>,
     bug: Option<AdapterBug>,
+    /// The device's last error, as the device said it (littlefs sees
+    /// only its own code): named in a failed operation's message.
+    last_error: Option<String>,
 }
 
 /// The device littlefs sees: 16 pages a block (SLC, MLC, ideal) or 48
@@ -226,6 +229,7 @@ impl<const PAGES: usize> BlockDevice<PAGES> {
             raw: vec![0u8; geometry.raw_page_bytes() as usize],
             pages,
             bug,
+            last_error: None,
         })
     }
 
@@ -264,7 +268,8 @@ impl<const PAGES: usize> BlockDevice<PAGES> {
 
     /// A failed program's or erase's error as littlefs's (the planted
     /// `FailureAsIo` answers a block gone bad as an I/O error).
-    fn error_of(&self, error: FlashError) -> LfsError {
+    fn error_of(&mut self, error: FlashError) -> LfsError {
+        self.last_error = Some(error.to_string());
         match error {
             FlashError::BadBlock { .. } if self.bug == Some(AdapterBug::FailureAsIo) => {
                 LfsError::IO
@@ -332,7 +337,7 @@ macro_rules! storage {
             fn read(&mut self, off: usize, buf: &mut [u8]) -> LfsResult<usize> {
                 for (i, chunk) in buf.chunks_mut(PAGE_BYTES).enumerate() {
                     let at = Self::address(off + i * PAGE_BYTES);
-                    self.read_page(at, chunk).map_err(lfs_error)?;
+                    self.read_page(at, chunk).map_err(|e| self.error_of(e))?;
                 }
                 Ok(buf.len())
             }
@@ -342,7 +347,7 @@ macro_rules! storage {
                     let at = Self::address(off + i * PAGE_BYTES);
                     self.program_page(at, chunk).map_err(|e| self.error_of(e))?;
                 }
-                self.durable().map_err(lfs_error)?;
+                self.durable().map_err(|e| self.error_of(e))?;
                 Ok(data.len())
             }
 
@@ -356,7 +361,7 @@ macro_rules! storage {
                     }
                     .map_err(|e| self.error_of(e))?;
                 }
-                self.durable().map_err(lfs_error)?;
+                self.durable().map_err(|e| self.error_of(e))?;
                 Ok(len)
             }
         }
@@ -461,8 +466,12 @@ where
     /// Mounts, runs `op` (open, write, close; or rename, or remove) and
     /// unmounts: littlefs2's filesystem borrows its device.
     fn apply(&mut self, op: &Op, state: &State) -> Result<(), String> {
-        Filesystem::mount_and_then(self, |fs| run_op(fs, state, op))
-            .map_err(|error| format!("{op:?}: {}", named(error)))
+        self.last_error = None;
+        let done = Filesystem::mount_and_then(self, |fs| run_op(fs, state, op));
+        done.map_err(|error| match self.last_error.take() {
+            Some(device) => format!("{op:?}: {} (the device: {device})", named(error)),
+            None => format!("{op:?}: {}", named(error)),
+        })
     }
 
     fn mount(&mut self) -> Result<(), String> {
@@ -590,6 +599,8 @@ mod tests {
             ecc: true,
             fail_ops: false,
             bad_blocks: Vec::new(),
+            depth: 1,
+            then_crash_at: None,
         }
     }
 
@@ -726,6 +737,59 @@ mod tests {
                 "{replay}"
             );
         }
+    }
+
+    /// At depth 2 (the retry after each recovered cut cut in turn): cuts
+    /// that drop what was not synced, littlefs recovers from twice over;
+    /// after a torn program, littlefs's retry programs the page the cut
+    /// had begun to program, again without an erase, which NAND forbids:
+    /// the device refuses it, and the campaign says so.
+    #[test]
+    fn after_a_torn_program_littlefs_programs_the_page_again() {
+        let ideal = SubjectConfig {
+            depth: 2,
+            ..config(None, CrashMode::DropUnsynced)
+        };
+        let summary = exhaustive(&ideal, None, None).unwrap();
+        assert!(
+            summary.crash_points_depth2 > summary.crash_points,
+            "{summary:?}"
+        );
+        assert_eq!(summary.failures, 0, "{:?}", summary.replay);
+        let slc = SubjectConfig {
+            depth: 2,
+            ..config(Some(Device::Slc), CrashMode::Torn)
+        };
+        let summary = exhaustive(&slc, None, None).unwrap();
+        assert!(summary.rule_violations > 0, "{summary:?}");
+        let replay = summary
+            .replay
+            .iter()
+            .find(|r| r.contains("programmed twice"))
+            .expect("a violation named");
+        assert!(replay.contains("--depth 2"), "{replay}");
+        // A failure at the second level replays alone.
+        let mlc = SubjectConfig {
+            depth: 2,
+            ..config(Some(Device::Mlc), CrashMode::Torn)
+        };
+        let summary = exhaustive(&mlc, None, None).unwrap();
+        let replay = summary
+            .replay
+            .iter()
+            .find(|r| r.contains("--then-crash-at"))
+            .expect("a second-level failure");
+        let number = |flag: &str| -> u64 {
+            let rest = replay.rsplit(flag).next().unwrap();
+            rest.split_whitespace().next().unwrap().parse().unwrap()
+        };
+        let one = SubjectConfig {
+            then_crash_at: Some(number("--then-crash-at ")),
+            ..mlc
+        };
+        let again = exhaustive(&one, None, Some(number("--crash-at "))).unwrap();
+        assert_eq!((again.crash_points, again.crash_points_depth2), (1, 1));
+        assert_eq!(again.failures, 1, "{again:?}");
     }
 
     /// The adapter that never makes programs durable loses closed files

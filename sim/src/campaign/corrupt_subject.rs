@@ -191,6 +191,8 @@ mod tests {
             ecc: true,
             fail_ops: false,
             bad_blocks: Vec::new(),
+            depth: 1,
+            then_crash_at: None,
         }
     }
 

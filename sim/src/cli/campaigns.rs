@@ -337,6 +337,10 @@ pub(crate) struct ExhaustiveArgs {
     /// replay command names).
     #[arg(long, requires = "subject")]
     crash_at: Option<u64>,
+    /// With a subject at --depth 2: only this crash point of the retry
+    /// after the first cut (what a depth-2 failure's replay names).
+    #[arg(long, requires = "crash_at")]
+    then_crash_at: Option<u64>,
     #[command(flatten)]
     part: PartArgs,
     #[command(flatten)]
@@ -469,7 +473,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
 /// `exhaustive --subject littlefs|logstore-seam`: the subject seam's
 /// campaign, every mode asked, summed.
 fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
-    let other = args.depth != 1
+    let other = args.depth > 2
         || args.io_errors
         || args.io_burst.is_some()
         || args.swarm
@@ -479,7 +483,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --no-ecc and --crash-at only",
+            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --depth 2, --no-ecc, --crash-at and --then-crash-at only",
             args.subject.name()
         ));
     }
@@ -493,6 +497,8 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
             ecc: !args.no_ecc,
             fail_ops: args.fail_ops,
             bad_blocks: args.part.bad_blocks.clone(),
+            depth: args.depth,
+            then_crash_at: args.then_crash_at,
         };
         let summary = match args.subject {
             SubjectArg::Littlefs => littlefs_exhaustive(&config, args.crash_at)?,

@@ -224,6 +224,8 @@ fn corrupt_seam(args: &CorruptArgs) -> Result<bool, String> {
         ecc: !args.no_ecc,
         fail_ops: false,
         bad_blocks: Vec::new(),
+        depth: 1,
+        then_crash_at: None,
     };
     let summary: SubjectCorruptSummary = match args.subject {
         SubjectArg::Littlefs => littlefs_corrupt(&config, args.flushes)?,

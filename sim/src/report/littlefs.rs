@@ -56,6 +56,8 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 ecc: true,
                 fail_ops: false,
                 bad_blocks: Vec::new(),
+                depth: 1,
+                then_crash_at: None,
             },
             None,
             None,
@@ -69,6 +71,8 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 ecc: true,
                 fail_ops: false,
                 bad_blocks: Vec::new(),
+                depth: 1,
+                then_crash_at: None,
             },
             &(),
             None,
@@ -127,6 +131,10 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     }
     let (lfs_silent, ours_silent) = one_fault_table(ops, &mut md, &mut figures)?;
     let (lfs_other, ours_failed) = swarm_table(sizes.littlefs_swarm_seeds, &mut md, &mut figures)?;
+    let (lfs_violations, ours_deep_failed) = depth_two_table(&mut md, &mut figures)?;
+    if ours_deep_failed {
+        logstore_lost_on.push("a cut in the retry after a cut");
+    }
     if ours_failed {
         logstore_lost_on.push("drawn parts");
     }
@@ -143,6 +151,9 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     };
     if lfs_silent {
         headline.push_str("; one damaged page can cost littlefs silently");
+    }
+    if lfs_violations > 0 {
+        headline.push_str("; after a torn program littlefs programmed a page twice");
     }
     if lfs_other > 0 {
         headline.push_str(&format!(
@@ -195,6 +206,8 @@ fn failed_ops_table(
             ecc: true,
             fail_ops: true,
             bad_blocks: Vec::new(),
+            depth: 1,
+            then_crash_at: None,
         };
         let lfs = lfs_exhaustive(&config, None, None)?;
         let seam = subject::exhaustive::<IndexSubject>(&config, &(), None)?;
@@ -293,6 +306,8 @@ fn one_fault_table(
             ecc: true,
             fail_ops: false,
             bad_blocks: Vec::new(),
+            depth: 1,
+            then_crash_at: None,
         };
         let lfs = crate::littlefs::corrupt(&config, POINTS)?;
         let ours = corrupt_subject::<IndexSubject>(&config, &(), POINTS)?;
@@ -403,4 +418,84 @@ fn swarm_table(
         json!({"littlefs": lfs, "logstore_seam": ours}),
     );
     Ok((cause(&lfs, "other"), ours.failures > 0))
+}
+
+/// The fifth table: depth 2, torn cuts, on every preset: after each cut
+/// the store recovered from, its retry cut at every flash operation. Says
+/// how many branches littlefs broke the NAND rules in, and whether
+/// logstore failed.
+fn depth_two_table(
+    md: &mut String,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(u64, bool), String> {
+    let _ = write!(
+        md,
+        "**A cut in the retry after a cut.** Depth 2, {SWARM_OPS} steps, torn cuts: after each cut the store recovered \
+         from, the client retries the operation from the state found, and the retry is cut at every flash operation it \
+         makes; after each the store must serve that state or the operation done. A branch where the device refused an \
+         operation as a breach of the NAND rules (a page programmed twice without an erase) is a failure whatever the \
+         store served. Command: `cargo run --release --features littlefs -- exhaustive --subject littlefs --ops \
+         {SWARM_OPS} --mode torn --depth 2 --device D --json`, and `--subject logstore-seam`.\n\n\
+         | device | store | first cuts | second cuts | failures (silent) | rule violations |\n\
+         |---|---|---:|---:|---:|---:|\n"
+    );
+    let (mut violations, mut ours_failed) = (0, false);
+    let mut example = None;
+    for device in [
+        None,
+        Some(Device::Slc),
+        Some(Device::Mlc),
+        Some(Device::Tlc),
+    ] {
+        let name = device.map_or("ideal", Device::name);
+        let config = SubjectConfig {
+            seed: 0,
+            ops: SWARM_OPS,
+            device,
+            mode: CrashMode::Torn,
+            ecc: true,
+            fail_ops: false,
+            bad_blocks: Vec::new(),
+            depth: 2,
+            then_crash_at: None,
+        };
+        let lfs = lfs_exhaustive(&config, None, None)?;
+        let ours = subject::exhaustive::<IndexSubject>(&config, &(), None)?;
+        for (store, run) in [("littlefs", &lfs), ("logstore (seam)", &ours)] {
+            let _ = writeln!(
+                md,
+                "| {name} | {store} | {} | {} | {} ({}) | {} |",
+                run.crash_points,
+                run.crash_points_depth2,
+                run.failures,
+                run.silent,
+                run.rule_violations
+            );
+        }
+        violations += lfs.rule_violations;
+        ours_failed |= ours.failures > 0;
+        if example.is_none() {
+            example = lfs
+                .replay
+                .iter()
+                .find(|r| r.contains("programmed twice"))
+                .cloned();
+        }
+        figures.insert(
+            format!("{name}_depth2"),
+            json!({"littlefs": lfs, "logstore_seam": ours}),
+        );
+    }
+    if let Some(example) = example {
+        let _ = write!(
+            md,
+            "\nAfter a torn program, littlefs's retry programs the page the cut had begun to program, again, without an \
+             erase: NAND allows one program a page an erase (MLC and TLC parts strictly; SLC parts a few partial ones, \
+             never over the same bytes), and a real part would take it and leave the page's cells undefined. littlefs \
+             finds where to append by reading whether the next page looks erased; a program cut early can leave one that \
+             does. One: {example}.\n"
+        );
+    }
+    md.push('\n');
+    Ok((violations, ours_failed))
 }

@@ -206,6 +206,8 @@ mod tests {
             ecc: true,
             fail_ops: false,
             bad_blocks: Vec::new(),
+            depth: 1,
+            then_crash_at: None,
         }
     }
 
@@ -304,6 +306,31 @@ mod tests {
             summary.replay
         );
         assert_eq!(summary.unformattable, 0);
+    }
+
+    /// At depth 2, every flash operation of the retry after each recovered
+    /// cut is cut in turn: the index keeps every flushed entry and never
+    /// programs a page twice, torn pages and the ECC's erased reads
+    /// included.
+    #[test]
+    fn the_index_through_the_seam_at_depth_two_keeps_the_rules() {
+        for (device, mode) in [
+            (None, CrashMode::Torn),
+            (Some(Device::Slc), CrashMode::Torn),
+            (Some(Device::Mlc), CrashMode::Torn),
+        ] {
+            let deep = SubjectConfig {
+                depth: 2,
+                ..config(device, mode)
+            };
+            let summary = exhaustive::<IndexSubject>(&deep, &(), None).unwrap();
+            assert!(
+                summary.crash_points_depth2 > summary.crash_points,
+                "{summary:?}"
+            );
+            assert_eq!(summary.failures, 0, "{:?}", summary.replay);
+            assert_eq!(summary.rule_violations, 0);
+        }
     }
 
     /// Planted in the index, a flush that does not sync and a journal that

@@ -113,6 +113,13 @@ pub struct SubjectConfig {
     pub fail_ops: bool,
     /// Blocks marked bad at manufacture, besides the part's own marks.
     pub bad_blocks: Vec<u32>,
+    /// 2: after each cut, the recovery (the mount) is cut in turn at every
+    /// flash operation it makes, and, the store recovered, its retry of
+    /// the operation too (littlefs writes nothing at mount: its fix-ups
+    /// are in the retry; this index writes in its open).
+    pub depth: u32,
+    /// At depth 2, only this second crash point (a replay).
+    pub then_crash_at: Option<u64>,
 }
 
 impl SubjectConfig {
@@ -147,6 +154,12 @@ impl SubjectConfig {
             let blocks: Vec<String> = self.bad_blocks.iter().map(u32::to_string).collect();
             options.push_str(&format!(" --bad-blocks {}", blocks.join(",")));
         }
+        if self.depth > 1 {
+            options.push_str(&format!(" --depth {}", self.depth));
+        }
+        if let Some(point) = self.then_crash_at {
+            options.push_str(&format!(" --then-crash-at {point}"));
+        }
         options
     }
 }
@@ -174,6 +187,13 @@ pub struct SubjectSummary {
     pub erase_mean: f64,
     /// Pages torn programs damaged through their pairing, over every branch.
     pub paired_pages_corrupted: u64,
+    /// At depth 2: cuts in the retry after a recovered cut (also in
+    /// `crash_points`' failures, not in its count).
+    pub crash_points_depth2: u64,
+    /// Branches where the store broke the NAND rules (a page programmed
+    /// twice without an erase, say): the device refused the operation.
+    /// Each is a failure, even when the store went on.
+    pub rule_violations: u64,
     /// The first failures, each with the command that replays it.
     pub replay: Vec<String>,
     /// Why the workload stopped early: the store failed an operation with
@@ -232,6 +252,8 @@ impl SubjectSummary {
         self.erase_max = other.erase_max;
         self.erase_mean = other.erase_mean;
         self.paired_pages_corrupted += other.paired_pages_corrupted;
+        self.crash_points_depth2 += other.crash_points_depth2;
+        self.rule_violations += other.rule_violations;
         self.unformattable += other.unformattable;
         self.ops_failed += other.ops_failed;
         self.refused += other.refused;
@@ -324,10 +346,15 @@ enum Verdict {
 
 /// Mounts `branch` after its cut and compares what it serves with what
 /// the model allows.
-fn check_after_cut<S: Subject>(branch: &mut S, allowed: &[S::State]) -> Verdict {
+fn check_after_cut<S: Subject>(
+    branch: &mut S,
+    allowed: &[S::State],
+    when: &str,
+) -> (Verdict, Option<S::State>) {
     branch.flash_mut().restart();
     let found = branch.mount().and_then(|()| branch.read_back());
-    judge::<S>(found, allowed, "after the cut")
+    let state = found.as_ref().ok().cloned();
+    (judge::<S>(found, allowed, when), state)
 }
 
 /// What `found` says of a store that must serve one of `allowed` (the
@@ -343,6 +370,27 @@ fn judge<S: Subject>(found: Result<S::State, String>, allowed: &[S::State], when
             S::NAME,
             S::difference(&state, allowed)
         )),
+    }
+}
+
+/// `verdict`, unless the branch's device refused `violations` operations
+/// as breaches of its rules: then counted, and a failure whatever the
+/// store served.
+fn within_rules<S: Subject>(
+    violations: u64,
+    verdict: Verdict,
+    summary: &mut SubjectSummary,
+) -> Verdict {
+    if violations == 0 {
+        return verdict;
+    }
+    summary.rule_violations += 1;
+    match verdict {
+        Verdict::Kept => Verdict::Reported(format!(
+            "{} broke the NAND rules: {violations} operation(s) refused by the device",
+            S::NAME
+        )),
+        other => other,
     }
 }
 
@@ -426,14 +474,17 @@ pub fn explore<S: Subject>(
                         history: &history,
                         point,
                     };
-                    let (verdict, refused) = branch.fail()?;
+                    let (verdict, refused, violations) = branch.fail()?;
+                    let verdict = within_rules::<S>(violations, verdict, &mut summary);
                     summary.ops_failed += 1;
                     if let Some(Refusal { why, block }) = refused {
                         summary.refused += 1;
                         if let Some(block) = block {
                             *summary.refusal_blocks.entry(block).or_default() += 1;
                         }
-                        let kind = why.rsplit(": ").next().unwrap_or(&why).to_string();
+                        // The store's own words, without the device's.
+                        let own = why.split(" (the device: ").next().unwrap_or(&why);
+                        let kind = own.rsplit(": ").next().unwrap_or(own).to_string();
                         summary.refusals_of(&kind, 1);
                         if summary.refusals.contains_key(&kind) {
                             summary.refusal_replays.entry(kind).or_insert_with(|| {
@@ -476,10 +527,136 @@ fn cut_at<S: Subject>(
     if outcome.is_ok() && branch.flash().is_powered() {
         return Err(format!("the cut at operation {point} did not happen"));
     }
-    let verdict = check_after_cut(&mut branch, allowed);
+    if config.depth >= 2 {
+        cut_the_recovery(&branch, allowed, point, config, options, summary)?;
+    }
+    let (verdict, found) = check_after_cut(&mut branch, allowed, "after the cut");
+    let verdict = within_rules::<S>(branch.flash().counters().violations, verdict, summary);
     summary.paired_pages_corrupted += branch.flash().counters().paired_pages_corrupted;
+    let kept = matches!(verdict, Verdict::Kept);
     note::<S>(summary, verdict, config, options, point);
+    match found {
+        Some(found) if kept && config.depth >= 2 => {
+            let first = FirstCut {
+                branch: &branch,
+                found: &found,
+                op,
+                point,
+            };
+            first.cut_the_retry(config, options, summary)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Depth 2, in the recovery: `cut` (a branch whose power a cut took)
+/// restarts and mounts, and the mount is cut at every flash operation it
+/// makes (or at `then_crash_at` only); after each the store restarts,
+/// mounts and must serve what the first cut allowed.
+fn cut_the_recovery<S: Subject>(
+    cut: &S,
+    allowed: &[S::State],
+    point: u64,
+    config: &SubjectConfig,
+    options: &S::Options,
+    summary: &mut SubjectSummary,
+) -> Result<(), String> {
+    let mut restarted = cut.clone();
+    restarted.flash_mut().restart();
+    let mut probe = restarted.clone();
+    let first = probe.flash().ops_mutating();
+    // Its outcome is the first level's to judge.
+    let _ = probe.mount();
+    for second in first..probe.flash().ops_mutating() {
+        if config.then_crash_at.is_some_and(|at| at != second) {
+            continue;
+        }
+        summary.crash_points_depth2 += 1;
+        let mut branch = restarted.clone();
+        branch.flash_mut().cut_power_at(second, config.mode);
+        if branch.mount().is_ok() && branch.flash().is_powered() {
+            return Err(format!(
+                "the cut in the recovery at operation {second} did not happen"
+            ));
+        }
+        let when = "after a cut in the recovery from a cut";
+        let (verdict, _) = check_after_cut(&mut branch, allowed, when);
+        let violations = branch.flash().counters().violations;
+        let verdict = within_rules::<S>(violations, verdict, summary);
+        summary.paired_pages_corrupted += branch.flash().counters().paired_pages_corrupted;
+        let replay = SubjectConfig {
+            then_crash_at: Some(second),
+            ..config.clone()
+        };
+        note::<S>(summary, verdict, &replay, options, point);
+    }
     Ok(())
+}
+
+/// A cut the store recovered from, its state as found: the start of the
+/// second level.
+struct FirstCut<'a, S: Subject> {
+    branch: &'a S,
+    found: &'a S::State,
+    op: &'a S::Op,
+    point: u64,
+}
+
+impl<S: Subject> FirstCut<'_, S> {
+    /// The client retries the operation the cut hit, from the state found
+    /// (durable: it came off the flash); the retry is cut at every flash
+    /// operation it makes (or at `then_crash_at` only), and after each the
+    /// store must serve the state found or the operation done.
+    fn cut_the_retry(
+        &self,
+        config: &SubjectConfig,
+        options: &S::Options,
+        summary: &mut SubjectSummary,
+    ) -> Result<(), String> {
+        let replay = SubjectConfig {
+            then_crash_at: None,
+            ..config.clone()
+        };
+        let mut probe = self.branch.clone();
+        let first = probe.flash().ops_mutating();
+        if let Err(error) = probe.apply(self.op, self.found) {
+            let why =
+                format!("after recovering from the cut, the retry failed with no cut: {error}");
+            let verdict = within_rules::<S>(
+                probe.flash().counters().violations,
+                Verdict::Reported(why),
+                summary,
+            );
+            note::<S>(summary, verdict, &replay, options, self.point);
+            return Ok(());
+        }
+        let mut allowed = vec![self.found.clone(), S::after(self.found, self.op)];
+        allowed.extend(S::also_allowed(self.found, self.op));
+        for second in first..probe.flash().ops_mutating() {
+            if config.then_crash_at.is_some_and(|at| at != second) {
+                continue;
+            }
+            summary.crash_points_depth2 += 1;
+            let mut branch = self.branch.clone();
+            branch.flash_mut().cut_power_at(second, config.mode);
+            let outcome = branch.apply(self.op, self.found);
+            if outcome.is_ok() && branch.flash().is_powered() {
+                return Err(format!(
+                    "the second cut at operation {second} did not happen"
+                ));
+            }
+            let when = "after a cut in the retry after a cut";
+            let (verdict, _) = check_after_cut(&mut branch, &allowed, when);
+            let verdict = within_rules::<S>(branch.flash().counters().violations, verdict, summary);
+            summary.paired_pages_corrupted += branch.flash().counters().paired_pages_corrupted;
+            let replay = SubjectConfig {
+                then_crash_at: Some(second),
+                ..config.clone()
+            };
+            note::<S>(summary, verdict, &replay, options, self.point);
+        }
+        Ok(())
+    }
 }
 
 /// One crash point's operation on a copy of the subject, for the failed
@@ -496,8 +673,9 @@ impl<S: Subject> Branch<'_, S> {
     /// bad), runs the operation on: acknowledged, the subject must serve
     /// the state after it, and after a remount a state the model allows
     /// with it acknowledged; refused, the state before or after it. Also
-    /// says why the subject refused, if it did.
-    fn fail(&self) -> Result<(Verdict, Option<Refusal>), String> {
+    /// says why the subject refused, if it did, and the operations the
+    /// device refused as breaches of its rules.
+    fn fail(&self) -> Result<(Verdict, Option<Refusal>, u64), String> {
         let mut branch = self.subject.clone();
         branch
             .flash_mut()
@@ -519,18 +697,28 @@ impl<S: Subject> Branch<'_, S> {
             let mut allowed = vec![latest.clone(), after];
             allowed.extend(S::also_allowed(latest, self.op));
             let refusal = Refusal { why, block };
-            return Ok((judge::<S>(found, &allowed, &when), Some(refusal)));
+            let violations = branch.flash().counters().violations;
+            return Ok((
+                judge::<S>(found, &allowed, &when),
+                Some(refusal),
+                violations,
+            ));
         }
         let when = "after absorbing a failed program or erase,";
         let live = judge::<S>(branch.read_back(), &[after], when);
         if !matches!(live, Verdict::Kept) {
-            return Ok((live, None));
+            return Ok((live, None, branch.flash().counters().violations));
         }
         let mut acknowledged = self.history.clone();
         acknowledged.acknowledge(self.op);
         let found = branch.mount().and_then(|()| branch.read_back());
         let when = "after absorbing a failed program or erase and a reopen,";
-        Ok((judge::<S>(found, &acknowledged.settled(), when), None))
+        let violations = branch.flash().counters().violations;
+        Ok((
+            judge::<S>(found, &acknowledged.settled(), when),
+            None,
+            violations,
+        ))
     }
 }
 
@@ -617,6 +805,8 @@ where
                     ecc,
                     fail_ops: false,
                     bad_blocks: Vec::new(),
+                    depth: 1,
+                    then_crash_at: None,
                 },
             };
             let mut run = explore::<S>(&config, &options, None, SWEEP_SAMPLE)?;
@@ -673,5 +863,7 @@ pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
         ecc,
         fail_ops,
         bad_blocks,
+        depth: 1,
+        then_crash_at: None,
     }
 }
