@@ -430,13 +430,15 @@ fn depth_two_table(
 ) -> Result<(u64, bool), String> {
     let _ = write!(
         md,
-        "**A cut in the retry after a cut.** Depth 2, {SWARM_OPS} steps, torn cuts: after each cut the store recovered \
-         from, the client retries the operation from the state found, and the retry is cut at every flash operation it \
-         makes; after each the store must serve that state or the operation done. A branch where the device refused an \
+        "**A cut in the recovery, and in the retry after a cut.** Depth 2, {SWARM_OPS} steps, torn cuts: after each cut \
+         the mount is cut at every flash operation it makes (littlefs writes none there; logstore's open does), and, the \
+         store recovered, the client retries the operation from the state found, the retry cut at every flash operation \
+         it makes; after each the store must serve what the first cut allowed, or the state found or the operation done. \
+         A branch where the device refused an \
          operation as a breach of the NAND rules (a page programmed twice without an erase) is a failure whatever the \
          store served. Command: `cargo run --release --features littlefs -- exhaustive --subject littlefs --ops \
          {SWARM_OPS} --mode torn --depth 2 --device D --json`, and `--subject logstore-seam`.\n\n\
-         | device | store | first cuts | second cuts | failures (silent) | rule violations |\n\
+         | device | store | first cuts | second cuts (recovery and retry) | failures (silent) | rule violations |\n\
          |---|---|---:|---:|---:|---:|\n"
     );
     let (mut violations, mut ours_failed) = (0, false);
