@@ -225,6 +225,25 @@ pub struct SubjectSummary {
 pub const REFUSAL_KINDS_MAX: usize = 8;
 
 impl SubjectSummary {
+    /// Counts a refusal by its kind (the store's own last words, without
+    /// the device's) and its block; the first of a kind keeps `replay`.
+    fn refusal(&mut self, refusal: &Refusal, replay: &str) {
+        let Refusal { why, block } = refusal;
+        self.refused += 1;
+        if let Some(block) = block {
+            *self.refusal_blocks.entry(*block).or_default() += 1;
+        }
+        let own = why.split(" (the device: ").next().unwrap_or(why);
+        let kind = own.rsplit(": ").next().unwrap_or(own).to_string();
+        self.refusals_of(&kind, 1);
+        if self.refusals.contains_key(&kind) {
+            self.refusal_replays.entry(kind).or_insert_with(|| {
+                let block = block.map_or("none".into(), |b| b.to_string());
+                format!("{why} (the failed operation's block: {block}); replay: {replay}")
+            });
+        }
+    }
+
     /// Counts `count` refusals of `kind` (an error's last words).
     fn refusals_of(&mut self, kind: &str, count: u64) {
         let known = self.refusals.contains_key(kind);
@@ -474,27 +493,7 @@ pub fn explore<S: Subject>(
                         history: &history,
                         point,
                     };
-                    let (verdict, refused, violations) = branch.fail()?;
-                    let verdict = within_rules::<S>(violations, verdict, &mut summary);
-                    summary.ops_failed += 1;
-                    if let Some(Refusal { why, block }) = refused {
-                        summary.refused += 1;
-                        if let Some(block) = block {
-                            *summary.refusal_blocks.entry(block).or_default() += 1;
-                        }
-                        // The store's own words, without the device's.
-                        let own = why.split(" (the device: ").next().unwrap_or(&why);
-                        let kind = own.rsplit(": ").next().unwrap_or(own).to_string();
-                        summary.refusals_of(&kind, 1);
-                        if summary.refusals.contains_key(&kind) {
-                            summary.refusal_replays.entry(kind).or_insert_with(|| {
-                                let replay = S::replay_command(config, options, point);
-                                let block = block.map_or("none".into(), |b| b.to_string());
-                                format!("{why} (the failed operation's block: {block}); replay: {replay}")
-                            });
-                        }
-                    }
-                    note::<S>(&mut summary, verdict, config, options, point);
+                    branch.fail_and_note(config, options, &mut summary)?;
                 }
             }
         }
@@ -669,6 +668,24 @@ struct Branch<'a, S: Subject> {
 }
 
 impl<S: Subject> Branch<'_, S> {
+    /// [`Branch::fail`], its verdict and any refusal counted in `summary`.
+    fn fail_and_note(
+        &self,
+        config: &SubjectConfig,
+        options: &S::Options,
+        summary: &mut SubjectSummary,
+    ) -> Result<(), String> {
+        let (verdict, refused, violations) = self.fail()?;
+        let verdict = within_rules::<S>(violations, verdict, summary);
+        summary.ops_failed += 1;
+        if let Some(refusal) = refused {
+            let replay = S::replay_command(config, options, self.point);
+            summary.refusal(&refusal, &replay);
+        }
+        note::<S>(summary, verdict, config, options, self.point);
+        Ok(())
+    }
+
     /// Fails the program or erase at the point, power on (its block goes
     /// bad), runs the operation on: acknowledged, the subject must serve
     /// the state after it, and after a remount a state the model allows
