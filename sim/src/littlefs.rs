@@ -601,6 +601,7 @@ mod tests {
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            io_errors: false,
         }
     }
 
@@ -693,6 +694,15 @@ mod tests {
         assert!(summary.ops_failed > 100, "{summary:?}");
         assert_eq!(summary.failures, 0, "{:?}", summary.replay);
         assert!(summary.refused * 4 < summary.ops_failed, "{summary:?}");
+        // A host I/O error: littlefs returns it, and keeps every file.
+        let io = SubjectConfig {
+            fail_ops: false,
+            io_errors: true,
+            ..failing.clone()
+        };
+        let summary = exhaustive(&io, None, None).unwrap();
+        assert_eq!(summary.failures, 0, "{:?}", summary.replay);
+        assert_eq!(summary.refused, summary.ops_failed, "{summary:?}");
         let swallowed = exhaustive(&failing, Some(AdapterBug::FailureSwallowed), None).unwrap();
         assert_eq!(swallowed.failures, 0, "{:?}", swallowed.replay);
         let as_io = exhaustive(&failing, Some(AdapterBug::FailureAsIo), None).unwrap();

@@ -474,7 +474,6 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<bool, String> {
 /// campaign, every mode asked, summed.
 fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
     let other = args.depth > 2
-        || args.io_errors
         || args.io_burst.is_some()
         || args.swarm
         || args.reopen_every.is_some()
@@ -483,7 +482,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --depth 2, --no-ecc, --crash-at and --then-crash-at only",
+            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --io-errors, --depth 2, --no-ecc, --crash-at and --then-crash-at only",
             args.subject.name()
         ));
     }
@@ -499,6 +498,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
             bad_blocks: args.part.bad_blocks.clone(),
             depth: args.depth,
             then_crash_at: args.then_crash_at,
+            io_errors: args.io_errors,
         };
         let summary = match args.subject {
             SubjectArg::Littlefs => littlefs_exhaustive(&config, args.crash_at)?,

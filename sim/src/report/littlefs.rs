@@ -58,6 +58,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 bad_blocks: Vec::new(),
                 depth: 1,
                 then_crash_at: None,
+                io_errors: false,
             },
             None,
             None,
@@ -73,6 +74,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 bad_blocks: Vec::new(),
                 depth: 1,
                 then_crash_at: None,
+                io_errors: false,
             },
             &(),
             None,
@@ -208,6 +210,7 @@ fn failed_ops_table(
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            io_errors: false,
         };
         let lfs = lfs_exhaustive(&config, None, None)?;
         let seam = subject::exhaustive::<IndexSubject>(&config, &(), None)?;
@@ -308,6 +311,7 @@ fn one_fault_table(
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            io_errors: false,
         };
         let lfs = crate::littlefs::corrupt(&config, POINTS)?;
         let ours = corrupt_subject::<IndexSubject>(&config, &(), POINTS)?;
@@ -460,6 +464,7 @@ fn depth_two_table(
             bad_blocks: Vec::new(),
             depth: 2,
             then_crash_at: None,
+            io_errors: false,
         };
         let lfs = lfs_exhaustive(&config, None, None)?;
         let ours = subject::exhaustive::<IndexSubject>(&config, &(), None)?;

@@ -208,6 +208,7 @@ mod tests {
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            io_errors: false,
         }
     }
 
@@ -284,6 +285,17 @@ mod tests {
             assert_eq!(summary.ops_failed, summary.crash_points, "{summary:?}");
             assert!(summary.ops_failed > 50, "{summary:?}");
             assert_eq!((summary.failures, summary.refused), (0, 0), "{summary:?}");
+            // A host I/O error instead: the store returns it, and loses
+            // nothing.
+            let io = SubjectConfig {
+                fail_ops: false,
+                io_errors: true,
+                ..failing
+            };
+            let summary = exhaustive::<IndexSubject>(&io, &(), None).unwrap();
+            assert_eq!(summary.failures, 0, "{:?}", summary.replay);
+            assert_eq!(summary.refused, summary.ops_failed, "{summary:?}");
+            assert_eq!(summary.refusals.len(), 1, "{:?}", summary.refusals);
         }
     }
 

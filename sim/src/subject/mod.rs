@@ -120,6 +120,9 @@ pub struct SubjectConfig {
     pub depth: u32,
     /// At depth 2, only this second crash point (a replay).
     pub then_crash_at: Option<u64>,
+    /// Also fail each crash point's program or erase with a host I/O
+    /// error (nothing reaches the cells), power on.
+    pub io_errors: bool,
 }
 
 impl SubjectConfig {
@@ -149,6 +152,9 @@ impl SubjectConfig {
         }
         if self.fail_ops {
             options.push_str(" --fail-ops");
+        }
+        if self.io_errors {
+            options.push_str(" --io-errors");
         }
         if !self.bad_blocks.is_empty() {
             let blocks: Vec<String> = self.bad_blocks.iter().map(u32::to_string).collect();
@@ -202,7 +208,8 @@ pub struct SubjectSummary {
     pub stopped: Option<String>,
     /// Runs whose part the store could not be formatted on.
     pub unformattable: u64,
-    /// Programs and erases failed on purpose, power on (`fail_ops`).
+    /// Programs and erases failed on purpose, power on (`fail_ops`, their
+    /// block gone bad; `io_errors`, a host I/O error).
     pub ops_failed: u64,
     /// Of those, the ones whose operation the subject refused (an error
     /// returned: no state change promised, none allowed but the operation
@@ -234,7 +241,16 @@ impl SubjectSummary {
             *self.refusal_blocks.entry(*block).or_default() += 1;
         }
         let own = why.split(" (the device: ").next().unwrap_or(why);
-        let kind = own.rsplit(": ").next().unwrap_or(own).to_string();
+        // Numbers alone (an operation's index) are not part of the kind.
+        let last = own.rsplit(": ").next().unwrap_or(own);
+        let kind: Vec<&str> = last
+            .split(' ')
+            .map(|word| match word.bytes().all(|b| b.is_ascii_digit()) {
+                true => "N",
+                false => word,
+            })
+            .collect();
+        let kind = kind.join(" ");
         self.refusals_of(&kind, 1);
         if self.refusals.contains_key(&kind) {
             self.refusal_replays.entry(kind).or_insert_with(|| {
@@ -486,14 +502,20 @@ pub fn explore<S: Subject>(
                     options,
                     &mut summary,
                 )?;
-                if config.fail_ops {
-                    let branch = Branch {
-                        subject: &subject,
-                        op,
-                        history: &history,
-                        point,
+                let branch = Branch {
+                    subject: &subject,
+                    op,
+                    history: &history,
+                    point,
+                };
+                for fault in [ScheduledFault::Fails, ScheduledFault::Io] {
+                    let asked = match fault {
+                        ScheduledFault::Fails => config.fail_ops,
+                        _ => config.io_errors,
                     };
-                    branch.fail_and_note(config, options, &mut summary)?;
+                    if asked {
+                        branch.fail_and_note(fault, config, options, &mut summary)?;
+                    }
                 }
             }
         }
@@ -671,11 +693,12 @@ impl<S: Subject> Branch<'_, S> {
     /// [`Branch::fail`], its verdict and any refusal counted in `summary`.
     fn fail_and_note(
         &self,
+        fault: ScheduledFault,
         config: &SubjectConfig,
         options: &S::Options,
         summary: &mut SubjectSummary,
     ) -> Result<(), String> {
-        let (verdict, refused, violations) = self.fail()?;
+        let (verdict, refused, violations) = self.fail(fault)?;
         let verdict = within_rules::<S>(violations, verdict, summary);
         summary.ops_failed += 1;
         if let Some(refusal) = refused {
@@ -686,17 +709,16 @@ impl<S: Subject> Branch<'_, S> {
         Ok(())
     }
 
-    /// Fails the program or erase at the point, power on (its block goes
-    /// bad), runs the operation on: acknowledged, the subject must serve
+    /// Fails the program or erase at the point with `fault`, power on
+    /// (`Fails`: its block goes bad; `Io`: a host I/O error, nothing
+    /// reaches the cells), runs the operation on: acknowledged, the subject must serve
     /// the state after it, and after a remount a state the model allows
     /// with it acknowledged; refused, the state before or after it. Also
     /// says why the subject refused, if it did, and the operations the
     /// device refused as breaches of its rules.
-    fn fail(&self) -> Result<(Verdict, Option<Refusal>, u64), String> {
+    fn fail(&self, fault: ScheduledFault) -> Result<(Verdict, Option<Refusal>, u64), String> {
         let mut branch = self.subject.clone();
-        branch
-            .flash_mut()
-            .schedule_fault(self.point, ScheduledFault::Fails);
+        branch.flash_mut().schedule_fault(self.point, fault);
         let latest = self.history.latest();
         let after = S::after(latest, self.op);
         let outcome = branch.apply(self.op, latest);
@@ -824,6 +846,7 @@ where
                     bad_blocks: Vec::new(),
                     depth: 1,
                     then_crash_at: None,
+                    io_errors: false,
                 },
             };
             let mut run = explore::<S>(&config, &options, None, SWEEP_SAMPLE)?;
@@ -882,5 +905,6 @@ pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
         bad_blocks,
         depth: 1,
         then_crash_at: None,
+        io_errors: false,
     }
 }
