@@ -643,6 +643,9 @@ impl Journal {
                 continue;
             }
             page.epoch = self.epoch;
+            // What recovery accepts at this position (`within_region`).
+            assert!(page.sequence <= self.position);
+            assert!(u64::from(page.epoch) <= self.position / self.pages_per_block() + 1);
             page.erase_count = alloc.erase_counts()[addr.block.0 as usize];
             let bytes = page.encode(self.geometry.page_bytes as usize);
             match flash.program(addr, &bytes) {

@@ -148,7 +148,7 @@ fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<RegionPages, 
                 Ok(status) => {
                     pages.bits_corrected_max = pages.bits_corrected_max.max(status.bits_corrected);
                     pages.scrub |= status.scrub;
-                    decode(&buf)
+                    within_region(decode(&buf), region, geometry)
                 }
                 Err(FlashError::Uncorrectable { .. }) => {
                     Found::Invalid(JournalPageFault::Uncorrectable)
@@ -159,6 +159,38 @@ fn read_region<F: Flash>(flash: &mut F, region: &Region) -> Result<RegionPages, 
         }
     }
     Ok(pages)
+}
+
+/// A page of this region's generation whose sequence or epoch no writer
+/// reaches in this region reads as malformed. The writer puts sequence `s`
+/// at a position at least `s` (a new sequence takes a new position, a copy
+/// repeats one) and opens epoch `e` at a block start of index at least
+/// `e - 1` (asserted where it programs), so what recovery then computes
+/// from either (positions, the next epoch) stays far from overflowing.
+/// Plausible but wrong values stay valid: the chain tells them apart.
+fn within_region(found: Found, region: &Region, geometry: Geometry) -> Found {
+    let Found::Valid(page) = &found else {
+        return found;
+    };
+    let blocks = region.blocks.len() as u64;
+    let bad = if page.generation != region.generation {
+        None
+    } else if page.sequence >= blocks * u64::from(geometry.pages_per_block) {
+        Some(("journal sequence past the region's pages", page.sequence))
+    } else if u64::from(page.epoch) > blocks + 1 {
+        Some((
+            "journal epoch past the region's blocks",
+            u64::from(page.epoch),
+        ))
+    } else {
+        None
+    };
+    match bad {
+        Some((what, value)) => Found::Invalid(JournalPageFault::Malformed(
+            crate::codec::DecodeError::Invalid { what, value },
+        )),
+        None => found,
+    }
 }
 
 fn decode(bytes: &[u8]) -> Found {

@@ -742,6 +742,7 @@ fn a_reopened_journal_wastes_the_rest_of_its_block() {
 /// this generation out of its sequence is out of sequence.
 #[test]
 fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
+    use logstore::errors::{DecodeError, JournalPageFault};
     use logstore::{StopFault, StopReason};
     let mut base = device(3);
     {
@@ -786,6 +787,24 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
         entries: vec![],
         ..page.clone()
     };
+    // Sequences and epochs no writer reaches in this region: what the
+    // fuzzer's `image` target crafted to overflow recovery's arithmetic.
+    let past_sequence = Page {
+        sequence: u64::MAX / 3,
+        entries: vec![],
+        ..page.clone()
+    };
+    let past_epoch = Page {
+        epoch: u32::MAX,
+        entries: vec![],
+        ..page.clone()
+    };
+    let malformed = |what, value| {
+        StopFault::Invalid(JournalPageFault::Malformed(DecodeError::Invalid {
+            what,
+            value,
+        }))
+    };
     let expected = [
         StopFault::ForeignGeneration {
             generation: page.generation + 1,
@@ -794,8 +813,14 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
             sequence: page.sequence + 5,
             epoch: page.epoch,
         },
+        malformed("journal sequence past the region's pages", u64::MAX / 3),
+        malformed(
+            "journal epoch past the region's blocks",
+            u64::from(u32::MAX),
+        ),
     ];
-    for (placed, fault) in [foreign, skipped].into_iter().zip(expected) {
+    let placed = [foreign, skipped, past_sequence, past_epoch];
+    for (placed, fault) in placed.into_iter().zip(expected) {
         let mut flash = base.clone();
         flash
             .program(next, &placed.encode(g.page_bytes as usize))
