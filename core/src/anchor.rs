@@ -60,6 +60,19 @@ pub enum AnchorError {
         value: u64,
         blocks: u32,
     },
+    /// The record names a region whose generation is not below the next
+    /// one it would hand out: a fresh region could repeat it.
+    #[error("anchor record names generation {generation}, not below its next generation {next_generation}: the image was crafted or corrupt")]
+    GenerationNotFresh {
+        generation: u64,
+        next_generation: u64,
+    },
+    /// The record's next generation is `u64::MAX`: no fresh region could
+    /// have a generation of its own.
+    #[error(
+        "anchor generations exhausted (the next is u64::MAX): the image was crafted or corrupt"
+    )]
+    GenerationsExhausted,
     /// The newest record's sequence is `u64::MAX`: no later record could win.
     #[error("anchor sequence exhausted (the newest record has sequence u64::MAX): the image was crafted or corrupt")]
     SequenceExhausted,
@@ -80,7 +93,8 @@ impl AnchorRecord {
     /// belongs to two regions; and that no bad block is listed twice. A bad
     /// block may still sit in the region that was using it when it failed.
     /// Every generation marked uncertain names the journal or an
-    /// incarnation.
+    /// incarnation; every generation named is below the next one, which is
+    /// not the last there is.
     pub fn validate(&self, blocks: u32) -> Result<(), AnchorError> {
         let named = |g: u64| {
             std::iter::once(&self.journal)
@@ -89,6 +103,17 @@ impl AnchorRecord {
         };
         if let Some(&generation) = self.uncertain.iter().find(|&&g| !named(g)) {
             return Err(AnchorError::UncertainUnnamed { generation });
+        }
+        if self.next_generation == u64::MAX {
+            return Err(AnchorError::GenerationsExhausted);
+        }
+        let next_generation = self.next_generation;
+        let regions = std::iter::once(&self.journal).chain(&self.incarnations);
+        if let Some(region) = regions.clone().find(|r| r.generation >= next_generation) {
+            return Err(AnchorError::GenerationNotFresh {
+                generation: region.generation,
+                next_generation,
+            });
         }
         let out = |what, value: u64| AnchorError::OutOfDevice {
             what,
@@ -101,7 +126,6 @@ impl AnchorRecord {
                 self.erase_counts.len() as u64,
             ));
         }
-        let regions = std::iter::once(&self.journal).chain(&self.incarnations);
         let lists = [
             regions
                 .flat_map(|r| r.blocks.iter())
@@ -624,6 +648,39 @@ mod tests {
         assert!(matches!(
             r.validate(8),
             Err(AnchorError::UncertainUnnamed { generation: 99 })
+        ));
+    }
+
+    /// Generations are handed out from the record's next one: a region
+    /// at or past it could be repeated by a fresh one, and a next
+    /// generation of `u64::MAX` could hand out none.
+    #[test]
+    fn validate_rejects_a_generation_not_below_the_next() {
+        let mut r = record(8);
+        r.next_generation = r.journal.generation + 1;
+        assert!(r.validate(8).is_ok());
+        r.next_generation = r.journal.generation;
+        assert!(matches!(
+            r.validate(8),
+            Err(AnchorError::GenerationNotFresh {
+                generation: 6,
+                next_generation: 6
+            })
+        ));
+        let mut r = record(8);
+        r.incarnations[0].generation = 7;
+        assert!(matches!(
+            r.validate(8),
+            Err(AnchorError::GenerationNotFresh {
+                generation: 7,
+                next_generation: 7
+            })
+        ));
+        r.incarnations[0].generation = 4;
+        r.next_generation = u64::MAX;
+        assert!(matches!(
+            r.validate(8),
+            Err(AnchorError::GenerationsExhausted)
         ));
     }
 

@@ -271,11 +271,15 @@ impl<F: Flash> Ledger<F> {
     }
 
     /// A fresh region's generation, unique on the device once the next
-    /// commit is durable.
-    pub fn next_generation(&mut self) -> u64 {
+    /// commit is durable. A record read from a crafted image may have
+    /// none left to hand out: `GenerationsExhausted`, nothing changed.
+    pub fn next_generation(&mut self) -> Result<u64, LedgerError> {
         let generation = self.record.next_generation;
+        if generation >= u64::MAX - 1 {
+            return Err(AnchorError::GenerationsExhausted.into());
+        }
         self.record.next_generation += 1;
-        generation
+        Ok(generation)
     }
 
     /// Writes `live` to a new journal region and commits an anchor naming it
@@ -318,7 +322,7 @@ impl<F: Flash> Ledger<F> {
         let blocks = self.record.journal.blocks.len() as u32;
         let mut last_error = None;
         for _ in 0..REGION_ATTEMPTS_MAX {
-            let generation = self.next_generation();
+            let generation = self.next_generation()?;
             let mut journal =
                 Journal::create(&mut self.flash, &mut self.alloc, generation, blocks)?;
             let written = live

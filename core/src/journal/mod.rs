@@ -128,6 +128,9 @@ pub struct Journal {
     /// Sequences a check found past the ECC, each named once (bounded by
     /// the region's pages).
     unreadable: Vec<u64>,
+    /// Sequences the recovery named lost (its report's losses): no page
+    /// stands for them, even one that still holds such a sequence.
+    sequences_lost: Vec<std::ops::Range<u64>>,
 }
 
 impl Journal {
@@ -193,6 +196,7 @@ impl Journal {
             block_sequences: vec![None; geometry.pages_per_block as usize],
             uncopied: None,
             unreadable: Vec::new(),
+            sequences_lost: Vec::new(),
         }
     }
 
@@ -440,7 +444,13 @@ impl Journal {
 
     /// The region position of the programmed page `sequence`, if the
     /// page map places it inside the region (a run a flush: searched).
+    /// Only sequences on flash the recovery did not name lost have one: a
+    /// page it dropped may still hold the sequence (`image` fuzz body).
     fn locate(&self, sequence: u64) -> Option<u64> {
+        let lost = self.sequences_lost.iter().any(|l| l.contains(&sequence));
+        if lost || !self.sequences_on_flash().contains(&sequence) {
+            return None;
+        }
         let runs = self.page_map.partition_point(|&(s, _)| s <= sequence);
         let &(start, position) = self.page_map.get(runs.checked_sub(1)?)?;
         let page_position = position + (sequence - start);

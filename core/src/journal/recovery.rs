@@ -270,11 +270,17 @@ impl Scan {
             .lost
             .windows(2)
             .all(|w| w[0].sequences.end <= w[1].sequences.start));
+        // Losses lie inside the chain, but a last one past its end: pages
+        // a page past the stop vouched for (`note_vouched_past_the_stop`).
+        let inside = self.report.lost.len().saturating_sub(1);
+        assert!(self.report.lost[..inside]
+            .iter()
+            .all(|l| l.sequences.end <= self.sequence));
         assert!(self
             .report
             .lost
-            .iter()
-            .all(|l| l.sequences.end <= self.sequence));
+            .last()
+            .is_none_or(|l| l.sequences.start <= self.sequence));
     }
 }
 
@@ -325,6 +331,12 @@ impl Journal {
         );
         journal.stats.bytes_wasted = (resume - scan.next_position) * u64::from(geometry.page_bytes);
         journal.page_map = std::mem::take(&mut scan.page_map);
+        journal.sequences_lost = scan
+            .report
+            .lost
+            .iter()
+            .map(|l| l.sequences.clone())
+            .collect();
         journal.recovered_positions = std::mem::take(&mut scan.positions);
         journal.stats.entries_on_flash = scan.entries.len() as u64;
         // The open synced the device: everything found is durable.
@@ -547,4 +559,32 @@ fn finish_report(scan: &mut Scan, found: &[Found], generation: u64, page_bytes: 
             fault: page.fault(generation),
         },
     };
+    note_vouched_past_the_stop(scan, found, generation);
+}
+
+/// A valid page of this generation past the stop that vouches for a
+/// sequence the chain did not reach (a completed flush had made it durable)
+/// proves those pages lost, whatever stopped the chain: they are named,
+/// never dropped as a torn tail. The journal goes on from the chain's end
+/// (its next pages reuse those sequences under a later epoch, which the
+/// next recovery follows past this page). Pages of a generation are
+/// written once, in position order, so such a page was written after the
+/// pages it vouches for.
+fn note_vouched_past_the_stop(scan: &mut Scan, found: &[Found], generation: u64) {
+    let after = scan.next_position as usize;
+    let vouched = found[after.min(found.len())..]
+        .iter()
+        .filter_map(|f| f.page_of(generation)?.synced_through)
+        .max();
+    let Some(vouched) = vouched.filter(|&v| v >= scan.sequence) else {
+        return;
+    };
+    if crate::planted::active(crate::planted::Bug::MiddlePageIsEnd) {
+        return;
+    }
+    scan.report.lost.push(Loss {
+        position: after as u64,
+        sequences: scan.sequence..vouched + 1,
+        fault: found[after].fault(generation),
+    });
 }

@@ -302,7 +302,7 @@ impl<F: Flash> Store<F> {
 
     /// The table, as an incarnation on freshly allocated blocks.
     pub(super) fn write_incarnation(&mut self) -> Result<Incarnation, StoreError> {
-        let generation = self.ledger.next_generation();
+        let generation = self.ledger.next_generation()?;
         let frozen = self.table.frozen(&mut self.ledger).map_err(|e| match e {
             FrozenError::Ledger(e) => StoreError::from(e),
             FrozenError::Cuckoo(e) => StoreError::from(e),

@@ -218,7 +218,7 @@ impl<F: Flash> Store<F> {
             }
             Err(other) => return Err(other.into()),
         };
-        let generation = self.ledger.next_generation();
+        let generation = self.ledger.next_generation()?;
         let (flash, alloc) = self.ledger.flash_and_allocator();
         let copy = Incarnation::freeze(flash, alloc, generation, &table).map_err(|e| match e {
             HashStoreError::OutOfBlocks(e) => StoreError::Full(super::FullReason::Blocks(e)),

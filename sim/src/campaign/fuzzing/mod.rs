@@ -50,6 +50,7 @@ pub fn decode<'a, T: Arbitrary<'a>>(bytes: &'a [u8]) -> Option<T> {
 mod tests {
     use super::image::{check_image, device};
     use super::*;
+    use logstore::testing::format::entries_per_page;
     use logstore::testing::format::{reseal, Page};
     use logstore::{Info, Pairing, Store};
 
@@ -64,6 +65,107 @@ mod tests {
             assert!(!store.contents().unwrap().is_empty());
             check_image(&image, image_geometry());
         }
+    }
+
+    /// Every header field of every programmed page of the seed stores at
+    /// its extremes, checksums fixed: what the `image` target found by
+    /// chance (a journal page whose sequence overflowed recovery's
+    /// arithmetic), placed on purpose. A field is any 2-byte word at an
+    /// even offset, and any 4- or 8-byte word at a multiple of 4, in the
+    /// page's first 48 bytes (every header's fields lie there); its values
+    /// 0, 1, the top bit alone, all ones but the lowest, all ones; each
+    /// also with the page before made unreadable (the chain then looks
+    /// past a loss, where the fuzzer's page was accepted). Opening
+    /// gives a typed error or a consistent store, never a panic (overflow
+    /// checks are on in the builds tests run).
+    #[test]
+    fn header_fields_at_their_extremes_never_panic() {
+        use rayon::prelude::*;
+        let page_bytes = image_geometry().page_bytes as usize;
+        let mut placements = Vec::new();
+        for (seed, image) in image_seeds().iter().enumerate() {
+            let image = image_bytes(image);
+            for (page, bytes) in image.chunks(page_bytes).enumerate() {
+                if bytes.iter().all(|&b| b == 0xFF) {
+                    continue;
+                }
+                for (width, step) in [(2, 2), (4, 4), (8, 4)] {
+                    for offset in (0..=48 - width).step_by(step) {
+                        placements.push((seed, page * page_bytes + offset, width));
+                    }
+                }
+            }
+        }
+        assert!(placements.len() > 1_000, "the seeds hold programmed pages");
+        let seeds: Vec<Vec<u8>> = image_seeds().iter().map(|s| image_bytes(s)).collect();
+        let seeds = &seeds;
+        let panicked: Vec<String> = placements
+            .par_iter()
+            .flat_map_iter(|&(seed, at, width)| {
+                let top = 1u64 << (8 * width - 1);
+                let ones = u64::MAX >> (64 - 8 * width);
+                let values = [0, 1, top, ones - 1, ones];
+                values.into_iter().flat_map(move |value| {
+                    [false, true].map(|break_previous| {
+                        let mut image = seeds[seed].clone();
+                        image[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+                        // The page before unreadable (no magic, so no
+                        // reseal fixes it): recovery then looks past it.
+                        if break_previous && at >= page_bytes {
+                            image[(at / page_bytes - 1) * page_bytes] ^= 0xA5;
+                        }
+                        let run = std::panic::catch_unwind(|| image::image(&image));
+                        run.is_err().then(|| {
+                            format!("seed {seed}, byte {at}, {width} bytes = {value:#x}, page before broken: {break_previous}")
+                        })
+                    })
+                })
+            })
+            .flatten()
+            .collect();
+        assert!(panicked.is_empty(), "panicked: {panicked:#?}");
+    }
+
+    /// The chain stops at a page out of sequence (here: the first page's
+    /// epoch rewritten, checksum fixed) while a commit copy further on
+    /// vouches for two pages past it: those are named lost, not dropped
+    /// as a torn tail, and positions past the chain read nothing (the
+    /// dropped pages still hold their sequences).
+    #[test]
+    fn a_page_past_the_stop_vouching_for_more_names_the_rest_lost() {
+        use logstore::testing::Ledger;
+        use logstore::StopFault;
+        let geometry = image_geometry();
+        let mut image = image_bytes(&image_seeds()[2]);
+        let first = 40 * geometry.page_bytes as usize;
+        let page = |image: &[u8], n: usize| {
+            let at = n * geometry.page_bytes as usize;
+            Page::decode(&image[at..at + geometry.page_bytes as usize])
+        };
+        let (head, copy) = (page(&image, 40).unwrap(), page(&image, 46).unwrap());
+        assert_eq!(
+            (head.sequence, head.epoch, copy.synced_through),
+            (0, 0, Some(2))
+        );
+        image[first + 4..first + 8].copy_from_slice(&1u32.to_le_bytes());
+        reseal(&mut image, geometry);
+        let (mut log, entries, report) = Ledger::open(device(&image, geometry)).unwrap();
+        assert_eq!(entries.len(), head.entries.len());
+        assert_eq!(report.lost.len(), 1, "{report:?}");
+        assert_eq!(report.lost[0].sequences, 1..3);
+        assert_eq!(report.lost[0].position, 1);
+        assert!(matches!(
+            report.lost[0].fault,
+            StopFault::OutOfSequence { sequence: 1, .. }
+        ));
+        let per_page = entries_per_page(geometry.page_bytes);
+        for position in head.entries.len() as u64..4 * per_page {
+            assert!(
+                log.read_entry(position).is_err(),
+                "position {position} reads"
+            );
+        }
+        check_image(&image, geometry);
     }
 
     /// Writes the hand-made seeds into `corpus/` (run once, then fuzz and
