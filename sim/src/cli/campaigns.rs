@@ -550,12 +550,13 @@ fn littlefs_sweep(
 }
 
 /// What a subject swarm drew over `seeds`: parts, raw pages, failing
-/// operations and factory-bad blocks, counted (the draw is the index's
-/// and littlefs's alike but for raw pages, which only littlefs takes).
+/// operations, factory-bad blocks, I/O errors and depth 2, counted (the
+/// draw is the index's and littlefs's alike but for raw pages, which only
+/// littlefs takes, and the bad blocks' numbers).
 fn drawn(seeds: &[u64], ops: usize) -> serde_json::Value {
     use logstore_sim::subject::{draw, index::IndexSubject};
     let mut devices = std::collections::BTreeMap::<&str, u64>::new();
-    let (mut fail_ops, mut bad) = (0u64, 0u64);
+    let (mut fail_ops, mut bad, mut io, mut depth2) = (0u64, 0u64, 0u64, 0u64);
     for &seed in seeds {
         let config = draw::<IndexSubject>(seed, ops);
         *devices
@@ -563,8 +564,11 @@ fn drawn(seeds: &[u64], ops: usize) -> serde_json::Value {
             .or_default() += 1;
         fail_ops += u64::from(config.fail_ops);
         bad += u64::from(!config.bad_blocks.is_empty());
+        io += u64::from(config.io_errors);
+        depth2 += u64::from(config.depth > 1);
     }
-    json!({"devices": devices, "fail_ops": fail_ops, "with_bad_blocks": bad})
+    json!({"devices": devices, "fail_ops": fail_ops, "with_bad_blocks": bad,
+        "io_errors": io, "depth_2": depth2})
 }
 
 #[cfg(not(feature = "littlefs"))]

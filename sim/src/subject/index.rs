@@ -15,7 +15,7 @@ use logstore::{Hash, Info, Store, StoreError};
 use super::{Refused, Subject, SubjectConfig};
 use crate::check::workload::{generate, hash_of, info_of, Step, WorkloadKind};
 use crate::check::CheckConfig;
-use crate::nand::SimFlash;
+use crate::nand::{Device, SimFlash};
 
 /// The store, open, or its device when it is not.
 #[derive(Clone, Debug)]
@@ -55,6 +55,13 @@ impl Subject for IndexSubject {
     type Options = ();
     const NAME: &'static str = "logstore";
     const ECC_OPTIONAL: bool = false;
+
+    fn blocks(device: Option<Device>) -> u32 {
+        device
+            .map_or_else(CheckConfig::default, CheckConfig::on_device)
+            .geometry
+            .blocks
+    }
 
     fn workload(seed: u64, ops: usize) -> Vec<Step> {
         generate(WorkloadKind::Lifecycle, seed, ops)
@@ -300,8 +307,9 @@ mod tests {
     }
 
     /// On drawn configurations (part, mode, failing programs and erases,
-    /// factory-bad blocks anywhere, block 0 too), through the seam: no
-    /// failure, nothing refused.
+    /// factory-bad blocks anywhere on its 128, block 0 too, host I/O
+    /// errors, depth 2), through the seam: no failure, nothing refused but
+    /// host I/O errors (which it returns, keeping everything).
     #[test]
     fn the_index_through_the_seam_on_drawn_parts_loses_nothing() {
         let seeds: Vec<u64> = (0..60).collect();
@@ -311,13 +319,19 @@ mod tests {
             summary.crash_points > 200 && summary.ops_failed > 50,
             "{summary:?}"
         );
-        assert_eq!(
-            (summary.failures, summary.refused),
-            (0, 0),
-            "{:?}",
-            summary.replay
-        );
+        assert!(summary.crash_points_depth2 > 0, "{summary:?}");
+        assert_eq!(summary.failures, 0, "{:?}", summary.replay);
+        let io = "host I/O failure scheduled at operation N";
+        assert!(summary.refused > 0, "{summary:?}");
+        assert_eq!(summary.refusals.keys().collect::<Vec<_>>(), [io]);
         assert_eq!(summary.unformattable, 0);
+        let past_64 = seeds.iter().any(|&s| {
+            crate::subject::draw::<IndexSubject>(s, 300)
+                .bad_blocks
+                .iter()
+                .any(|&b| b >= 64)
+        });
+        assert!(past_64, "bad blocks drawn over the whole part");
     }
 
     /// At depth 2, every flash operation of the retry after each recovered

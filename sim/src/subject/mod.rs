@@ -56,6 +56,10 @@ pub trait Subject: Clone + Sized {
     /// own ECC, as this index, does not.
     const ECC_OPTIONAL: bool;
 
+    /// Erase blocks of the part it formats on `device`: where a drawn
+    /// factory-bad block may fall.
+    fn blocks(device: Option<Device>) -> u32;
+
     /// The seeded workload of `ops` operations.
     fn workload(seed: u64, ops: usize) -> Vec<Self::Op>;
     /// A fresh store on the part `config` names. `Err(Unformattable)`:
@@ -139,13 +143,16 @@ pub struct SubjectConfig {
 impl SubjectConfig {
     /// What this configuration exposes a store to beyond its guarantee,
     /// for sorting failures: torn programs on paired pages, a part's bit
-    /// errors on raw pages, or nothing ("other").
+    /// errors on raw pages, cuts at depth 2 (in the mount, in the retry),
+    /// or nothing more ("other").
     pub fn cause(&self) -> &'static str {
         let paired = matches!(self.device, Some(Device::Mlc | Device::Tlc));
         if paired && self.mode == CrashMode::Torn {
             "torn paired pages"
         } else if self.device.is_some() && !self.ecc {
             "raw pages"
+        } else if self.depth > 1 {
+            "a cut in the mount or the retry"
         } else {
             "other"
         }
@@ -463,15 +470,15 @@ where
     Ok(total)
 }
 
-/// Blocks a drawn configuration may mark bad: littlefs's device has 64.
-const DRAWN_BAD_BLOCKS_BELOW: u32 = 64;
-
 /// What a swarm draws for `seed` (configurations nobody picked): the part
 /// (ideal, SLC, MLC or TLC, a quarter each), raw pages one time in four
 /// where the subject takes them, the crash mode, failing programs and
-/// erases one seed in two, and 0 to 3 factory-bad blocks anywhere in the
-/// first 64 (littlefs's superblocks included: such a part is counted
-/// unformattable).
+/// erases one seed in two, 0 to 3 factory-bad blocks anywhere on the
+/// subject's part (littlefs's superblocks included: such a part is
+/// counted unformattable), a host I/O error branch at every crash point
+/// one seed in four, and depth 2 (cuts in the mount after each cut and in
+/// the retry) one seed in eight. The subjects draw the same but for the
+/// bad blocks' numbers, each over its own part.
 pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5A_B1_EC_70);
@@ -486,11 +493,14 @@ pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
     let ecc = !(S::ECC_OPTIONAL && raw);
     let mode = CrashMode::ALL[rng.random_range(0..3)];
     let fail_ops = rng.random_bool(0.5);
+    let blocks = S::blocks(device);
     let mut bad_blocks: Vec<u32> = (0..rng.random_range(0..=3))
-        .map(|_| rng.random_range(0..DRAWN_BAD_BLOCKS_BELOW))
+        .map(|_| rng.random_range(0..blocks))
         .collect();
     bad_blocks.sort_unstable();
     bad_blocks.dedup();
+    let io_errors = rng.random_ratio(1, 4);
+    let depth = if rng.random_ratio(1, 8) { 2 } else { 1 };
     SubjectConfig {
         seed,
         ops,
@@ -499,8 +509,8 @@ pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
         ecc,
         fail_ops,
         bad_blocks,
-        depth: 1,
+        depth,
         then_crash_at: None,
-        io_errors: false,
+        io_errors,
     }
 }
