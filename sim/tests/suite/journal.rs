@@ -740,10 +740,11 @@ fn a_reopened_journal_wastes_the_rest_of_its_block() {
 /// Recovery names what stopped it: a valid page of another generation
 /// (left from an older use of the block) is a foreign generation, one of
 /// this generation out of its sequence is out of sequence.
-#[test]
-fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
-    use logstore::errors::{DecodeError, JournalPageFault};
-    use logstore::{StopFault, StopReason};
+/// A journal of three flushed entries, the region's page addresses in
+/// position order (positions run over every page of each block, block
+/// after block, the pages passed over among them, left erased), and the
+/// last page written with its position.
+fn three_flushes() -> (SimFlash, Vec<logstore::PageAddr>, usize, Page) {
     let mut base = device(3);
     {
         let mut log = Ledger::create(&mut base, JOURNAL_BLOCKS, vec![]).unwrap();
@@ -758,23 +759,65 @@ fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
         .record()
         .journal
         .clone();
-    // Journal positions run over every page of each block, block after
-    // block (the pages it passed over among them, left erased).
     let g = base.geometry();
-    let pages: Vec<u32> = (0..g.pages_per_block).collect();
-    let address = |position: usize| logstore::PageAddr {
-        block: region.blocks[position / pages.len()],
-        page: pages[position % pages.len()],
-    };
+    let addresses: Vec<logstore::PageAddr> = region
+        .blocks
+        .iter()
+        .flat_map(|&block| {
+            (0..g.pages_per_block).map(move |page| logstore::PageAddr { block, page })
+        })
+        .collect();
     let mut last = None;
-    for position in 0..region.blocks.len() * pages.len() {
+    for (position, &addr) in addresses.iter().enumerate() {
         let mut buf = vec![0; g.page_bytes as usize];
-        base.read(address(position), &mut buf).unwrap();
+        base.read(addr, &mut buf).unwrap();
         if let Ok(decoded) = Page::decode(&buf) {
             last = Some((position, decoded));
         }
     }
     let (at, page) = last.expect("the journal wrote a page");
+    (base, addresses, at, page)
+}
+
+/// The next page in sequence at the next block start under a later epoch
+/// is a resumption: taken up to the epoch the region's blocks allow (one
+/// more than their count, what a writer opening an epoch a block start
+/// never passes), refused as malformed one past it.
+#[test]
+fn recovery_takes_a_resumption_up_to_the_regions_epoch_bound() {
+    let (base, addresses, at, page) = three_flushes();
+    let g = base.geometry();
+    let start = (at / g.pages_per_block as usize + 1) * g.pages_per_block as usize;
+    let bound = JOURNAL_BLOCKS + 1;
+    for epoch in [bound, bound + 1] {
+        let mut flash = base.clone();
+        let resumed = Page {
+            epoch,
+            sequence: page.sequence + 1,
+            entries: vec![entry(9)],
+            ..page.clone()
+        };
+        flash
+            .program(addresses[start], &resumed.encode(g.page_bytes as usize))
+            .unwrap();
+        let (_, recovered, report) = Ledger::open(&mut flash).unwrap();
+        if epoch == bound {
+            assert_eq!(recovered.len(), 4, "{report:?}");
+            assert_eq!(recovered[3], entry(9));
+        } else {
+            assert_eq!(recovered.len(), 3, "{report:?}");
+            assert!(!report.lost_data(), "{report:?}");
+        }
+    }
+}
+
+#[test]
+fn recovery_tells_a_foreign_page_from_one_out_of_sequence() {
+    use logstore::errors::{DecodeError, JournalPageFault};
+    use logstore::{StopFault, StopReason};
+    let (base, addresses, at, page) = three_flushes();
+    let g = base.geometry();
+    let address = |position: usize| addresses[position];
     let next = address(at + 1);
     let foreign = Page {
         generation: page.generation + 1,

@@ -166,6 +166,18 @@ mod tests {
             );
         }
         check_image(&image, geometry);
+        // Without the copy nothing vouches for them: the pages past the
+        // stop are the torn tail, dropped, and still read as nothing.
+        image[46 * geometry.page_bytes as usize] ^= 0xA5;
+        let (mut log, _, report) = Ledger::open(device(&image, geometry)).unwrap();
+        assert!(report.lost.is_empty(), "{report:?}");
+        assert_eq!(report.pages_dropped, 3, "{report:?}");
+        for position in head.entries.len() as u64..4 * per_page {
+            assert!(
+                log.read_entry(position).is_err(),
+                "position {position} reads"
+            );
+        }
     }
 
     /// Writes the hand-made seeds into `corpus/` (run once, then fuzz and
