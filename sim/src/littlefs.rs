@@ -736,10 +736,11 @@ mod tests {
     }
 
     /// On drawn configurations (part, raw pages, mode, failing programs,
-    /// factory-bad blocks), littlefs loses closed files only where its
-    /// guarantee does not reach: torn programs on paired pages, or pages
-    /// without an ECC under the part's bit errors; a part whose bad blocks
-    /// take its superblocks is counted unformattable.
+    /// factory-bad blocks, I/O errors, depth 2), littlefs loses closed
+    /// files only where its guarantee does not reach: torn programs (on
+    /// paired pages; at depth 2 its retry programs a torn page again), or
+    /// pages without an ECC under the part's bit errors; a part whose bad
+    /// blocks take its superblocks is counted unformattable.
     #[test]
     fn on_drawn_parts_littlefs_fails_only_on_torn_pairs_or_raw_pages() {
         let seeds: Vec<u64> = (0..60).collect();

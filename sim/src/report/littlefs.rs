@@ -159,7 +159,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
     }
     if lfs_other > 0 {
         headline.push_str(&format!(
-            "; littlefs failed {lfs_other} times on drawn parts outside torn pairs and raw pages"
+            "; littlefs failed {lfs_other} times on drawn parts outside torn pairs, raw pages and depth 2"
         ));
     }
     headline.push_str(&if logstore_lost_on.is_empty() {
@@ -377,7 +377,7 @@ const SWARM_OPS: usize = 300;
 
 /// The fourth table: both subjects on `seeds` drawn configurations
 /// ([`subject::draw`]), their failures sorted by what the draw exposed
-/// the store to. Says how many of littlefs's fall outside torn pairs and
+/// the store to. Says how many of littlefs's fall outside torn pairs, depth 2 and
 /// raw pages, and whether logstore failed.
 fn swarm_table(
     seeds: u64,
@@ -390,13 +390,15 @@ fn swarm_table(
     let _ = write!(
         md,
         "**Drawn parts.** {} seeds, each drawing its part (ideal, SLC, MLC, TLC), raw pages one time in four (littlefs \
-         only), the crash mode, failing programs and erases one seed in two and 0 to 3 factory-bad blocks, {SWARM_OPS} \
-         steps each, a seeded eighth of the crash points cut. Failures are sorted by what the draw exposed the store to: \
-         torn programs on MLC or TLC paired pages, a part's bit errors on raw pages, or neither. Command: `cargo run \
-         --release --features littlefs -- sweep --subject littlefs --swarm --seeds 0..{} --ops {SWARM_OPS} --json`, and \
-         `--subject logstore-seam`.\n\n\
-         | store | crash points | failed operations | unformattable | failures | on torn paired pages | on raw pages | other |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+         only), the crash mode, failing programs and erases one seed in two, 0 to 3 factory-bad blocks anywhere on the \
+         store's own part, a host I/O error branch at every crash point one seed in four and depth 2 one seed in eight, \
+         {SWARM_OPS} steps each, a seeded eighth of the crash points cut. Failures are sorted by what the draw exposed \
+         the store to: torn programs on MLC or TLC paired pages, a part's bit errors on raw pages, cuts at depth 2 (in \
+         the mount or the retry), or none of those. Refused: operations the store answered with an error, keeping \
+         everything (a host I/O error, a superblock it cannot move). Command: `cargo run --release --features littlefs \
+         -- sweep --subject littlefs --swarm --seeds 0..{} --ops {SWARM_OPS} --json`, and `--subject logstore-seam`.\n\n\
+         | store | crash points | at depth 2 | failed operations | refused | unformattable | failures | on torn paired pages | on raw pages | at depth 2 | other |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         seeds.len(),
         seeds.len()
     );
@@ -406,13 +408,16 @@ fn swarm_table(
     for (store, run) in [("littlefs", &lfs), ("logstore (seam)", &ours)] {
         let _ = writeln!(
             md,
-            "| {store} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {store} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             run.crash_points,
+            run.crash_points_depth2,
             run.ops_failed,
+            run.refused,
             run.unformattable,
             run.failures,
             cause(run, "torn paired pages"),
             cause(run, "raw pages"),
+            cause(run, "a cut in the mount or the retry"),
             cause(run, "other")
         );
     }

@@ -1,7 +1,8 @@
 //! The campaign over any [`Subject`] ([`explore`]): each operation of the
 //! workload run once to count its flash operations, then a branch at each
 //! (or a seeded sample): cut (and at depth 2 the recovery and the retry
-//! cut in turn), or failed with power on; each branch mounted, read back
+//! cut in turn), or failed with power on (and at depth 2 its handling cut
+//! in turn); each branch mounted, read back
 //! and judged against the model's [`History`], the NAND rules enforced.
 //!
 //! Owns the verdicts and the branches; promises what `mod.rs` states for
@@ -146,6 +147,9 @@ pub fn explore<S: Subject>(
                     };
                     if asked {
                         branch.fail_and_note(fault, config, options, &mut summary)?;
+                    }
+                    if asked && config.depth >= 2 {
+                        branch.cut_the_handling(fault, config, options, &mut summary)?;
                     }
                 }
             }
@@ -337,6 +341,52 @@ impl<S: Subject> Branch<'_, S> {
             summary.refusal(&refusal, &replay);
         }
         note::<S>(summary, verdict, config, options, self.point);
+        Ok(())
+    }
+
+    /// Depth 2, in a failure's handling: the program or erase at the
+    /// point fails with `fault`, and the power is cut at every flash
+    /// operation the subject makes after it in the same operation (its
+    /// relocation, its retry; or at `then_crash_at` only); after each the
+    /// store restarts, mounts and must serve what a cut in the operation
+    /// allows.
+    fn cut_the_handling(
+        &self,
+        fault: ScheduledFault,
+        config: &SubjectConfig,
+        options: &S::Options,
+        summary: &mut SubjectSummary,
+    ) -> Result<(), String> {
+        let mut probe = self.subject.clone();
+        probe.flash_mut().schedule_fault(self.point, fault);
+        // Its outcome is `fail`'s to judge.
+        let _ = probe.apply(self.op, self.history.latest());
+        let allowed = self.history.allowed(self.op);
+        for second in self.point + 1..probe.flash().ops_mutating() {
+            if config.then_crash_at.is_some_and(|at| at != second) {
+                continue;
+            }
+            summary.crash_points_depth2 += 1;
+            let mut branch = self.subject.clone();
+            branch.flash_mut().schedule_fault(self.point, fault);
+            branch.flash_mut().cut_power_at(second, config.mode);
+            let outcome = branch.apply(self.op, self.history.latest());
+            if outcome.is_ok() && branch.flash().is_powered() {
+                return Err(format!(
+                    "the cut in the handling of the failure at operation {} did not happen at {second}",
+                    self.point
+                ));
+            }
+            let when = "after a cut in the handling of a failed program or erase";
+            let (verdict, _) = check_after_cut(&mut branch, &allowed, when);
+            let verdict = within_rules::<S>(branch.flash().counters().violations, verdict, summary);
+            summary.paired_pages_corrupted += branch.flash().counters().paired_pages_corrupted;
+            let replay = SubjectConfig {
+                then_crash_at: Some(second),
+                ..config.clone()
+            };
+            note::<S>(summary, verdict, &replay, options, self.point);
+        }
         Ok(())
     }
 

@@ -359,6 +359,31 @@ mod tests {
         }
     }
 
+    /// At depth 2 with failing programs and erases, the handling of each
+    /// failure (the index retires the block and writes elsewhere) is cut
+    /// at every flash operation too: more second-level cuts than the
+    /// retries alone make, and the index keeps every flushed entry.
+    #[test]
+    fn the_index_keeps_everything_when_a_failures_handling_is_cut() {
+        let deep = SubjectConfig {
+            depth: 2,
+            ..config(Some(Device::Mlc), CrashMode::Torn)
+        };
+        let retries = exhaustive::<IndexSubject>(&deep, &(), None).unwrap();
+        let failing = SubjectConfig {
+            fail_ops: true,
+            ..deep
+        };
+        let handled = exhaustive::<IndexSubject>(&failing, &(), None).unwrap();
+        assert!(handled.ops_failed > 0, "{handled:?}");
+        assert!(
+            handled.crash_points_depth2 > retries.crash_points_depth2 + handled.ops_failed,
+            "{handled:?}"
+        );
+        assert_eq!(handled.failures, 0, "{:?}", handled.replay);
+        assert_eq!(handled.rule_violations, 0);
+    }
+
     /// Planted in the index, a flush that does not sync and a journal that
     /// writes upper pages are found through the seam, each failure with
     /// the command that replays it, and that crash point fails alone.
