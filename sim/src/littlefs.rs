@@ -538,9 +538,15 @@ where
         }
     }
 
-    fn replay_command(config: &SubjectConfig, _: &Option<AdapterBug>, point: u64) -> String {
+    fn replay_command(config: &SubjectConfig, bug: &Option<AdapterBug>, point: u64) -> String {
+        let planted = match bug {
+            None => "",
+            Some(AdapterBug::NoSync) => " --adapter-bug no-sync",
+            Some(AdapterBug::FailureSwallowed) => " --adapter-bug failure-swallowed",
+            Some(AdapterBug::FailureAsIo) => " --adapter-bug failure-as-io",
+        };
         format!(
-            "cargo run --release --features littlefs -- exhaustive --subject littlefs --seed {} --ops {} --mode {} --crash-at {point}{}",
+            "cargo run --release --features littlefs -- exhaustive --subject littlefs --seed {} --ops {} --mode {} --crash-at {point}{}{planted}",
             config.seed,
             config.ops,
             config.mode.name(),
@@ -820,6 +826,7 @@ mod tests {
         let summary = exhaustive(&planted, bug, None).unwrap();
         assert!(summary.failures > 0, "{summary:?}");
         assert!(summary.replay[0].contains("--subject littlefs"));
+        assert!(summary.replay[0].contains("--adapter-bug no-sync"));
         // A replay of one failing point fails alone.
         let point: u64 = summary.replay[0]
             .rsplit("--crash-at ")

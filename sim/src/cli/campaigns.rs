@@ -341,6 +341,18 @@ pub(crate) struct ExhaustiveArgs {
     /// after the first cut (what a depth-2 failure's replay names).
     #[arg(long, requires = "crash_at")]
     then_crash_at: Option<u64>,
+    /// With --subject littlefs: plant a defect in the adapter between
+    /// littlefs and the device, to see what the campaign catches in an
+    /// adapter (yours will have one like it): no-sync (programs never
+    /// made durable: caught as losses after cuts), failure-swallowed (a
+    /// failed program answered as done: littlefs reads each program back,
+    /// so it is absorbed; with --fail-ops), failure-as-io (a bad block
+    /// answered as an I/O error: littlefs refuses instead of relocating;
+    /// with --fail-ops, counted in `refusals`).
+    ///
+    /// Example: `logstore-sim exhaustive --subject littlefs --ops 200 --mode drop --adapter-bug no-sync`
+    #[arg(long, value_enum, requires = "subject")]
+    adapter_bug: Option<AdapterBugArg>,
     #[command(flatten)]
     part: PartArgs,
     #[command(flatten)]
@@ -350,6 +362,17 @@ pub(crate) struct ExhaustiveArgs {
     cases: PathBuf,
     #[command(flatten)]
     output: Output,
+}
+
+/// A defect planted in littlefs's adapter (`littlefs::AdapterBug`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AdapterBugArg {
+    /// Programs and erases never made durable.
+    NoSync,
+    /// A failed program answered as done.
+    FailureSwallowed,
+    /// A bad block answered as a host I/O error.
+    FailureAsIo,
 }
 
 /// The store a campaign runs on.
@@ -482,9 +505,14 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --io-errors, --depth 2, --no-ecc, --crash-at and --then-crash-at only",
+            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --io-errors, --depth 2, --no-ecc, --crash-at, --then-crash-at and (littlefs) --adapter-bug only",
             args.subject.name()
         ));
+    }
+    if args.adapter_bug.is_some() && args.subject != SubjectArg::Littlefs {
+        return Err(
+            "--adapter-bug plants a defect in littlefs's adapter: --subject littlefs only".into(),
+        );
     }
     let mut total = SubjectSummary::default();
     for mode in args.mode.modes() {
@@ -501,7 +529,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
             io_errors: args.io_errors,
         };
         let summary = match args.subject {
-            SubjectArg::Littlefs => littlefs_exhaustive(&config, args.crash_at)?,
+            SubjectArg::Littlefs => littlefs_exhaustive(&config, args.adapter_bug, args.crash_at)?,
             _ => subject::exhaustive::<IndexSubject>(&config, &(), args.crash_at)?,
         };
         for replay in &summary.replay {
@@ -519,13 +547,24 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
 #[cfg(feature = "littlefs")]
 fn littlefs_exhaustive(
     config: &SubjectConfig,
+    bug: Option<AdapterBugArg>,
     crash_at: Option<u64>,
 ) -> Result<SubjectSummary, String> {
-    logstore_sim::littlefs::exhaustive(config, None, crash_at)
+    use logstore_sim::littlefs::AdapterBug;
+    let bug = bug.map(|bug| match bug {
+        AdapterBugArg::NoSync => AdapterBug::NoSync,
+        AdapterBugArg::FailureSwallowed => AdapterBug::FailureSwallowed,
+        AdapterBugArg::FailureAsIo => AdapterBug::FailureAsIo,
+    });
+    logstore_sim::littlefs::exhaustive(config, bug, crash_at)
 }
 
 #[cfg(not(feature = "littlefs"))]
-fn littlefs_exhaustive(_: &SubjectConfig, _: Option<u64>) -> Result<SubjectSummary, String> {
+fn littlefs_exhaustive(
+    _: &SubjectConfig,
+    _: Option<AdapterBugArg>,
+    _: Option<u64>,
+) -> Result<SubjectSummary, String> {
     Err(NO_LITTLEFS.into())
 }
 

@@ -228,6 +228,8 @@ fn the_subject_seam_runs_the_index_and_refuses_what_it_does_not_take() {
     assert_eq!(figures["failures"], 0, "{figures}");
     assert!(refused(&[&seam[..], &["--no-ecc"]].concat()).contains("--no-ecc"));
     assert!(refused(&[&seam[..], &["--io-burst", "4"]].concat()).contains("logstore-seam"));
+    let planted = refused(&[&seam[..], &["--adapter-bug", "no-sync"]].concat());
+    assert!(planted.contains("--subject littlefs only"), "{planted}");
     let corrupt = ["corrupt", "--subject", "logstore-seam", "--flushes", "2"];
     let out = sim(&[&corrupt[..], &["--ops-per-flush", "60", "--json"]].concat());
     assert!(
