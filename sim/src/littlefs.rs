@@ -615,6 +615,7 @@ mod tests {
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            then_fail_at: None,
             io_errors: false,
         }
     }
@@ -810,6 +811,7 @@ mod tests {
         };
         let one = SubjectConfig {
             then_crash_at: Some(number("--then-crash-at ")),
+            then_fail_at: None,
             ..mlc
         };
         let again = exhaustive(&one, None, Some(number("--crash-at "))).unwrap();

@@ -193,6 +193,7 @@ mod tests {
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            then_fail_at: None,
             io_errors: false,
         }
     }

@@ -341,6 +341,12 @@ pub(crate) struct ExhaustiveArgs {
     /// after the first cut (what a depth-2 failure's replay names).
     #[arg(long, requires = "crash_at")]
     then_crash_at: Option<u64>,
+    /// With a subject at --depth 2 and --fail-ops or --io-errors: only
+    /// this second failing operation in the first failure's handling
+    /// (what such a failure's replay names); the second-level cuts are
+    /// skipped.
+    #[arg(long, requires = "crash_at", conflicts_with = "then_crash_at")]
+    then_fail_at: Option<u64>,
     /// With --subject littlefs: plant a defect in the adapter between
     /// littlefs and the device, to see what the campaign catches in an
     /// adapter (yours will have one like it): no-sync (programs never
@@ -505,7 +511,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
         || args.pairing.declared_pairing.is_some();
     if other {
         return Err(format!(
-            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --io-errors, --depth 2, --no-ecc, --crash-at, --then-crash-at and (littlefs) --adapter-bug only",
+            "--subject {} takes --ops, --seed, --mode, --device, --bad-blocks, --fail-ops, --io-errors, --depth 2, --no-ecc, --crash-at, --then-crash-at, --then-fail-at and (littlefs) --adapter-bug only",
             args.subject.name()
         ));
     }
@@ -526,6 +532,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
             bad_blocks: args.part.bad_blocks.clone(),
             depth: args.depth,
             then_crash_at: args.then_crash_at,
+            then_fail_at: args.then_fail_at,
             io_errors: args.io_errors,
         };
         let summary = match args.subject {

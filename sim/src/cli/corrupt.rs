@@ -226,6 +226,7 @@ fn corrupt_seam(args: &CorruptArgs) -> Result<bool, String> {
         bad_blocks: Vec::new(),
         depth: 1,
         then_crash_at: None,
+        then_fail_at: None,
         io_errors: false,
     };
     let summary: SubjectCorruptSummary = match args.subject {

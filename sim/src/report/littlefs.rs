@@ -58,6 +58,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 bad_blocks: Vec::new(),
                 depth: 1,
                 then_crash_at: None,
+                then_fail_at: None,
                 io_errors: false,
             },
             None,
@@ -74,6 +75,7 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
                 bad_blocks: Vec::new(),
                 depth: 1,
                 then_crash_at: None,
+                then_fail_at: None,
                 io_errors: false,
             },
             &(),
@@ -210,6 +212,7 @@ fn failed_ops_table(
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            then_fail_at: None,
             io_errors: false,
         };
         let lfs = lfs_exhaustive(&config, None, None)?;
@@ -311,6 +314,7 @@ fn one_fault_table(
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            then_fail_at: None,
             io_errors: false,
         };
         let lfs = crate::littlefs::corrupt(&config, POINTS)?;
@@ -469,6 +473,7 @@ fn depth_two_table(
             bad_blocks: Vec::new(),
             depth: 2,
             then_crash_at: None,
+            then_fail_at: None,
             io_errors: false,
         };
         let lfs = lfs_exhaustive(&config, None, None)?;

@@ -183,7 +183,7 @@ fn cut_at<S: Subject>(
     if outcome.is_ok() && branch.flash().is_powered() {
         return Err(format!("the cut at operation {point} did not happen"));
     }
-    if config.depth >= 2 {
+    if config.depth >= 2 && config.then_fail_at.is_none() {
         cut_the_recovery(&branch, allowed, point, config, options, summary)?;
     }
     let (verdict, found) = check_after_cut(&mut branch, allowed, "after the cut");
@@ -192,7 +192,7 @@ fn cut_at<S: Subject>(
     let kept = matches!(verdict, Verdict::Kept);
     note::<S>(summary, verdict, config, options, point);
     match found {
-        Some(found) if kept && config.depth >= 2 => {
+        Some(found) if kept && config.depth >= 2 && config.then_fail_at.is_none() => {
             let first = FirstCut {
                 branch: &branch,
                 found: &found,
@@ -333,7 +333,7 @@ impl<S: Subject> Branch<'_, S> {
         options: &S::Options,
         summary: &mut SubjectSummary,
     ) -> Result<(), String> {
-        let (verdict, refused, violations) = self.fail(fault)?;
+        let (verdict, refused, violations) = self.fail(&[(self.point, fault)])?;
         let verdict = within_rules::<S>(violations, verdict, summary);
         summary.ops_failed += 1;
         if let Some(refusal) = refused {
@@ -363,7 +363,9 @@ impl<S: Subject> Branch<'_, S> {
         let _ = probe.apply(self.op, self.history.latest());
         let allowed = self.history.allowed(self.op);
         for second in self.point + 1..probe.flash().ops_mutating() {
-            if config.then_crash_at.is_some_and(|at| at != second) {
+            self.fail_again_at(second, fault, config, options, summary)?;
+            if config.then_fail_at.is_some() || config.then_crash_at.is_some_and(|at| at != second)
+            {
                 continue;
             }
             summary.crash_points_depth2 += 1;
@@ -390,16 +392,53 @@ impl<S: Subject> Branch<'_, S> {
         Ok(())
     }
 
-    /// Fails the program or erase at the point with `fault`, power on
+    /// Depth 2, a failure in a failure's handling: the program or erase
+    /// at the point fails with `fault`, and the one at `second` (in the
+    /// same operation's handling) goes bad too; judged as [`Branch::fail`]
+    /// judges one (or skipped: a replay of another second failure, or of
+    /// a cut).
+    fn fail_again_at(
+        &self,
+        second: u64,
+        fault: ScheduledFault,
+        config: &SubjectConfig,
+        options: &S::Options,
+        summary: &mut SubjectSummary,
+    ) -> Result<(), String> {
+        if config.then_crash_at.is_some() || config.then_fail_at.is_some_and(|at| at != second) {
+            return Ok(());
+        }
+        let replay = SubjectConfig {
+            then_fail_at: Some(second),
+            ..config.clone()
+        };
+        let faults = [(self.point, fault), (second, ScheduledFault::Fails)];
+        let (verdict, refused, violations) = self.fail(&faults)?;
+        let verdict = within_rules::<S>(violations, verdict, summary);
+        summary.ops_failed_twice += 1;
+        if let Some(refusal) = refused {
+            summary.refusal(&refusal, &S::replay_command(&replay, options, self.point));
+        }
+        note::<S>(summary, verdict, &replay, options, self.point);
+        Ok(())
+    }
+
+    /// Fails the program or erase at each of `faults` (the point's first)
+    /// with its fault, power on
     /// (`Fails`: its block goes bad; `Io`: a host I/O error, nothing
     /// reaches the cells), runs the operation on: acknowledged, the subject must serve
     /// the state after it, and after a remount a state the model allows
     /// with it acknowledged; refused, the state before or after it. Also
     /// says why the subject refused, if it did, and the operations the
     /// device refused as breaches of its rules.
-    fn fail(&self, fault: ScheduledFault) -> Result<(Verdict, Option<Refusal>, u64), String> {
+    fn fail(
+        &self,
+        faults: &[(u64, ScheduledFault)],
+    ) -> Result<(Verdict, Option<Refusal>, u64), String> {
         let mut branch = self.subject.clone();
-        branch.flash_mut().schedule_fault(self.point, fault);
+        for &(at, fault) in faults {
+            branch.flash_mut().schedule_fault(at, fault);
+        }
         let latest = self.history.latest();
         let after = S::after(latest, self.op);
         let outcome = branch.apply(self.op, latest);

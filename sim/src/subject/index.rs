@@ -215,6 +215,7 @@ mod tests {
             bad_blocks: Vec::new(),
             depth: 1,
             then_crash_at: None,
+            then_fail_at: None,
             io_errors: false,
         }
     }
@@ -382,6 +383,27 @@ mod tests {
         );
         assert_eq!(handled.failures, 0, "{:?}", handled.replay);
         assert_eq!(handled.rule_violations, 0);
+        // A second block going bad in the first one's handling: absorbed
+        // too, nothing refused; and a replay of one such branch runs it
+        // alone, without the second-level cuts.
+        assert!(handled.ops_failed_twice > 0, "{handled:?}");
+        assert_eq!(handled.refused, 0, "{handled:?}");
+        let point = (0..handled.crash_points * 64)
+            .find(|&p| {
+                let alone = exhaustive::<IndexSubject>(&failing, &(), Some(p)).unwrap();
+                alone.ops_failed_twice > 0
+            })
+            .expect("a point with a handling");
+        let replay = SubjectConfig {
+            then_fail_at: Some(point + 1),
+            ..failing
+        };
+        let alone = exhaustive::<IndexSubject>(&replay, &(), Some(point)).unwrap();
+        assert_eq!(
+            (alone.ops_failed_twice, alone.crash_points_depth2),
+            (1, 0),
+            "{alone:?}"
+        );
     }
 
     /// Planted in the index, a flush that does not sync and a journal that

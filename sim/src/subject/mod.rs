@@ -135,6 +135,9 @@ pub struct SubjectConfig {
     pub depth: u32,
     /// At depth 2, only this second crash point (a replay).
     pub then_crash_at: Option<u64>,
+    /// At depth 2, only this second failing operation in a failure's
+    /// handling (a replay): the cuts of the second level are skipped.
+    pub then_fail_at: Option<u64>,
     /// Also fail each crash point's program or erase with a host I/O
     /// error (nothing reaches the cells), power on.
     pub io_errors: bool,
@@ -184,6 +187,9 @@ impl SubjectConfig {
         if let Some(point) = self.then_crash_at {
             options.push_str(&format!(" --then-crash-at {point}"));
         }
+        if let Some(point) = self.then_fail_at {
+            options.push_str(&format!(" --then-fail-at {point}"));
+        }
         options
     }
 }
@@ -229,6 +235,9 @@ pub struct SubjectSummary {
     /// Programs and erases failed on purpose, power on (`fail_ops`, their
     /// block gone bad; `io_errors`, a host I/O error).
     pub ops_failed: u64,
+    /// Branches (at depth 2) where a second program or erase went bad in
+    /// the handling of a failed one, in the same operation.
+    pub ops_failed_twice: u64,
     /// Of those, the ones whose operation the subject refused (an error
     /// returned: no state change promised, none allowed but the operation
     /// done or not).
@@ -309,6 +318,7 @@ impl SubjectSummary {
         self.rule_violations += other.rule_violations;
         self.unformattable += other.unformattable;
         self.ops_failed += other.ops_failed;
+        self.ops_failed_twice += other.ops_failed_twice;
         self.refused += other.refused;
         for (kind, &count) in &other.refusals {
             self.refusals_of(kind, count);
@@ -449,6 +459,7 @@ where
                     bad_blocks: Vec::new(),
                     depth: 1,
                     then_crash_at: None,
+                    then_fail_at: None,
                     io_errors: false,
                 },
             };
@@ -511,6 +522,7 @@ pub fn draw<S: Subject>(seed: u64, ops: usize) -> SubjectConfig {
         bad_blocks,
         depth,
         then_crash_at: None,
+        then_fail_at: None,
         io_errors,
     }
 }
