@@ -62,6 +62,28 @@ const SLICES: usize = 8;
 /// Codes [`Bch::shared`] keeps for the process; the oldest goes first.
 const SHARED_MAX: usize = 16;
 
+/// Set (to anything but `0`) in the environment, remainders are computed
+/// through the tables only, as on a CPU without carry-less multiplication:
+/// how a campaign runs the portable path on this machine (CI does).
+pub const TABLES_ONLY_VAR: &str = "LOGSTORE_ECC_TABLES";
+
+/// Whether [`TABLES_ONLY_VAR`] asks for the tables.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn tables_asked() -> bool {
+    std::env::var_os(TABLES_ONLY_VAR).is_some_and(|v| v != "0")
+}
+
+/// How this process computes ECC remainders: `"carry-less multiplication"`
+/// (x86-64 with PCLMULQDQ) or `"tables"` (any other CPU, or
+/// [`TABLES_ONLY_VAR`] set). Campaigns print it with their figures.
+pub fn remainder_path() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if !tables_asked() && std::arch::is_x86_feature_detected!("pclmulqdq") {
+        return "carry-less multiplication";
+    }
+    "tables"
+}
+
 /// The codes built so far, shared by every [`Bch::shared`] caller: a code's
 /// tables take longer to build than thousands of pages take to check, and
 /// simulations open a device many times.

@@ -439,6 +439,7 @@ pub(crate) fn exhaustive(args: ExhaustiveArgs) -> Result<bool, String> {
     let replays = save_failures(&summary.failed_cases, &args.cases, "exhaustive");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
+    figures["ecc_remainders"] = json!(logstore::ecc_remainder_path());
     emit(args.output.json, &figures)?;
     Ok(summary.failures == 0)
 }
@@ -462,6 +463,7 @@ fn exhaustive_swarm(args: &ExhaustiveArgs, seeds: std::ops::Range<u64>) -> Resul
     let replays = save_failures(failed, &args.cases, "exhaustive-swarm");
     let mut figures = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
     figures["replay"] = json!(replays);
+    figures["ecc_remainders"] = json!(logstore::ecc_remainder_path());
     emit(args.output.json, &figures)?;
     Ok(summary.exhaustive.failures == 0)
 }
@@ -547,6 +549,7 @@ fn exhaustive_seam(args: &ExhaustiveArgs) -> Result<bool, String> {
     let mut figures = serde_json::to_value(&total).map_err(|e| e.to_string())?;
     figures["crash_points_per_s"] = json!(total.crash_points as f64 / total.seconds.max(1e-9));
     figures["device"] = json!(args.part.device.map_or("ideal", |d| d.name()));
+    figures["ecc_remainders"] = json!(logstore::ecc_remainder_path());
     emit(args.output.json, &figures)?;
     Ok(total.failures == 0)
 }

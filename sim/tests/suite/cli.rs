@@ -252,3 +252,51 @@ fn the_subject_seam_runs_the_index_and_refuses_what_it_does_not_take() {
         assert!(why.contains("--features littlefs"), "{why}");
     }
 }
+
+/// A campaign with `LOGSTORE_ECC_TABLES` set reads every page through the
+/// tables, the path a CPU without carry-less multiplication takes, and
+/// finds the same figures, page for page, as the path this CPU takes.
+#[test]
+fn a_campaign_through_the_ecc_tables_finds_the_same() {
+    let args = [
+        "exhaustive",
+        "--ops",
+        "400",
+        "--device",
+        "mlc",
+        "--mode",
+        "torn",
+        "--json",
+    ];
+    let run = |tables: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_logstore-sim"));
+        command.args(args).env_remove(logstore::ECC_TABLES_ONLY_VAR);
+        if tables {
+            command.env(logstore::ECC_TABLES_ONLY_VAR, "1");
+        }
+        let out = command.output().expect("the binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let path = figures["ecc_remainders"].as_str().unwrap().to_string();
+        for timing in ["seconds", "crash_points_per_s", "ecc_remainders"] {
+            figures.as_object_mut().unwrap().remove(timing);
+        }
+        (path, figures)
+    };
+    let (native, native_figures) = run(false);
+    let (tables, tables_figures) = run(true);
+    assert_eq!(tables, "tables");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("pclmulqdq") {
+        assert_eq!(native, "carry-less multiplication");
+    }
+    assert!(
+        tables_figures["crash_points"].as_u64().unwrap() > 100,
+        "{tables_figures}"
+    );
+    assert_eq!(native_figures, tables_figures);
+}

@@ -38,9 +38,10 @@ pub(super) struct Folding {
 
 impl Folding {
     /// The constants for `generator` (binary, lowest degree first) in
-    /// `words` u64s, or `None` when this CPU cannot multiply carry-less.
+    /// `words` u64s, or `None` when this CPU cannot multiply carry-less
+    /// or [`super::TABLES_ONLY_VAR`] asks for the tables.
     pub(super) fn new(generator: &[u8], words: usize) -> Option<Folding> {
-        if !std::arch::is_x86_feature_detected!("pclmulqdq") {
+        if super::tables_asked() || !std::arch::is_x86_feature_detected!("pclmulqdq") {
             return None;
         }
         let ecc_bits = generator.len() - 1;
