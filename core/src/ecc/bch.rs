@@ -67,21 +67,25 @@ const SHARED_MAX: usize = 16;
 /// how a campaign runs the portable path on this machine (CI does).
 pub const TABLES_ONLY_VAR: &str = "LOGSTORE_ECC_TABLES";
 
-/// Whether [`TABLES_ONLY_VAR`] asks for the tables.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn tables_asked() -> bool {
-    std::env::var_os(TABLES_ONLY_VAR).is_some_and(|v| v != "0")
+/// Whether remainders are computed by carry-less multiplication: x86-64
+/// with PCLMULQDQ, and [`TABLES_ONLY_VAR`] not set.
+fn carry_less() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("pclmulqdq") {
+        return std::env::var_os(TABLES_ONLY_VAR).is_none_or(|v| v == "0");
+    }
+    false
 }
 
 /// How this process computes ECC remainders: `"carry-less multiplication"`
-/// (x86-64 with PCLMULQDQ) or `"tables"` (any other CPU, or
-/// [`TABLES_ONLY_VAR`] set). Campaigns print it with their figures.
+/// or `"tables"` (a CPU without it, or [`TABLES_ONLY_VAR`] set).
+/// Campaigns print it with their figures.
 pub fn remainder_path() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    if !tables_asked() && std::arch::is_x86_feature_detected!("pclmulqdq") {
-        return "carry-less multiplication";
+    if carry_less() {
+        "carry-less multiplication"
+    } else {
+        "tables"
     }
-    "tables"
 }
 
 /// The codes built so far, shared by every [`Bch::shared`] caller: a code's

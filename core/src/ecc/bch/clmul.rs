@@ -41,7 +41,7 @@ impl Folding {
     /// `words` u64s, or `None` when this CPU cannot multiply carry-less
     /// or [`super::TABLES_ONLY_VAR`] asks for the tables.
     pub(super) fn new(generator: &[u8], words: usize) -> Option<Folding> {
-        if super::tables_asked() || !std::arch::is_x86_feature_detected!("pclmulqdq") {
+        if !super::carry_less() {
             return None;
         }
         let ecc_bits = generator.len() - 1;
@@ -62,7 +62,7 @@ impl Folding {
             }
             powers.extend_from_slice(&power);
         }
-        // SAFETY: the CPU has PCLMULQDQ (checked above).
+        // SAFETY: the CPU has PCLMULQDQ (`carry_less` checked it above).
         let [mu_low, low, powers] = unsafe {
             [
                 vectors(&[barrett_mu_low(generator)]),
