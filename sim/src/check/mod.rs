@@ -425,21 +425,28 @@ impl Runner {
 /// generation and entries on flash; and the generation and entries durable
 /// as of the last flush, freeze or power cycle): without a power cut every
 /// entry that reached flash is found again; after one, at least every
-/// durable one.
+/// durable one. A failure carries the durable entries the recovery
+/// dropped without naming them (a silent loss; 0 for other failures).
 fn check_journal_kept(
     ((generation, on_flash), (durable_generation, durable_entries)): ((u64, u64), (u64, u64)),
     power_lost: bool,
     recovery: &RecoveryReport,
-) -> Checked<()> {
+) -> Result<(), (String, u64)> {
     let kept = recovery.entries_kept;
     if !power_lost && recovery.journal_generation == generation && kept != on_flash {
-        return Err(format!(
-            "a reopen without a power cut found {kept} journal entries, {on_flash} were on flash: {recovery:?}"
+        return Err((
+            format!(
+                "a reopen without a power cut found {kept} journal entries, {on_flash} were on flash: {recovery:?}"
+            ),
+            0,
         ));
     }
     if power_lost && recovery.journal_generation == durable_generation && kept < durable_entries {
-        return Err(format!(
-            "after a power cut recovery kept {kept} journal entries, {durable_entries} were durable: {recovery:?}"
+        return Err((
+            format!(
+                "after a power cut recovery kept {kept} journal entries, {durable_entries} were durable: {recovery:?}"
+            ),
+            durable_entries - kept,
         ));
     }
     Ok(())

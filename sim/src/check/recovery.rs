@@ -44,7 +44,12 @@ impl Runner {
             match Store::open_returning(flash) {
                 Ok((store, recovery)) => {
                     self.store = Some(store);
-                    check_journal_kept(journal, durable, &recovery)?;
+                    if let Err((message, dropped)) = check_journal_kept(journal, durable, &recovery)
+                    {
+                        // Durable entries dropped with no loss named: silent.
+                        self.losses.lost_flushed = dropped;
+                        return Err(message);
+                    }
                     self.check_blocks()?;
                     return self.check_recovered(durable);
                 }

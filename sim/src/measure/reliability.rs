@@ -245,6 +245,20 @@ mod tests {
         );
     }
 
+    /// On raw pages of a worn part, many pages fail at once, and recovery
+    /// can drop durable journal pages no valid page vouches for: the
+    /// checker's "recovery kept fewer journal entries than were durable"
+    /// is a silent loss, counted so (with the entries dropped), never
+    /// "failed otherwise".
+    #[test]
+    fn durable_journal_entries_dropped_unnamed_count_as_silent() {
+        let endurance = f64::from(Device::Mlc.part().endurance_cycles);
+        let config = wear_config(Device::Mlc, 2850.0 / endurance, 90.0, false);
+        let point = losses(&config, 2850.0, 60, 600);
+        assert_eq!(point.runs_failed_otherwise, 0, "{point:?}");
+        assert!(point.runs_silent > 0 && point.lost_flushed > 0, "{point:?}");
+    }
+
     #[test]
     fn the_ecc_carries_its_part_to_rated_retention_at_rated_endurance() {
         for device in Device::ALL {

@@ -37,7 +37,7 @@ pub(super) fn section(sizes: &Sizes, out: &Path, bar: &ProgressBar) -> Result<Se
         md,
         "Each point is {seeds} crash runs of {ops} steps (the sweep's workloads, power cuts and modes) on the preset's small geometry \
          (512-byte pages with its ECC density), once with its BCH ECC and once on the same pages with no spare and no ECC (CRC32C only). \
-         A run is **silent** when the store matched no state the model allows: flushed entries lost, stale values, deleted hashes back (entries summed in the tables). \
+         A run is **silent** when the store matched no state the model allows: flushed entries lost, stale values, deleted hashes back (entries summed in the tables), or when its recovery kept fewer journal entries than were durable without naming the loss (the entries dropped counted as lost). \
          A run **reported** its loss when the store named it (`DataLoss` at open, a typed read error) after the device went past the ECC; the check stops there. \
          **Unformattable**: the store refused to format the device (every block it tried failed the read-back of its first programs). \
          **Failed otherwise**: any other failure. Guarantee 7: no silent run while the errors stay within the ECC.\n"
