@@ -336,6 +336,14 @@ pub(crate) fn failure_kind(message: &str) -> String {
     }
     for (needle, kind) in [
         ("no state of the model", "durable state lost or stale"),
+        (
+            "journal entries, ",
+            "durable journal entries dropped unnamed",
+        ),
+        (
+            "reported a loss though no read went beyond",
+            "loss reported without a cause",
+        ),
         ("NAND rules", "NAND rules broken"),
         ("get of key", "wrong answer"),
         ("panicked", "panic"),

@@ -562,6 +562,39 @@ mod tests {
         }
     }
 
+    /// Recovery keeping fewer journal entries than were durable after a
+    /// cut fails the run with the entries dropped, and the swarm sorts it
+    /// under its own kind (not "other"); a reopen without a cut keeping
+    /// a different count fails too; keeping them all passes.
+    #[test]
+    fn journal_entries_dropped_unnamed_fail_under_their_own_kind() {
+        let recovery = RecoveryReport {
+            journal_generation: 3,
+            entries_kept: 48,
+            pages_kept: 2,
+            pages_dropped: 1,
+            bytes_dropped: 512,
+            stop: logstore::StopReason::EndOfRegion,
+            epochs_followed: 0,
+            lost: Vec::new(),
+            bits_corrected_max: 0,
+            scrub: false,
+            filters_rebuilt: 0,
+        };
+        let (message, dropped) =
+            check_journal_kept(((3, 60), (3, 74)), true, &recovery).unwrap_err();
+        assert_eq!(dropped, 26, "{message}");
+        assert_eq!(
+            crate::campaign::swarm::failure_kind(&message),
+            "durable journal entries dropped unnamed"
+        );
+        let (message, dropped) =
+            check_journal_kept(((3, 60), (3, 74)), false, &recovery).unwrap_err();
+        assert_eq!(dropped, 0, "{message}");
+        assert!(check_journal_kept(((3, 48), (3, 48)), true, &recovery).is_ok());
+        assert!(check_journal_kept(((3, 60), (2, 74)), true, &recovery).is_ok());
+    }
+
     #[test]
     fn a_refused_flash_operation_fails_the_run_even_if_swallowed() {
         let mut runner = Runner::new(&CheckConfig::default()).unwrap();

@@ -117,10 +117,16 @@ pub(crate) struct SweepArgs {
     /// Run only shard I of N (seeds whose remainder mod N is I), e.g. 0/4.
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(u64, u64)>,
-    /// The store put through the cuts: this index, or littlefs (a build
-    /// with `--features littlefs`: a file workload a seed, its crash mode
-    /// drawn, cut at a seeded eighth of its crash points; it takes
-    /// --seeds, --ops, --jobs, --device and --no-ecc).
+    /// The store put through the cuts: this index under its own checker,
+    /// or a subject through the seam: littlefs (a build with `--features
+    /// littlefs`) or this index as littlefs meets it (`logstore-seam`). A
+    /// subject runs a file workload a seed, its crash mode drawn, cut at a
+    /// seeded eighth of its crash points; it takes --seeds, --ops, --jobs,
+    /// --shard, --device, --no-ecc and --swarm (each seed then also draws
+    /// the part, raw pages, factory-bad blocks, failing blocks, host I/O
+    /// errors and depth 2).
+    ///
+    /// Example: `logstore-sim sweep --subject littlefs --swarm --seeds 0..200 --ops 300`
     #[arg(long, value_enum, default_value_t = SubjectArg::Logstore)]
     subject: SubjectArg,
     /// With --subject littlefs on a part: raw pages, without our ECC.
@@ -324,10 +330,15 @@ pub(crate) struct ExhaustiveArgs {
     /// Worker threads, at most one a core (default: one per core).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
-    /// The store put through the cuts: this index, or littlefs (a build
-    /// with `--features littlefs`: a file workload, each operation cut at
-    /// every flash operation; it takes --ops, --seed, --mode, --device,
-    /// --fail-ops, --no-ecc and --crash-at).
+    /// The store put through the cuts: this index under its own checker,
+    /// or a subject through the seam: littlefs (a build with `--features
+    /// littlefs`) or this index as littlefs meets it (`logstore-seam`). A
+    /// subject runs a file workload, each operation cut at every flash
+    /// operation; it takes --ops, --seed, --mode, --device, --bad-blocks,
+    /// --fail-ops, --io-errors, --depth 2, --no-ecc, --crash-at,
+    /// --then-crash-at, --then-fail-at and (littlefs) --adapter-bug.
+    ///
+    /// Example: `logstore-sim exhaustive --subject littlefs --ops 300 --mode drop --depth 2 --fail-ops`
     #[arg(long, value_enum, default_value_t = SubjectArg::Logstore)]
     subject: SubjectArg,
     /// With --subject littlefs on a part: raw pages, without our ECC.
