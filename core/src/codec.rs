@@ -22,6 +22,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// A writer whose buffer holds `bytes` before it grows.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Writer {
+            bytes: Vec::with_capacity(bytes),
+        }
+    }
+
     pub(crate) fn u8(&mut self, value: u8) -> &mut Self {
         self.bytes.push(value);
         self

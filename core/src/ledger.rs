@@ -121,7 +121,7 @@ impl<F: Flash> Ledger<F> {
                 alloc.retire(BlockAddr(b));
             }
         }
-        let good = geometry.blocks - alloc.bad_blocks().len() as u32;
+        let good = geometry.blocks - alloc.bad_count();
         let needed = LANES as u32 + journal_blocks;
         if good < needed || journal_blocks == 0 {
             return Err(LedgerError::DeviceTooSmall {
@@ -233,7 +233,7 @@ impl<F: Flash> Ledger<F> {
     pub fn flush(&mut self) -> Result<(), LedgerError> {
         self.guarded(|log| {
             log.journal.flush(&mut log.flash, &mut log.alloc)?;
-            let retired = log.alloc.bad_blocks().len() != log.record.bad_blocks.len();
+            let retired = log.alloc.bad_count() as usize != log.record.bad_blocks.len();
             if retired && !crate::planted::active(crate::planted::Bug::RetiredForgotten) {
                 let (journal, incarnations) =
                     (log.record.journal.clone(), log.record.incarnations.clone());

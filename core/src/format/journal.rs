@@ -149,12 +149,12 @@ impl Page {
 
     /// Lays the page out in `page_bytes` bytes, CRC included.
     pub fn encode(&self, page_bytes: usize) -> Vec<u8> {
-        let mut body = Writer::default();
+        let mut body = Writer::with_capacity(page_bytes);
         for entry in &self.entries {
             entry.encode(&mut body);
         }
         assert!(PAGE_HEADER_BYTES + body.bytes.len() <= page_bytes);
-        let mut page = Writer::default();
+        let mut page = Writer::with_capacity(page_bytes);
         page.u32(MAGIC)
             .u32(self.epoch)
             .u64(self.generation)

@@ -290,13 +290,63 @@ impl Journal {
         self.fits_after(&pages)
     }
 
-    /// Whether `pages` (sequence, `synced_through`), programmed in turn
-    /// from the current position, fit the region, each passing over the
-    /// pages it may not program as appending would. Bounded by the
+    /// Whether `pages` (sequence, `synced_through`, at most three: a
+    /// page, the next and a copy), programmed in turn from the current
+    /// position, fit the region, each passing over the pages it may not
+    /// program as appending would. What [`Journal::fits_from`] answers
+    /// from the block in use, without copying it (this runs at every
+    /// append): the planned pages are looked up first. Bounded by the
     /// region's pages.
     fn fits_after(&self, pages: &[(u64, Option<u64>)]) -> bool {
-        let block = (self.block_in_use, self.block_sequences.clone());
-        self.fits_from(self.position, block, pages)
+        const PLANNED_MAX: usize = 3;
+        assert!(pages.len() <= PLANNED_MAX, "a page, the next and a copy");
+        let mut planned = [(u64::MAX, 0u64); PLANNED_MAX];
+        let (mut position, mut in_use) = (self.position, self.block_in_use);
+        for (index, &(sequence, synced_through)) in pages.iter().enumerate() {
+            let protected = protected_through(sequence, synced_through);
+            let held = |page: u64| -> Option<u64> {
+                let at = in_use * self.pages_per_block() + page;
+                match planned[..index].iter().rev().find(|&&(p, _)| p == at) {
+                    Some(&(_, sequence)) => Some(sequence),
+                    None if in_use == self.block_in_use => self.block_sequences[page as usize],
+                    None => None,
+                }
+            };
+            while position < self.region_pages()
+                && !self.writable_by(in_use, &held, position, protected)
+            {
+                position += 1;
+            }
+            if position >= self.region_pages() {
+                return false;
+            }
+            planned[index] = (position, sequence);
+            in_use = position / self.pages_per_block();
+            position += 1;
+        }
+        true
+    }
+
+    /// [`Journal::writable_in`] with the block in use `in_use` whose page
+    /// `p` holds `held(p)`.
+    fn writable_by(
+        &self,
+        in_use: u64,
+        held: &dyn Fn(u64) -> Option<u64>,
+        position: u64,
+        protected: Option<u64>,
+    ) -> bool {
+        let (block, page) = (
+            position / self.pages_per_block(),
+            position % self.pages_per_block(),
+        );
+        if block != in_use {
+            return true;
+        }
+        let vouched = |sequence: u64| protected.is_some_and(|p| sequence <= p);
+        self.at_risk[page as usize]
+            .iter()
+            .all(|&r| !held(u64::from(r)).is_some_and(vouched))
     }
 
     /// [`Journal::fits_after`] from `position`, with `block` the block in

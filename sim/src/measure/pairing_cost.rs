@@ -220,7 +220,10 @@ mod tests {
                     safe.journal_capacity <= safe.capacity_bound_guarded,
                     "{safe:?}"
                 );
-                assert!(safe.capacity_bound_guarded <= safe.capacity_bound, "{safe:?}");
+                assert!(
+                    safe.capacity_bound_guarded <= safe.capacity_bound,
+                    "{safe:?}"
+                );
             }
         }
     }
