@@ -94,6 +94,17 @@ impl HashFilter {
         }
     }
 
+    /// Whether slot `slot` of `bucket` holds `hash`'s tag: what the
+    /// filter was built with for a hash placed there. A placement outside
+    /// the table holds none.
+    pub fn holds_at(&self, bucket: u64, slot: usize, hash: &Hash) -> bool {
+        if slot >= self.bucket_slots || bucket >= 1u64 << self.order.min(63) {
+            return false;
+        }
+        let (at, shift) = locate(bucket as usize * self.bucket_slots + slot);
+        (word_at(&self.packed, at) >> shift) & TAG_MASK == tag_of(hash)
+    }
+
     /// Whether `hash` may sit in its first and in its second candidate
     /// bucket (false: it surely does not).
     #[inline]

@@ -84,11 +84,19 @@ pub enum Bug {
     /// as programmed: the flush acknowledges entries that never reached
     /// the cells.
     IoErrorIgnored,
+    /// Journal recovery takes a valid page of the region's generation
+    /// whatever its sequence or epoch (`within_region` skipped): a crafted
+    /// sequence near `u64::MAX` overflows the positions it computes.
+    RecoveryUnbounded,
+    /// An incarnation's bucket pages are read without checking each
+    /// hash's tag against the filter's: a page listing a hash the filter
+    /// rules out answers `contents` with it and `get` without.
+    FilterTagsUnchecked,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 26] = [
+    pub const ALL: [Bug; 28] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -115,6 +123,8 @@ impl Bug {
         Bug::SalvageAnswersOlder,
         Bug::PackAtEveryRefusal,
         Bug::IoErrorIgnored,
+        Bug::RecoveryUnbounded,
+        Bug::FilterTagsUnchecked,
     ];
 }
 

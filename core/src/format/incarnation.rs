@@ -52,6 +52,11 @@ pub enum IncarnationPageFault {
     BadSlotState(u8),
     #[error("hash stored in bucket {bucket}, neither of its candidate buckets")]
     Misplaced { bucket: u64 },
+    /// The incarnation's filter holds another tag for the slot: the page
+    /// or the filter is not what the freeze wrote (a lookup the filter
+    /// rules out would miss a hash the page lists).
+    #[error("slot {slot} of bucket {bucket} holds a hash the filter's tag there does not")]
+    FilterDisagrees { bucket: u64, slot: u32 },
     /// The page held more bit errors than the ECC corrects.
     #[error("more bit errors than the ECC corrects")]
     Uncorrectable,

@@ -181,8 +181,10 @@ impl Incarnation {
     }
 
     /// Reads bucket page `page` into `buf` and appends its entries to
-    /// `out`, each checked to sit in one of its candidate buckets; on an
-    /// error `out` is left as it was.
+    /// `out`, each checked to sit in one of its candidate buckets and,
+    /// where the filter saw the page, to carry the tag the filter holds
+    /// for its slot (else a lookup the filter rules out would miss what
+    /// the page lists); on an error `out` is left as it was.
     pub(super) fn read_bucket_page<F: Flash>(
         &self,
         flash: &mut F,
@@ -195,6 +197,11 @@ impl Incarnation {
         let addr = self.page_addr(page);
         let order = self.shape.order;
         let (first, count) = self.shape.page_buckets(page);
+        let filter = self
+            .filter
+            .as_deref()
+            .filter(|_| self.blind.binary_search(&page).is_err())
+            .filter(|_| !crate::planted::active(crate::planted::Bug::FilterTagsUnchecked));
         for bucket in first..first + u64::from(count) {
             for (slot, bytes) in self.bucket_slots_in(buf, bucket).enumerate() {
                 let decoded = match decode_slot(bytes) {
@@ -210,6 +217,14 @@ impl Incarnation {
                 if cuckoo::h1(&hash, order) != bucket && cuckoo::h2(&hash, order) != bucket {
                     out.truncate(start);
                     return Err(corrupt(addr, IncarnationPageFault::Misplaced { bucket }));
+                }
+                if filter.is_some_and(|f| !f.holds_at(bucket, slot, &hash)) {
+                    out.truncate(start);
+                    let slot = slot as u32;
+                    return Err(corrupt(
+                        addr,
+                        IncarnationPageFault::FilterDisagrees { bucket, slot },
+                    ));
                 }
                 out.push((bucket, slot, hash, value));
             }

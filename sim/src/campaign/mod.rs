@@ -25,6 +25,7 @@ pub mod anchor_pairs;
 mod case;
 pub mod corrupt;
 pub mod corrupt_subject;
+pub mod crafted;
 mod exhaustive;
 pub mod fault;
 pub mod fuzzing;

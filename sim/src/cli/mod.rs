@@ -6,6 +6,7 @@
 //! | `args.rs` | the groups several commands flatten (part, pairing, output), value enums, parsers and bounds, the output of figures |
 //! | `campaigns.rs` | `run`, `sweep`, `exhaustive`, `replay` |
 //! | `corrupt.rs` | `corrupt` |
+//! | `craft.rs` | `craft` |
 //! | `measures.rs` | `fill`, `wear`, `lookups`, `ingest` |
 //! | `report.rs` | `report` |
 //!
@@ -14,6 +15,7 @@
 mod args;
 mod campaigns;
 mod corrupt;
+mod craft;
 mod measures;
 mod report;
 
@@ -44,6 +46,7 @@ enum Command {
     Fill(measures::FillArgs),
     Wear(measures::WearArgs),
     Corrupt(corrupt::CorruptArgs),
+    Craft(craft::CraftArgs),
     Lookups(measures::LookupsArgs),
     Ingest(measures::IngestArgs),
 }
@@ -62,6 +65,7 @@ impl Cli {
             Command::Fill(args) => measures::fill(args),
             Command::Wear(args) => measures::wear(args),
             Command::Corrupt(args) => corrupt::corrupt(&args),
+            Command::Craft(args) => craft::craft(&args),
             Command::Lookups(args) => measures::lookups(args),
             Command::Ingest(args) => measures::ingest(args),
         }

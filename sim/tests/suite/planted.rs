@@ -98,6 +98,9 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         // one ignored under a journal page loses what its flush
         // acknowledged.
         Bug::IoErrorIgnored => io_error_campaign,
+        // Crafted header fields (`craft`): each seed crafts one of the
+        // `image` target's seed stores, every placement in turn.
+        Bug::RecoveryUnbounded | Bug::FilterTagsUnchecked => crafted,
         // Configurations nobody picked: each seed draws its device (bad
         // blocks anywhere, blocks growing bad), store and workload.
         Bug::FullIsEndOfLife
@@ -105,6 +108,17 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         | Bug::AcceptsMisfit
         | Bug::PackAtEveryRefusal => swarm,
         _ => fixed,
+    }
+}
+
+/// The crafted-header campaign on seed store `seed % 4`, on this thread.
+fn crafted(seed: u64) -> Result<(), String> {
+    use logstore_sim::campaign::crafted::{craft_store_here, CraftPlan};
+    let plan = CraftPlan { field_bytes: 64 };
+    let failures = craft_store_here(&plan, (seed % 4) as usize)?;
+    match failures.first() {
+        None => Ok(()),
+        Some(first) => Err(first.clone()),
     }
 }
 

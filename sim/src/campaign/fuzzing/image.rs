@@ -122,9 +122,9 @@ fn check_positions(log: &mut Ledger<SimFlash>, entries: &[Entry], geometry: Geom
 }
 
 /// Images of real stores on the `image` device, trailing erased bytes
-/// trimmed: seeds for `corpus/image/`. Each is a store after `ops` steps
-/// (some with a freeze, some with deletes and a pack) and a flush.
-#[cfg(test)]
+/// trimmed: seeds for `corpus/image/` and the stores `craft` crafts.
+/// Each is a store after `ops` steps (some with a freeze, some with
+/// deletes and a pack) and a flush.
 pub(crate) fn image_seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     for (order, slots, journal_blocks, keys) in

@@ -68,62 +68,68 @@ mod tests {
     }
 
     /// Every header field of every programmed page of the seed stores at
-    /// its extremes, checksums fixed: what the `image` target found by
-    /// chance (a journal page whose sequence overflowed recovery's
-    /// arithmetic), placed on purpose. A field is any 2-byte word at an
-    /// even offset, and any 4- or 8-byte word at a multiple of 4, in the
-    /// page's first 48 bytes (every header's fields lie there); its values
-    /// 0, 1, the top bit alone, all ones but the lowest, all ones; each
-    /// also with the page before made unreadable (the chain then looks
-    /// past a loss, where the fuzzer's page was accepted). Opening
-    /// gives a typed error or a consistent store, never a panic (overflow
-    /// checks are on in the builds tests run).
+    /// its extremes, checksums fixed (`craft`'s campaign, on the first 64
+    /// bytes of each page): what the `image` target found by chance (a
+    /// journal page whose sequence overflowed recovery's arithmetic),
+    /// placed on purpose, each also behind an unreadable page and, where
+    /// a page has identical copies, crafted alike in all. Opening gives a
+    /// typed error or a consistent store, never a panic (overflow checks
+    /// are on in the builds tests run).
     #[test]
     fn header_fields_at_their_extremes_never_panic() {
-        use rayon::prelude::*;
-        let page_bytes = image_geometry().page_bytes as usize;
-        let mut placements = Vec::new();
-        for (seed, image) in image_seeds().iter().enumerate() {
-            let image = image_bytes(image);
-            for (page, bytes) in image.chunks(page_bytes).enumerate() {
-                if bytes.iter().all(|&b| b == 0xFF) {
-                    continue;
-                }
-                for (width, step) in [(2, 2), (4, 4), (8, 4)] {
-                    for offset in (0..=48 - width).step_by(step) {
-                        placements.push((seed, page * page_bytes + offset, width));
-                    }
-                }
-            }
-        }
-        assert!(placements.len() > 1_000, "the seeds hold programmed pages");
-        let seeds: Vec<Vec<u8>> = image_seeds().iter().map(|s| image_bytes(s)).collect();
-        let seeds = &seeds;
-        let panicked: Vec<String> = placements
-            .par_iter()
-            .flat_map_iter(|&(seed, at, width)| {
-                let top = 1u64 << (8 * width - 1);
-                let ones = u64::MAX >> (64 - 8 * width);
-                let values = [0, 1, top, ones - 1, ones];
-                values.into_iter().flat_map(move |value| {
-                    [false, true].map(|break_previous| {
-                        let mut image = seeds[seed].clone();
-                        image[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
-                        // The page before unreadable (no magic, so no
-                        // reseal fixes it): recovery then looks past it.
-                        if break_previous && at >= page_bytes {
-                            image[(at / page_bytes - 1) * page_bytes] ^= 0xA5;
-                        }
-                        let run = std::panic::catch_unwind(|| image::image(&image));
-                        run.is_err().then(|| {
-                            format!("seed {seed}, byte {at}, {width} bytes = {value:#x}, page before broken: {break_previous}")
-                        })
-                    })
-                })
+        use crate::campaign::crafted::{craft, CraftPlan};
+        let summary = craft(&CraftPlan { field_bytes: 64 }, &|_| {}).unwrap();
+        assert!(summary.placements > 50_000, "{summary:?}");
+        assert!(
+            summary.previous_broken > 10_000 && summary.alike > 10_000,
+            "{summary:?}"
+        );
+        assert!(summary.failures.is_empty(), "{:#?}", summary.failures);
+    }
+
+    /// A hash crafted in a bucket page (its tag bytes rewritten, checksum
+    /// fixed) that the incarnation's filter holds another tag for: the
+    /// page is named corrupt when read whole, so `contents` does not list
+    /// a hash `get` rules out (what `craft` found past byte 48 of the
+    /// pages). Without the check (planted), `contents` lists it and `get`
+    /// misses it.
+    #[test]
+    fn a_bucket_page_the_filter_disagrees_with_is_named_corrupt() {
+        use crate::campaign::crafted::{run_one, seed_stores, Placement};
+        use logstore::errors::{HashStoreError, IncarnationPageFault};
+        use logstore::testing::{plant, Bug};
+        use logstore::StoreError;
+        let placement = Placement {
+            store: 2,
+            at: 121 * 256 + 60,
+            width: 4,
+            value: 0,
+            previous_broken: false,
+            alike: false,
+        };
+        let seeds = seed_stores();
+        let mut image = placement.image(&seeds).unwrap();
+        reseal(&mut image, image_geometry());
+        let (mut store, _) = Store::open(device(&image, image_geometry())).unwrap();
+        let error = store.contents().unwrap_err();
+        let named = matches!(
+            &error,
+            StoreError::HashStore(HashStoreError::Corrupt {
+                why: IncarnationPageFault::FilterDisagrees { .. },
+                ..
             })
-            .flatten()
-            .collect();
-        assert!(panicked.is_empty(), "panicked: {panicked:#?}");
+        );
+        assert!(named, "{error:?}");
+        assert_eq!(run_one(&placement, &seeds), Ok(()));
+        plant(Some(Bug::FilterTagsUnchecked));
+        let unchecked = run_one(&placement, &seeds);
+        plant(None);
+        let failure = unchecked.unwrap_err();
+        assert!(failure.contains("get disagrees with contents"), "{failure}");
+        assert!(
+            failure.contains("craft --store 2 --at 31036 --width 4 --value 0x0"),
+            "{failure}"
+        );
     }
 
     /// The chain stops at a page out of sequence (here: the first page's
