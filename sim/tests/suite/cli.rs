@@ -300,3 +300,50 @@ fn a_campaign_through_the_ecc_tables_finds_the_same() {
     );
     assert_eq!(native_figures, tables_figures);
 }
+
+/// `craft` runs its placements and tallies them in JSON; one placement
+/// replays alone (the one the campaign found, now refused cleanly); a
+/// field outside a page, a store that is not there, or a size out of
+/// range is bad input (exit 2), not a failed check.
+#[test]
+fn craft_counts_its_placements_and_replays_one() {
+    let out = sim(&["craft", "--field-bytes", "16", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(figures["stores"], 4);
+    assert!(
+        figures["placements"].as_u64().unwrap() > 10_000,
+        "{figures}"
+    );
+    assert_eq!(
+        figures["failures"].as_array().unwrap().len(),
+        0,
+        "{figures}"
+    );
+    let one = [
+        "craft", "--store", "2", "--at", "31036", "--width", "4", "--value", "0x0", "--json",
+    ];
+    let out = sim(&one);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replay: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replay["placement"]["at"], 31036);
+    assert!(replay["failure"].is_null(), "{replay}");
+    assert!(
+        refused(&["craft", "--store", "2", "--at", "255", "--width", "4", "--value", "1"])
+            .contains("--at 255")
+    );
+    assert!(
+        refused(&["craft", "--store", "7", "--at", "0", "--width", "4", "--value", "1"])
+            .contains("--store 7")
+    );
+    assert!(refused(&["craft", "--field-bytes", "4"]).contains("--field-bytes"));
+    refused(&["craft", "--store", "1"]);
+}
