@@ -42,9 +42,14 @@ pub struct FlushCost {
     /// guards against (the known ones and the declared one, since a part
     /// may declare a pairing its cells do not follow): the fewest pages a
     /// boundary gives up ([`boundary_cost_guarded`]) and the capacity that
-    /// leaves at `pages_per_flush`.
+    /// leaves at `pages_per_flush`. A bound only where a flush spans at
+    /// least twice the widest pair (`pair_span_max`): then no page left
+    /// unprogrammed can answer for two boundaries; `None` elsewhere.
     pub boundary_pages_min_guarded: f64,
-    pub capacity_bound_guarded: f64,
+    pub capacity_bound_guarded: Option<f64>,
+    /// The most pages between a page and an earlier one its program may
+    /// damage, under the schemes the journal guards against.
+    pub pair_span_max: u32,
 }
 
 /// The fewest pages a flush boundary costs a layout that never programs
@@ -98,6 +103,16 @@ pub fn boundary_cost_guarded(at_risk: &[Vec<u32>]) -> f64 {
     }
     let covers: usize = (0..pages).map(|p| crossing_matching(at_risk, p)).sum();
     covers as f64 / pages as f64
+}
+
+/// The most pages between a page and an earlier one `at_risk` says its
+/// program may damage.
+pub fn pair_span_max(at_risk: &[Vec<u32>]) -> u32 {
+    let spans = at_risk
+        .iter()
+        .enumerate()
+        .flat_map(|(page, risked)| risked.iter().map(move |&earlier| page as u32 - earlier));
+    spans.max().unwrap_or(0)
 }
 
 /// The largest matching between the pages below `boundary` and the later
@@ -158,8 +173,9 @@ pub fn flush_cost(device: Device, flush_every: u32, ops: u64) -> Result<FlushCos
     let pages_per_flush = report.journal_pages_programmed as f64 / flushes as f64;
     let boundary_pages_min =
         boundary_cost(config.geometry.pairing, config.geometry.pages_per_block);
-    let boundary_pages_min_guarded =
-        boundary_cost_guarded(&logstore::journal_pages_at_risk(config.geometry));
+    let at_risk = logstore::journal_pages_at_risk(config.geometry);
+    let boundary_pages_min_guarded = boundary_cost_guarded(&at_risk);
+    let pair_span_max = pair_span_max(&at_risk);
     Ok(FlushCost {
         device,
         flush_every,
@@ -171,7 +187,9 @@ pub fn flush_cost(device: Device, flush_every: u32, ops: u64) -> Result<FlushCos
         boundary_pages_min,
         capacity_bound: pages_per_flush / (pages_per_flush + boundary_pages_min),
         boundary_pages_min_guarded,
-        capacity_bound_guarded: pages_per_flush / (pages_per_flush + boundary_pages_min_guarded),
+        capacity_bound_guarded: (pages_per_flush >= 2.0 * f64::from(pair_span_max))
+            .then(|| pages_per_flush / (pages_per_flush + boundary_pages_min_guarded)),
+        pair_span_max,
     })
 }
 
@@ -216,12 +234,15 @@ mod tests {
                 assert!(safe.journal_capacity <= safe.capacity_bound, "{safe:?}");
                 // The journal guards against every scheme: no layout safe
                 // under all of them passes over fewer pages a boundary.
-                assert!(
-                    safe.journal_capacity <= safe.capacity_bound_guarded,
-                    "{safe:?}"
-                );
-                assert!(
-                    safe.capacity_bound_guarded <= safe.capacity_bound,
+                if let Some(bound) = safe.capacity_bound_guarded {
+                    assert!(safe.journal_capacity <= bound, "{safe:?}");
+                    assert!(bound <= safe.capacity_bound, "{safe:?}");
+                }
+                // A flush of 16 inserts spans 4 to 5 pages, under twice
+                // the widest pair: no bound there; 256 spans about 30.
+                assert_eq!(
+                    safe.capacity_bound_guarded.is_some(),
+                    every == 256,
                     "{safe:?}"
                 );
             }

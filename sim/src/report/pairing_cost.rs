@@ -119,7 +119,8 @@ fn cost_markdown(costs: &[FlushCost], ops: u64) -> String {
          The journal guards against every known scheme and the declared one (a part may declare a pairing its cells do not follow), so its own bound is the last column: \
          across a boundary each pair of an acknowledged page and a later page whose program may damage it under one of those schemes needs one of the two never programmed, \
          at least a minimum vertex cover of those pairs: {} pages on average on `mlc`, {} on `tlc` (`measure::pairing_cost::boundary_cost_guarded`; the commit copy's cost not counted). \
-         No layout that keeps a mis-declared part's cut from damaging an acknowledged page can program a larger share at that many pages a flush. The write amplification of a journal on every page, unprotected \
+         No layout that keeps a mis-declared part's cut from damaging an acknowledged page can program a larger share at that many pages a flush. \
+         It is a bound only where a flush spans at least twice the widest such pair (5 pages on 16-page blocks, 8 on `tlc`'s 48), so that no page left unprogrammed answers for two boundaries: — elsewhere. The write amplification of a journal on every page, unprotected \
          (the planted `PairingUnaware`), is in `cargo test --release -p logstore-sim --lib pairing_cost -- --nocapture`. \
          `cargo run --release -- wear --ops {ops} --device <preset> --flush-every <n>`.\n\n\
          | preset | flush every | write amplification | erases an insert | device µs a flush (all work over flushes) | journal pages a flush | journal capacity | bound, declared scheme | bound, every scheme guarded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -131,7 +132,7 @@ fn cost_markdown(costs: &[FlushCost], ops: u64) -> String {
     for cost in costs {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.1} | {:.1}% | {:.1}% | {:.1}% |",
+            "| {} | {} | {:.2} | {:.5} | {:.0} | {:.1} | {:.1}% | {:.1}% | {} |",
             label(cost),
             cost.flush_every,
             cost.write_amplification,
@@ -140,7 +141,8 @@ fn cost_markdown(costs: &[FlushCost], ops: u64) -> String {
             cost.pages_per_flush,
             100.0 * cost.journal_capacity,
             100.0 * cost.capacity_bound,
-            100.0 * cost.capacity_bound_guarded
+            cost.capacity_bound_guarded
+                .map_or_else(|| "—".into(), |b| format!("{:.1}%", 100.0 * b))
         );
     }
     md.push('\n');
