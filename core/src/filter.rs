@@ -96,11 +96,18 @@ impl HashFilter {
 
     /// Whether slot `slot` of `bucket` holds `hash`'s tag: what the
     /// filter was built with for a hash placed there. A placement outside
-    /// the table holds none.
+    /// the table is a caller's bug.
     pub fn holds_at(&self, bucket: u64, slot: usize, hash: &Hash) -> bool {
-        if slot >= self.bucket_slots || bucket >= 1u64 << self.order.min(63) {
-            return false;
-        }
+        assert!(
+            slot < self.bucket_slots,
+            "slot {slot} of {}",
+            self.bucket_slots
+        );
+        assert!(
+            bucket < 1u64 << self.order,
+            "bucket {bucket} of 2^{}",
+            self.order
+        );
         let (at, shift) = locate(bucket as usize * self.bucket_slots + slot);
         (word_at(&self.packed, at) >> shift) & TAG_MASK == tag_of(hash)
     }

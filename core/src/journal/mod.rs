@@ -271,7 +271,7 @@ impl Journal {
         let next = [(pages, pages.checked_sub(1)), (pages, Some(pages))];
         let planned: Vec<(u64, Option<u64>)> = packed.chain(copy).chain(next).collect();
         let empty = (0, vec![None; self.pages_per_block() as usize]);
-        self.fits_from(0, empty, &planned)
+        self.fits_from(0, empty, &planned).is_some()
     }
 
     /// Whether [`Journal::append`] would take `entry` without `Full`,
@@ -287,17 +287,17 @@ impl Journal {
         let last = self.sequence + pages.len() as u64;
         pages.push((last, synced));
         pages.push((last, Some(last)));
-        self.fits_after(&pages)
+        self.fits_after(&pages).is_some()
     }
 
     /// Whether `pages` (sequence, `synced_through`, at most three: a
     /// page, the next and a copy), programmed in turn from the current
     /// position, fit the region, each passing over the pages it may not
-    /// program as appending would. What [`Journal::fits_from`] answers
-    /// from the block in use, without copying it (this runs at every
-    /// append): the planned pages are looked up first. Bounded by the
-    /// region's pages.
-    fn fits_after(&self, pages: &[(u64, Option<u64>)]) -> bool {
+    /// program as appending would: the position after the last, if they
+    /// do. What [`Journal::fits_from`] answers from the block in use,
+    /// without copying it (this runs at every append): the planned pages
+    /// are looked up first. Bounded by the region's pages.
+    fn fits_after(&self, pages: &[(u64, Option<u64>)]) -> Option<u64> {
         const PLANNED_MAX: usize = 3;
         assert!(pages.len() <= PLANNED_MAX, "a page, the next and a copy");
         let mut planned = [(u64::MAX, 0u64); PLANNED_MAX];
@@ -312,19 +312,13 @@ impl Journal {
                     None => None,
                 }
             };
-            while position < self.region_pages()
-                && !self.writable_by(in_use, &held, position, protected)
-            {
-                position += 1;
-            }
-            if position >= self.region_pages() {
-                return false;
-            }
-            planned[index] = (position, sequence);
-            in_use = position / self.pages_per_block();
-            position += 1;
+            let at = (position..self.region_pages())
+                .find(|&p| self.writable_by(in_use, &held, p, protected))?;
+            planned[index] = (at, sequence);
+            in_use = at / self.pages_per_block();
+            position = at + 1;
         }
-        true
+        Some(position)
     }
 
     /// [`Journal::writable_in`] with the block in use `in_use` whose page
@@ -356,21 +350,15 @@ impl Journal {
         mut position: u64,
         mut block: (u64, Vec<Option<u64>>),
         pages: &[(u64, Option<u64>)],
-    ) -> bool {
+    ) -> Option<u64> {
         for &(sequence, synced_through) in pages {
             let protected = protected_through(sequence, synced_through);
-            while position < self.region_pages()
-                && !self.writable_in((block.0, &block.1), position, protected)
-            {
-                position += 1;
-            }
-            if position >= self.region_pages() {
-                return false;
-            }
-            note_in(&mut block, position, self.pages_per_block(), sequence);
-            position += 1;
+            let at = (position..self.region_pages())
+                .find(|&p| self.writable_in((block.0, &block.1), p, protected))?;
+            note_in(&mut block, at, self.pages_per_block(), sequence);
+            position = at + 1;
         }
-        true
+        Some(position)
     }
 
     /// Whether the page at `position` may be programmed by a page that

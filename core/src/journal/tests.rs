@@ -76,9 +76,9 @@ impl Flash for Ram {
 /// `has_room_for` looks the pages it plans up without copying the block
 /// in use (it runs at every append): at every append of long ingests on
 /// paired blocks, flushed at varied intervals, it answers as planning on
-/// a copy of the block does ([`Journal::fits_from`]), for the pages it
-/// plans and for one to three pages of every kind, until the journal is
-/// full.
+/// a copy of the block does ([`Journal::fits_from`]), to the position
+/// after the last page planned, for the pages it plans and for one to
+/// three pages of every kind, until the journal is full.
 #[test]
 fn room_planned_in_place_matches_room_planned_on_a_copy() {
     use crate::pairing::Pairing;
