@@ -39,7 +39,8 @@ pub struct Placement {
     /// reseal fixes): recovery then looks past it for the chain.
     pub previous_broken: bool,
     /// The same field written alike in every page holding the same bytes
-    /// as this one (the anchor's copies of a record in its other lane):
+    /// as this one (the anchor's copies of a record in its other lanes,
+    /// its pages after the first included):
     /// the copy an open would fall back on is crafted too.
     pub alike: bool,
 }

@@ -11,7 +11,7 @@ use super::args::{print_lines, Output};
 /// bit, all ones but one and all ones, checksums fixed; each also with
 /// the page before made unreadable (recovery then looks past it), and,
 /// where the page has identical copies (the anchor's record in its other
-/// lane), with every copy crafted alike. Each image is opened as the
+/// lanes), with every copy crafted alike. Each image is opened as the
 /// `image` target opens it: a typed error or a consistent store, its
 /// journal read back at every position. A panic fails the run (exit 1)
 /// and prints the command that replays the placement alone.
