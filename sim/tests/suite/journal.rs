@@ -964,8 +964,9 @@ fn a_page_in_sequence_past_a_blocks_erased_end_continues_the_chain() {
     assert_eq!(recovered_after_copy(page.epoch).len(), 3);
 }
 
-/// Formatting needs two anchor lanes and the journal's blocks among the
-/// good ones: exactly enough formats, one short is `DeviceTooSmall`.
+/// Formatting needs the anchor's lanes and the journal's blocks among the
+/// good ones: exactly enough formats, one short is `DeviceTooSmall`
+/// (naming the good blocks, factory-bad ones not among them).
 #[test]
 fn format_needs_the_lanes_and_the_journal_and_no_more() {
     let blocks = geometry().blocks;
@@ -982,6 +983,20 @@ fn format_needs_the_lanes_and_the_journal_and_no_more() {
         Ledger::create(&mut flash, 0, vec![]),
         Err(LedgerError::DeviceTooSmall { .. })
     ));
+    // Blocks marked bad at manufacture are not among the good ones.
+    let with_bad = || {
+        let mut config = SimConfig::new(geometry());
+        config.factory_bad = vec![5, 40];
+        SimFlash::new(config, 4).unwrap()
+    };
+    let mut flash = with_bad();
+    let short = Ledger::create(&mut flash, blocks - lanes - 1, vec![]);
+    assert!(
+        matches!(short, Err(LedgerError::DeviceTooSmall { blocks: good, .. }) if good == blocks - 2),
+        "{short:?}"
+    );
+    let mut flash = with_bad();
+    assert!(Ledger::create(&mut flash, blocks - lanes - 2, vec![]).is_ok());
 }
 
 /// A record in force found in one lane only (the other's pages damaged)
