@@ -2,7 +2,8 @@
 //! each preset (CORDS-style: every page of the device, at every quiescent
 //! point, read back past the ECC (and at its limit t, and at t + 1),
 //! erased, stale, another page's bytes,
-//! garbled; pairs of critical pages; power cuts in the recovery).
+//! garbled; pairs of critical pages; power cuts in the recovery), and
+//! `craft`'s crafted header fields.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,6 +14,7 @@ use serde_json::json;
 
 use super::{Section, Sizes};
 use crate::campaign::corrupt::{corrupt, CorruptPlan, CorruptSummary};
+use crate::campaign::crafted::{craft, CraftPlan, CraftSummary};
 use crate::nand::Device;
 
 pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Section, String> {
@@ -78,11 +80,43 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
          its value or `Unknown` (with the best answer known), never an older value, a deleted hash or \"absent\" without an error. \
          Counted as failures.\n",
     );
+    let crafted = crafted_headers(sizes.craft_field_bytes, &mut md)?;
+    failures += crafted.failures.len() as u64;
     Ok(Section {
         markdown: md,
-        figures: json!({ "runs": rows, "failures": failures, "placements": placements }),
+        figures: json!({
+            "runs": rows, "failures": failures, "placements": placements, "crafted": crafted,
+        }),
         headline: format!(
-            "{placements} faults placed on 4 devices: {failures} silent or store lost"
+            "{placements} faults placed on 4 devices: {failures} silent or store lost; {} crafted headers: {} failures",
+            crafted.placements,
+            crafted.failures.len()
         ),
     })
+}
+
+/// `craft` on the first `field_bytes` of each page: header fields at
+/// their extremes, each image opened as the `image` fuzz target opens it.
+fn crafted_headers(field_bytes: usize, md: &mut String) -> Result<CraftSummary, String> {
+    let plan = CraftPlan { field_bytes };
+    let summary = craft(&plan, &|_| {})?;
+    let _ = writeln!(
+        md,
+        "\n**Crafted headers** (a bad image, placed on purpose): every 2-, 4- and 8-byte field in the first {} bytes of every programmed page of the `image` fuzz target's {} seed stores ({} pages) \
+         at 0, 1, its top bit, all ones but one and all ones, checksums fixed; each also behind an unreadable page ({}) and, for the anchor's pages, in every lane alike ({}): \
+         {} images, each opened to a typed error or a consistent store, its journal read back at every position. Failures (a panic, or `get` and `contents` disagreeing): **{}**. \
+         It found a bucket page listing a hash its filter's tag ruled out, now named corrupt. Command: `cargo run --release -- craft --field-bytes {}`.",
+        plan.field_bytes,
+        summary.stores,
+        summary.pages_programmed,
+        summary.previous_broken,
+        summary.alike,
+        summary.placements,
+        summary.failures.len(),
+        plan.field_bytes
+    );
+    for failure in &summary.failures {
+        let _ = writeln!(md, "- `{failure}`");
+    }
+    Ok(summary)
 }

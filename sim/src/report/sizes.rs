@@ -51,6 +51,9 @@ pub(super) struct Sizes {
     pub(super) swarm_wear_seeds: u64,
     /// Quiescent points of the fault-placement campaigns.
     pub(super) corrupt_flushes: u32,
+    /// `craft`'s field bytes: header fields crafted in each page's first
+    /// this many bytes.
+    pub(super) craft_field_bytes: usize,
     /// Steps of the littlefs-beside-logstore campaigns (a build with
     /// `--features littlefs`).
     #[cfg_attr(not(feature = "littlefs"), allow(dead_code))]
@@ -99,6 +102,7 @@ impl Sizes {
             swarm_ops: 300,
             swarm_wear_seeds: 2,
             corrupt_flushes: 2,
+            craft_field_bytes: 16,
             littlefs_ops: 100,
             littlefs_swarm_seeds: 20,
         }
@@ -135,6 +139,7 @@ impl Sizes {
             swarm_ops: 1_000,
             swarm_wear_seeds: 12,
             corrupt_flushes: 20,
+            craft_field_bytes: 64,
             littlefs_ops: 1_000,
             littlefs_swarm_seeds: 200,
         }
@@ -171,6 +176,7 @@ impl Sizes {
             swarm_ops: 2_000,
             swarm_wear_seeds: 50,
             corrupt_flushes: 60,
+            craft_field_bytes: 256,
             littlefs_ops: 4_000,
             littlefs_swarm_seeds: 1_000,
         }
