@@ -67,6 +67,20 @@ impl From<JournalError> for LedgerError {
 /// Most fresh regions one journal replacement tries when blocks fail.
 pub const REGION_ATTEMPTS_MAX: u32 = 4;
 
+/// Generations a commit reserves: the record it makes durable names a
+/// next generation this many past the next one to hand out, and a
+/// generation is handed out only below the durable record's. A power cut
+/// that stops a freeze or a pack after its pages are programmed thus
+/// leaves them under a generation no reopen hands out again. Else the
+/// retry, on the same blocks (the allocator's state is the record's),
+/// would reuse the generation, and one page read back as it was before
+/// its block's erase would pass for the retry's own (found by `corrupt`'s
+/// power cuts in a segment: a bucket page of the stopped freeze served
+/// for the retry's, flushed entries missing without an error). Handing
+/// out past the reserve (the first after an open, or more than this many
+/// between two commits) commits the record in force first.
+pub const GENERATIONS_RESERVED: u64 = 16;
+
 /// The log. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Ledger<F: Flash> {
@@ -82,6 +96,11 @@ pub struct Ledger<F: Flash> {
     /// Pages programmed and passed over by the journals replaced since
     /// open (the current one counts its own).
     journal_pages_before: JournalPages,
+    /// The generation handed out next. Invariant: every generation handed
+    /// out since the record in force was committed lies below that
+    /// record's next generation, and this is not above it; at open it is
+    /// that next generation (those below may be on flash already).
+    generation_next: u64,
 }
 
 /// A journal's pages: programmed, and passed over (left erased so that a
@@ -144,6 +163,7 @@ impl<F: Flash> Ledger<F> {
             uncertain: Vec::new(),
         };
         let (anchor, record) = Anchor::format(&mut flash, &mut alloc, record)?;
+        let generation_next = record.next_generation;
         Ok(Ledger {
             flash,
             alloc,
@@ -153,6 +173,7 @@ impl<F: Flash> Ledger<F> {
             poisoned: false,
             salvaging: false,
             journal_pages_before: JournalPages::default(),
+            generation_next,
         })
     }
 
@@ -183,6 +204,7 @@ impl<F: Flash> Ledger<F> {
                 Ok(recovered) => recovered,
                 Err(error) => return Err((error.into(), flash)),
             };
+        let generation_next = found.record.next_generation;
         let log = Ledger {
             flash,
             alloc,
@@ -192,6 +214,7 @@ impl<F: Flash> Ledger<F> {
             poisoned: false,
             salvaging: false,
             journal_pages_before: JournalPages::default(),
+            generation_next,
         };
         Ok((log, entries, report))
     }
@@ -270,15 +293,26 @@ impl<F: Flash> Ledger<F> {
         self.replace_journal(&[], incarnations).map(|_| ())
     }
 
-    /// A fresh region's generation, unique on the device once the next
-    /// commit is durable. A record read from a crafted image may have
-    /// none left to hand out: `GenerationsExhausted`, nothing changed.
+    /// A fresh region's generation, never handed out before on this
+    /// device, across power cuts too: it lies below the next generation of
+    /// the durable record ([`GENERATIONS_RESERVED`]), which no reopen hands
+    /// out again. A record read from a crafted image may have none left
+    /// to hand out: `GenerationsExhausted`, nothing changed.
     pub fn next_generation(&mut self) -> Result<u64, LedgerError> {
-        let generation = self.record.next_generation;
-        if generation >= u64::MAX - 1 {
+        if self.generation_next >= u64::MAX - 1 {
             return Err(AnchorError::GenerationsExhausted.into());
         }
-        self.record.next_generation += 1;
+        let planted = crate::planted::active(crate::planted::Bug::GenerationsUnreserved);
+        if self.generation_next >= self.record.next_generation && !planted {
+            let (journal, incarnations) = (
+                self.record.journal.clone(),
+                self.record.incarnations.clone(),
+            );
+            self.guarded(|log| log.commit(journal, incarnations))?;
+            assert!(self.generation_next < self.record.next_generation);
+        }
+        let generation = self.generation_next;
+        self.generation_next += 1;
         Ok(generation)
     }
 
@@ -367,10 +401,16 @@ impl<F: Flash> Ledger<F> {
         let mut uncertain = self.record.uncertain.clone();
         uncertain
             .retain(|&g| journal.generation == g || incarnations.iter().any(|r| r.generation == g));
+        let reserved = if crate::planted::active(crate::planted::Bug::GenerationsUnreserved) {
+            self.generation_next
+        } else {
+            (self.generation_next.saturating_add(GENERATIONS_RESERVED)).min(u64::MAX - 1)
+        };
         let proposed = AnchorRecord {
             journal,
             incarnations,
             uncertain,
+            next_generation: reserved,
             ..self.record.clone()
         };
         let committed = self

@@ -92,11 +92,16 @@ pub enum Bug {
     /// hash's tag against the filter's: a page listing a hash the filter
     /// rules out answers `contents` with it and `get` without.
     FilterTagsUnchecked,
+    /// A commit records the generation counter as it stands, reserving
+    /// none ahead: a freeze or pack a power cut stops leaves its pages
+    /// under a generation the reopened store hands out again, and one of
+    /// them read back stale passes for the retry's.
+    GenerationsUnreserved,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 28] = [
+    pub const ALL: [Bug; 29] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -125,6 +130,7 @@ impl Bug {
         Bug::IoErrorIgnored,
         Bug::RecoveryUnbounded,
         Bug::FilterTagsUnchecked,
+        Bug::GenerationsUnreserved,
     ];
 }
 

@@ -19,8 +19,19 @@
 //! power cut at every mutating operation of the recovery after each
 //! fault on those pages at every point, and after a page past the ECC
 //! anywhere and the ECC's limit, one past and past it on each erased page
-//! an open reads, at the last point. `docs/DESIGN.md` guarantees 10-12: one fault,
-//! never silent, never the store; two anchor pages, never a rollback.
+//! an open reads, at the last point. Then power cuts between two flushes
+//! (guarantee 10 says "any power cuts plus any one page lost"): a torn
+//! cut at every mutating operation of the stretch of operations before
+//! each point, the recovery, the stretch run again and flushed, and each
+//! page the rerun changed read back as the cut left it (a page of the
+//! freeze or pack the cut stopped, say), past the ECC, or erased
+//! ([`AFTER_CUT_FAULTS`]); its first run found a freeze's retry reusing
+//! the stopped freeze's generation on the same blocks, so one of the
+//! stopped freeze's bucket pages read back stale passed for the retry's
+//! (flushed entries absent, no error): a commit now reserves generations
+//! ahead (`Ledger::next_generation`). `docs/DESIGN.md` guarantees 10-12:
+//! one fault, never silent, never the store; two anchor pages, never a
+//! rollback.
 //!
 //! Pairs of two journal pages are tallied apart (`journal_pairs`): a
 //! flush has two witnesses, its last page and the commit copy, so losing
@@ -57,6 +68,13 @@ const PAIR_FAULTS: [Fault; 5] = [
     Fault::AtEcc,
     Fault::PastEccByOne,
 ];
+/// The faults placed after a cut in a segment, on each page the rerun
+/// changed: its bytes as the cut left them (a stopped freeze's or pack's
+/// page, or a torn one), the page lost past the ECC, or erased (the
+/// rerun's program lost). The kinds that test a page's own checks
+/// (another page's bytes, a garbled header, the ECC's limit) are placed at
+/// every quiescent point already.
+pub const AFTER_CUT_FAULTS: [Fault; 3] = [Fault::Stale, Fault::PastEcc, Fault::Erased];
 /// Bucket pages of each incarnation among the pages paired, about.
 const BUCKET_PAGES_PAIRED: usize = 3;
 /// Silent cases kept for the summary (each with its replay).
@@ -79,6 +97,11 @@ pub struct CorruptPlan {
     /// fault on a critical page at every point, and after a page past the
     /// ECC anywhere at the last point.
     pub recovery_cuts: bool,
+    /// The faults placed after a torn power cut at every mutating
+    /// operation of each segment, the recovery and the segment run again
+    /// (on each page the rerun changed; stale: as the cut left it). Empty:
+    /// no cuts in segments. [`AFTER_CUT_FAULTS`] by default.
+    pub after_cut_faults: Vec<Fault>,
     /// The device and store to run on (a swarm's draw, say), instead of
     /// `device`'s default check; a drawn `evict_oldest` is kept, so faults
     /// land on stores that have evicted too.
@@ -95,6 +118,7 @@ impl CorruptPlan {
             singles: true,
             pairs: true,
             recovery_cuts: true,
+            after_cut_faults: AFTER_CUT_FAULTS.to_vec(),
             config: None,
         }
     }
@@ -177,6 +201,9 @@ pub struct CorruptSummary {
     /// or one past it on both pages.
     pub pairs_at_ecc_limit: Tally,
     pub recovery_cuts: Tally,
+    /// After a cut in a segment and its rerun, a page read back as the cut
+    /// left it.
+    pub after_cuts: Tally,
     /// Of the recovery cuts, those after a fault on an erased page an open
     /// reads.
     pub recovery_cuts_erased: Tally,
@@ -227,9 +254,10 @@ pub fn corrupt(
     };
     let (mut model, mut previous) = (Model::new(), store.flash().clone());
     for point in 0..plan.flushes {
-        if !run_until_flush(&mut store, &mut model, &mut rng, plan.ops_per_flush_max)? {
+        let Some(ops) = run_until_flush(&mut store, &mut model, &mut rng, plan.ops_per_flush_max)?
+        else {
             break;
-        }
+        };
         let last = point + 1 == plan.flushes;
         let snapshot = store.flash().clone();
         let evicted = store.stats().evictions > 0;
@@ -246,6 +274,10 @@ pub fn corrupt(
         };
         summary.points_evicted += u64::from(evicted);
         place_at_point(plan, &snapshot, &previous, &expected, last, &mut summary);
+        if !plan.after_cut_faults.is_empty() {
+            let evicting = config.store.evict_oldest;
+            place_after_cuts(plan, &previous, &ops, &model, evicting, &mut summary);
+        }
         summary.points += 1;
         progress(summary.points);
         previous = snapshot;
@@ -256,48 +288,213 @@ pub fn corrupt(
     let journal_pairs = summary.journal_pairs;
     summary.kept += journal_pairs.kept;
     summary.named += journal_pairs.named + journal_pairs.store_lost;
+    summary.kept += summary.after_cuts.kept;
+    summary.named += summary.after_cuts.named;
     summary.silent = summary.singles.silent + summary.pairs.silent + summary.recovery_cuts.silent;
+    summary.silent += summary.after_cuts.silent;
     summary.store_lost = summary.singles.store_lost + summary.recovery_cuts.store_lost;
+    summary.store_lost += summary.after_cuts.store_lost;
     Ok(summary)
 }
 
-/// Seeded operations (new keys, updates, deletes) then a flush; `false` if
-/// the store filled up first (the campaign ends there).
+/// One operation of a segment, kept so a branch can run it again.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Insert(u64, u64),
+    Delete(u64),
+}
+
+/// Applies `op` to `store` and `model`.
+fn apply(store: &mut Store<SimFlash>, model: &mut Model, op: Op) -> Result<(), StoreError> {
+    match op {
+        Op::Insert(key, info) => {
+            model.insert(key, Some(info));
+            store.insert(hash_of(key), info_of(info))
+        }
+        Op::Delete(key) => {
+            model.insert(key, None);
+            store.delete(&hash_of(key)).map(|_| ())
+        }
+    }
+}
+
+/// Seeded operations (new keys, updates, deletes) then a flush: the
+/// operations run, or `None` if the store filled up first (the campaign
+/// ends there).
 fn run_until_flush(
     store: &mut Store<SimFlash>,
     model: &mut Model,
     rng: &mut ChaCha8Rng,
     ops_max: u32,
-) -> Result<bool, String> {
-    let ops = rng.random_range(1..=ops_max);
-    for _ in 0..ops {
+) -> Result<Option<Vec<Op>>, String> {
+    let count = rng.random_range(1..=ops_max);
+    let mut ops = Vec::with_capacity(count as usize);
+    for _ in 0..count {
         let roll = rng.random_range(0..100u32);
         let known = (!model.is_empty()).then(|| rng.random_range(0..model.len()));
         let existing = known.and_then(|i| model.keys().nth(i).copied());
-        let result = match (roll, existing) {
-            (70..=84, Some(key)) => {
-                let info = rng.random::<u32>() as u64;
-                model.insert(key, Some(info));
-                store.insert(hash_of(key), info_of(info))
-            }
-            (85.., Some(key)) => {
-                model.insert(key, None);
-                store.delete(&hash_of(key)).map(|_| ())
-            }
-            _ => {
-                let (key, info) = (rng.random::<u64>(), rng.random::<u32>() as u64);
-                model.insert(key, Some(info));
-                store.insert(hash_of(key), info_of(info))
-            }
+        let op = match (roll, existing) {
+            (70..=84, Some(key)) => Op::Insert(key, rng.random::<u32>() as u64),
+            (85.., Some(key)) => Op::Delete(key),
+            _ => Op::Insert(rng.random::<u64>(), rng.random::<u32>() as u64),
         };
-        match result {
+        ops.push(op);
+        match apply(store, model, op) {
             Ok(()) => {}
-            Err(StoreError::Full(_)) => return Ok(false),
+            Err(StoreError::Full(_)) => return Ok(None),
             Err(other) => return Err(format!("workload: {other}")),
         }
     }
     store.flush().map_err(|e| format!("flush: {e}"))?;
-    Ok(true)
+    Ok(Some(ops))
+}
+
+/// A torn power cut at each mutating operation of segment `ops` run from
+/// `start` (a quiescent point), a restart, the recovery, the segment run
+/// again and flushed (ending in `model`); then each of
+/// [`AFTER_CUT_FAULTS`] on each page the rerun left differing from the
+/// device as the cut left it.
+/// `evicting`: the store may evict (absent answers judged as at a point).
+fn place_after_cuts(
+    plan: &CorruptPlan,
+    start: &SimFlash,
+    ops: &[Op],
+    model: &Model,
+    evicting: bool,
+    summary: &mut CorruptSummary,
+) {
+    let base = start.ops_mutating();
+    let Segment::Ran(whole) = run_segment(start.clone(), ops) else {
+        return;
+    };
+    let count = whole.ops_mutating() - base;
+    let results: Vec<(Tally, Vec<String>)> = (0..count)
+        .into_par_iter()
+        .map(|k| {
+            let mut device = start.clone();
+            device.cut_power_at(base + k, CrashMode::Torn);
+            match run_segment(device, ops) {
+                Segment::Ran(cut) => after_cut(plan, *cut, k, ops, model, evicting),
+                _ => (Tally::default(), Vec::new()),
+            }
+        })
+        .collect();
+    for (tally, failures) in results {
+        summary.placements += tally.kept + tally.named + tally.silent + tally.store_lost;
+        summary.after_cuts.merge(tally);
+        keep_failures(summary, failures);
+    }
+}
+
+/// The rerun after the cut at segment operation `k` left `cut`, and each
+/// of [`AFTER_CUT_FAULTS`] on each page the rerun changed.
+fn after_cut(
+    plan: &CorruptPlan,
+    mut cut: SimFlash,
+    k: u64,
+    ops: &[Op],
+    model: &Model,
+    evicting: bool,
+) -> (Tally, Vec<String>) {
+    let (mut tally, mut failures) = (Tally::default(), Vec::new());
+    cut.cancel_power_cuts();
+    cut.restart();
+    let at = format!("power cut at segment operation {k}");
+    let rerun = match run_segment(cut.clone(), ops) {
+        Segment::Ran(rerun) => *rerun,
+        Segment::Full => return (tally, failures),
+        Segment::LossNamed { caused: true } => {
+            tally.add(Outcome::Named);
+            return (tally, failures);
+        }
+        Segment::LossNamed { caused: false } => {
+            let why = "the recovery named a loss though no read went past the ECC".to_string();
+            let outcome = Outcome::StoreLost(why);
+            failures.extend(describe(plan, &outcome, &at));
+            tally.add(outcome);
+            return (tally, failures);
+        }
+        Segment::Failed(why) => {
+            let outcome = Outcome::StoreLost(format!("the segment did not run again: {why}"));
+            failures.extend(describe(plan, &outcome, &at));
+            tally.add(outcome);
+            return (tally, failures);
+        }
+    };
+    let expected = match baseline(&rerun, model, evicting) {
+        Ok(expected) => expected,
+        Err(why) => {
+            let outcome = Outcome::Silent(why);
+            failures.extend(describe(plan, &outcome, &format!("{at}, no fault placed")));
+            tally.add(outcome);
+            return (tally, failures);
+        }
+    };
+    let pages = programmed_pages(&rerun);
+    let changed = pages
+        .iter()
+        .filter(|&&page| rerun.raw_page(page) != cut.raw_page(page));
+    for &page in changed {
+        for &fault in &plan.after_cut_faults {
+            let mut device = rerun.clone();
+            if place(&mut device, &cut, &pages, page, fault).is_none() {
+                continue;
+            }
+            let (outcome, _) = classify(device, &expected);
+            let magic = &rerun.raw_page(page)[..4];
+            let what = format!("{at}, then {fault:?} at {page:?} (a page starting {magic:02x?})");
+            failures.extend(describe(plan, &outcome, &what));
+            tally.add(outcome);
+        }
+    }
+    (tally, failures)
+}
+
+/// How a segment run from a device ended.
+enum Segment {
+    /// Run and flushed, or stopped by the power cut armed on the device.
+    Ran(Box<SimFlash>),
+    /// The store filled first (`Full` loses nothing; a rerun's table may
+    /// fill sooner than the first run's).
+    Full,
+    /// The open named a loss (`DataLoss`); `caused`: some read went past
+    /// the ECC (bit errors of an aged part, or a page a cut scrambled
+    /// through a pairing the store is not bound to avoid). Without a
+    /// cause, a cut lost durable pages: a failure.
+    LossNamed {
+        caused: bool,
+    },
+    Failed(String),
+}
+
+/// Opens `device`, runs `ops` and flushes.
+fn run_segment(device: SimFlash, ops: &[Op]) -> Segment {
+    let beyond_ecc = device.counters().reads_beyond_ecc;
+    let mut store = match Store::open_returning(device) {
+        Ok((store, _)) => store,
+        Err((_, flash)) if !flash.is_powered() => return Segment::Ran(Box::new(flash)),
+        Err((StoreError::DataLoss(_), flash)) => {
+            let caused = flash.counters().reads_beyond_ecc > beyond_ecc;
+            return Segment::LossNamed { caused };
+        }
+        Err((error, _)) => return Segment::Failed(format!("open: {error}")),
+    };
+    let mut model = Model::new();
+    for (i, &op) in ops.iter().enumerate() {
+        match apply(&mut store, &mut model, op) {
+            Ok(()) => {}
+            Err(_) if !store.flash().is_powered() => {
+                return Segment::Ran(Box::new(store.into_flash()))
+            }
+            Err(StoreError::Full(_)) => return Segment::Full,
+            Err(error) => return Segment::Failed(format!("operation {i} of the segment: {error}")),
+        }
+    }
+    match store.flush() {
+        Ok(()) => Segment::Ran(Box::new(store.into_flash())),
+        Err(_) if !store.flash().is_powered() => Segment::Ran(Box::new(store.into_flash())),
+        Err(error) => Segment::Failed(format!("flush: {error}")),
+    }
 }
 
 /// What the store answers at a quiescent point with no fault placed,

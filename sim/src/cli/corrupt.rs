@@ -12,7 +12,10 @@ use super::campaigns::SubjectArg;
 /// flushes, every programmed page in turn read back past the ECC, erased,
 /// holding its stale or another page's bytes; then every pair of the
 /// anchor's, the journal's last and the filters' pages; then a power cut
-/// at every operation of the recovery. Each placement is kept, named or
+/// at every operation of the recovery; then a power cut at every
+/// operation of each stretch between two flushes, the stretch run again
+/// after the recovery, and each page the rerun changed read back as the
+/// cut left it, past the ECC or erased. Each placement is kept, named or
 /// silent (or the store lost); silent or lost fails the run (exit 1).
 ///
 /// Example: `logstore-sim corrupt --device mlc --json`
@@ -37,6 +40,11 @@ pub(crate) struct CorruptArgs {
     /// Skip the power cuts in the recovery after a placed fault.
     #[arg(long)]
     no_recovery_cuts: bool,
+    /// Skip the power cuts between two flushes (each followed by the
+    /// recovery, the stretch run again and a fault on each page the rerun
+    /// changed: as the cut left it, past the ECC, erased).
+    #[arg(long)]
+    no_segment_cuts: bool,
     /// Each seed of `--seeds` draws its own device, geometry, bad blocks,
     /// pairing and store, as `sweep --swarm` does (eviction as drawn), and the
     /// campaign runs on each (`--device` and `--seed` are then not taken).
@@ -66,7 +74,7 @@ pub(crate) struct CorruptArgs {
 }
 
 pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
-    use logstore_sim::campaign::corrupt::{corrupt, CorruptPlan, FLUSHES_MAX};
+    use logstore_sim::campaign::corrupt::{corrupt, CorruptPlan, AFTER_CUT_FAULTS, FLUSHES_MAX};
     if args.flushes == 0 || args.flushes > FLUSHES_MAX || args.ops_per_flush == 0 {
         return Err(format!(
             "--flushes {} and --ops-per-flush {}: 1 to {FLUSHES_MAX} flushes, at least one operation",
@@ -91,6 +99,10 @@ pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
         singles: true,
         pairs: !args.no_pairs,
         recovery_cuts: !args.no_recovery_cuts,
+        after_cut_faults: match args.no_segment_cuts {
+            true => Vec::new(),
+            false => AFTER_CUT_FAULTS.to_vec(),
+        },
         ..CorruptPlan::new(args.device, args.seed)
     };
     let bar = progress_bar(u64::from(plan.flushes), "quiescent points");
@@ -128,6 +140,10 @@ pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
                 "  of them after a fault on an erased page {:?}",
                 summary.recovery_cuts_erased
             ),
+            format!(
+                "  after a power cut between flushes and the rerun {:?}",
+                summary.after_cuts
+            ),
             format!("  salvage wrong answers {}", summary.salvage_wrong),
         ])?;
     }
@@ -153,6 +169,10 @@ fn corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool
                 ops_per_flush_max: args.ops_per_flush,
                 pairs: !args.no_pairs,
                 recovery_cuts: !args.no_recovery_cuts,
+                after_cut_faults: match args.no_segment_cuts {
+                    true => Vec::new(),
+                    false => plan.after_cut_faults,
+                },
                 ..plan
             }),
             Err(reason) => {

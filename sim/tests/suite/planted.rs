@@ -101,6 +101,9 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         // Crafted header fields (`craft`): each seed crafts one of the
         // `image` target's seed stores, every placement in turn.
         Bug::RecoveryUnbounded | Bug::FilterTagsUnchecked => crafted,
+        // A power cut in a segment of `corrupt`'s workload, the segment
+        // run again, each page it changed read back as the cut left it.
+        Bug::GenerationsUnreserved => cuts_in_segments,
         // Configurations nobody picked: each seed draws its device (bad
         // blocks anywhere, blocks growing bad), store and workload.
         Bug::FullIsEndOfLife
@@ -119,6 +122,41 @@ fn crafted(seed: u64) -> Result<(), String> {
     match failures.first() {
         None => Ok(()),
         Some(first) => Err(first.clone()),
+    }
+}
+
+/// `corrupt`'s power cuts in its segments alone (no other placement), on
+/// the ideal device or a preset by seed, one worker (the bug is planted
+/// per thread).
+fn cuts_in_segments(seed: u64) -> Result<(), String> {
+    use logstore_sim::campaign::corrupt::{corrupt, CorruptPlan};
+    let bug = logstore::testing::active(Bug::GenerationsUnreserved);
+    let device = [Some(Device::Slc), Some(Device::Mlc), None][(seed % 3) as usize];
+    let plan = CorruptPlan {
+        flushes: 25,
+        singles: false,
+        pairs: false,
+        recovery_cuts: false,
+        after_cut_faults: vec![logstore_sim::campaign::corrupt::Fault::Stale],
+        ..CorruptPlan::new(device, seed)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let summary = pool.install(|| {
+        plant(bug.then_some(Bug::GenerationsUnreserved));
+        let summary = corrupt(&plan, &|_| {});
+        plant(None);
+        summary
+    })?;
+    assert!(
+        summary.after_cuts.kept + summary.after_cuts.named > 0,
+        "{summary:?}"
+    );
+    match summary.failures.first() {
+        None => Ok(()),
+        Some(failure) => Err(failure.clone()),
     }
 }
 
