@@ -198,6 +198,24 @@ impl Anchor {
         Ok((anchor, record))
     }
 
+    /// The lowest generation above every one an earlier use of the device
+    /// left on it: above each region page 0 names, and not below the next
+    /// generation of the newest record found (which covers the pages of a
+    /// block whose page 0 is unreadable). A store formatted over a used
+    /// part starts there, so a page of the earlier store read back stale
+    /// (its bytes from before its block's last erase) never passes for
+    /// one of the new store's. 1 on a blank device.
+    pub fn generation_above<F: Flash>(flash: &mut F) -> Result<u64, AnchorError> {
+        let scan = scan_first_pages(flash)?;
+        let recorded = match Anchor::open(flash) {
+            Ok(found) => found.record.next_generation,
+            Err(AnchorError::Flash(error)) => return Err(error.into()),
+            Err(_) => 0,
+        };
+        let above = scan.generation_max.map_or(0, |g| g.saturating_add(1));
+        Ok(above.max(recorded).max(1))
+    }
+
     /// Finds the record in force. See the module documentation.
     pub fn open<F: Flash>(flash: &mut F) -> Result<Found, AnchorError> {
         let scan = scan_first_pages(flash)?;
@@ -414,6 +432,8 @@ fn write_lanes<F: Flash>(
 struct FirstPages {
     lanes: Vec<(u64, BlockAddr)>,
     erase_counts: Vec<u32>,
+    /// The highest generation a region's page 0 names, if any does.
+    generation_max: Option<u64>,
 }
 
 fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> {
@@ -422,6 +442,7 @@ fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> 
     let mut scan = FirstPages {
         lanes: Vec::new(),
         erase_counts: vec![0; geometry.blocks as usize],
+        generation_max: None,
     };
     for b in 0..geometry.blocks {
         let block = BlockAddr(b);
@@ -434,6 +455,8 @@ fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> 
             scan.lanes.push((sequence, block));
         } else if let Some(count) = crate::format::erase_count_of(&buf) {
             scan.erase_counts[b as usize] = count;
+            let generation = crate::format::generation_of(&buf);
+            scan.generation_max = scan.generation_max.max(generation);
         }
     }
     scan.lanes.sort_unstable_by(|a, b| b.cmp(a));

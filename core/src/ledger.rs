@@ -149,12 +149,20 @@ impl<F: Flash> Ledger<F> {
                 journal_blocks,
             });
         }
-        let generation = 1;
+        let generation = match crate::planted::active(crate::planted::Bug::FormatFromGenerationOne)
+        {
+            true => 1,
+            false => Anchor::generation_above(&mut flash)?,
+        };
+        if generation >= u64::MAX - 1 - GENERATIONS_RESERVED {
+            return Err(AnchorError::GenerationsExhausted.into());
+        }
         let journal = Journal::create(&mut flash, &mut alloc, generation, journal_blocks)?;
         let record = AnchorRecord {
             sequence: 0,
             lanes: [BlockAddr(0); LANES],
-            next_generation: generation + 1,
+            // The journal's generation is used; the next ones reserved.
+            next_generation: generation + 1 + GENERATIONS_RESERVED,
             config,
             journal: journal.region().clone(),
             incarnations: Vec::new(),
@@ -163,7 +171,7 @@ impl<F: Flash> Ledger<F> {
             uncertain: Vec::new(),
         };
         let (anchor, record) = Anchor::format(&mut flash, &mut alloc, record)?;
-        let generation_next = record.next_generation;
+        let generation_next = generation + 1;
         Ok(Ledger {
             flash,
             alloc,

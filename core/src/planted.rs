@@ -97,11 +97,15 @@ pub enum Bug {
     /// under a generation the reopened store hands out again, and one of
     /// them read back stale passes for the retry's.
     GenerationsUnreserved,
+    /// Formatting starts generations at 1 whatever an earlier store left
+    /// on the part: one of its pages read back stale passes for the new
+    /// store's.
+    FormatFromGenerationOne,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 29] = [
+    pub const ALL: [Bug; 30] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -131,6 +135,7 @@ impl Bug {
         Bug::RecoveryUnbounded,
         Bug::FilterTagsUnchecked,
         Bug::GenerationsUnreserved,
+        Bug::FormatFromGenerationOne,
     ];
 }
 

@@ -236,6 +236,12 @@ pub(crate) fn erase_count(bytes: &[u8]) -> Option<u32> {
     valid.then(|| u32::from_le_bytes(bytes[32..36].try_into().expect("4 bytes")))
 }
 
+/// The generation in the header of a valid journal page (magic and CRC
+/// checked, entries not decoded).
+pub(crate) fn generation(bytes: &[u8]) -> Option<u64> {
+    erase_count(bytes).map(|_| u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
+}
+
 /// Recomputes the CRC of `page` if it starts with the journal magic.
 #[cfg(feature = "testing")]
 pub(crate) fn reseal_page(page: &mut [u8]) {

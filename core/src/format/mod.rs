@@ -84,18 +84,32 @@ pub(crate) fn erase_count_of(page: &[u8]) -> Option<u32> {
         .map(|header| header.erase_count)
 }
 
+/// The generation a valid journal, filter or incarnation page names,
+/// whichever kind it is: what formatting a used device must start above.
+pub(crate) fn generation_of(page: &[u8]) -> Option<u64> {
+    if let Some(generation) = journal::generation(page) {
+        return Some(generation);
+    }
+    if let Some((header, _)) = filter::decode_page(page) {
+        return Some(header.generation);
+    }
+    incarnation::Header::check(page)
+        .ok()
+        .map(|header| header.generation)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Page 0 of a block tells its erase count whichever kind of page it
-    /// is; an erased or broken page tells none.
+    /// Page 0 of a block tells its erase count and generation whichever
+    /// kind of page it is; an erased or broken page tells neither.
     #[test]
     fn erase_count_of_reads_every_kind_of_page() {
         let page_bytes = 512;
         let journal_page = journal::Page {
             epoch: 1,
-            generation: 2,
+            generation: 5,
             sequence: 3,
             synced_through: None,
             erase_count: 7,
@@ -106,7 +120,7 @@ mod tests {
         let mut w = crate::codec::Writer::default();
         incarnation::Header {
             slots: 4,
-            generation: 2,
+            generation: 1 << 40,
             first: 0,
             count: 1,
             erase_count: 9,
@@ -128,6 +142,11 @@ mod tests {
         let mut broken = filter_page.clone();
         broken[40] ^= 1;
         assert_eq!(erase_count_of(&broken), None);
+        assert_eq!(generation_of(&journal_page), Some(5));
+        assert_eq!(generation_of(&incarnation_page), Some(1 << 40));
+        assert_eq!(generation_of(&filter_page), Some(2));
+        assert_eq!(generation_of(&broken), None);
+        assert_eq!(generation_of(&vec![0xFF; page_bytes]), None);
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub struct CorruptPlan {
     /// (on each page the rerun changed; stale: as the cut left it). Empty:
     /// no cuts in segments. [`AFTER_CUT_FAULTS`] by default.
     pub after_cut_faults: Vec<Fault>,
+    /// The device first holds another store (the same configuration,
+    /// another workload, as many flushes), then is formatted again: the
+    /// new store's stale bytes are the earlier store's.
+    pub reused_device: bool,
     /// The device and store to run on (a swarm's draw, say), instead of
     /// `device`'s default check; a drawn `evict_oldest` is kept, so faults
     /// land on stores that have evicted too.
@@ -119,6 +123,7 @@ impl CorruptPlan {
             pairs: true,
             recovery_cuts: true,
             after_cut_faults: AFTER_CUT_FAULTS.to_vec(),
+            reused_device: false,
             config: None,
         }
     }
@@ -244,7 +249,11 @@ pub fn corrupt(
         (None, Some(device)) => CheckConfig::on_device(device),
         (None, None) => CheckConfig::default(),
     };
-    let flash = SimFlash::new(config.sim_config(), plan.seed).map_err(|e| e.to_string())?;
+    let mut flash = SimFlash::new(config.sim_config(), plan.seed).map_err(|e| e.to_string())?;
+    if plan.reused_device {
+        flash = earlier_store(flash, &config, plan)?;
+    }
+    let before_create = flash.clone();
     let mut store = Store::create(flash, config.store).map_err(|e| format!("create: {e}"))?;
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0xC022_0975);
     let mut summary = CorruptSummary {
@@ -252,7 +261,11 @@ pub fn corrupt(
         seed: plan.seed,
         ..CorruptSummary::default()
     };
-    let (mut model, mut previous) = (Model::new(), store.flash().clone());
+    let mut previous = match plan.reused_device {
+        true => before_create,
+        false => store.flash().clone(),
+    };
+    let mut model = Model::new();
     for point in 0..plan.flushes {
         let Some(ops) = run_until_flush(&mut store, &mut model, &mut rng, plan.ops_per_flush_max)?
         else {
@@ -295,6 +308,26 @@ pub fn corrupt(
     summary.store_lost = summary.singles.store_lost + summary.recovery_cuts.store_lost;
     summary.store_lost += summary.after_cuts.store_lost;
     Ok(summary)
+}
+
+/// The device after another store of the same configuration ran a
+/// workload of its own (another seed) for as many flushes: what a user
+/// formatting a used part leaves for the new store's stale bytes.
+fn earlier_store(
+    flash: SimFlash,
+    config: &CheckConfig,
+    plan: &CorruptPlan,
+) -> Result<SimFlash, String> {
+    let mut store =
+        Store::create(flash, config.store).map_err(|e| format!("create the earlier store: {e}"))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0xEA21_1E25);
+    let mut model = Model::new();
+    for _ in 0..plan.flushes {
+        if run_until_flush(&mut store, &mut model, &mut rng, plan.ops_per_flush_max)?.is_none() {
+            break;
+        }
+    }
+    Ok(store.into_flash())
 }
 
 /// One operation of a segment, kept so a branch can run it again.
@@ -611,15 +644,20 @@ fn describe(plan: &CorruptPlan, outcome: &Outcome, what: &str) -> Option<String>
     let device = plan
         .device
         .map_or(String::new(), |d| format!(" --device {}", d.name()));
+    let reused = if plan.reused_device {
+        " --reused-device"
+    } else {
+        ""
+    };
     let replay = match plan.config {
         Some(_) => format!(
-            "logstore-sim corrupt --swarm --seeds {}..{} --flushes {}",
+            "logstore-sim corrupt --swarm --seeds {}..{} --flushes {}{reused}",
             plan.seed,
             plan.seed + 1,
             plan.flushes
         ),
         None => format!(
-            "logstore-sim corrupt --seed {}{device} --flushes {}",
+            "logstore-sim corrupt --seed {}{device} --flushes {}{reused}",
             plan.seed, plan.flushes
         ),
     };

@@ -45,6 +45,12 @@ pub(crate) struct CorruptArgs {
     /// changed: as the cut left it, past the ECC, erased).
     #[arg(long)]
     no_segment_cuts: bool,
+    /// Format a used part: the device first holds another store (the same
+    /// configuration, another workload, as many flushes); the faults land
+    /// on the store formatted over it, whose pages' stale bytes are then
+    /// the earlier store's.
+    #[arg(long)]
+    reused_device: bool,
     /// Each seed of `--seeds` draws its own device, geometry, bad blocks,
     /// pairing and store, as `sweep --swarm` does (eviction as drawn), and the
     /// campaign runs on each (`--device` and `--seed` are then not taken).
@@ -103,6 +109,7 @@ pub(crate) fn corrupt(args: &CorruptArgs) -> Result<bool, String> {
             true => Vec::new(),
             false => AFTER_CUT_FAULTS.to_vec(),
         },
+        reused_device: args.reused_device,
         ..CorruptPlan::new(args.device, args.seed)
     };
     let bar = progress_bar(u64::from(plan.flushes), "quiescent points");
@@ -173,6 +180,7 @@ fn corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool
                     true => Vec::new(),
                     false => plan.after_cut_faults,
                 },
+                reused_device: args.reused_device,
                 ..plan
             }),
             Err(reason) => {

@@ -87,12 +87,16 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
          its value or `Unknown` (with the best answer known), never an older value, a deleted hash or \"absent\" without an error. \
          Counted as failures.\n",
     );
+    let reused = reused_device(sizes.corrupt_flushes, &mut md)?;
+    failures += reused.silent + reused.store_lost;
+    placements += reused.placements;
     let crafted = crafted_headers(sizes.craft_field_bytes, &mut md)?;
     failures += crafted.failures.len() as u64;
     Ok(Section {
         markdown: md,
         figures: json!({
             "runs": rows, "failures": failures, "placements": placements, "crafted": crafted,
+            "reused_device": reused,
         }),
         headline: format!(
             "{placements} faults placed on 4 devices: {failures} silent or store lost; {} crafted headers: {} failures",
@@ -100,6 +104,32 @@ pub(super) fn section(sizes: &Sizes, _: &Path, _: &ProgressBar) -> Result<Sectio
             crafted.failures.len()
         ),
     })
+}
+
+/// The single faults on a store formatted over another on the same part
+/// (the ideal device): stale bytes are the earlier store's.
+fn reused_device(flushes: u32, md: &mut String) -> Result<CorruptSummary, String> {
+    let plan = CorruptPlan {
+        flushes,
+        pairs: false,
+        recovery_cuts: false,
+        after_cut_faults: Vec::new(),
+        reused_device: true,
+        ..CorruptPlan::new(None, 0)
+    };
+    let run = corrupt(&plan, &|_| {})?;
+    let _ = writeln!(
+        md,
+        "\n**Formatted over a used part** (`corrupt --reused-device`): the ideal device first holds another store of the same configuration (another workload, {flushes} flushes), \
+         then a new store is formatted over it and every single fault placed at each of its {} points, stale bytes being the earlier store's: {} placements, {} kept, {} named, **{} silent**, {} store lost. \
+         Its first run found a format starting generations at 1 whatever the part held (the new journal's pages then shared generation and sequence with the earlier store's). \
+         Command: `cargo run --release -- corrupt --reused-device --no-pairs --no-recovery-cuts --no-segment-cuts --flushes {flushes}`.",
+        run.points, run.placements, run.kept, run.named, run.silent, run.store_lost
+    );
+    for failure in &run.failures {
+        let _ = writeln!(md, "- `{failure}`");
+    }
+    Ok(run)
 }
 
 /// `craft` on the first `field_bytes` of each page: header fields at

@@ -88,6 +88,49 @@ fn a_freeze_a_cut_stopped_never_lends_its_pages_to_the_retry() {
     );
 }
 
+/// Formatting a used part: the new store's pages land on blocks the
+/// earlier store wrote, and its first generations used to be the earlier
+/// store's (both began at 1), so one of the earlier store's journal pages
+/// read back stale passed for the new store's own (flushed entries
+/// absent, no error). Generations now start above what the part holds;
+/// with that planted off, silent again.
+#[test]
+fn a_store_formatted_over_a_used_part_never_takes_its_pages() {
+    use logstore::testing::{plant, Bug};
+    let plan = CorruptPlan {
+        flushes: 30,
+        pairs: false,
+        recovery_cuts: false,
+        after_cut_faults: Vec::new(),
+        reused_device: true,
+        ..CorruptPlan::new(None, 1)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let [fixed, planted] = [None, Some(Bug::FormatFromGenerationOne)].map(|bug| {
+        pool.install(|| {
+            plant(bug);
+            let summary = corrupt(&plan, &|_| {}).unwrap();
+            plant(None);
+            summary
+        })
+    });
+    assert_eq!(fixed.silent, 0, "{:?}", fixed.failures);
+    assert!(
+        fixed.singles.named > 0 && fixed.singles.kept > 0,
+        "{fixed:?}"
+    );
+    assert!(planted.singles.silent > 0, "{planted:?}");
+    assert!(
+        planted.failures[0].contains("Stale")
+            && planted.failures[0].contains("--flushes 30 --reused-device"),
+        "{:?}",
+        planted.failures
+    );
+}
+
 #[test]
 fn bad_plans_are_refused() {
     for (flushes, ops) in [(0, 10), (1_001, 10), (5, 0)] {

@@ -1525,3 +1525,27 @@ fn no_generation_is_handed_out_twice_across_power_cuts() {
     }
     assert!(seen.len() >= 24, "{seen:?}");
 }
+
+/// Formatting a used device starts generations above every one the
+/// earlier store left (page 0 of its regions, its record's next), so none
+/// of its pages can pass for the new store's.
+#[test]
+fn a_format_over_a_used_device_starts_above_its_generations() {
+    let mut flash = fresh_log(11);
+    let mut earlier = Vec::new();
+    {
+        let (mut log, _) = open(&mut flash);
+        for i in 0..5 {
+            log.pack(&[entry(i)]).unwrap();
+            earlier.push(log.record().journal.generation);
+        }
+    }
+    Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]).unwrap();
+    let (log, entries) = open(&mut flash);
+    assert!(entries.is_empty(), "{entries:?}");
+    let first = log.record().journal.generation;
+    assert!(
+        earlier.iter().all(|&g| g < first),
+        "the new store's first generation {first} is not above {earlier:?}"
+    );
+}

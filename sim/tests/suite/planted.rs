@@ -104,6 +104,8 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         // A power cut in a segment of `corrupt`'s workload, the segment
         // run again, each page it changed read back as the cut left it.
         Bug::GenerationsUnreserved => cuts_in_segments,
+        // A store formatted over a used part, every single fault placed.
+        Bug::FormatFromGenerationOne => reused_device,
         // Configurations nobody picked: each seed draws its device (bad
         // blocks anywhere, blocks growing bad), store and workload.
         Bug::FullIsEndOfLife
@@ -154,6 +156,36 @@ fn cuts_in_segments(seed: u64) -> Result<(), String> {
         summary.after_cuts.kept + summary.after_cuts.named > 0,
         "{summary:?}"
     );
+    match summary.failures.first() {
+        None => Ok(()),
+        Some(failure) => Err(failure.clone()),
+    }
+}
+
+/// `corrupt`'s single faults on a store formatted over another on the
+/// same part (the ideal device or a preset by seed), one worker.
+fn reused_device(seed: u64) -> Result<(), String> {
+    use logstore_sim::campaign::corrupt::{corrupt, CorruptPlan};
+    let bug = logstore::testing::active(Bug::FormatFromGenerationOne);
+    let device = [None, Some(Device::Slc), Some(Device::Mlc)][(seed % 3) as usize];
+    let plan = CorruptPlan {
+        flushes: 10,
+        pairs: false,
+        recovery_cuts: false,
+        after_cut_faults: Vec::new(),
+        reused_device: true,
+        ..CorruptPlan::new(device, seed)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let summary = pool.install(|| {
+        plant(bug.then_some(Bug::FormatFromGenerationOne));
+        let summary = corrupt(&plan, &|_| {});
+        plant(None);
+        summary
+    })?;
     match summary.failures.first() {
         None => Ok(()),
         Some(failure) => Err(failure.clone()),
