@@ -5,8 +5,9 @@
 //! A seeded workload runs on a store; after each flush (a quiescent point:
 //! the durable state is the model's) every programmed page of the device
 //! in turn gets each fault kind ([`Fault`]: read back past the ECC, erased,
-//! its stale bytes from before its block's last erase, another page's
-//! bytes), and the store is reopened and every key the workload touched
+//! its stale bytes from before its block's last erase (kept per block
+//! from the points before, so a page programmed long after its block's
+//! erase gets them too), another page's bytes), and the store is reopened and every key the workload touched
 //! is read back. Each placement is **kept** (every answer right),
 //! **named** (`DataLoss` at open, or a typed error on the keys it cost,
 //! no wrong answer), **silent** (some answer wrong: a value lost,
@@ -265,6 +266,8 @@ pub fn corrupt(
         true => before_create,
         false => store.flash().clone(),
     };
+    // Each block's bytes from before its last erase, for stale pages.
+    let mut stale = previous.clone();
     let mut model = Model::new();
     for point in 0..plan.flushes {
         let Some(ops) = run_until_flush(&mut store, &mut model, &mut rng, plan.ops_per_flush_max)?
@@ -286,7 +289,8 @@ pub fn corrupt(
             }
         };
         summary.points_evicted += u64::from(evicted);
-        place_at_point(plan, &snapshot, &previous, &expected, last, &mut summary);
+        note_erases(&mut stale, &previous, &snapshot);
+        place_at_point(plan, &snapshot, &stale, &expected, last, &mut summary);
         if !plan.after_cut_faults.is_empty() {
             let evicting = config.store.evict_oldest;
             place_after_cuts(plan, &previous, &ops, &model, evicting, &mut summary);
@@ -308,6 +312,22 @@ pub fn corrupt(
     summary.store_lost = summary.singles.store_lost + summary.recovery_cuts.store_lost;
     summary.store_lost += summary.after_cuts.store_lost;
     Ok(summary)
+}
+
+/// Keeps in `stale` each block's bytes from before its last erase: a
+/// block `now` shows erased since `before` takes `before`'s bytes (what
+/// it held last before the erase, as of the points the campaign saw).
+fn note_erases(stale: &mut SimFlash, before: &SimFlash, now: &SimFlash) {
+    let g = now.geometry();
+    let (counts_before, counts_now) = (before.erase_counts(), now.erase_counts());
+    for block in (0..g.blocks).filter(|&b| counts_before[b as usize] != counts_now[b as usize]) {
+        for page in 0..g.pages_per_block {
+            let page = PageAddr::new(block, page);
+            stale
+                .place_page(page, &before.raw_page(page))
+                .expect("a page of the device's own geometry");
+        }
+    }
 }
 
 /// The device after another store of the same configuration ran a
@@ -557,7 +577,8 @@ fn baseline(snapshot: &SimFlash, model: &Model, evicted: bool) -> Result<Model, 
 
 /// Every single fault on every programmed page, the pairs, and the
 /// recovery's power cuts (after every fault on the critical pages; at the
-/// last point, after a page past the ECC anywhere too).
+/// last point, after a page past the ECC anywhere too). `previous` holds
+/// each block's bytes from before its last erase.
 fn place_at_point(
     plan: &CorruptPlan,
     snapshot: &SimFlash,
@@ -863,8 +884,8 @@ fn place_pairs(
     }
 }
 
-/// The device at a quiescent point, as it was at the one before (for
-/// stale bytes), and its programmed pages.
+/// The device at a quiescent point, each block's bytes from before its
+/// last erase (`previous`, for stale pages), and its programmed pages.
 #[derive(Clone, Copy)]
 struct Devices<'a> {
     snapshot: &'a SimFlash,
