@@ -101,11 +101,17 @@ pub enum Bug {
     /// on the part: one of its pages read back stale passes for the new
     /// store's.
     FormatFromGenerationOne,
+    /// Recovery names an unreadable journal page lost whenever a later
+    /// page of its chain exists, whether or not a completed flush made it
+    /// durable: a page a cut tore, with a later one the write cache kept,
+    /// is reported lost though nothing durable was (a loss without a
+    /// cause: no read went past the ECC).
+    LossUnproven,
 }
 
 impl Bug {
     #[cfg(feature = "testing")]
-    pub const ALL: [Bug; 30] = [
+    pub const ALL: [Bug; 31] = [
         Bug::SkipCrc,
         Bug::FlushWithoutSync,
         Bug::AnchorEraseUncounted,
@@ -136,6 +142,7 @@ impl Bug {
         Bug::FilterTagsUnchecked,
         Bug::GenerationsUnreserved,
         Bug::FormatFromGenerationOne,
+        Bug::LossUnproven,
     ];
 }
 

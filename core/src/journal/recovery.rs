@@ -540,7 +540,8 @@ fn find_past_loss<'a>(
             (page.epoch >= scan.epoch && page.sequence > scan.sequence).then_some((at, page))
         })
     };
-    let proven = later().any(|(_, page)| page.synced_through >= Some(scan.sequence));
+    let proven = later().any(|(_, page)| page.synced_through >= Some(scan.sequence))
+        || crate::planted::active(crate::planted::Bug::LossUnproven) && later().next().is_some();
     if !proven || crate::planted::active(crate::planted::Bug::MiddlePageIsEnd) {
         return None;
     }

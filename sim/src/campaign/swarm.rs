@@ -330,7 +330,7 @@ pub struct SwarmSummary {
 
 /// The kind of a failure, from its message: the promise it broke or the
 /// loss it found.
-pub(crate) fn failure_kind(message: &str) -> String {
+pub fn failure_kind(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("promise broken: ") {
         return rest.split(':').next().unwrap_or(rest).to_string();
     }

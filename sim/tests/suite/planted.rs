@@ -478,3 +478,20 @@ fn a_scrub_skipping_the_anchor_is_caught_on_own_geometries() {
     assert!(seed < 6, "caught only at seed {seed}: {failure}");
     println!("ScrubSkipsAnchor: caught at seed {seed}: {failure}");
 }
+/// A loss reported with no read past the ECC (a torn page named lost, say)
+/// fails the checker under its own rule and the swarm's own kind, never
+/// passing as a loss the device caused.
+#[test]
+fn a_loss_without_a_cause_fails_under_its_own_kind() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = first_failing_seed(Bug::LossUnproven);
+    std::panic::set_hook(hook);
+    let (seed, failure) = caught.expect("a loss without a cause passed every seed");
+    assert_eq!(
+        logstore_sim::campaign::swarm::failure_kind(&failure),
+        "loss reported without a cause",
+        "seed {seed}: {failure}"
+    );
+    assert!(catch_unwind(|| fixed(seed)).is_ok_and(|r| r.is_ok()));
+}
