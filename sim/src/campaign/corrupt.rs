@@ -130,14 +130,17 @@ impl CorruptPlan {
     }
 
     /// The plan on a swarm's draw for `seed` (its device, geometry, bad
-    /// blocks, pairing and store), or why `create` refuses that draw.
+    /// blocks, pairing and store; one draw in four a part another store
+    /// used first), or why `create` refuses that draw.
     pub fn swarm(seed: u64) -> Result<Self, String> {
         let config = crate::campaign::swarm::swarm_case(seed, 1).config;
         if let Some(reason) = crate::campaign::swarm::refusal(&config) {
             return Err(reason);
         }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2E05_ED00);
         Ok(CorruptPlan {
             config: Some(config.clone()),
+            reused_device: rng.random_ratio(1, 4),
             ..CorruptPlan::new(config.device, seed)
         })
     }
@@ -184,6 +187,8 @@ enum Outcome {
 pub struct CorruptSummary {
     pub device: Option<Device>,
     pub seed: u64,
+    /// The store was formatted over a part another store used first.
+    pub reused_device: bool,
     pub points: u64,
     /// Of the points, those reached after the store evicted (a drawn
     /// `evict_oldest`): faults there are judged against what a clean
@@ -260,6 +265,7 @@ pub fn corrupt(
     let mut summary = CorruptSummary {
         device: plan.device,
         seed: plan.seed,
+        reused_device: plan.reused_device,
         ..CorruptSummary::default()
     };
     let mut previous = match plan.reused_device {

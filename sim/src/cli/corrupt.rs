@@ -48,7 +48,8 @@ pub(crate) struct CorruptArgs {
     /// Format a used part: the device first holds another store (the same
     /// configuration, another workload, as many flushes); the faults land
     /// on the store formatted over it, whose pages' stale bytes are then
-    /// the earlier store's.
+    /// the earlier store's. With `--swarm`, one draw in four does so
+    /// anyway; this makes every draw.
     #[arg(long)]
     reused_device: bool,
     /// Each seed of `--seeds` draws its own device, geometry, bad blocks,
@@ -180,7 +181,7 @@ fn corrupt_swarm(args: &CorruptArgs, seeds: std::ops::Range<u64>) -> Result<bool
                     true => Vec::new(),
                     false => plan.after_cut_faults,
                 },
-                reused_device: args.reused_device,
+                reused_device: args.reused_device || plan.reused_device,
                 ..plan
             }),
             Err(reason) => {

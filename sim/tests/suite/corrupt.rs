@@ -166,6 +166,33 @@ fn placed_faults_are_kept_or_named_on_swarm_draws() {
     assert!(ran * 3 >= seeds * 2, "{ran} of {seeds} draws ran");
 }
 
+/// About one swarm draw in four formats its store over a part another
+/// store used first (a configuration nobody picks by hand), and the
+/// summary says which.
+#[test]
+fn the_swarm_draws_used_parts_too() {
+    let reused: Vec<bool> = (0..40)
+        .filter_map(|seed| CorruptPlan::swarm(seed).ok())
+        .map(|plan| plan.reused_device)
+        .collect();
+    let count = reused.iter().filter(|&&r| r).count();
+    assert!((4..=20).contains(&count), "{count} of {}", reused.len());
+    let plan = CorruptPlan {
+        flushes: 1,
+        pairs: false,
+        recovery_cuts: false,
+        after_cut_faults: Vec::new(),
+        ..CorruptPlan::swarm(7).expect("seed 7 runs")
+    };
+    assert!(plan.reused_device);
+    let summary = corrupt(&plan, &|_| {}).unwrap();
+    assert!(
+        summary.reused_device && summary.placements > 0,
+        "{summary:?}"
+    );
+    assert_eq!(summary.silent, 0, "{:?}", summary.failures);
+}
+
 /// A drawn `evict_oldest` is kept: faults land on a store that has
 /// evicted, and are judged against what a clean reopen answers (evicted
 /// entries absent), so one bringing an evicted entry back would be silent.
