@@ -93,7 +93,7 @@ pub mod testing {
     pub use crate::format::anchor::AnchorRecord;
     pub use crate::hashstore::{FilterLoad, Incarnation};
     pub use crate::journal::Journal;
-    pub use crate::ledger::Ledger;
+    pub use crate::ledger::{Ledger, GENERATIONS_RESERVED};
     #[cfg(feature = "planted")]
     pub use crate::planted::plant;
     pub use crate::planted::{active, Bug};

@@ -1549,3 +1549,58 @@ fn a_format_over_a_used_device_starts_above_its_generations() {
         "the new store's first generation {first} is not above {earlier:?}"
     );
 }
+
+/// A part whose pages name generations up to the last a store could
+/// still hand out (its journal's, then the reserve) is formatted; one
+/// past that bound (crafted, say) is refused, typed, never overflowing.
+#[test]
+fn a_format_takes_a_used_part_up_to_the_generations_left_and_refuses_past() {
+    let reserved = logstore::testing::GENERATIONS_RESERVED;
+    let g = geometry();
+    let last_taken = u64::MAX - 2 - reserved;
+    for (highest_on_part, taken) in [(last_taken - 1, true), (last_taken, false)] {
+        let mut flash = device(13);
+        let foreign = Page {
+            epoch: 1,
+            generation: highest_on_part,
+            sequence: 0,
+            synced_through: None,
+            erase_count: 0,
+            entries: vec![entry(1)],
+        };
+        let block = logstore::BlockAddr(g.blocks - 1);
+        let page = logstore::PageAddr { block, page: 0 };
+        flash
+            .program(page, &foreign.encode(g.page_bytes as usize))
+            .unwrap();
+        let before = flash.image();
+        match Ledger::create(&mut flash, JOURNAL_BLOCKS, vec![]) {
+            Ok(mut log) if taken => {
+                assert_eq!(log.record().journal.generation, highest_on_part + 1);
+                assert_eq!(log.record().next_generation, u64::MAX - 1);
+                // A pack takes the next one and commits the reserve,
+                // capped below `u64::MAX`; the rest are handed out, then
+                // none, typed.
+                log.pack(&[entry(2)]).unwrap();
+                assert_eq!(log.record().journal.generation, last_taken + 1);
+                assert_eq!(log.record().next_generation, u64::MAX - 1);
+                let handed = (0..=reserved)
+                    .map_while(|_| log.next_generation().ok())
+                    .collect::<Vec<_>>();
+                assert_eq!(handed.len() as u64, reserved - 1, "{handed:?}");
+                assert_eq!(handed.last(), Some(&(u64::MAX - 2)));
+                assert!(matches!(
+                    log.next_generation(),
+                    Err(LedgerError::Anchor(AnchorError::GenerationsExhausted))
+                ));
+            }
+            Err(LedgerError::Anchor(AnchorError::GenerationsExhausted)) if !taken => {
+                assert!(flash.image() == before, "a refused format changed the part");
+            }
+            other => panic!(
+                "generation {highest_on_part} on the part: {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+}
