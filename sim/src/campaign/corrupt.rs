@@ -410,10 +410,11 @@ fn run_until_flush(
 
 /// A torn power cut at each mutating operation of segment `ops` run from
 /// `start` (a quiescent point), a restart, the recovery, the segment run
-/// again and flushed (ending in `model`); then each of
-/// [`AFTER_CUT_FAULTS`] on each page the rerun left differing from the
-/// device as the cut left it.
-/// `evicting`: the store may evict (absent answers judged as at a point).
+/// again and flushed (ending in `model`); then each of the plan's
+/// `after_cut_faults` on each page the rerun left differing from the
+/// device as the cut left it. `evicting`: the store may evict (absent
+/// answers judged as at a point). Bounded by the segment's mutating
+/// operations and the device's pages.
 fn place_after_cuts(
     plan: &CorruptPlan,
     start: &SimFlash,
@@ -446,7 +447,7 @@ fn place_after_cuts(
 }
 
 /// The rerun after the cut at segment operation `k` left `cut`, and each
-/// of [`AFTER_CUT_FAULTS`] on each page the rerun changed.
+/// of the plan's `after_cut_faults` on each page the rerun changed.
 fn after_cut(
     plan: &CorruptPlan,
     mut cut: SimFlash,
