@@ -23,11 +23,13 @@
 //! the newest valid record of them all wins; a group holding none (a move
 //! cut before its first record was complete) gives way to the next. With
 //! two pages lost anywhere in the lanes, one lane's page 0 still reads and
-//! one whole copy of the newest record is left. Cost: one page read a block, plus two
-//! blocks' pages a group tried (one group unless a move was cut). The same
-//! page-0 reads give the erase counts journal and incarnation pages carry
-//! ([`crate::format::erase_count_of`]), so counts survive a crash between
-//! an erase and the next commit.
+//! one whole copy of the newest record is left. Cost: the head of one page
+//! a block (its first [`crate::format::HEAD_BYTES`] bytes: one ECC step),
+//! plus two blocks' pages a group tried (one group unless a move was cut).
+//! The same page-0 reads give the erase counts and generations journal,
+//! filter and incarnation pages carry in their headers
+//! ([`crate::format::head_of`]), so counts survive a crash between an
+//! erase and the next commit.
 //!
 //! A page read back unreadable is passed over like a torn one; a record
 //! found in one lane only, or read with corrected bits at the scrub
@@ -438,7 +440,7 @@ struct FirstPages {
 
 fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> {
     let geometry = flash.geometry();
-    let mut buf = vec![0u8; geometry.page_bytes as usize];
+    let mut head = [0u8; crate::format::HEAD_BYTES];
     let mut scan = FirstPages {
         lanes: Vec::new(),
         erase_counts: vec![0; geometry.blocks as usize],
@@ -446,17 +448,16 @@ fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> 
     };
     for b in 0..geometry.blocks {
         let block = BlockAddr(b);
-        match flash.read_checked(PageAddr { block, page: 0 }, &mut buf) {
+        match flash.read_head(PageAddr { block, page: 0 }, &mut head) {
             Ok(_) => {}
             Err(FlashError::Uncorrectable { .. }) => continue,
             Err(other) => return Err(other.into()),
         }
-        if let Some(sequence) = AnchorRecord::header_sequence(&buf) {
+        if let Some(sequence) = AnchorRecord::header_sequence(&head) {
             scan.lanes.push((sequence, block));
-        } else if let Some(count) = crate::format::erase_count_of(&buf) {
-            scan.erase_counts[b as usize] = count;
-            let generation = crate::format::generation_of(&buf);
-            scan.generation_max = scan.generation_max.max(generation);
+        } else if let Some(found) = crate::format::head_of(&head) {
+            scan.erase_counts[b as usize] = found.erase_count;
+            scan.generation_max = scan.generation_max.max(Some(found.generation));
         }
     }
     scan.lanes.sort_unstable_by(|a, b| b.cmp(a));

@@ -384,6 +384,25 @@ pub trait Flash {
     fn read_checked(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
         self.read(page, buf).map(|()| ReadStatus::default())
     }
+    /// Reads the first `buf.len()` bytes of `page` (at most a page): a
+    /// subpage read, as UBI reads its erase-counter headers. A device with
+    /// ECC corrects only the steps holding them, so a step past them that
+    /// is beyond correcting goes unseen. This reads the whole page.
+    fn read_head(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        let mut whole = vec![ERASED; self.geometry().page_bytes as usize];
+        if buf.len() > whole.len() {
+            return Err(FlashError::Violation {
+                rule: Rule::BufferLength {
+                    expected: self.geometry().page_bytes,
+                    actual: buf.len(),
+                },
+                page,
+            });
+        }
+        let status = self.read_checked(page, &mut whole)?;
+        buf.copy_from_slice(&whole[..buf.len()]);
+        Ok(status)
+    }
     /// Programs one erased page with `data` (exactly `raw_page_bytes` long).
     fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError>;
     /// Erases a whole block: every page reads 0xFF and may be programmed again.
@@ -409,6 +428,9 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     }
     fn read_checked(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
         (**self).read_checked(page, buf)
+    }
+    fn read_head(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        (**self).read_head(page, buf)
     }
     fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
         (**self).program(page, data)

@@ -18,7 +18,7 @@ pub(crate) mod bch;
 use std::sync::Arc;
 
 use crate::flash::{
-    BlockAddr, Flash, FlashError, Geometry, IoCounts, PageAddr, ReadStatus, ERASED,
+    BlockAddr, Flash, FlashError, Geometry, IoCounts, PageAddr, ReadStatus, Rule, ERASED,
 };
 use bch::Bch;
 
@@ -330,6 +330,21 @@ impl<F: Flash> Flash for Media<F> {
         self.read_steps(page, buf)
     }
 
+    fn read_head(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<ReadStatus, FlashError> {
+        let data = self.raw.data_only();
+        data.check_page(page)?;
+        if buf.len() > data.page_bytes as usize {
+            return Err(FlashError::Violation {
+                rule: Rule::BufferLength {
+                    expected: data.page_bytes,
+                    actual: buf.len(),
+                },
+                page,
+            });
+        }
+        self.read_steps(page, buf)
+    }
+
     fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
         self.raw.data_only().check_io(page, data.len())?;
         self.encode(data);
@@ -357,7 +372,7 @@ impl<F: Flash> Flash for Media<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::{Rule, PAGE_BYTES_MIN};
+    use crate::flash::PAGE_BYTES_MIN;
 
     /// A device in RAM: a flat image of raw pages; the NAND rules are the
     /// media's callers' concern here.
@@ -507,5 +522,54 @@ mod tests {
             1
         );
         assert!(buf.iter().all(|&b| b == ERASED));
+    }
+    /// A head read corrects the steps holding the bytes asked for and no
+    /// more: a page whose second step is past the ECC gives its first
+    /// step's bytes, corrected and counted, where a whole read refuses
+    /// it; a step past the ECC among those asked is refused; a head
+    /// longer than a page is refused before the device.
+    #[test]
+    fn a_head_read_corrects_only_the_steps_it_returns() {
+        let geometry = Geometry::new(512, 8, 4)
+            .unwrap()
+            .with_ecc(32, 256, 2)
+            .unwrap();
+        let mut media = Media::new(RamFlash::new(geometry)).unwrap();
+        let page = PageAddr::new(2, 0);
+        let data: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
+        media.program(page, &data).unwrap();
+        media.inner_mut().page(page)[0] ^= 1;
+        for at in [300, 301, 302] {
+            media.inner_mut().page(page)[at] ^= 0x10;
+        }
+        let mut whole = vec![0u8; 512];
+        assert!(matches!(
+            media.read_checked(page, &mut whole),
+            Err(FlashError::Uncorrectable { .. })
+        ));
+        let mut head = vec![0u8; 44];
+        let status = media.read_head(page, &mut head).unwrap();
+        assert_eq!((head.as_slice(), status.bits_corrected), (&data[..44], 1));
+        let mut first_step = vec![0u8; 256];
+        assert!(media.read_head(page, &mut first_step).is_ok());
+        let mut past_it = vec![0u8; 257];
+        assert!(matches!(
+            media.read_head(page, &mut past_it),
+            Err(FlashError::Uncorrectable { .. })
+        ));
+        let mut too_long = vec![0u8; 513];
+        assert!(matches!(
+            media.read_head(page, &mut too_long),
+            Err(FlashError::Violation { .. })
+        ));
+        // A device without ECC reads the whole page and returns its head.
+        let mut plain = RamFlash::new(Geometry::new(512, 8, 4).unwrap());
+        plain.program(page, &data).unwrap();
+        assert!(plain.read_head(page, &mut head).is_ok());
+        assert_eq!(head, data[..44]);
+        assert!(matches!(
+            plain.read_head(page, &mut too_long),
+            Err(FlashError::Violation { .. })
+        ));
     }
 }

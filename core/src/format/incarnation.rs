@@ -1,28 +1,33 @@
-//! The incarnation page: a 36-byte header (magic `LSH1`, version 2, bucket
+//! The incarnation page: a 40-byte header (magic `LSH1`, version 3, bucket
 //! slots, generation, first bucket, bucket count, its block's erase count,
-//! CRC32C over the whole page), then whole buckets of fixed-size slots,
-//! then 0xFF.
+//! CRC32C over those fields (the head CRC), CRC32C over the whole page),
+//! then whole buckets of fixed-size slots, then 0xFF.
 //!
 //! A slot is a state byte (empty, live, tombstone), the hash and the info
 //! (0xFF where unused): [`SLOT_BYTES`].
 
-use super::{crc_holds, seal, HASH_BYTES, INFO_BYTES};
+use super::{crc_holds, head_holds, seal, seal_head, Head, HASH_BYTES, INFO_BYTES};
 use crate::codec::{Reader, Writer};
 use crate::flash::{is_erased, ERASED};
 use crate::types::{Hash, Info, Value};
 
 /// "LSH1", little-endian.
 pub(crate) const MAGIC: u32 = 0x4C53_4831;
-pub(crate) const PAGE_VERSION: u16 = 2;
+/// Version 3 added the head CRC.
+pub(crate) const PAGE_VERSION: u16 = 3;
 /// Bytes of the page header: magic u32, version u16, bucket slots u16,
 /// generation u64, first bucket u64, bucket count u32, erase count u32,
-/// CRC32C u32.
-pub const PAGE_HEADER_BYTES: usize = 36;
-const CRC_RANGE: std::ops::Range<usize> = 32..36;
+/// the head's CRC32C u32, the page's CRC32C u32.
+pub const PAGE_HEADER_BYTES: usize = 40;
+/// Where the header's own CRC sits: over the fields before it.
+const HEAD_CRC_RANGE: std::ops::Range<usize> = 32..36;
+const CRC_RANGE: std::ops::Range<usize> = 36..40;
 /// Bytes of one slot: state u8, hash, physical and first logical sector.
 pub const SLOT_BYTES: usize = 1 + HASH_BYTES + INFO_BYTES;
-// The CRC ends the header; a slot is its state byte, a hash and an info.
+// The page's CRC ends the header, the head's CRC before it; a slot is its
+// state byte, a hash and an info.
 const _: () = assert!(CRC_RANGE.end == PAGE_HEADER_BYTES && CRC_RANGE.end - CRC_RANGE.start == 4);
+const _: () = assert!(HEAD_CRC_RANGE.end == CRC_RANGE.start);
 const _: () = assert!(SLOT_BYTES == 49);
 
 const SLOT_EMPTY: u8 = 0;
@@ -83,6 +88,7 @@ impl Header {
             .u64(self.first)
             .u32(self.count)
             .u32(self.erase_count)
+            .u32(0)
             .u32(0);
     }
 
@@ -112,7 +118,7 @@ impl Header {
         if magic != MAGIC {
             return Err(IncarnationPageFault::BadMagic);
         }
-        if !crc_holds(page, CRC_RANGE) {
+        if !head_holds(page, HEAD_CRC_RANGE) || !crc_holds(page, CRC_RANGE) {
             return Err(IncarnationPageFault::BadCrc);
         }
         if version != PAGE_VERSION {
@@ -127,7 +133,21 @@ pub(crate) fn finish_page(buf: &mut [u8], laid_out: &[u8]) {
     assert!(laid_out.len() <= buf.len());
     buf.fill(ERASED);
     buf[..laid_out.len()].copy_from_slice(laid_out);
+    seal_head(buf, HEAD_CRC_RANGE);
     seal(buf, CRC_RANGE);
+}
+
+/// The head of an incarnation page (magic, version and head CRC checked,
+/// the body not read): see [`crate::format::head_of`].
+pub(crate) fn head(page: &[u8]) -> Option<Head> {
+    let valid = page.len() >= HEAD_CRC_RANGE.end
+        && page[..4] == MAGIC.to_le_bytes()
+        && page[4..6] == PAGE_VERSION.to_le_bytes()
+        && head_holds(page, HEAD_CRC_RANGE);
+    valid.then(|| Head {
+        generation: u64::from_le_bytes(page[8..16].try_into().expect("8 bytes")),
+        erase_count: u32::from_le_bytes(page[28..32].try_into().expect("4 bytes")),
+    })
 }
 
 /// Appends one fixed-size slot: state, hash, info (0xFF where unused).
@@ -172,6 +192,7 @@ pub(crate) fn decode_slot(slot: &[u8]) -> Result<Option<(Hash, Value)>, Incarnat
 #[cfg(feature = "testing")]
 pub(crate) fn reseal_page(page: &mut [u8]) {
     if page.len() >= PAGE_HEADER_BYTES && page[..4] == MAGIC.to_le_bytes() {
+        seal_head(page, HEAD_CRC_RANGE);
         seal(page, CRC_RANGE);
     }
 }

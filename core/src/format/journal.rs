@@ -1,26 +1,30 @@
-//! The journal page: a 40-byte header (magic `LSJ3`, epoch, generation,
+//! The journal page: a 44-byte header (magic `LSJ4`, epoch, generation,
 //! sequence, how far back the last page a completed flush made durable is,
-//! body length, entry count, its block's erase count, CRC32C over the whole
-//! page), then whole entries, then 0xFF to the end of the page.
+//! body length, entry count, its block's erase count, CRC32C over those
+//! fields (the head CRC), CRC32C over the whole page), then whole entries,
+//! then 0xFF to the end of the page.
 //!
 //! An entry is a tag byte, the hash, and for an insert its info: 49 bytes
 //! ([`ENTRY_BYTES`]) or 33 for a tombstone ([`TOMBSTONE_BYTES`]).
 
-use super::{crc_holds, seal, ENTRY_BYTES, TOMBSTONE_BYTES};
+use super::{crc_holds, head_holds, seal, seal_head, Head, ENTRY_BYTES, TOMBSTONE_BYTES};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::flash::{is_erased, ERASED};
 use crate::planted::{self, Bug};
 use crate::types::{Hash, Info};
 
-/// "LSJ3", little-endian.
-pub(crate) const MAGIC: u32 = 0x4C53_4A33;
+/// "LSJ4", little-endian. `LSJ3` pages had no head CRC.
+pub(crate) const MAGIC: u32 = 0x4C53_4A34;
 /// Bytes of the page header.
-pub const PAGE_HEADER_BYTES: usize = 40;
-/// Where the CRC sits in the header.
-const CRC_RANGE: std::ops::Range<usize> = 36..40;
-// The CRC ends the header; the smallest journal page holds the header and
-// at least one entry of either kind.
+pub const PAGE_HEADER_BYTES: usize = 44;
+/// Where the header's own CRC sits: over the fields before it.
+const HEAD_CRC_RANGE: std::ops::Range<usize> = 36..40;
+/// Where the page's CRC sits in the header.
+const CRC_RANGE: std::ops::Range<usize> = 40..44;
+// The page's CRC ends the header, the head's CRC before it; the smallest
+// journal page holds the header and at least one entry of either kind.
 const _: () = assert!(CRC_RANGE.end == PAGE_HEADER_BYTES && CRC_RANGE.end - CRC_RANGE.start == 4);
+const _: () = assert!(HEAD_CRC_RANGE.end == CRC_RANGE.start);
 const _: () = assert!(PAGE_HEADER_BYTES + super::ENTRY_BYTES <= JOURNAL_PAGE_BYTES_MIN as usize);
 const _: () = assert!(super::TOMBSTONE_BYTES < super::ENTRY_BYTES);
 /// On flash `synced_through` is the distance back from the page's own
@@ -164,9 +168,11 @@ impl Page {
             .u16(self.entries.len() as u16)
             .u32(self.erase_count)
             .u32(0)
+            .u32(0)
             .raw(&body.bytes);
         let mut bytes = page.bytes;
         bytes.resize(page_bytes, ERASED);
+        seal_head(&mut bytes, HEAD_CRC_RANGE);
         seal(&mut bytes, CRC_RANGE);
         bytes
     }
@@ -188,8 +194,10 @@ impl Page {
         let length = r.u16().map_err(malformed)? as usize;
         let count = r.u16().map_err(malformed)?;
         let erase_count = r.u32().map_err(malformed)?;
+        let _head_crc = r.u32().map_err(malformed)?;
         let _crc = r.u32().map_err(malformed)?;
-        if !crc_holds(bytes, CRC_RANGE) && !planted::active(Bug::SkipCrc) {
+        let crcs_hold = head_holds(bytes, HEAD_CRC_RANGE) && crc_holds(bytes, CRC_RANGE);
+        if !crcs_hold && !planted::active(Bug::SkipCrc) {
             return Err(JournalPageFault::BadCrc);
         }
         if synced_back > SYNCED_SELF {
@@ -227,25 +235,23 @@ impl Page {
     }
 }
 
-/// The erase count in the header of a valid journal page (magic and CRC
-/// checked, entries not decoded): what open reads of every block's page 0.
-pub(crate) fn erase_count(bytes: &[u8]) -> Option<u32> {
-    let valid = bytes.len() >= PAGE_HEADER_BYTES
+/// The head of a journal page (magic and head CRC checked, the body not
+/// read): what open reads of every block's page 0.
+pub(crate) fn head(bytes: &[u8]) -> Option<Head> {
+    let valid = bytes.len() >= HEAD_CRC_RANGE.end
         && bytes[..4] == MAGIC.to_le_bytes()
-        && crc_holds(bytes, CRC_RANGE);
-    valid.then(|| u32::from_le_bytes(bytes[32..36].try_into().expect("4 bytes")))
-}
-
-/// The generation in the header of a valid journal page (magic and CRC
-/// checked, entries not decoded).
-pub(crate) fn generation(bytes: &[u8]) -> Option<u64> {
-    erase_count(bytes).map(|_| u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
+        && head_holds(bytes, HEAD_CRC_RANGE);
+    valid.then(|| Head {
+        erase_count: u32::from_le_bytes(bytes[32..36].try_into().expect("4 bytes")),
+        generation: u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
+    })
 }
 
 /// Recomputes the CRC of `page` if it starts with the journal magic.
 #[cfg(feature = "testing")]
 pub(crate) fn reseal_page(page: &mut [u8]) {
     if page.len() >= PAGE_HEADER_BYTES && page[..4] == MAGIC.to_le_bytes() {
+        seal_head(page, HEAD_CRC_RANGE);
         seal(page, CRC_RANGE);
     }
 }
@@ -256,6 +262,7 @@ pub(crate) fn reseal_page(page: &mut [u8]) {
 #[cfg(feature = "testing")]
 pub fn seal_page(page: &mut [u8]) {
     if page.len() >= PAGE_HEADER_BYTES {
+        seal_head(page, HEAD_CRC_RANGE);
         seal(page, CRC_RANGE);
     }
 }
@@ -395,8 +402,9 @@ mod tests {
     }
 
     /// Widths of the header's fields, in order: magic, epoch, generation,
-    /// sequence, synced distance, body length, entry count, erase count, CRC.
-    const HEADER_FIELDS: [usize; 9] = [4, 4, 8, 8, 4, 2, 2, 4, 4];
+    /// sequence, synced distance, body length, entry count, erase count,
+    /// head CRC, CRC.
+    const HEADER_FIELDS: [usize; 10] = [4, 4, 8, 8, 4, 2, 2, 4, 4, 4];
 
     /// A page cut anywhere in its header is `Malformed`, naming the field
     /// cut, never a panic; one of 4 bytes without the magic is `BadMagic`.
@@ -465,8 +473,11 @@ mod tests {
         );
     }
 
+    /// The head tells the decoded erase count and generation; a flip in
+    /// the body leaves it (the page no longer decodes), one in the head's
+    /// fields does not.
     #[test]
-    fn the_header_erase_count_is_the_decoded_one() {
+    fn the_head_is_the_decoded_header() {
         let page = Page {
             epoch: 1,
             generation: 2,
@@ -476,9 +487,16 @@ mod tests {
             entries: vec![entry(4)],
         };
         let mut bytes = page.encode(256);
-        assert_eq!(erase_count(&bytes), Some(77));
+        let want = Some(Head {
+            erase_count: 77,
+            generation: 2,
+        });
+        assert_eq!(head(&bytes), want);
         bytes[100] ^= 1;
-        assert_eq!(erase_count(&bytes), None);
+        assert_eq!(head(&bytes), want);
+        assert!(Page::decode(&bytes).is_err());
+        bytes[33] ^= 1;
+        assert_eq!(head(&bytes), None);
     }
 
     #[test]
@@ -496,6 +514,6 @@ mod tests {
         let mut w = Writer::default();
         Entry::Tombstone { hash: [0; 32] }.encode(&mut w);
         assert_eq!(w.bytes.len(), TOMBSTONE_BYTES);
-        assert_eq!(entries_per_page(256), (256 - 40) / 33);
+        assert_eq!(entries_per_page(256), (256 - 44) / 33);
     }
 }

@@ -8,7 +8,12 @@
 //! Promises: every record carries a CRC32C computed over the whole record
 //! with its own CRC field taken as zeros ([`seal`], [`crc_holds`]); a
 //! decoder checks the CRC before it trusts any byte past the header, and
-//! gives a typed fault, never a panic, on any input.
+//! gives a typed fault, never a panic, on any input. The header of a
+//! journal, filter or incarnation page carries a second CRC32C over its
+//! own fields (the head CRC, sealed before the page's), so page 0 of a
+//! block tells its erase count and generation from its first
+//! [`HEAD_BYTES`] bytes alone ([`head_of`]): the open's scan reads one ECC
+//! step of each block, as UBI reads its erase-counter headers.
 
 use std::ops::Range;
 
@@ -50,6 +55,48 @@ pub(crate) fn crc_holds(bytes: &[u8], crc: Range<usize>) -> bool {
     crc_of(bytes, crc) == stored
 }
 
+/// Seals a header's own CRC at `crc`, over the header's bytes before it:
+/// done before the page's CRC, which covers it.
+pub(crate) fn seal_head(bytes: &mut [u8], crc: Range<usize>) {
+    seal(&mut bytes[..crc.end], crc);
+}
+
+/// Whether `bytes` hold a whole header whose own CRC at `crc` holds.
+pub(crate) fn head_holds(bytes: &[u8], crc: Range<usize>) -> bool {
+    bytes.len() >= crc.end && crc_holds(&bytes[..crc.end], crc)
+}
+
+/// Bytes of a page's start that tell what [`head_of`] reads: the longest
+/// header of a region's page (the journal's), and more than an anchor
+/// record's first 16 bytes.
+pub(crate) const HEAD_BYTES: usize = journal::PAGE_HEADER_BYTES;
+const _: () = assert!(
+    HEAD_BYTES >= filter::PAGE_HEADER_BYTES
+        && HEAD_BYTES >= incarnation::PAGE_HEADER_BYTES
+        && HEAD_BYTES >= 16
+        && HEAD_BYTES <= crate::flash::PAGE_BYTES_MIN as usize
+);
+
+/// What the header of a journal, filter or incarnation page tells of its
+/// block: its erase count when the page was programmed, and the region's
+/// generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) erase_count: u32,
+    pub(crate) generation: u64,
+}
+
+/// The head of a journal, filter or incarnation page, its magic, version
+/// and head CRC checked, from the page's first [`HEAD_BYTES`] bytes (or
+/// more); `None` for any other bytes. The body is not checked: a page torn
+/// after its header still tells its block's erase count and generation,
+/// which is all the open's scan takes from it.
+pub(crate) fn head_of(bytes: &[u8]) -> Option<Head> {
+    journal::head(bytes)
+        .or_else(|| filter::head(bytes))
+        .or_else(|| incarnation::head(bytes))
+}
+
 /// Recomputes every checksum of a device image (the fuzzers' helper: a
 /// mutated image is useless if every CRC fails): each journal and
 /// incarnation page, found by its magic, and each anchor record whose
@@ -70,42 +117,16 @@ pub fn reseal(image: &mut [u8], geometry: crate::flash::Geometry) {
     }
 }
 
-/// The erase count a journal or incarnation page carries for its block, if
-/// `page` is a valid one: what page 0 of a block tells at open.
-pub(crate) fn erase_count_of(page: &[u8]) -> Option<u32> {
-    if let Some(count) = journal::erase_count(page) {
-        return Some(count);
-    }
-    if let Some((header, _)) = filter::decode_page(page) {
-        return Some(header.erase_count);
-    }
-    incarnation::Header::check(page)
-        .ok()
-        .map(|header| header.erase_count)
-}
-
-/// The generation a valid journal, filter or incarnation page names,
-/// whichever kind it is: what formatting a used device must start above.
-pub(crate) fn generation_of(page: &[u8]) -> Option<u64> {
-    if let Some(generation) = journal::generation(page) {
-        return Some(generation);
-    }
-    if let Some((header, _)) = filter::decode_page(page) {
-        return Some(header.generation);
-    }
-    incarnation::Header::check(page)
-        .ok()
-        .map(|header| header.generation)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Page 0 of a block tells its erase count and generation whichever
-    /// kind of page it is; an erased or broken page tells neither.
+    /// kind of page it is, from its header alone: a flip in the body
+    /// leaves the head (the page's own CRC refuses it), a flip in the
+    /// header or an erased page tells nothing.
     #[test]
-    fn erase_count_of_reads_every_kind_of_page() {
+    fn head_of_reads_every_kind_of_page() {
         let page_bytes = 512;
         let journal_page = journal::Page {
             epoch: 1,
@@ -135,18 +156,40 @@ mod tests {
             erase_count: 11,
         };
         filter::encode_page(header, &[1, 2, 3], &mut filter_page);
-        assert_eq!(erase_count_of(&journal_page), Some(7));
-        assert_eq!(erase_count_of(&incarnation_page), Some(9));
-        assert_eq!(erase_count_of(&filter_page), Some(11));
-        assert_eq!(erase_count_of(&vec![0xFF; page_bytes]), None);
-        let mut broken = filter_page.clone();
-        broken[40] ^= 1;
-        assert_eq!(erase_count_of(&broken), None);
-        assert_eq!(generation_of(&journal_page), Some(5));
-        assert_eq!(generation_of(&incarnation_page), Some(1 << 40));
-        assert_eq!(generation_of(&filter_page), Some(2));
-        assert_eq!(generation_of(&broken), None);
-        assert_eq!(generation_of(&vec![0xFF; page_bytes]), None);
+        let head = |erase_count, generation| {
+            Some(Head {
+                erase_count,
+                generation,
+            })
+        };
+        let pages = [
+            (&journal_page, head(7, 5), journal::PAGE_HEADER_BYTES),
+            (
+                &incarnation_page,
+                head(9, 1 << 40),
+                incarnation::PAGE_HEADER_BYTES,
+            ),
+            (&filter_page, head(11, 2), filter::PAGE_HEADER_BYTES),
+        ];
+        for (page, want, header_bytes) in pages {
+            assert_eq!(head_of(page), want);
+            assert_eq!(head_of(&page[..HEAD_BYTES]), want);
+            // The head ends where the page's CRC starts, 4 bytes before
+            // the header ends.
+            assert_eq!(head_of(&page[..header_bytes - 4]), want);
+            assert_eq!(head_of(&page[..header_bytes - 5]), None);
+            let mut body_flipped = page.clone();
+            body_flipped[header_bytes + 3] ^= 1;
+            assert_eq!(head_of(&body_flipped), want);
+            // The page's CRC ends each header, the head's CRC before it.
+            for bit in 0..(header_bytes - 4) * 8 {
+                let mut flipped = page.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                assert_ne!(head_of(&flipped), want, "flip of header bit {bit}");
+            }
+        }
+        assert_eq!(head_of(&vec![0xFF; page_bytes]), None);
+        assert_eq!(head_of(&vec![0; page_bytes]), None);
     }
 
     #[test]

@@ -401,7 +401,7 @@ mod tests {
         let geometry = Geometry::new(256, 64, 256).unwrap();
         let mut config = StoreConfig::new(4, 2);
         config.bucket_slots = 8;
-        let message = "a bucket of 8 slots needs 428 bytes with the header, pages are 256";
+        let message = "a bucket of 8 slots needs 432 bytes with the header, pages are 256";
         assert_eq!(config.check(geometry).unwrap_err().to_string(), message);
         assert_eq!(
             config.block_budget(geometry).unwrap_err().to_string(),

@@ -22,6 +22,10 @@ use super::fuzzing::{image, image_bytes, image_geometry, image_seeds};
 /// Most bytes of a page whose fields are crafted (a page of the `image`
 /// device).
 pub const FIELD_BYTES_MAX: usize = 256;
+/// Bytes crafted by default: every header (they end by byte 48) and the
+/// first bucket slot's filter tag (its hash's bytes 24 to 26, at bytes 65
+/// to 67 of a bucket page: a 40-byte header, then the slot's state byte).
+pub const FIELD_BYTES_DEFAULT: usize = 72;
 
 /// Field widths and the offsets they sit at: 2-byte words at even
 /// offsets, 4- and 8-byte words at multiples of 4.

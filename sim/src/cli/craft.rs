@@ -16,13 +16,14 @@ use super::args::{print_lines, Output};
 /// journal read back at every position. A panic fails the run (exit 1)
 /// and prints the command that replays the placement alone.
 ///
-/// Example: `logstore-sim craft --field-bytes 64 --json`
+/// Example: `logstore-sim craft --field-bytes 72 --json`
 #[derive(clap::Args, Debug)]
 pub(crate) struct CraftArgs {
     /// Craft the fields lying in the first this many bytes of each page
     /// (8 to 256, the image device's page; headers end by byte 48 but
-    /// the anchor record's later fields).
-    #[arg(long, default_value_t = 64)]
+    /// the anchor record's later fields; the default reaches the first
+    /// bucket slot's filter tag).
+    #[arg(long, default_value_t = logstore_sim::campaign::crafted::FIELD_BYTES_DEFAULT)]
     field_bytes: usize,
     /// Replay one placement: this seed store (0 to 3) ...
     #[arg(long, requires_all = ["at", "width", "value"])]

@@ -139,7 +139,7 @@ impl Sizes {
             swarm_ops: 1_000,
             swarm_wear_seeds: 12,
             corrupt_flushes: 20,
-            craft_field_bytes: 64,
+            craft_field_bytes: crate::campaign::crafted::FIELD_BYTES_DEFAULT,
             littlefs_ops: 1_000,
             littlefs_swarm_seeds: 200,
         }

@@ -408,7 +408,7 @@ fn stale_foreign_erased_and_misplaced_pages_are_named() {
 
 /// Bytes of an incarnation page's header, and of one slot (state, hash,
 /// info): the on-flash format (docs/DESIGN.md).
-const INCARNATION_HEADER_BYTES: usize = 36;
+const INCARNATION_HEADER_BYTES: usize = 40;
 const SLOT_BYTES: usize = 49;
 
 /// A page that passes its checks (resealed) yet holds a slot of no known

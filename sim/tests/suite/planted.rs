@@ -38,9 +38,15 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
         },
         // On the parts' own geometries the anchor's lanes hold 64 to 192
         // records and move rarely: unread, their pages age past the ECC.
+        // The open needs only each lane's newest record and the head of its
+        // page 0 (one ECC step): ten years at 95% wear take those too.
         Bug::ScrubSkipsAnchor => |seed| {
             let device = Device::ALL[(seed % 3) as usize];
-            retention(seed, RetentionPlan::worn_own_geometry(device)).map(|_| ())
+            let plan = RetentionPlan {
+                days: 10 * 365,
+                ..RetentionPlan::worn_own_geometry(device)
+            };
+            retention(seed, plan).map(|_| ())
         },
         // A journal page lost mid-log, salvaged: its hashes must answer
         // `Unknown`, not "absent".
@@ -119,7 +125,9 @@ fn scenario(bug: Bug) -> fn(u64) -> Result<(), String> {
 /// The crafted-header campaign on seed store `seed % 4`, on this thread.
 fn crafted(seed: u64) -> Result<(), String> {
     use logstore_sim::campaign::crafted::{craft_store_here, CraftPlan};
-    let plan = CraftPlan { field_bytes: 64 };
+    let plan = CraftPlan {
+        field_bytes: logstore_sim::campaign::crafted::FIELD_BYTES_DEFAULT,
+    };
     let failures = craft_store_here(&plan, (seed % 4) as usize)?;
     match failures.first() {
         None => Ok(()),

@@ -68,7 +68,7 @@ mod tests {
     }
 
     /// Every header field of every programmed page of the seed stores at
-    /// its extremes, checksums fixed (`craft`'s campaign, on the first 64
+    /// its extremes, checksums fixed (`craft`'s campaign, on the first 72
     /// bytes of each page): what the `image` target found by chance (a
     /// journal page whose sequence overflowed recovery's arithmetic),
     /// placed on purpose, each also behind an unreadable page and, where
@@ -78,7 +78,13 @@ mod tests {
     #[test]
     fn header_fields_at_their_extremes_never_panic() {
         use crate::campaign::crafted::{craft, CraftPlan};
-        let summary = craft(&CraftPlan { field_bytes: 64 }, &|_| {}).unwrap();
+        let summary = craft(
+            &CraftPlan {
+                field_bytes: crate::campaign::crafted::FIELD_BYTES_DEFAULT,
+            },
+            &|_| {},
+        )
+        .unwrap();
         assert!(summary.placements > 50_000, "{summary:?}");
         assert!(
             summary.previous_broken > 10_000 && summary.alike > 10_000,
@@ -101,7 +107,7 @@ mod tests {
         use logstore::StoreError;
         let placement = Placement {
             store: 2,
-            at: 121 * 256 + 60,
+            at: 121 * 256 + 64,
             width: 4,
             value: 0,
             previous_broken: false,
@@ -127,7 +133,7 @@ mod tests {
         let failure = unchecked.unwrap_err();
         assert!(failure.contains("get disagrees with contents"), "{failure}");
         assert!(
-            failure.contains("craft --store 2 --at 31036 --width 4 --value 0x0"),
+            failure.contains("craft --store 2 --at 31040 --width 4 --value 0x0"),
             "{failure}"
         );
     }
