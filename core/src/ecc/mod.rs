@@ -557,6 +557,11 @@ mod tests {
         assert_eq!((head.as_slice(), status.bits_corrected), (&data[..44], 1));
         let mut first_step = vec![0u8; 256];
         assert!(media.read_head(page, &mut first_step).is_ok());
+        let other = PageAddr::new(2, 1);
+        media.program(other, &data).unwrap();
+        let mut exactly_a_page = vec![0u8; 512];
+        assert!(media.read_head(other, &mut exactly_a_page).is_ok());
+        assert_eq!(exactly_a_page, data);
         let mut past_it = vec![0u8; 257];
         assert!(matches!(
             media.read_head(page, &mut past_it),
@@ -572,6 +577,8 @@ mod tests {
         plain.program(page, &data).unwrap();
         assert!(plain.read_head(page, &mut head).is_ok());
         assert_eq!(head, data[..44]);
+        assert!(plain.read_head(page, &mut exactly_a_page).is_ok());
+        assert_eq!(exactly_a_page, data);
         assert!(matches!(
             plain.read_head(page, &mut too_long),
             Err(FlashError::Violation { .. })

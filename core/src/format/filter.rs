@@ -152,7 +152,7 @@ mod tests {
 
     /// A page of an older format (version 1: a binary fuse filter; 2: no
     /// head CRC), sealed and whole, does not decode: its incarnation's tags
-    /// are rebuilt.
+    /// are rebuilt. Nor does a sealed page of another magic.
     #[test]
     fn an_older_version_is_refused() {
         let header = Header {
@@ -164,6 +164,13 @@ mod tests {
         let mut page = vec![0u8; 256];
         encode_page(header, &[1; 8], &mut page);
         assert!(decode_page(&page).is_some());
+        // Another magic, both CRCs sealed over it: no filter page.
+        let mut other_magic = page.clone();
+        other_magic[0] ^= 1;
+        seal_head(&mut other_magic, HEAD_CRC_RANGE);
+        seal(&mut other_magic, CRC_RANGE);
+        assert!(decode_page(&other_magic).is_none());
+        assert_eq!(head(&other_magic), None);
         for version in [1u16, 2] {
             let mut older = page.clone();
             older[4..6].copy_from_slice(&version.to_le_bytes());

@@ -178,6 +178,9 @@ mod tests {
             // the header ends.
             assert_eq!(head_of(&page[..header_bytes - 4]), want);
             assert_eq!(head_of(&page[..header_bytes - 5]), None);
+            for len in 0..8 {
+                assert_eq!(head_of(&page[..len]), None, "{len} bytes");
+            }
             let mut body_flipped = page.clone();
             body_flipped[header_bytes + 3] ^= 1;
             assert_eq!(head_of(&body_flipped), want);
