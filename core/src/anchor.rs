@@ -49,6 +49,11 @@ pub const MOVES_MAX: u32 = 8;
 pub enum AnchorError {
     #[error("no valid anchor record on the device: it is not formatted, or every copy is corrupt")]
     NotFound,
+    /// No record of this build's format, and one of an older format: the
+    /// store was written by an earlier build, whose pages this one does
+    /// not read.
+    #[error("the device holds a store of an older on-flash format (anchor record version {version}, this build reads version {current}): open it with the build that wrote it, or format the part")]
+    OlderFormat { version: u16, current: u16 },
     #[error(
         "anchor record of {bytes} bytes does not fit in one erase block ({block_bytes} bytes)"
     )]
@@ -225,7 +230,10 @@ impl Anchor {
         let mut groups = scan.lanes.chunk_by(|a, b| a.0 == b.0);
         // Bounded: each group is a distinct sequence of blocks on the device.
         let found = groups.find_map(|group| newest_in(flash, group).transpose());
-        let newest = found.ok_or(AnchorError::NotFound)??;
+        let newest = match found {
+            Some(newest) => newest?,
+            None => return Err(scan.not_found()),
+        };
         let record = newest.record;
         record.validate(flash.geometry().blocks)?;
         let anchor = Anchor {
@@ -436,6 +444,21 @@ struct FirstPages {
     erase_counts: Vec<u32>,
     /// The highest generation a region's page 0 names, if any does.
     generation_max: Option<u64>,
+    /// The newest older format version an anchor page 0 names, if any.
+    older_version: Option<u16>,
+}
+
+impl FirstPages {
+    /// Why no record was found: an older format's records, or none.
+    fn not_found(&self) -> AnchorError {
+        match self.older_version {
+            Some(version) => AnchorError::OlderFormat {
+                version,
+                current: crate::format::anchor::VERSION,
+            },
+            None => AnchorError::NotFound,
+        }
+    }
 }
 
 fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> {
@@ -445,6 +468,7 @@ fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> 
         lanes: Vec::new(),
         erase_counts: vec![0; geometry.blocks as usize],
         generation_max: None,
+        older_version: None,
     };
     for b in 0..geometry.blocks {
         let block = BlockAddr(b);
@@ -455,6 +479,8 @@ fn scan_first_pages<F: Flash>(flash: &mut F) -> Result<FirstPages, AnchorError> 
         }
         if let Some(sequence) = AnchorRecord::header_sequence(&head) {
             scan.lanes.push((sequence, block));
+        } else if let Some(version) = crate::format::anchor::older_version(&head) {
+            scan.older_version = scan.older_version.max(Some(version));
         } else if let Some(found) = crate::format::head_of(&head) {
             scan.erase_counts[b as usize] = found.erase_count;
             scan.generation_max = scan.generation_max.max(Some(found.generation));

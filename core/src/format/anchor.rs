@@ -18,9 +18,12 @@ pub(crate) const MAGIC: u32 = 0x4C53_4131;
 /// a cut program's reach (`journal::journal_pages_at_risk`). Version 3
 /// kept the journal to the pages no two of which share a wordline under
 /// any known scheme, version 2 to the declared scheme's lower pages and
-/// had two lanes; a store of an older version is not read as one of 4
-/// (its journal positions mean other pages).
-pub(crate) const VERSION: u16 = 4;
+/// had two lanes. Version 5: the journal, bucket and filter pages it names
+/// carry a head CRC (journal `LSJ4`, pages version 3); read as version 5,
+/// a store of 4 would answer its journal's hashes "absent" (its `LSJ3`
+/// pages no longer decode). A store of an older version is refused, named
+/// ([`older_version`]).
+pub(crate) const VERSION: u16 = 5;
 /// Lanes every record is written to: three, so that any two pages lost
 /// among them (the newest record in two lanes, or two lanes' first pages)
 /// still leave one whole copy of the newest record, found from a lane
@@ -263,6 +266,16 @@ fn record_bytes(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Whether `bytes` start with a record's magic and version.
+/// The version of an anchor record of an older format starting `bytes`:
+/// the magic, and a version below this build's.
+pub(crate) fn older_version(bytes: &[u8]) -> Option<u16> {
+    if bytes.get(..4) != Some(&MAGIC.to_le_bytes()[..]) {
+        return None;
+    }
+    let version = u16::from_le_bytes(bytes.get(4..6)?.try_into().expect("2 bytes"));
+    (version < VERSION).then_some(version)
+}
+
 fn starts_record(bytes: &[u8]) -> bool {
     bytes.get(..4) == Some(&MAGIC.to_le_bytes()[..])
         && bytes.get(4..6) == Some(&VERSION.to_le_bytes()[..])
@@ -489,6 +502,24 @@ pub(crate) mod tests {
                 value: REGIONS_MAX as u64 + 1
             })
         );
+    }
+
+    /// A record of an older version is named by its version; this
+    /// build's, a newer one's, another magic's or a cut header is not.
+    #[test]
+    fn an_older_version_is_named() {
+        let bytes = record(8).encode();
+        assert_eq!(older_version(&bytes), None);
+        for (version, want) in [(4u16, Some(4)), (1, Some(1)), (VERSION + 1, None)] {
+            let mut other = bytes.clone();
+            other[4..6].copy_from_slice(&version.to_le_bytes());
+            assert_eq!(older_version(&other), want, "{version}");
+            assert_eq!(older_version(&other[..5]), None);
+        }
+        let mut foreign = bytes.clone();
+        foreign[4..6].copy_from_slice(&4u16.to_le_bytes());
+        foreign[0] ^= 1;
+        assert_eq!(older_version(&foreign), None);
     }
 
     /// `header_sequence` reads the sequence of a header from its first 16
