@@ -173,7 +173,7 @@ impl Bch {
             words.next_power_of_two()
         };
         let table = remainder_table(&generator, stride);
-        let syndrome_tables = syndromes::SyndromeTables::new(&field, strength);
+        let syndrome_tables = syndromes::SyndromeTables::new(&field, strength, words);
         #[cfg(target_arch = "x86_64")]
         let folding = clmul::Folding::new(&generator, words);
         Ok(Bch {
@@ -494,6 +494,7 @@ impl Bch {
         Bch {
             #[cfg(target_arch = "x86_64")]
             folding: None,
+            syndrome_tables: self.syndrome_tables.with_tables_only(),
             ..self.clone()
         }
     }

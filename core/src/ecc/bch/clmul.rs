@@ -251,3 +251,143 @@ fn fold_words<const W: usize>(folding: &Folding, register: &mut [u64; W], top: [
     reduce_into::<W>(folding, overflow, &mut sums);
     settle::<W>(register, &sums, FOLD_WORDS);
 }
+
+/// The constants that reduce a remainder modulo each minimal polynomial
+/// `M_(2i+1)` (degree `d_i` at most 16) by carry-less products, where
+/// [`super::syndromes`]' tables take a byte a step.
+///
+/// **How.** The register `R(x) x^pad` (left-aligned in `W` words) is the
+/// sum of its words `r_k(x) x^(64 (W - 1 - k))`, so modulo `M` it is the
+/// sum of `r_k(x) P_(W-1-k)` with `P_k = x^(64 k) mod M`: one product a
+/// word, a value of under 64 + 16 bits. Its high word `h` becomes `h P_1`
+/// (under 32 bits), leaving a 64-bit `v`, and Barrett's method with `mu =
+/// floor(x^64 / M)` reduces that: `q = floor(floor(v / x^d) mu / x^(64-d))`
+/// is the quotient exactly (polynomial division is linear, and `v / x^d`
+/// has degree at most `64 - d`), `v + q M` the remainder.
+#[derive(Clone, Debug)]
+pub(super) struct SyndromeFolding {
+    /// The register's words.
+    words: usize,
+    /// Per polynomial: `M`, its degree, `mu`, `x^64 mod M`.
+    polynomials: Vec<Minimal>,
+    /// `P_k = x^(64 k) mod M` for `k < words`, `words` a polynomial.
+    powers: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Minimal {
+    polynomial: u64,
+    degree: u32,
+    mu: u64,
+    x64: u64,
+}
+
+impl SyndromeFolding {
+    /// The constants for `minimals` (each polynomial, bit k the
+    /// coefficient of `x^k`, and its degree in 1..=16) and a register of
+    /// `words` u64s, or `None` when this CPU cannot multiply carry-less or
+    /// [`super::TABLES_ONLY_VAR`] asks for the tables.
+    pub(super) fn new(minimals: &[(u32, u32)], words: usize) -> Option<SyndromeFolding> {
+        if !super::carry_less() {
+            return None;
+        }
+        assert!(words >= 1, "a register of one word at least");
+        let mut polynomials = Vec::with_capacity(minimals.len());
+        let mut powers = Vec::with_capacity(minimals.len() * words);
+        for &(polynomial, degree) in minimals {
+            assert!((1..=16).contains(&degree), "a minimal polynomial's degree");
+            assert_eq!(polynomial >> degree, 1, "monic, of its degree");
+            let polynomial = u64::from(polynomial);
+            // P_k by multiplying by x, 64 times a word, reducing as it goes.
+            let mut power = 1u64;
+            let mut x64 = 0;
+            for k in 0..words.max(2) {
+                if k < words {
+                    powers.push(power);
+                }
+                if k == 1 {
+                    x64 = power;
+                }
+                for _ in 0..64 {
+                    power <<= 1;
+                    if power >> degree & 1 == 1 {
+                        power ^= polynomial;
+                    }
+                }
+            }
+            polynomials.push(Minimal {
+                polynomial,
+                degree,
+                mu: quotient_of_x64(polynomial, degree),
+                x64,
+            });
+        }
+        Some(SyndromeFolding {
+            words,
+            polynomials,
+            powers,
+        })
+    }
+
+    /// `states[i] = R(x) x^pad mod M_(2i+1)`, `pad = 64 W - ecc_bits`, for
+    /// each polynomial, from the left-aligned register `remainder`.
+    pub(super) fn states(&self, remainder: &[u64], states: &mut [u32]) {
+        assert_eq!(remainder.len(), self.words, "the register's words");
+        assert_eq!(states.len(), self.polynomials.len(), "a state a polynomial");
+        // SAFETY: a `SyndromeFolding` exists only where the CPU has
+        // PCLMULQDQ.
+        unsafe { self.states_in(remainder, states) }
+    }
+
+    #[target_feature(enable = "pclmulqdq")]
+    fn states_in(&self, remainder: &[u64], states: &mut [u32]) {
+        let words = self.words;
+        let multiply = |a: u64, b: u64| {
+            words_of(product(
+                _mm_cvtsi64_si128(a as i64),
+                _mm_cvtsi64_si128(b as i64),
+            ))
+        };
+        for (i, (state, m)) in states.iter_mut().zip(&self.polynomials).enumerate() {
+            let powers = &self.powers[i * words..][..words];
+            let (mut low, mut high) = (0u64, 0u64);
+            for (&word, &power) in remainder.iter().zip(powers.iter().rev()) {
+                let (l, h) = multiply(word, power);
+                low ^= l;
+                high ^= h;
+            }
+            // high < 2^16 and x64 < 2^16: the product stays in one word.
+            let v = low ^ multiply(high, m.x64).0;
+            let d = m.degree;
+            let (l, h) = multiply(v >> d, m.mu);
+            let quotient = h << d | l >> (64 - d);
+            let rest = v ^ multiply(quotient, m.polynomial).0;
+            assert!(rest >> d == 0, "reduced below the degree");
+            *state = rest as u32;
+        }
+    }
+}
+
+/// The low and the high word of `v` (as [`words`], callable outside a
+/// `target_feature` function's caller).
+#[inline]
+#[target_feature(enable = "pclmulqdq")]
+fn words_of(v: __m128i) -> (u64, u64) {
+    words(v)
+}
+
+/// `floor(x^64 / M)` for `M` of degree `degree` in 1..=16, by long
+/// division bit by bit (degree `64 - degree`: it fits a word).
+fn quotient_of_x64(polynomial: u64, degree: u32) -> u64 {
+    // The dividend x^64 as 128 bits.
+    let mut rest: u128 = 1 << 64;
+    let mut quotient = 0u64;
+    for bit in (degree..=64).rev() {
+        if rest >> bit & 1 == 1 {
+            quotient |= 1 << (bit - degree);
+            rest ^= u128::from(polynomial) << (bit - degree);
+        }
+    }
+    assert!(rest >> degree == 0, "x^64 divided down to its remainder");
+    quotient
+}

@@ -578,8 +578,9 @@ fn syndromes_bit_by_bit(bch: &Bch, remainder: &[u64]) -> Vec<u16> {
 
 /// The syndromes through the minimal polynomials' tables are the
 /// remainder evaluated at `alpha^j`, for every j up to 2t, on codes whose
-/// parity is a whole number of bytes and codes whose is not, and on
-/// remainders sparse and dense.
+/// parity is a whole number of bytes (or words) and codes whose is not,
+/// minimal polynomials of degree 16, and on remainders sparse and dense;
+/// by the carry-less reductions and by the tables.
 #[test]
 fn table_syndromes_are_the_remainder_evaluated() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
@@ -590,9 +591,20 @@ fn table_syndromes_are_the_remainder_evaluated() {
         (1024, 24),
         (2048, 40),
         (512, MAX_STRENGTH),
+        (4096, 4),
+        (4096, 8),
+        (4096, MAX_STRENGTH),
     ] {
-        let bch = Bch::new(data_bytes, strength).unwrap();
-        for round in 0..40 {
+        let code = Bch::new(data_bytes, strength).unwrap();
+        for round in 0..80 {
+            // Rounds 0 and 1 of each four by the carry-less reductions
+            // (where the CPU has them), 2 and 3 by the tables: each path
+            // a sparse and a dense remainder.
+            let bch = if round % 4 < 2 {
+                code.clone()
+            } else {
+                code.with_tables_only()
+            };
             let mut remainder = [0u64; MAX_WORDS];
             let bits = if round % 2 == 0 {
                 1 + round / 4
