@@ -12,13 +12,22 @@ use std::fmt;
 /// Byte value of an erased NAND cell.
 pub const ERASED: u8 = 0xFF;
 
-/// Whether every byte of `bytes` reads erased (0xFF): eight bytes at a time.
+/// Whether every byte of `bytes` reads erased (0xFF).
 pub fn is_erased(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    let whole = words
-        .by_ref()
-        .all(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")) == u64::MAX);
-    whole && words.remainder().iter().all(|&b| b == ERASED)
+    // 64 bytes a step, AND-ed without a branch (the compiler makes it
+    // vector code), a branch a step: a data page leaves at its first
+    // step, an erased one costs a vector compare a step. Word by word
+    // with a branch a word, the scans' reads of erased pages cost 8% of
+    // `corrupt`'s swarm test.
+    let (steps, rest) = bytes.as_chunks::<64>();
+    let whole = steps.iter().all(|step| {
+        let (words, _) = step.as_chunks::<8>();
+        words
+            .iter()
+            .fold(u64::MAX, |all, word| all & u64::from_ne_bytes(*word))
+            == u64::MAX
+    });
+    whole && rest.iter().all(|&b| b == ERASED)
 }
 
 /// Largest page the index supports (64 KiB).

@@ -108,7 +108,7 @@ impl Codec {
         // Two steps at a time (see `Bch::decode_two`); an odd last one alone.
         let mut pending: Option<(&mut [u8], &mut [u8])> = None;
         for (step_data, parity) in self.steps(data, spare).take(wanted_steps) {
-            let erased = all_erased(step_data) && all_erased(parity);
+            let erased = crate::flash::is_erased(step_data) && crate::flash::is_erased(parity);
             parity.iter_mut().zip(&self.mask).for_each(|(b, m)| *b ^= m);
             if erased {
                 continue;
@@ -172,12 +172,6 @@ impl Codec {
             .map(move |(data, slot)| (data, &mut slot[..parity_bytes]))
             .take(self.steps)
     }
-}
-
-/// Whether every byte of `bytes` is [`ERASED`], eight bytes a comparison.
-fn all_erased(bytes: &[u8]) -> bool {
-    let (words, rest) = bytes.as_chunks::<8>();
-    words.iter().all(|w| u64::from_ne_bytes(*w) == u64::MAX) && rest.iter().all(|&b| b == ERASED)
 }
 
 /// A raw device seen through its ECC. See the module documentation.
