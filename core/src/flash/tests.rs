@@ -211,3 +211,21 @@ fn states_from_pages() {
     assert_eq!(states.write_pointer(BlockAddr(2)), 6);
     assert_eq!(states.write_pointer(BlockAddr(1)), 0);
 }
+
+/// `is_erased` is true only when every byte is 0xFF: a byte of any other
+/// value at any position of a buffer of any length up to three 64-byte
+/// steps and a tail is seen.
+#[test]
+fn is_erased_sees_every_byte() {
+    for len in 0..200 {
+        let mut bytes = vec![ERASED; len];
+        assert!(is_erased(&bytes), "len {len}");
+        for at in 0..len {
+            for value in [0x00, 0x7F, 0xFE] {
+                bytes[at] = value;
+                assert!(!is_erased(&bytes), "len {len}, {value:#x} at {at}");
+            }
+            bytes[at] = ERASED;
+        }
+    }
+}
