@@ -88,6 +88,14 @@ impl ErrorModel {
     /// endurance used, `age_ns` the time since the page was programmed (or
     /// its block erased), `reads` the block's reads since its erase.
     pub fn rber(&self, wear: f64, age_ns: u64, reads: u32) -> f64 {
+        self.rber_with(self.wear_terms(wear), age_ns, reads)
+    }
+
+    /// What [`ErrorModel::rber`] takes from the wear alone (two powers):
+    /// the RBER wear adds, and the factor it speeds retention loss by. A
+    /// block's change only with its erase count, so the simulator keeps
+    /// them per block between erases.
+    pub(crate) fn wear_terms(&self, wear: f64) -> WearTerms {
         let wear = wear.max(0.0);
         let from_wear = if self.rber_fresh > 0.0 {
             self.rber_fresh * (self.rber_worn / self.rber_fresh).max(1.0).powf(wear)
@@ -95,10 +103,25 @@ impl ErrorModel {
             0.0
         };
         let leak = self.retention_wear_factor.max(1.0).powf(wear);
-        let from_age = self.retention_per_year * leak * (age_ns as f64 / YEAR_NS);
-        let from_reads = self.disturb_per_read * f64::from(reads);
-        (from_wear + from_age + from_reads).min(0.5)
+        WearTerms { from_wear, leak }
     }
+
+    /// [`ErrorModel::rber`] from the wear's terms: the same figure, bit for
+    /// bit.
+    pub(crate) fn rber_with(&self, terms: WearTerms, age_ns: u64, reads: u32) -> f64 {
+        let from_age = self.retention_per_year * terms.leak * (age_ns as f64 / YEAR_NS);
+        let from_reads = self.disturb_per_read * f64::from(reads);
+        (terms.from_wear + from_age + from_reads).min(0.5)
+    }
+}
+
+/// What the wear contributes to a page's RBER ([`ErrorModel::wear_terms`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct WearTerms {
+    /// The RBER from wear alone.
+    from_wear: f64,
+    /// The factor wear multiplies retention loss by.
+    leak: f64,
 }
 
 /// Codeword failures per read a part's ECC is rated for: the RBER at which

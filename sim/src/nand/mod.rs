@@ -143,6 +143,9 @@ pub struct SimFlash {
     clock_ns: u64,
     states: PageStates,
     erase_counts: Vec<u32>,
+    /// Each block's wear terms of its RBER, with the erase count they are
+    /// for (two powers a read saved; `None` until a read needs them).
+    wear_terms: Vec<Option<(u32, errors::WearTerms)>>,
     /// Sticky read-disturb flips: page index → bit positions, cleared by erase.
     flips: BTreeMap<u64, Vec<u32>>,
     /// Pages a torn program of a page paired with them scrambled, where
@@ -201,6 +204,7 @@ impl SimFlash {
             clock_ns: 0,
             states: PageStates::erased(geometry),
             erase_counts: vec![0; geometry.blocks as usize],
+            wear_terms: vec![None; geometry.blocks as usize],
             flips: BTreeMap::new(),
             paired_damage: BTreeMap::new(),
             pending: VecDeque::new(),
@@ -306,18 +310,45 @@ impl SimFlash {
     /// The persistent raw bit error rate a read of `page` would see now.
     pub fn rber(&self, page: PageAddr) -> f64 {
         let b = page.block.0 as usize;
-        let wear = f64::from(self.erase_counts[b]) / f64::from(self.endurance[b].max(1));
-        // Retention is charge leaking from programmed cells: an erased page
-        // holds none to lose, and sees only wear and read disturb.
-        let programmed = self.times[b].programmed_at_ns[page.page as usize];
-        let age = if programmed > 0 {
-            self.clock_ns.saturating_sub(programmed)
-        } else {
-            0
+        let terms = self.config.errors.wear_terms(self.wear(b));
+        self.config
+            .errors
+            .rber_with(terms, self.age_ns(page), self.reads_since_erase[b])
+    }
+
+    /// [`SimFlash::rber`], the wear's terms kept per block until its erase
+    /// count changes: the same figure, bit for bit.
+    fn rber_kept(&mut self, page: PageAddr) -> f64 {
+        let b = page.block.0 as usize;
+        let count = self.erase_counts[b];
+        let terms = match self.wear_terms[b] {
+            Some((kept_for, terms)) if kept_for == count => terms,
+            _ => {
+                let terms = self.config.errors.wear_terms(self.wear(b));
+                self.wear_terms[b] = Some((count, terms));
+                terms
+            }
         };
         self.config
             .errors
-            .rber(wear, age, self.reads_since_erase[b])
+            .rber_with(terms, self.age_ns(page), self.reads_since_erase[b])
+    }
+
+    /// The fraction of block `b`'s endurance its erases used.
+    fn wear(&self, b: usize) -> f64 {
+        f64::from(self.erase_counts[b]) / f64::from(self.endurance[b].max(1))
+    }
+
+    /// The time since `page` was programmed: retention is charge leaking
+    /// from programmed cells, and an erased page holds none to lose (it
+    /// sees only wear and read disturb).
+    fn age_ns(&self, page: PageAddr) -> u64 {
+        let programmed = self.times[page.block.0 as usize].programmed_at_ns[page.page as usize];
+        if programmed > 0 {
+            self.clock_ns.saturating_sub(programmed)
+        } else {
+            0
+        }
     }
 
     /// The whole device as it reads now (raw pages), without bit errors.
@@ -562,5 +593,43 @@ impl SimFlash {
         );
         let random = probability(rate) > 0.0 && self.rng.random_bool(probability(rate));
         scheduled || random
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logstore::Flash;
+
+    /// The RBER a read sees with the wear's terms kept per block is the
+    /// one computed afresh, bit for bit, through erases (the erase count
+    /// changing under the kept terms), programs, baking and read disturb,
+    /// on every preset.
+    #[test]
+    fn kept_wear_terms_give_the_rber_computed_afresh() {
+        for device in Device::ALL {
+            let geometry = device.small_geometry(16);
+            let mut flash = SimFlash::new(device.sim_config(geometry), 7).unwrap();
+            flash.precycle(0.5);
+            let data = vec![0x5A; geometry.raw_page_bytes() as usize];
+            let mut buf = vec![0; geometry.raw_page_bytes() as usize];
+            for round in 0..4u32 {
+                for block in (0..geometry.blocks).map(BlockAddr) {
+                    if flash.is_bad(block).unwrap_or(true) {
+                        continue;
+                    }
+                    flash.erase(block).unwrap();
+                    let page = PageAddr { block, page: 0 };
+                    flash.program(page, &data).unwrap();
+                    flash.bake(u64::from(round) * 86_400_000_000_000);
+                    for _ in 0..3 {
+                        let afresh = flash.rber(page);
+                        assert_eq!(flash.rber_kept(page).to_bits(), afresh.to_bits());
+                        let _ = flash.read(page, &mut buf);
+                    }
+                }
+            }
+            assert!(flash.wear_terms.iter().any(Option::is_some), "{device:?}");
+        }
     }
 }

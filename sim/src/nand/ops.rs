@@ -20,7 +20,7 @@ impl SimFlash {
         if self.config.errors.is_off() {
             return 0;
         }
-        let rber = self.rber(page);
+        let rber = self.rber_kept(page);
         let b = page.block.0 as usize;
         let index = self.config.geometry.page_index(page);
         let seed = errors::page_seed(self.seed, index, self.erase_counts[b]);
