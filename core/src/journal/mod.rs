@@ -280,14 +280,16 @@ impl Journal {
     /// they may not program ([`Journal::writable`]).
     pub fn has_room_for(&self, entry: &Entry) -> bool {
         let synced = self.synced_through;
-        let mut pages = Vec::with_capacity(3);
-        if !self.fits_in_buffer(entry) {
-            pages.push((self.sequence, synced));
+        // This runs at every append: the planned pages on the stack.
+        if self.fits_in_buffer(entry) {
+            let last = self.sequence;
+            self.fits_after(&[(last, synced), (last, Some(last))])
+                .is_some()
+        } else {
+            let last = self.sequence + 1;
+            let pages = [(self.sequence, synced), (last, synced), (last, Some(last))];
+            self.fits_after(&pages).is_some()
         }
-        let last = self.sequence + pages.len() as u64;
-        pages.push((last, synced));
-        pages.push((last, Some(last)));
-        self.fits_after(&pages).is_some()
     }
 
     /// Whether `pages` (sequence, `synced_through`, at most three: a
