@@ -58,10 +58,15 @@ fn rates_markdown(rates: &[CampaignRate]) -> String {
          | campaign | unit | now | issue 24 | target | now / target |\n|---|---|---:|---:|---:|---:|\n",
     );
     for rate in rates {
+        // A command in code; a description (it quotes its own code) as is.
+        let campaign = if rate.command.contains('`') {
+            rate.command.to_string()
+        } else {
+            format!("`{}`", rate.command)
+        };
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {} | {} | {:.2} |",
-            rate.command,
+            "| {campaign} | {} | {} | {} | {} | {:.2} |",
             rate.unit,
             speed::format_rate(&json!(rate.now)),
             rate.issue_24,
