@@ -27,7 +27,13 @@ pub fn is_erased(bytes: &[u8]) -> bool {
             .fold(u64::MAX, |all, word| all & u64::from_ne_bytes(*word))
             == u64::MAX
     });
-    whole && rest.iter().all(|&b| b == ERASED)
+    // The rest (an ECC step's parity, say: under 64 bytes) a word at a
+    // time, then its last bytes.
+    let (words, bytes) = rest.as_chunks::<8>();
+    let all = words
+        .iter()
+        .fold(u64::MAX, |all, word| all & u64::from_ne_bytes(*word));
+    whole && all == u64::MAX && bytes.iter().all(|&b| b == ERASED)
 }
 
 /// Largest page the index supports (64 KiB).
