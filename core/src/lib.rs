@@ -49,7 +49,10 @@ mod store;
 mod types;
 
 pub use cuckoo::config::Policy;
-pub use ecc::bch::{remainder_path as ecc_remainder_path, TABLES_ONLY_VAR as ECC_TABLES_ONLY_VAR};
+pub use ecc::bch::{
+    remainder_path as ecc_remainder_path, TABLES_ONLY_VAR as ECC_TABLES_ONLY_VAR,
+    WIDE_OFF_VAR as ECC_NO_WIDE_VAR,
+};
 pub use ecc::EccCounts;
 pub use file_flash::FileFlash;
 pub use flash::{

@@ -67,6 +67,12 @@ const SHARED_MAX: usize = 16;
 /// how a campaign runs the portable path on this machine (CI does).
 pub const TABLES_ONLY_VAR: &str = "LOGSTORE_ECC_TABLES";
 
+/// Set (to anything but `0`) in the environment, the carry-less folding
+/// takes one 128-bit product at a time even where the CPU has 512-bit ones
+/// (AVX-512 with `VPCLMULQDQ`): how the tests and a campaign compare both
+/// paths on one machine.
+pub const WIDE_OFF_VAR: &str = "LOGSTORE_ECC_NO_WIDE";
+
 /// Whether remainders are computed by carry-less multiplication: x86-64
 /// with PCLMULQDQ, and [`TABLES_ONLY_VAR`] not set.
 fn carry_less() -> bool {
@@ -77,10 +83,17 @@ fn carry_less() -> bool {
     false
 }
 
-/// How this process computes ECC remainders: `"carry-less multiplication"`
-/// or `"tables"` (a CPU without it, or [`TABLES_ONLY_VAR`] set).
-/// Campaigns print it with their figures.
+/// How this process computes ECC remainders: `"carry-less multiplication,
+/// 512-bit"` (AVX-512 with `VPCLMULQDQ`: four products to an
+/// instruction), `"carry-less multiplication"` (one at a time: a CPU
+/// without them, or [`WIDE_OFF_VAR`] set) or `"tables"` (a CPU
+/// without PCLMULQDQ, or [`TABLES_ONLY_VAR`] set). Campaigns print it with
+/// their figures.
 pub fn remainder_path() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if carry_less() && clmul::wide_products() {
+        return "carry-less multiplication, 512-bit";
+    }
     if carry_less() {
         "carry-less multiplication"
     } else {

@@ -255,7 +255,9 @@ fn the_subject_seam_runs_the_index_and_refuses_what_it_does_not_take() {
 
 /// A campaign with `LOGSTORE_ECC_TABLES` set reads every page through the
 /// tables, the path a CPU without carry-less multiplication takes, and
-/// finds the same figures, page for page, as the path this CPU takes.
+/// one with `LOGSTORE_ECC_NO_WIDE` set folds one 128-bit product at a
+/// time (a CPU without AVX-512's): both find the same figures, page for
+/// page, as the path this CPU takes.
 #[test]
 fn a_campaign_through_the_ecc_tables_finds_the_same() {
     let args = [
@@ -268,11 +270,14 @@ fn a_campaign_through_the_ecc_tables_finds_the_same() {
         "torn",
         "--json",
     ];
-    let run = |tables: bool| {
+    let run = |off: Option<&str>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_logstore-sim"));
-        command.args(args).env_remove(logstore::ECC_TABLES_ONLY_VAR);
-        if tables {
-            command.env(logstore::ECC_TABLES_ONLY_VAR, "1");
+        command
+            .args(args)
+            .env_remove(logstore::ECC_TABLES_ONLY_VAR)
+            .env_remove(logstore::ECC_NO_WIDE_VAR);
+        if let Some(var) = off {
+            command.env(var, "1");
         }
         let out = command.output().expect("the binary runs");
         assert!(
@@ -287,18 +292,29 @@ fn a_campaign_through_the_ecc_tables_finds_the_same() {
         }
         (path, figures)
     };
-    let (native, native_figures) = run(false);
-    let (tables, tables_figures) = run(true);
+    let (native, native_figures) = run(None);
+    let (narrow, narrow_figures) = run(Some(logstore::ECC_NO_WIDE_VAR));
+    let (tables, tables_figures) = run(Some(logstore::ECC_TABLES_ONLY_VAR));
     assert_eq!(tables, "tables");
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("pclmulqdq") {
-        assert_eq!(native, "carry-less multiplication");
+        assert_eq!(narrow, "carry-less multiplication");
+        let wide = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("vpclmulqdq");
+        let expected = if wide {
+            "carry-less multiplication, 512-bit"
+        } else {
+            "carry-less multiplication"
+        };
+        assert_eq!(native, expected);
     }
+    let _ = narrow;
     assert!(
         tables_figures["crash_points"].as_u64().unwrap() > 100,
         "{tables_figures}"
     );
     assert_eq!(native_figures, tables_figures);
+    assert_eq!(narrow_figures, tables_figures);
 }
 
 /// `craft` runs its placements and tallies them in JSON; one placement
