@@ -6,6 +6,7 @@
 use crate::flash::Geometry;
 use crate::pairing::{pages_at_risk, Pairing};
 use crate::planted::{self, Bug};
+use std::sync::Arc;
 
 use super::entries_per_page;
 
@@ -22,16 +23,62 @@ use super::entries_per_page;
 /// writes the upper pages of the wordlines it opened itself; only the
 /// pages whose wordline a flush boundary cuts are passed over.
 pub fn journal_pages_at_risk(geometry: Geometry) -> Vec<Vec<u32>> {
-    let schemes = if planted::active(Bug::PairingUnaware) {
-        Vec::new()
+    shared_pages_at_risk(geometry).to_vec()
+}
+
+/// Which schemes the journal guards against: normally every known one and
+/// the declared one; a planted bug trusts fewer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    KnownAndDeclared,
+    Declared,
+    None,
+}
+
+/// Layouts [`shared_pages_at_risk`] keeps for the process; the oldest goes
+/// first.
+const SHARED_MAX: usize = 16;
+
+/// The layouts computed so far: the journal asks at every open and every
+/// recovery, and one takes a pass over the block's pages a scheme, with a
+/// vector a page.
+#[allow(clippy::type_complexity)]
+static SHARED: std::sync::Mutex<Vec<(Pairing, u32, Guarded, Arc<[Vec<u32>]>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// [`journal_pages_at_risk`], computed once per process for each
+/// (pairing, pages a block) among the last [`SHARED_MAX`] asked for.
+pub(super) fn shared_pages_at_risk(geometry: Geometry) -> Arc<[Vec<u32>]> {
+    let guarded = if planted::active(Bug::PairingUnaware) {
+        Guarded::None
     } else if planted::active(Bug::TrustDeclaredPairing) {
-        vec![geometry.pairing]
+        Guarded::Declared
     } else {
-        let mut schemes = Pairing::KNOWN.to_vec();
-        schemes.push(geometry.pairing);
-        schemes
+        Guarded::KnownAndDeclared
     };
-    pages_at_risk(&schemes, geometry.pages_per_block)
+    let key = (geometry.pairing, geometry.pages_per_block, guarded);
+    // A panic elsewhere cannot leave the list half-changed: take it as is.
+    let mut shared = SHARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((.., layout)) = shared.iter().find(|e| (e.0, e.1, e.2) == key) {
+        return Arc::clone(layout);
+    }
+    let schemes = match guarded {
+        Guarded::None => Vec::new(),
+        Guarded::Declared => vec![geometry.pairing],
+        Guarded::KnownAndDeclared => {
+            let mut schemes = Pairing::KNOWN.to_vec();
+            schemes.push(geometry.pairing);
+            schemes
+        }
+    };
+    let layout: Arc<[Vec<u32>]> = pages_at_risk(&schemes, geometry.pages_per_block).into();
+    if shared.len() == SHARED_MAX {
+        shared.remove(0);
+    }
+    shared.push((key.0, key.1, key.2, Arc::clone(&layout)));
+    layout
 }
 
 /// Bits a position needs in a journal of `blocks` blocks: every page

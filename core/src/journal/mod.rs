@@ -174,7 +174,7 @@ impl Journal {
         epoch: u32,
         erase_from: u64,
     ) -> Self {
-        let at_risk = journal_pages_at_risk(geometry);
+        let at_risk = layout::shared_pages_at_risk(geometry);
         Journal {
             region,
             geometry,
@@ -190,7 +190,7 @@ impl Journal {
             read_cache: None,
             synced_through: None,
             needs_scrub: false,
-            at_risk: at_risk.clone().into(),
+            at_risk,
             // No page of any block noted yet: which block does not matter.
             block_in_use: 0,
             block_sequences: vec![None; geometry.pages_per_block as usize],

@@ -374,7 +374,7 @@ fn continues(page: &Page, sequence: u64, epoch: u32, resuming: bool) -> bool {
 /// erased before programmed pages, it was lost.
 fn passed_over(found: &[Found], geometry: Geometry) -> Vec<bool> {
     let ppb = u64::from(geometry.pages_per_block);
-    let at_risk = super::journal_pages_at_risk(geometry);
+    let at_risk = super::layout::shared_pages_at_risk(geometry);
     let mut passed = vec![false; found.len()];
     for (block, pages) in found.chunks(ppb as usize).enumerate() {
         let Some(last) = pages.iter().rposition(|f| !matches!(f, Found::Erased)) else {
