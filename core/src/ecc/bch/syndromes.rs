@@ -72,6 +72,15 @@ impl SyndromeTables {
         }
     }
 
+    /// Whether these reduce by carry-less products (else by their tables).
+    #[cfg(test)]
+    pub(super) fn folds(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.folding.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// These tables reducing by their tables only, as on a CPU without
     /// carry-less multiplication.
     #[cfg(any(test, feature = "testing"))]

@@ -605,6 +605,11 @@ fn table_syndromes_are_the_remainder_evaluated() {
             } else {
                 code.with_tables_only()
             };
+            if round % 4 >= 2 {
+                assert!(!bch.syndrome_tables.folds(), "the tables' path");
+            } else if super::carry_less() {
+                assert!(bch.syndrome_tables.folds(), "the carry-less path");
+            }
             let mut remainder = [0u64; MAX_WORDS];
             let bits = if round % 2 == 0 {
                 1 + round / 4
