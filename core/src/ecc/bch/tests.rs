@@ -579,12 +579,16 @@ fn syndromes_bit_by_bit(bch: &Bch, remainder: &[u64]) -> Vec<u16> {
 /// The syndromes through the minimal polynomials' tables are the
 /// remainder evaluated at `alpha^j`, for every j up to 2t, on codes whose
 /// parity is a whole number of bytes (or words) and codes whose is not,
-/// minimal polynomials of degree 16, and on remainders sparse and dense;
+/// fields of 2^5 and 2^6 and minimal polynomials of degree 16, and on
+/// remainders sparse and dense;
 /// by the carry-less reductions and by the tables.
 #[test]
 fn table_syndromes_are_the_remainder_evaluated() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     for (data_bytes, strength) in [
+        // Small fields (m = 5 and 6), whose exponents wrap many times.
+        (1, 4),
+        (2, 6),
         (16, 2),
         (64, 3),
         (512, 4),
