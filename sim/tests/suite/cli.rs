@@ -317,6 +317,46 @@ fn a_campaign_through_the_ecc_tables_finds_the_same() {
     assert_eq!(narrow_figures, tables_figures);
 }
 
+/// The syndromes' paths placed on purpose: a sweep on the mlc preset
+/// corrects bits (its runs age the part), so each corrected step goes
+/// through the syndromes, and the carry-less reductions (with 512-bit
+/// products where the CPU has them), the 128-bit ones
+/// (`LOGSTORE_ECC_NO_WIDE`) and the tables (`LOGSTORE_ECC_TABLES`) find
+/// the same figures, every corrected bit included.
+#[test]
+fn corrections_through_every_syndrome_path_find_the_same() {
+    let args = [
+        "sweep", "--seeds", "0..40", "--ops", "400", "--device", "mlc", "--json",
+    ];
+    let run = |off: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_logstore-sim"));
+        command
+            .args(args)
+            .env_remove(logstore::ECC_TABLES_ONLY_VAR)
+            .env_remove(logstore::ECC_NO_WIDE_VAR);
+        if let Some(var) = off {
+            command.env(var, "1");
+        }
+        let out = command.output().expect("the binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        figures.as_object_mut().unwrap().remove("seconds");
+        figures
+    };
+    let native = run(None);
+    assert!(
+        native["bits_corrected"].as_u64().unwrap() > 100,
+        "the sweep corrects bits: {native}"
+    );
+    assert_eq!(native["failures"], 0, "{native}");
+    assert_eq!(run(Some(logstore::ECC_NO_WIDE_VAR)), native);
+    assert_eq!(run(Some(logstore::ECC_TABLES_ONLY_VAR)), native);
+}
+
 /// `craft` runs its placements and tallies them in JSON; one placement
 /// replays alone (the one the campaign found, now refused cleanly); a
 /// field outside a page, a store that is not there, or a size out of
