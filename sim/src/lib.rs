@@ -75,3 +75,9 @@ pub fn test_size(full: u64, least: u64) -> u64 {
     };
     (full * percent).div_ceil(100).clamp(least, full)
 }
+
+/// The allocator the command line runs with (see `main.rs`): the unit
+/// tests time what users run.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -11,6 +11,11 @@ use logstore_sim::campaign::fuzzing::{ops_on, TARGETS};
 use logstore_sim::nand::Device;
 use rayon::prelude::*;
 
+/// The allocator the command line runs with (see `main.rs`): tests time
+/// what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The files of `dir` (not recursive), sorted; notes (`*.md`) skipped.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -6,6 +6,11 @@
 
 mod common;
 
+/// The allocator the command line runs with (see `main.rs`): tests time
+/// what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod blocks;
 mod cli;
 mod compact;
