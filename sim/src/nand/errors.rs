@@ -196,10 +196,14 @@ pub(crate) fn page_seed(device_seed: u64, page_index: u64, erase_count: u32) -> 
 pub(crate) fn flip_weak_bits(page: &mut [u8], seed: u64, rber: f64) -> u32 {
     let bits = page.len() as f64 * 8.0;
     let mut weak = WeakBits::new(seed);
+    let mut unit = weak.unit();
+    if first_spacing_passes(unit, rber * bits) {
+        return 0;
+    }
     let mut threshold = 0.0;
     let mut flipped: Vec<u32> = Vec::new();
     while flipped.len() < FLIPS_MAX {
-        threshold += -weak.unit().ln() / bits;
+        threshold += -unit.ln() / bits;
         if threshold >= rber {
             break;
         }
@@ -208,8 +212,22 @@ pub(crate) fn flip_weak_bits(page: &mut [u8], seed: u64, rber: f64) -> u32 {
             flipped.push(bit);
             page[(bit / 8) as usize] ^= 1 << (bit % 8);
         }
+        unit = weak.unit();
     }
     flipped.len() as u32
+}
+
+/// Whether the first weakness threshold, `-ln(unit) / bits`, is surely at
+/// least the rate (`rate_bits` = rate × bits), without the logarithm:
+/// `-ln(u) >= 1 - u` for u in (0, 1], and `1 - u` is exact for the draws
+/// `unit` makes, so where `1 - u` passes `rate_bits` with a margin far
+/// above the logarithm's and the division's rounding, the threshold
+/// passes too and the page has no weak bit at this rate. Most reads are
+/// of such pages; the answer is the one the logarithm gives (a test
+/// compares them).
+fn first_spacing_passes(unit: f64, rate_bits: f64) -> bool {
+    const MARGIN: f64 = 1.0 + 1e-6;
+    1.0 - unit >= rate_bits * MARGIN
 }
 
 /// Flips a binomial number of random bits of `page` at rate `rber`, drawn
@@ -243,6 +261,63 @@ pub(crate) fn spread_endurance(cycles: u32, blocks: u32, seed: u64) -> Vec<u32> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The flips without the shortcut, as they were drawn before it.
+    fn flip_weak_bits_by_logarithms(page: &mut [u8], seed: u64, rber: f64) -> u32 {
+        let bits = page.len() as f64 * 8.0;
+        let mut weak = WeakBits::new(seed);
+        let mut threshold = 0.0;
+        let mut flipped: Vec<u32> = Vec::new();
+        while flipped.len() < FLIPS_MAX {
+            threshold += -weak.unit().ln() / bits;
+            if threshold >= rber {
+                break;
+            }
+            let bit = (weak.next() % (page.len() as u64 * 8)) as u32;
+            if !flipped.contains(&bit) {
+                flipped.push(bit);
+                page[(bit / 8) as usize] ^= 1 << (bit % 8);
+            }
+        }
+        flipped.len() as u32
+    }
+
+    /// The shortcut past the first logarithm flips the same bits as the
+    /// logarithms, page for page: rates from none to one bit in ten, and
+    /// rates set just under and over each page's first threshold, where a
+    /// shortcut with too thin a margin would answer differently.
+    #[test]
+    fn skipping_the_first_logarithm_flips_the_same_bits() {
+        let mut shortcuts = 0;
+        for seed in 0..20_000u64 {
+            let page_bytes = [16usize, 512, 4096][seed as usize % 3];
+            let bits = page_bytes as f64 * 8.0;
+            let first = -WeakBits::new(seed).unit().ln() / bits;
+            let rates = [
+                0.0,
+                1e-7 * (seed % 1000) as f64,
+                0.1 * (seed % 7) as f64 / 7.0,
+                first,
+                first * (1.0 - 1e-12),
+                first * (1.0 + 1e-12),
+                first * (1.0 - 2e-6),
+            ];
+            for rber in rates {
+                let (mut fast, mut slow) = (vec![0xA5u8; page_bytes], vec![0xA5u8; page_bytes]);
+                let flips = flip_weak_bits(&mut fast, seed, rber);
+                assert_eq!(flips, flip_weak_bits_by_logarithms(&mut slow, seed, rber));
+                assert_eq!(fast, slow, "seed {seed} rate {rber}");
+                shortcuts += u32::from(first_spacing_passes(
+                    WeakBits::new(seed).unit(),
+                    rber * bits,
+                ));
+            }
+        }
+        assert!(
+            shortcuts > 20_000,
+            "the shortcut was taken {shortcuts} times"
+        );
+    }
 
     #[test]
     fn weak_bits_are_persistent_and_grow_with_the_rate() {
