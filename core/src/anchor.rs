@@ -25,7 +25,8 @@
 //! two pages lost anywhere in the lanes, one lane's page 0 still reads and
 //! one whole copy of the newest record is left. Cost: the head of one page
 //! a block (its first [`crate::format::HEAD_BYTES`] bytes: one ECC step),
-//! plus two blocks' pages a group tried (one group unless a move was cut).
+//! plus two blocks' pages a group tried (one group unless a move was cut),
+//! each up to its first erased page ([`read_block`]).
 //! The same page-0 reads give the erase counts and generations journal,
 //! filter and incarnation pages carry in their headers
 //! ([`crate::format::head_of`]), so counts survive a crash between an
@@ -587,22 +588,41 @@ struct BlockImage {
     scrub: Vec<bool>,
 }
 
+/// Reads a lane's pages in order up to the first that reads erased where
+/// a record could start: the rest of the image is erased bytes. A lane's
+/// records run from page 0 with no page skipped (a commit writes at the
+/// page after the last record; after a failed write or an open the anchor
+/// moves instead of appending), and each record is synced before the next
+/// is written, so no record starts past a page that reads erased at a
+/// record's start. Pages a record's header claims are read whatever they
+/// hold (a record's page may be all ones); an unreadable page, or one no
+/// record starts on, is passed over as [`scan_block`] passes it. Where
+/// most of a lane is erased (the anchor moves at every open), this is a
+/// page or two a lane instead of every page, each with its ECC decode.
 fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<BlockImage, AnchorError> {
     let geometry = flash.geometry();
     let page_bytes = geometry.page_bytes as usize;
     let mut image = BlockImage {
-        bytes: vec![0u8; geometry.block_bytes() as usize],
+        bytes: vec![ERASED; geometry.block_bytes() as usize],
         scrub: vec![false; geometry.pages_per_block as usize],
     };
-    for (page, buf) in image.bytes.chunks_mut(page_bytes).enumerate() {
+    // Pages below this belong to a record whose header came before.
+    let mut claimed_end = 0;
+    for page in 0..geometry.pages_per_block as usize {
         let addr = PageAddr {
             block,
             page: page as u32,
         };
+        let buf = &mut image.bytes[page * page_bytes..][..page_bytes];
         match flash.read_checked(addr, buf) {
+            Ok(_) if page >= claimed_end && crate::flash::is_erased(buf) => break,
             Ok(status) => image.scrub[page] = status.scrub,
             Err(FlashError::Uncorrectable { .. }) => buf.fill(ERASED),
             Err(other) => return Err(other.into()),
+        }
+        if page >= claimed_end {
+            let claimed = AnchorRecord::claimed_bytes(&image.bytes[page * page_bytes..]);
+            claimed_end = page + claimed.map_or(1, |bytes| bytes.div_ceil(page_bytes).max(1));
         }
     }
     Ok(image)
@@ -654,6 +674,46 @@ mod tests {
         anchor.commit(&mut flash, &mut alloc, last).unwrap();
         assert_eq!(anchor.record_pages, 0..1);
         assert_ne!(anchor.lanes(), Some(first_lanes));
+    }
+
+    /// A record may hold a page of all ones (here its config bytes), which
+    /// reads as erased: the open reads on through the pages its header
+    /// claims and finds the record after it, where stopping at the first
+    /// page that reads erased would find neither and lose the anchor.
+    #[test]
+    fn a_record_page_of_all_ones_does_not_end_its_lane() {
+        let dir = tempfile::tempdir().unwrap();
+        let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
+        let path = dir.path().join("image");
+        let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
+        let mut alloc = Allocator::new(16, vec![0; 16]);
+        alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
+        let mut first = record(16);
+        // Bytes 48 to 1248 of the record: its page 1 is all ones.
+        first.config = vec![ERASED; 1200];
+        let (mut anchor, first) = Anchor::format(&mut flash, &mut alloc, first).unwrap();
+        assert_eq!(anchor.record_pages, 0..3);
+        let lanes = anchor.lanes().unwrap();
+        let mut page = vec![0u8; 512];
+        flash
+            .read(
+                PageAddr {
+                    block: lanes[0],
+                    page: 1,
+                },
+                &mut page,
+            )
+            .unwrap();
+        assert!(
+            crate::flash::is_erased(&page),
+            "the record's page 1 reads erased"
+        );
+        let second = anchor.commit(&mut flash, &mut alloc, first).unwrap();
+        assert_eq!(anchor.record_pages, 3..6);
+        assert_eq!(anchor.lanes(), Some(lanes));
+        let found = Anchor::open(&mut flash).unwrap();
+        assert_eq!(found.record.sequence, second.sequence);
+        assert_eq!(found.record.config, vec![ERASED; 1200]);
     }
 
     /// The newest record naming a lane outside the device is refused by

@@ -192,6 +192,13 @@ impl AnchorRecord {
         starts_record(bytes).then(|| u64::from_le_bytes(sequence.try_into().expect("8 bytes")))
     }
 
+    /// The length the header at the start of `bytes` claims for its
+    /// record, unchecked (no CRC: its pages may not all be read yet), if a
+    /// header starts there and the record fits in `bytes`.
+    pub(crate) fn claimed_bytes(bytes: &[u8]) -> Option<usize> {
+        record_bytes(bytes)
+    }
+
     /// The sequence and length of the record at the start of `bytes`, its
     /// CRC checked, its payload not decoded; `None` if no record starts here.
     pub fn peek(bytes: &[u8]) -> Option<(u64, usize)> {
