@@ -227,9 +227,15 @@ impl Bch {
         self.data_bytes
     }
 
-    #[cfg(test)]
+    /// Errors a codeword of this code corrects: `t`.
     pub(crate) fn strength(&self) -> u32 {
         self.strength
+    }
+
+    /// Bits of parity, deg(g): the parity bytes' first bits (most
+    /// significant first), the last byte's low bits padding.
+    pub(crate) fn parity_bits(&self) -> usize {
+        self.ecc_bits
     }
 
     #[cfg(test)]
