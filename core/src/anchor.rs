@@ -678,8 +678,9 @@ mod tests {
 
     /// A record may hold a page of all ones (here its config bytes), which
     /// reads as erased: the open reads on through the pages its header
-    /// claims and finds the record after it, where stopping at the first
-    /// page that reads erased would find neither and lose the anchor.
+    /// claims (its own header's, not the first record's) and finds it,
+    /// where stopping at the first page that reads erased would find only
+    /// the older record before it: a rollback.
     #[test]
     fn a_record_page_of_all_ones_does_not_end_its_lane() {
         let dir = tempfile::tempdir().unwrap();
@@ -688,32 +689,80 @@ mod tests {
         let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
         let mut alloc = Allocator::new(16, vec![0; 16]);
         alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
-        let mut first = record(16);
-        // Bytes 48 to 1248 of the record: its page 1 is all ones.
-        first.config = vec![ERASED; 1200];
-        let (mut anchor, first) = Anchor::format(&mut flash, &mut alloc, first).unwrap();
-        assert_eq!(anchor.record_pages, 0..3);
+        let (mut anchor, mut newer) = Anchor::format(&mut flash, &mut alloc, record(16)).unwrap();
+        assert_eq!(anchor.record_pages, 0..1);
+        // Bytes 48 to 1248 of the record: its second page (page 2) is all ones.
+        newer.config = vec![ERASED; 1200];
+        let newer = anchor.commit(&mut flash, &mut alloc, newer).unwrap();
+        assert_eq!(anchor.record_pages, 1..4);
         let lanes = anchor.lanes().unwrap();
         let mut page = vec![0u8; 512];
         flash
             .read(
                 PageAddr {
                     block: lanes[0],
-                    page: 1,
+                    page: 2,
                 },
                 &mut page,
             )
             .unwrap();
         assert!(
             crate::flash::is_erased(&page),
-            "the record's page 1 reads erased"
+            "the record's page 2 reads erased"
         );
-        let second = anchor.commit(&mut flash, &mut alloc, first).unwrap();
-        assert_eq!(anchor.record_pages, 3..6);
-        assert_eq!(anchor.lanes(), Some(lanes));
         let found = Anchor::open(&mut flash).unwrap();
-        assert_eq!(found.record.sequence, second.sequence);
+        assert_eq!(found.record.sequence, newer.sequence);
         assert_eq!(found.record.config, vec![ERASED; 1200]);
+    }
+
+    /// A device counting the pages read.
+    struct Counting<F> {
+        flash: F,
+        reads: u64,
+    }
+
+    impl<F: Flash> Flash for Counting<F> {
+        fn geometry(&self) -> crate::flash::Geometry {
+            self.flash.geometry()
+        }
+        fn read(&mut self, page: PageAddr, buf: &mut [u8]) -> Result<(), FlashError> {
+            self.reads += 1;
+            self.flash.read(page, buf)
+        }
+        fn program(&mut self, page: PageAddr, data: &[u8]) -> Result<(), FlashError> {
+            self.flash.program(page, data)
+        }
+        fn erase(&mut self, block: BlockAddr) -> Result<(), FlashError> {
+            self.flash.erase(block)
+        }
+        fn sync(&mut self) -> Result<(), FlashError> {
+            self.flash.sync()
+        }
+        fn is_bad(&mut self, block: BlockAddr) -> Result<bool, FlashError> {
+            self.flash.is_bad(block)
+        }
+    }
+
+    /// The open reads a page a block, then each lane up to the page after
+    /// its last record: not the lanes' erased tails.
+    #[test]
+    fn open_reads_each_lane_to_the_page_after_its_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
+        let path = dir.path().join("image");
+        let flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
+        let mut flash = Counting { flash, reads: 0 };
+        let mut alloc = Allocator::new(16, vec![0; 16]);
+        alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
+        let (mut anchor, mut last) = Anchor::format(&mut flash, &mut alloc, record(16)).unwrap();
+        for records in 1..=3u64 {
+            flash.reads = 0;
+            let found = Anchor::open(&mut flash).unwrap();
+            assert_eq!(found.record.sequence, last.sequence);
+            // Page 0 of every block, then each lane's records and one more.
+            assert_eq!(flash.reads, 16 + LANES as u64 * (records + 1));
+            last = anchor.commit(&mut flash, &mut alloc, last).unwrap();
+        }
     }
 
     /// The newest record naming a lane outside the device is refused by

@@ -62,14 +62,15 @@ fn erased_flips(data: &[u8], parity: &[u8], parity_bits: usize, most: u32) -> Op
         // Most erased steps: all ones, at vector speed.
         return Some(0);
     }
+    // Steps are whole multiples of 16 bytes (`Geometry::validate`).
+    let (words, rest) = data.as_chunks::<8>();
+    assert!(rest.is_empty(), "a step of whole words");
     let mut zeros = 0u32;
-    for chunk in data.chunks(64) {
-        let (words, rest) = chunk.as_chunks::<8>();
-        zeros += words
+    for chunk in words.chunks(8) {
+        zeros += chunk
             .iter()
             .map(|word| u64::from_ne_bytes(*word).count_zeros())
             .sum::<u32>();
-        zeros += rest.iter().map(|byte| byte.count_zeros()).sum::<u32>();
         if zeros > most {
             return None;
         }
@@ -446,6 +447,50 @@ mod tests {
             }
         }
         Some((most, total))
+    }
+
+    /// `erased_flips` counts the flips of a step within `most` of erased,
+    /// wherever they lie (the first 64 bytes, the last, the parity's
+    /// codeword bits), ignores the parity's padding bits, and refuses one
+    /// flip more: so a near-erased step is never sent to the decode (the
+    /// decode would find the same, so only this test sees it skipped).
+    #[test]
+    fn erased_flips_counts_up_to_most_and_refuses_one_more() {
+        let (step, parity_bits) = (512usize, 100usize);
+        let parity_bytes = parity_bits.div_ceil(8);
+        let most = 6u32;
+        let flip = |bits: &[usize]| {
+            let (mut data, mut parity) = (vec![ERASED; step], vec![ERASED; parity_bytes]);
+            for &bit in bits {
+                match bit.checked_sub(step * 8) {
+                    None => data[bit / 8] ^= 1 << (bit % 8),
+                    Some(p) => parity[p / 8] ^= 1 << (p % 8),
+                }
+            }
+            erased_flips(&data, &parity, parity_bits, most)
+        };
+        assert_eq!(flip(&[]), Some(0));
+        // All in the first chunk, all in the last, spread, in the parity.
+        let first: Vec<usize> = (0..6).collect();
+        let last: Vec<usize> = (0..6).map(|i| step * 8 - 1 - i).collect();
+        let spread: Vec<usize> = (0..6).map(|i| i * 677).collect();
+        let parity: Vec<usize> = (0..6).map(|i| step * 8 + i * 16).collect();
+        for bits in [&first, &last, &spread, &parity] {
+            assert_eq!(flip(bits), Some(6), "{bits:?}");
+            assert_eq!(flip(&bits[..3]), Some(3), "{bits:?}");
+            let mut more = bits.clone();
+            more.push(if bits == &parity { 7 } else { step * 8 + 7 });
+            assert_eq!(flip(&more), None, "{more:?}");
+        }
+        // The last parity byte's low 4 bits are padding: not counted.
+        let padding: Vec<usize> = (0..4)
+            .map(|i| step * 8 + 8 * (parity_bytes - 1) + i)
+            .collect();
+        assert_eq!(flip(&padding), Some(0));
+        assert_eq!(
+            flip(&[padding.clone(), first[..2].to_vec()].concat()),
+            Some(2)
+        );
     }
 
     /// A step within t flips of the erased codeword reads as the decode

@@ -270,10 +270,14 @@ fn a_campaign_through_the_ecc_tables_finds_the_same() {
         "torn",
         "--json",
     ];
+    // A failing campaign saves its cases under `corpus/regressions` of its
+    // working folder: a temporary one, not the source tree.
+    let folder = tempfile::tempdir().unwrap();
     let run = |off: Option<&str>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_logstore-sim"));
         command
             .args(args)
+            .current_dir(folder.path())
             .env_remove(logstore::ECC_TABLES_ONLY_VAR)
             .env_remove(logstore::ECC_NO_WIDE_VAR);
         if let Some(var) = off {
@@ -328,10 +332,14 @@ fn corrections_through_every_syndrome_path_find_the_same() {
     let args = [
         "sweep", "--seeds", "0..40", "--ops", "400", "--device", "mlc", "--json",
     ];
+    // A failing campaign saves its cases under `corpus/regressions` of its
+    // working folder: a temporary one, not the source tree.
+    let folder = tempfile::tempdir().unwrap();
     let run = |off: Option<&str>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_logstore-sim"));
         command
             .args(args)
+            .current_dir(folder.path())
             .env_remove(logstore::ECC_TABLES_ONLY_VAR)
             .env_remove(logstore::ECC_NO_WIDE_VAR);
         if let Some(var) = off {
