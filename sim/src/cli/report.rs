@@ -9,7 +9,7 @@ use super::args::{emit, print_lines};
 
 /// Run the campaigns and write reports/README.md with SVG plots.
 ///
-/// Default size takes about four minutes and 3 GB on 2 cores; --quick takes
+/// Default size takes about three and a half minutes and under 700 MB on 2 cores; --quick takes
 /// seconds, --full much longer. Figures other than timings are
 /// deterministic.
 ///
