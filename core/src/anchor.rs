@@ -26,7 +26,7 @@
 //! one whole copy of the newest record is left. Cost: the head of one page
 //! a block (its first [`crate::format::HEAD_BYTES`] bytes: one ECC step),
 //! plus two blocks' pages a group tried (one group unless a move was cut),
-//! each up to its first erased page ([`read_block`]).
+//! each up to two erased pages in a row ([`read_block`]).
 //! The same page-0 reads give the erase counts and generations journal,
 //! filter and incarnation pages carry in their headers
 //! ([`crate::format::head_of`]), so counts survive a crash between an
@@ -588,17 +588,20 @@ struct BlockImage {
     scrub: Vec<bool>,
 }
 
-/// Reads a lane's pages in order up to the first that reads erased where
-/// a record could start: the rest of the image is erased bytes. A lane's
-/// records run from page 0 with no page skipped (a commit writes at the
-/// page after the last record; after a failed write or an open the anchor
-/// moves instead of appending), and each record is synced before the next
-/// is written, so no record starts past a page that reads erased at a
-/// record's start. Pages a record's header claims are read whatever they
-/// hold (a record's page may be all ones); an unreadable page, or one no
-/// record starts on, is passed over as [`scan_block`] passes it. Where
-/// most of a lane is erased (the anchor moves at every open), this is a
-/// page or two a lane instead of every page, each with its ECC decode.
+/// Reads a lane's pages in order up to two in a row that read erased
+/// where a record could start: the rest of the image is erased bytes. A
+/// lane's records run from page 0 with no page skipped (a commit writes
+/// at the page after the last record; after a failed write or an open
+/// the anchor moves instead of appending), and each record is synced
+/// before the next is written, so no record starts past the erased
+/// tail. One page that reads erased is not the tail: a lost write (a
+/// page that reads erased though it was programmed) would otherwise hide
+/// every newer record of its lane, and the lane's redundancy with it.
+/// Pages a header claims are read whatever they hold (a record's page may
+/// be all ones); an unreadable page, or one no record starts on, is
+/// passed over as [`scan_block`] passes it. Where most of a lane is erased
+/// (the anchor moves at every open), this is a few pages a lane instead
+/// of every page, each with its ECC decode.
 fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<BlockImage, AnchorError> {
     let geometry = flash.geometry();
     let page_bytes = geometry.page_bytes as usize;
@@ -608,19 +611,30 @@ fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<BlockImage, A
     };
     // Pages below this belong to a record whose header came before.
     let mut claimed_end = 0;
+    // Whether the page before read erased where a record could start.
+    let mut erased_before = false;
     for page in 0..geometry.pages_per_block as usize {
         let addr = PageAddr {
             block,
             page: page as u32,
         };
         let buf = &mut image.bytes[page * page_bytes..][..page_bytes];
+        let at_start = page >= claimed_end;
         match flash.read_checked(addr, buf) {
-            Ok(_) if page >= claimed_end && crate::flash::is_erased(buf) => break,
+            Ok(_) if at_start && crate::flash::is_erased(buf) => {
+                if erased_before {
+                    break;
+                }
+                erased_before = true;
+                claimed_end = page + 1;
+                continue;
+            }
             Ok(status) => image.scrub[page] = status.scrub,
             Err(FlashError::Uncorrectable { .. }) => buf.fill(ERASED),
             Err(other) => return Err(other.into()),
         }
-        if page >= claimed_end {
+        erased_before = false;
+        if at_start {
             let claimed = AnchorRecord::claimed_bytes(&image.bytes[page * page_bytes..]);
             claimed_end = page + claimed.map_or(1, |bytes| bytes.div_ceil(page_bytes).max(1));
         }
@@ -715,6 +729,44 @@ mod tests {
         assert_eq!(found.record.config, vec![ERASED; 1200]);
     }
 
+    /// A lost write (a record page that reads erased) hides none of its
+    /// lane's newer records: with the newest record's copies in the other
+    /// two lanes damaged too, the open still finds it in the first, where
+    /// ending a lane at its first erased page would roll back to the
+    /// record before (intact in the other lanes).
+    #[test]
+    fn a_lost_write_in_a_lane_hides_none_of_its_newer_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
+        let path = dir.path().join("image");
+        let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
+        let mut alloc = Allocator::new(16, vec![0; 16]);
+        alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
+        let (mut anchor, mut last) = Anchor::format(&mut flash, &mut alloc, record(16)).unwrap();
+        for _ in 0..3 {
+            last = anchor.commit(&mut flash, &mut alloc, last).unwrap();
+        }
+        assert_eq!(anchor.record_pages, 3..4);
+        let lanes = anchor.lanes().unwrap();
+        // Lane 0 lost page 1 (it reads erased); lanes 1 and 2 lost the
+        // newest record (page 3) to garbage: written into the image file,
+        // as the faults, not as programs.
+        drop(flash);
+        let mut image = std::fs::read(&path).unwrap();
+        let mut put = |block: BlockAddr, page: u32, byte: u8| {
+            let at = geometry.page_offset(PageAddr { block, page }) as usize;
+            image[at..at + 512].fill(byte);
+        };
+        put(lanes[0], 1, ERASED);
+        for &lane in &lanes[1..] {
+            put(lane, 3, 0x5A);
+        }
+        std::fs::write(&path, &image).unwrap();
+        let mut flash = crate::file_flash::FileFlash::open(&path, geometry).unwrap();
+        let found = Anchor::open(&mut flash).unwrap();
+        assert_eq!(found.record.sequence, last.sequence);
+    }
+
     /// A device counting the pages read.
     struct Counting<F> {
         flash: F,
@@ -743,10 +795,10 @@ mod tests {
         }
     }
 
-    /// The open reads a page a block, then each lane up to the page after
-    /// its last record: not the lanes' erased tails.
+    /// The open reads a page a block, then each lane up to the second page
+    /// after its last record: not the lanes' erased tails.
     #[test]
-    fn open_reads_each_lane_to_the_page_after_its_last_record() {
+    fn open_reads_each_lane_to_two_pages_past_its_last_record() {
         let dir = tempfile::tempdir().unwrap();
         let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
         let path = dir.path().join("image");
@@ -759,8 +811,8 @@ mod tests {
             flash.reads = 0;
             let found = Anchor::open(&mut flash).unwrap();
             assert_eq!(found.record.sequence, last.sequence);
-            // Page 0 of every block, then each lane's records and one more.
-            assert_eq!(flash.reads, 16 + LANES as u64 * (records + 1));
+            // Page 0 of every block, then each lane's records and two more.
+            assert_eq!(flash.reads, 16 + LANES as u64 * (records + 2));
             last = anchor.commit(&mut flash, &mut alloc, last).unwrap();
         }
     }
