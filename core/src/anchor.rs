@@ -625,8 +625,8 @@ fn read_block<F: Flash>(flash: &mut F, block: BlockAddr) -> Result<BlockImage, A
                 if erased_before {
                     break;
                 }
+                // The next page is where a record could start too.
                 erased_before = true;
-                claimed_end = page + 1;
                 continue;
             }
             Ok(status) => image.scrub[page] = status.scrub,
@@ -690,43 +690,50 @@ mod tests {
         assert_ne!(anchor.lanes(), Some(first_lanes));
     }
 
-    /// A record may hold a page of all ones (here its config bytes), which
-    /// reads as erased: the open reads on through the pages its header
-    /// claims (its own header's, not the first record's) and finds it,
-    /// where stopping at the first page that reads erased would find only
-    /// the older record before it: a rollback.
+    /// A record may hold pages of all ones (here its config bytes), which
+    /// read as erased: the open reads on through the pages its header
+    /// claims (its own header's) and finds it and the record after it,
+    /// whether it comes first in its lane or after a shorter one; stopping
+    /// at its erased-looking pages would roll back or find nothing.
     #[test]
     fn a_record_page_of_all_ones_does_not_end_its_lane() {
-        let dir = tempfile::tempdir().unwrap();
-        let geometry = crate::flash::Geometry::new(512, 8, 16).unwrap();
-        let path = dir.path().join("image");
-        let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
-        let mut alloc = Allocator::new(16, vec![0; 16]);
-        alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
-        let (mut anchor, mut newer) = Anchor::format(&mut flash, &mut alloc, record(16)).unwrap();
-        assert_eq!(anchor.record_pages, 0..1);
-        // Bytes 48 to 1248 of the record: its second page (page 2) is all ones.
-        newer.config = vec![ERASED; 1200];
-        let newer = anchor.commit(&mut flash, &mut alloc, newer).unwrap();
-        assert_eq!(anchor.record_pages, 1..4);
-        let lanes = anchor.lanes().unwrap();
-        let mut page = vec![0u8; 512];
-        flash
-            .read(
-                PageAddr {
+        // Bytes 48 to 1748 of a big record are all ones: its second and
+        // third pages. The layouts: big first, then after a small one.
+        for big_first in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let geometry = crate::flash::Geometry::new(512, 16, 16).unwrap();
+            let path = dir.path().join("image");
+            let mut flash = crate::file_flash::FileFlash::create(&path, geometry).unwrap();
+            let mut alloc = Allocator::new(16, vec![0; 16]);
+            alloc.mark_in_use(&[BlockAddr(2), BlockAddr(3), BlockAddr(5)]);
+            let mut big = record(16);
+            big.config = vec![ERASED; 1700];
+            let first = if big_first { big.clone() } else { record(16) };
+            let (mut anchor, mut last) = Anchor::format(&mut flash, &mut alloc, first).unwrap();
+            if !big_first {
+                big.sequence = last.sequence;
+                last = anchor.commit(&mut flash, &mut alloc, big).unwrap();
+            }
+            let big_start = u32::from(!big_first);
+            assert_eq!(anchor.record_pages, big_start..big_start + 4);
+            let lanes = anchor.lanes().unwrap();
+            for page in [big_start + 1, big_start + 2] {
+                let mut bytes = vec![0u8; 512];
+                let addr = PageAddr {
                     block: lanes[0],
-                    page: 2,
-                },
-                &mut page,
-            )
-            .unwrap();
-        assert!(
-            crate::flash::is_erased(&page),
-            "the record's page 2 reads erased"
-        );
-        let found = Anchor::open(&mut flash).unwrap();
-        assert_eq!(found.record.sequence, newer.sequence);
-        assert_eq!(found.record.config, vec![ERASED; 1200]);
+                    page,
+                };
+                flash.read(addr, &mut bytes).unwrap();
+                assert!(crate::flash::is_erased(&bytes), "page {page} reads erased");
+            }
+            last.config = vec![1, 2, 3];
+            let newest = anchor.commit(&mut flash, &mut alloc, last).unwrap();
+            let found = Anchor::open(&mut flash).unwrap();
+            assert_eq!(
+                found.record.sequence, newest.sequence,
+                "big first: {big_first}"
+            );
+        }
     }
 
     /// A lost write (a record page that reads erased) hides none of its
