@@ -16,7 +16,8 @@
 //! lanes, the journal's last pages, the incarnations' filter pages and a
 //! few of their bucket pages; each pair with the same fault on both:
 //! past the ECC, another page's bytes, a header bit, the ECC's limit and
-//! one past it), and a
+//! one past it, a lost write: two in a row of one lane are where the
+//! open's read of a lane ends), and a
 //! power cut at every mutating operation of the recovery after each
 //! fault on those pages at every point, and after a page past the ECC
 //! anywhere and the ECC's limit, one past and past it on each erased page
@@ -62,12 +63,15 @@ pub const FLUSHES_MAX: u32 = 1_000;
 /// may look like a newer record, or the wrong page of the right chain),
 /// and the ECC's limit on both pages (t flips each: both must read whole;
 /// t + 1: each refused, or landing on another codeword its CRC refuses).
-const PAIR_FAULTS: [Fault; 5] = [
+const PAIR_FAULTS: [Fault; 6] = [
     Fault::PastEcc,
     Fault::Misdirected,
     Fault::Garbled,
     Fault::AtEcc,
     Fault::PastEccByOne,
+    // Two lost writes: two pages in a row of one lane (where the open's
+    // read of a lane ends), or one in each of two lanes.
+    Fault::Erased,
 ];
 /// The faults placed after a cut in a segment, on each page the rerun
 /// changed: its bytes as the cut left them (a stopped freeze's or pack's
